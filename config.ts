@@ -1,0 +1,103 @@
+/**
+ * Configuration from the environment, validated with messages naming the bad variable.
+ * Only entry points call `configFromEnv`; everything else takes a Config.
+ */
+export interface Config {
+  natsServers: string[];
+  redisUrl: string;
+  redisClusterNodes: string[];
+  clickhouseUrl: string;
+  namespace: string;
+  host: string;
+  port: number;
+  apiKeys: string | undefined;
+  tierExpireAfter: string;
+  tierScanIntervalMs: number;
+  role: 'all' | 'engine' | 'api';
+  logLevel: string;
+  batchSize: number | undefined;
+  batchWaitMs: number | undefined;
+  ackWaitMs: number | undefined;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export const NAMESPACE_PATTERN = /^[a-z][a-z0-9_]{0,31}$/;
+
+const DURATION = /^P(?!$)(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?(?:T(?!$)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$/;
+
+/** An ISO-8601 duration's parts; months and years stay calendar units (P3M from 30 Nov is 28/29 Feb). */
+export interface Duration {
+  years: number; months: number; weeks: number; days: number; hours: number; minutes: number; seconds: number;
+}
+
+export function parseDuration(text: string): Duration | undefined {
+  const m = DURATION.exec(text);
+  if (!m) return undefined;
+  const n = (i: number) => Number(m[i] ?? 0);
+  return { years: n(1), months: n(2), weeks: n(3), days: n(4), hours: n(5), minutes: n(6), seconds: n(7) };
+}
+
+/** `t + d` in epoch ms, months and years by the UTC calendar, clamped to the month's last day. */
+export function addDuration(t: number, d: Duration): number {
+  const date = new Date(t);
+  const months = d.years * 12 + d.months;
+  if (months) {
+    const day = date.getUTCDate();
+    date.setUTCDate(1);
+    date.setUTCMonth(date.getUTCMonth() + months);
+    const last = new Date(Date.UTC(date.getUTCFullYear(), date.getUTCMonth() + 1, 0)).getUTCDate();
+    date.setUTCDate(Math.min(day, last));
+  }
+  const fixed = (((d.weeks * 7 + d.days) * 24 + d.hours) * 60 + d.minutes) * 60_000 + Math.round(d.seconds * 1000);
+  return date.getTime() + fixed;
+}
+
+/** Duration without calendar units, in ms; throws when it has months or years. */
+export function fixedDurationMs(text: string, name: string): number {
+  const d = parseDuration(text);
+  if (!d) throw new ConfigError(`${name}: "${text}" is not an ISO-8601 duration (e.g. PT1M)`);
+  if (d.years || d.months) throw new ConfigError(`${name}: use days or smaller units, not months or years`);
+  return addDuration(0, d);
+}
+
+function int(env: NodeJS.ProcessEnv, name: string, min: number, max: number): number | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  const v = Number(raw);
+  if (!Number.isInteger(v) || v < min || v > max) throw new ConfigError(`${name}: expected an integer in [${min}, ${max}], got "${raw}"`);
+  return v;
+}
+
+export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
+  const namespace = env.TIERSTREAM_NAMESPACE ?? 'tierstream';
+  if (!NAMESPACE_PATTERN.test(namespace)) throw new ConfigError(`TIERSTREAM_NAMESPACE: "${namespace}" does not match [a-z][a-z0-9_]{0,31}`);
+  const role = env.TIERSTREAM_ROLE ?? 'all';
+  if (role !== 'all' && role !== 'engine' && role !== 'api') throw new ConfigError(`TIERSTREAM_ROLE: expected all, engine or api, got "${role}"`);
+  const tierExpireAfter = env.TIER_EXPIRE_AFTER ?? 'P3M';
+  if (!parseDuration(tierExpireAfter)) throw new ConfigError(`TIER_EXPIRE_AFTER: "${tierExpireAfter}" is not an ISO-8601 duration`);
+  return {
+    natsServers: (env.NATS_URL ?? 'nats://127.0.0.1:4222').split(',').map((s) => s.trim()).filter(Boolean),
+    redisUrl: env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+    redisClusterNodes: (env.REDIS_CLUSTER_NODES ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+    clickhouseUrl: env.CLICKHOUSE_URL ?? 'http://127.0.0.1:8123',
+    namespace,
+    host: env.HOST ?? '127.0.0.1',
+    port: int(env, 'PORT', 0, 65_535) ?? 8080,
+    apiKeys: env.TIERSTREAM_API_KEYS || undefined,
+    tierExpireAfter,
+    tierScanIntervalMs: fixedDurationMs(env.TIER_SCAN_INTERVAL ?? 'PT1M', 'TIER_SCAN_INTERVAL'),
+    role,
+    logLevel: env.LOG_LEVEL ?? 'info',
+    batchSize: int(env, 'TIERSTREAM_BATCH_SIZE', 1, 100_000),
+    batchWaitMs: int(env, 'TIERSTREAM_BATCH_WAIT_MS', 1, 60_000),
+    ackWaitMs: int(env, 'TIERSTREAM_ACK_WAIT_MS', 1_000, 3_600_000),
+  };
+}
+
+/** Loopback hosts, the only ones the API may listen on while auth is off. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
+}

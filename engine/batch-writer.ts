@@ -1,0 +1,56 @@
+import { headers as natsHeaders, type JetStreamClient } from 'nats';
+import type { Logger } from 'pino';
+import { foldEvents } from './fold.js';
+import type { Decoded } from './operators/decode.js';
+import { sourceName, type History, type HotIndex, type InteractionEvent, type SourceRef, type SourceRegistry } from './types.js';
+import type { Metrics } from './metrics.js';
+
+export interface BatchWriterDeps {
+  history: History;
+  hot: HotIndex;
+  registry: SourceRegistry;
+  js: JetStreamClient;
+  dlqSubject: string;
+  metrics: Metrics;
+  log: Logger;
+}
+
+/**
+ * Makes one batch durable: good events into history and (for hot sources) the hot index,
+ * bad messages into the dead-letter stream. Resolves only when all of it is stored; the
+ * caller acknowledges afterwards. Every step is idempotent, so a retry or redelivery of the
+ * same batch changes nothing.
+ */
+export function createBatchWriter(deps: BatchWriterDeps) {
+  return async function writeBatch(batch: Decoded[]): Promise<void> {
+    const events: InteractionEvent[] = [];
+    const bad: Rejected[] = [];
+    const sources = new Map<string, SourceRef>();
+    for (const d of batch) {
+      if (d.error) {
+        bad.push(d);
+      } else {
+        events.push(d.event);
+        sources.set(sourceName(d.event.source), d.event.source);
+      }
+    }
+    await deps.registry.ensure([...sources.values()]);
+    await Promise.all([
+      deps.history.insert(events),
+      deps.hot.apply(foldEvents(events)),
+      Promise.all(bad.map((d) => deadLetter(deps, d))),
+    ]);
+  };
+}
+
+type Rejected = Extract<Decoded, { error: object }>;
+
+async function deadLetter(deps: BatchWriterDeps, d: Rejected): Promise<void> {
+  const h = natsHeaders();
+  h.set('Tierstream-Error', d.error.code);
+  h.set('Tierstream-Subject', d.msg.subject);
+  // Header values are single lines; the detail is for humans, the code is the contract.
+  h.set('Tierstream-Message', d.error.message.replace(/[\r\n]+/g, ' ').slice(0, 512));
+  // Redeliveries of the same message dead-letter once (the DLQ stream dedups by this id).
+  await deps.js.publish(deps.dlqSubject, d.msg.data, { headers: h, msgID: `${d.msg.info.stream}:${d.msg.seq}` });
+}

@@ -1,0 +1,176 @@
+import { Subscription, tap, finalize, type SchedulerLike } from 'rxjs';
+import type { JetStreamClient, JetStreamManager } from 'nats';
+import type { Logger } from 'pino';
+import { batch } from './operators/batch.js';
+import { decode, type Decoded } from './operators/decode.js';
+import { fromConsumer } from './operators/from-consumer.js';
+import { writeBatches } from './operators/write-batches.js';
+import { InflightGate } from './inflight-gate.js';
+import { createBatchWriter } from './batch-writer.js';
+import { ensureStreams, natsNames } from './jetstream.js';
+import type { Metrics } from './metrics.js';
+import type { History, HotIndex, SourceRegistry } from './types.js';
+
+export interface EngineOptions {
+  namespace: string;
+  /** Most messages per batch (default 5_000). */
+  batchSize: number;
+  /** Longest a batch stays open, ms (default 100). */
+  batchWaitMs: number;
+  /** Batches being written at once (default 3). */
+  writeConcurrency: number;
+  /** Most messages taken from NATS and not yet settled: the memory bound (default 20_000). */
+  maxInflight: number;
+  /** JetStream ack wait, ms (default 30_000): redelivery time of a message never settled. */
+  ackWaitMs: number;
+  /** Server-side duplicate window for Nats-Msg-Id, ms (default 120_000). */
+  dedupWindowMs: number;
+  /** How long events stay in the stream, ms (default 7 days). */
+  streamMaxAgeMs: number;
+  backoffBaseMs: number;
+  backoffMaxMs: number;
+  /** How often consumer lag is read for /metrics, ms (default 5_000). */
+  lagPollMs: number;
+  scheduler?: SchedulerLike;
+}
+
+export const ENGINE_DEFAULTS: Omit<EngineOptions, 'namespace'> = {
+  batchSize: 5_000,
+  batchWaitMs: 100,
+  writeConcurrency: 3,
+  maxInflight: 20_000,
+  ackWaitMs: 30_000,
+  dedupWindowMs: 120_000,
+  streamMaxAgeMs: 7 * 24 * 3_600_000,
+  backoffBaseMs: 100,
+  backoffMaxMs: 5_000,
+  lagPollMs: 5_000,
+};
+
+export interface EngineDeps {
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  history: History;
+  hot: HotIndex;
+  registry: SourceRegistry;
+  metrics: Metrics;
+  log: Logger;
+}
+
+export interface Engine {
+  /** Creates streams and consumer if missing, then starts consuming. */
+  start(): Promise<void>;
+  /** Stops pulling, finishes and acknowledges every batch in flight, then resolves. */
+  drain(): Promise<void>;
+  /** Rejects if the pipeline fails for good (it retries writes by itself). */
+  readonly done: Promise<void>;
+  /** Messages taken from NATS and not yet settled. */
+  inflight(): number;
+}
+
+function validate(opts: EngineOptions): void {
+  for (const k of ['batchSize', 'batchWaitMs', 'writeConcurrency', 'maxInflight', 'ackWaitMs', 'dedupWindowMs'] as const) {
+    if (!Number.isFinite(opts[k]) || opts[k] <= 0) throw new RangeError(`engine option ${k} must be a positive number, got ${opts[k]}`);
+  }
+  if (opts.maxInflight < opts.batchSize) throw new RangeError('engine option maxInflight must be at least batchSize');
+}
+
+/** The ingest pipeline: JetStream -> decode -> batch -> history + hot index + DLQ -> ack. */
+export function createEngine(deps: EngineDeps, options: Partial<EngineOptions> & { namespace: string }): Engine {
+  const opts: EngineOptions = { ...ENGINE_DEFAULTS, ...options };
+  validate(opts);
+  const names = natsNames(opts.namespace);
+  const log = deps.log.child({ module: 'engine.ingest' });
+  const gate = new InflightGate(opts.maxInflight);
+  const write = createBatchWriter({ ...deps, dlqSubject: names.dlqSubject, log });
+  let subscription: Subscription | undefined;
+  const stopping = new AbortController();
+  let lagTimer: NodeJS.Timeout | undefined;
+  let resolveDone!: () => void;
+  let rejectDone!: (err: unknown) => void;
+  const done = new Promise<void>((res, rej) => ((resolveDone = res), (rejectDone = rej)));
+  done.catch(() => undefined); // observed by whoever awaits it; never an unhandled rejection
+
+  const settle = (items: Decoded[]) => {
+    let good = 0;
+    for (const d of items) {
+      if (d.error) {
+        d.msg.term(d.error.code);
+        deps.metrics.deadLetters.inc({ code: d.error.code });
+      } else {
+        d.msg.ack();
+        good++;
+      }
+    }
+    deps.metrics.eventsIngested.inc(good);
+    gate.release(items.length);
+    deps.metrics.inflight.set(gate.size);
+  };
+
+  async function pollLag(): Promise<void> {
+    try {
+      const info = await deps.jsm.consumers.info(names.stream, names.consumer);
+      deps.metrics.consumerLag.set({ state: 'pending' }, info.num_pending);
+      deps.metrics.consumerLag.set({ state: 'ack_pending' }, info.num_ack_pending);
+    } catch (err) {
+      log.debug({ err }, 'consumer info failed');
+    }
+  }
+
+  return {
+    done,
+    inflight: () => gate.size,
+    async start() {
+      await ensureStreams(deps.jsm, {
+        namespace: opts.namespace,
+        dedupWindowMs: opts.dedupWindowMs,
+        maxAgeMs: opts.streamMaxAgeMs,
+        ackWaitMs: opts.ackWaitMs,
+        maxAckPending: opts.maxInflight * 2,
+      });
+      const consumer = await deps.js.consumers.get(names.stream, names.consumer);
+      let closedAt = 0;
+      subscription = fromConsumer(consumer, {
+        maxMessages: Math.min(opts.batchSize * 2, opts.maxInflight),
+        gate,
+        signal: stopping.signal,
+      })
+        .pipe(
+          decode(),
+          batch(opts.batchSize, opts.batchWaitMs, opts.scheduler),
+          tap(() => (closedAt = performance.now())),
+          writeBatches(write, {
+            concurrency: opts.writeConcurrency,
+            backoffBaseMs: opts.backoffBaseMs,
+            backoffMaxMs: opts.backoffMaxMs,
+            scheduler: opts.scheduler,
+            onError: (err, items, attempt) => {
+              deps.metrics.writeFailures.inc();
+              log.warn({ err, attempt, messages: items.length }, 'batch write failed; retrying');
+              // Keep the messages ours while we retry: no redelivery storm behind a slow store.
+              for (const d of items) d.msg.working();
+            },
+          }),
+          tap((items) => {
+            deps.metrics.batchSize.observe(items.length);
+            settle(items);
+            deps.metrics.batchSeconds.observe((performance.now() - closedAt) / 1000);
+          }),
+          finalize(() => clearInterval(lagTimer)),
+        )
+        .subscribe({ complete: () => resolveDone(), error: (err) => rejectDone(err) });
+      lagTimer = setInterval(() => void pollLag(), opts.lagPollMs);
+      lagTimer.unref();
+      log.info({ stream: names.stream, consumer: names.consumer }, 'ingest started');
+    },
+    async drain() {
+      if (!subscription) return;
+      // Completing the source flushes the open batch and lets in-flight writes finish;
+      // unsubscribing would abandon them (they would be redelivered, not lost).
+      stopping.abort();
+      await done;
+      log.info('ingest drained');
+    },
+  };
+
+}

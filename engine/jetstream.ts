@@ -1,0 +1,99 @@
+import {
+  AckPolicy, DeliverPolicy, RetentionPolicy, StorageType,
+  type JetStreamManager, type ConsumerConfig, type StreamConfig,
+} from 'nats';
+
+/** Names the namespace owns on NATS (see the contract). */
+export function natsNames(namespace: string) {
+  return {
+    stream: `${namespace.toUpperCase()}_EVENTS`,
+    subjects: `${namespace}.events.>`,
+    subjectPrefix: `${namespace}.events.`,
+    dlqStream: `${namespace.toUpperCase()}_DLQ`,
+    dlqSubject: `${namespace}.dlq`,
+    consumer: `${namespace}_engine`,
+  };
+}
+
+export interface StreamSetupOptions {
+  namespace: string;
+  /** Window in which a repeated Nats-Msg-Id is dropped by the server, ms. */
+  dedupWindowMs: number;
+  /** How long events stay in the stream after being written, ms (history is ClickHouse). */
+  maxAgeMs: number;
+  ackWaitMs: number;
+  maxAckPending: number;
+}
+
+const nanos = (ms: number) => ms * 1_000_000;
+
+/**
+ * Creates or updates the events stream, the dead-letter stream and the durable engine
+ * consumer. Safe to run from several processes at once.
+ */
+export async function ensureStreams(jsm: JetStreamManager, opts: StreamSetupOptions): Promise<void> {
+  const n = natsNames(opts.namespace);
+  const events: Partial<StreamConfig> = {
+    name: n.stream,
+    subjects: [n.subjects],
+    storage: StorageType.File,
+    retention: RetentionPolicy.Limits,
+    duplicate_window: nanos(opts.dedupWindowMs),
+    max_age: nanos(opts.maxAgeMs),
+  };
+  const dlq: Partial<StreamConfig> = {
+    name: n.dlqStream,
+    subjects: [n.dlqSubject],
+    storage: StorageType.File,
+    retention: RetentionPolicy.Limits,
+    duplicate_window: nanos(opts.dedupWindowMs),
+    max_age: nanos(30 * 24 * 3_600_000),
+  };
+  for (const cfg of [events, dlq]) await upsertStream(jsm, cfg);
+
+  const consumer: Partial<ConsumerConfig> = {
+    durable_name: n.consumer,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    ack_wait: nanos(opts.ackWaitMs),
+    max_ack_pending: opts.maxAckPending,
+    max_waiting: 512,
+  };
+  try {
+    const info = await jsm.consumers.info(n.stream, n.consumer);
+    if (info.config.ack_wait !== consumer.ack_wait || info.config.max_ack_pending !== consumer.max_ack_pending) {
+      await jsm.consumers.update(n.stream, n.consumer, { ack_wait: consumer.ack_wait, max_ack_pending: consumer.max_ack_pending });
+    }
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+    await jsm.consumers.add(n.stream, consumer);
+  }
+}
+
+async function upsertStream(jsm: JetStreamManager, cfg: Partial<StreamConfig>): Promise<void> {
+  try {
+    const info = await jsm.streams.info(cfg.name!);
+    if (info.config.duplicate_window !== cfg.duplicate_window || info.config.max_age !== cfg.max_age) {
+      await jsm.streams.update(cfg.name!, { ...info.config, duplicate_window: cfg.duplicate_window, max_age: cfg.max_age });
+    }
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+    try {
+      await jsm.streams.add(cfg);
+    } catch (e) {
+      // Another process created it between our info and add.
+      if (!/already in use|exists/i.test(String((e as Error).message))) throw e;
+    }
+  }
+}
+
+function isNotFound(err: unknown): boolean {
+  const code = (err as { api_error?: { err_code?: number; code?: number } }).api_error;
+  return code?.code === 404 || /not found/i.test(String((err as Error).message));
+}
+
+/** Deletes the namespace's streams (tests and benchmarks only). */
+export async function deleteStreams(jsm: JetStreamManager, namespace: string): Promise<void> {
+  const n = natsNames(namespace);
+  for (const s of [n.stream, n.dlqStream]) await jsm.streams.delete(s).catch(() => false);
+}

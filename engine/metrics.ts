@@ -1,0 +1,63 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** The engine's Prometheus metrics, in a registry of its own (several engines can share a process in tests). */
+export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
+  const registry = new Registry();
+  if (opts.defaultMetrics) collectDefaultMetrics({ register: registry, prefix: 'tierstream_' });
+  return {
+    registry,
+    eventsIngested: new Counter({
+      name: 'tierstream_events_ingested_total',
+      help: 'Events durable in history and acknowledged, by tier the hot write found',
+      labelNames: ['hot'] as const,
+      registers: [registry],
+    }),
+    deadLetters: new Counter({
+      name: 'tierstream_dead_letters_total',
+      help: 'Messages sent to the dead-letter subject, by error code',
+      labelNames: ['code'] as const,
+      registers: [registry],
+    }),
+    batchSeconds: new Histogram({
+      name: 'tierstream_batch_write_seconds',
+      help: 'Time from a batch closing to it being durable and acknowledged',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+    batchSize: new Histogram({
+      name: 'tierstream_batch_size',
+      help: 'Messages per batch',
+      buckets: [1, 10, 100, 500, 1000, 2000, 5000, 10000],
+      registers: [registry],
+    }),
+    writeFailures: new Counter({
+      name: 'tierstream_batch_write_failures_total',
+      help: 'Failed batch write attempts (each is retried)',
+      registers: [registry],
+    }),
+    consumerLag: new Gauge({
+      name: 'tierstream_consumer_lag_messages',
+      help: 'Messages in the stream not yet delivered to the engine consumer, plus those awaiting ack',
+      labelNames: ['state'] as const,
+      registers: [registry],
+    }),
+    inflight: new Gauge({
+      name: 'tierstream_inflight_messages',
+      help: 'Messages taken from NATS and not yet settled',
+      registers: [registry],
+    }),
+    tierTransitions: new Counter({
+      name: 'tierstream_tier_transitions_total',
+      help: 'Tier transitions by target tier',
+      labelNames: ['tier'] as const,
+      registers: [registry],
+    }),
+    hotSources: new Gauge({
+      name: 'tierstream_hot_sources',
+      help: 'Sources whose tier is hot, as last seen by this process',
+      registers: [registry],
+    }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,0 +1,20 @@
+import { map, type OperatorFunction } from 'rxjs';
+import type { JsMsg } from 'nats';
+import { DecodeError, decodeEvent } from '../validate.js';
+import type { InteractionEvent } from '../types.js';
+
+export type Decoded =
+  | { msg: JsMsg; event: InteractionEvent; error?: undefined }
+  | { msg: JsMsg; event?: undefined; error: DecodeError };
+
+/** Decodes and validates each message; a bad one carries its DecodeError instead of failing the stream. */
+export function decode(): OperatorFunction<JsMsg, Decoded> {
+  return map((msg) => {
+    try {
+      return { msg, event: decodeEvent(msg.data) };
+    } catch (err) {
+      if (err instanceof DecodeError) return { msg, error: err };
+      return { msg, error: new DecodeError('invalid_json', String(err)) };
+    }
+  });
+}

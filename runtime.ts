@@ -1,0 +1,100 @@
+import { connect, type NatsConnection } from 'nats';
+import { pino, type Logger } from 'pino';
+import type { FastifyInstance } from 'fastify';
+import type { Config } from './config.js';
+import { createEngine, createMetrics, type Engine, type EngineOptions, type Metrics } from './engine/index.js';
+import { ClickHouseHistory, NatsKvRegistry, RedisHotIndex, createRedis } from './storage/index.js';
+import { buildApp } from './api/index.js';
+
+export interface Tierstream {
+  app: FastifyInstance;
+  engine: Engine | undefined;
+  nc: NatsConnection;
+  history: ClickHouseHistory;
+  hot: RedisHotIndex;
+  registry: NatsKvRegistry;
+  metrics: Metrics;
+  log: Logger;
+  /** Drains the engine, closes the API and every connection. */
+  close(): Promise<void>;
+}
+
+const withTimeout = <T>(p: Promise<T>, ms: number, what: string): Promise<T> =>
+  Promise.race([
+    p,
+    new Promise<T>((_, rej) => {
+      setTimeout(() => rej(new Error(`${what} timed out after ${ms} ms`)), ms).unref();
+    }),
+  ]);
+
+/**
+ * Connects to NATS, Redis and ClickHouse, migrates the history schema, and wires the engine
+ * (unless the role is `api`) and the API app (not listening yet).
+ */
+export async function createTierstream(
+  config: Config,
+  overrides: { engine?: Partial<EngineOptions>; log?: Logger; defaultMetrics?: boolean } = {},
+): Promise<Tierstream> {
+  const log = overrides.log ?? pino({ level: config.logLevel, base: { ns: config.namespace } });
+  const nc = await connect({
+    servers: config.natsServers,
+    name: `tierstream-${config.namespace}`,
+    maxReconnectAttempts: -1, // never give up: the durable consumer resumes when NATS is back
+    reconnectTimeWait: 500,
+  });
+  const js = nc.jetstream();
+  const jsm = await nc.jetstreamManager();
+  const redis = createRedis({ url: config.redisUrl, clusterNodes: config.redisClusterNodes });
+  const hot = new RedisHotIndex(redis, { namespace: config.namespace });
+  const history = new ClickHouseHistory({ url: config.clickhouseUrl, database: config.namespace });
+  await history.migrate();
+  const registry = await NatsKvRegistry.open(js, config.namespace);
+  const metrics = createMetrics({ defaultMetrics: overrides.defaultMetrics });
+
+  const engine =
+    config.role === 'api'
+      ? undefined
+      : createEngine(
+          { js, jsm, history, hot, registry, metrics, log },
+          {
+            namespace: config.namespace,
+            ...(config.batchSize && { batchSize: config.batchSize }),
+            ...(config.batchWaitMs && { batchWaitMs: config.batchWaitMs }),
+            ...(config.ackWaitMs && { ackWaitMs: config.ackWaitMs }),
+            ...overrides.engine,
+          },
+        );
+
+  const readiness = async () => {
+    const check = async (name: string, fn: () => Promise<boolean>) => {
+      try {
+        return (await withTimeout(fn(), 1_000, name)) ? null : 'not answering';
+      } catch (err) {
+        return (err as Error).message;
+      }
+    };
+    const [natsState, redisState, chState] = await Promise.all([
+      check('nats', async () => {
+        if (nc.isClosed()) return false;
+        await nc.flush();
+        return true;
+      }),
+      check('redis', () => hot.ping()),
+      check('clickhouse', () => history.ping()),
+    ]);
+    return { nats: natsState, redis: redisState, clickhouse: chState };
+  };
+
+  const app = buildApp({ registry, hot, history, metrics, readiness, logger: log.child({ module: 'api' }) });
+
+  return {
+    app, engine, nc, history, hot, registry, metrics, log,
+    async close() {
+      await engine?.drain();
+      await app.close();
+      await nc.drain().catch(() => undefined);
+      redis.disconnect();
+      await history.close();
+    },
+  };
+}

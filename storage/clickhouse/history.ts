@@ -1,0 +1,117 @@
+import { createClient, type ClickHouseClient, ClickHouseLogLevel } from '@clickhouse/client';
+import type { EventType, History, InteractionEvent, SourceRef } from '../../engine/types.js';
+import { indexName } from '../../engine/index-names.js';
+import { schemaStatements } from './schema.js';
+import { sqlIdent, sqlString } from './sql.js';
+
+export interface ClickHouseHistoryOptions {
+  url: string;
+  /** Database name: the namespace. */
+  database: string;
+  /** Per-request timeout in ms (default 60_000). */
+  requestTimeoutMs?: number;
+}
+
+interface Row {
+  source_kind: string;
+  source_id: string;
+  id: string;
+  type: string;
+  user_id: string;
+  variant_id: string;
+  step_id: string;
+  channel: string;
+  time: number;
+  properties: string;
+}
+
+const toRow = (e: InteractionEvent): Row => ({
+  source_kind: e.source.kind,
+  source_id: e.source.id,
+  id: e.id,
+  type: e.type,
+  user_id: e.userId,
+  variant_id: e.variantId ?? '',
+  step_id: e.stepId ?? '',
+  channel: e.channel ?? '',
+  time: e.time,
+  properties: e.properties ?? '',
+});
+
+/** The durable history on ClickHouse: one events table in database `<namespace>`. */
+export class ClickHouseHistory implements History {
+  readonly client: ClickHouseClient;
+  readonly db: string;
+
+  constructor(opts: ClickHouseHistoryOptions) {
+    this.db = sqlIdent(opts.database);
+    this.client = createClient({
+      url: opts.url,
+      request_timeout: opts.requestTimeoutMs ?? 60_000,
+      // Errors are the caller's to log, with context; the client would print each one too.
+      log: { level: ClickHouseLogLevel.OFF },
+      max_open_connections: 8,
+    });
+  }
+
+  /** Creates the database and table if missing. */
+  async migrate(): Promise<void> {
+    for (const query of schemaStatements(this.db)) await this.client.command({ query });
+  }
+
+  async insert(events: readonly InteractionEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    await this.client.insert({ table: `${this.db}.events`, values: events.map(toRow), format: 'JSONEachRow' });
+  }
+
+  async countEvents(source: SourceRef): Promise<number> {
+    const rows = await this.select<{ n: string }>(
+      `SELECT uniqExact(id) AS n FROM ${this.db}.events WHERE ${sourceWhere(source)}`,
+    );
+    return Number(rows[0]?.n ?? 0);
+  }
+
+  async userLatest(source: SourceRef, userId: string): Promise<Map<string, number>> {
+    const rows = await this.select<{ type: EventType; variant_id: string; step_id: string; t: string }>(
+      `SELECT type, variant_id, step_id, max(time) AS t FROM ${this.db}.events
+       WHERE ${sourceWhere(source)} AND user_id = ${sqlString(userId)}
+       GROUP BY type, variant_id, step_id`,
+    );
+    const out = new Map<string, number>();
+    const put = (name: string, t: number) => out.set(name, Math.max(out.get(name) ?? t, t));
+    for (const r of rows) {
+      const t = Number(r.t);
+      put(indexName.any, t);
+      put(indexName.type(r.type), t);
+      if (r.variant_id) put(indexName.variant(r.variant_id, r.type), t);
+      if (r.step_id) put(indexName.step(r.step_id, r.type), t);
+    }
+    return out;
+  }
+
+  async select<T>(query: string): Promise<T[]> {
+    const rs = await this.client.query({ query, format: 'JSONEachRow' });
+    return rs.json<T>();
+  }
+
+  async ping(): Promise<boolean> {
+    try {
+      return (await this.client.ping()).success;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Drops the namespace's database (tests and benchmarks only). */
+  async dropDatabase(): Promise<void> {
+    await this.client.command({ query: `DROP DATABASE IF EXISTS ${this.db}` });
+  }
+
+  close(): Promise<void> {
+    return this.client.close();
+  }
+}
+
+export function sourceWhere(source: SourceRef): string {
+  return `source_kind = ${sqlString(source.kind)} AND source_id = ${sqlString(source.id)}`;
+}

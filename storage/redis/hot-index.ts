@@ -1,0 +1,109 @@
+import { readFileSync } from 'node:fs';
+import type { Cluster, Redis } from 'ioredis';
+import type { ApplyResult, HotIndex, SourceFold, SourceRef } from '../../engine/types.js';
+import { sourceKeys } from './keys.js';
+
+const lua = (name: string) => readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), 'utf8');
+
+type RedisClient = Redis | Cluster;
+type WithCommands = RedisClient & {
+  tsApply(numKeys: number, ...args: (string | number)[]): Promise<number>;
+};
+
+export interface RedisHotIndexOptions {
+  namespace: string;
+  /** Most ARGV values sent in one script call; larger folds are split (default 40_000). */
+  maxArgsPerCall?: number;
+}
+
+/** Registers the project's Lua scripts once, so calls use EVALSHA and reload on NOSCRIPT. */
+export function defineCommands(redis: RedisClient): WithCommands {
+  const r = redis as WithCommands;
+  if (typeof r.tsApply !== 'function') redis.defineCommand('tsApply', { lua: lua('apply') });
+  return r;
+}
+
+/** The hot retargeting index on Redis (standalone or Cluster). */
+export class RedisHotIndex implements HotIndex {
+  private readonly redis: WithCommands;
+  private readonly ns: string;
+  private readonly maxArgs: number;
+
+  constructor(redis: RedisClient, opts: RedisHotIndexOptions) {
+    this.redis = defineCommands(redis);
+    this.ns = opts.namespace;
+    this.maxArgs = opts.maxArgsPerCall ?? 40_000;
+  }
+
+  async apply(folds: readonly SourceFold[]): Promise<ApplyResult[]> {
+    const calls: Promise<number>[][] = folds.map((fold) => this.callsFor(fold));
+    const results = await Promise.all(calls.map((c) => Promise.all(c)));
+    // A source split into several calls is hot only if every call applied; the gate can only
+    // close between calls (demotion), never reopen, so a mix means "demoting started meanwhile".
+    return results.map((r) => (r.every((x) => x === 1) ? 'applied' : 'skipped_not_hot'));
+  }
+
+  private callsFor(fold: SourceFold): Promise<number>[] {
+    const k = sourceKeys(this.ns, fold.source);
+    const calls: Promise<number>[] = [];
+    let keys: string[] = [];
+    let args: (string | number)[] = [];
+    const flush = () => {
+      if (keys.length === 0) return;
+      calls.push(this.redis.tsApply(keys.length + 2, k.tier, k.keys, ...keys, ...args));
+      keys = [];
+      args = [];
+    };
+    for (const [name, users] of fold.indexes) {
+      let n = 0;
+      let countAt = -1;
+      for (const [user, time] of users) {
+        if (countAt < 0) {
+          if (args.length + 3 > this.maxArgs) flush();
+          keys.push(k.index(name));
+          countAt = args.length;
+          args.push(0);
+        }
+        args.push(time, user);
+        n++;
+        if (args.length >= this.maxArgs) {
+          args[countAt] = n;
+          n = 0;
+          countAt = -1;
+          flush();
+        }
+      }
+      if (countAt >= 0) args[countAt] = n;
+    }
+    flush();
+    return calls;
+  }
+
+  async countUsers(source: SourceRef): Promise<number> {
+    return this.redis.zcard(sourceKeys(this.ns, source).index('any'));
+  }
+
+  async userLatest(source: SourceRef, userId: string): Promise<Map<string, number>> {
+    const k = sourceKeys(this.ns, source);
+    const names = await this.redis.smembers(k.keys);
+    const out = new Map<string, number>();
+    if (names.length === 0) return out;
+    const pipe = this.redis.pipeline();
+    for (const key of names) pipe.zscore(key, userId);
+    const res = (await pipe.exec()) ?? [];
+    names.forEach((key, i) => {
+      const [err, score] = res[i] ?? [];
+      if (err) throw err;
+      if (score !== null && score !== undefined) out.set(key.slice(k.indexPrefix.length), Number(score));
+    });
+    return out;
+  }
+
+  async ping(): Promise<boolean> {
+    try {
+      return (await this.redis.ping()) === 'PONG';
+    } catch {
+      return false;
+    }
+  }
+}

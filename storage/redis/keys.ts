@@ -1,0 +1,28 @@
+import { sourceName, type SourceRef } from '../../engine/types.js';
+
+/**
+ * The one place Redis key names are built. Every key of a source carries the hash tag
+ * `{<kind>:<id>}` so that all of it lives in one Redis Cluster slot (ids cannot contain braces).
+ *
+ *   <ns>:{campaign:A}:tier           string: the tier gate the write path checks (absent = hot)
+ *   <ns>:{campaign:A}:keys           set: names of every index key of the source
+ *   <ns>:{campaign:A}:i:any          zset: user -> latest time of any event
+ *   <ns>:{campaign:A}:i:e:<type>     zset: user -> latest time of <type>
+ *   <ns>:{campaign:A}:i:v:<variant>:<type>
+ *   <ns>:{canvas:C}:i:s:<step>:<type>
+ */
+
+export function sourceTag(source: SourceRef): string {
+  return `{${sourceName(source)}}`;
+}
+
+export function sourceKeys(namespace: string, source: SourceRef) {
+  const base = `${namespace}:${sourceTag(source)}`;
+  return {
+    tier: `${base}:tier`,
+    keys: `${base}:keys`,
+    /** Prefix of index keys; `index(name)` is the full key. */
+    indexPrefix: `${base}:i:`,
+    index: (name: string) => `${base}:i:${name}`,
+  };
+}

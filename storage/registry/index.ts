@@ -1,0 +1,1 @@
+export { NatsKvRegistry, registryKey, newSourceRecord } from './nats-kv.js';
