@@ -2,7 +2,8 @@ import { createClient, type ClickHouseClient, ClickHouseLogLevel } from '@clickh
 import type { EventType, History, InteractionEvent, SourceRef } from '../../engine/types.js';
 import { indexName } from '../../engine/index-names.js';
 import { schemaStatements } from './schema.js';
-import { sqlIdent, sqlString } from './sql.js';
+import { sqlIdent } from './sql.js';
+import * as queries from './queries.js';
 
 export interface ClickHouseHistoryOptions {
   url: string;
@@ -65,17 +66,13 @@ export class ClickHouseHistory implements History {
   }
 
   async countEvents(source: SourceRef): Promise<number> {
-    const rows = await this.select<{ n: string }>(
-      `SELECT uniqExact(id) AS n FROM ${this.db}.events WHERE ${sourceWhere(source)}`,
-    );
+    const rows = await this.select<{ n: string }>(queries.countEvents(this.db, source));
     return Number(rows[0]?.n ?? 0);
   }
 
   async userLatest(source: SourceRef, userId: string): Promise<Map<string, number>> {
     const rows = await this.select<{ type: EventType; variant_id: string; step_id: string; t: string }>(
-      `SELECT type, variant_id, step_id, max(time) AS t FROM ${this.db}.events
-       WHERE ${sourceWhere(source)} AND user_id = ${sqlString(userId)}
-       GROUP BY type, variant_id, step_id`,
+      queries.userLatest(this.db, source, userId),
     );
     const out = new Map<string, number>();
     const put = (name: string, t: number) => out.set(name, Math.max(out.get(name) ?? t, t));
@@ -110,8 +107,4 @@ export class ClickHouseHistory implements History {
   close(): Promise<void> {
     return this.client.close();
   }
-}
-
-export function sourceWhere(source: SourceRef): string {
-  return `source_kind = ${sqlString(source.kind)} AND source_id = ${sqlString(source.id)}`;
 }

@@ -1,3 +1,4 @@
-export { ClickHouseHistory, sourceWhere, type ClickHouseHistoryOptions } from './history.js';
+export { ClickHouseHistory, type ClickHouseHistoryOptions } from './history.js';
+export * as queries from './queries.js';
 export { schemaStatements } from './schema.js';
 export { sqlString, sqlInt, sqlIdent } from './sql.js';

@@ -1,0 +1,61 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { addDuration, configFromEnv, ConfigError, parseDuration, fixedDurationMs } from '../../config.js';
+import { sqlString, sqlIdent, sqlInt } from '../../storage/clickhouse/sql.js';
+import { parseSources } from '../../api/app.js';
+import { ApiError } from '../../api/errors.js';
+
+test('durations: calendar months clamp to the end of the month', () => {
+  const p3m = parseDuration('P3M')!;
+  assert.is(addDuration(Date.UTC(2025, 10, 30), p3m), Date.UTC(2026, 1, 28));
+  assert.is(addDuration(Date.UTC(2027, 10, 30), p3m), Date.UTC(2028, 1, 29)); // leap year
+  assert.is(addDuration(Date.UTC(2026, 0, 31, 12), parseDuration('P1M')!), Date.UTC(2026, 1, 28, 12));
+  assert.is(addDuration(0, parseDuration('PT2S')!), 2_000);
+  assert.is(addDuration(0, parseDuration('P1DT0.5S')!), 86_400_500);
+  assert.is(fixedDurationMs('PT0.5S', 'X'), 500);
+  for (const bad of ['P', 'PT', '3M', 'P1.5M', 'PT1H2', 'p3m']) assert.is(parseDuration(bad), undefined, bad);
+  assert.throws(() => fixedDurationMs('P1M', 'TIER_SCAN_INTERVAL'), /TIER_SCAN_INTERVAL/);
+});
+
+test('configuration: defaults of the contract, errors name the variable', () => {
+  const c = configFromEnv({});
+  assert.equal(c.natsServers, ['nats://127.0.0.1:4222']);
+  assert.is(c.redisUrl, 'redis://127.0.0.1:6379');
+  assert.is(c.clickhouseUrl, 'http://127.0.0.1:8123');
+  assert.is(c.namespace, 'tierstream');
+  assert.is(c.host, '127.0.0.1');
+  assert.is(c.port, 8080);
+  assert.is(c.tierExpireAfter, 'P3M');
+  assert.is(c.tierScanIntervalMs, 60_000);
+  assert.is(c.role, 'all');
+  assert.equal(configFromEnv({ NATS_URL: 'nats://a:1, nats://b:2' }).natsServers, ['nats://a:1', 'nats://b:2']);
+  for (const [name, value] of [
+    ['TIERSTREAM_NAMESPACE', 'Bad-NS'], ['TIERSTREAM_NAMESPACE', 'a'.repeat(33)], ['PORT', 'x'], ['TIERSTREAM_ROLE', 'both'],
+    ['TIER_EXPIRE_AFTER', '3 months'], ['TIER_SCAN_INTERVAL', 'soon'],
+  ] as const) {
+    assert.throws(() => configFromEnv({ [name]: value }), (e: Error) => e instanceof ConfigError && e.message.startsWith(name), name);
+  }
+});
+
+test('SQL quoting: one escaping function makes any text a literal', () => {
+  assert.is(sqlString("o'brien"), "'o\\'brien'");
+  assert.is(sqlString('a\\b'), "'a\\\\b'");
+  assert.is(sqlString("x'; DROP TABLE t; --"), "'x\\'; DROP TABLE t; --'");
+  assert.is(sqlString('l1\nl2\t\0'), "'l1\\nl2\\t\\0'");
+  assert.is(sqlIdent('tierstream_1'), 'tierstream_1');
+  assert.throws(() => sqlIdent('a;b'));
+  assert.throws(() => sqlIdent('A'));
+  assert.throws(() => sqlInt(1.5));
+});
+
+test('user lookup sources: campaign:<id> or canvas:<id>, deduplicated', () => {
+  assert.equal(parseSources('campaign:A,canvas:C:1,campaign:A'), [
+    { kind: 'campaign', id: 'A' },
+    { kind: 'canvas', id: 'C:1' },
+  ]);
+  for (const bad of ['A', 'segment:A', 'campaign:', "campaign:a'b", 'campaign:*', 'campaign:{x}', 'campaign:A,']) {
+    assert.throws(() => parseSources(bad), (e: Error) => e instanceof ApiError && e.code === 'invalid_request', bad);
+  }
+});
+
+test.run();
