@@ -99,6 +99,25 @@ export class RedisHotIndex implements HotIndex {
     return out;
   }
 
+  /**
+   * Unlinks every key of the namespace (tests and benchmarks only): SCAN on each master,
+   * UNLINK in batches of 500, so Redis never blocks.
+   */
+  async unlinkNamespace(): Promise<number> {
+    const nodes = 'nodes' in this.redis && typeof this.redis.nodes === 'function' ? this.redis.nodes('master') : [this.redis as Redis];
+    let n = 0;
+    for (const node of nodes) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await node.scan(cursor, 'MATCH', `${this.ns}:*`, 'COUNT', 500);
+        cursor = next;
+        // On a cluster node each key goes alone: keys of one scan page span many slots.
+        for (const key of keys) n += await node.unlink(key);
+      } while (cursor !== '0');
+    }
+    return n;
+  }
+
   async ping(): Promise<boolean> {
     try {
       return (await this.redis.ping()) === 'PONG';

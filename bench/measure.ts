@@ -1,0 +1,155 @@
+/**
+ * Measuring aids shared by benchmarks: peak RSS sampling, CPU time of this process and of the
+ * local service processes, forced GC between phases, medians.
+ */
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+
+export const MiB = 1024 * 1024;
+
+/** Samples `process.memoryUsage().rss` every `intervalMs` (default 100) and keeps the peak. */
+export class RssSampler {
+  private timer: NodeJS.Timeout | undefined;
+  private peak = 0;
+  readonly startRss: number;
+
+  constructor(intervalMs = 100) {
+    this.startRss = this.sample();
+    this.timer = setInterval(() => this.sample(), intervalMs);
+    this.timer.unref();
+  }
+
+  private sample(): number {
+    const rss = process.memoryUsage().rss;
+    if (rss > this.peak) this.peak = rss;
+    return rss;
+  }
+
+  /** Stops sampling (taking one last sample) and returns the peak, in bytes. */
+  stop(): number {
+    clearInterval(this.timer);
+    this.sample();
+    return this.peak;
+  }
+}
+
+// The process was not started with --expose-gc (npm run bench runs plain tsx), so enable it
+// here: a GC between phases keeps one phase's garbage out of the next phase's peak RSS.
+setFlagsFromString('--expose-gc');
+const gcFn = runInNewContext('gc') as (() => void) | undefined;
+
+/** Runs a full GC if the runtime lets us; a no-op otherwise. */
+export function forceGc(): void {
+  if (typeof gcFn === 'function') {
+    gcFn();
+    gcFn();
+  }
+}
+
+export function median(values: readonly number[]): number {
+  if (values.length === 0) return NaN;
+  const s = [...values].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+/** Service process names as Linux shows them in /proc/<pid>/comm (15 characters at most). */
+const SERVICES: Record<string, string> = {
+  'nats-server': 'nats',
+  'redis-server': 'redis',
+  'clickhouse-serv': 'clickhouse',
+};
+
+const clockTicks = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** CPU seconds (user + system, all threads) used so far by each local service process, by service. */
+export type CpuSnapshot = Record<string, number>;
+
+/**
+ * Reads the CPU time of the local NATS, Redis and ClickHouse processes from /proc (Linux only;
+ * elsewhere, or for servers on other hosts, the snapshot is empty). On a small machine these
+ * share the cores with the engine, so their CPU is part of the answer to "where does time go".
+ */
+export function serviceCpu(): CpuSnapshot {
+  const out: CpuSnapshot = {};
+  let pids: string[];
+  try {
+    pids = readdirSync('/proc').filter((p) => /^\d+$/.test(p));
+  } catch {
+    return out;
+  }
+  for (const pid of pids) {
+    try {
+      const name = SERVICES[readFileSync(`/proc/${pid}/comm`, 'utf8').trim()];
+      if (!name) continue;
+      // Fields after the parenthesised comm: state is field 3, utime 14, stime 15.
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const ticks = Number(fields[11]) + Number(fields[12]);
+      out[name] = (out[name] ?? 0) + ticks / clockTicks;
+    } catch {
+      // The process ended between listing and reading.
+    }
+  }
+  return out;
+}
+
+export function cpuDelta(before: CpuSnapshot, after: CpuSnapshot): CpuSnapshot {
+  const out: CpuSnapshot = {};
+  for (const [k, v] of Object.entries(after)) out[k] = round(v - (before[k] ?? 0), 2);
+  return out;
+}
+
+/** Everything a phase measures about the machine besides its own result. */
+export interface PhaseUsage {
+  peakRssMiB: number;
+  startRssMiB: number;
+  /** CPU seconds of this process (all threads: main, GC, libuv). */
+  processCpuSeconds: number;
+  /** Share of wall time the main thread's event loop was busy, 0..1. */
+  eventLoopUtilization: number;
+  /** CPU seconds of each local service process during the phase. */
+  serviceCpuSeconds: CpuSnapshot;
+}
+
+/** Starts measuring a phase; call the returned function at its end. */
+export function startPhase(): () => PhaseUsage {
+  forceGc();
+  const rss = new RssSampler();
+  const cpu = process.cpuUsage();
+  const elu = performance.eventLoopUtilization();
+  const services = serviceCpu();
+  return () => {
+    const peak = rss.stop();
+    const used = process.cpuUsage(cpu);
+    return {
+      peakRssMiB: round(peak / MiB, 1),
+      startRssMiB: round(rss.startRss / MiB, 1),
+      processCpuSeconds: round((used.user + used.system) / 1e6, 2),
+      eventLoopUtilization: round(performance.eventLoopUtilization(elu).utilization, 3),
+      serviceCpuSeconds: cpuDelta(services, serviceCpu()),
+    };
+  };
+}
+
+export const round = (x: number, digits = 0) => {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+};
+
+/** Pads cells into aligned columns; numbers right-aligned. */
+export function table(header: string[], rows: (string | number)[][]): string {
+  const cells = [header, ...rows.map((r) => r.map(String))];
+  const widths = header.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
+  const line = (r: string[], raw: (string | number)[] | undefined) =>
+    r.map((c, i) => (typeof raw?.[i] === 'number' ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  return [line(cells[0]!, undefined), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map((r, i) => line(cells[i + 1]!, r))].join('\n');
+}

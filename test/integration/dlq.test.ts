@@ -1,0 +1,54 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { eventually, getJson, startStack } from './helpers.js';
+import { natsNames } from '../../engine/index.js';
+
+test('each kind of bad input lands in the DLQ with its code; good events around it are stored', async () => {
+  const stack = await startStack();
+  try {
+    const subj = natsNames(stack.ns).subjectPrefix;
+    const ok = (i: number) => JSON.stringify({ id: `g${i}`, type: 'send', userId: `u${i}`, campaignId: 'A', time: 1_000 + i });
+    const base = { id: 'b', type: 'send', userId: 'u', campaignId: 'A', time: 1 };
+    const bad: [string, string][] = [
+      ['invalid_json', '{"id": "x",'],
+      ['not_an_object', '[1,2,3]'],
+      ['missing_field', JSON.stringify({ ...base, userId: undefined })],
+      ['unknown_field', JSON.stringify({ ...base, extra: true })],
+      ['unknown_field', '{"__proto__":{"polluted":1},"id":"p","type":"send","userId":"u","campaignId":"A","time":1}'],
+      ['invalid_field', JSON.stringify({ ...base, type: 'view' })],
+      ['invalid_field', JSON.stringify({ ...base, campaignId: "A'; DROP TABLE x; --" })],
+      ['invalid_field', JSON.stringify({ ...base, campaignId: '{A}*' })],
+      ['invalid_field', JSON.stringify({ ...base, userId: 'u\nx' })],
+      ['invalid_field', JSON.stringify({ ...base, userId: 'u'.repeat(10_000) })],
+      ['invalid_time', JSON.stringify({ ...base, time: '2026-01-01T00:00:00' })],
+      ['invalid_source', JSON.stringify({ ...base, canvasId: 'C' })],
+      ['invalid_source', JSON.stringify({ ...base, stepId: 's1' })],
+      ['message_too_large', JSON.stringify({ ...base, properties: { pad: 'x'.repeat(16 * 1024) } })],
+    ];
+    let i = 0;
+    for (const [, payload] of bad) {
+      await stack.publishRaw(`${subj}send`, ok(i), `g${i}`);
+      i++;
+      await stack.publishRaw(`${subj}send`, payload);
+    }
+    await stack.publishRaw(`${subj}send`, ok(i), `g${i}`);
+    i++;
+
+    await eventually(async () => (await getJson(stack.ts, '/v1/campaigns/A')).body.counts?.history === i, 'good events stored');
+    const letters = await eventually(async () => {
+      const d = await stack.dlq();
+      return d.length === bad.length ? d : undefined;
+    }, 'dead letters');
+    assert.equal(letters.map((l) => l.code), bad.map(([code]) => code));
+    assert.ok(letters.every((l) => l.subject === `${subj}send`));
+    assert.is(letters[0]!.data, bad[0]![1]); // the original payload, unchanged
+    assert.is((await getJson(stack.ts, '/v1/campaigns/A')).body.counts.hot, i);
+    assert.is(({} as Record<string, unknown>).polluted, undefined);
+    const metrics = await stack.ts.app.inject({ method: 'GET', url: '/metrics' });
+    assert.match(metrics.body, /tierstream_dead_letters_total\{code="invalid_json"\} 1/);
+  } finally {
+    await stack.stop();
+  }
+});
+
+test.run();
