@@ -1,0 +1,65 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { Session } from 'chdb';
+import { ClickHouseHistory, queries, schemaStatements, sqlString } from '../../storage/clickhouse/index.js';
+import { validateEvent, type InteractionEvent } from '../../engine/index.js';
+import { testNamespace, testConfig } from './helpers.js';
+
+/**
+ * The history's DDL and queries must run on ClickHouse 18.16 (the server here) and on current
+ * ClickHouse alike. chdb is current ClickHouse in-process: run the same text on both and
+ * compare the answers.
+ */
+const raw = [
+  { id: 'e1', type: 'send', userId: 'u1', campaignId: 'A', variantId: 'v1', channel: 'email', time: 1_000, properties: { k: "it's" } },
+  { id: 'e2', type: 'open', userId: 'u1', campaignId: 'A', variantId: 'v1', time: 2_000 },
+  { id: 'e2', type: 'open', userId: 'u1', campaignId: 'A', variantId: 'v1', time: 2_000 }, // duplicate id
+  { id: 'e3', type: 'send', userId: 'u1', campaignId: 'A', variantId: 'v2', time: 3_000 },
+  { id: 'e4', type: 'send', userId: "o.brien+x@y", campaignId: 'A', time: '2026-03-01T00:00:00.123+01:00' },
+  { id: 'e5', type: 'click', userId: 'u1', canvasId: 'A', stepId: 's1', time: 9_000 }, // a canvas with the same id
+];
+const events: InteractionEvent[] = raw.map((e) => validateEvent(e));
+const A = { kind: 'campaign', id: 'A' } as const;
+
+test('the same DDL and queries give the same answers on ClickHouse 18.16 and current ClickHouse', async () => {
+  const db = testNamespace('compat');
+  const server = new ClickHouseHistory({ url: testConfig(db).clickhouseUrl, database: db });
+  const session = new Session();
+  try {
+    await server.migrate();
+    await server.insert(events);
+    for (const stmt of schemaStatements(db)) session.query(stmt);
+    // Same rows as the server gets through the client (JSONEachRow), inserted inline.
+    const rows = events.map((e) => JSON.stringify({
+      source_kind: e.source.kind, source_id: e.source.id, id: e.id, type: e.type, user_id: e.userId,
+      variant_id: e.variantId ?? '', step_id: e.stepId ?? '', channel: e.channel ?? '', time: e.time, properties: e.properties ?? '',
+    }));
+    session.query(`INSERT INTO ${db}.events FORMAT JSONEachRow ${rows.join('\n')}`);
+
+    const onChdb = (sql: string) => session.query(`${sql} FORMAT JSONEachRow`, 'JSONEachRow').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    const sorted = (rows: Record<string, unknown>[]) => rows.map((r) => JSON.stringify(Object.fromEntries(Object.entries(r).map(([k, v]) => [k, String(v)])))).sort();
+
+    for (const sql of [
+      queries.countEvents(db, A),
+      queries.userLatest(db, A, 'u1'),
+      queries.userLatest(db, A, "o.brien+x@y"),
+      queries.userLatest(db, { kind: 'canvas', id: 'A' }, 'u1'),
+      `SELECT count() AS n FROM ${db}.events WHERE user_id = ${sqlString("x' OR 1=1 --")}`,
+    ]) {
+      assert.equal(sorted(onChdb(sql)), sorted(await server.select(sql)), sql);
+    }
+    assert.is(await server.countEvents(A), 4);
+    assert.equal(Object.fromEntries(await server.userLatest(A, 'u1')), {
+      any: 3_000, 'e:send': 3_000, 'e:open': 2_000, 'v:v1:send': 1_000, 'v:v1:open': 2_000, 'v:v2:send': 3_000,
+    });
+    assert.equal(Object.fromEntries(await server.userLatest(A, "o.brien+x@y")), {
+      any: Date.UTC(2026, 1, 28, 23, 0, 0, 123), 'e:send': Date.UTC(2026, 1, 28, 23, 0, 0, 123),
+    });
+  } finally {
+    session.cleanup();
+    await server.dropDatabase();
+    await server.close();
+  }
+});
+
+test.run();
