@@ -2,7 +2,7 @@
  * Runs the uvu suites (unit, then integration, or the ones named) and ends with the line
  * `N passed, N failed`, as CI and the README promise.
  *
- *   tsx test/run.ts [unit] [integration]
+ *   tsx test/run.ts [unit] [integration]   (no argument: type check, unit, integration)
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +12,15 @@ const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const suites = process.argv.slice(2).length ? process.argv.slice(2) : ['unit', 'integration'];
 let passed = 0;
 let failed = 0;
+
+// The type check counts as one test: a type error fails the run but the suites still run.
+if (!process.argv.slice(2).length) {
+  const tsc = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', root], { cwd: root, encoding: 'utf8' });
+  process.stdout.write(tsc.stdout);
+  if (tsc.status === 0) passed++;
+  else failed++;
+  console.log(`typecheck: ${tsc.status === 0 ? 'ok' : 'FAILED'}`);
+}
 
 for (const suite of suites) {
   const res = spawnSync(
