@@ -16,8 +16,8 @@ export interface BatchWriterDeps {
 }
 
 /**
- * Makes one batch durable: good events into history and (for hot sources) the hot index,
- * bad messages into the dead-letter stream. Resolves only when all of it is stored; the
+ * Makes one batch durable: good events into history, then (for sources whose tier gate is
+ * open) the hot index; bad messages into the dead-letter stream. Resolves only when all of it is stored; the
  * caller acknowledges afterwards. Every step is idempotent, so a retry or redelivery of the
  * same batch changes nothing.
  */
@@ -35,9 +35,12 @@ export function createBatchWriter(deps: BatchWriterDeps) {
       }
     }
     await deps.registry.ensure([...sources.values()]);
+    // History strictly before the hot write: a source's tier gate is checked by the hot write,
+    // so if it found the source not hot, these events were already durable before any restore
+    // could start reading history, and that restore includes them. In parallel, a restore
+    // could read history before our insert landed and we would then skip the hot write.
     await Promise.all([
-      deps.history.insert(events),
-      deps.hot.apply(foldEvents(events)),
+      deps.history.insert(events).then(() => deps.hot.apply(foldEvents(events))),
       Promise.all(bad.map((d) => deadLetter(deps, d))),
     ]);
   };

@@ -1,11 +1,21 @@
 import { indexName } from './index-names.js';
-import { sourceName, type InteractionEvent, type SourceFold } from './types.js';
+import { sourceName, type AggregateRow, type EventType, type InteractionEvent, type SourceFold, type SourceRef } from './types.js';
 
 function put(indexes: Map<string, Map<string, number>>, name: string, user: string, time: number): void {
   let users = indexes.get(name);
   if (!users) indexes.set(name, (users = new Map()));
   const prev = users.get(user);
   if (prev === undefined || time > prev) users.set(user, time);
+}
+
+/** One interaction into every index it belongs to: any, its type, its variant's and step's type. */
+function putInteraction(
+  indexes: Map<string, Map<string, number>>, user: string, type: EventType, variant: string | undefined, step: string | undefined, time: number,
+): void {
+  put(indexes, indexName.any, user, time);
+  put(indexes, indexName.type(type), user, time);
+  if (variant !== undefined) put(indexes, indexName.variant(variant, type), user, time);
+  if (step !== undefined) put(indexes, indexName.step(step, type), user, time);
 }
 
 /**
@@ -19,10 +29,17 @@ export function foldEvents(events: Iterable<InteractionEvent>): SourceFold[] {
     const name = sourceName(e.source);
     let fold = bySource.get(name);
     if (!fold) bySource.set(name, (fold = { source: e.source, indexes: new Map() }));
-    put(fold.indexes, indexName.any, e.userId, e.time);
-    put(fold.indexes, indexName.type(e.type), e.userId, e.time);
-    if (e.variantId !== undefined) put(fold.indexes, indexName.variant(e.variantId, e.type), e.userId, e.time);
-    if (e.stepId !== undefined) put(fold.indexes, indexName.step(e.stepId, e.type), e.userId, e.time);
+    putInteraction(fold.indexes, e.userId, e.type, e.variantId, e.stepId, e.time);
   }
   return [...bySource.values()];
+}
+
+/**
+ * Folds history aggregate rows of one source into the hot index's shape: the restore path.
+ * Same indexes and the same max as foldEvents, so a restore merges with live ingest.
+ */
+export function foldAggregates(source: SourceRef, rows: Iterable<AggregateRow>): SourceFold {
+  const fold: SourceFold = { source, indexes: new Map() };
+  for (const r of rows) putInteraction(fold.indexes, r.userId, r.type, r.variantId || undefined, r.stepId || undefined, r.time);
+  return fold;
 }

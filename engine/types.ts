@@ -47,6 +47,15 @@ export interface SourceFold {
   indexes: Map<string, Map<string, number>>;
 }
 
+/** A source's latest time for one user, type, variant and step ('' when none): restore input. */
+export interface AggregateRow {
+  userId: string;
+  type: EventType;
+  variantId: string;
+  stepId: string;
+  time: number;
+}
+
 /** The durable history (ClickHouse). Inserts are idempotent by event id. */
 export interface History {
   insert(events: readonly InteractionEvent[]): Promise<void>;
@@ -54,6 +63,10 @@ export interface History {
   countEvents(source: SourceRef): Promise<number>;
   /** index name -> latest epoch ms for one user and source: the hot index's shape, from history. */
   userLatest(source: SourceRef, userId: string): Promise<Map<string, number>>;
+  /** Rows aggregateSource will yield (for progress). */
+  countAggregateRows(source: SourceRef): Promise<number>;
+  /** The source's aggregate in chunks of at most `chunkRows` rows. */
+  aggregateSource(source: SourceRef, chunkRows: number): AsyncIterable<AggregateRow[]>;
   ping(): Promise<boolean>;
 }
 
@@ -68,10 +81,18 @@ export interface HotIndex {
   countUsers(source: SourceRef): Promise<number>;
   /** index name -> latest epoch ms, for one user and one source. */
   userLatest(source: SourceRef, userId: string): Promise<Map<string, number>>;
+  /** Opens (null) or closes the tier gate the write path checks. */
+  setGate(source: SourceRef, tier: 'demoting' | 'expired' | 'restoring' | null): Promise<void>;
+  /** Removes every key of the source without blocking; returns keys removed. */
+  dropSource(source: SourceRef): Promise<number>;
+  /** Redis-loss detection: see storage/redis/lua/sentinel.lua. */
+  checkSentinel(owner: string, ttlMs: number): Promise<'intact' | 'rebuild_claimed' | 'rebuild_elsewhere'>;
+  renewRebuild(owner: string, ttlMs: number): Promise<void>;
+  rebuilding(): Promise<boolean>;
   ping(): Promise<boolean>;
 }
 
-/** Source lifecycle as the registry stores it. */
+/** Source lifecycle as the registry stores it. Times are epoch ms. */
 export interface SourceRecord {
   kind: SourceKind;
   id: string;
@@ -81,15 +102,31 @@ export interface SourceRecord {
   tags: string[];
   stoppedAt: number | null;
   expiresAt: number | null;
+  /** Filter ids of the active retargeting filters that use this source. */
   pinnedBy: string[];
+  /** When the last pin was removed (starts the expiry clock again). */
+  lastUnpinAt: number | null;
   restore: { startedAt: number; finishedAt: number | null; progress: number } | null;
+  /**
+   * The process running a demotion or restore, and until when its claim holds; a claim not
+   * renewed in time is taken over (a crashed process's work is finished by another).
+   */
+  lease: { owner: string; until: number } | null;
+  /** Audit trail, newest last (the last 100 are kept). */
   transitions: { tier: Tier; at: number; reason: string }[];
   createdAt: number;
 }
 
-/** Where sources are registered; durable (not Redis). */
+/** Where sources are registered; durable (not Redis), safe with several processes. */
 export interface SourceRegistry {
   /** Registers sources not yet known as active and hot; known ones are left as they are. */
   ensure(sources: readonly SourceRef[]): Promise<void>;
   get(source: SourceRef): Promise<SourceRecord | null>;
+  /**
+   * Compare-and-set update: `fn` gets the current record (null if none) and returns the next,
+   * or undefined for no change; it is re-run on conflicting writes, so it must be pure.
+   */
+  update(source: SourceRef, fn: (rec: SourceRecord | null) => SourceRecord | undefined): Promise<{ record: SourceRecord | null; changed: boolean }>;
+  /** Every record, as mirrored by this process (eventually consistent, within milliseconds). */
+  list(): SourceRecord[];
 }

@@ -1,6 +1,6 @@
 import { createClient, type ClickHouseClient, ClickHouseLogLevel } from '@clickhouse/client';
-import type { EventType, History, InteractionEvent, SourceRef } from '../../engine/types.js';
-import { indexName } from '../../engine/index-names.js';
+import type { AggregateRow, EventType, History, InteractionEvent, SourceRef } from '../../engine/types.js';
+import { foldAggregates } from '../../engine/fold.js';
 import { schemaStatements } from './schema.js';
 import { sqlIdent } from './sql.js';
 import * as queries from './queries.js';
@@ -74,16 +74,36 @@ export class ClickHouseHistory implements History {
     const rows = await this.select<{ type: EventType; variant_id: string; step_id: string; t: string }>(
       queries.userLatest(this.db, source, userId),
     );
-    const out = new Map<string, number>();
-    const put = (name: string, t: number) => out.set(name, Math.max(out.get(name) ?? t, t));
-    for (const r of rows) {
-      const t = Number(r.t);
-      put(indexName.any, t);
-      put(indexName.type(r.type), t);
-      if (r.variant_id) put(indexName.variant(r.variant_id, r.type), t);
-      if (r.step_id) put(indexName.step(r.step_id, r.type), t);
+    const fold = foldAggregates(
+      source,
+      rows.map((r) => ({ userId, type: r.type, variantId: r.variant_id, stepId: r.step_id, time: Number(r.t) })),
+    );
+    return new Map([...fold.indexes].map(([name, users]) => [name, users.get(userId)!]));
+  }
+
+  async countAggregateRows(source: SourceRef): Promise<number> {
+    const rows = await this.select<{ n: string }>(queries.countAggregateRows(this.db, source));
+    return Number(rows[0]?.n ?? 0);
+  }
+
+  /**
+   * Streams a source's aggregate (latest time per user, type, variant, step) in chunks of at
+   * most `chunkRows`, so a restore of any size holds one chunk in memory at a time.
+   */
+  async *aggregateSource(source: SourceRef, chunkRows: number): AsyncGenerator<AggregateRow[]> {
+    const rs = await this.client.query({ query: queries.aggregateSource(this.db, source), format: 'JSONCompactEachRow' });
+    let chunk: AggregateRow[] = [];
+    for await (const rows of rs.stream()) {
+      for (const row of rows) {
+        const [userId, type, variantId, stepId, t] = row.json<[string, EventType, string, string, string]>();
+        chunk.push({ userId, type, variantId, stepId, time: Number(t) });
+        if (chunk.length >= chunkRows) {
+          yield chunk;
+          chunk = [];
+        }
+      }
     }
-    return out;
+    if (chunk.length) yield chunk;
   }
 
   async select<T>(query: string): Promise<T[]> {

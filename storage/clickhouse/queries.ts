@@ -20,3 +20,16 @@ export function userLatest(db: string, source: SourceRef, userId: string): strin
     WHERE ${sourceWhere(source)} AND user_id = ${sqlString(userId)}
     GROUP BY type, variant_id, step_id`;
 }
+
+/** The latest time per user, type, variant and step of a source: what a restore rebuilds from. */
+export function aggregateSource(db: string, source: SourceRef): string {
+  return `SELECT user_id, type, variant_id, step_id, max(time) AS t FROM ${sqlIdent(db)}.events
+    WHERE ${sourceWhere(source)}
+    GROUP BY user_id, type, variant_id, step_id`;
+}
+
+/** Rows aggregateSource returns, for restore progress. */
+export function countAggregateRows(db: string, source: SourceRef): string {
+  return `SELECT count() AS n FROM (SELECT 1 FROM ${sqlIdent(db)}.events
+    WHERE ${sourceWhere(source)} GROUP BY user_id, type, variant_id, step_id)`;
+}

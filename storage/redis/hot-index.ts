@@ -1,14 +1,19 @@
 import { readFileSync } from 'node:fs';
 import type { Cluster, Redis } from 'ioredis';
 import type { ApplyResult, HotIndex, SourceFold, SourceRef } from '../../engine/types.js';
-import { sourceKeys } from './keys.js';
+import { namespaceKeys, sourceKeys } from './keys.js';
 
 const lua = (name: string) => readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), 'utf8');
 
 type RedisClient = Redis | Cluster;
 type WithCommands = RedisClient & {
   tsApply(numKeys: number, ...args: (string | number)[]): Promise<number>;
+  tsSentinel(sentinel: string, rebuilding: string, owner: string, ttlMs: number): Promise<number>;
 };
+
+/** Outcome of a sentinel check (see lua/sentinel.lua). */
+export type SentinelState = 'intact' | 'rebuild_claimed' | 'rebuild_elsewhere';
+const SENTINEL_STATES: SentinelState[] = ['intact', 'rebuild_claimed', 'rebuild_elsewhere'];
 
 export interface RedisHotIndexOptions {
   namespace: string;
@@ -20,6 +25,7 @@ export interface RedisHotIndexOptions {
 export function defineCommands(redis: RedisClient): WithCommands {
   const r = redis as WithCommands;
   if (typeof r.tsApply !== 'function') redis.defineCommand('tsApply', { lua: lua('apply') });
+  if (typeof r.tsSentinel !== 'function') redis.defineCommand('tsSentinel', { lua: lua('sentinel'), numberOfKeys: 2 });
   return r;
 }
 
@@ -77,6 +83,61 @@ export class RedisHotIndex implements HotIndex {
     }
     flush();
     return calls;
+  }
+
+  /** Sets the tier gate the write path checks; null opens it (hot). */
+  async setGate(source: SourceRef, tier: 'demoting' | 'expired' | 'restoring' | null): Promise<void> {
+    const key = sourceKeys(this.ns, source).tier;
+    if (tier === null) await this.redis.del(key);
+    else await this.redis.set(key, tier);
+  }
+
+  /**
+   * Removes every index key of a source without blocking Redis: the key list is walked with
+   * SSCAN and keys are UNLINKed (freed in the background) in batches. Returns keys removed.
+   * All keys share the source's hash slot, so each UNLINK is valid on Redis Cluster.
+   */
+  async dropSource(source: SourceRef, batchSize = 200): Promise<number> {
+    const k = sourceKeys(this.ns, source);
+    let removed = 0;
+    let cursor = '0';
+    do {
+      const [next, keys] = await this.redis.sscan(k.keys, cursor, 'COUNT', batchSize);
+      cursor = next;
+      if (keys.length) removed += await this.redis.unlink(...keys);
+    } while (cursor !== '0');
+    // The apply script adds a key to the list in the same call that creates it: none is missed.
+    removed += await this.redis.unlink(k.keys);
+    return removed;
+  }
+
+  /** Keys of a source (its key list and the keys in it); tests use it to prove demotion. */
+  async sourceKeyCount(source: SourceRef): Promise<number> {
+    const k = sourceKeys(this.ns, source);
+    const names = await this.redis.smembers(k.keys);
+    const all = [k.keys, k.index('any'), ...names];
+    let n = 0;
+    for (const key of new Set(all)) n += await this.redis.exists(key);
+    return n;
+  }
+
+  /** Checks that this Redis still holds the namespace, electing a rebuilder if it does not. */
+  async checkSentinel(owner: string, ttlMs: number): Promise<SentinelState> {
+    const m = namespaceKeys(this.ns);
+    const code = await this.redis.tsSentinel(m.sentinel, m.rebuilding, owner, ttlMs);
+    return SENTINEL_STATES[code] ?? 'intact';
+  }
+
+  /** Renews (ttlMs > 0) or ends (ttlMs = 0) this process's rebuild claim. */
+  async renewRebuild(owner: string, ttlMs: number): Promise<void> {
+    const key = namespaceKeys(this.ns).rebuilding;
+    if (ttlMs > 0) await this.redis.set(key, owner, 'PX', ttlMs);
+    else await this.redis.del(key);
+  }
+
+  /** True while some process rebuilds the hot tier. */
+  async rebuilding(): Promise<boolean> {
+    return (await this.redis.exists(namespaceKeys(this.ns).rebuilding)) === 1;
   }
 
   async countUsers(source: SourceRef): Promise<number> {

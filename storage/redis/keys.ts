@@ -10,6 +10,7 @@ import { sourceName, type SourceRef } from '../../engine/types.js';
  *   <ns>:{campaign:A}:i:e:<type>     zset: user -> latest time of <type>
  *   <ns>:{campaign:A}:i:v:<variant>:<type>
  *   <ns>:{canvas:C}:i:s:<step>:<type>
+ *   <ns>:{<ns>}:sentinel, <ns>:{<ns>}:rebuilding   see namespaceKeys
  */
 
 export function sourceTag(source: SourceRef): string {
@@ -24,5 +25,17 @@ export function sourceKeys(namespace: string, source: SourceRef) {
     /** Prefix of index keys; `index(name)` is the full key. */
     indexPrefix: `${base}:i:`,
     index: (name: string) => `${base}:i:${name}`,
+  };
+}
+
+/**
+ * Keys of the namespace itself, hash-tagged together so one script can use both on a cluster.
+ * On Redis Cluster the sentinel lives on one master: it detects the loss of that node only
+ * (a documented limit; see README).
+ */
+export function namespaceKeys(namespace: string) {
+  return {
+    sentinel: `${namespace}:{${namespace}}:sentinel`,
+    rebuilding: `${namespace}:{${namespace}}:rebuilding`,
   };
 }

@@ -1,12 +1,13 @@
-import { StorageType, type JetStreamClient, type KV } from 'nats';
+import type { JetStreamClient } from 'nats';
 import type { SourceRecord, SourceRef, SourceRegistry } from '../../engine/types.js';
+import { KvDocStore } from './kv-store.js';
 
 /** KV keys allow `[-/_=.A-Za-z0-9]`; source ids may hold `:`, so the id is base64url-encoded. */
 export function registryKey(source: SourceRef): string {
   return `${source.kind}.${Buffer.from(source.id, 'utf8').toString('base64url')}`;
 }
 
-export function newSourceRecord(source: SourceRef, now: number): SourceRecord {
+export function newSourceRecord(source: SourceRef, now: number, reason = 'created by first event'): SourceRecord {
   return {
     kind: source.kind,
     id: source.id,
@@ -17,53 +18,64 @@ export function newSourceRecord(source: SourceRef, now: number): SourceRecord {
     stoppedAt: null,
     expiresAt: null,
     pinnedBy: [],
+    lastUnpinAt: null,
     restore: null,
-    transitions: [{ tier: 'hot', at: now, reason: 'created by first event' }],
+    lease: null,
+    transitions: [{ tier: 'hot', at: now, reason }],
     createdAt: now,
   };
 }
 
-const WRONG_LAST_SEQUENCE = 10071;
-
 /**
- * The source registry in a NATS JetStream KV bucket `<ns>_sources`: durable (file storage),
- * shared by every engine process, with compare-and-set on revisions so that concurrent writers
- * never overwrite each other.
+ * The source registry in the NATS KV bucket `<ns>_sources`: durable (file storage), shared by
+ * every engine process, compare-and-set on revisions so two processes never both make the
+ * same transition, and mirrored in memory for scans and listings.
  */
 export class NatsKvRegistry implements SourceRegistry {
   private readonly known = new Set<string>();
 
-  private constructor(private readonly kv: KV, private readonly now: () => number) {}
+  private constructor(readonly store: KvDocStore<SourceRecord>, private readonly now: () => number) {}
 
   static async open(js: JetStreamClient, namespace: string, now: () => number = Date.now): Promise<NatsKvRegistry> {
-    const kv = await js.views.kv(`${namespace}_sources`, { history: 1, storage: StorageType.File });
-    return new NatsKvRegistry(kv, now);
+    const store = await KvDocStore.open<SourceRecord>(js, `${namespace}_sources`);
+    await store.startMirror();
+    return new NatsKvRegistry(store, now);
   }
 
   async ensure(sources: readonly SourceRef[]): Promise<void> {
     await Promise.all(
       sources.map(async (source) => {
         const key = registryKey(source);
-        if (this.known.has(key)) return;
-        try {
-          await this.kv.create(key, JSON.stringify(newSourceRecord(source, this.now())));
-        } catch (err) {
-          // Another batch or process created it first: that is the point of create().
-          if ((err as { api_error?: { err_code?: number } }).api_error?.err_code !== WRONG_LAST_SEQUENCE) throw err;
-        }
+        if (this.known.has(key) || this.store.cached(key)) return;
+        await this.store.create(key, newSourceRecord(source, this.now()));
         this.known.add(key);
       }),
     );
   }
 
   async get(source: SourceRef): Promise<SourceRecord | null> {
-    const entry = await this.kv.get(registryKey(source));
-    if (!entry || entry.operation !== 'PUT') return null;
-    return entry.json<SourceRecord>();
+    return (await this.store.get(registryKey(source)))?.doc ?? null;
+  }
+
+  async update(source: SourceRef, fn: (rec: SourceRecord | null) => SourceRecord | undefined) {
+    const { doc, changed } = await this.store.update(registryKey(source), fn);
+    return { record: doc, changed };
+  }
+
+  list(): SourceRecord[] {
+    return [...this.store.values()];
+  }
+
+  onChange(listener: (rec: SourceRecord | null) => void): void {
+    this.store.onChange((_k, doc) => listener(doc));
+  }
+
+  stop(): void {
+    this.store.stop();
   }
 
   /** Deletes the bucket (tests and benchmarks only). */
   destroy(): Promise<boolean> {
-    return this.kv.destroy();
+    return this.store.destroy();
   }
 }

@@ -1,0 +1,106 @@
+import { StorageType, type JetStreamClient, type KV, type KvEntry, type QueuedIterator } from 'nats';
+
+const WRONG_LAST_SEQUENCE = 10071;
+
+export function isCasConflict(err: unknown): boolean {
+  return (err as { api_error?: { err_code?: number } }).api_error?.err_code === WRONG_LAST_SEQUENCE;
+}
+
+/**
+ * JSON documents in a NATS JetStream KV bucket (file storage): durable, shared by every process,
+ * with compare-and-set on revisions, and an in-memory mirror kept current by a watch.
+ */
+export class KvDocStore<T> {
+  private readonly mirror = new Map<string, T>();
+  private watcher: QueuedIterator<KvEntry> | undefined;
+  private listeners: ((key: string, doc: T | null) => void)[] = [];
+
+  private constructor(readonly kv: KV) {}
+
+  static async open<T>(js: JetStreamClient, bucket: string): Promise<KvDocStore<T>> {
+    const kv = await js.views.kv(bucket, { history: 1, storage: StorageType.File });
+    return new KvDocStore<T>(kv);
+  }
+
+  /** Starts mirroring every document; resolves once the initial values are in. */
+  async startMirror(): Promise<void> {
+    if (this.watcher) return;
+    let ready!: () => void;
+    const initialized = new Promise<void>((r) => (ready = r));
+    this.watcher = await this.kv.watch({ initializedFn: () => ready() });
+    void (async () => {
+      for await (const e of this.watcher!) {
+        const doc = e.operation === 'PUT' ? e.json<T>() : null;
+        if (doc) this.mirror.set(e.key, doc);
+        else this.mirror.delete(e.key);
+        for (const l of this.listeners) l(e.key, doc);
+      }
+    })().catch(() => undefined);
+    await initialized;
+  }
+
+  /** Called for every change the mirror sees (own and other processes' writes). */
+  onChange(listener: (key: string, doc: T | null) => void): void {
+    this.listeners.push(listener);
+  }
+
+  /** The mirrored documents (eventually consistent; use get() for a fresh read). */
+  values(): IterableIterator<T> {
+    return this.mirror.values();
+  }
+
+  cached(key: string): T | undefined {
+    return this.mirror.get(key);
+  }
+
+  async get(key: string): Promise<{ doc: T; revision: number } | null> {
+    const e = await this.kv.get(key);
+    if (!e || e.operation !== 'PUT') return null;
+    return { doc: e.json<T>(), revision: e.revision };
+  }
+
+  /** Creates the document unless it exists; returns false when it did. */
+  async create(key: string, doc: T): Promise<boolean> {
+    try {
+      await this.kv.create(key, JSON.stringify(doc));
+      return true;
+    } catch (err) {
+      if (isCasConflict(err)) return false;
+      throw err;
+    }
+  }
+
+  /**
+   * Read-modify-write with compare-and-set: `fn` gets the current document (or null) and
+   * returns the new one, or undefined to leave it as it is. Retried on conflicting writes, so
+   * `fn` must be pure. Returns the stored document and whether this call changed it.
+   */
+  async update(key: string, fn: (doc: T | null) => T | undefined): Promise<{ doc: T | null; changed: boolean }> {
+    for (let attempt = 0; ; attempt++) {
+      const cur = await this.kv.get(key);
+      const live = cur && cur.operation === 'PUT' ? cur.json<T>() : null;
+      const next = fn(live);
+      if (next === undefined) return { doc: live, changed: false };
+      try {
+        if (cur) await this.kv.update(key, JSON.stringify(next), cur.revision);
+        else await this.kv.create(key, JSON.stringify(next));
+        return { doc: next, changed: true };
+      } catch (err) {
+        if (!isCasConflict(err) || attempt > 50) throw err;
+      }
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.kv.delete(key);
+  }
+
+  stop(): void {
+    this.watcher?.stop();
+  }
+
+  destroy(): Promise<boolean> {
+    this.stop();
+    return this.kv.destroy();
+  }
+}
