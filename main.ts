@@ -29,6 +29,7 @@ async function main(): Promise<void> {
 
   if (ts.engine) {
     await ts.engine.start();
+    ts.tiers.start();
     ts.engine.done.catch((err) => {
       ts.log.fatal({ err }, 'ingest pipeline failed');
       process.exit(1);

@@ -1,9 +1,12 @@
 import { connect, type NatsConnection } from 'nats';
 import { pino, type Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
-import type { Config } from './config.js';
-import { createEngine, createMetrics, type Engine, type EngineOptions, type Metrics } from './engine/index.js';
-import { ClickHouseHistory, NatsKvRegistry, RedisHotIndex, createRedis } from './storage/index.js';
+import { parseDuration, type Config } from './config.js';
+import {
+  createEngine, createFilterService, createMetrics, createTierManager,
+  type Engine, type EngineOptions, type FilterDoc, type FilterService, type Metrics, type TierManager, type TierManagerOptions,
+} from './engine/index.js';
+import { ClickHouseHistory, KvDocStore, NatsKvRegistry, RedisHotIndex, createRedis } from './storage/index.js';
 import { buildApp } from './api/index.js';
 
 export interface Tierstream {
@@ -13,6 +16,9 @@ export interface Tierstream {
   history: ClickHouseHistory;
   hot: RedisHotIndex;
   registry: NatsKvRegistry;
+  tiers: TierManager;
+  filters: FilterService;
+  filterStore: KvDocStore<FilterDoc>;
   metrics: Metrics;
   log: Logger;
   /** Drains the engine, closes the API and every connection. */
@@ -33,7 +39,7 @@ const withTimeout = <T>(p: Promise<T>, ms: number, what: string): Promise<T> =>
  */
 export async function createTierstream(
   config: Config,
-  overrides: { engine?: Partial<EngineOptions>; log?: Logger; defaultMetrics?: boolean } = {},
+  overrides: { engine?: Partial<EngineOptions>; tiers?: Partial<TierManagerOptions>; log?: Logger; defaultMetrics?: boolean } = {},
 ): Promise<Tierstream> {
   const log = overrides.log ?? pino({ level: config.logLevel, base: { ns: config.namespace } });
   const nc = await connect({
@@ -50,6 +56,23 @@ export async function createTierstream(
   await history.migrate();
   const registry = await NatsKvRegistry.open(js, config.namespace);
   const metrics = createMetrics({ defaultMetrics: overrides.defaultMetrics });
+  const tiers = createTierManager(
+    { registry, hot, history, metrics, log },
+    { expireAfter: parseDuration(config.tierExpireAfter)!, scanIntervalMs: config.tierScanIntervalMs, ...overrides.tiers },
+  );
+  // Filter ids may hold `:`, which KV keys may not: keys are the base64url of the id.
+  const filterStore = await KvDocStore.open<FilterDoc>(js, `${config.namespace}_filters`);
+  await filterStore.startMirror();
+  const fkey = (id: string) => Buffer.from(id, 'utf8').toString('base64url');
+  const filters = createFilterService(
+    {
+      get: (id) => filterStore.get(fkey(id)),
+      update: (id, fn) => filterStore.update(fkey(id), fn),
+      delete: (id) => filterStore.delete(fkey(id)),
+      values: () => filterStore.values(),
+    },
+    tiers,
+  );
 
   const engine =
     config.role === 'api'
@@ -85,12 +108,15 @@ export async function createTierstream(
     return { nats: natsState, redis: redisState, clickhouse: chState };
   };
 
-  const app = buildApp({ registry, hot, history, metrics, readiness, logger: log.child({ module: 'api' }) });
+  const app = buildApp({ registry, hot, history, metrics, tiers, filters, readiness, logger: log.child({ module: 'api' }) });
 
   return {
-    app, engine, nc, history, hot, registry, metrics, log,
+    app, engine, nc, history, hot, registry, tiers, filters, filterStore, metrics, log,
     async close() {
       await engine?.drain();
+      await tiers.stop();
+      registry.stop();
+      filterStore.stop();
       await app.close();
       await nc.drain().catch(() => undefined);
       redis.disconnect();

@@ -1,2 +1,3 @@
-export { buildApp, parseSources, type AppDeps } from './app.js';
+export { buildApp, type AppDeps } from './app.js';
+export { parseSources } from './routes/users.js';
 export { ApiError, API_ERRORS, type ApiErrorCode } from './errors.js';

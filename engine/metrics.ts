@@ -52,9 +52,21 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
       labelNames: ['tier'] as const,
       registers: [registry],
     }),
+    restoreSeconds: new Histogram({
+      name: 'tierstream_restore_seconds',
+      help: 'Duration of restores, from claim to hot',
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers: [registry],
+    }),
+    demoteSeconds: new Histogram({
+      name: 'tierstream_demote_seconds',
+      help: 'Duration of demotions, from claim to expired',
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    }),
     hotSources: new Gauge({
       name: 'tierstream_hot_sources',
-      help: 'Sources whose tier is hot, as last seen by this process',
+      help: 'Sources whose tier is hot, as of the last tier scan',
       registers: [registry],
     }),
   };

@@ -112,6 +112,8 @@ export interface SourceRecord {
    * renewed in time is taken over (a crashed process's work is finished by another).
    */
   lease: { owner: string; until: number } | null;
+  /** A restore was asked for while demoting: it starts when the demotion ends. */
+  pendingRestore?: boolean;
   /** Audit trail, newest last (the last 100 are kept). */
   transitions: { tier: Tier; at: number; reason: string }[];
   createdAt: number;

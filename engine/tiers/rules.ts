@@ -1,5 +1,5 @@
 import { addDuration, type Duration } from '../../config.js';
-import type { SourceRecord, Tier } from '../types.js';
+import type { SourceRecord, SourceRef, Tier } from '../types.js';
 
 /** Transitions kept in a record's audit trail. */
 export const MAX_TRANSITIONS = 100;
@@ -38,3 +38,25 @@ export function recompute(rec: SourceRecord, expireAfter: Duration): SourceRecor
 export function leaseLapsed(rec: SourceRecord, now: number): boolean {
   return rec.lease === null || rec.lease.until <= now;
 }
+
+/** A new source: active and hot. */
+export function newSourceRecord(source: SourceRef, now: number, reason = 'created by first event'): SourceRecord {
+  return {
+    kind: source.kind,
+    id: source.id,
+    status: 'active',
+    tier: 'hot',
+    name: null,
+    tags: [],
+    stoppedAt: null,
+    expiresAt: null,
+    pinnedBy: [],
+    lastUnpinAt: null,
+    restore: null,
+    lease: null,
+    pendingRestore: false,
+    transitions: [{ tier: 'hot', at: now, reason }],
+    createdAt: now,
+  };
+}
+

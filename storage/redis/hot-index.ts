@@ -111,6 +111,22 @@ export class RedisHotIndex implements HotIndex {
     return removed;
   }
 
+  /**
+   * The whole hot state of a source as plain data: index name -> user -> time. For checkers
+   * and tests (it reads every member; not for request paths).
+   */
+  async snapshot(source: SourceRef): Promise<Map<string, Map<string, number>>> {
+    const k = sourceKeys(this.ns, source);
+    const out = new Map<string, Map<string, number>>();
+    for (const key of (await this.redis.smembers(k.keys)).sort()) {
+      const flat = await this.redis.zrange(key, 0, -1, 'WITHSCORES');
+      const users = new Map<string, number>();
+      for (let i = 0; i < flat.length; i += 2) users.set(flat[i]!, Number(flat[i + 1]));
+      out.set(key.slice(k.indexPrefix.length), users);
+    }
+    return out;
+  }
+
   /** Keys of a source (its key list and the keys in it); tests use it to prove demotion. */
   async sourceKeyCount(source: SourceRef): Promise<number> {
     const k = sourceKeys(this.ns, source);

@@ -1,2 +1,2 @@
-export { NatsKvRegistry, registryKey, newSourceRecord } from './nats-kv.js';
+export { NatsKvRegistry, registryKey } from './nats-kv.js';
 export { KvDocStore, isCasConflict } from './kv-store.js';

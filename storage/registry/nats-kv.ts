@@ -1,29 +1,11 @@
 import type { JetStreamClient } from 'nats';
 import type { SourceRecord, SourceRef, SourceRegistry } from '../../engine/types.js';
 import { KvDocStore } from './kv-store.js';
+import { newSourceRecord } from '../../engine/tiers/rules.js';
 
 /** KV keys allow `[-/_=.A-Za-z0-9]`; source ids may hold `:`, so the id is base64url-encoded. */
 export function registryKey(source: SourceRef): string {
   return `${source.kind}.${Buffer.from(source.id, 'utf8').toString('base64url')}`;
-}
-
-export function newSourceRecord(source: SourceRef, now: number, reason = 'created by first event'): SourceRecord {
-  return {
-    kind: source.kind,
-    id: source.id,
-    status: 'active',
-    tier: 'hot',
-    name: null,
-    tags: [],
-    stoppedAt: null,
-    expiresAt: null,
-    pinnedBy: [],
-    lastUnpinAt: null,
-    restore: null,
-    lease: null,
-    transitions: [{ tier: 'hot', at: now, reason }],
-    createdAt: now,
-  };
 }
 
 /**

@@ -44,6 +44,8 @@ test('the same DDL and queries give the same answers on ClickHouse 18.16 and cur
       queries.userLatest(db, A, 'u1'),
       queries.userLatest(db, A, "o.brien+x@y"),
       queries.userLatest(db, { kind: 'canvas', id: 'A' }, 'u1'),
+      queries.aggregateSource(db, A),
+      queries.countAggregateRows(db, A),
       `SELECT count() AS n FROM ${db}.events WHERE user_id = ${sqlString("x' OR 1=1 --")}`,
     ]) {
       assert.equal(sorted(onChdb(sql)), sorted(await server.select(sql)), sql);

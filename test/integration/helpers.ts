@@ -27,12 +27,18 @@ export interface Stack {
 }
 
 /** Starts tierstream in-process on a fresh namespace (or the given one) with real services. */
-export async function startStack(ns = testNamespace(), engine: Partial<EngineOptions> = {}): Promise<Stack> {
-  const ts = await createTierstream(testConfig(ns), {
+export async function startStack(
+  ns = testNamespace(),
+  engine: Partial<EngineOptions> = {},
+  env: NodeJS.ProcessEnv = { TIER_EXPIRE_AFTER: 'PT2S', TIER_SCAN_INTERVAL: 'PT0.2S' },
+): Promise<Stack> {
+  const ts = await createTierstream(testConfig(ns, env), {
     engine: { ...TEST_ENGINE, ...engine },
+    tiers: { leaseMs: 3_000, restoreChunkRows: 500 },
     log: pino({ level: process.env.LOG_LEVEL ?? 'silent' }),
   });
   await ts.engine!.start();
+  ts.tiers.start();
   const js = ts.nc.jetstream();
   const names = natsNames(ns);
   return {
@@ -75,7 +81,9 @@ export async function startStack(ns = testNamespace(), engine: Partial<EngineOpt
 export async function cleanup(ts: Tierstream, ns: string): Promise<void> {
   const jsm = await ts.nc.jetstreamManager();
   await deleteStreams(jsm, ns);
+  await ts.tiers.stop();
   await ts.registry.destroy().catch(() => false);
+  await ts.filterStore.destroy().catch(() => false);
   await ts.history.dropDatabase();
   await ts.hot.unlinkNamespace();
   await ts.close();
@@ -101,4 +109,26 @@ export async function eventually<T>(fn: () => Promise<T>, what: string, timeoutM
 export async function getJson(ts: Tierstream, url: string): Promise<{ status: number; body: any }> {
   const res = await ts.app.inject({ method: 'GET', url });
   return { status: res.statusCode, body: res.json() };
+}
+
+export async function send(ts: Tierstream, method: 'PUT' | 'POST' | 'DELETE', url: string, payload?: object): Promise<{ status: number; body: any }> {
+  const res = await ts.app.inject({ method, url, ...(payload && { payload }) });
+  return { status: res.statusCode, body: res.body ? res.json() : undefined };
+}
+
+/** A hot snapshot as a plain object, for deep equality. */
+export async function hotState(ts: Tierstream, source: { kind: 'campaign' | 'canvas'; id: string }) {
+  const snap = await ts.hot.snapshot(source);
+  return Object.fromEntries([...snap].map(([k, users]) => [k, Object.fromEntries([...users].sort(([a], [b]) => (a < b ? -1 : 1)))]));
+}
+
+/** The fold of a source's whole history, in the hot snapshot's shape: what the hot state must equal. */
+export async function historyFold(ts: Tierstream, source: { kind: 'campaign' | 'canvas'; id: string }) {
+  const { foldAggregates } = await import('../../engine/fold.js');
+  const rows = [];
+  for await (const chunk of ts.history.aggregateSource(source, 100_000)) rows.push(...chunk);
+  const fold = foldAggregates(source, rows);
+  return Object.fromEntries(
+    [...fold.indexes].sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, users]) => [k, Object.fromEntries([...users].sort(([a], [b]) => (a < b ? -1 : 1)))]),
+  );
 }

@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { addDuration, configFromEnv, ConfigError, parseDuration, fixedDurationMs } from '../../config.js';
 import { sqlString, sqlIdent, sqlInt } from '../../storage/clickhouse/sql.js';
-import { parseSources } from '../../api/app.js';
+import { parseSources } from '../../api/index.js';
 import { ApiError } from '../../api/errors.js';
 
 test('durations: calendar months clamp to the end of the month', () => {

@@ -1,0 +1,166 @@
+import type { FastifyInstance } from 'fastify';
+import type { SourceKind, SourceRecord, SourceRef } from '../../engine/types.js';
+import { parseTime } from '../../engine/time.js';
+import { TierError } from '../../engine/tiers/index.js';
+import type { AppDeps } from '../app.js';
+import { ApiError } from '../errors.js';
+import { sourceState } from '../state.js';
+import { idParams, idString, timeValue } from '../schemas.js';
+import { parseSources } from './users.js';
+
+const KINDS = [['campaign', 'campaigns'], ['canvas', 'canvases']] as const;
+export const MAX_PAGE = 500;
+
+/** TierError -> the contract's error codes. */
+export function tierError(err: unknown): never {
+  if (err instanceof TierError) {
+    throw err.code === 'source_not_found'
+      ? new ApiError('source_not_found', err.message)
+      : new ApiError('transition_in_progress', err.message);
+  }
+  throw err;
+}
+
+async function stateOf(deps: AppDeps, rec: SourceRecord) {
+  const [hot, history] = await Promise.all([rec.tier === 'hot' ? deps.hot.countUsers(rec) : null, deps.history.countEvents(rec)]);
+  return sourceState(rec, { hot, history });
+}
+
+const cursorOf = (id: string) => Buffer.from(id, 'utf8').toString('base64url');
+const fromCursor = (c: string) => Buffer.from(c, 'base64url').toString('utf8');
+
+/** Source state, lifecycle, listing, restore and demotion for campaigns and canvases. */
+export function sourceRoutes(app: FastifyInstance, deps: AppDeps): void {
+  for (const [kind, plural] of KINDS) {
+    app.get<{ Params: { id: string } }>(`/v1/${plural}/:id`, { schema: { params: idParams } }, async (req) => {
+      const rec = await deps.registry.get({ kind, id: req.params.id });
+      if (!rec) throw new ApiError('source_not_found', `${kind} ${req.params.id} is not known`);
+      return stateOf(deps, rec);
+    });
+
+    app.get<{ Querystring: { tier?: string; status?: string; tag?: string; limit?: number; cursor?: string } }>(
+      `/v1/${plural}`,
+      {
+        schema: {
+          querystring: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              tier: { type: 'string', enum: ['hot', 'demoting', 'expired', 'restoring'] },
+              status: { type: 'string', enum: ['active', 'stopped'] },
+              tag: idString,
+              limit: { type: 'integer', minimum: 1, maximum: MAX_PAGE, default: 100 },
+              cursor: { type: 'string', maxLength: 200, pattern: '^[A-Za-z0-9_-]*$' },
+            },
+          },
+        },
+      },
+      async (req) => {
+        const { tier, status, tag, limit = 100, cursor } = req.query;
+        const after = cursor ? fromCursor(cursor) : undefined;
+        // Ordered by id: a cursor is the last id returned, so pages stay stable as sources come and go.
+        const all = deps.registry
+          .list()
+          .filter((r) => r.kind === kind && (!tier || r.tier === tier) && (!status || r.status === status) && (!tag || r.tags.includes(tag)))
+          .filter((r) => after === undefined || r.id > after)
+          .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+        const page = all.slice(0, limit);
+        const items = await Promise.all(page.map((r) => stateOf(deps, r)));
+        return { items, cursor: all.length > limit ? cursorOf(page[page.length - 1]!.id) : null };
+      },
+    );
+
+    app.put<{ Params: { id: string }; Body: { status: 'active' | 'stopped'; stoppedAt?: string | number; name?: string; tags?: string[] } }>(
+      `/v1/${plural}/:id`,
+      {
+        config: { scope: 'admin' },
+        schema: {
+          params: idParams,
+          body: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['status'],
+            properties: {
+              status: { type: 'string', enum: ['active', 'stopped'] },
+              stoppedAt: timeValue,
+              name: { type: 'string', maxLength: 256 },
+              tags: { type: 'array', maxItems: 64, uniqueItems: true, items: idString },
+            },
+          },
+        },
+      },
+      async (req) => {
+        const { status, stoppedAt, name, tags } = req.body;
+        let stopped: number | undefined;
+        if (stoppedAt !== undefined) {
+          stopped = parseTime(stoppedAt);
+          if (stopped === undefined) throw new ApiError('invalid_request', 'body/stoppedAt must be ISO-8601 with an offset or epoch milliseconds');
+          if (status !== 'stopped') throw new ApiError('invalid_request', 'body/stoppedAt is only meaningful with status "stopped"');
+        }
+        const rec = await deps.tiers.setLifecycle({ kind, id: req.params.id }, {
+          status,
+          ...(stopped !== undefined && { stoppedAt: stopped }),
+          ...(name !== undefined && { name }),
+          ...(tags !== undefined && { tags }),
+        });
+        return stateOf(deps, rec);
+      },
+    );
+
+    app.post<{ Params: { id: string } }>(
+      `/v1/${plural}/:id/restore`,
+      { config: { scope: 'restore' }, schema: { params: idParams } },
+      async (req, reply) => {
+        const { record } = await deps.tiers.restore({ kind, id: req.params.id }, 'restore requested by API').catch(tierError);
+        if (record.tier === 'hot') return { id: record.id, tier: 'hot' };
+        return reply.status(202).send({ id: record.id, tier: record.tier, ...(record.pendingRestore && { restorePending: true }) });
+      },
+    );
+
+    app.post<{ Params: { id: string } }>(
+      `/v1/${plural}/:id/demote`,
+      { config: { scope: 'admin' }, schema: { params: idParams } },
+      async (req, reply) => {
+        const record = await deps.tiers.demote({ kind, id: req.params.id }, 'demoted by API (admin)', true).catch(tierError);
+        return reply.status(202).send({ id: record.id, tier: record.tier });
+      },
+    );
+  }
+
+  app.post<{ Body: { tag?: string; ids?: string[] } }>(
+    '/v1/restore',
+    {
+      config: { scope: 'restore' },
+      schema: {
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          minProperties: 1,
+          maxProperties: 1,
+          properties: {
+            tag: idString,
+            ids: { type: 'array', minItems: 1, maxItems: 1_000, items: { type: 'string', maxLength: 140 } },
+          },
+        },
+      },
+    },
+    async (req, reply) => {
+      const refs: SourceRef[] = req.body.tag !== undefined
+        ? deps.registry.list().filter((r) => r.tags.includes(req.body.tag!)).map(({ kind, id }) => ({ kind, id }))
+        : parseSources(req.body.ids!.join(','), 1_000);
+      const sources = [];
+      for (const ref of refs) {
+        try {
+          const { record } = await deps.tiers.restore(ref, req.body.tag !== undefined ? `bulk restore of tag ${req.body.tag}` : 'bulk restore');
+          sources.push({ source: `${ref.kind}:${ref.id}`, tier: record.tier });
+        } catch (err) {
+          if (!(err instanceof TierError && err.code === 'source_not_found')) throw err;
+          sources.push({ source: `${ref.kind}:${ref.id}`, tier: null, error: 'source_not_found' });
+        }
+      }
+      return reply.status(202).send({ sources });
+    },
+  );
+}
+
+export type { SourceKind };

@@ -1,0 +1,74 @@
+import type { FastifyInstance } from 'fastify';
+import { formatTime } from '../../engine/time.js';
+import { parseIndexName } from '../../engine/index-names.js';
+import { ID_PATTERN } from '../../engine/validate.js';
+import type { SourceKind, SourceRef } from '../../engine/types.js';
+import type { AppDeps } from '../app.js';
+import { ApiError } from '../errors.js';
+import { userIdString } from '../schemas.js';
+
+/** Most sources one user-interactions lookup may name. */
+export const MAX_LOOKUP_SOURCES = 50;
+
+/** `campaign:A,canvas:C` -> source refs (deduplicated); a clear 400 for anything else. */
+export function parseSources(list: string, max = MAX_LOOKUP_SOURCES): SourceRef[] {
+  const idRe = new RegExp(ID_PATTERN);
+  const seen = new Set<string>();
+  const out: SourceRef[] = [];
+  for (const part of list.split(',')) {
+    const colon = part.indexOf(':');
+    const kind = part.slice(0, colon) as SourceKind;
+    const id = part.slice(colon + 1);
+    if (colon < 0 || (kind !== 'campaign' && kind !== 'canvas') || !idRe.test(id)) {
+      throw new ApiError('invalid_request', `sources: "${part.slice(0, 140)}" is not campaign:<id> or canvas:<id>`);
+    }
+    if (!seen.has(part)) out.push({ kind, id });
+    seen.add(part);
+  }
+  if (out.length > max) throw new ApiError('invalid_request', `sources: at most ${max}`);
+  return out;
+}
+
+/** index name -> time, as the contract's `latest`, `variants` and `steps` objects. */
+function interactionsShape(latest: Map<string, number>) {
+  const shape = { latest: {} as Record<string, string>, variants: {} as Record<string, Record<string, string>>, steps: {} as Record<string, Record<string, string>> };
+  for (const [name, t] of latest) {
+    const p = parseIndexName(name);
+    if (p.kind === 'type') shape.latest[p.type] = formatTime(t);
+    else if (p.kind === 'variant') (shape.variants[p.id] ??= {})[p.type] = formatTime(t);
+    else if (p.kind === 'step') (shape.steps[p.id] ??= {})[p.type] = formatTime(t);
+  }
+  return shape;
+}
+
+/** A user's latest interactions per source: hot from Redis, or from history on request. */
+export function userRoutes(app: FastifyInstance, deps: AppDeps): void {
+  app.get<{ Params: { userId: string }; Querystring: { sources: string; from?: 'history' } }>(
+    '/v1/users/:userId/interactions',
+    {
+      schema: {
+        params: { type: 'object', additionalProperties: false, required: ['userId'], properties: { userId: userIdString } },
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['sources'],
+          properties: { sources: { type: 'string', minLength: 1, maxLength: 8_000 }, from: { type: 'string', enum: ['history'] } },
+        },
+      },
+    },
+    async (req) => {
+      const { userId } = req.params;
+      const fromHistory = req.query.from === 'history';
+      const out = await Promise.all(
+        parseSources(req.query.sources).map(async (source) => {
+          const tier = (await deps.registry.get(source))?.tier ?? null;
+          const name = `${source.kind}:${source.id}`;
+          if (fromHistory) return { source: name, tier, ...interactionsShape(await deps.history.userLatest(source, userId)) };
+          if (tier !== 'hot') return { source: name, tier };
+          return { source: name, tier, ...interactionsShape(await deps.hot.userLatest(source, userId)) };
+        }),
+      );
+      return fromHistory ? { userId, sources: out, servedFrom: 'history' } : { userId, sources: out };
+    },
+  );
+}

@@ -1,0 +1,20 @@
+import { ID_PATTERN, USER_ID_PATTERN } from '../engine/validate.js';
+
+/** JSON Schemas shared by the routes (ids by the contract's character sets). */
+export const idString = { type: 'string', pattern: ID_PATTERN } as const;
+export const userIdString = { type: 'string', pattern: USER_ID_PATTERN } as const;
+// Integer first: Fastify coerces types, and a string branch first would turn a number into text.
+export const timeValue = { anyOf: [{ type: 'integer' }, { type: 'string', maxLength: 64 }] } as const;
+
+export const idParams = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['id'],
+  properties: { id: idString },
+} as const;
+
+export const errorSchema = {
+  type: 'object',
+  properties: { error: { type: 'string' }, message: { type: 'string' } },
+  required: ['error', 'message'],
+} as const;

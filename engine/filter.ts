@@ -1,0 +1,111 @@
+import { parseDuration } from '../config.js';
+import { EVENT_TYPES, type EventType, type SourceRef, sourceName } from './types.js';
+import { parseTime } from './time.js';
+
+/** Limits of the contract's filter grammar. */
+export const MAX_LEAVES = 32;
+export const MAX_DEPTH = 8;
+
+export interface Leaf {
+  source: SourceRef;
+  event: EventType;
+  variant?: string;
+  step?: string;
+  /** Epoch ms bounds; `within` is kept as a duration and resolved against "now" at evaluation. */
+  after?: number;
+  before?: number;
+  within?: string;
+}
+
+export type Filter = { leaf: Leaf } | { and: Filter[] } | { or: Filter[] } | { not: Filter };
+
+export class FilterError extends Error {
+  constructor(readonly path: string, message: string) {
+    super(`${path}: ${message}`);
+    this.name = 'FilterError';
+  }
+}
+
+const ID = /^[A-Za-z0-9._:-]{1,128}$/;
+const LEAF_KEYS = new Set(['campaign', 'canvas', 'event', 'variant', 'step', 'after', 'before', 'within']);
+
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/**
+ * Parses a retargeting filter of the contract's grammar. Throws FilterError naming the path of
+ * the offending node (`filter.and[1].not.campaign`) for unknown keys, wrong types, empty
+ * combinators, invalid ids, more than 32 leaves or depth beyond 8.
+ */
+export function parseFilter(raw: unknown, path = 'filter'): Filter {
+  let leaves = 0;
+  const walk = (node: unknown, p: string, depth: number): Filter => {
+    if (depth > MAX_DEPTH) throw new FilterError(p, `deeper than ${MAX_DEPTH} levels`);
+    if (!isObject(node)) throw new FilterError(p, 'must be an object');
+    const keys = Object.keys(node);
+    for (const k of ['and', 'or'] as const) {
+      if (k in node) {
+        if (keys.length !== 1) throw new FilterError(p, `"${k}" stands alone in its object`);
+        const members = node[k];
+        if (!Array.isArray(members) || members.length === 0) throw new FilterError(`${p}.${k}`, 'must be a non-empty array');
+        const parsed = members.map((m, i) => walk(m, `${p}.${k}[${i}]`, depth + 1));
+        return k === 'and' ? { and: parsed } : { or: parsed };
+      }
+    }
+    if ('not' in node) {
+      if (keys.length !== 1) throw new FilterError(p, '"not" stands alone in its object');
+      return { not: walk(node.not, `${p}.not`, depth + 1) };
+    }
+    if (++leaves > MAX_LEAVES) throw new FilterError(p, `more than ${MAX_LEAVES} leaves`);
+    return { leaf: parseLeaf(node, p) };
+  };
+  return walk(raw, path, 1);
+}
+
+function parseLeaf(node: Record<string, unknown>, p: string): Leaf {
+  for (const k of Object.keys(node)) if (!LEAF_KEYS.has(k)) throw new FilterError(`${p}.${k}`, 'unknown key');
+  const id = (k: string): string | undefined => {
+    const v = node[k];
+    if (v === undefined) return undefined;
+    if (typeof v !== 'string' || !ID.test(v)) throw new FilterError(`${p}.${k}`, 'must be an id of [A-Za-z0-9._:-]{1,128}');
+    return v;
+  };
+  const campaign = id('campaign');
+  const canvas = id('canvas');
+  if ((campaign === undefined) === (canvas === undefined)) throw new FilterError(p, 'a leaf names exactly one of "campaign" and "canvas"');
+  const step = id('step');
+  if (step !== undefined && canvas === undefined) throw new FilterError(`${p}.step`, '"step" belongs to canvas leaves');
+  const variant = id('variant');
+  if (typeof node.event !== 'string' || !(EVENT_TYPES as readonly string[]).includes(node.event)) {
+    throw new FilterError(`${p}.event`, `must be one of ${EVENT_TYPES.join(', ')}`);
+  }
+  const leaf: Leaf = {
+    source: campaign !== undefined ? { kind: 'campaign', id: campaign } : { kind: 'canvas', id: canvas! },
+    event: node.event as EventType,
+  };
+  if (variant !== undefined) leaf.variant = variant;
+  if (step !== undefined) leaf.step = step;
+  for (const k of ['after', 'before'] as const) {
+    if (node[k] === undefined) continue;
+    const t = parseTime(node[k]);
+    if (t === undefined) throw new FilterError(`${p}.${k}`, 'must be ISO-8601 with an offset or epoch milliseconds');
+    leaf[k] = t;
+  }
+  if (node.within !== undefined) {
+    if (typeof node.within !== 'string' || !parseDuration(node.within)) throw new FilterError(`${p}.within`, 'must be an ISO-8601 duration such as P30D');
+    if (leaf.after !== undefined) throw new FilterError(`${p}.within`, '"within" and "after" exclude each other');
+    leaf.within = node.within;
+  }
+  return leaf;
+}
+
+/** The sources a filter names, deduplicated, in order of first mention. */
+export function filterSources(f: Filter): SourceRef[] {
+  const out = new Map<string, SourceRef>();
+  const walk = (n: Filter): void => {
+    if ('leaf' in n) out.set(sourceName(n.leaf.source), n.leaf.source);
+    else if ('not' in n) walk(n.not);
+    else for (const m of 'and' in n ? n.and : n.or) walk(m);
+  };
+  walk(f);
+  return [...out.values()];
+}

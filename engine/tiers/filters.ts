@@ -1,0 +1,62 @@
+import { filterSources, parseFilter } from '../filter.js';
+import { sourceName, type SourceRef } from '../types.js';
+import type { TierManager } from './tier-manager.js';
+
+/** An active retargeting filter as stored. */
+export interface FilterDoc {
+  id: string;
+  filter: unknown;
+  /** `campaign:A` names of the sources it pins. */
+  sources: string[];
+  updatedAt: number;
+}
+
+/** The document store filters live in (a NATS KV bucket in production). */
+export interface FilterStore {
+  get(key: string): Promise<{ doc: FilterDoc } | null>;
+  update(key: string, fn: (doc: FilterDoc | null) => FilterDoc | undefined): Promise<{ doc: FilterDoc | null; changed: boolean }>;
+  delete(key: string): Promise<void>;
+  values(): IterableIterator<FilterDoc>;
+}
+
+const toRef = (name: string): SourceRef => {
+  const i = name.indexOf(':');
+  return { kind: name.slice(0, i) as SourceRef['kind'], id: name.slice(i + 1) };
+};
+
+/**
+ * Active retargeting filters: registering one pins every source it names (restoring expired
+ * ones at once); replacing it unpins sources it no longer names; deleting it unpins all.
+ * Throws FilterError (with the path of the bad node) for filters outside the grammar.
+ */
+export function createFilterService(store: FilterStore, tiers: TierManager, now: () => number = Date.now) {
+  return {
+    async put(id: string, filter: unknown): Promise<{ id: string; sources: string[]; restoring: string[] }> {
+      const sources = filterSources(parseFilter(filter)).map(sourceName);
+      let previous: string[] = [];
+      await store.update(id, (doc) => {
+        previous = doc?.sources ?? [];
+        return { id, filter, sources, updatedAt: now() };
+      });
+      const restoring = await tiers.pin(id, sources.map(toRef));
+      const dropped = previous.filter((s) => !sources.includes(s));
+      if (dropped.length) await tiers.unpin(id, dropped.map(toRef));
+      return { id, sources, restoring: restoring.map(sourceName) };
+    },
+    async delete(id: string): Promise<boolean> {
+      const cur = await store.get(id);
+      if (!cur) return false;
+      await store.delete(id);
+      await tiers.unpin(id, cur.doc.sources.map(toRef));
+      return true;
+    },
+    async get(id: string): Promise<FilterDoc | null> {
+      return (await store.get(id))?.doc ?? null;
+    },
+    list(): FilterDoc[] {
+      return [...store.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    },
+  };
+}
+
+export type FilterService = ReturnType<typeof createFilterService>;

@@ -1,0 +1,337 @@
+import { randomUUID } from 'node:crypto';
+import { exhaustMap, interval, type SchedulerLike, asyncScheduler, Subscription } from 'rxjs';
+import type { Logger } from 'pino';
+import type { Duration } from '../../config.js';
+import { foldAggregates } from '../fold.js';
+import type { Metrics } from '../metrics.js';
+import { sourceName, type History, type HotIndex, type SourceRecord, type SourceRef, type SourceRegistry } from '../types.js';
+import { isDue, leaseLapsed, newSourceRecord, recompute, withTier } from './rules.js';
+
+export interface TierManagerOptions {
+  /** TIER_EXPIRE_AFTER. */
+  expireAfter: Duration;
+  /** How often expiry and stale work are checked, ms (TIER_SCAN_INTERVAL). */
+  scanIntervalMs: number;
+  /** How often Redis is checked for data loss, ms (default min(scan interval, 1_000)). */
+  sentinelIntervalMs?: number;
+  /** A demotion or restore claim lapses this long after its last renewal, ms (default 15_000). */
+  leaseMs?: number;
+  /** Rows per restore chunk written to Redis (default 20_000). */
+  restoreChunkRows?: number;
+  now?: () => number;
+  scheduler?: SchedulerLike;
+}
+
+export interface TierManagerDeps {
+  registry: SourceRegistry;
+  hot: HotIndex;
+  history: History;
+  metrics: Metrics;
+  log: Logger;
+}
+
+export class TierError extends Error {
+  constructor(readonly code: 'source_not_found' | 'transition_in_progress', message: string) {
+    super(message);
+    this.name = 'TierError';
+  }
+}
+
+export interface Lifecycle {
+  status: 'active' | 'stopped';
+  stoppedAt?: number;
+  name?: string;
+  tags?: string[];
+}
+
+/**
+ * Moves sources between tiers. Every transition is a compare-and-set on the registry, so with
+ * several processes exactly one makes it; the winner holds a lease it renews while it works,
+ * and a lease that lapses (its process died) lets another process finish the work.
+ *
+ * hot -> demoting -> expired: close the Redis tier gate (no batch can write after), unlink
+ * the source's keys, mark expired. expired -> restoring -> hot: open the gate for ingest, stream
+ * the history aggregate into Redis through the ingest merge (max), mark hot.
+ */
+export function createTierManager(deps: TierManagerDeps, options: TierManagerOptions) {
+  const owner = randomUUID();
+  const now = options.now ?? Date.now;
+  const leaseMs = options.leaseMs ?? 15_000;
+  const chunkRows = options.restoreChunkRows ?? 20_000;
+  const scheduler = options.scheduler ?? asyncScheduler;
+  const log = deps.log.child({ module: 'engine.tiers' });
+  const running = new Map<string, Promise<void>>();
+  let rebuildingHere = false;
+  const subs = new Subscription();
+
+  const logTransition = (rec: SourceRecord) => {
+    const t = rec.transitions[rec.transitions.length - 1]!;
+    deps.metrics.tierTransitions.inc({ tier: t.tier });
+    log.info({ source: sourceName(rec), tier: t.tier, reason: t.reason, at: new Date(t.at).toISOString() }, 'tier transition');
+  };
+
+  /** Runs `work` once per source in this process; concurrent callers share the run. */
+  function once(source: SourceRef, work: () => Promise<void>): Promise<void> {
+    const key = sourceName(source);
+    let p = running.get(key);
+    if (!p) {
+      p = work()
+        .catch((err) => log.error({ err, source: key }, 'tier work failed; it resumes when its lease lapses'))
+        .finally(() => running.delete(key));
+      running.set(key, p);
+    }
+    return p;
+  }
+
+  const lease = () => ({ owner, until: now() + leaseMs });
+  const mine = (rec: SourceRecord | null) => rec !== null && rec.lease?.owner === owner;
+
+  // ---- demotion -------------------------------------------------------------------------
+
+  /**
+   * Demotes a source: `force` (admin) even if pinned or not yet due. Resolves with the record
+   * after the claim (tier demoting), or the unchanged record when nothing was to be done;
+   * the work continues in the background (`settled()` waits for it).
+   */
+  async function demote(source: SourceRef, reason: string, force = false): Promise<SourceRecord> {
+    const { record, changed } = await deps.registry.update(source, (rec) => {
+      if (!rec) return undefined;
+      const resume = rec.tier === 'demoting' && leaseLapsed(rec, now());
+      if (!resume && !(rec.tier === 'hot' && (force || isDue(rec, now())))) return undefined;
+      return { ...withTier(rec, 'demoting', reason, now(), options.expireAfter), lease: lease() };
+    });
+    if (!record) throw new TierError('source_not_found', `${sourceName(source)} is not known`);
+    if (record.tier === 'restoring') throw new TierError('transition_in_progress', `${sourceName(source)} is restoring`);
+    if (changed) {
+      logTransition(record);
+      void once(source, () => runDemotion(source));
+    }
+    return record;
+  }
+
+  async function runDemotion(source: SourceRef): Promise<void> {
+    const started = performance.now();
+    await deps.hot.setGate(source, 'demoting');
+    const keys = await deps.hot.dropSource(source);
+    await deps.hot.setGate(source, 'expired');
+    const { record, changed } = await deps.registry.update(source, (rec) => {
+      if (!mine(rec) || rec!.tier !== 'demoting') return undefined;
+      return { ...withTier(rec!, 'expired', `demotion finished: ${keys} keys removed`, now(), options.expireAfter), lease: null };
+    });
+    if (changed && record) {
+      logTransition(record);
+      deps.metrics.demoteSeconds.observe((performance.now() - started) / 1000);
+      // A restore was asked for while we demoted: it starts now.
+      if (wantsHot(record)) await restore(source, 'requested during demotion');
+    }
+  }
+
+  // ---- restore --------------------------------------------------------------------------
+
+  /**
+   * Restores an expired source (or resumes a restore whose process died). Resolves with the
+   * record after the claim; `started` says whether this call began the work.
+   */
+  async function restore(source: SourceRef, reason: string): Promise<{ record: SourceRecord; started: boolean }> {
+    const { record, changed } = await deps.registry.update(source, (rec) => {
+      if (!rec) return undefined;
+      const t = now();
+      if (rec.tier === 'restoring' && leaseLapsed(rec, t)) {
+        return { ...withTier(rec, 'restoring', `resumed after a lapsed restore: ${reason}`, t, options.expireAfter), lease: lease(), restore: { startedAt: t, finishedAt: null, progress: 0 } };
+      }
+      if (rec.tier === 'demoting' && !rec.pendingRestore) return { ...rec, pendingRestore: true };
+      if (rec.tier !== 'expired') return undefined;
+      return {
+        ...withTier(rec, 'restoring', reason, t, options.expireAfter),
+        lease: lease(),
+        pendingRestore: false,
+        restore: { startedAt: t, finishedAt: null, progress: 0 },
+      };
+    });
+    if (!record) throw new TierError('source_not_found', `${sourceName(source)} is not known`);
+    const started = changed && record.tier === 'restoring';
+    if (started) {
+      logTransition(record);
+      void once(source, () => runRestore(source));
+    }
+    return { record, started };
+  }
+
+  async function runRestore(source: SourceRef): Promise<void> {
+    const started = performance.now();
+    await deps.hot.setGate(source, 'restoring');
+    const total = await deps.history.countAggregateRows(source);
+    let done = 0;
+    let lastReport = performance.now();
+    for await (const rows of deps.history.aggregateSource(source, chunkRows)) {
+      await deps.hot.apply([foldAggregates(source, rows)]);
+      done += rows.length;
+      if (performance.now() - lastReport > 250) {
+        lastReport = performance.now();
+        const progress = total ? Math.min(done / total, 0.99) : 0.99;
+        const { changed } = await deps.registry.update(source, (rec) =>
+          mine(rec) && rec!.tier === 'restoring' ? { ...rec!, lease: lease(), restore: { ...rec!.restore!, progress } } : undefined,
+        );
+        if (!changed) return; // our claim was taken over: the new owner finishes
+      }
+    }
+    await deps.hot.setGate(source, null);
+    const { record, changed } = await deps.registry.update(source, (rec) => {
+      if (!mine(rec) || rec!.tier !== 'restoring') return undefined;
+      const t = now();
+      const restored = { ...rec!, lease: null, restore: { startedAt: rec!.restore?.startedAt ?? t, finishedAt: t, progress: 1 } };
+      return withTier(restored, 'hot', `restore finished: ${done} aggregate rows`, t, options.expireAfter);
+    });
+    if (changed && record) {
+      logTransition(record);
+      deps.metrics.restoreSeconds.observe((performance.now() - started) / 1000);
+    }
+  }
+
+  // ---- lifecycle and pins -----------------------------------------------------------------
+
+  async function setLifecycle(source: SourceRef, body: Lifecycle): Promise<SourceRecord> {
+    const { record } = await deps.registry.update(source, (rec) => {
+      const base = rec ?? newSourceRecord(source, now(), 'created by PUT');
+      const next: SourceRecord = {
+        ...base,
+        status: body.status,
+        stoppedAt: body.status === 'stopped' ? body.stoppedAt ?? base.stoppedAt ?? now() : null,
+        name: body.name ?? base.name,
+        tags: body.tags ?? base.tags,
+      };
+      return recompute(next, options.expireAfter);
+    });
+    if (record && body.status === 'active' && (record.tier === 'expired' || record.tier === 'demoting')) {
+      return (await restore(source, 'set active')).record;
+    }
+    return record!;
+  }
+
+  /** Pins sources for a filter; restores expired ones. Returns the sources now restoring. */
+  async function pin(filterId: string, sources: SourceRef[]): Promise<SourceRef[]> {
+    const restoring: SourceRef[] = [];
+    for (const source of sources) {
+      const { record } = await deps.registry.update(source, (rec) => {
+        const base = rec ?? newSourceRecord(source, now(), `created by filter ${filterId}`);
+        if (base.pinnedBy.includes(filterId)) return rec ? undefined : base;
+        return recompute({ ...base, pinnedBy: [...base.pinnedBy, filterId].sort() }, options.expireAfter);
+      });
+      if (record && (record.tier === 'expired' || record.tier === 'demoting' || record.tier === 'restoring')) {
+        const r = await restore(source, `pinned by filter ${filterId}`);
+        if (r.record.tier !== 'hot') restoring.push(source);
+      }
+    }
+    return restoring;
+  }
+
+  async function unpin(filterId: string, sources: SourceRef[]): Promise<void> {
+    for (const source of sources) {
+      await deps.registry.update(source, (rec) => {
+        if (!rec || !rec.pinnedBy.includes(filterId)) return undefined;
+        const pinnedBy = rec.pinnedBy.filter((f) => f !== filterId);
+        return recompute({ ...rec, pinnedBy, lastUnpinAt: pinnedBy.length ? rec.lastUnpinAt : now() }, options.expireAfter);
+      });
+    }
+  }
+
+  // ---- scans ------------------------------------------------------------------------------
+
+  // Only an explicit request brings a source back: setting it active and pinning it restore at
+  // once, and an admin may demote an active or pinned source on purpose.
+  const wantsHot = (rec: SourceRecord) => rec.pendingRestore === true;
+
+  /** One pass: expire what is due, restore what must be hot, resume work whose process died. */
+  async function scan(): Promise<void> {
+    const t = now();
+    let hot = 0;
+    for (const rec of deps.registry.list()) {
+      if (rec.tier === 'hot') hot++;
+      try {
+        if (isDue(rec, t)) await demote(rec, `expired: stopped at ${iso(rec.stoppedAt)}, expiry ${iso(rec.expiresAt)}`);
+        else if (rec.tier === 'demoting' && leaseLapsed(rec, t)) await demote(rec, 'resumed after a lapsed demotion');
+        else if (rec.tier === 'restoring' && leaseLapsed(rec, t)) await restore(rec, 'resumed');
+        else if (rec.tier === 'expired' && wantsHot(rec)) await restore(rec, 'requested during demotion');
+      } catch (err) {
+        log.warn({ err, source: sourceName(rec) }, 'scan step failed');
+      }
+    }
+    deps.metrics.hotSources.set(hot);
+  }
+
+  /**
+   * Redis-loss check: if the namespace's sentinel is gone, one process claims the rebuild:
+   * close the gates of sources that are not hot (and drop whatever ingest wrote to them
+   * meanwhile), then rebuild every hot or restoring source from history. Ingest keeps writing
+   * throughout; the merge is a max, so nothing it writes is overwritten by older history.
+   */
+  async function checkRedis(): Promise<void> {
+    const ttl = Math.max(leaseMs, 5_000);
+    const state = await deps.hot.checkSentinel(owner, ttl);
+    if (state !== 'rebuild_claimed') return;
+    rebuildingHere = true;
+    const started = performance.now();
+    log.warn('hot tier lost (Redis empty or replaced): rebuilding from history');
+    const renew = setInterval(() => void deps.hot.renewRebuild(owner, ttl).catch(() => undefined), ttl / 3);
+    try {
+      const records = deps.registry.list();
+      for (const rec of records) {
+        if (rec.tier === 'expired' || rec.tier === 'demoting') {
+          await deps.hot.setGate(rec, rec.tier);
+          await deps.hot.dropSource(rec);
+        }
+      }
+      for (const rec of records) {
+        if (rec.tier !== 'hot' && rec.tier !== 'restoring') continue;
+        if (rec.tier === 'restoring') await deps.hot.setGate(rec, 'restoring');
+        for await (const rows of deps.history.aggregateSource(rec, chunkRows)) await deps.hot.apply([foldAggregates(rec, rows)]);
+      }
+      await deps.hot.renewRebuild(owner, 0);
+      log.warn({ sources: records.length, seconds: (performance.now() - started) / 1000 }, 'hot tier rebuilt');
+    } finally {
+      clearInterval(renew);
+      rebuildingHere = false;
+    }
+  }
+
+  return {
+    owner,
+    demote,
+    restore,
+    setLifecycle,
+    pin,
+    unpin,
+    scan,
+    checkRedis,
+    /** True while this process rebuilds the hot tier, or Redis says another one does. */
+    async rebuilding(): Promise<boolean> {
+      return rebuildingHere || (await deps.hot.rebuilding());
+    },
+    /** Resolves when this process's demotions and restores have finished (tests, drain). */
+    async settled(): Promise<void> {
+      while (running.size) await Promise.all(running.values());
+    },
+    /** Starts the scans (expiry, stale work) and the Redis-loss check. */
+    start(): void {
+      const tick = (fn: () => Promise<void>, what: string) => async () => {
+        try {
+          await fn();
+        } catch (err) {
+          log.warn({ err }, `${what} failed`);
+        }
+      };
+      subs.add(interval(options.scanIntervalMs, scheduler).pipe(exhaustMap(tick(scan, 'tier scan'))).subscribe());
+      const sentinelMs = options.sentinelIntervalMs ?? Math.min(options.scanIntervalMs, 1_000);
+      subs.add(interval(sentinelMs, scheduler).pipe(exhaustMap(tick(checkRedis, 'redis check'))).subscribe());
+      void tick(checkRedis, 'redis check')();
+    },
+    async stop(): Promise<void> {
+      subs.unsubscribe();
+      await this.settled();
+    },
+  };
+}
+
+export type TierManager = ReturnType<typeof createTierManager>;
+
+const iso = (t: number | null) => (t === null ? 'never' : new Date(t).toISOString());

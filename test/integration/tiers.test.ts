@@ -1,0 +1,144 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { eventually, getJson, hotState, historyFold, send, startStack, type Stack } from './helpers.js';
+
+const test = suite<{ stack: Stack }>('tiers');
+test.before(async (ctx) => {
+  ctx.stack = await startStack();
+});
+test.after(async (ctx) => {
+  await ctx.stack?.stop();
+});
+
+const ev = (source: string, i: number, user: string, type = 'send', time = 1_700_000_000_000 + i) => ({
+  id: `${source}-${i}`, type, userId: user, campaignId: source, variantId: `v${i % 2}`, time,
+});
+
+async function ingest(stack: Stack, source: string, from: number, n: number, users = 20) {
+  await stack.publish(Array.from({ length: n }, (_, k) => ev(source, from + k, `u${(from + k) % users}`, k % 3 ? 'open' : 'send')));
+}
+
+async function historyCount(stack: Stack, id: string) {
+  return (await getJson(stack.ts, `/v1/campaigns/${id}`)).body.counts?.history;
+}
+
+test('a stopped source expires after TIER_EXPIRE_AFTER, not before; history stays; keys are gone', async ({ stack }) => {
+  await ingest(stack, 'exp', 0, 200);
+  await eventually(async () => (await historyCount(stack, 'exp')) === 200, 'ingested');
+  const stoppedAt = Date.now();
+  const put = await send(stack.ts, 'PUT', '/v1/campaigns/exp', { status: 'stopped', stoppedAt: new Date(stoppedAt).toISOString(), tags: ['spring'] });
+  assert.is(put.status, 200);
+  assert.is(put.body.expiresAt, new Date(stoppedAt + 2_000).toISOString());
+  // Before the period: still hot (checked at 1 s; scans run every 0.2 s).
+  await new Promise((r) => setTimeout(r, 1_000));
+  assert.is((await getJson(stack.ts, '/v1/campaigns/exp')).body.tier, 'hot');
+  const state = await eventually(async () => {
+    const s = (await getJson(stack.ts, '/v1/campaigns/exp')).body;
+    return s.tier === 'expired' ? s : undefined;
+  }, 'expiry');
+  const expiredAt = Date.parse(state.transitions.at(-1).at);
+  assert.ok(expiredAt >= stoppedAt + 2_000, 'not before expiresAt');
+  assert.equal(state.transitions.map((t: { tier: string }) => t.tier), ['hot', 'demoting', 'expired']);
+  assert.is(state.counts.hot, null);
+  assert.is(state.counts.history, 200);
+  assert.is(await stack.ts.hot.sourceKeyCount({ kind: 'campaign', id: 'exp' }), 0);
+  const list = await getJson(stack.ts, '/v1/campaigns?tier=expired&tag=spring');
+  assert.equal(list.body.items.map((s: { id: string }) => s.id), ['exp']);
+});
+
+test('late events for an expired source go to history only, and appear after restore', async ({ stack }) => {
+  await ingest(stack, 'late', 0, 100);
+  await eventually(async () => (await historyCount(stack, 'late')) === 100, 'ingested');
+  const before = await hotState(stack.ts, { kind: 'campaign', id: 'late' });
+  assert.is((await send(stack.ts, 'POST', '/v1/campaigns/late/demote')).status, 202);
+  await eventually(async () => (await getJson(stack.ts, '/v1/campaigns/late')).body.tier === 'expired', 'demoted');
+  // The state before demotion comes back exactly.
+  let r = await send(stack.ts, 'POST', '/v1/campaigns/late/restore');
+  assert.is(r.status, 202);
+  assert.is(r.body.tier, 'restoring');
+  await eventually(async () => (await getJson(stack.ts, '/v1/campaigns/late')).body.tier === 'hot', 'restored');
+  assert.equal(await hotState(stack.ts, { kind: 'campaign', id: 'late' }), before);
+  // Demote again, then late events: only history has them.
+  await send(stack.ts, 'POST', '/v1/campaigns/late/demote');
+  await eventually(async () => (await getJson(stack.ts, '/v1/campaigns/late')).body.tier === 'expired', 'demoted again');
+  await stack.publish([ev('late', 1_000, 'newcomer', 'click', 1_800_000_000_000)]);
+  await eventually(async () => (await historyCount(stack, 'late')) === 101, 'late event in history');
+  const u = await getJson(stack.ts, '/v1/users/newcomer/interactions?sources=campaign:late');
+  assert.equal(u.body.sources, [{ source: 'campaign:late', tier: 'expired' }]);
+  assert.is(await stack.ts.hot.sourceKeyCount({ kind: 'campaign', id: 'late' }), 0);
+  r = await send(stack.ts, 'POST', '/v1/campaigns/late/restore');
+  await eventually(async () => (await getJson(stack.ts, '/v1/campaigns/late')).body.tier === 'hot', 'restored again');
+  const after = await getJson(stack.ts, '/v1/users/newcomer/interactions?sources=campaign:late');
+  assert.equal(after.body.sources[0].latest, { click: new Date(1_800_000_000_000).toISOString() });
+  assert.equal(await hotState(stack.ts, { kind: 'campaign', id: 'late' }), await historyFold(stack.ts, { kind: 'campaign', id: 'late' }));
+  // A restore of a hot source answers 200.
+  assert.is((await send(stack.ts, 'POST', '/v1/campaigns/late/restore')).status, 200);
+});
+
+test('pinned sources never expire; unpinning restarts the clock; pinning an expired source restores it', async ({ stack }) => {
+  await ingest(stack, 'pin', 0, 50);
+  await eventually(async () => (await historyCount(stack, 'pin')) === 50, 'ingested');
+  const f = await send(stack.ts, 'PUT', '/v1/filters/f:1', { filter: { and: [{ campaign: 'pin', event: 'send' }, { not: { campaign: 'pin', event: 'click' } }] } });
+  assert.is(f.status, 200);
+  assert.equal(f.body, { id: 'f:1', sources: ['campaign:pin'], restoring: [] });
+  await send(stack.ts, 'PUT', '/v1/campaigns/pin', { status: 'stopped', stoppedAt: Date.now() - 60_000 });
+  const s = (await getJson(stack.ts, '/v1/campaigns/pin')).body;
+  assert.equal(s.pinnedBy, ['f:1']);
+  assert.is(s.expiresAt, null);
+  await new Promise((r) => setTimeout(r, 1_500)); // several scans; long past stoppedAt + 2 s
+  assert.is((await getJson(stack.ts, '/v1/campaigns/pin')).body.tier, 'hot');
+  const unpinnedAt = Date.now();
+  assert.is((await send(stack.ts, 'DELETE', '/v1/filters/f:1')).status, 204);
+  const after = (await getJson(stack.ts, '/v1/campaigns/pin')).body;
+  assert.ok(Date.parse(after.expiresAt) >= unpinnedAt + 2_000, 'clock restarts at unpin');
+  await new Promise((r) => setTimeout(r, 1_000));
+  assert.is((await getJson(stack.ts, '/v1/campaigns/pin')).body.tier, 'hot');
+  await eventually(async () => (await getJson(stack.ts, '/v1/campaigns/pin')).body.tier === 'expired', 'expires after unpin');
+  // Using it in a filter brings it back.
+  const again = await send(stack.ts, 'PUT', '/v1/filters/f2', { filter: { campaign: 'pin', event: 'open' } });
+  assert.equal(again.body.restoring, ['campaign:pin']);
+  await eventually(async () => (await getJson(stack.ts, '/v1/campaigns/pin')).body.tier === 'hot', 'restored by pin');
+  await send(stack.ts, 'DELETE', '/v1/filters/f2');
+});
+
+test('10 parallel restore calls run one restore', async ({ stack }) => {
+  await ingest(stack, 'par', 0, 300, 100);
+  await eventually(async () => (await historyCount(stack, 'par')) === 300, 'ingested');
+  await send(stack.ts, 'POST', '/v1/campaigns/par/demote');
+  await eventually(async () => (await getJson(stack.ts, '/v1/campaigns/par')).body.tier === 'expired', 'demoted');
+  const res = await Promise.all(Array.from({ length: 10 }, () => send(stack.ts, 'POST', '/v1/campaigns/par/restore')));
+  assert.ok(res.every((r) => r.status === 202 || r.status === 200), JSON.stringify(res.map((r) => r.status)));
+  const s = await eventually(async () => {
+    const b = (await getJson(stack.ts, '/v1/campaigns/par')).body;
+    return b.tier === 'hot' ? b : undefined;
+  }, 'restored');
+  assert.is(s.transitions.filter((t: { tier: string }) => t.tier === 'restoring').length, 1);
+  assert.is(s.restore.progress, 1);
+  assert.ok(s.restore.finishedAt >= s.restore.startedAt);
+});
+
+test('bad filters get 400 with the path of the offending node', async ({ stack }) => {
+  const cases: [unknown, string][] = [
+    [{ campaign: 'A' }, 'filter.event'],
+    [{ and: [] }, 'filter.and'],
+    [{ or: [{ campaign: 'A', event: 'send' }, { campaign: 'A', event: 'send', color: 1 }] }, 'filter.or[1].color'],
+    [{ not: { campaign: "A'--", event: 'send' } }, 'filter.not.campaign'],
+    [{ campaign: 'A', canvas: 'C', event: 'send' }, 'filter'],
+    [{ campaign: 'A', step: 's', event: 'send' }, 'filter.step'],
+    [{ campaign: 'A', event: 'send', within: 'soon' }, 'filter.within'],
+    [{ campaign: 'A', event: 'send', after: '2026-01-01' }, 'filter.after'],
+  ];
+  for (const [filter, path] of cases) {
+    const r = await send(stack.ts, 'PUT', '/v1/filters/bad', { filter });
+    assert.is(r.status, 400, JSON.stringify(filter));
+    assert.is(r.body.error, 'invalid_filter');
+    assert.is(r.body.path, path, JSON.stringify(filter));
+  }
+  const deep = Array.from({ length: 8 }).reduce<object>((f) => ({ not: f }), { campaign: 'A', event: 'send' });
+  assert.is((await send(stack.ts, 'PUT', '/v1/filters/bad', { filter: deep })).body.error, 'invalid_filter');
+  const wide = { or: Array.from({ length: 33 }, () => ({ campaign: 'A', event: 'send' })) };
+  assert.match((await send(stack.ts, 'PUT', '/v1/filters/bad', { filter: wide })).body.message, /32 leaves/);
+  assert.is((await getJson(stack.ts, '/v1/filters/bad')).status, 404);
+});
+
+test.run();
