@@ -64,6 +64,11 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
       buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers: [registry],
     }),
+    hotRebuilds: new Counter({
+      name: 'tierstream_hot_rebuilds_total',
+      help: 'Rebuilds of the whole hot tier after Redis lost the namespace (run by this process)',
+      registers: [registry],
+    }),
     hotSources: new Gauge({
       name: 'tierstream_hot_sources',
       help: 'Sources whose tier is hot, as of the last tier scan',

@@ -270,6 +270,7 @@ export function createTierManager(deps: TierManagerDeps, options: TierManagerOpt
     const state = await deps.hot.checkSentinel(owner, ttl);
     if (state !== 'rebuild_claimed') return;
     rebuildingHere = true;
+    deps.metrics.hotRebuilds.inc();
     const started = performance.now();
     log.warn('hot tier lost (Redis empty or replaced): rebuilding from history');
     const renew = setInterval(() => void deps.hot.renewRebuild(owner, ttl).catch(() => undefined), ttl / 3);

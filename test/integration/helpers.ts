@@ -106,13 +106,14 @@ export async function eventually<T>(fn: () => Promise<T>, what: string, timeoutM
   }
 }
 
-export async function getJson(ts: Tierstream, url: string): Promise<{ status: number; body: any }> {
-  const res = await ts.app.inject({ method: 'GET', url });
+export async function getJson(ts: Tierstream | Tierstream['app'], url: string): Promise<{ status: number; body: any }> {
+  const res = await ('app' in ts ? ts.app : ts).inject({ method: 'GET', url });
   return { status: res.statusCode, body: res.json() };
 }
 
-export async function send(ts: Tierstream, method: 'PUT' | 'POST' | 'DELETE', url: string, payload?: object): Promise<{ status: number; body: any }> {
-  const res = await ts.app.inject({ method, url, ...(payload && { payload }) });
+export async function send(ts: Tierstream | Tierstream['app'], method: 'PUT' | 'POST' | 'DELETE', url: string, payload?: object): Promise<{ status: number; body: any }> {
+  const app = 'app' in ts ? ts.app : ts;
+  const res = await app.inject({ method, url, ...(payload && { payload }) });
   return { status: res.statusCode, body: res.body ? res.json() : undefined };
 }
 
