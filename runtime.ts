@@ -3,7 +3,7 @@ import { pino, type Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import { parseDuration, type Config } from './config.js';
 import {
-  createEngine, createFilterService, createMetrics, createTierManager,
+  createEngine, createFilterService, createLookup, createMetrics, createTierManager,
   type Engine, type EngineOptions, type FilterDoc, type FilterService, type Metrics, type TierManager, type TierManagerOptions,
 } from './engine/index.js';
 import { ClickHouseHistory, KvDocStore, NatsKvRegistry, RedisHotIndex, createRedis } from './storage/index.js';
@@ -108,7 +108,8 @@ export async function createTierstream(
     return { nats: natsState, redis: redisState, clickhouse: chState };
   };
 
-  const app = buildApp({ registry, hot, history, metrics, tiers, filters, readiness, logger: log.child({ module: 'api' }) });
+  const lookup = createLookup({ registry, hot, history });
+  const app = buildApp({ registry, hot, history, metrics, tiers, filters, lookup, readiness, logger: log.child({ module: 'api' }) });
 
   return {
     app, engine, nc, history, hot, registry, tiers, filters, filterStore, metrics, log,

@@ -3,11 +3,13 @@ import type { Logger } from 'pino';
 import type { Metrics } from '../engine/metrics.js';
 import type { History, HotIndex, SourceRegistry } from '../engine/types.js';
 import type { FilterService, TierManager } from '../engine/tiers/index.js';
+import type { Lookup } from '../engine/lookup/index.js';
 import { ApiError } from './errors.js';
 import { healthRoutes } from './routes/health.js';
 import { sourceRoutes } from './routes/sources.js';
 import { userRoutes } from './routes/users.js';
 import { filterRoutes } from './routes/filters.js';
+import { retargetingRoutes } from './routes/retargeting.js';
 
 /** What the API needs; each piece is an interface so tests can hand in their own. */
 export interface AppDeps {
@@ -17,6 +19,7 @@ export interface AppDeps {
   metrics: Metrics;
   tiers: TierManager;
   filters: FilterService;
+  lookup: Lookup;
   /** Named checks for /readyz: each resolves to null when healthy, or what is wrong. */
   readiness: () => Promise<Record<string, string | null>>;
   logger?: Logger | false;
@@ -53,5 +56,6 @@ export function buildApp(deps: AppDeps, opts: FastifyServerOptions = {}): Fastif
   sourceRoutes(app, deps);
   userRoutes(app, deps);
   filterRoutes(app, deps);
+  retargetingRoutes(app, deps);
   return app;
 }

@@ -75,6 +75,8 @@ function parseLeaf(node: Record<string, unknown>, p: string): Leaf {
   const step = id('step');
   if (step !== undefined && canvas === undefined) throw new FilterError(`${p}.step`, '"step" belongs to canvas leaves');
   const variant = id('variant');
+  // The hot index keeps the latest time per variant and per step, not per variant-and-step.
+  if (variant !== undefined && step !== undefined) throw new FilterError(`${p}.variant`, '"variant" and "step" exclude each other in one leaf');
   if (typeof node.event !== 'string' || !(EVENT_TYPES as readonly string[]).includes(node.event)) {
     throw new FilterError(`${p}.event`, `must be one of ${EVENT_TYPES.join(', ')}`);
   }

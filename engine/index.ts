@@ -8,3 +8,4 @@ export { parseTime, formatTime } from './time.js';
 export * from './types.js';
 export * from './tiers/index.js';
 export { parseFilter, filterSources, FilterError, type Filter, type Leaf, MAX_LEAVES, MAX_DEPTH } from './filter.js';
+export * from './lookup/index.js';

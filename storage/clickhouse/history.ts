@@ -108,6 +108,17 @@ export class ClickHouseHistory implements History {
     if (chunk.length) yield chunk;
   }
 
+  /** Users matching a filter (see queries.filterUsers), in user id order. */
+  async filterUsers(f: queries.FilterSql, opts: { users?: string[]; afterUser?: string; limit?: number }): Promise<string[]> {
+    const rows = await this.select<{ user_id: string }>(queries.filterUsers(this.db, f, opts));
+    return rows.map((r) => r.user_id);
+  }
+
+  async filterCount(f: queries.FilterSql): Promise<number> {
+    const rows = await this.select<{ n: string }>(queries.filterUsers(this.db, f, { count: true }));
+    return Number(rows[0]?.n ?? 0);
+  }
+
   async select<T>(query: string): Promise<T[]> {
     const rs = await this.client.query({ query, format: 'JSONEachRow' });
     return rs.json<T>();

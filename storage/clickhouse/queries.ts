@@ -1,5 +1,5 @@
 import type { SourceRef } from '../../engine/types.js';
-import { sqlIdent, sqlString } from './sql.js';
+import { sqlIdent, sqlInt, sqlString } from './sql.js';
 
 /**
  * The history's SQL, as functions of validated inputs, so the same text runs against the
@@ -32,4 +32,53 @@ export function aggregateSource(db: string, source: SourceRef): string {
 export function countAggregateRows(db: string, source: SourceRef): string {
   return `SELECT count() AS n FROM (SELECT 1 FROM ${sqlIdent(db)}.events
     WHERE ${sourceWhere(source)} GROUP BY user_id, type, variant_id, step_id)`;
+}
+
+/** What a compiled retargeting filter gives the SQL builder (see engine/lookup/evaluate). */
+export interface FilterSql {
+  leaves: { source: SourceRef; index: string; after: number; before: number }[];
+  program: FilterProgram;
+  sources: SourceRef[];
+}
+export type FilterProgram = { leaf: number } | { and: FilterProgram[] } | { or: FilterProgram[] } | { not: FilterProgram };
+
+function indexCondition(index: string): string {
+  if (index.startsWith('e:')) return `type = ${sqlString(index.slice(2))}`;
+  const last = index.lastIndexOf(':');
+  const id = index.slice(2, last);
+  const type = index.slice(last + 1);
+  return `${index.startsWith('v:') ? 'variant_id' : 'step_id'} = ${sqlString(id)} AND type = ${sqlString(type)}`;
+}
+
+function programSql(p: FilterProgram, f: FilterSql): string {
+  if ('leaf' in p) {
+    const l = f.leaves[p.leaf]!;
+    const parts = [`c${p.leaf} > 0`];
+    if (l.after !== -Infinity) parts.push(`l${p.leaf} >= ${sqlInt(Math.ceil(l.after))}`);
+    if (l.before !== Infinity) parts.push(`l${p.leaf} < ${sqlInt(Math.ceil(l.before))}`);
+    return `(${parts.join(' AND ')})`;
+  }
+  if ('not' in p) return `(NOT ${programSql(p.not, f)})`;
+  const members = ('and' in p ? p.and : p.or).map((m) => programSql(m, f));
+  return `(${members.join('and' in p ? ' AND ' : ' OR ')})`;
+}
+
+/**
+ * The users matching a retargeting filter, from history, with the hot tier's semantics: per
+ * user and leaf the latest time (maxIf) and whether any such event exists (countIf); users
+ * are those with any event of the named sources, which is what `not` ranges over.
+ * `users` restricts to given ids (check); `afterUser`/`limit` page in user id order (audience).
+ */
+export function filterUsers(db: string, f: FilterSql, opts: { users?: string[]; afterUser?: string; limit?: number; count?: boolean }): string {
+  const cols = f.leaves.map((l, i) => {
+    const cond = `${sourceWhere(l.source)} AND ${indexCondition(l.index)}`;
+    return `maxIf(time, ${cond}) AS l${i}, countIf(${cond}) AS c${i}`;
+  });
+  const where = [`(${f.sources.map((s) => `(${sourceWhere(s)})`).join(' OR ')})`];
+  if (opts.users) where.push(`user_id IN (${opts.users.map(sqlString).join(', ')})`);
+  if (opts.afterUser !== undefined) where.push(`user_id > ${sqlString(opts.afterUser)}`);
+  const inner = `SELECT user_id, ${cols.join(', ')} FROM ${sqlIdent(db)}.events WHERE ${where.join(' AND ')} GROUP BY user_id`;
+  if (opts.count) return `SELECT count() AS n FROM (${inner}) WHERE ${programSql(f.program, f)}`;
+  const limit = opts.limit !== undefined ? ` LIMIT ${sqlInt(opts.limit)}` : '';
+  return `SELECT user_id FROM (${inner}) WHERE ${programSql(f.program, f)} ORDER BY user_id${limit}`;
 }

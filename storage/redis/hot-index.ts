@@ -112,6 +112,56 @@ export class RedisHotIndex implements HotIndex {
   }
 
   /**
+   * For each user: the latest time in each of `leaves`' indexes, and whether the user has any
+   * event of `sources`. One pipelined round trip of ZMSCORE calls (one per key), each on a
+   * single key, so it works on Redis Cluster.
+   */
+  async scores(
+    leaves: readonly { source: SourceRef; index: string }[],
+    sources: readonly SourceRef[],
+    users: readonly string[],
+  ): Promise<{ latest: (number | undefined)[][]; known: boolean[] }> {
+    const latest = users.map(() => new Array<number | undefined>(leaves.length));
+    const known = users.map(() => false);
+    if (users.length === 0) return { latest, known };
+    const pipe = this.redis.pipeline();
+    for (const l of leaves) pipe.zmscore(sourceKeys(this.ns, l.source).index(l.index), ...users);
+    for (const s of sources) pipe.zmscore(sourceKeys(this.ns, s).index('any'), ...users);
+    const res = (await pipe.exec()) ?? [];
+    res.forEach(([err, value], k) => {
+      if (err) throw err;
+      const scores = value as (string | null)[];
+      if (k < leaves.length) {
+        scores.forEach((v, u) => {
+          if (v !== null) latest[u]![k] = Number(v);
+        });
+      } else {
+        scores.forEach((v, u) => {
+          if (v !== null) known[u] = true;
+        });
+      }
+    });
+    return { latest, known };
+  }
+
+  /**
+   * Every user with any event of the sources, sorted by id (the universe a `not` ranges over,
+   * and the order audience pages walk). Read in ranges of 10_000 members.
+   */
+  async users(sources: readonly SourceRef[]): Promise<string[]> {
+    const all = new Set<string>();
+    for (const s of sources) {
+      const key = sourceKeys(this.ns, s).index('any');
+      for (let start = 0; ; start += 10_000) {
+        const page = await this.redis.zrange(key, start, start + 9_999);
+        for (const u of page) all.add(u);
+        if (page.length < 10_000) break;
+      }
+    }
+    return [...all].sort();
+  }
+
+  /**
    * The whole hot state of a source as plain data: index name -> user -> time. For checkers
    * and tests (it reads every member; not for request paths).
    */

@@ -1,0 +1,99 @@
+import type { FastifyInstance } from 'fastify';
+import { FilterError } from '../../engine/filter.js';
+import { LookupError } from '../../engine/lookup/index.js';
+import type { AppDeps } from '../app.js';
+import { ApiError } from '../errors.js';
+import { userIdString } from '../schemas.js';
+
+export const MAX_CHECK_USERS = 1_000;
+export const MAX_AUDIENCE_PAGE = 10_000;
+
+const fromProp = { from: { type: 'string', enum: ['history', 'hot'] } } as const;
+const fromQuery = { type: 'object', additionalProperties: false, properties: fromProp } as const;
+
+/** Runs a lookup, mapping filter and tier errors to the contract's answers. */
+async function lookup<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof FilterError) throw new ApiError('invalid_filter', err.message, { path: err.path });
+    if (err instanceof LookupError) throw new ApiError(err.code, err.message, { sources: err.sources });
+    throw err;
+  }
+}
+
+const cursorOf = (user: string) => Buffer.from(user, 'utf8').toString('base64url');
+
+/**
+ * Retargeting lookups. From the hot tier unless `"from": "history"` (body) or `from=history`
+ * (query); every answer says where it was served from.
+ */
+export function retargetingRoutes(app: FastifyInstance, deps: AppDeps): void {
+  type Q = { Querystring: { from?: 'history' | 'hot' } };
+  const fromHistory = (body: { from?: string }, query: { from?: string }) => (body.from ?? query.from) === 'history';
+  const served = (h: boolean) => ({ servedFrom: h ? 'history' : 'hot' });
+
+  app.post<Q & { Body: { filter: unknown; userIds: string[]; from?: 'history' | 'hot' } }>(
+    '/v1/retargeting/check',
+    {
+      config: { scope: 'lookup' },
+      schema: {
+        querystring: fromQuery,
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['filter', 'userIds'],
+          properties: { filter: {}, userIds: { type: 'array', maxItems: MAX_CHECK_USERS, items: userIdString }, ...fromProp },
+        },
+      },
+    },
+    async (req) => {
+      const h = fromHistory(req.body, req.query);
+      const matched = await lookup(() => deps.lookup.check(req.body.filter, req.body.userIds, h));
+      return { matched, ...served(h) };
+    },
+  );
+
+  app.post<Q & { Body: { filter: unknown; limit?: number; cursor?: string; from?: 'history' | 'hot' } }>(
+    '/v1/retargeting/audience',
+    {
+      config: { scope: 'lookup' },
+      schema: {
+        querystring: fromQuery,
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['filter'],
+          properties: {
+            filter: {},
+            limit: { type: 'integer', minimum: 1, maximum: MAX_AUDIENCE_PAGE, default: 1_000 },
+            cursor: { type: 'string', maxLength: 200, pattern: '^[A-Za-z0-9_-]+$' },
+            ...fromProp,
+          },
+        },
+      },
+    },
+    async (req) => {
+      const h = fromHistory(req.body, req.query);
+      const after = req.body.cursor === undefined ? undefined : Buffer.from(req.body.cursor, 'base64url').toString('utf8');
+      const { users, next } = await lookup(() => deps.lookup.audience(req.body.filter, req.body.limit ?? 1_000, after, h));
+      return { users, cursor: next === null ? null : cursorOf(next), ...served(h) };
+    },
+  );
+
+  app.post<Q & { Body: { filter: unknown; from?: 'history' | 'hot' } }>(
+    '/v1/retargeting/count',
+    {
+      config: { scope: 'lookup' },
+      schema: {
+        querystring: fromQuery,
+        body: { type: 'object', additionalProperties: false, required: ['filter'], properties: { filter: {}, ...fromProp } },
+      },
+    },
+    async (req) => {
+      const h = fromHistory(req.body, req.query);
+      const count = await lookup(() => deps.lookup.count(req.body.filter, h));
+      return { count, ...served(h) };
+    },
+  );
+}

@@ -1,0 +1,89 @@
+import { addDuration, parseDuration, type Duration } from '../../config.js';
+import type { Filter, Leaf } from '../filter.js';
+import { indexName } from '../index-names.js';
+import { sourceName } from '../types.js';
+
+/** A leaf resolved against "now": the index it reads and its half-open time window. */
+export interface CompiledLeaf {
+  source: string;
+  /** Index name within the source (see index-names). */
+  index: string;
+  after: number;
+  before: number;
+}
+
+export type Program =
+  | { leaf: number }
+  | { and: Program[] }
+  | { or: Program[] }
+  | { not: Program };
+
+/** A filter ready to evaluate: its distinct leaves, its tree over them, the sources it names. */
+export interface Compiled {
+  leaves: CompiledLeaf[];
+  program: Program;
+  sources: string[];
+}
+
+/** The index a leaf reads: the variant's or step's type index when given, else the type's. */
+export function leafIndex(leaf: Leaf): string {
+  if (leaf.variant !== undefined) return indexName.variant(leaf.variant, leaf.event);
+  if (leaf.step !== undefined) return indexName.step(leaf.step, leaf.event);
+  return indexName.type(leaf.event);
+}
+
+const negate = (d: Duration): Duration =>
+  Object.fromEntries(Object.entries(d).map(([k, v]) => [k, -v])) as unknown as Duration;
+
+/**
+ * Resolves `within` against `now` (after = now - within, months by the UTC calendar) and
+ * deduplicates equal leaves so each is read once.
+ */
+export function compile(filter: Filter, now: number): Compiled {
+  const leaves: CompiledLeaf[] = [];
+  const byKey = new Map<string, number>();
+  const sources = new Set<string>();
+  const walk = (f: Filter): Program => {
+    if ('leaf' in f) {
+      const l = f.leaf;
+      let after = l.after ?? -Infinity;
+      if (l.within !== undefined) {
+        const d = parseDuration(l.within)!;
+        after = addDuration(now, negate(d));
+      }
+      const c: CompiledLeaf = { source: sourceName(l.source), index: leafIndex(l), after, before: l.before ?? Infinity };
+      sources.add(c.source);
+      const key = `${c.source}|${c.index}|${c.after}|${c.before}`;
+      let i = byKey.get(key);
+      if (i === undefined) {
+        i = leaves.push(c) - 1;
+        byKey.set(key, i);
+      }
+      return { leaf: i };
+    }
+    if ('not' in f) return { not: walk(f.not) };
+    if ('and' in f) return { and: f.and.map(walk) };
+    return { or: f.or.map(walk) };
+  };
+  const program = walk(filter);
+  return { leaves, program, sources: [...sources] };
+}
+
+/**
+ * Evaluates a compiled filter for one user. `latest[i]` is the user's latest time in leaf i's
+ * index (undefined when none); `known` says whether the user has any event of the sources the
+ * filter names: a `not` only matches known users, so a filter never returns strangers.
+ */
+export function evaluate(c: Compiled, latest: (number | undefined)[], known: boolean): boolean {
+  const run = (p: Program): boolean => {
+    if ('leaf' in p) {
+      const t = latest[p.leaf];
+      const l = c.leaves[p.leaf]!;
+      return t !== undefined && t >= l.after && t < l.before;
+    }
+    if ('not' in p) return known && !run(p.not);
+    if ('and' in p) return p.and.every(run);
+    return p.or.some(run);
+  };
+  return known && run(c.program);
+}

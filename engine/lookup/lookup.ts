@@ -1,0 +1,124 @@
+import { parseFilter, type Filter } from '../filter.js';
+import type { SourceRef, SourceRegistry } from '../types.js';
+import { compile, evaluate, type Compiled } from './evaluate.js';
+
+/** What the hot path needs of Redis. */
+export interface HotLookup {
+  scores(leaves: readonly { source: SourceRef; index: string }[], sources: readonly SourceRef[], users: readonly string[]):
+    Promise<{ latest: (number | undefined)[][]; known: boolean[] }>;
+  users(sources: readonly SourceRef[]): Promise<string[]>;
+}
+
+/** What the history path needs of ClickHouse. */
+export interface HistoryLookup {
+  filterUsers(f: SqlFilter, opts: { users?: string[]; afterUser?: string; limit?: number }): Promise<string[]>;
+  filterCount(f: SqlFilter): Promise<number>;
+}
+
+interface SqlFilter {
+  leaves: { source: SourceRef; index: string; after: number; before: number }[];
+  program: Compiled['program'];
+  sources: SourceRef[];
+}
+
+export class LookupError extends Error {
+  constructor(readonly code: 'source_expired' | 'source_restoring', message: string, readonly sources: string[]) {
+    super(message);
+    this.name = 'LookupError';
+  }
+}
+
+/** Users evaluated per Redis round trip in count and audience walks. */
+const CHUNK = 1_000;
+
+const ref = (name: string): SourceRef => {
+  const i = name.indexOf(':');
+  return { kind: name.slice(0, i) as SourceRef['kind'], id: name.slice(i + 1) };
+};
+
+/**
+ * Retargeting lookups with the contract's semantics, from the hot tier (Redis) or, with
+ * `fromHistory`, from ClickHouse. A leaf matches when the user's latest event of its kind is
+ * in [after, before); `not` ranges over users with any event of the named sources.
+ * Throws FilterError for a bad filter and LookupError when a named source is not hot.
+ */
+export function createLookup(deps: { registry: SourceRegistry; hot: HotLookup; history: HistoryLookup; now?: () => number }) {
+  const now = deps.now ?? Date.now;
+
+  async function prepare(raw: unknown, fromHistory: boolean) {
+    const filter: Filter = parseFilter(raw);
+    const c = compile(filter, now());
+    const sources = c.sources.map(ref);
+    if (!fromHistory) {
+      const recs = await Promise.all(sources.map((s) => deps.registry.get(s)));
+      const expired = c.sources.filter((_, i) => recs[i]?.tier === 'expired' || recs[i]?.tier === 'demoting');
+      if (expired.length) throw new LookupError('source_expired', `not in the hot tier: ${expired.join(', ')}; restore them or ask with "from": "history"`, expired);
+      const restoring = c.sources.filter((_, i) => recs[i]?.tier === 'restoring');
+      if (restoring.length) throw new LookupError('source_restoring', `being restored: ${restoring.join(', ')}; retry shortly or ask with "from": "history"`, restoring);
+    }
+    const leaves = c.leaves.map((l) => ({ source: ref(l.source), index: l.index, after: l.after, before: l.before }));
+    return { c, sources, leaves, sql: { leaves, program: c.program, sources } };
+  }
+
+  async function matchHot(p: Awaited<ReturnType<typeof prepare>>, users: readonly string[]): Promise<string[]> {
+    const { latest, known } = await deps.hot.scores(p.leaves, p.sources, users);
+    return users.filter((_, u) => evaluate(p.c, latest[u]!, known[u]!));
+  }
+
+  return {
+    /** The given users (at most 1,000) that match, in the order given. */
+    async check(raw: unknown, userIds: string[], fromHistory = false): Promise<string[]> {
+      const p = await prepare(raw, fromHistory);
+      const unique = [...new Set(userIds)];
+      if (!fromHistory) return matchHot(p, unique);
+      const found = new Set(await deps.history.filterUsers(p.sql, { users: unique }));
+      return unique.filter((u) => found.has(u));
+    },
+
+    async count(raw: unknown, fromHistory = false): Promise<number> {
+      const p = await prepare(raw, fromHistory);
+      if (fromHistory) return deps.history.filterCount(p.sql);
+      const universe = await deps.hot.users(p.sources);
+      let n = 0;
+      for (let i = 0; i < universe.length; i += CHUNK) n += (await matchHot(p, universe.slice(i, i + CHUNK))).length;
+      return n;
+    },
+
+    /**
+     * A page of matching users in user id order, after `cursor` (the last id of the previous
+     * page). Pages of one walk never repeat a user, and a user matching throughout the walk is
+     * never skipped, whatever arrives meanwhile.
+     */
+    async audience(raw: unknown, limit: number, cursor: string | undefined, fromHistory = false): Promise<{ users: string[]; next: string | null }> {
+      const p = await prepare(raw, fromHistory);
+      let users: string[];
+      if (fromHistory) {
+        users = await deps.history.filterUsers(p.sql, { limit: limit + 1, ...(cursor !== undefined && { afterUser: cursor }) });
+      } else {
+        const universe = await deps.hot.users(p.sources);
+        let i = cursor === undefined ? 0 : upperBound(universe, cursor);
+        users = [];
+        while (i < universe.length && users.length <= limit) {
+          users.push(...(await matchHot(p, universe.slice(i, i + CHUNK))));
+          i += CHUNK;
+        }
+      }
+      const page = users.slice(0, limit);
+      return { users: page, next: users.length > limit ? page[page.length - 1]! : null };
+    },
+  };
+}
+
+/** First index whose value is greater than `x` in a sorted array. */
+function upperBound(sorted: string[], x: string): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (sorted[mid]! <= x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+export type Lookup = ReturnType<typeof createLookup>;

@@ -1,0 +1,175 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { eventually, getJson, send, startStack, type Stack } from './helpers.js';
+import { rng } from '../../scripts/generate.js';
+
+/**
+ * Every operator of the filter grammar against a brute-force evaluation over the same events,
+ * on randomised filters and event sets, on the hot path and the history path.
+ */
+const test = suite<{ stack: Stack }>('retargeting');
+const HOUR = 3_600_000;
+const now0 = Math.floor(Date.now() / HOUR) * HOUR;
+const rand = rng(42);
+const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
+
+type Ev = { id: string; type: string; userId: string; campaignId?: string; canvasId?: string; variantId?: string; stepId?: string; time: number };
+const SOURCES = [{ campaignId: 'rA' }, { campaignId: 'rB' }, { canvasId: 'rC' }] as const;
+const TYPES = ['send', 'open', 'click'] as const;
+const USERS = Array.from({ length: 40 }, (_, i) => `ru${i}`);
+const events: Ev[] = Array.from({ length: 1_500 }, (_, i) => {
+  const src = pick(SOURCES);
+  const e: Ev = { id: `r${i}`, type: pick(TYPES), userId: pick(USERS), ...src, time: now0 - Math.floor(rand() * 240) * HOUR - HOUR / 2 };
+  if ('campaignId' in src && rand() < 0.7) e.variantId = pick(['v1', 'v2']);
+  if ('canvasId' in src && rand() < 0.7) e.stepId = pick(['s1', 's2']);
+  return e;
+});
+const times = [...new Set(events.map((e) => e.time))].sort((a, b) => a - b);
+
+function randomLeaf(): Record<string, unknown> {
+  const src = pick(SOURCES);
+  const leaf: Record<string, unknown> = 'campaignId' in src ? { campaign: src.campaignId } : { canvas: src.canvasId };
+  leaf.event = pick(TYPES);
+  if ('campaignId' in src && rand() < 0.4) leaf.variant = pick(['v1', 'v2']);
+  if ('canvasId' in src && rand() < 0.4) leaf.step = pick(['s1', 's2']);
+  const r = rand();
+  // Bounds sometimes fall exactly on an event time: after is inclusive, before exclusive.
+  const bound = () => pick(times) + (rand() < 0.5 ? 0 : HOUR / 2);
+  if (r < 0.25) leaf.after = new Date(bound()).toISOString();
+  else if (r < 0.4) leaf.within = pick(['P3D', 'PT36H', 'P7D']);
+  if (rand() < 0.25) leaf.before = bound();
+  return leaf;
+}
+
+function randomFilter(depth = 0): Record<string, unknown> {
+  const r = rand();
+  if (depth >= 3 || r < 0.35) return randomLeaf();
+  if (r < 0.6) return { and: Array.from({ length: 1 + Math.floor(rand() * 3) }, () => randomFilter(depth + 1)) };
+  if (r < 0.85) return { or: Array.from({ length: 1 + Math.floor(rand() * 3) }, () => randomFilter(depth + 1)) };
+  return { not: randomFilter(depth + 1) };
+}
+
+/** The contract, read literally, over the raw events: no code shared with the engine. */
+function bruteForce(filter: Record<string, unknown>, now: number): Set<string> {
+  const named = new Set<string>();
+  const collect = (f: any): void => {
+    if (f.and) f.and.forEach(collect);
+    else if (f.or) f.or.forEach(collect);
+    else if (f.not) collect(f.not);
+    else named.add(f.campaign !== undefined ? `c:${f.campaign}` : `v:${f.canvas}`);
+  };
+  collect(filter);
+  const srcOf = (e: Ev) => (e.campaignId !== undefined ? `c:${e.campaignId}` : `v:${e.canvasId}`);
+  const universe = new Set(events.filter((e) => named.has(srcOf(e))).map((e) => e.userId));
+  const leafMatch = (f: any, user: string): boolean => {
+    const mine = events.filter((e) =>
+      e.userId === user && e.type === f.event &&
+      (f.campaign !== undefined ? e.campaignId === f.campaign : e.canvasId === f.canvas) &&
+      (f.variant === undefined || e.variantId === f.variant) && (f.step === undefined || e.stepId === f.step));
+    if (mine.length === 0) return false;
+    const t = Math.max(...mine.map((e) => e.time));
+    const unit: Record<string, number> = { P3D: 72 * HOUR, PT36H: 36 * HOUR, P7D: 168 * HOUR };
+    const after = f.within !== undefined ? now - unit[f.within]! : f.after !== undefined ? Date.parse(f.after) : -Infinity;
+    const before = f.before !== undefined ? Number(f.before) : Infinity;
+    return t >= after && t < before;
+  };
+  const match = (f: any, user: string): boolean => {
+    if (f.and) return f.and.every((m: any) => match(m, user));
+    if (f.or) return f.or.some((m: any) => match(m, user));
+    if (f.not) return universe.has(user) && !match(f.not, user);
+    return leafMatch(f, user);
+  };
+  return new Set([...universe].filter((u) => match(filter, u)));
+}
+
+test.before(async (ctx) => {
+  ctx.stack = await startStack();
+  await ctx.stack.publish(events);
+  for (const [k, id] of [['campaigns', 'rA'], ['campaigns', 'rB'], ['canvases', 'rC']]) {
+    const n = events.filter((e) => (e.campaignId ?? e.canvasId) === id).length;
+    await eventually(async () => (await getJson(ctx.stack.ts, `/v1/${k}/${id}`)).body.counts?.history === n, `${id} ingested`);
+  }
+  await eventually(async () => ctx.stack.ts.engine!.inflight() === 0, 'hot writes done');
+});
+test.after(async (ctx) => {
+  await ctx.stack?.stop();
+});
+
+async function walkAudience(stack: Stack, filter: object, from: 'hot' | 'history'): Promise<string[]> {
+  const out: string[] = [];
+  let cursor: string | undefined;
+  for (let page = 0; page < 50; page++) {
+    const r = await send(stack.ts, 'POST', '/v1/retargeting/audience', { filter, limit: 7, from, ...(cursor && { cursor }) });
+    assert.is(r.status, 200, JSON.stringify(r.body));
+    out.push(...r.body.users);
+    if (r.body.cursor === null) return out;
+    cursor = r.body.cursor;
+  }
+  throw new Error('audience walk did not end');
+}
+
+test('check, count and audience equal brute force for random filters, hot and history', async ({ stack }) => {
+  const candidates = [...USERS, 'stranger1', 'stranger2'];
+  for (let i = 0; i < 40; i++) {
+    const filter = randomFilter();
+    const expected = bruteForce(filter, Date.now());
+    for (const from of ['hot', 'history'] as const) {
+      const what = `${from} ${JSON.stringify(filter)}`;
+      const c = await send(stack.ts, 'POST', '/v1/retargeting/check', { filter, userIds: candidates, from });
+      assert.is(c.status, 200, what);
+      assert.equal(c.body.matched, candidates.filter((u) => expected.has(u)), what);
+      assert.is(c.body.servedFrom, from);
+      const n = await send(stack.ts, 'POST', '/v1/retargeting/count', { filter, from });
+      assert.is(n.body.count, expected.size, what);
+      const walk = await walkAudience(stack, filter, from);
+      assert.equal(walk, [...expected].sort(), what);
+    }
+  }
+});
+
+test('window bounds: after is inclusive, before exclusive, on both paths', async ({ stack }) => {
+  const user = events.find((e) => e.campaignId === 'rA' && e.type === 'send')!.userId;
+  const t = Math.max(...events.filter((e) => e.campaignId === 'rA' && e.type === 'send' && e.userId === user).map((e) => e.time));
+  for (const from of ['hot', 'history'] as const) {
+    const check = async (leaf: object) =>
+      (await send(stack.ts, 'POST', '/v1/retargeting/check', { filter: { campaign: 'rA', event: 'send', ...leaf }, userIds: [user], from })).body.matched;
+    assert.equal(await check({ after: t }), [user], `${from} after = t`);
+    assert.equal(await check({ after: t + 1 }), [], `${from} after = t + 1`);
+    assert.equal(await check({ before: t }), [], `${from} before = t`);
+    assert.equal(await check({ before: t + 1 }), [user], `${from} before = t + 1`);
+    assert.equal(await check({ after: new Date(t).toISOString(), before: t + 1 }), [user], `${from} [t, t + 1)`);
+  }
+});
+
+test('a filter on an expired source: 409 with the list; from history it answers the same', async ({ stack }) => {
+  const filter = { and: [{ campaign: 'rA', event: 'send' }, { not: { campaign: 'rA', event: 'click' } }] };
+  const hot = await send(stack.ts, 'POST', '/v1/retargeting/count', { filter });
+  await send(stack.ts, 'POST', '/v1/campaigns/rA/demote');
+  await eventually(async () => (await getJson(stack.ts, '/v1/campaigns/rA')).body.tier === 'expired', 'demoted');
+  const r = await send(stack.ts, 'POST', '/v1/retargeting/count', { filter });
+  assert.is(r.status, 409);
+  assert.equal(r.body.error, 'source_expired');
+  assert.equal(r.body.sources, ['campaign:rA']);
+  const h = await send(stack.ts, 'POST', '/v1/retargeting/count?from=history', { filter });
+  assert.equal(h.body, { count: hot.body.count, servedFrom: 'history' });
+  await send(stack.ts, 'POST', '/v1/campaigns/rA/restore');
+  await eventually(async () => (await getJson(stack.ts, '/v1/campaigns/rA')).body.tier === 'hot', 'restored');
+  assert.equal((await send(stack.ts, 'POST', '/v1/retargeting/count', { filter })).body, hot.body);
+});
+
+test('ids and values that look like SQL or Redis patterns are rejected or handled safely', async ({ stack }) => {
+  for (const bad of ["rA' OR 1=1 --", 'r*', '{rA}', 'rA\nFLUSHALL', 'x'.repeat(10_000), 'a\\b']) {
+    const r = await send(stack.ts, 'POST', '/v1/retargeting/count', { filter: { campaign: bad, event: 'send' }, from: 'history' });
+    assert.is(r.status, 400, bad.slice(0, 20));
+    assert.is(r.body.error, 'invalid_filter');
+    const c = await send(stack.ts, 'POST', '/v1/retargeting/check', { filter: { campaign: 'rA', event: 'send' }, userIds: [bad] });
+    assert.is(c.status, 400);
+  }
+  // Allowed characters that mean something to Redis or SQL elsewhere are just characters.
+  const odd = await send(stack.ts, 'POST', '/v1/retargeting/check', { filter: { campaign: 'rA:*', event: 'send' }, userIds: ['a@b+c'] });
+  assert.is(odd.status, 400); // `*` is outside the id charset
+  const ok = await send(stack.ts, 'POST', '/v1/retargeting/check', { filter: { campaign: 'no.such:id-1', event: 'send' }, userIds: ['a@b+c'], from: 'history' });
+  assert.equal(ok.body, { matched: [], servedFrom: 'history' });
+});
+
+test.run();
