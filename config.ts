@@ -1,3 +1,5 @@
+import { ApiKeyError, parseApiKeys, type ApiKey } from './api/auth.js';
+
 /**
  * Configuration from the environment, validated with messages naming the bad variable.
  * Only entry points call `configFromEnv`; everything else takes a Config.
@@ -10,7 +12,8 @@ export interface Config {
   namespace: string;
   host: string;
   port: number;
-  apiKeys: string | undefined;
+  apiKeys: ApiKey[] | undefined;
+  rateLimitPerSecond: number;
   tierExpireAfter: string;
   tierScanIntervalMs: number;
   role: 'all' | 'engine' | 'api';
@@ -71,6 +74,16 @@ function int(env: NodeJS.ProcessEnv, name: string, min: number, max: number): nu
   return v;
 }
 
+function keys(spec: string | undefined): ApiKey[] | undefined {
+  if (!spec) return undefined;
+  try {
+    return parseApiKeys(spec);
+  } catch (err) {
+    if (err instanceof ApiKeyError) throw new ConfigError(err.message);
+    throw err;
+  }
+}
+
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
   const namespace = env.TIERSTREAM_NAMESPACE ?? 'tierstream';
   if (!NAMESPACE_PATTERN.test(namespace)) throw new ConfigError(`TIERSTREAM_NAMESPACE: "${namespace}" does not match [a-z][a-z0-9_]{0,31}`);
@@ -86,7 +99,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
     namespace,
     host: env.HOST ?? '127.0.0.1',
     port: int(env, 'PORT', 0, 65_535) ?? 8080,
-    apiKeys: env.TIERSTREAM_API_KEYS || undefined,
+    apiKeys: keys(env.TIERSTREAM_API_KEYS),
+    rateLimitPerSecond: int(env, 'TIERSTREAM_RATE_LIMIT', 1, 10_000_000) ?? 5_000,
     tierExpireAfter,
     tierScanIntervalMs: fixedDurationMs(env.TIER_SCAN_INTERVAL ?? 'PT1M', 'TIER_SCAN_INTERVAL'),
     role,

@@ -109,7 +109,12 @@ export async function createTierstream(
   };
 
   const lookup = createLookup({ registry, hot, history });
-  const app = buildApp({ registry, hot, history, metrics, tiers, filters, lookup, readiness, logger: log.child({ module: 'api' }) });
+  const app = buildApp({
+    registry, hot, history, metrics, tiers, filters, lookup, readiness,
+    logger: log.child({ module: 'api' }),
+    apiKeys: config.apiKeys,
+    rateLimitPerSecond: config.rateLimitPerSecond,
+  });
 
   return {
     app, engine, nc, history, hot, registry, tiers, filters, filterStore, metrics, log,

@@ -1,4 +1,8 @@
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import rateLimit from '@fastify/rate-limit';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import { registerAuth, type ApiKey } from './auth.js';
 import type { Logger } from 'pino';
 import type { Metrics } from '../engine/metrics.js';
 import type { History, HotIndex, SourceRegistry } from '../engine/types.js';
@@ -23,6 +27,10 @@ export interface AppDeps {
   /** Named checks for /readyz: each resolves to null when healthy, or what is wrong. */
   readiness: () => Promise<Record<string, string | null>>;
   logger?: Logger | false;
+  /** API keys; undefined turns auth off (loopback only, enforced by the entry point). */
+  apiKeys?: ApiKey[];
+  /** Requests per second per key (per client address without keys) on /v1 (default 5_000). */
+  rateLimitPerSecond?: number;
 }
 
 /** Builds the Fastify app without listening: the process entry point listens, tests inject. */
@@ -32,6 +40,8 @@ export function buildApp(deps: AppDeps, opts: FastifyServerOptions = {}): Fastif
     bodyLimit: 1_048_576,
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
+    // Fastify strips unknown properties by default; the contract rejects them.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
     ...opts,
   });
 
@@ -52,10 +62,29 @@ export function buildApp(deps: AppDeps, opts: FastifyServerOptions = {}): Fastif
     reply.status(404).send({ error: 'not_found', message: `no route ${req.method} ${req.url.split('?')[0]}` }),
   );
 
-  healthRoutes(app, deps);
-  sourceRoutes(app, deps);
-  userRoutes(app, deps);
-  filterRoutes(app, deps);
-  retargetingRoutes(app, deps);
+  // OpenAPI from the routes' own schemas, at /docs (UI) and /docs/json; assets served locally.
+  app.register(swagger, {
+    openapi: {
+      info: { title: 'tierstream', version: '1', description: 'Message-interaction data with tiered storage. See docs/errors.md for error codes.' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: deps.apiKeys ? [{ bearer: [] }] : [],
+    },
+  });
+  app.register(swaggerUi, { routePrefix: '/docs' });
+  app.register(rateLimit, {
+    max: deps.rateLimitPerSecond ?? 5_000,
+    timeWindow: 1_000,
+    allowList: (req) => !req.url.startsWith('/v1/'),
+    keyGenerator: (req) => req.apiKey?.id ?? req.ip,
+    errorResponseBuilder: (_req, ctx) => new ApiError('rate_limited', `more than ${ctx.max} requests per second; retry after ${ctx.after}`),
+  });
+  registerAuth(app, deps.apiKeys);
+  app.register(async (api) => {
+    healthRoutes(api, deps);
+    sourceRoutes(api, deps);
+    userRoutes(api, deps);
+    filterRoutes(api, deps);
+    retargetingRoutes(api, deps);
+  });
   return app;
 }

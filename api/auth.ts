@@ -1,0 +1,79 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { ApiError } from './errors.js';
+
+export const SCOPES = ['lookup', 'restore', 'admin'] as const;
+export type Scope = (typeof SCOPES)[number];
+
+export interface ApiKey {
+  /** Short, non-secret label for logs and rate-limit buckets: the first 8 hex of the key's SHA-256. */
+  id: string;
+  digest: Buffer;
+  scopes: Set<Scope>;
+}
+
+export class ApiKeyError extends Error {
+  override name = 'ApiKeyError';
+}
+
+const sha256 = (s: string) => createHash('sha256').update(s, 'utf8').digest();
+
+/**
+ * Parses TIERSTREAM_API_KEYS: `key:scope,scope;key2:scope`. Keys are at least 16 characters of
+ * `[A-Za-z0-9._~+/=-]`; scopes are lookup, restore, admin (admin implies the others).
+ * Only digests are kept in memory.
+ */
+export function parseApiKeys(spec: string): ApiKey[] {
+  const keys: ApiKey[] = [];
+  for (const entry of spec.split(';').map((s) => s.trim()).filter(Boolean)) {
+    const colon = entry.lastIndexOf(':');
+    const key = colon < 0 ? entry : entry.slice(0, colon);
+    const scopes = colon < 0 ? [] : entry.slice(colon + 1).split(',').map((s) => s.trim()).filter(Boolean);
+    if (!/^[A-Za-z0-9._~+/=-]{16,256}$/.test(key)) throw new ApiKeyError('TIERSTREAM_API_KEYS: each key needs 16 to 256 characters of [A-Za-z0-9._~+/=-]');
+    if (scopes.length === 0) throw new ApiKeyError('TIERSTREAM_API_KEYS: each key needs at least one scope (lookup, restore, admin)');
+    for (const s of scopes) if (!(SCOPES as readonly string[]).includes(s)) throw new ApiKeyError(`TIERSTREAM_API_KEYS: unknown scope "${s}"`);
+    const digest = sha256(key);
+    keys.push({ id: digest.subarray(0, 4).toString('hex'), digest, scopes: new Set(scopes as Scope[]) });
+  }
+  if (keys.length === 0) throw new ApiKeyError('TIERSTREAM_API_KEYS: no keys');
+  return keys;
+}
+
+/** Finds the key in constant time: every configured key is compared, digests of equal length. */
+export function findKey(keys: readonly ApiKey[], presented: string): ApiKey | undefined {
+  const d = sha256(presented);
+  let found: ApiKey | undefined;
+  for (const k of keys) if (timingSafeEqual(k.digest, d) && !found) found = k;
+  return found;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    apiKey?: ApiKey;
+  }
+  interface FastifyContextConfig {
+    /** Scope a key needs for the route; routes without one need only a valid key. */
+    scope?: Scope;
+  }
+}
+
+/**
+ * Bearer authentication for every /v1 route: 401 `unauthorized` without a known key, 403
+ * `forbidden` when the key lacks the route's scope. Without keys, auth is off (the process
+ * entry point then refuses non-loopback addresses).
+ */
+export function registerAuth(app: FastifyInstance, keys: readonly ApiKey[] | undefined): void {
+  if (!keys) return;
+  app.addHook('onRequest', async (req: FastifyRequest) => {
+    if (!req.url.startsWith('/v1/') && req.url !== '/v1') return;
+    const header = req.headers.authorization ?? '';
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    const key = m ? findKey(keys, m[1]!) : undefined;
+    if (!key) throw new ApiError('unauthorized', m ? 'unknown API key' : 'Authorization: Bearer <key> required');
+    const scope = req.routeOptions.config.scope;
+    if (scope && !key.scopes.has('admin') && !key.scopes.has(scope)) {
+      throw new ApiError('forbidden', `this key lacks the "${scope}" scope`);
+    }
+    req.apiKey = key;
+  });
+}
