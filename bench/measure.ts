@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { performance } from 'node:perf_hooks';
 
 export const MiB = 1024 * 1024;
 
@@ -70,6 +71,27 @@ const clockTicks = (() => {
   }
 })();
 
+/**
+ * Share of all cores busy during the next `ms` milliseconds (from /proc/stat; undefined where
+ * that is unreadable). Taken before a benchmark: a busy machine makes every number lower.
+ */
+export async function machineBusy(ms = 1_000): Promise<number | undefined> {
+  const a = machineTicks();
+  await new Promise((r) => setTimeout(r, ms));
+  const b = machineTicks();
+  return a && b && b.total > a.total ? round(1 - (b.idle - a.idle) / (b.total - a.total), 3) : undefined;
+}
+
+/** Idle and total clock ticks of all cores since boot, from /proc/stat. */
+function machineTicks(): { idle: number; total: number } | undefined {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
+    return { idle: (f[3] ?? 0) + (f[4] ?? 0), total: f.reduce((x, y) => x + y, 0) };
+  } catch {
+    return undefined;
+  }
+}
+
 /** CPU seconds (user + system, all threads) used so far by each local service process, by service. */
 export type CpuSnapshot = Record<string, number>;
 
@@ -108,6 +130,21 @@ export function cpuDelta(before: CpuSnapshot, after: CpuSnapshot): CpuSnapshot {
   return out;
 }
 
+/**
+ * Seconds the main thread ran on a CPU and waited in the run queue for one, from
+ * /proc/<pid>/task/<pid>/schedstat (Linux with schedstats; undefined elsewhere). A long wait
+ * means the thread had work but the cores were busy with something else (the services).
+ */
+function mainThreadSched(): { onCpu: number; waiting: number } | undefined {
+  try {
+    const [run, wait] = readFileSync(`/proc/${process.pid}/task/${process.pid}/schedstat`, 'utf8').trim().split(' ').map(Number);
+    if (run === undefined || wait === undefined || !Number.isFinite(run) || !Number.isFinite(wait)) return undefined;
+    return { onCpu: run / 1e9, waiting: wait / 1e9 };
+  } catch {
+    return undefined;
+  }
+}
+
 /** Everything a phase measures about the machine besides its own result. */
 export interface PhaseUsage {
   peakRssMiB: number;
@@ -116,8 +153,15 @@ export interface PhaseUsage {
   processCpuSeconds: number;
   /** Share of wall time the main thread's event loop was busy, 0..1. */
   eventLoopUtilization: number;
+  /** Seconds the main thread ran, and waited for a free core (Linux only). */
+  mainThread?: { onCpuSeconds: number; waitingSeconds: number };
   /** CPU seconds of each local service process during the phase. */
   serviceCpuSeconds: CpuSnapshot;
+  /**
+   * CPU seconds of everything else on the machine during the phase (all cores busy time minus
+   * this process and the services): well above zero means the numbers are not clean.
+   */
+  otherCpuSeconds?: number;
 }
 
 /** Starts measuring a phase; call the returned function at its end. */
@@ -127,15 +171,28 @@ export function startPhase(): () => PhaseUsage {
   const cpu = process.cpuUsage();
   const elu = performance.eventLoopUtilization();
   const services = serviceCpu();
+  const sched = mainThreadSched();
+  const ticks = machineTicks();
   return () => {
     const peak = rss.stop();
     const used = process.cpuUsage(cpu);
+    const schedEnd = mainThreadSched();
+    const ticksEnd = machineTicks();
+    const processCpu = (used.user + used.system) / 1e6;
+    const serviceCpuSeconds = cpuDelta(services, serviceCpu());
+    const machineCpu = ticks && ticksEnd ? (ticksEnd.total - ticksEnd.idle - (ticks.total - ticks.idle)) / clockTicks : undefined;
     return {
       peakRssMiB: round(peak / MiB, 1),
       startRssMiB: round(rss.startRss / MiB, 1),
-      processCpuSeconds: round((used.user + used.system) / 1e6, 2),
+      processCpuSeconds: round(processCpu, 2),
       eventLoopUtilization: round(performance.eventLoopUtilization(elu).utilization, 3),
-      serviceCpuSeconds: cpuDelta(services, serviceCpu()),
+      serviceCpuSeconds,
+      ...(machineCpu !== undefined && {
+        otherCpuSeconds: round(Math.max(0, machineCpu - processCpu - Object.values(serviceCpuSeconds).reduce((x, y) => x + y, 0)), 2),
+      }),
+      ...(sched && schedEnd && {
+        mainThread: { onCpuSeconds: round(schedEnd.onCpu - sched.onCpu, 2), waitingSeconds: round(schedEnd.waiting - sched.waiting, 2) },
+      }),
     };
   };
 }
@@ -150,6 +207,6 @@ export function table(header: string[], rows: (string | number)[][]): string {
   const cells = [header, ...rows.map((r) => r.map(String))];
   const widths = header.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
   const line = (r: string[], raw: (string | number)[] | undefined) =>
-    r.map((c, i) => (typeof raw?.[i] === 'number' ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
+    r.map((c, i) => (typeof raw?.[i] === 'number' || /^-?[\d.]+$|^-$/.test(String(raw?.[i])) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
   return [line(cells[0]!, undefined), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map((r, i) => line(cells[i + 1]!, r))].join('\n');
 }

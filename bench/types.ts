@@ -1,0 +1,16 @@
+/** A numeric command-line option of a benchmark: `--<name> N`. */
+export interface BenchOption {
+  default: number;
+  /** Smallest accepted value. */
+  min: number;
+  description: string;
+}
+
+export interface Benchmark {
+  name: string;
+  /** The question the benchmark answers, printed before it runs. */
+  question: string;
+  options: Record<string, BenchOption>;
+  /** Runs the benchmark, prints its results, writes its JSON; rejects on failure. */
+  run(params: Record<string, number>, signal: AbortSignal): Promise<void>;
+}
