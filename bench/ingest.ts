@@ -393,11 +393,23 @@ async function until(ctx: Ctx, what: string, everyMs: number, check: () => Promi
   }
 }
 
-/** Empties what a tierstream run writes: ClickHouse database, registry bucket, Redis keys. */
+/** Empties what a tierstream run writes: ClickHouse database, KV buckets, Redis keys. */
 async function resetStores(ctx: Ctx): Promise<void> {
   await ctx.history.dropDatabase();
-  await (await NatsKvRegistry.open(ctx.js, ctx.ns)).destroy();
+  await destroyKvBuckets(ctx);
   await redisKeys(ctx, true);
+}
+
+/**
+ * Deletes every KV bucket `<ns>_*`: the registry's `<ns>_sources` by its own destroy(), and
+ * whatever other buckets tierstream opens (e.g. `<ns>_filters`) by their backing streams.
+ */
+async function destroyKvBuckets(ctx: Ctx): Promise<void> {
+  await (await NatsKvRegistry.open(ctx.js, ctx.ns)).destroy();
+  const prefix = `KV_${ctx.ns}_`;
+  for await (const name of ctx.jsm.streams.names()) {
+    if (name.startsWith(prefix)) await ctx.jsm.streams.delete(name);
+  }
 }
 
 /** Counts (and with `unlink`, removes) the namespace's Redis keys, by SCAN on every master. */
@@ -421,7 +433,7 @@ async function redisKeys(ctx: Ctx, unlink: boolean): Promise<number> {
 async function cleanup(ctx: Ctx): Promise<void> {
   const steps: [string, () => Promise<unknown>][] = [
     ['NATS streams', () => deleteStreams(ctx.jsm, ctx.ns)],
-    [`KV bucket ${ctx.ns}_sources`, async () => (await NatsKvRegistry.open(ctx.js, ctx.ns)).destroy()],
+    [`KV buckets ${ctx.ns}_*`, () => destroyKvBuckets(ctx)],
     [`ClickHouse database ${ctx.ns}`, () => ctx.history.dropDatabase()],
     [`Redis keys ${ctx.ns}:*`, () => redisKeys(ctx, true)],
   ];
