@@ -5,7 +5,7 @@ import { batch } from './operators/batch.js';
 import { decode, type Decoded } from './operators/decode.js';
 import { fromConsumer } from './operators/from-consumer.js';
 import { writeBatches } from './operators/write-batches.js';
-import { InflightGate } from './inflight-gate.js';
+import { InflightCounter } from './inflight-counter.js';
 import { createBatchWriter } from './batch-writer.js';
 import { ensureStreams, natsNames } from './jetstream.js';
 import type { Metrics } from './metrics.js';
@@ -81,7 +81,7 @@ export function createEngine(deps: EngineDeps, options: Partial<EngineOptions> &
   validate(opts);
   const names = natsNames(opts.namespace);
   const log = deps.log.child({ module: 'engine.ingest' });
-  const gate = new InflightGate(opts.maxInflight);
+  const inflight = new InflightCounter();
   const write = createBatchWriter({ ...deps, dlqSubject: names.dlqSubject, log });
   let subscription: Subscription | undefined;
   const stopping = new AbortController();
@@ -103,8 +103,8 @@ export function createEngine(deps: EngineDeps, options: Partial<EngineOptions> &
       }
     }
     deps.metrics.eventsIngested.inc(good);
-    gate.release(items.length);
-    deps.metrics.inflight.set(gate.size);
+    inflight.release(items.length);
+    deps.metrics.inflight.set(inflight.size);
   };
 
   async function pollLag(): Promise<void> {
@@ -119,20 +119,21 @@ export function createEngine(deps: EngineDeps, options: Partial<EngineOptions> &
 
   return {
     done,
-    inflight: () => gate.size,
+    inflight: () => inflight.size,
     async start() {
       await ensureStreams(deps.jsm, {
         namespace: opts.namespace,
         dedupWindowMs: opts.dedupWindowMs,
         maxAgeMs: opts.streamMaxAgeMs,
         ackWaitMs: opts.ackWaitMs,
-        maxAckPending: opts.maxInflight * 2,
+        // The memory bound: the server delivers no more while this many are unsettled.
+        maxAckPending: opts.maxInflight,
       });
       const consumer = await deps.js.consumers.get(names.stream, names.consumer);
       let closedAt = 0;
       subscription = fromConsumer(consumer, {
         maxMessages: Math.min(opts.batchSize * 2, opts.maxInflight),
-        gate,
+        counter: inflight,
         signal: stopping.signal,
       })
         .pipe(

@@ -52,7 +52,7 @@ await ensureStreams(await nc.jetstreamManager(), {
   dedupWindowMs: ENGINE_DEFAULTS.dedupWindowMs,
   maxAgeMs: ENGINE_DEFAULTS.streamMaxAgeMs,
   ackWaitMs: ENGINE_DEFAULTS.ackWaitMs,
-  maxAckPending: ENGINE_DEFAULTS.maxInflight * 2,
+  maxAckPending: ENGINE_DEFAULTS.maxInflight,
 });
 
 const bar = values.quiet ? undefined : new SingleBar({ format: 'produce [{bar}] {percentage}% {value}/{total} events {rate} ev/s', hideCursor: true }, Presets.shades_classic);

@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import { createClient, type ClickHouseClient, ClickHouseLogLevel } from '@clickhouse/client';
 import type { AggregateRow, EventType, History, InteractionEvent, SourceRef } from '../../engine/types.js';
 import { foldAggregates } from '../../engine/fold.js';
@@ -13,31 +14,20 @@ export interface ClickHouseHistoryOptions {
   requestTimeoutMs?: number;
 }
 
-interface Row {
-  source_kind: string;
-  source_id: string;
-  id: string;
-  type: string;
-  user_id: string;
-  variant_id: string;
-  step_id: string;
-  channel: string;
-  time: number;
-  properties: string;
+/** TabSeparated escaping of a text field: backslash, tab, newline, carriage return. */
+export function tsvEscape(value: string): string {
+  return /[\\\t\n\r]/.test(value) ? value.replace(/[\\\t\n\r]/g, (c) => TSV_ESCAPES[c]!) : value;
 }
+const TSV_ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' };
 
-const toRow = (e: InteractionEvent): Row => ({
-  source_kind: e.source.kind,
-  source_id: e.source.id,
-  id: e.id,
-  type: e.type,
-  user_id: e.userId,
-  variant_id: e.variantId ?? '',
-  step_id: e.stepId ?? '',
-  channel: e.channel ?? '',
-  time: e.time,
-  properties: e.properties ?? '',
-});
+/**
+ * One event as a TabSeparated row, columns in table order. TabSeparated costs ClickHouse less
+ * to parse than JSONEachRow, and us less to build (bench/README.md). Ids, types and channels
+ * are validated by the contract's character sets (no tab, newline or backslash); properties
+ * are escaped.
+ */
+const toTsv = (e: InteractionEvent): string =>
+  `${e.source.kind}\t${e.source.id}\t${e.id}\t${e.type}\t${e.userId}\t${e.variantId ?? ''}\t${e.stepId ?? ''}\t${e.channel ?? ''}\t${e.time}\t${e.properties === undefined ? '' : tsvEscape(e.properties)}\n`;
 
 /** The durable history on ClickHouse: one events table in database `<namespace>`. */
 export class ClickHouseHistory implements History {
@@ -62,7 +52,9 @@ export class ClickHouseHistory implements History {
 
   async insert(events: readonly InteractionEvent[]): Promise<void> {
     if (events.length === 0) return;
-    await this.client.insert({ table: `${this.db}.events`, values: events.map(toRow), format: 'JSONEachRow' });
+    let body = '';
+    for (const e of events) body += toTsv(e);
+    await this.client.insert({ table: `${this.db}.events`, values: Readable.from([Buffer.from(body, 'utf8')], { objectMode: false }), format: 'TabSeparated' });
   }
 
   async countEvents(source: SourceRef): Promise<number> {

@@ -228,10 +228,12 @@ export class RedisHotIndex implements HotIndex {
 
   /**
    * Unlinks every key of the namespace (tests and benchmarks only): SCAN on each master,
-   * UNLINK in batches of 500, so Redis never blocks.
+   * UNLINK in batches, the sentinel last, so a process that notices the loss only rebuilds
+   * after every other key is gone (as after a FLUSHALL).
    */
   async unlinkNamespace(): Promise<number> {
     const nodes = 'nodes' in this.redis && typeof this.redis.nodes === 'function' ? this.redis.nodes('master') : [this.redis as Redis];
+    const sentinel = namespaceKeys(this.ns).sentinel;
     let n = 0;
     for (const node of nodes) {
       let cursor = '0';
@@ -239,10 +241,10 @@ export class RedisHotIndex implements HotIndex {
         const [next, keys] = await node.scan(cursor, 'MATCH', `${this.ns}:*`, 'COUNT', 500);
         cursor = next;
         // On a cluster node each key goes alone: keys of one scan page span many slots.
-        for (const key of keys) n += await node.unlink(key);
+        for (const key of keys) if (key !== sentinel) n += await node.unlink(key);
       } while (cursor !== '0');
     }
-    return n;
+    return n + (await this.redis.unlink(sentinel));
   }
 
   async ping(): Promise<boolean> {

@@ -11,7 +11,7 @@ import { testNamespace, testConfig } from './helpers.js';
  * compare the answers.
  */
 const raw = [
-  { id: 'e1', type: 'send', userId: 'u1', campaignId: 'A', variantId: 'v1', channel: 'email', time: 1_000, properties: { k: "it's" } },
+  { id: 'e1', type: 'send', userId: 'u1', campaignId: 'A', variantId: 'v1', channel: 'email', time: 1_000, properties: { k: "it's", odd: 'tab\there\nline\\slash "q" é' } },
   { id: 'e2', type: 'open', userId: 'u1', campaignId: 'A', variantId: 'v1', time: 2_000 },
   { id: 'e2', type: 'open', userId: 'u1', campaignId: 'A', variantId: 'v1', time: 2_000 }, // duplicate id
   { id: 'e3', type: 'send', userId: 'u1', campaignId: 'A', variantId: 'v2', time: 3_000 },
@@ -51,6 +51,9 @@ test('the same DDL and queries give the same answers on ClickHouse 18.16 and cur
       assert.equal(sorted(onChdb(sql)), sorted(await server.select(sql)), sql);
     }
     assert.is(await server.countEvents(A), 4);
+    // Properties survive the TabSeparated insert byte for byte.
+    const props = await server.select<{ properties: string }>(`SELECT properties FROM ${db}.events WHERE id = 'e1'`);
+    assert.is(props[0]!.properties, events[0]!.properties);
     assert.equal(Object.fromEntries(await server.userLatest(A, 'u1')), {
       any: 3_000, 'e:send': 3_000, 'e:open': 2_000, 'v:v1:send': 1_000, 'v:v1:open': 2_000, 'v:v2:send': 3_000,
     });

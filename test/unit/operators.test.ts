@@ -4,7 +4,6 @@ import { TestScheduler } from 'rxjs/testing';
 import { asyncScheduler, from, lastValueFrom, of, tap } from 'rxjs';
 import { batch } from '../../engine/operators/batch.js';
 import { writeBatches } from '../../engine/operators/write-batches.js';
-import { InflightGate } from '../../engine/inflight-gate.js';
 
 const scheduler = () => new TestScheduler((actual, expected) => assert.equal(actual, expected));
 
@@ -57,20 +56,6 @@ test('writeBatches: bounds the batches in flight', async () => {
   };
   await lastValueFrom(from([[1], [2], [3], [4], [5], [6]]).pipe(writeBatches(write, { concurrency: 2, backoffBaseMs: 1, backoffMaxMs: 1 })));
   assert.is(peak, 2);
-});
-
-test('InflightGate: waits while full, wakes on release', async () => {
-  const gate = new InflightGate(2);
-  gate.acquire(2);
-  assert.ok(gate.full);
-  let woke = false;
-  const waiting = gate.wait().then(() => (woke = true));
-  await Promise.resolve();
-  assert.not.ok(woke);
-  gate.release(1);
-  await waiting;
-  assert.ok(woke);
-  assert.is(gate.size, 1);
 });
 
 test.run();
