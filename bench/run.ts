@@ -8,10 +8,12 @@
  */
 import { parseArgs } from 'node:util';
 import { ingest } from './ingest.js';
+import { tiers } from './tiers.js';
+import { lookups } from './lookups.js';
 import { table } from './measure.js';
 import type { Benchmark } from './types.js';
 
-const BENCHMARKS: Benchmark[] = [ingest];
+const BENCHMARKS: Benchmark[] = [ingest, tiers, lookups];
 
 function usage(): string {
   const lines = ['usage: npm run bench -- [NAME...] [--option N ...]', '', 'benchmarks:'];
