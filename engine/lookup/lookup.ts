@@ -7,6 +7,12 @@ export interface HotLookup {
   scores(leaves: readonly { source: SourceRef; index: string }[], sources: readonly SourceRef[], users: readonly string[]):
     Promise<{ latest: (number | undefined)[][]; known: boolean[] }>;
   users(sources: readonly SourceRef[]): Promise<string[]>;
+  filterSet(
+    source: SourceRef,
+    leaves: readonly { index: string; after: number; before: number }[],
+    program: Compiled['program'],
+    mode: { count: true } | { count?: false; afterUser?: string; limit: number },
+  ): Promise<number | string[]>;
 }
 
 /** What the history path needs of ClickHouse. */
@@ -78,6 +84,9 @@ export function createLookup(deps: { registry: SourceRegistry; hot: HotLookup; h
     async count(raw: unknown, fromHistory = false): Promise<number> {
       const p = await prepare(raw, fromHistory);
       if (fromHistory) return deps.history.filterCount(p.sql);
+      // One source: Redis computes the set in the source's slot. Several: their keys live in
+      // different Cluster slots, so the universe is read and evaluated here, 1,000 at a time.
+      if (p.sources.length === 1) return (await deps.hot.filterSet(p.sources[0]!, p.leaves, p.c.program, { count: true })) as number;
       const universe = await deps.hot.users(p.sources);
       let n = 0;
       for (let i = 0; i < universe.length; i += CHUNK) n += (await matchHot(p, universe.slice(i, i + CHUNK))).length;
@@ -94,6 +103,8 @@ export function createLookup(deps: { registry: SourceRegistry; hot: HotLookup; h
       let users: string[];
       if (fromHistory) {
         users = await deps.history.filterUsers(p.sql, { limit: limit + 1, ...(cursor !== undefined && { afterUser: cursor }) });
+      } else if (p.sources.length === 1) {
+        users = (await deps.hot.filterSet(p.sources[0]!, p.leaves, p.c.program, { limit, ...(cursor !== undefined && { afterUser: cursor }) })) as string[];
       } else {
         const universe = await deps.hot.users(p.sources);
         let i = cursor === undefined ? 0 : upperBound(universe, cursor);

@@ -1,4 +1,5 @@
 import type { SourceRef } from '../../engine/types.js';
+import type { Program } from '../../engine/lookup/evaluate.js';
 import { sqlIdent, sqlInt, sqlString } from './sql.js';
 
 /**
@@ -37,10 +38,9 @@ export function countAggregateRows(db: string, source: SourceRef): string {
 /** What a compiled retargeting filter gives the SQL builder (see engine/lookup/evaluate). */
 export interface FilterSql {
   leaves: { source: SourceRef; index: string; after: number; before: number }[];
-  program: FilterProgram;
+  program: Program;
   sources: SourceRef[];
 }
-export type FilterProgram = { leaf: number } | { and: FilterProgram[] } | { or: FilterProgram[] } | { not: FilterProgram };
 
 function indexCondition(index: string): string {
   if (index.startsWith('e:')) return `type = ${sqlString(index.slice(2))}`;
@@ -50,7 +50,7 @@ function indexCondition(index: string): string {
   return `${index.startsWith('v:') ? 'variant_id' : 'step_id'} = ${sqlString(id)} AND type = ${sqlString(type)}`;
 }
 
-function programSql(p: FilterProgram, f: FilterSql): string {
+function programSql(p: Program, f: FilterSql): string {
   if ('leaf' in p) {
     const l = f.leaves[p.leaf]!;
     const parts = [`c${p.leaf} > 0`];

@@ -1,12 +1,15 @@
 import { readFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import type { ApplyResult, HotIndex, SourceFold, SourceRef } from '../../engine/types.js';
+import type { Program } from '../../engine/lookup/evaluate.js';
 import { namespaceKeys, sourceKeys } from './keys.js';
 
 const lua = (name: string) => readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), 'utf8');
 
 type RedisClient = Redis | Cluster;
 type WithCommands = RedisClient & {
+  tsFilterSet(numKeys: number, ...args: (string | number)[]): Promise<number | string[]>;
   tsApply(numKeys: number, ...args: (string | number)[]): Promise<number>;
   tsSentinel(sentinel: string, rebuilding: string, owner: string, ttlMs: number): Promise<number>;
 };
@@ -25,6 +28,7 @@ export interface RedisHotIndexOptions {
 export function defineCommands(redis: RedisClient): WithCommands {
   const r = redis as WithCommands;
   if (typeof r.tsApply !== 'function') redis.defineCommand('tsApply', { lua: lua('apply') });
+  if (typeof r.tsFilterSet !== 'function') redis.defineCommand('tsFilterSet', { lua: lua('filter_set') });
   if (typeof r.tsSentinel !== 'function') redis.defineCommand('tsSentinel', { lua: lua('sentinel'), numberOfKeys: 2 });
   return r;
 }
@@ -142,6 +146,44 @@ export class RedisHotIndex implements HotIndex {
       }
     });
     return { latest, known };
+  }
+
+  /**
+   * Count or page of the users matching a filter whose leaves all read one source, computed
+   * inside Redis with sorted-set operations in that source's hash slot (one script call; no
+   * set crosses into Node). Page: up to `limit + 1` users after `afterUser`, in id order.
+   */
+  async filterSet(
+    source: SourceRef,
+    leaves: readonly { index: string; after: number; before: number }[],
+    program: Program,
+    mode: { count: true } | { count?: false; afterUser?: string; limit: number },
+  ): Promise<number | string[]> {
+    const k = sourceKeys(this.ns, source);
+    const steps: (string | number)[] = [];
+    let n = 0;
+    const emit = (p: Program): void => {
+      n++;
+      if ('leaf' in p) {
+        const l = leaves[p.leaf]!;
+        const min = l.after === -Infinity ? '-inf' : String(Math.ceil(l.after));
+        const max = l.before === Infinity ? '+inf' : `(${Math.ceil(l.before)}`;
+        steps.push('L', p.leaf, min, max);
+      } else if ('not' in p) {
+        emit(p.not);
+        steps.push('N');
+      } else {
+        const members = 'and' in p ? p.and : p.or;
+        members.forEach(emit);
+        steps.push('and' in p ? 'A' : 'O', members.length);
+      }
+    };
+    emit(program);
+    const token = randomUUID();
+    const scratch = Array.from({ length: n }, (_, i) => `${k.indexPrefix}tmp:${token}:${i}`);
+    const keys = [k.index('any'), ...leaves.map((l) => k.index(l.index)), ...scratch];
+    const args = mode.count ? ['count', '', 0] : ['page', mode.afterUser ?? '', mode.limit];
+    return this.redis.tsFilterSet(keys.length, ...keys, ...args, leaves.length, ...steps);
   }
 
   /**
