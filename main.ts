@@ -5,6 +5,9 @@
 import { configFromEnv, isLoopback, ConfigError } from './config.js';
 import { createTierstream } from './runtime.js';
 
+/** Longest a SIGTERM drain may take before the process exits anyway. */
+const DRAIN_GRACE_MS = 25_000;
+
 async function main(): Promise<void> {
   const config = configFromEnv();
   if (!config.apiKeys && !isLoopback(config.host) && config.role !== 'engine') {
@@ -16,6 +19,12 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     ts.log.info({ signal }, 'draining');
+    // A batch whose store stays down retries for ever; its messages are not acked, so the
+    // server redelivers them to the next engine: exiting after a grace period loses nothing.
+    setTimeout(() => {
+      ts.log.error({ graceMs: DRAIN_GRACE_MS }, 'drain did not finish in time; exiting with batches unacknowledged');
+      process.exit(1);
+    }, DRAIN_GRACE_MS).unref();
     try {
       await ts.close();
       process.exit(0);

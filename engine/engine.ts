@@ -130,7 +130,8 @@ export function createEngine(deps: EngineDeps, options: Partial<EngineOptions> &
         maxAckPending: opts.maxInflight,
       });
       const consumer = await deps.js.consumers.get(names.stream, names.consumer);
-      let closedAt = 0;
+      // When each batch closed, for the latency histogram (batches complete out of order).
+      const closedAt = new WeakMap<Decoded[], number>();
       subscription = fromConsumer(consumer, {
         maxMessages: Math.min(opts.batchSize * 2, opts.maxInflight),
         counter: inflight,
@@ -139,7 +140,7 @@ export function createEngine(deps: EngineDeps, options: Partial<EngineOptions> &
         .pipe(
           decode(),
           batch(opts.batchSize, opts.batchWaitMs, opts.scheduler),
-          tap(() => (closedAt = performance.now())),
+          tap((items) => closedAt.set(items, performance.now())),
           writeBatches(write, {
             concurrency: opts.writeConcurrency,
             backoffBaseMs: opts.backoffBaseMs,
@@ -155,7 +156,7 @@ export function createEngine(deps: EngineDeps, options: Partial<EngineOptions> &
           tap((items) => {
             deps.metrics.batchSize.observe(items.length);
             settle(items);
-            deps.metrics.batchSeconds.observe((performance.now() - closedAt) / 1000);
+            deps.metrics.batchSeconds.observe((performance.now() - closedAt.get(items)!) / 1000);
           }),
           finalize(() => clearInterval(lagTimer)),
         )
