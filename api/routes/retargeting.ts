@@ -11,6 +11,13 @@ export const MAX_AUDIENCE_PAGE = 10_000;
 const fromProp = { from: { type: 'string', enum: ['history', 'hot'] } } as const;
 const fromQuery = { type: 'object', additionalProperties: false, properties: fromProp } as const;
 
+/** Shown in the OpenAPI document (/docs): the semantics a caller cannot guess. */
+const SEMANTICS =
+  'A leaf matches a user whose latest event of that kind (source, type, variant or step) has a time t with after <= t < before; ' +
+  '"within": D means after = now - D. A filter\'s universe is every user with any event of the sources it names: a "not" matches ' +
+  'only users of that universe, so a lone "not" under count or audience means "users known for those sources, minus ...". ' +
+  'A named source that is expired answers 409 source_expired, one being restored 503 source_restoring, unless "from": "history".';
+
 /** Runs a lookup, mapping filter and tier errors to the contract's answers. */
 async function lookup<T>(fn: () => Promise<T>): Promise<T> {
   try {
@@ -38,6 +45,8 @@ export function retargetingRoutes(app: FastifyInstance, deps: AppDeps): void {
     {
       config: { scope: 'lookup' },
       schema: {
+        summary: 'Which of these users (at most 1,000) match the filter?',
+        description: SEMANTICS,
         querystring: fromQuery,
         body: {
           type: 'object',
@@ -59,6 +68,8 @@ export function retargetingRoutes(app: FastifyInstance, deps: AppDeps): void {
     {
       config: { scope: 'lookup' },
       schema: {
+        summary: 'A page of the users matching the filter, in user id order',
+        description: `${SEMANTICS} Pages of one walk never repeat a user and never skip one that matches throughout the walk.`,
         querystring: fromQuery,
         body: {
           type: 'object',
@@ -86,6 +97,8 @@ export function retargetingRoutes(app: FastifyInstance, deps: AppDeps): void {
     {
       config: { scope: 'lookup' },
       schema: {
+        summary: 'How many users match the filter',
+        description: SEMANTICS,
         querystring: fromQuery,
         body: { type: 'object', additionalProperties: false, required: ['filter'], properties: { filter: {}, ...fromProp } },
       },
