@@ -69,6 +69,13 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
       help: 'Rebuilds of the whole hot tier after Redis lost the namespace (run by this process)',
       registers: [registry],
     }),
+    httpRequests: new Histogram({
+      name: 'tierstream_http_request_seconds',
+      help: 'API request durations by route and status (its _count is the request count)',
+      labelNames: ['method', 'route', 'status'] as const,
+      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1, 5],
+      registers: [registry],
+    }),
     hotSources: new Gauge({
       name: 'tierstream_hot_sources',
       help: 'Sources whose tier is hot, as of the last tier scan',

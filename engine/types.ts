@@ -131,4 +131,6 @@ export interface SourceRegistry {
   update(source: SourceRef, fn: (rec: SourceRecord | null) => SourceRecord | undefined): Promise<{ record: SourceRecord | null; changed: boolean }>;
   /** Every record, as mirrored by this process (eventually consistent, within milliseconds). */
   list(): SourceRecord[];
+  /** One record from the mirror, without a round trip (undefined when the mirror has none). */
+  peek(source: SourceRef): SourceRecord | undefined;
 }

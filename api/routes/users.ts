@@ -61,7 +61,8 @@ export function userRoutes(app: FastifyInstance, deps: AppDeps): void {
       const fromHistory = req.query.from === 'history';
       const out = await Promise.all(
         parseSources(req.query.sources).map(async (source) => {
-          const tier = (await deps.registry.get(source))?.tier ?? null;
+          // The mirror, not a round trip: this is a send-time lookup.
+          const tier = (deps.registry.peek(source) ?? (await deps.registry.get(source)))?.tier ?? null;
           const name = `${source.kind}:${source.id}`;
           if (fromHistory) return { source: name, tier, ...interactionsShape(await deps.history.userLatest(source, userId)) };
           if (tier !== 'hot') return { source: name, tier };

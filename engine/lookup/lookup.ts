@@ -56,7 +56,10 @@ export function createLookup(deps: { registry: SourceRegistry; hot: HotLookup; h
     const c = compile(filter, now());
     const sources = c.sources.map(ref);
     if (!fromHistory) {
-      const recs = await Promise.all(sources.map((s) => deps.registry.get(s)));
+      // Tiers from the registry's in-memory mirror: a lookup at send time must not wait for a
+      // round trip. The mirror trails a transition by milliseconds; a source it does not know
+      // (yet) is read from the registry itself.
+      const recs = await Promise.all(sources.map((s) => deps.registry.peek(s) ?? deps.registry.get(s)));
       const expired = c.sources.filter((_, i) => recs[i]?.tier === 'expired' || recs[i]?.tier === 'demoting');
       if (expired.length) throw new LookupError('source_expired', `not in the hot tier: ${expired.join(', ')}; restore them or ask with "from": "history"`, expired);
       const restoring = c.sources.filter((_, i) => recs[i]?.tier === 'restoring');

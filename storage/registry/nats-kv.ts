@@ -44,6 +44,10 @@ export class NatsKvRegistry implements SourceRegistry {
     return { record: doc, changed };
   }
 
+  peek(source: SourceRef): SourceRecord | undefined {
+    return this.store.cached(registryKey(source));
+  }
+
   list(): SourceRecord[] {
     return [...this.store.values()];
   }
