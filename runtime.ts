@@ -8,6 +8,7 @@ import {
 } from './engine/index.js';
 import { ClickHouseHistory, KvDocStore, NatsKvRegistry, RedisHotIndex, createRedis } from './storage/index.js';
 import { buildApp } from './api/index.js';
+import { REBUILDING } from './api/routes/health.js';
 
 export interface Tierstream {
   app: FastifyInstance;
@@ -105,7 +106,16 @@ export async function createTierstream(
       check('redis', () => hot.ping()),
       check('clickhouse', () => history.ping()),
     ]);
-    return { nats: natsState, redis: redisState, clickhouse: chState };
+    // Asked only of a Redis that answers: a command to one that does not would wait for it.
+    let hotTier: string | null = null;
+    if (redisState === null) {
+      try {
+        if (await withTimeout(tiers.rebuilding(), 1_000, 'hot tier check')) hotTier = REBUILDING;
+      } catch (err) {
+        hotTier = (err as Error).message;
+      }
+    }
+    return { nats: natsState, redis: redisState, clickhouse: chState, hot_tier: hotTier };
   };
 
   const lookup = createLookup({ registry, hot, history });
