@@ -3,21 +3,19 @@
  * one run, on the same pre-filled stream, in a random namespace that is removed at the end.
  * Method and measured numbers: bench/README.md.
  */
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { AckPolicy, DeliverPolicy, connect, headers as natsHeaders, type JetStreamClient, type JetStreamManager, type NatsConnection } from 'nats';
 import { Cluster, type Redis } from 'ioredis';
 import { pino } from 'pino';
 import { configFromEnv, type Config } from '../config.js';
 import { createTierstream, type Tierstream } from '../runtime.js';
-import { ENGINE_DEFAULTS, deleteStreams, ensureStreams, natsNames, type EngineOptions } from '../engine/index.js';
-import { ClickHouseHistory, NatsKvRegistry, createRedis } from '../storage/index.js';
+import { ENGINE_DEFAULTS, ensureStreams, natsNames, type EngineOptions } from '../engine/index.js';
+import { ClickHouseHistory, createRedis } from '../storage/index.js';
 import { generateEvents } from '../scripts/generate.js';
 import { machineBusy, median, round, startPhase, table, type PhaseUsage } from './measure.js';
 import type { Benchmark } from './types.js';
+import { STALL_MS, cleanupNamespace, destroyKvBuckets, machineInfo, redisKeys, until, writeResult } from './namespace.js';
 
 const TARGET_EVENTS_PER_SECOND = 100_000;
 const TARGET_RATIO = 0.7;
@@ -26,7 +24,6 @@ const PREFILL_FLUSH_EVERY = 4_000;
 /** Consumer state poll interval while waiting for the engine to finish, ms. */
 const POLL_MS = 50;
 /** A phase whose progress stands still this long fails instead of hanging, ms. */
-const STALL_MS = 60_000;
 
 const nanos = (ms: number) => ms * 1_000_000;
 
@@ -153,7 +150,7 @@ async function runIngest(p: Params, signal: AbortSignal): Promise<void> {
     }
     const summary = summarize(runs.map((x) => x.ceiling), runs.map((x) => x.tierstream));
     printSummary(ctx, prefilled, summary);
-    const file = writeResult(startedAt, {
+    const file = writeResult('ingest', startedAt, {
       benchmark: 'ingest',
       question: ingest.question,
       startedAt: startedAt.toISOString(),
@@ -177,7 +174,7 @@ async function runIngest(p: Params, signal: AbortSignal): Promise<void> {
     });
     console.log(`\nresult written to ${file}`);
   } finally {
-    await cleanup(ctx);
+    await cleanupNamespace(ctx);
   }
 }
 
@@ -376,22 +373,6 @@ async function countRows(ctx: Ctx): Promise<{ rows: number; ids: number }> {
   }
 }
 
-/**
- * Polls `check` every `everyMs` until it says done. Fails when progress stands still for
- * STALL_MS or the run is interrupted.
- */
-async function until(ctx: Ctx, what: string, everyMs: number, check: () => Promise<{ done: boolean; progress: number }>): Promise<void> {
-  let last = -1;
-  let lastChange = performance.now();
-  for (;;) {
-    ctx.signal.throwIfAborted();
-    const { done, progress } = await check();
-    if (done) return;
-    if (progress !== last) (last = progress), (lastChange = performance.now());
-    else if (performance.now() - lastChange > STALL_MS) throw new Error(`${what}: no progress for ${STALL_MS / 1000} s (at ${progress})`);
-    await sleep(everyMs);
-  }
-}
 
 /** Empties what a tierstream run writes: ClickHouse database, KV buckets, Redis keys. */
 async function resetStores(ctx: Ctx): Promise<void> {
@@ -400,55 +381,8 @@ async function resetStores(ctx: Ctx): Promise<void> {
   await redisKeys(ctx, true);
 }
 
-/**
- * Deletes every KV bucket `<ns>_*`: the registry's `<ns>_sources` by its own destroy(), and
- * whatever other buckets tierstream opens (e.g. `<ns>_filters`) by their backing streams.
- */
-async function destroyKvBuckets(ctx: Ctx): Promise<void> {
-  await (await NatsKvRegistry.open(ctx.js, ctx.ns)).destroy();
-  const prefix = `KV_${ctx.ns}_`;
-  for await (const name of ctx.jsm.streams.names()) {
-    if (name.startsWith(prefix)) await ctx.jsm.streams.delete(name);
-  }
-}
 
-/** Counts (and with `unlink`, removes) the namespace's Redis keys, by SCAN on every master. */
-async function redisKeys(ctx: Ctx, unlink: boolean): Promise<number> {
-  const nodes = ctx.redis instanceof Cluster ? ctx.redis.nodes('master') : [ctx.redis];
-  let n = 0;
-  for (const node of nodes) {
-    let cursor = '0';
-    do {
-      const [next, keys] = await node.scan(cursor, 'MATCH', `${ctx.ns}:*`, 'COUNT', 1_000);
-      cursor = next;
-      n += keys.length;
-      // Keys of one SCAN page may sit in different cluster slots: unlink them one by one there.
-      if (unlink && keys.length) await (ctx.redis instanceof Cluster ? Promise.all(keys.map((k) => node.unlink(k))) : node.unlink(...keys));
-    } while (cursor !== '0');
-  }
-  return n;
-}
 
-/** Removes everything the namespace owns; reports, but does not throw, what it could not remove. */
-async function cleanup(ctx: Ctx): Promise<void> {
-  const steps: [string, () => Promise<unknown>][] = [
-    ['NATS streams', () => deleteStreams(ctx.jsm, ctx.ns)],
-    [`KV buckets ${ctx.ns}_*`, () => destroyKvBuckets(ctx)],
-    [`ClickHouse database ${ctx.ns}`, () => ctx.history.dropDatabase()],
-    [`Redis keys ${ctx.ns}:*`, () => redisKeys(ctx, true)],
-  ];
-  for (const [what, step] of steps) {
-    try {
-      await step();
-    } catch (err) {
-      console.error(`bench: cleanup of ${what} failed: ${(err as Error).message}`);
-    }
-  }
-  await ctx.nc.drain().catch(() => undefined);
-  ctx.redis.disconnect();
-  await ctx.history.close();
-  console.log(`cleaned up namespace ${ctx.ns}`);
-}
 
 interface Summary {
   ceiling: { seconds: number; eventsPerSecond: number; peakRssMiB: number };
@@ -502,45 +436,5 @@ function printSummary(ctx: Ctx, prefilled: { seconds: number; eventsPerSecond: n
   console.log(`target ratio >= ${TARGET_RATIO}: ${met(s.ratio >= TARGET_RATIO)} (${s.ratio.toFixed(3)})`);
 }
 
-async function machineInfo(ctx: Ctx, loadAtStart: number[]) {
-  const cpus = os.cpus();
-  const version = async (f: () => Promise<string | undefined>) => f().catch(() => undefined);
-  return {
-    cpus: cpus.length,
-    cpuModel: cpus[0]?.model,
-    totalMemoryMiB: Math.round(os.totalmem() / 1024 / 1024),
-    platform: `${os.platform()} ${os.release()} ${os.arch()}`,
-    /** 1, 5 and 15 minute load averages when the benchmark started: high means it shared the machine. */
-    loadAverage: loadAtStart.map((x) => round(x, 2)),
-    node: process.version,
-    code: codeVersion(),
-    nats: ctx.nc.info?.version,
-    clickhouse: await version(async () => (await ctx.history.select<{ v: string }>('SELECT version() AS v'))[0]?.v),
-    redis: await version(async () => {
-      const node = ctx.redis instanceof Cluster ? ctx.redis.nodes('master')[0] : ctx.redis;
-      return /redis_version:(\S+)/.exec((await node?.info('server')) ?? '')?.[1];
-    }),
-  };
-}
 
-/** The commit measured, and whether the working tree differed from it (others edit while we run). */
-function codeVersion(): { commit: string; dirty: boolean } | undefined {
-  try {
-    const git = (...args: string[]) => execFileSync('git', args, { cwd: new URL('..', import.meta.url), encoding: 'utf8' }).trim();
-    return { commit: git('rev-parse', 'HEAD'), dirty: git('status', '--porcelain', '--untracked-files=no').length > 0 };
-  } catch {
-    return undefined;
-  }
-}
 
-/** Writes bench/results/ingest-<ISO time>.json (through a .tmp file, so no half-written result stays). */
-function writeResult(startedAt: Date, result: unknown): string {
-  const dir = new URL('./results/', import.meta.url);
-  mkdirSync(dir, { recursive: true });
-  // Colons are not allowed in file names everywhere; the rest is ISO 8601.
-  const file = new URL(`ingest-${startedAt.toISOString().replace(/:/g, '-').replace(/\.\d+Z$/, 'Z')}.json`, dir);
-  const tmp = new URL(`${file.pathname.split('/').pop()}.tmp`, dir);
-  writeFileSync(tmp, `${JSON.stringify(result, null, 2)}\n`);
-  renameSync(tmp, file);
-  return file.pathname;
-}

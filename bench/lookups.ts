@@ -9,7 +9,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -20,12 +20,13 @@ import Fastify from 'fastify';
 import { pino } from 'pino';
 import { configFromEnv } from '../config.js';
 import { createTierstream, type Tierstream } from '../runtime.js';
-import { deleteStreams, foldEvents, natsNames, type InteractionEvent } from '../engine/index.js';
-import { ClickHouseHistory, NatsKvRegistry, createRedis, sourceKeys } from '../storage/index.js';
+import { foldEvents, natsNames, type InteractionEvent } from '../engine/index.js';
+import { ClickHouseHistory, createRedis, sourceKeys } from '../storage/index.js';
 import { rng } from '../scripts/generate.js';
 import { runLoad, type LoadResult } from './http-load.js';
 import { MiB, machineBusy, round, startPhase, table, type PhaseUsage } from './measure.js';
 import type { Benchmark } from './types.js';
+import { cleanupNamespace, machineInfo, until, writeResult } from './namespace.js';
 
 const TARGET_P99_IDLE_MS = 2;
 const TARGET_P99_INGEST_MS = 10;
@@ -38,7 +39,6 @@ const AGREEMENT_SAMPLE = 20;
 /** Users per campaign generated, inserted and applied at a time during setup. */
 const SETUP_CHUNK_USERS = 50_000;
 /** A wait (drain, merges) that makes no progress this long fails or gives up, ms. */
-const STALL_MS = 60_000;
 /** Longest wait for ClickHouse background merges to finish before a phase, ms. */
 const MERGE_WAIT_MS = 180_000;
 
@@ -211,7 +211,7 @@ async function runLookups(p: Params, signal: AbortSignal): Promise<void> {
 
     const summary = summarize(phases);
     printSummary(ctx, phases, summary);
-    const file = writeResult(startedAt, {
+    const file = writeResult('lookups', startedAt, {
       benchmark: 'lookups',
       question: lookups.question,
       startedAt: startedAt.toISOString(),
@@ -551,48 +551,8 @@ async function redisUsedMemory(ctx: Ctx): Promise<number> {
 
 // ---- waiting and cleanup -------------------------------------------------------------------
 
-/** Polls `check` every `everyMs` until done; fails when progress stands still for STALL_MS. */
-async function until(ctx: Ctx, what: string, everyMs: number, check: () => Promise<{ done: boolean; progress: number }>): Promise<void> {
-  let last = -1;
-  let lastChange = performance.now();
-  for (;;) {
-    ctx.signal.throwIfAborted();
-    const { done, progress } = await check();
-    if (done) return;
-    if (progress !== last) (last = progress), (lastChange = performance.now());
-    else if (performance.now() - lastChange > STALL_MS) throw new Error(`${what}: no progress for ${STALL_MS / 1000} s (at ${progress})`);
-    await sleep(everyMs);
-  }
-}
 
-/**
- * Deletes every KV bucket `<ns>_*`: the registry's `<ns>_sources` by its own destroy(), and
- * the others (`<ns>_filters`) by their backing streams.
- */
-async function destroyKvBuckets(ctx: Ctx): Promise<void> {
-  await (await NatsKvRegistry.open(ctx.nc.jetstream(), ctx.ns)).destroy();
-  const prefix = `KV_${ctx.ns}_`;
-  for await (const name of ctx.jsm.streams.names()) {
-    if (name.startsWith(prefix)) await ctx.jsm.streams.delete(name);
-  }
-}
 
-/** Removes the namespace's Redis keys, by SCAN + UNLINK on every master; returns how many. */
-async function unlinkRedisKeys(ctx: Ctx): Promise<number> {
-  const nodes = ctx.redis instanceof Cluster ? ctx.redis.nodes('master') : [ctx.redis];
-  let n = 0;
-  for (const node of nodes) {
-    let cursor = '0';
-    do {
-      const [next, keys] = await node.scan(cursor, 'MATCH', `${ctx.ns}:*`, 'COUNT', 1_000);
-      cursor = next;
-      n += keys.length;
-      // Keys of one SCAN page may sit in different cluster slots: unlink them one by one there.
-      if (keys.length) await (ctx.redis instanceof Cluster ? Promise.all(keys.map((k) => node.unlink(k))) : node.unlink(...keys));
-    } while (cursor !== '0');
-  }
-  return n;
-}
 
 /** Stops the producer and the server, then removes everything the namespace owns; reports, never throws. */
 async function cleanup(ctx: Ctx): Promise<void> {
@@ -600,24 +560,7 @@ async function cleanup(ctx: Ctx): Promise<void> {
   // Requests the load generator left behind still run (history ones for a while): closing the
   // clients under them would only log errors.
   for (const t = performance.now(); ctx.inflight > 0 && performance.now() - t < 10_000;) await sleep(50);
-  const steps: [string, () => Promise<unknown>][] = [
-    ['tierstream (engine drain, API)', async () => ctx.ts?.close()],
-    ['NATS streams', () => deleteStreams(ctx.jsm, ctx.ns)],
-    [`KV buckets ${ctx.ns}_*`, () => destroyKvBuckets(ctx)],
-    [`ClickHouse database ${ctx.ns}`, () => ctx.history.dropDatabase()],
-    [`Redis keys ${ctx.ns}:*`, () => unlinkRedisKeys(ctx)],
-  ];
-  for (const [what, step] of steps) {
-    try {
-      await step();
-    } catch (err) {
-      console.error(`bench: cleanup of ${what} failed: ${(err as Error).message}`);
-    }
-  }
-  await ctx.nc.drain().catch(() => undefined);
-  ctx.redis.disconnect();
-  await ctx.history.close();
-  console.log(`cleaned up namespace ${ctx.ns}`);
+  await cleanupNamespace(ctx, [['tierstream (engine drain, API)', async () => ctx.ts?.close()]]);
 }
 
 // ---- results -------------------------------------------------------------------------------
@@ -693,44 +636,5 @@ function printSummary(ctx: Ctx, phases: PhaseResult[], s: ReturnType<typeof summ
   ]));
 }
 
-async function machineInfo(ctx: Ctx, loadAtStart: number[]) {
-  const cpus = os.cpus();
-  const version = async (f: () => Promise<string | undefined>) => f().catch(() => undefined);
-  return {
-    cpus: cpus.length,
-    cpuModel: cpus[0]?.model,
-    totalMemoryMiB: Math.round(os.totalmem() / MiB),
-    platform: `${os.platform()} ${os.release()} ${os.arch()}`,
-    /** 1, 5 and 15 minute load averages when the benchmark started: high means it shared the machine. */
-    loadAverage: loadAtStart.map((x) => round(x, 2)),
-    node: process.version,
-    code: codeVersion(),
-    nats: ctx.nc.info?.version,
-    clickhouse: await version(async () => (await ctx.history.select<{ v: string }>('SELECT version() AS v'))[0]?.v),
-    redis: await version(async () => {
-      const node = ctx.redis instanceof Cluster ? ctx.redis.nodes('master')[0] : ctx.redis;
-      return /redis_version:(\S+)/.exec((await node?.info('server')) ?? '')?.[1];
-    }),
-  };
-}
 
-/** The commit measured, and whether the working tree differed from it (others edit while we run). */
-function codeVersion(): { commit: string; dirty: boolean } | undefined {
-  try {
-    const git = (...args: string[]) => execFileSync('git', args, { cwd: repoRoot, encoding: 'utf8' }).trim();
-    return { commit: git('rev-parse', 'HEAD'), dirty: git('status', '--porcelain', '--untracked-files=no').length > 0 };
-  } catch {
-    return undefined;
-  }
-}
 
-/** Writes bench/results/lookups-<ISO time>.json (through a .tmp file, so no half-written result stays). */
-function writeResult(startedAt: Date, result: unknown): string {
-  const dir = new URL('./results/', import.meta.url);
-  mkdirSync(dir, { recursive: true });
-  const file = new URL(`lookups-${startedAt.toISOString().replace(/:/g, '-').replace(/\.\d+Z$/, 'Z')}.json`, dir);
-  const tmp = new URL(`${file.pathname.split('/').pop()}.tmp`, dir);
-  writeFileSync(tmp, `${JSON.stringify(result, null, 2)}\n`);
-  renameSync(tmp, file);
-  return file.pathname;
-}

@@ -4,9 +4,7 @@
  * replaying the raw events from ClickHouse; ingest throughput with and without a restore
  * running. One random namespace, removed at the end. Method and numbers: bench/README.md.
  */
-import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { connect, headers as natsHeaders, type JetStreamClient, type JetStreamManager, type NatsConnection } from 'nats';
@@ -15,13 +13,14 @@ import { pino } from 'pino';
 import { configFromEnv, type Config } from '../config.js';
 import { createTierstream, type Tierstream } from '../runtime.js';
 import {
-  ENGINE_DEFAULTS, deleteStreams, ensureStreams, foldEvents, natsNames,
+  ENGINE_DEFAULTS, ensureStreams, foldEvents, natsNames,
   type AggregateRow, type Channel, type EventType, type InteractionEvent, type SourceRef,
 } from '../engine/index.js';
-import { ClickHouseHistory, NatsKvRegistry, RedisHotIndex, createRedis, queries, sourceKeys } from '../storage/index.js';
+import { ClickHouseHistory, RedisHotIndex, createRedis, queries, sourceKeys } from '../storage/index.js';
 import { generateEvents, type WireEvent } from '../scripts/generate.js';
 import { MiB, cpuDelta, machineBusy, median, round, serviceCpu, startPhase, table, type CpuSnapshot, type PhaseUsage } from './measure.js';
 import type { Benchmark } from './types.js';
+import { STALL_MS, cleanupNamespace, machineInfo, masters, until, writeResult } from './namespace.js';
 
 const TARGET_RESTORE_SECONDS = 5;
 const TARGET_DEMOTE_SECONDS = 1;
@@ -39,7 +38,6 @@ const INGEST_POLL_MS = 20;
 /** CPU seconds of other processes during a phase above which it is flagged as not clean. */
 const OTHER_CPU_NOISE_SECONDS = 1;
 /** A wait whose progress stands still this long fails instead of hanging, ms. */
-const STALL_MS = 60_000;
 
 interface Params {
   events: number;
@@ -310,7 +308,7 @@ async function runTiers(p: Params, signal: AbortSignal): Promise<void> {
 
     const summary = summarize(cycles, ingestRuns);
     printSummary(ctx, build, summary, replays, ingestRuns);
-    const file = writeResult(startedAt, {
+    const file = writeResult('tiers', startedAt, {
       benchmark: 'tiers',
       question: tiers.question,
       startedAt: startedAt.toISOString(),
@@ -348,7 +346,7 @@ async function runTiers(p: Params, signal: AbortSignal): Promise<void> {
     console.log(`\nresult written to ${file}`);
   } finally {
     await ts?.close().catch((err) => console.error(`bench: closing tierstream failed: ${(err as Error).message}`));
-    await cleanup(ctx);
+    await cleanupNamespace(ctx);
   }
 }
 
@@ -489,7 +487,6 @@ async function checkState(hot: RedisHotIndex, source: SourceRef, expected: Expec
 
 // ---- Redis memory ------------------------------------------------------------------------
 
-const masters = (ctx: Ctx): Redis[] => (ctx.redis instanceof Cluster ? ctx.redis.nodes('master') : [ctx.redis]);
 
 /** MEMORY USAGE (SAMPLES 0: every member counted) of the source's key list, tier gate and index keys. */
 async function sourceMemory(ctx: Ctx, source: SourceRef): Promise<SourceMemory> {
@@ -897,72 +894,11 @@ async function ingestPhase(ctx: Ctx, withRestore: boolean, expected: Expected, p
   }
 }
 
-/**
- * Polls `check` every `everyMs` until it says done. Fails when progress stands still for
- * STALL_MS or the run is interrupted.
- */
-async function until(ctx: Ctx, what: string, everyMs: number, check: () => Promise<{ done: boolean; progress: number }>): Promise<void> {
-  let last = -1;
-  let lastChange = performance.now();
-  for (;;) {
-    ctx.signal.throwIfAborted();
-    const { done, progress } = await check();
-    if (done) return;
-    if (progress !== last) (last = progress), (lastChange = performance.now());
-    else if (performance.now() - lastChange > STALL_MS) throw new Error(`${what}: no progress for ${STALL_MS / 1000} s (at ${progress})`);
-    await sleep(everyMs);
-  }
-}
 
 // ---- cleanup (as bench/ingest.ts) ----------------------------------------------------------
 
-/**
- * Deletes every KV bucket `<ns>_*`: the registry's `<ns>_sources` by its own destroy(), and
- * whatever other buckets tierstream opens (e.g. `<ns>_filters`) by their backing streams.
- */
-async function destroyKvBuckets(ctx: Ctx): Promise<void> {
-  await (await NatsKvRegistry.open(ctx.js, ctx.ns)).destroy();
-  const prefix = `KV_${ctx.ns}_`;
-  for await (const name of ctx.jsm.streams.names()) {
-    if (name.startsWith(prefix)) await ctx.jsm.streams.delete(name);
-  }
-}
 
-/** Removes the namespace's Redis keys, by SCAN + UNLINK on every master. */
-async function unlinkRedisKeys(ctx: Ctx): Promise<number> {
-  let n = 0;
-  for (const node of masters(ctx)) {
-    let cursor = '0';
-    do {
-      const [next, keys] = await node.scan(cursor, 'MATCH', `${ctx.ns}:*`, 'COUNT', 1_000);
-      cursor = next;
-      // Keys of one SCAN page may sit in different cluster slots: unlink them one by one there.
-      if (keys.length) n += ctx.redis instanceof Cluster ? (await Promise.all(keys.map((k) => node.unlink(k)))).length : await node.unlink(...keys);
-    } while (cursor !== '0');
-  }
-  return n;
-}
 
-/** Removes everything the namespace owns; reports, but does not throw, what it could not remove. */
-async function cleanup(ctx: Ctx): Promise<void> {
-  const steps: [string, () => Promise<unknown>][] = [
-    ['NATS streams', () => deleteStreams(ctx.jsm, ctx.ns)],
-    [`KV buckets ${ctx.ns}_*`, () => destroyKvBuckets(ctx)],
-    [`ClickHouse database ${ctx.ns}`, () => ctx.history.dropDatabase()],
-    [`Redis keys ${ctx.ns}:*`, () => unlinkRedisKeys(ctx)],
-  ];
-  for (const [what, step] of steps) {
-    try {
-      await step();
-    } catch (err) {
-      console.error(`bench: cleanup of ${what} failed: ${(err as Error).message}`);
-    }
-  }
-  await ctx.nc.drain().catch(() => undefined);
-  ctx.redis.disconnect();
-  await ctx.history.close();
-  console.log(`cleaned up namespace ${ctx.ns}`);
-}
 
 // ---- output --------------------------------------------------------------------------------
 
@@ -1095,41 +1031,5 @@ function printSummary(ctx: Ctx, build: RestoreResult, s: Summary, replays: Repla
   ]));
 }
 
-async function machineInfo(ctx: Ctx, loadAtStart: number[]) {
-  const cpus = os.cpus();
-  const version = async (f: () => Promise<string | undefined>) => f().catch(() => undefined);
-  return {
-    cpus: cpus.length,
-    cpuModel: cpus[0]?.model,
-    totalMemoryMiB: Math.round(os.totalmem() / 1024 / 1024),
-    platform: `${os.platform()} ${os.release()} ${os.arch()}`,
-    /** 1, 5 and 15 minute load averages when the benchmark started: high means it shared the machine. */
-    loadAverage: loadAtStart.map((x) => round(x, 2)),
-    node: process.version,
-    code: codeVersion(),
-    nats: ctx.nc.info?.version,
-    clickhouse: await version(async () => (await ctx.history.select<{ v: string }>('SELECT version() AS v'))[0]?.v),
-    redis: await version(async () => /redis_version:(\S+)/.exec((await masters(ctx)[0]?.info('server')) ?? '')?.[1]),
-  };
-}
 
-/** The commit measured, and whether the working tree differed from it (others edit while we run). */
-function codeVersion(): { commit: string; dirty: boolean } | undefined {
-  try {
-    const git = (...args: string[]) => execFileSync('git', args, { cwd: new URL('..', import.meta.url), encoding: 'utf8' }).trim();
-    return { commit: git('rev-parse', 'HEAD'), dirty: git('status', '--porcelain', '--untracked-files=no').length > 0 };
-  } catch {
-    return undefined;
-  }
-}
 
-/** Writes bench/results/tiers-<ISO time>.json (through a .tmp file, so no half-written result stays). */
-function writeResult(startedAt: Date, result: unknown): string {
-  const dir = new URL('./results/', import.meta.url);
-  mkdirSync(dir, { recursive: true });
-  const file = new URL(`tiers-${startedAt.toISOString().replace(/:/g, '-').replace(/\.\d+Z$/, 'Z')}.json`, dir);
-  const tmp = new URL(`${file.pathname.split('/').pop()}.tmp`, dir);
-  writeFileSync(tmp, `${JSON.stringify(result, null, 2)}\n`);
-  renameSync(tmp, file);
-  return file.pathname;
-}
