@@ -13,7 +13,7 @@ import { createTierstream, type Tierstream } from '../runtime.js';
 import { ENGINE_DEFAULTS, ensureStreams, natsNames, type EngineOptions } from '../engine/index.js';
 import { ClickHouseHistory, createRedis } from '../storage/index.js';
 import { generateEvents } from '../scripts/generate.js';
-import { machineBusy, median, round, startPhase, table, type PhaseUsage } from './measure.js';
+import { machineBusy, median, round, startPhase, table, type PhaseUsage, timed, type StageTime } from './measure.js';
 import type { Benchmark } from './types.js';
 import { STALL_MS, cleanupNamespace, destroyKvBuckets, machineInfo, redisKeys, until, writeResult } from './namespace.js';
 
@@ -51,7 +51,6 @@ interface CeilingResult extends PhaseResult {
   firstMessageMs: number;
 }
 
-interface StageTime { calls: number; seconds: number }
 
 interface EngineResult extends PhaseResult {
   /** Store calls of the batch writer, summed over batches written concurrently. */
@@ -346,16 +345,6 @@ function instrument(ts: Tierstream): EngineResult['stages'] {
     'history.insert': { calls: 0, seconds: 0 },
     'hot.apply': { calls: 0, seconds: 0 },
   };
-  const timed = <A extends unknown[], R>(stage: StageTime, fn: (...args: A) => Promise<R>) =>
-    async (...args: A): Promise<R> => {
-      const t = performance.now();
-      try {
-        return await fn(...args);
-      } finally {
-        stage.calls++;
-        stage.seconds += (performance.now() - t) / 1000;
-      }
-    };
   ts.registry.ensure = timed(stages['registry.ensure'], ts.registry.ensure.bind(ts.registry));
   ts.history.insert = timed(stages['history.insert'], ts.history.insert.bind(ts.history));
   ts.hot.apply = timed(stages['hot.apply'], ts.hot.apply.bind(ts.hot));

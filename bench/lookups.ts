@@ -24,7 +24,7 @@ import { foldEvents, natsNames, type InteractionEvent } from '../engine/index.js
 import { ClickHouseHistory, createRedis, sourceKeys } from '../storage/index.js';
 import { rng } from '../scripts/generate.js';
 import { runLoad, type LoadResult } from './http-load.js';
-import { MiB, machineBusy, round, startPhase, table, type PhaseUsage } from './measure.js';
+import { MiB, machineBusy, round, startPhase, table, timed, type PhaseUsage, type StageTime } from './measure.js';
 import type { Benchmark } from './types.js';
 import { cleanupNamespace, machineInfo, until, writeResult } from './namespace.js';
 
@@ -58,7 +58,6 @@ interface Params {
   seed: number;
 }
 
-interface StageTime { calls: number; seconds: number }
 type Stages = Record<'registry.get' | 'hot.scores' | 'history.filterUsers', StageTime>;
 
 interface PhaseResult {
@@ -479,21 +478,9 @@ function stageSummary(s: Stages): PhaseResult['stages'] {
  * through `ensure`, which is not wrapped.
  */
 function instrument(ctx: Ctx, ts: Tierstream): void {
-  const timed = <A extends unknown[], R>(stage: StageTime, fn: (...args: A) => Promise<R>) =>
-    async (...args: A): Promise<R> => {
-      const t = performance.now();
-      ctx.inflight++;
-      try {
-        return await fn(...args);
-      } finally {
-        ctx.inflight--;
-        stage.calls++;
-        stage.seconds += (performance.now() - t) / 1000;
-      }
-    };
-  ts.registry.get = timed(ctx.stages['registry.get'], ts.registry.get.bind(ts.registry));
-  ts.hot.scores = timed(ctx.stages['hot.scores'], ts.hot.scores.bind(ts.hot));
-  ts.history.filterUsers = timed(ctx.stages['history.filterUsers'], ts.history.filterUsers.bind(ts.history));
+  ts.registry.get = timed(ctx.stages['registry.get'], ts.registry.get.bind(ts.registry), ctx);
+  ts.hot.scores = timed(ctx.stages['hot.scores'], ts.hot.scores.bind(ts.hot), ctx);
+  ts.history.filterUsers = timed(ctx.stages['history.filterUsers'], ts.history.filterUsers.bind(ts.history), ctx);
 }
 
 const clockTicks = (() => {

@@ -210,3 +210,23 @@ export function table(header: string[], rows: (string | number)[][]): string {
     r.map((c, i) => (typeof raw?.[i] === 'number' || /^-?[\d.]+$|^-$/.test(String(raw?.[i])) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
   return [line(cells[0]!, undefined), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map((r, i) => line(cells[i + 1]!, r))].join('\n');
 }
+
+/** Calls and seconds spent in one store method (summed over concurrent calls). */
+export interface StageTime { calls: number; seconds: number }
+
+/**
+ * `fn`, counting its calls and the time until each settles into `stage`; `gauge.inflight`,
+ * when given, counts the calls not settled yet.
+ */
+export const timed = <A extends unknown[], R>(stage: StageTime, fn: (...args: A) => Promise<R>, gauge?: { inflight: number }) =>
+  async (...args: A): Promise<R> => {
+    const t = performance.now();
+    if (gauge) gauge.inflight++;
+    try {
+      return await fn(...args);
+    } finally {
+      if (gauge) gauge.inflight--;
+      stage.calls++;
+      stage.seconds += (performance.now() - t) / 1000;
+    }
+  };

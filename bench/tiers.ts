@@ -18,7 +18,7 @@ import {
 } from '../engine/index.js';
 import { ClickHouseHistory, RedisHotIndex, createRedis, queries, sourceKeys } from '../storage/index.js';
 import { generateEvents, type WireEvent } from '../scripts/generate.js';
-import { MiB, cpuDelta, machineBusy, median, round, serviceCpu, startPhase, table, type CpuSnapshot, type PhaseUsage } from './measure.js';
+import { MiB, cpuDelta, machineBusy, median, round, serviceCpu, startPhase, table, type CpuSnapshot, type PhaseUsage, timed, type StageTime } from './measure.js';
 import type { Benchmark } from './types.js';
 import { STALL_MS, cleanupNamespace, machineInfo, masters, until, writeResult } from './namespace.js';
 
@@ -91,7 +91,6 @@ interface RedisMemory {
   usedMemoryRss: number;
 }
 
-interface StageTime { calls: number; seconds: number }
 type RestoreStages = Record<'history.countAggregateRows' | 'history.aggregateSource (waiting for the next chunk)' | 'hot.apply' | 'hot.setGate' | 'registry.update', StageTime>;
 
 interface Check {
@@ -543,16 +542,6 @@ function instrument(ts: Tierstream): RestoreStages {
     'hot.setGate': { calls: 0, seconds: 0 },
     'registry.update': { calls: 0, seconds: 0 },
   };
-  const timed = <A extends unknown[], R>(stage: StageTime, fn: (...args: A) => Promise<R>) =>
-    async (...args: A): Promise<R> => {
-      const t = performance.now();
-      try {
-        return await fn(...args);
-      } finally {
-        stage.calls++;
-        stage.seconds += (performance.now() - t) / 1000;
-      }
-    };
   ts.history.countAggregateRows = timed(stages['history.countAggregateRows'], ts.history.countAggregateRows.bind(ts.history));
   const apply = timed(stages['hot.apply'], ts.hot.apply.bind(ts.hot));
   ts.hot.apply = (folds) => {

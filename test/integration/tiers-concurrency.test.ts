@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { pino } from 'pino';
-import { cleanup, eventually, getJson, hotState, historyFold, send, startStack, testConfig, TEST_ENGINE } from './helpers.js';
+import { eventually, getJson, hotState, historyFold, send, startStack, testConfig, TEST_ENGINE } from './helpers.js';
 import { rng } from '../../scripts/generate.js';
 import { createTierstream } from '../../runtime.js';
 
