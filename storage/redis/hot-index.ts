@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
-import type { Cluster, Redis } from 'ioredis';
-import type { ApplyResult, HotIndex, SourceFold, SourceRef } from '../../engine/types.js';
+import type { ChainableCommander, Cluster, Redis } from 'ioredis';
+import { sourceName, type ApplyResult, type HotIndex, type SourceFold, type SourceRef } from '../../engine/types.js';
 import type { Program } from '../../engine/lookup/evaluate.js';
 import { namespaceKeys, sourceKeys } from './keys.js';
 
@@ -117,8 +117,8 @@ export class RedisHotIndex implements HotIndex {
 
   /**
    * For each user: the latest time in each of `leaves`' indexes, and whether the user has any
-   * event of `sources`. One pipelined round trip of ZMSCORE calls (one per key), each on a
-   * single key, so it works on Redis Cluster.
+   * event of `sources`. One pipelined round trip of ZMSCORE calls (one per key; on Redis
+   * Cluster one pipeline per source, in parallel).
    */
   async scores(
     leaves: readonly { source: SourceRef; index: string }[],
@@ -128,12 +128,12 @@ export class RedisHotIndex implements HotIndex {
     const latest = users.map(() => new Array<number | undefined>(leaves.length));
     const known = users.map(() => false);
     if (users.length === 0) return { latest, known };
-    const pipe = this.redis.pipeline();
-    for (const l of leaves) pipe.zmscore(sourceKeys(this.ns, l.source).index(l.index), ...users);
-    for (const s of sources) pipe.zmscore(sourceKeys(this.ns, s).index('any'), ...users);
-    const res = (await pipe.exec()) ?? [];
-    res.forEach(([err, value], k) => {
-      if (err) throw err;
+    const keys = [
+      ...leaves.map((l) => ({ source: l.source, key: sourceKeys(this.ns, l.source).index(l.index) })),
+      ...sources.map((s) => ({ source: s, key: sourceKeys(this.ns, s).index('any') })),
+    ];
+    const res = await this.pipelined(keys, (pipe, key) => pipe.zmscore(key, ...users));
+    res.forEach((value, k) => {
       const scores = value as (string | null)[];
       if (k < leaves.length) {
         scores.forEach((v, u) => {
@@ -146,6 +146,37 @@ export class RedisHotIndex implements HotIndex {
       }
     });
     return { latest, known };
+  }
+
+  /**
+   * Runs one command per key in pipelines and returns the replies in the keys' order (throws
+   * the first error). Standalone: one pipeline. Cluster: one pipeline per source, in parallel,
+   * since ioredis rejects a pipeline whose keys live on more than one node.
+   */
+  private async pipelined(
+    keys: readonly { source: SourceRef; key: string }[],
+    add: (pipe: ChainableCommander, key: string) => void,
+  ): Promise<unknown[]> {
+    const groups = new Map<string, number[]>();
+    keys.forEach(({ source }, i) => {
+      const g = this.redis.isCluster ? sourceName(source) : '';
+      let list = groups.get(g);
+      if (!list) groups.set(g, (list = []));
+      list.push(i);
+    });
+    const out = new Array<unknown>(keys.length);
+    await Promise.all(
+      [...groups.values()].map(async (idx) => {
+        const pipe = this.redis.pipeline();
+        for (const i of idx) add(pipe, keys[i]!.key);
+        const res = (await pipe.exec()) ?? [];
+        res.forEach(([err, value], j) => {
+          if (err) throw err;
+          out[idx[j]!] = value;
+        });
+      }),
+    );
+    return out;
   }
 
   /**
