@@ -4,6 +4,7 @@ import type { ChainableCommander, Cluster, Redis } from 'ioredis';
 import { sourceName, type ApplyResult, type HotIndex, type SourceFold, type SourceRef } from '../../engine/types.js';
 import type { Program } from '../../engine/lookup/evaluate.js';
 import { namespaceKeys, sourceKeys } from './keys.js';
+import { keySlot } from './slots.js';
 
 const lua = (name: string) => readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), 'utf8');
 
@@ -11,7 +12,7 @@ type RedisClient = Redis | Cluster;
 type WithCommands = RedisClient & {
   tsFilterSet(numKeys: number, ...args: (string | number)[]): Promise<number | string[]>;
   tsApply(numKeys: number, ...args: (string | number)[]): Promise<number>;
-  tsSentinel(sentinel: string, rebuilding: string, owner: string, ttlMs: number): Promise<number>;
+  tsSentinel(sentinel: string, rebuilding: string, owner: string, ttlMs: number, force: 0 | 1): Promise<number>;
 };
 
 /** Outcome of a sentinel check (see lua/sentinel.lua). */
@@ -260,11 +261,55 @@ export class RedisHotIndex implements HotIndex {
     return n;
   }
 
-  /** Checks that this Redis still holds the namespace, electing a rebuilder if it does not. */
+  /**
+   * Checks that this Redis still holds the namespace, electing a rebuilder if it does not.
+   * On Redis Cluster every master holds a sentinel of its own (see masterSentinels), so a
+   * master restarted empty is noticed even when the namespace sentinel sits on another one.
+   */
   async checkSentinel(owner: string, ttlMs: number): Promise<SentinelState> {
     const m = namespaceKeys(this.ns);
-    const code = await this.redis.tsSentinel(m.sentinel, m.rebuilding, owner, ttlMs);
-    return SENTINEL_STATES[code] ?? 'intact';
+    const perMaster = this.masterSentinels();
+    const missingOf = async (keys: string[]) => {
+      const found = await Promise.all(keys.map((k) => this.redis.exists(k)));
+      return keys.filter((_, i) => found[i] === 0);
+    };
+    const missing = await missingOf(perMaster);
+    const code = await this.redis.tsSentinel(m.sentinel, m.rebuilding, owner, ttlMs, missing.length ? 1 : 0);
+    if (code !== 1 && code !== 3) return SENTINEL_STATES[code] ?? 'intact';
+    // Claimed only for a missing master sentinel: another process may have rebuilt (and
+    // rewritten it) between our read and our claim; then there is nothing left to do.
+    if (code === 3 && (await missingOf(missing)).length === 0) {
+      await this.redis.del(m.rebuilding);
+      return 'intact';
+    }
+    // Written before the rebuild starts, so a loss during the rebuild is noticed again.
+    await Promise.all(perMaster.map((k) => this.redis.set(k, owner)));
+    return 'rebuild_claimed';
+  }
+
+  /**
+   * Redis Cluster: one sentinel key per master, `masterSentinel(i)` for the first `i` whose
+   * slot the master owns in the client's slot map (every process computes the same keys).
+   * Standalone, or before the slot map is known: none.
+   */
+  private masterSentinels(): string[] {
+    if (!this.redis.isCluster) return [];
+    const slots = (this.redis as Cluster).slots;
+    const masters = new Set<string>();
+    for (const owners of slots) if (owners?.[0]) masters.add(owners[0]);
+    const m = namespaceKeys(this.ns);
+    const keys = new Map<string, string>();
+    for (let i = 0; keys.size < masters.size && i < 1 << 20; i++) {
+      const master = slots[keySlot(m.masterSentinelTag(i))]?.[0];
+      if (master && !keys.has(master)) keys.set(master, m.masterSentinel(i));
+    }
+    return [...keys.values()];
+  }
+
+  /** Redis Cluster: the masters (`host:port`) of the client's slot map; standalone: []. */
+  masters(): string[] {
+    if (!this.redis.isCluster) return [];
+    return [...new Set((this.redis as Cluster).slots.map((owners) => owners?.[0]).filter((n): n is string => !!n))].sort();
   }
 
   /** Renews (ttlMs > 0) or ends (ttlMs = 0) this process's rebuild claim. */
@@ -301,23 +346,33 @@ export class RedisHotIndex implements HotIndex {
 
   /**
    * Unlinks every key of the namespace (tests and benchmarks only): SCAN on each master,
-   * UNLINK in batches, the sentinel last, so a process that notices the loss only rebuilds
-   * after every other key is gone (as after a FLUSHALL).
+   * UNLINK in batches, the sentinels last, so a process that notices the loss only rebuilds
+   * after every other key is gone (as after a FLUSHALL). With `master` (a `host:port` of
+   * masters()), only that master's keys go: what it restarted empty does to the namespace.
    */
-  async unlinkNamespace(): Promise<number> {
-    const nodes = 'nodes' in this.redis && typeof this.redis.nodes === 'function' ? this.redis.nodes('master') : [this.redis as Redis];
-    const sentinel = namespaceKeys(this.ns).sentinel;
+  async unlinkNamespace(opts: { master?: string } = {}): Promise<number> {
+    let nodes: Redis[] = this.redis.isCluster ? (this.redis as Cluster).nodes('master') : [this.redis as Redis];
+    if (opts.master !== undefined) {
+      nodes = nodes.filter((n) => `${n.options.host}:${n.options.port}` === opts.master);
+      if (nodes.length !== 1) throw new Error(`${opts.master} is not one of the masters ${this.masters().join(', ')}`);
+    }
+    const m = namespaceKeys(this.ns);
     let n = 0;
+    const sentinels: [Redis, string][] = [];
     for (const node of nodes) {
       let cursor = '0';
       do {
         const [next, keys] = await node.scan(cursor, 'MATCH', `${this.ns}:*`, 'COUNT', 500);
         cursor = next;
         // On a cluster node each key goes alone: keys of one scan page span many slots.
-        for (const key of keys) if (key !== sentinel) n += await node.unlink(key);
+        for (const key of keys) {
+          if (m.isSentinel(key)) sentinels.push([node, key]);
+          else n += await node.unlink(key);
+        }
       } while (cursor !== '0');
     }
-    return n + (await this.redis.unlink(sentinel));
+    for (const [node, key] of sentinels) n += await node.unlink(key);
+    return n;
   }
 
   async ping(): Promise<boolean> {

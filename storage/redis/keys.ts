@@ -11,6 +11,7 @@ import { sourceName, type SourceRef } from '../../engine/types.js';
  *   <ns>:{campaign:A}:i:v:<variant>:<type>
  *   <ns>:{canvas:C}:i:s:<step>:<type>
  *   <ns>:{<ns>}:sentinel, <ns>:{<ns>}:rebuilding   see namespaceKeys
+ *   <ns>:{<ns>:m<i>}:sentinel        Redis Cluster: one per master, see namespaceKeys
  */
 
 export function sourceTag(source: SourceRef): string {
@@ -29,13 +30,20 @@ export function sourceKeys(namespace: string, source: SourceRef) {
 }
 
 /**
- * Keys of the namespace itself, hash-tagged together so one script can use both on a cluster.
- * On Redis Cluster the sentinel lives on one master: it detects the loss of that node only
- * (a documented limit; see README).
+ * Keys of the namespace itself. `sentinel` and `rebuilding` are hash-tagged together so one
+ * script can use both on a cluster. On Redis Cluster the sentinel lives on one master, so each
+ * master also gets a sentinel of its own, `masterSentinel(i)` for the first `i` whose slot that
+ * master owns (see RedisHotIndex.checkSentinel): the loss of any master is noticed.
  */
 export function namespaceKeys(namespace: string) {
   return {
     sentinel: `${namespace}:{${namespace}}:sentinel`,
     rebuilding: `${namespace}:{${namespace}}:rebuilding`,
+    /** The hash tag of master sentinel `i`, which decides its slot. */
+    masterSentinelTag: (i: number) => `${namespace}:m${i}`,
+    masterSentinel: (i: number) => `${namespace}:{${namespace}:m${i}}:sentinel`,
+    /** True for the sentinel and every master sentinel of the namespace. */
+    isSentinel: (key: string) =>
+      key === `${namespace}:{${namespace}}:sentinel` || (key.startsWith(`${namespace}:{${namespace}:m`) && key.endsWith('}:sentinel')),
   };
 }

@@ -1,6 +1,10 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { eventually, getJson, send, startStack, type Stack } from './helpers.js';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { eventually, getJson, historyFold, hotState, send, startStack, type Stack } from './helpers.js';
 import { keySlot } from '../../storage/redis/slots.js';
 
 /**
@@ -59,6 +63,114 @@ test('a filter naming sources on every master: check, count, audience and user l
   assert.equal(user.body.sources.map((s: { source: string; latest?: object }) => [s.source, Object.keys(s.latest ?? {})]), [
     ['campaign:x4', []], ['campaign:x1', ['send']], ['campaign:x3', ['click']],
   ]);
+});
+
+const src = (id: string) => ({ kind: 'campaign' as const, id });
+const rebuilds = async (stack: Stack) => Number((await stack.ts.metrics.hotRebuilds.get()).values[0]?.value ?? 0);
+
+/** Events for the SPREAD sources, and one expired source `old` that must stay without keys. */
+async function seed(stack: Stack): Promise<void> {
+  await stack.publish(Array.from({ length: 30 }, (_, i) => ({ id: `old-${i}`, type: 'send', userId: `u${i}`, campaignId: 'old', time: 1_000 + i })));
+  await eventually(async () => (await getJson(stack.ts, '/v1/campaigns/old')).body.counts?.history === 30, 'old ingested');
+  await send(stack.ts, 'POST', '/v1/campaigns/old/demote');
+  await eventually(async () => (await getJson(stack.ts, '/v1/campaigns/old')).body.tier === 'expired', 'old expired');
+}
+
+/** Publishes `n` events over the SPREAD sources, ids from `from`, spread over `ms`. */
+async function publishSpread(stack: Stack, prefix: string, n: number, ms = 0): Promise<void> {
+  for (let i = 0; i < n; i += 100) {
+    await stack.publish(Array.from({ length: Math.min(100, n - i) }, (_, j) => {
+      const k = i + j;
+      return { id: `${prefix}-${k}`, type: k % 3 ? 'open' : 'send', userId: `u${k % 300}`, campaignId: SPREAD[k % 3], time: 5_000 + ((k * 7919) % 10_000) };
+    }));
+    if (ms) await new Promise((r) => setTimeout(r, (ms * 100) / n));
+  }
+}
+
+/** After a loss: rebuilt, ready, and every hot source equal to the fold of its history. */
+async function assertHealed(stack: Stack, before: number, what: string): Promise<void> {
+  await eventually(async () => (await rebuilds(stack)) > before, `${what}: a rebuild`);
+  await eventually(async () => (await stack.ts.app.inject({ method: 'GET', url: '/readyz' })).statusCode === 200, `${what}: ready again`, 30_000);
+  await eventually(async () => stack.ts.engine!.inflight() === 0, `${what}: no batch in flight`);
+  for (const id of SPREAD) {
+    assert.equal(await hotState(stack.ts, src(id)), await historyFold(stack.ts, src(id)), `${what}: ${id} healed`);
+  }
+  assert.is(await stack.ts.hot.sourceKeyCount(src('old')), 0, `${what}: the expired source has no keys`);
+}
+
+const waitIngested = async (stack: Stack, total: number) => {
+  const counts = async () => {
+    let n = 0;
+    for (const id of SPREAD) n += (await getJson(stack.ts, `/v1/campaigns/${id}`)).body.counts?.history ?? 0;
+    return n;
+  };
+  await eventually(async () => (await counts()) === total, `${total} events in history`, 60_000);
+};
+
+test('the loss of any one master is noticed (a sentinel per master) and healed from history', async () => {
+  const stack = await startStack();
+  try {
+    await seed(stack);
+    await publishSpread(stack, 'pre', 900);
+    await waitIngested(stack, 900);
+    // Standalone: the one server is every master; the whole namespace goes at once.
+    const masters: (string | undefined)[] = stack.ts.hot.masters().length ? stack.ts.hot.masters() : [undefined];
+    let total = 900;
+    for (const master of masters) {
+      await eventually(async () => (await stack.ts.app.inject({ method: 'GET', url: '/readyz' })).statusCode === 200, 'ready', 30_000);
+      const before = await rebuilds(stack);
+      await stack.ts.hot.unlinkNamespace({ master }); // what that master restarted empty does
+      // Ingest goes on, for hot sources and for the expired one whose gate may just have gone.
+      await stack.publish([{ id: `old-late-${master}`, type: 'click', userId: 'late', campaignId: 'old', time: 9_999 }]);
+      await publishSpread(stack, `after-${master}`, 300);
+      total += 300;
+      await waitIngested(stack, total);
+      await assertHealed(stack, before, `loss of ${master ?? 'the server'}`);
+    }
+  } finally {
+    await stack.stop();
+  }
+});
+
+// A real restart of one master without its data, with scripts/redis-cluster.sh, while events
+// stream in: only against the local cluster that script runs (it owns the nodes' directories).
+const root = dirname(dirname(dirname(fileURLToPath(import.meta.url))));
+const clusterNodes = (process.env.REDIS_CLUSTER_NODES ?? '').split(',').filter(Boolean);
+const clusterDir = join(process.env.TIERSTREAM_DATA_DIR ?? join(root, '.data'), 'redis-cluster');
+const scriptCluster = clusterNodes.length >= 3 && clusterNodes.every((hp) => existsSync(join(clusterDir, hp.split(':')[1]!, 'nodes.conf')));
+
+function restartEmpty(hostPort: string): Promise<void> {
+  const [host, port] = hostPort.split(':');
+  return new Promise((resolve, reject) => {
+    const child = spawn('bash', [join(root, 'scripts/redis-cluster.sh'), 'restart-empty', port!], {
+      env: { ...process.env, REDIS_CLUSTER_HOST: host, REDIS_CLUSTER_PORTS: clusterNodes.map((hp) => hp.split(':')[1]).join(',') },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`restart-empty ${hostPort} exited ${code}`))));
+  });
+}
+
+(scriptCluster ? test : test.skip)('a master restarted empty during ingest is rebuilt; nothing acknowledged is lost', async () => {
+  const stack = await startStack();
+  try {
+    await seed(stack);
+    await publishSpread(stack, 'pre', 600);
+    await waitIngested(stack, 600);
+    // The master holding x1 (the middle third of the slots) goes down and comes back empty.
+    const masters = stack.ts.hot.masters();
+    const victim = masters.find((m) => m.endsWith(`:${clusterNodes[1]!.split(':')[1]}`)) ?? masters[1]!;
+    const before = await rebuilds(stack);
+    const publishing = publishSpread(stack, 'during', 1_500, 6_000);
+    await restartEmpty(victim);
+    await publishing;
+    await stack.publish([{ id: 'old-late', type: 'click', userId: 'late', campaignId: 'old', time: 9_999 }]);
+    await waitIngested(stack, 2_100);
+    await assertHealed(stack, before, `restart of ${victim}`);
+    assert.is((await getJson(stack.ts, '/v1/campaigns/old')).body.counts.history, 31);
+  } finally {
+    await stack.stop();
+  }
 });
 
 test.run();
