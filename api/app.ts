@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -14,6 +14,7 @@ import { sourceRoutes } from './routes/sources.js';
 import { userRoutes } from './routes/users.js';
 import { filterRoutes } from './routes/filters.js';
 import { retargetingRoutes } from './routes/retargeting.js';
+import { consoleRoutes } from './console.js';
 
 /** What the API needs; each piece is an interface so tests can hand in their own. */
 export interface AppDeps {
@@ -42,7 +43,7 @@ export function buildApp(deps: AppDeps, opts: FastifyServerOptions = {}): Fastif
     onConstructorPoisoning: 'error',
     // Two log lines per request cost more than a lookup at thousands of requests per second;
     // errors are still logged, and /metrics counts requests.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     // Fastify strips unknown properties by default; the contract rejects them.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
     ...opts,
@@ -94,6 +95,8 @@ export function buildApp(deps: AppDeps, opts: FastifyServerOptions = {}): Fastif
     userRoutes(api, deps);
     filterRoutes(api, deps);
     retargetingRoutes(api, deps);
+    // The web console (outside /v1: no key, no rate limit; it calls /v1 with the operator's key).
+    consoleRoutes(api);
   });
   return app;
 }

@@ -1,0 +1,91 @@
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+
+/** Where the console's sources live: `console/` at the repository root. */
+export const CONSOLE_DIR = join(dirname(dirname(fileURLToPath(import.meta.url))), 'console');
+
+interface Asset {
+  body: Buffer;
+  type: string;
+  etag: string;
+}
+
+// Everything the page loads comes from this process: no CDN, no inline script or style.
+const CSP = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "connect-src 'self'",
+  "base-uri 'none'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+const asset = (body: string | Buffer, type: string): Asset => {
+  const buf = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
+  return { body: buf, type, etag: `"${createHash('sha256').update(buf).digest('base64url').slice(0, 27)}"` };
+};
+
+/**
+ * Builds the console's three files: the page, its stylesheet, and the TypeScript views bundled
+ * by esbuild in memory. Throws with esbuild's messages when the code does not build.
+ */
+export async function buildConsoleAssets(dir = CONSOLE_DIR): Promise<Map<string, Asset>> {
+  // Loaded on first use: processes that never serve the console never load esbuild.
+  const { build } = await import('esbuild');
+  const out = await build({
+    entryPoints: [join(dir, 'src/main.ts')],
+    bundle: true,
+    write: false,
+    format: 'esm',
+    target: 'es2020',
+    minify: true,
+    legalComments: 'none',
+    logLevel: 'silent',
+  });
+  const js = out.outputFiles[0]!.contents;
+  const [html, css] = await Promise.all([readFile(join(dir, 'index.html')), readFile(join(dir, 'styles.css'))]);
+  return new Map([
+    ['index.html', asset(html, 'text/html; charset=utf-8')],
+    ['app.css', asset(css, 'text/css; charset=utf-8')],
+    ['app.js', asset(Buffer.from(js), 'text/javascript; charset=utf-8')],
+  ]);
+}
+
+// One build per process, shared by every app instance (tests build many apps).
+let built: Promise<Map<string, Asset>> | undefined;
+const assets = () => {
+  built ??= buildConsoleAssets().catch((err) => {
+    built = undefined; // a later request tries again (e.g. after the file is fixed)
+    throw err;
+  });
+  return built;
+};
+
+/**
+ * The web console at `/console`: a page, a stylesheet and a script, held in memory. The routes
+ * are outside `/v1`, so neither the API keys nor the rate limit apply to them; the page itself
+ * calls the public `/v1` API with the key the operator enters.
+ */
+export function consoleRoutes(app: FastifyInstance): void {
+  const send = async (name: string, req: FastifyRequest, reply: FastifyReply) => {
+    const a = (await assets()).get(name)!;
+    reply
+      .header('content-security-policy', CSP)
+      .header('x-content-type-options', 'nosniff')
+      .header('referrer-policy', 'no-referrer')
+      .header('cache-control', 'no-cache')
+      .header('etag', a.etag);
+    if (req.headers['if-none-match'] === a.etag) return reply.status(304).send();
+    return reply.type(a.type).send(a.body);
+  };
+  const hide = { schema: { hide: true } };
+  app.get('/console', hide, (req, reply) => send('index.html', req, reply));
+  app.get('/console/', hide, (req, reply) => send('index.html', req, reply));
+  app.get('/console/app.js', hide, (req, reply) => send('app.js', req, reply));
+  app.get('/console/app.css', hide, (req, reply) => send('app.css', req, reply));
+}

@@ -1,0 +1,164 @@
+// The console's only way to tierstream: the public /v1 API of CONTRACT.md, with the
+// operator's key as a bearer token.
+
+export type Kind = 'campaign' | 'canvas';
+export type Tier = 'hot' | 'demoting' | 'expired' | 'restoring';
+
+export interface SourceState {
+  id: string;
+  kind: Kind;
+  name?: string | null;
+  tags?: string[];
+  status: 'active' | 'stopped';
+  tier: Tier;
+  stoppedAt: string | null;
+  expiresAt: string | null;
+  pinnedBy: string[];
+  restore: { startedAt: string | null; finishedAt: string | null; progress: number } | null;
+  transitions: { tier: Tier; at: string; reason: string }[];
+  counts: { hot: number | null; history: number };
+}
+
+export interface FilterDoc {
+  id: string;
+  filter: unknown;
+  sources: string[];
+  updatedAt: string;
+}
+
+export interface ListQuery {
+  tier?: string;
+  status?: string;
+  tag?: string;
+  limit: number;
+  cursor?: string | null;
+}
+
+/** An answer other than 2xx, or no answer at all (`status` 0). */
+export class ApiFailure extends Error {
+  override name = 'ApiFailure';
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly body: Record<string, unknown> = {},
+  ) {
+    super(message);
+  }
+}
+
+const KEY = 'tierstream.apiKey';
+
+export const apiKey = {
+  get(): string | null {
+    try {
+      return sessionStorage.getItem(KEY);
+    } catch {
+      return null; // storage disabled: the key is simply not kept
+    }
+  },
+  set(key: string | null): void {
+    try {
+      if (key) sessionStorage.setItem(KEY, key);
+      else sessionStorage.removeItem(KEY);
+    } catch {
+      /* storage disabled */
+    }
+  },
+};
+
+const authListeners = new Set<(failure: ApiFailure) => void>();
+/** Called on every 401, so the page can show the key field. */
+export function onAuthFailure(fn: (failure: ApiFailure) => void): void {
+  authListeners.add(fn);
+}
+
+/** Calls the API; resolves with the parsed body, rejects with an ApiFailure. */
+export async function request<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown): Promise<{ status: number; body: T }> {
+  const headers: Record<string, string> = { accept: 'application/json' };
+  const key = apiKey.get();
+  if (key) headers.authorization = `Bearer ${key}`;
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  let res: Response;
+  try {
+    res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), cache: 'no-store' });
+  } catch (err) {
+    throw new ApiFailure(0, 'network', (err as Error).message);
+  }
+  const text = await res.text();
+  let parsed: unknown;
+  try {
+    parsed = text ? JSON.parse(text) : undefined;
+  } catch {
+    parsed = undefined;
+  }
+  if (!res.ok) {
+    const b = (parsed && typeof parsed === 'object' ? parsed : {}) as Record<string, unknown>;
+    const failure = new ApiFailure(res.status, typeof b.error === 'string' ? b.error : `http_${res.status}`, typeof b.message === 'string' ? b.message : res.statusText, b);
+    if (res.status === 401) for (const fn of authListeners) fn(failure);
+    throw failure;
+  }
+  return { status: res.status, body: parsed as T };
+}
+
+const plural = (k: Kind) => (k === 'campaign' ? 'campaigns' : 'canvases');
+
+export const api = {
+  async list(kind: Kind, q: ListQuery): Promise<{ items: SourceState[]; cursor: string | null }> {
+    const p = new URLSearchParams();
+    if (q.tier) p.set('tier', q.tier);
+    if (q.status) p.set('status', q.status);
+    if (q.tag) p.set('tag', q.tag);
+    p.set('limit', String(q.limit));
+    if (q.cursor) p.set('cursor', q.cursor);
+    return (await request<{ items: SourceState[]; cursor: string | null }>('GET', `/v1/${plural(kind)}?${p}`)).body;
+  },
+  async source(kind: Kind, id: string): Promise<SourceState> {
+    return (await request<SourceState>('GET', `/v1/${plural(kind)}/${encodeURIComponent(id)}`)).body;
+  },
+  async restore(kind: Kind, id: string): Promise<{ id: string; tier: Tier; restorePending?: boolean }> {
+    return (await request<{ id: string; tier: Tier; restorePending?: boolean }>('POST', `/v1/${plural(kind)}/${encodeURIComponent(id)}/restore`)).body;
+  },
+  async bulkRestore(body: { tag: string } | { ids: string[] }): Promise<{ sources: { source: string; tier: Tier | null; error?: string }[] }> {
+    return (await request<{ sources: { source: string; tier: Tier | null; error?: string }[] }>('POST', '/v1/restore', body)).body;
+  },
+  async filters(): Promise<FilterDoc[]> {
+    return (await request<{ items: FilterDoc[] }>('GET', '/v1/filters')).body.items;
+  },
+  async filter(id: string): Promise<FilterDoc> {
+    return (await request<FilterDoc>('GET', `/v1/filters/${encodeURIComponent(id)}`)).body;
+  },
+};
+
+/**
+ * An API failure in words an operator can act on. `doing` completes "Could not …", e.g.
+ * "load the sources".
+ */
+export function describe(err: unknown, doing: string): string {
+  if (!(err instanceof ApiFailure)) return `Could not ${doing}: ${(err as Error)?.message ?? String(err)}.`;
+  const detail = err.message ? ` (the API said: “${err.message}”)` : '';
+  switch (err.code) {
+    case 'network':
+      return `Could not ${doing}: tierstream did not answer. Is it running and reachable from this browser?${detail}`;
+    case 'unauthorized':
+      return apiKey.get()
+        ? `Could not ${doing}: the API key was refused${detail}. Check the key and enter it again above.`
+        : `Could not ${doing}: this tierstream needs an API key. Enter one in the “API key” field above.`;
+    case 'forbidden':
+      return `Could not ${doing}: this API key lacks the permission for it${detail}. Use a key with that scope, or an admin key.`;
+    case 'source_not_found':
+      return `Could not ${doing}: there is no such campaign or canvas${detail}.`;
+    case 'filter_not_found':
+      return `Could not ${doing}: there is no such filter${detail}.`;
+    case 'transition_in_progress':
+      return `Could not ${doing}: another tier change is running for this source${detail}. Try again when it has finished.`;
+    case 'rate_limited':
+      return `Could not ${doing}: too many requests for this key right now${detail}. The console tries again at the next refresh.`;
+    case 'invalid_request':
+      return `Could not ${doing}: the API rejected the request${detail}.`;
+    default:
+      return err.status >= 500
+        ? `Could not ${doing}: tierstream failed with ${err.status} ${err.code}${detail}. Its logs say more.`
+        : `Could not ${doing}: ${err.status} ${err.code}${detail}.`;
+  }
+}

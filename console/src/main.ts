@@ -1,0 +1,80 @@
+// The console's entry: the router (hash routes, so one page serves every view) and the API key field.
+import { apiKey, onAuthFailure } from './api.js';
+import { announce, h, replace } from './dom.js';
+import type { View } from './views/common.js';
+import { filtersView } from './views/filters.js';
+import { sourceView } from './views/source.js';
+import { sourcesView } from './views/sources.js';
+
+const view = document.getElementById('view')!;
+const keyForm = document.getElementById('key-form') as HTMLFormElement;
+const keyInput = document.getElementById('api-key') as HTMLInputElement;
+const forget = document.getElementById('key-forget') as HTMLButtonElement;
+let current: View | undefined;
+
+/** `#/campaigns/A` -> the view; anything unknown -> a "not found" page with a way back. */
+function route(): void {
+  current?.dispose();
+  current = undefined;
+  const hash = location.hash.replace(/^#/, '') || '/';
+  const [path = '/', query = ''] = hash.split('?', 2) as [string, string?];
+  const parts = path.split('/').filter(Boolean).map((p) => {
+    try {
+      return decodeURIComponent(p);
+    } catch {
+      return p;
+    }
+  });
+  let nav = '';
+  if (parts.length === 0) {
+    nav = 'sources';
+    current = sourcesView(view, new URLSearchParams(query));
+  } else if ((parts[0] === 'campaigns' || parts[0] === 'canvases') && parts.length === 2) {
+    nav = 'sources';
+    current = sourceView(view, parts[0] === 'campaigns' ? 'campaign' : 'canvas', parts[1]!);
+  } else if (parts[0] === 'filters' && parts.length <= 2) {
+    nav = 'filters';
+    current = filtersView(view, parts[1]);
+  } else {
+    replace(view, h('h1', null, 'Page not found'), h('p', null, 'The console has no page at this address. ', h('a', { href: '#/' }, 'Go to the sources.')));
+  }
+  for (const a of document.querySelectorAll<HTMLAnchorElement>('[data-nav]')) {
+    if (a.dataset.nav === nav) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  }
+  document.title = `${view.querySelector('h1')?.textContent ?? 'Console'} · tierstream`;
+}
+
+function showKeyForm(): void {
+  const wasHidden = keyForm.hidden;
+  keyForm.hidden = false;
+  forget.hidden = !apiKey.get();
+  if (wasHidden && !apiKey.get()) keyInput.focus();
+}
+
+// The key field appears once the API asks for a key (401), or when a key is already kept.
+onAuthFailure(showKeyForm);
+if (apiKey.get()) showKeyForm();
+
+keyForm.addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  const key = keyInput.value.trim();
+  if (!key) {
+    keyInput.focus();
+    return;
+  }
+  apiKey.set(key);
+  keyInput.value = '';
+  forget.hidden = false;
+  announce('API key saved for this tab.');
+  route();
+});
+forget.addEventListener('click', () => {
+  apiKey.set(null);
+  forget.hidden = true;
+  announce('API key forgotten.');
+  route();
+});
+
+window.addEventListener('hashchange', route);
+route();

@@ -1,0 +1,312 @@
+import { api, describe, type Kind, type SourceState } from '../api.js';
+import { h, replace, time } from '../dom.js';
+import { formatCount, formatDate, plural, relativeTime, sourceHref } from '../format.js';
+import { errorBox, focusHeading, poller, REFRESH_MS, tierBadge, type View } from './common.js';
+
+interface Query {
+  q: string;
+  tier: string;
+  status: string;
+  kind: string;
+  tag: string;
+  size: number;
+}
+
+/** Where a page starts: the API lists each kind on its own, campaigns first, then canvases. */
+interface PageStart {
+  kind: Kind;
+  cursor: string | null;
+}
+
+const SIZES = [25, 50, 100];
+// A search reads pages of the API until a page of matches is found, but no more than this.
+const MAX_REQUESTS_PER_PAGE = 20;
+
+const nameOf = (s: { kind: Kind; id: string }) => `${s.kind}:${s.id}`;
+
+function readQuery(params: URLSearchParams): Query {
+  const size = Number(params.get('size'));
+  return {
+    q: params.get('q') ?? '',
+    tier: params.get('tier') ?? '',
+    status: params.get('status') ?? '',
+    kind: params.get('kind') ?? '',
+    tag: params.get('tag') ?? '',
+    size: SIZES.includes(size) ? size : SIZES[0]!,
+  };
+}
+
+function writeQuery(q: Query): void {
+  const p = new URLSearchParams();
+  for (const [k, v] of Object.entries(q)) if (v !== '' && !(k === 'size' && v === SIZES[0])) p.set(k, String(v));
+  const s = p.toString();
+  // replaceState, not a hash change: the view stays mounted.
+  history.replaceState(null, '', `#/${s ? `?${s}` : ''}`);
+}
+
+/**
+ * Loads one page of the merged list: campaigns in id order, then canvases in id order. With a
+ * search, API pages are read and matched here (the API has no search) until a page is full.
+ */
+async function loadPage(start: PageStart, q: Query): Promise<{ rows: SourceState[]; next: PageStart | null; scanned: number }> {
+  const kinds: Kind[] = q.kind === 'campaign' || q.kind === 'canvas' ? [q.kind] : ['campaign', 'canvas'];
+  let k = kinds.indexOf(start.kind);
+  if (k < 0) k = 0;
+  let cursor = kinds[k] === start.kind ? start.cursor : null;
+  const needle = q.q.trim().toLowerCase();
+  const matches = (s: SourceState) => !needle || s.id.toLowerCase().includes(needle) || (s.name ?? '').toLowerCase().includes(needle);
+  const rows: SourceState[] = [];
+  let requests = 0;
+  let scanned = 0;
+  while (k < kinds.length && rows.length < q.size && requests < MAX_REQUESTS_PER_PAGE) {
+    // Without a search, ask for exactly what fills the page, so the next page starts at a cursor.
+    const limit = needle ? q.size : q.size - rows.length;
+    const res = await api.list(kinds[k]!, { tier: q.tier, status: q.status, tag: q.tag, limit, cursor });
+    requests++;
+    scanned += res.items.length;
+    rows.push(...res.items.filter(matches));
+    if (res.cursor) cursor = res.cursor;
+    else {
+      k++;
+      cursor = null;
+    }
+  }
+  return { rows, next: k < kinds.length ? { kind: kinds[k]!, cursor } : null, scanned };
+}
+
+/** Campaigns and canvases in one table: filters, search, paging, refresh, bulk restore. */
+export function sourcesView(root: HTMLElement, params: URLSearchParams): View {
+  let q = readQuery(params);
+  const pages: PageStart[] = [{ kind: 'campaign', cursor: null }];
+  let next: PageStart | null = null;
+  let rows: SourceState[] = [];
+  let loaded = false;
+  const selected = new Set<string>();
+  let autoRefresh = true;
+  let generation = 0;
+  const errors = errorBox();
+
+  const field = (label: string, control: HTMLElement) => h('div', { class: 'field' }, h('label', { for: control.id }, label), control);
+  const select = (id: string, value: string, options: [string, string][]) =>
+    h('select', { id, name: id, onchange: () => form.requestSubmit() }, options.map(([v, text]) => h('option', { value: v, selected: v === value }, text)));
+
+  const search = h('input', { id: 'f-q', name: 'q', type: 'search', value: q.q, placeholder: 'campaign id or name', autocomplete: 'off' });
+  const tag = h('input', { id: 'f-tag', name: 'tag', type: 'text', value: q.tag, autocomplete: 'off', spellcheck: 'false' });
+  const tierSel = select('f-tier', q.tier, [['', 'Any tier'], ['hot', 'Hot'], ['restoring', 'Restoring'], ['demoting', 'Demoting'], ['expired', 'Expired']]);
+  const statusSel = select('f-status', q.status, [['', 'Any status'], ['active', 'Active'], ['stopped', 'Stopped']]);
+  const kindSel = select('f-kind', q.kind, [['', 'Campaigns and canvases'], ['campaign', 'Campaigns'], ['canvas', 'Canvases']]);
+  const sizeSel = select('f-size', String(q.size), SIZES.map((n) => [String(n), String(n)]));
+
+  const form = h(
+    'form',
+    {
+      class: 'filters',
+      role: 'search',
+      'aria-label': 'Filter sources',
+      onsubmit: (ev: Event) => {
+        ev.preventDefault();
+        q = {
+          q: search.value.trim(),
+          tag: tag.value.trim(),
+          tier: tierSel.value,
+          status: statusSel.value,
+          kind: kindSel.value,
+          size: Number(sizeSel.value),
+        };
+        writeQuery(q);
+        pages.splice(0, pages.length, { kind: 'campaign', cursor: null });
+        renderBulk();
+        poll.now();
+      },
+    },
+    field('Search by id or name', search),
+    field('Tier', tierSel),
+    field('Status', statusSel),
+    field('Kind', kindSel),
+    field('Tag', tag),
+    field('Rows per page', sizeSel),
+    h('div', { class: 'field actions' },
+      h('button', { type: 'submit' }, 'Apply'),
+      h('button', {
+        type: 'button',
+        class: 'secondary',
+        onclick: () => {
+          search.value = tag.value = '';
+          tierSel.value = statusSel.value = kindSel.value = '';
+          sizeSel.value = String(SIZES[0]);
+          form.requestSubmit();
+        },
+      }, 'Reset'),
+    ),
+  );
+
+  const bulk = h('div', { class: 'bulk', role: 'group', 'aria-label': 'Bulk restore' });
+  const bulkResult = h('p', { class: 'result', role: 'status' });
+  const caption = h('caption');
+  const tbody = h('tbody');
+  const selectAll = h('input', {
+    type: 'checkbox',
+    'aria-label': 'Select every source on this page',
+    onchange: () => {
+      for (const r of rows) selectAll.checked ? selected.add(nameOf(r)) : selected.delete(nameOf(r));
+      renderRows();
+      renderBulk();
+    },
+  });
+  const table = h(
+    'table',
+    { class: 'sources' },
+    caption,
+    h('thead', null, h('tr', null,
+      h('th', { scope: 'col', class: 'select' }, selectAll),
+      ['Name', 'Kind', 'Status', 'Tier', 'Stopped at', 'Expires', 'Pinned by', 'Hot users', 'History events'].map((c, i) =>
+        h('th', { scope: 'col', class: i >= 7 ? 'num' : undefined }, c)),
+    )),
+    tbody,
+  );
+  const tableWrap = h('div', { class: 'table-wrap' }, table);
+  const prev = h('button', { type: 'button', class: 'secondary', onclick: () => {
+    if (pages.length > 1) pages.pop();
+    poll.now();
+  } }, '← Previous');
+  const nextBtn = h('button', { type: 'button', class: 'secondary', onclick: () => {
+    if (next) pages.push(next);
+    poll.now();
+  } }, 'Next →');
+  const pageLabel = h('span', { class: 'page' });
+  const updated = h('span', { class: 'updated' });
+  const refreshBox = h('input', {
+    id: 'f-refresh',
+    type: 'checkbox',
+    checked: true,
+    onchange: () => {
+      autoRefresh = refreshBox.checked;
+      poll.reschedule();
+    },
+  });
+
+  function renderRows(): void {
+    caption.textContent = `Sources, page ${pages.length}${q.q ? ` (matching “${q.q}”)` : ''}`;
+    const now = Date.now();
+    if (rows.length === 0) {
+      const text = !loaded ? 'Loading…' : pages.length > 1 ? 'No more sources.' : 'No campaigns or canvases match.';
+      replace(tbody, h('tr', null, h('td', { colspan: 10, class: 'empty' }, text)));
+    } else {
+      replace(tbody, rows.map((s) => {
+        const key = nameOf(s);
+        return h('tr', { 'data-source': key, class: selected.has(key) ? 'selected' : undefined },
+          h('td', { class: 'select' }, h('input', {
+            type: 'checkbox',
+            checked: selected.has(key),
+            'aria-label': `Select ${s.kind} ${s.name || s.id}`,
+            'data-focus': `sel:${key}`,
+            onchange: (ev: Event) => {
+              (ev.target as HTMLInputElement).checked ? selected.add(key) : selected.delete(key);
+              renderRows();
+              renderBulk();
+            },
+          })),
+          h('th', { scope: 'row', 'data-label': 'Name' },
+            h('a', { href: sourceHref(s.kind, s.id), 'data-focus': `link:${key}` }, s.name || s.id),
+            s.name ? h('span', { class: 'sub' }, s.id) : null,
+            s.tags?.length ? h('span', { class: 'tags' }, s.tags.map((t) => h('span', { class: 'tag' }, t))) : null),
+          h('td', { 'data-label': 'Kind' }, s.kind),
+          h('td', { 'data-label': 'Status' }, s.status),
+          h('td', { 'data-label': 'Tier' }, tierBadge(s.tier)),
+          h('td', { 'data-label': 'Stopped at' }, time(s.stoppedAt, formatDate(s.stoppedAt))),
+          h('td', { 'data-label': 'Expires' }, time(s.expiresAt, relativeTime(s.expiresAt, now))),
+          h('td', { 'data-label': 'Pinned by' }, s.pinnedBy.length
+            ? s.pinnedBy.map((f, i) => [i ? ', ' : '', h('a', { href: `#/filters/${encodeURIComponent(f)}` }, f)])
+            : '—'),
+          h('td', { 'data-label': 'Hot users', class: 'num' }, formatCount(s.counts.hot)),
+          h('td', { 'data-label': 'History events', class: 'num' }, formatCount(s.counts.history)),
+        );
+      }));
+    }
+    const onPage = rows.filter((r) => selected.has(nameOf(r))).length;
+    selectAll.checked = rows.length > 0 && onPage === rows.length;
+    selectAll.indeterminate = onPage > 0 && onPage < rows.length;
+    prev.disabled = pages.length <= 1;
+    nextBtn.disabled = next === null;
+    pageLabel.textContent = `Page ${pages.length}`;
+  }
+
+  async function bulkRestore(body: { tag: string } | { ids: string[] }, what: string): Promise<void> {
+    bulkResult.textContent = `Asking to restore ${what}…`;
+    try {
+      const { sources } = await api.bulkRestore(body);
+      const count = (pred: (s: (typeof sources)[number]) => boolean) => sources.filter(pred).length;
+      const restoring = count((s) => s.tier === 'restoring' || s.tier === 'demoting');
+      const hot = count((s) => s.tier === 'hot');
+      const missing = sources.filter((s) => s.error).map((s) => s.source);
+      const parts = [
+        `${plural(restoring, 'source')} restoring`,
+        hot ? `${plural(hot, 'source was', 'sources were')} already hot` : '',
+        missing.length ? `not found: ${missing.join(', ')}` : '',
+      ].filter(Boolean);
+      bulkResult.textContent = sources.length ? `Restore of ${what}: ${parts.join('; ')}.` : `Nothing to restore: no source has ${what}.`;
+      if ('ids' in body) selected.clear();
+      renderRows();
+      renderBulk();
+      poll.now();
+    } catch (err) {
+      bulkResult.textContent = '';
+      errors.show(describe(err, `restore ${what}`));
+    }
+  }
+
+  function renderBulk(): void {
+    const n = selected.size;
+    replace(bulk,
+      h('button', {
+        type: 'button',
+        disabled: n === 0,
+        'data-focus': 'bulk-selected',
+        onclick: () => void bulkRestore({ ids: [...selected] }, plural(n, 'selected source')),
+      }, `Restore selected (${n})`),
+      h('button', { type: 'button', class: 'secondary', disabled: n === 0, 'data-focus': 'bulk-clear', onclick: () => {
+        selected.clear();
+        renderRows();
+        renderBulk();
+      } }, 'Clear selection'),
+      q.tag ? h('button', { type: 'button', 'data-focus': 'bulk-tag', onclick: () => void bulkRestore({ tag: q.tag }, `the tag “${q.tag}”`) }, `Restore every source tagged “${q.tag}”`) : null,
+    );
+  }
+
+  const poll = poller(async () => {
+    const gen = ++generation;
+    tableWrap.setAttribute('aria-busy', 'true');
+    try {
+      const page = await loadPage(pages[pages.length - 1]!, q);
+      if (gen !== generation) return;
+      rows = page.rows;
+      next = page.next;
+      loaded = true;
+      errors.show(null);
+      renderRows();
+      updated.textContent = `Updated ${new Date().toLocaleTimeString('en-GB')}`;
+    } catch (err) {
+      if (gen === generation) errors.show(describe(err, 'load the sources'));
+    } finally {
+      if (gen === generation) tableWrap.removeAttribute('aria-busy');
+    }
+  }, () => (autoRefresh ? REFRESH_MS : null));
+
+  replace(root,
+    h('h1', null, 'Sources'),
+    h('p', { class: 'lede' }, 'Campaigns and canvases, and where their interaction data lives: hot (real-time index, for retargeting) or expired (long-term storage only).'),
+    form,
+    errors.el,
+    bulk,
+    bulkResult,
+    tableWrap,
+    h('div', { class: 'pager' },
+      h('nav', { 'aria-label': 'Pages' }, prev, pageLabel, nextBtn),
+      h('div', { class: 'refresh' }, refreshBox, h('label', { for: 'f-refresh' }, `Refresh every ${REFRESH_MS / 1000} s`), updated),
+    ),
+  );
+  renderBulk();
+  renderRows();
+  focusHeading(root);
+  return { dispose: () => poll.stop() };
+}

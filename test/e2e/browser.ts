@@ -1,0 +1,46 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+
+/** Debian's Chromium (`apt-get install chromium`); the suite fails, never skips, without it. */
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+export const SCREENSHOTS = join(dirname(fileURLToPath(import.meta.url)), 'screenshots');
+
+export async function launch(): Promise<Browser> {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`no Chromium at ${CHROMIUM}: install Debian's package (apt-get install -y chromium) or set CHROMIUM_PATH`);
+  }
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  return chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
+}
+
+export interface Watched {
+  context: BrowserContext;
+  page: Page;
+  /** Requests to anything but `base` (the console must work offline). */
+  foreign: string[];
+  /** Uncaught errors in the page. */
+  errors: string[];
+}
+
+/** A fresh browser context (its own session storage) and page, watched for foreign requests and page errors. */
+export async function open(browser: Browser, base: string, viewport = { width: 1280, height: 900 }): Promise<Watched> {
+  const context = await browser.newContext({ viewport, reducedMotion: 'reduce' });
+  context.setDefaultTimeout(20_000);
+  const foreign: string[] = [];
+  const errors: string[] = [];
+  context.on('request', (r) => {
+    const url = r.url();
+    if (!url.startsWith(base) && !url.startsWith('data:')) foreign.push(url);
+  });
+  const page = await context.newPage();
+  page.on('pageerror', (err) => errors.push(err.message));
+  return { context, page, foreign, errors };
+}
+
+export async function screenshot(page: Page, name: string, fullPage = false): Promise<string> {
+  const path = join(SCREENSHOTS, `${name}.png`);
+  await page.screenshot({ path, fullPage });
+  return path;
+}

@@ -1,0 +1,298 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { copyFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { AddressInfo } from 'node:net';
+import type { Browser, Page } from 'playwright-core';
+import { eventually, startStack, type Stack } from '../integration/helpers.js';
+import { launch, open, screenshot, type Watched } from './browser.js';
+
+const ADMIN = 'e2e-admin-key-0123456789';
+const RESTORER = 'e2e-restore-key-0123456789';
+const READER = 'e2e-lookup-key-0123456789';
+const root = dirname(dirname(dirname(fileURLToPath(import.meta.url))));
+// Long ago: a source stopped then is past its expiry at once, and the engine's scan expires it.
+const STOPPED_LONG_AGO = '2026-09-01T09:00:00.000Z';
+
+interface Ctx {
+  stack: Stack;
+  base: string;
+  browser: Browser;
+  /** The operator's tab, with the restore key entered once and kept in session storage. */
+  op: Watched;
+}
+const test = suite<Ctx>('console e2e');
+
+test.before(async (ctx) => {
+  ctx.stack = await startStack(undefined, {}, {
+    // Expiry after 30 s: sources stopped long ago expire at the next scan (0.2 s), and a restored
+    // one stays hot long enough for the test to look at it.
+    TIER_EXPIRE_AFTER: 'PT30S',
+    TIER_SCAN_INTERVAL: 'PT0.2S',
+    TIERSTREAM_API_KEYS: `${ADMIN}:admin;${RESTORER}:restore,lookup;${READER}:lookup`,
+    TIERSTREAM_RATE_LIMIT: '200',
+  });
+  await ctx.stack.ts.app.listen({ host: '127.0.0.1', port: 0 });
+  ctx.base = `http://127.0.0.1:${(ctx.stack.ts.app.server.address() as AddressInfo).port}`;
+  ctx.browser = await launch();
+});
+test.after(async (ctx) => {
+  for (const w of [ctx.op]) await w?.context.close().catch(() => undefined);
+  await ctx.browser?.close().catch(() => undefined);
+  await ctx.stack?.stop();
+});
+
+/** An API call over the socket, as an admin unless told. */
+async function call(ctx: Ctx, method: string, path: string, body?: unknown, key = ADMIN): Promise<{ status: number; body: any }> {
+  const res = await fetch(ctx.base + path, {
+    method,
+    headers: { authorization: `Bearer ${key}`, ...(body !== undefined && { 'content-type': 'application/json' }) },
+    ...(body !== undefined && { body: JSON.stringify(body) }),
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : undefined };
+}
+
+const tier = async (ctx: Ctx, path: string) => (await call(ctx, 'GET', path)).body.tier as string;
+
+/** Events of `users` users for a source (a send each, an open for every second, a click for every fourth), ingested. */
+async function seed(ctx: Ctx, kind: 'campaign' | 'canvas', id: string, users: number): Promise<number> {
+  const events: object[] = [];
+  const src = kind === 'campaign' ? { campaignId: id } : { canvasId: id, stepId: 's1' };
+  const t0 = Date.parse('2026-08-01T10:00:00Z');
+  for (let u = 0; u < users; u++) {
+    events.push({ id: `${id}-s-${u}`, type: 'send', userId: `u${u}`, ...src, time: t0 + u * 1_000 });
+    if (u % 2 === 0) events.push({ id: `${id}-o-${u}`, type: 'open', userId: `u${u}`, ...src, time: t0 + u * 1_000 + 60_000 });
+    if (u % 4 === 0) events.push({ id: `${id}-c-${u}`, type: 'click', userId: `u${u}`, ...src, time: t0 + u * 1_000 + 120_000 });
+  }
+  for (let i = 0; i < events.length; i += 2_000) await ctx.stack.publish(events.slice(i, i + 2_000));
+  const path = `/v1/${kind === 'campaign' ? 'campaigns' : 'canvases'}/${id}`;
+  await eventually(async () => (await call(ctx, 'GET', path)).body.counts?.history === events.length, `${id} ingested`, 30_000);
+  return events.length;
+}
+
+/** Stops sources long ago with a name and tags, and waits until the engine has expired them. */
+async function stopAndExpire(ctx: Ctx, sources: { path: string; name: string; tags?: string[] }[]): Promise<void> {
+  for (const s of sources) {
+    const res = await call(ctx, 'PUT', s.path, { status: 'stopped', stoppedAt: STOPPED_LONG_AGO, name: s.name, tags: s.tags ?? [] });
+    assert.is(res.status, 200, JSON.stringify(res.body));
+  }
+  for (const s of sources) await eventually(async () => (await tier(ctx, s.path)) === 'expired', `${s.path} expired`, 30_000);
+}
+
+/** The operator enters a key in the key field that appears after the API's 401. */
+async function enterKey(page: Page, key: string): Promise<void> {
+  const field = page.getByLabel('API key', { exact: true });
+  await field.waitFor({ state: 'visible' });
+  await field.fill(key);
+  await field.press('Enter');
+}
+
+test('chromium from Debian is there (apt-get install -y chromium)', async (ctx) => {
+  assert.ok(ctx.browser.isConnected());
+  assert.match(ctx.browser.version(), /^\d+\./);
+});
+
+test('the console is served by tierstream itself: no key, no rate limit, no other origin; the API stays guarded', async (ctx) => {
+  const texts: string[] = [];
+  for (const path of ['/console', '/console/', '/console/app.js', '/console/app.css']) {
+    const res = await fetch(ctx.base + path);
+    assert.is(res.status, 200, path);
+    assert.match(res.headers.get('content-security-policy') ?? '', /default-src 'none'; script-src 'self'/);
+    texts.push(await res.text());
+    const again = await fetch(ctx.base + path, { headers: { 'if-none-match': res.headers.get('etag')! } });
+    assert.is(again.status, 304, `${path} revalidates`);
+  }
+  assert.match(texts[0]!, /<script type="module" src="\/console\/app.js">/);
+  for (const t of texts) assert.not.match(t, /(https?:)?\/\/[a-z0-9.-]+\.[a-z]{2,}\//i, 'no asset from another origin');
+  // More requests than the rate limit allows per second: the console is not rate limited.
+  const burst = await Promise.all(Array.from({ length: 250 }, () => fetch(`${ctx.base}/console/app.css`).then((r) => r.status)));
+  assert.ok(burst.every((s) => s === 200), `burst: ${[...new Set(burst)]}`);
+  assert.is((await fetch(`${ctx.base}/v1/campaigns`)).status, 401);
+  const docs = await fetch(`${ctx.base}/docs/json`);
+  assert.is(docs.status, 200);
+  const spec = (await docs.json()) as { paths: Record<string, unknown> };
+  assert.ok(spec.paths['/v1/campaigns/{id}/restore'], 'the API docs still list the routes');
+  assert.not.ok(Object.keys(spec.paths).some((p) => p.startsWith('/console')), 'the console is not an API route');
+  assert.is((await fetch(`${ctx.base}/healthz`)).status, 200);
+});
+
+test('an expired campaign: banner, Restore interaction data, progress, banner gone, hot, lookups answer', async (ctx) => {
+  const events = await seed(ctx, 'campaign', 'spring-sale', 3_000);
+  await stopAndExpire(ctx, [{ path: '/v1/campaigns/spring-sale', name: 'Spring sale 2026', tags: ['spring'] }]);
+  const filter = { campaign: 'spring-sale', event: 'send' };
+  const refused = await call(ctx, 'POST', '/v1/retargeting/check', { filter, userIds: ['u1'] });
+  assert.is(refused.status, 409);
+  assert.is(refused.body.error, 'source_expired');
+  const expiredAt = (await call(ctx, 'GET', '/v1/campaigns/spring-sale')).body.transitions.findLast((t: { tier: string }) => t.tier === 'expired').at;
+
+  ctx.op = await open(ctx.browser, ctx.base);
+  const { page } = ctx.op;
+  await page.goto(`${ctx.base}/console/#/campaigns/spring-sale`);
+  await enterKey(page, RESTORER);
+  const banner = page.locator('#banner');
+  await banner.getByRole('heading', { name: 'Interaction data moved to long-term storage' }).waitFor();
+  await page.getByRole('heading', { level: 1, name: /Spring sale 2026/ }).waitFor();
+  assert.is(await banner.locator('time').first().getAttribute('datetime'), expiredAt, 'the banner dates the move');
+  assert.match(await banner.innerText(), /retargeting filters that use this campaign .* are refused/);
+  const shot = await screenshot(page, 'source-expired');
+  copyFileSync(shot, join(root, 'docs/console-source-page.png'));
+
+  // Every progress value the page ever shows, whatever the timing of the refreshes.
+  await page.evaluate(() => {
+    const seen: number[] = [];
+    (window as unknown as { seenProgress: number[] }).seenProgress = seen;
+    new MutationObserver(() => {
+      const p = document.querySelector('progress');
+      if (p) seen.push(p.value);
+    }).observe(document.body, { subtree: true, childList: true, attributes: true });
+  });
+  await banner.getByRole('button', { name: 'Restore interaction data' }).click();
+  await page.getByRole('heading', { name: 'Restoring interaction data…' }).or(page.locator('#restored')).first().waitFor();
+  if (await page.locator('progress').count()) await screenshot(page, 'source-restoring');
+  await banner.waitFor({ state: 'detached', timeout: 60_000 });
+  const seen = await page.evaluate(() => (window as unknown as { seenProgress: number[] }).seenProgress);
+  assert.ok(seen.length > 0, 'a progress bar was shown');
+  assert.ok(seen.every((v) => v >= 0 && v <= 100), `progress values ${seen}`);
+  await page.locator('#restored', { hasText: 'Interaction data restored' }).waitFor();
+  assert.is(await page.locator('#tier-title .badge').innerText(), 'Hot');
+  assert.match(await page.locator('#expiry').innerText(), /Hot until .* no active retargeting filter uses it/);
+  assert.match(await page.locator('.timeline li').first().innerText(), /Hot[\s\S]*restore finished/);
+  await screenshot(page, 'source-restored', true);
+
+  const state = (await call(ctx, 'GET', '/v1/campaigns/spring-sale')).body;
+  assert.is(state.tier, 'hot');
+  assert.is(state.counts.hot, 3_000);
+  assert.is(state.counts.history, events);
+  const check = await call(ctx, 'POST', '/v1/retargeting/check', { filter, userIds: ['u1', 'u2999', 'nobody'] }, RESTORER);
+  assert.is(check.status, 200, JSON.stringify(check.body));
+  assert.equal(check.body.matched, ['u1', 'u2999']);
+  assert.is(check.body.servedFrom, 'hot');
+  assert.equal(ctx.op.errors, []);
+});
+
+test('bulk restore from the sources page: by tag, then a searched row selected with the keyboard', async (ctx) => {
+  await Promise.all([seed(ctx, 'campaign', 'autumn-a', 40), seed(ctx, 'campaign', 'autumn-b', 40), seed(ctx, 'canvas', 'autumn-flow', 40), seed(ctx, 'campaign', 'winter', 40)]);
+  await stopAndExpire(ctx, [
+    { path: '/v1/campaigns/autumn-a', name: 'Autumn A', tags: ['autumn'] },
+    { path: '/v1/campaigns/autumn-b', name: 'Autumn B', tags: ['autumn'] },
+    { path: '/v1/canvases/autumn-flow', name: 'Autumn onboarding flow', tags: ['autumn', 'onboarding'] },
+    { path: '/v1/campaigns/winter', name: 'Winter teaser' },
+  ]);
+  const page = ctx.op.page;
+  await page.goto(`${ctx.base}/console/#/`);
+  await page.getByLabel('Tag', { exact: true }).fill('autumn');
+  await page.getByLabel('Tag', { exact: true }).press('Enter');
+  const rows = page.locator('table.sources tbody tr[data-source]');
+  await eventually(async () => (await rows.count()) === 3, 'three tagged rows');
+  assert.equal(await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-source'))), ['campaign:autumn-a', 'campaign:autumn-b', 'canvas:autumn-flow']);
+  for (const r of await rows.all()) assert.is(await r.locator('.badge').innerText(), 'Expired');
+  assert.match(page.url(), /#\/\?tag=autumn$/);
+  await screenshot(page, 'sources-expired');
+
+  await page.getByRole('button', { name: 'Restore every source tagged “autumn”' }).click();
+  await page.getByRole('status').filter({ hasText: 'Restore of the tag “autumn”: 3 sources restoring.' }).waitFor();
+  await eventually(async () => {
+    const badges = await rows.locator('.badge').allInnerTexts();
+    return badges.length === 3 && badges.every((b) => b === 'Hot');
+  }, 'the table shows the tagged sources hot (refreshing by itself)', 60_000);
+  for (const p of ['/v1/campaigns/autumn-a', '/v1/campaigns/autumn-b', '/v1/canvases/autumn-flow']) assert.is(await tier(ctx, p), 'hot');
+  assert.is(await tier(ctx, '/v1/campaigns/winter'), 'expired', 'an untagged source is left alone');
+
+  // Search by name, select the row with the keyboard, restore the selection.
+  await page.getByRole('button', { name: 'Reset' }).click();
+  await page.getByLabel('Search by id or name').fill('teaser');
+  await page.getByLabel('Search by id or name').press('Enter');
+  await eventually(async () => (await rows.count()) === 1 && (await rows.first().getAttribute('data-source')) === 'campaign:winter', 'the search finds winter');
+  const box = page.getByRole('checkbox', { name: 'Select campaign Winter teaser' });
+  await box.focus();
+  await page.keyboard.press('Space');
+  assert.ok(await box.isChecked());
+  const restoreSelected = page.getByRole('button', { name: 'Restore selected (1)' });
+  await restoreSelected.focus();
+  await page.keyboard.press('Enter');
+  await page.getByRole('status').filter({ hasText: '1 source restoring' }).waitFor();
+  await eventually(async () => (await rows.first().locator('.badge').innerText()) === 'Hot', 'winter hot in the table', 60_000);
+  assert.is(await tier(ctx, '/v1/campaigns/winter'), 'hot');
+
+  await page.getByRole('button', { name: 'Reset' }).click();
+  await eventually(async () => (await rows.count()) >= 5, 'all sources listed');
+  await screenshot(page, 'sources', true);
+  const phone = await open(ctx.browser, ctx.base, { width: 390, height: 844 });
+  try {
+    await phone.page.goto(`${ctx.base}/console/#/`);
+    await enterKey(phone.page, RESTORER);
+    await phone.page.locator('table.sources tbody tr[data-source]').first().waitFor();
+    const width = await phone.page.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(width <= 390, `no horizontal scrolling at phone width (${width} px)`);
+    await screenshot(phone.page, 'sources-phone', true);
+    assert.equal(phone.foreign, []);
+  } finally {
+    await phone.context.close();
+  }
+  assert.equal(ctx.op.errors, []);
+});
+
+test('filters page: registered filters and the sources each pins; the source page says why it stays hot', async (ctx) => {
+  const put = await call(ctx, 'PUT', '/v1/filters/spring-non-clickers', {
+    filter: { and: [{ campaign: 'spring-sale', event: 'send' }, { not: { campaign: 'spring-sale', event: 'click' } }] },
+  });
+  assert.is(put.status, 200, JSON.stringify(put.body));
+  await call(ctx, 'PUT', '/v1/filters/autumn-openers', { filter: { or: [{ campaign: 'autumn-a', event: 'open' }, { canvas: 'autumn-flow', step: 's1', event: 'open' }] } });
+  const page = ctx.op.page;
+  await page.goto(`${ctx.base}/console/#/filters`);
+  const card = page.getByRole('article', { name: 'spring-non-clickers' });
+  await card.waitFor();
+  assert.is(await page.getByRole('article').count(), 2);
+  const pin = card.getByRole('listitem').filter({ hasText: 'campaign:spring-sale' });
+  await pin.locator('.badge').waitFor();
+  assert.ok(['Hot', 'Restoring'].includes(await pin.locator('.badge').innerText()));
+  await screenshot(page, 'filters', true);
+
+  await pin.getByRole('link').click();
+  await page.getByRole('heading', { level: 1, name: /Spring sale 2026/ }).waitFor();
+  await page.locator('#expiry', { hasText: 'stays hot while 1 active retargeting filter uses it' }).waitFor();
+  assert.ok(await page.getByRole('region', { name: 'Retargeting filters that pin it' }).getByRole('link', { name: 'spring-non-clickers' }).isVisible());
+  await screenshot(page, 'source-pinned', true);
+  assert.equal(ctx.op.errors, []);
+  assert.equal(ctx.op.foreign, [], 'no request left tierstream');
+});
+
+test('API errors in words: no key, a wrong key, a key without the restore scope', async (ctx) => {
+  await call(ctx, 'POST', '/v1/campaigns/autumn-b/demote');
+  await eventually(async () => (await tier(ctx, '/v1/campaigns/autumn-b')) === 'expired', 'autumn-b demoted');
+  const w = await open(ctx.browser, ctx.base);
+  try {
+    const { page } = w;
+    await page.goto(`${ctx.base}/console/#/`);
+    const alert = page.getByRole('alert');
+    await alert.filter({ hasText: 'Could not load the sources: this tierstream needs an API key' }).waitFor();
+    assert.ok(await page.getByLabel('API key', { exact: true }).isVisible());
+    await screenshot(page, 'key-needed');
+
+    await enterKey(page, 'not-the-right-key-0000');
+    await alert.filter({ hasText: 'the API key was refused (the API said: “unknown API key”)' }).waitFor();
+    await screenshot(page, 'key-wrong');
+
+    await enterKey(page, READER);
+    await page.locator('table.sources tbody tr[data-source]').first().waitFor();
+    assert.is(await alert.isVisible(), false, 'the error goes once a good key is in');
+
+    await page.goto(`${ctx.base}/console/#/campaigns/autumn-b`);
+    await page.getByRole('button', { name: 'Restore interaction data' }).click();
+    await alert.filter({ hasText: 'Could not restore the interaction data: this API key lacks the permission for it' }).waitFor();
+    assert.match(await alert.innerText(), /lacks the "restore" scope/);
+    await screenshot(page, 'key-forbidden');
+    assert.is(await tier(ctx, '/v1/campaigns/autumn-b'), 'expired');
+
+    await page.goto(`${ctx.base}/console/#/campaigns/no-such-campaign`);
+    await alert.filter({ hasText: 'Could not load campaign no-such-campaign: there is no such campaign or canvas' }).waitFor();
+    assert.equal(w.errors, []);
+    assert.equal(w.foreign, []);
+  } finally {
+    await w.context.close();
+  }
+});
+
+test.run();
