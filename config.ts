@@ -21,6 +21,7 @@ export interface Config {
   batchSize: number | undefined;
   batchWaitMs: number | undefined;
   ackWaitMs: number | undefined;
+  writeAttempts: number | undefined;
 }
 
 export class ConfigError extends Error {
@@ -108,6 +109,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
     batchSize: int(env, 'TIERSTREAM_BATCH_SIZE', 1, 100_000),
     batchWaitMs: int(env, 'TIERSTREAM_BATCH_WAIT_MS', 1, 60_000),
     ackWaitMs: int(env, 'TIERSTREAM_ACK_WAIT_MS', 1_000, 3_600_000),
+    writeAttempts: int(env, 'TIERSTREAM_WRITE_ATTEMPTS', 1, 1_000),
   };
 }
 

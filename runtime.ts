@@ -85,6 +85,7 @@ export async function createTierstream(
             ...(config.batchSize && { batchSize: config.batchSize }),
             ...(config.batchWaitMs && { batchWaitMs: config.batchWaitMs }),
             ...(config.ackWaitMs && { ackWaitMs: config.ackWaitMs }),
+            ...(config.writeAttempts && { writeAttempts: config.writeAttempts }),
             ...overrides.engine,
           },
         );

@@ -6,6 +6,7 @@ import { decode, type Decoded } from './operators/decode.js';
 import { fromConsumer } from './operators/from-consumer.js';
 import { writeBatches } from './operators/write-batches.js';
 import { InflightCounter } from './inflight-counter.js';
+import { DecodeError } from './validate.js';
 import { createBatchWriter } from './batch-writer.js';
 import { ensureStreams, natsNames } from './jetstream.js';
 import type { Metrics } from './metrics.js';
@@ -29,6 +30,13 @@ export interface EngineOptions {
   streamMaxAgeMs: number;
   backoffBaseMs: number;
   backoffMaxMs: number;
+  /**
+   * Failed writes of a batch, while ClickHouse and Redis answer their pings, before the
+   * batch is searched for the events that fail alone; those are dead-lettered with code
+   * `write_failed` and the cause (default 10: about 20 s of retries). A store that does not
+   * answer is waited for without limit.
+   */
+  writeAttempts: number;
   /** How often consumer lag is read for /metrics, ms (default 5_000). */
   lagPollMs: number;
   scheduler?: SchedulerLike;
@@ -44,6 +52,7 @@ export const ENGINE_DEFAULTS: Omit<EngineOptions, 'namespace'> = {
   streamMaxAgeMs: 7 * 24 * 3_600_000,
   backoffBaseMs: 100,
   backoffMaxMs: 5_000,
+  writeAttempts: 10,
   lagPollMs: 5_000,
 };
 
@@ -69,7 +78,7 @@ export interface Engine {
 }
 
 function validate(opts: EngineOptions): void {
-  for (const k of ['batchSize', 'batchWaitMs', 'writeConcurrency', 'maxInflight', 'ackWaitMs', 'dedupWindowMs'] as const) {
+  for (const k of ['batchSize', 'batchWaitMs', 'writeConcurrency', 'maxInflight', 'ackWaitMs', 'dedupWindowMs', 'writeAttempts'] as const) {
     if (!Number.isFinite(opts[k]) || opts[k] <= 0) throw new RangeError(`engine option ${k} must be a positive number, got ${opts[k]}`);
   }
   if (opts.maxInflight < opts.batchSize) throw new RangeError('engine option maxInflight must be at least batchSize');
@@ -83,6 +92,20 @@ export function createEngine(deps: EngineDeps, options: Partial<EngineOptions> &
   const log = deps.log.child({ module: 'engine.ingest' });
   const inflight = new InflightCounter();
   const write = createBatchWriter({ ...deps, dlqSubject: names.dlqSubject, log });
+  // Batches closed and not yet settled, with when they closed. A batch waiting for a slow
+  // store (being written, or queued behind the batches being written) must not have its
+  // messages redelivered meanwhile: every third of the ack wait, the messages of batches
+  // older than that get their deadline extended (`working()`). Fast batches never do.
+  const open = new Map<Decoded[], number>();
+  const keepAliveMs = Math.max(250, opts.ackWaitMs / 3);
+  let keepAliveTimer: NodeJS.Timeout | undefined;
+  const keepAlive = () => {
+    const before = performance.now() - keepAliveMs;
+    for (const [items, closedAt] of open) {
+      if (closedAt > before) continue;
+      for (const d of items) d.msg.working();
+    }
+  };
   let subscription: Subscription | undefined;
   const stopping = new AbortController();
   let lagTimer: NodeJS.Timeout | undefined;
@@ -95,7 +118,9 @@ export function createEngine(deps: EngineDeps, options: Partial<EngineOptions> &
     let good = 0;
     for (const d of items) {
       if (d.error) {
-        d.msg.term(d.error.code);
+        // No reason string: NATS before 2.10 does not parse "+TERM <reason>" and leaves the
+        // message pending, redelivered for ever. The reason is in the dead letter's headers.
+        d.msg.term();
         deps.metrics.deadLetters.inc({ code: d.error.code });
       } else {
         d.msg.ack();
@@ -130,37 +155,48 @@ export function createEngine(deps: EngineDeps, options: Partial<EngineOptions> &
         maxAckPending: opts.maxInflight,
       });
       const consumer = await deps.js.consumers.get(names.stream, names.consumer);
-      // When each batch closed, for the latency histogram (batches complete out of order).
-      const closedAt = new WeakMap<Decoded[], number>();
       subscription = fromConsumer(consumer, {
         maxMessages: Math.min(opts.batchSize * 2, opts.maxInflight),
         counter: inflight,
         signal: stopping.signal,
       })
         .pipe(
+          tap((msg) => {
+            if (msg.info.redeliveryCount > 1) deps.metrics.redeliveries.inc();
+          }),
           decode(),
           batch(opts.batchSize, opts.batchWaitMs, opts.scheduler),
-          tap((items) => closedAt.set(items, performance.now())),
+          tap((items) => open.set(items, performance.now())),
           writeBatches(write, {
             concurrency: opts.writeConcurrency,
             backoffBaseMs: opts.backoffBaseMs,
             backoffMaxMs: opts.backoffMaxMs,
             scheduler: opts.scheduler,
+            maxAttempts: opts.writeAttempts,
+            healthy: async () => (await deps.history.ping()) && (await deps.hot.ping()),
+            reject: (d, err): Decoded => {
+              log.error({ err, subject: d.msg.subject, seq: d.msg.seq }, 'event fails to write while the stores answer; dead-lettered');
+              return { msg: d.msg, error: new DecodeError('write_failed', `write failed ${opts.writeAttempts} times while the stores answered: ${err instanceof Error ? err.message : String(err)}`) };
+            },
             onError: (err, items, attempt) => {
               deps.metrics.writeFailures.inc();
               log.warn({ err, attempt, messages: items.length }, 'batch write failed; retrying');
-              // Keep the messages ours while we retry: no redelivery storm behind a slow store.
-              for (const d of items) d.msg.working();
             },
           }),
           tap((items) => {
             deps.metrics.batchSize.observe(items.length);
             settle(items);
-            deps.metrics.batchSeconds.observe((performance.now() - closedAt.get(items)!) / 1000);
+            deps.metrics.batchSeconds.observe((performance.now() - open.get(items)!) / 1000);
+            open.delete(items);
           }),
-          finalize(() => clearInterval(lagTimer)),
+          finalize(() => {
+            clearInterval(lagTimer);
+            clearInterval(keepAliveTimer);
+          }),
         )
         .subscribe({ complete: () => resolveDone(), error: (err) => rejectDone(err) });
+      keepAliveTimer = setInterval(keepAlive, keepAliveMs);
+      keepAliveTimer.unref();
       lagTimer = setInterval(() => void pollLag(), opts.lagPollMs);
       lagTimer.unref();
       log.info({ stream: names.stream, consumer: names.consumer }, 'ingest started');

@@ -35,6 +35,11 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
       help: 'Failed batch write attempts (each is retried)',
       registers: [registry],
     }),
+    redeliveries: new Counter({
+      name: 'tierstream_redeliveries_total',
+      help: 'Messages JetStream delivered again (not settled in time by an earlier delivery, or an engine restarted)',
+      registers: [registry],
+    }),
     consumerLag: new Gauge({
       name: 'tierstream_consumer_lag_messages',
       help: 'Messages in the stream not yet delivered to the engine consumer, plus those awaiting ack',

@@ -14,7 +14,9 @@ export type DecodeErrorCode =
   | 'unknown_field'
   | 'invalid_field'
   | 'invalid_time'
-  | 'invalid_source';
+  | 'invalid_source'
+  /** Valid, but its write failed repeatedly while ClickHouse and Redis answered (the cause follows). */
+  | 'write_failed';
 
 export class DecodeError extends Error {
   constructor(readonly code: DecodeErrorCode, message: string) {

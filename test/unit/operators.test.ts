@@ -58,4 +58,57 @@ test('writeBatches: bounds the batches in flight', async () => {
   assert.is(peak, 2);
 });
 
+test('writeBatches: a batch failing while the stores answer is bisected; only the items that fail alone are rejected', async () => {
+  const written: string[] = [];
+  let writes = 0;
+  const write = async (b: string[]) => {
+    writes++;
+    if (b.some((x) => x.startsWith('poison'))) throw new Error(`rejected: ${b.find((x) => x.startsWith('poison'))}`);
+    written.push(...b);
+  };
+  const items = Array.from({ length: 16 }, (_, i) => (i === 5 || i === 11 ? `poison${i}` : `ok${i}`));
+  const out = await lastValueFrom(
+    of(items).pipe(
+      writeBatches(write, {
+        concurrency: 1, backoffBaseMs: 1, backoffMaxMs: 1, maxAttempts: 3,
+        healthy: async () => true,
+        reject: (x, err) => `dead:${x}:${(err as Error).message}`,
+        scheduler: asyncScheduler,
+      }),
+    ),
+  );
+  assert.is(out, items, 'the same array is emitted');
+  assert.equal(out.filter((x) => x.startsWith('dead:')), ['dead:poison5:rejected: poison5', 'dead:poison11:rejected: poison11']);
+  // Every good item written exactly once; the rejects written as their replacement.
+  assert.equal(written.filter((x) => x.startsWith('ok')).sort(), items.filter((x) => x.startsWith('ok')).sort());
+  assert.equal(written.filter((x) => x.startsWith('dead:')).length, 2);
+  assert.ok(writes < 40, `bounded: ${writes} writes`);
+});
+
+test('writeBatches: while the stores do not answer, a failing batch is retried without limit and nothing is rejected', async () => {
+  let healthy = false;
+  let calls = 0;
+  const write = async () => {
+    calls++;
+    if (calls === 25) healthy = true;
+    if (calls <= 25) throw new Error('connect ECONNREFUSED');
+  };
+  const rejected: number[] = [];
+  const out = await lastValueFrom(
+    of([1, 2, 3]).pipe(
+      writeBatches(write, {
+        concurrency: 1, backoffBaseMs: 1, backoffMaxMs: 1, maxAttempts: 3,
+        healthy: async () => healthy,
+        reject: (x) => (rejected.push(x), -x),
+        scheduler: asyncScheduler,
+      }),
+    ),
+  );
+  // Failure 25 found the stores answering, so its batch became a suspect: but the next
+  // attempt of each half succeeded, so nothing was rejected.
+  assert.equal(out, [1, 2, 3]);
+  assert.equal(rejected, []);
+  assert.ok(calls >= 26);
+});
+
 test.run();

@@ -1,0 +1,34 @@
+/**
+ * The engine as `main.ts` runs it, with a fault hook: `TIERSTREAM_FAULT=<point>:<n>` makes the
+ * process SIGKILL itself right after the n-th successful store call at that point, before
+ * anything after it runs:
+ *
+ * - `after-history:n`: a batch is durable in ClickHouse; its hot write and its ack never happen.
+ * - `after-hot:n`: a batch is in ClickHouse and Redis; its ack never happens.
+ *
+ * (The engine writes history strictly before the hot index, so "hot written, history not"
+ * cannot happen by design; `after-history` is the kill between the two writes.)
+ */
+import { pino } from 'pino';
+import { configFromEnv } from '../../config.js';
+import { createTierstream } from '../../runtime.js';
+
+const [point, nth] = (process.env.TIERSTREAM_FAULT ?? '').split(':');
+const config = configFromEnv();
+const ts = await createTierstream(config, { defaultMetrics: true, log: pino({ level: config.logLevel }) });
+
+const killAfter = <A extends unknown[], R>(fn: (...args: A) => Promise<R>) => {
+  let calls = 0;
+  return async (...args: A): Promise<R> => {
+    const r = await fn(...args);
+    if (++calls === Number(nth)) process.kill(process.pid, 'SIGKILL');
+    return r;
+  };
+};
+if (point === 'after-history') ts.history.insert = killAfter(ts.history.insert.bind(ts.history));
+else if (point === 'after-hot') ts.hot.apply = killAfter(ts.hot.apply.bind(ts.hot));
+else if (point) throw new Error(`unknown TIERSTREAM_FAULT point ${point}`);
+
+await ts.engine!.start();
+ts.tiers.start();
+await ts.app.listen({ host: config.host, port: config.port });
