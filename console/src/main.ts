@@ -10,6 +10,7 @@ const view = document.getElementById('view')!;
 const keyForm = document.getElementById('key-form') as HTMLFormElement;
 const keyInput = document.getElementById('api-key') as HTMLInputElement;
 const forget = document.getElementById('key-forget') as HTMLButtonElement;
+const keyState = document.getElementById('key-state')!;
 let current: View | undefined;
 
 /** `#/campaigns/A` -> the view; anything unknown -> a "not found" page with a way back. */
@@ -45,10 +46,17 @@ function route(): void {
   document.title = `${view.querySelector('h1')?.textContent ?? 'Console'} · tierstream`;
 }
 
+/** Shows whether a key is in use (never the key itself). */
+function keyStatus(): void {
+  const inUse = apiKey.get() !== null;
+  forget.hidden = !inUse;
+  keyState.textContent = inUse ? 'A key is in use; enter another to replace it.' : 'No key entered.';
+}
+
 function showKeyForm(): void {
   const wasHidden = keyForm.hidden;
   keyForm.hidden = false;
-  forget.hidden = !apiKey.get();
+  keyStatus();
   if (wasHidden && !apiKey.get()) keyInput.focus();
 }
 
@@ -65,13 +73,13 @@ keyForm.addEventListener('submit', (ev) => {
   }
   apiKey.set(key);
   keyInput.value = '';
-  forget.hidden = false;
+  keyStatus();
   announce('API key saved for this tab.');
   route();
 });
 forget.addEventListener('click', () => {
   apiKey.set(null);
-  forget.hidden = true;
+  keyStatus();
   announce('API key forgotten.');
   route();
 });

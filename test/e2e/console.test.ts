@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
 import type { Browser, Page } from 'playwright-core';
 import { eventually, startStack, type Stack } from '../integration/helpers.js';
-import { launch, open, screenshot, type Watched } from './browser.js';
+import { accessibilityViolations, launch, open, screenshot, type Watched } from './browser.js';
 
 const ADMIN = 'e2e-admin-key-0123456789';
 const RESTORER = 'e2e-restore-key-0123456789';
@@ -136,6 +136,7 @@ test('an expired campaign: banner, Restore interaction data, progress, banner go
   await page.getByRole('heading', { level: 1, name: /Spring sale 2026/ }).waitFor();
   assert.is(await banner.locator('time').first().getAttribute('datetime'), expiredAt, 'the banner dates the move');
   assert.match(await banner.innerText(), /retargeting filters that use this campaign .* are refused/);
+  assert.equal(await accessibilityViolations(page), [], 'source page with its banner');
   const shot = await screenshot(page, 'source-expired');
   copyFileSync(shot, join(root, 'docs/console-source-page.png'));
 
@@ -160,6 +161,7 @@ test('an expired campaign: banner, Restore interaction data, progress, banner go
   assert.match(await page.locator('#expiry').innerText(), /Hot until .* no active retargeting filter uses it/);
   assert.match(await page.locator('.timeline li').first().innerText(), /Hot[\s\S]*restore finished/);
   await screenshot(page, 'source-restored', true);
+  assert.equal(await accessibilityViolations(page), [], 'restored source page');
 
   const state = (await call(ctx, 'GET', '/v1/campaigns/spring-sale')).body;
   assert.is(state.tier, 'hot');
@@ -190,6 +192,7 @@ test('bulk restore from the sources page: by tag, then a searched row selected w
   for (const r of await rows.all()) assert.is(await r.locator('.badge').innerText(), 'Expired');
   assert.match(page.url(), /#\/\?tag=autumn$/);
   await screenshot(page, 'sources-expired');
+  assert.equal(await accessibilityViolations(page), [], 'sources page');
 
   await page.getByRole('button', { name: 'Restore every source tagged “autumn”' }).click();
   await page.getByRole('status').filter({ hasText: 'Restore of the tag “autumn”: 3 sources restoring.' }).waitFor();
@@ -227,6 +230,7 @@ test('bulk restore from the sources page: by tag, then a searched row selected w
     const width = await phone.page.evaluate(() => document.documentElement.scrollWidth);
     assert.ok(width <= 390, `no horizontal scrolling at phone width (${width} px)`);
     await screenshot(phone.page, 'sources-phone', true);
+    assert.equal(await accessibilityViolations(phone.page), [], 'sources page at phone width');
     assert.equal(phone.foreign, []);
   } finally {
     await phone.context.close();
@@ -249,6 +253,7 @@ test('filters page: registered filters and the sources each pins; the source pag
   await pin.locator('.badge').waitFor();
   assert.ok(['Hot', 'Restoring'].includes(await pin.locator('.badge').innerText()));
   await screenshot(page, 'filters', true);
+  assert.equal(await accessibilityViolations(page), [], 'filters page');
 
   await pin.getByRole('link').click();
   await page.getByRole('heading', { level: 1, name: /Spring sale 2026/ }).waitFor();
@@ -274,6 +279,7 @@ test('API errors in words: no key, a wrong key, a key without the restore scope'
     await enterKey(page, 'not-the-right-key-0000');
     await alert.filter({ hasText: 'the API key was refused (the API said: “unknown API key”)' }).waitFor();
     await screenshot(page, 'key-wrong');
+    assert.equal(await accessibilityViolations(page), [], 'key field and its error');
 
     await enterKey(page, READER);
     await page.locator('table.sources tbody tr[data-source]').first().waitFor();
@@ -281,8 +287,12 @@ test('API errors in words: no key, a wrong key, a key without the restore scope'
 
     await page.goto(`${ctx.base}/console/#/campaigns/autumn-b`);
     await page.getByRole('button', { name: 'Restore interaction data' }).click();
-    await alert.filter({ hasText: 'Could not restore the interaction data: this API key lacks the permission for it' }).waitFor();
-    assert.match(await alert.innerText(), /lacks the "restore" scope/);
+    const refused = alert.filter({ hasText: 'Could not restore the interaction data: this API key lacks the permission for it' });
+    await refused.waitFor();
+    assert.match(await refused.innerText(), /lacks the "restore" scope/);
+    // A refresh of the page (every second or five) does not take the error away.
+    await page.waitForTimeout(1_500);
+    assert.ok(await refused.isVisible(), 'the error stays until the next request');
     await screenshot(page, 'key-forbidden');
     assert.is(await tier(ctx, '/v1/campaigns/autumn-b'), 'expired');
 

@@ -1,7 +1,7 @@
 import { api, describe, type FilterDoc, type SourceState, type Tier } from '../api.js';
 import { h, replace, time } from '../dom.js';
 import { formatDate, parseSourceName, plural, relativeTime, sourceHref } from '../format.js';
-import { errorBox, focusHeading, poller, REFRESH_MS, tierBadge, type View } from './common.js';
+import { errorBox, focusHeading, poller, REFRESH_BUSY_MS, REFRESH_MS, tierBadge, type View } from './common.js';
 
 // Tiers are looked up per pinned source; past this many the list shows names only.
 const MAX_TIER_LOOKUPS = 100;
@@ -11,6 +11,7 @@ export function filtersView(root: HTMLElement, only?: string): View {
   const errors = errorBox();
   const list = h('div', { class: 'filters-list', 'aria-busy': 'true' }, h('p', null, 'Loading…'));
   let first = true;
+  let busy = false; // a pinned source is changing tier
 
   async function tiersOf(docs: FilterDoc[]): Promise<Map<string, Tier | null>> {
     const names = [...new Set(docs.flatMap((d) => d.sources))].slice(0, MAX_TIER_LOOKUPS);
@@ -46,6 +47,7 @@ export function filtersView(root: HTMLElement, only?: string): View {
     try {
       const docs = only ? [await api.filter(only)] : await api.filters();
       const tiers = await tiersOf(docs);
+      busy = [...tiers.values()].some((t) => t === 'restoring' || t === 'demoting');
       const now = Date.now();
       errors.show(null);
       replace(list, docs.length
@@ -60,7 +62,7 @@ export function filtersView(root: HTMLElement, only?: string): View {
         focusHeading(root);
       }
     }
-  }, () => REFRESH_MS);
+  }, () => (busy ? REFRESH_BUSY_MS : REFRESH_MS));
 
   replace(root,
     only ? h('nav', { class: 'crumbs', 'aria-label': 'Breadcrumb' }, h('a', { href: '#/filters' }, 'Filters'), ' › ', only) : null,

@@ -50,12 +50,13 @@ export function sourceView(root: HTMLElement, kind: Kind, id: string): View {
   let restoring = false; // our restore request is on its way
   let restoredNotice: string | null = null;
   let first = true;
-  const errors = errorBox();
+  const errors = errorBox(); // loading the state: cleared by the next good refresh
+  const actionErrors = errorBox(); // the restore request: kept until the next request
   const label = kind === 'campaign' ? 'Campaign' : 'Canvas';
 
   async function restore(): Promise<void> {
     restoring = true;
-    errors.show(null);
+    actionErrors.show(null);
     render();
     try {
       const r = await api.restore(kind, id);
@@ -64,7 +65,7 @@ export function sourceView(root: HTMLElement, kind: Kind, id: string): View {
       }
       announce(r.tier === 'hot' ? `${label} ${id} is already hot.` : r.restorePending ? 'Restore requested: it starts when the move to long-term storage finishes.' : 'Restoring interaction data.');
     } catch (err) {
-      errors.show(describe(err, 'restore the interaction data'));
+      actionErrors.show(describe(err, 'restore the interaction data'));
     } finally {
       restoring = false;
       render();
@@ -104,7 +105,7 @@ export function sourceView(root: HTMLElement, kind: Kind, id: string): View {
         at ? time(at, formatDate(at)) : 'an earlier date', '. Nothing was deleted, but it is no longer in the real-time index: ',
         `retargeting filters that use this ${kind} (audiences, counts, send-time checks) are refused with “source expired” until it is restored, `,
         'unless they ask for history explicitly, which is slower. New events for it are still recorded and are included when it is restored.'),
-      h('p', null, button, h('span', { class: 'sub' }, ' Restoring rebuilds the real-time index from history: seconds to minutes, depending on its size.')),
+      h('p', null, button, h('span', { class: 'sub after-button' }, ' Restoring rebuilds the real-time index from history: seconds to minutes, depending on its size.')),
     );
   }
 
@@ -123,6 +124,7 @@ export function sourceView(root: HTMLElement, kind: Kind, id: string): View {
       h('p', { class: 'lede' }, `${label} `, h('code', null, s.id), s.tags?.length ? [' · tags ', s.tags.map((t) => h('span', { class: 'tag' }, t))] : null),
       banner(s, now),
       restoredNotice ? h('p', { id: 'restored', class: 'notice', tabindex: -1 }, restoredNotice) : null,
+      actionErrors.el,
       errors.el,
       h('section', { 'aria-labelledby': 'tier-title' },
         h('h2', { id: 'tier-title' }, 'Tier ', tierBadge(s.tier)),
@@ -133,7 +135,7 @@ export function sourceView(root: HTMLElement, kind: Kind, id: string): View {
         h('dl', { class: 'state' },
           h('dt', null, 'Status'), h('dd', null, s.status),
           h('dt', null, 'Stopped at'), h('dd', null, when(s.stoppedAt, now)),
-          h('dt', null, 'Expires at'), h('dd', null, s.expiresAt ? when(s.expiresAt, now) : s.tier === 'hot' ? 'not scheduled' : '—'),
+          h('dt', null, s.tier === 'hot' ? 'Expires at' : 'Expiry was due'), h('dd', null, s.expiresAt ? when(s.expiresAt, now) : s.tier === 'hot' ? 'not scheduled' : '—'),
           h('dt', null, 'Hot users'), h('dd', null, formatCount(s.counts.hot), s.counts.hot === null ? ' (not in the real-time index)' : ''),
           h('dt', null, 'History events'), h('dd', null, formatCount(s.counts.history)),
           h('dt', null, 'Last restore'), h('dd', null, r

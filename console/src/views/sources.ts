@@ -1,7 +1,7 @@
 import { api, describe, type Kind, type SourceState } from '../api.js';
 import { h, replace, time } from '../dom.js';
 import { formatCount, formatDate, plural, relativeTime, sourceHref } from '../format.js';
-import { errorBox, focusHeading, poller, REFRESH_MS, tierBadge, type View } from './common.js';
+import { errorBox, focusHeading, poller, REFRESH_BUSY_MS, REFRESH_MS, tierBadge, type View } from './common.js';
 
 interface Query {
   q: string;
@@ -84,7 +84,8 @@ export function sourcesView(root: HTMLElement, params: URLSearchParams): View {
   const selected = new Set<string>();
   let autoRefresh = true;
   let generation = 0;
-  const errors = errorBox();
+  const errors = errorBox(); // loading the page: cleared by the next good refresh
+  const actionErrors = errorBox(); // a bulk restore: kept until the next one
 
   const field = (label: string, control: HTMLElement) => h('div', { class: 'field' }, h('label', { for: control.id }, label), control);
   const select = (id: string, value: string, options: [string, string][]) =>
@@ -233,6 +234,7 @@ export function sourcesView(root: HTMLElement, params: URLSearchParams): View {
 
   async function bulkRestore(body: { tag: string } | { ids: string[] }, what: string): Promise<void> {
     bulkResult.textContent = `Asking to restore ${what}…`;
+    actionErrors.show(null);
     try {
       const { sources } = await api.bulkRestore(body);
       const count = (pred: (s: (typeof sources)[number]) => boolean) => sources.filter(pred).length;
@@ -251,7 +253,7 @@ export function sourcesView(root: HTMLElement, params: URLSearchParams): View {
       poll.now();
     } catch (err) {
       bulkResult.textContent = '';
-      errors.show(describe(err, `restore ${what}`));
+      actionErrors.show(describe(err, `restore ${what}`));
     }
   }
 
@@ -290,7 +292,11 @@ export function sourcesView(root: HTMLElement, params: URLSearchParams): View {
     } finally {
       if (gen === generation) tableWrap.removeAttribute('aria-busy');
     }
-  }, () => (autoRefresh ? REFRESH_MS : null));
+  }, () => {
+    if (!autoRefresh) return null;
+    // Faster while a row is changing tier, so a restore is seen to finish.
+    return rows.some((r) => r.tier === 'restoring' || r.tier === 'demoting') ? REFRESH_BUSY_MS : REFRESH_MS;
+  });
 
   replace(root,
     h('h1', null, 'Sources'),
@@ -298,11 +304,12 @@ export function sourcesView(root: HTMLElement, params: URLSearchParams): View {
     form,
     errors.el,
     bulk,
+    actionErrors.el,
     bulkResult,
     tableWrap,
     h('div', { class: 'pager' },
       h('nav', { 'aria-label': 'Pages' }, prev, pageLabel, nextBtn),
-      h('div', { class: 'refresh' }, refreshBox, h('label', { for: 'f-refresh' }, `Refresh every ${REFRESH_MS / 1000} s`), updated),
+      h('div', { class: 'refresh' }, refreshBox, h('label', { for: 'f-refresh' }, `Refresh by itself (every ${REFRESH_MS / 1000} s; every second while a source changes tier)`), updated),
     ),
   );
   renderBulk();

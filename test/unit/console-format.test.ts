@@ -1,0 +1,40 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { formatCount, formatDate, formatPercent, parseSourceName, plural, relativeTime, sourceHref } from '../../console/src/format.js';
+
+const now = Date.parse('2026-11-26T12:00:00.000Z');
+const at = (ms: number) => new Date(now + ms).toISOString();
+const DAY = 86_400_000;
+
+test('relative times pick the largest whole unit and never round past the date', () => {
+  assert.is(relativeTime(at(12 * DAY), now), 'in 12 days');
+  assert.is(relativeTime(at(12 * DAY - 1), now), 'in 11 days');
+  assert.is(relativeTime(at(-3 * 3_600_000), now), '3 hours ago');
+  assert.is(relativeTime(at(40_000), now), 'in 40 seconds');
+  assert.is(relativeTime(at(-90_000), now), '1 minute ago');
+  assert.is(relativeTime(at(36 * 3_600_000), now), 'in 36 hours');
+  assert.is(relativeTime(at(90 * DAY), now), 'in 3 months');
+  assert.is(relativeTime(at(-800 * DAY), now), '2 years ago');
+  assert.is(relativeTime(at(0), now), 'in 0 seconds');
+  assert.is(relativeTime(null, now), '—');
+});
+
+test('dates, counts, percentages', () => {
+  assert.is(formatDate('2026-11-26T12:05:09.000Z', 'UTC'), '26 Nov 2026, 12:05:09 UTC');
+  assert.is(formatDate(null), '—');
+  assert.is(formatCount(12_345), '12,345');
+  assert.is(formatCount(null), '—');
+  assert.is(formatPercent(0.421), '42 %');
+  assert.is(formatPercent(1.5), '100 %');
+  assert.is(plural(1, 'source'), '1 source');
+  assert.is(plural(3, 'source'), '3 sources');
+});
+
+test('source names and console routes', () => {
+  assert.equal(parseSourceName('campaign:A:b'), { kind: 'campaign', id: 'A:b' });
+  assert.equal(parseSourceName('canvas:C'), { kind: 'canvas', id: 'C' });
+  assert.is(parseSourceName('segment:X'), undefined);
+  assert.is(sourceHref('canvas', 'a b'), '#/canvases/a%20b');
+});
+
+test.run();
