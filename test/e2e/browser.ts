@@ -21,7 +21,7 @@ export interface Watched {
   page: Page;
   /** Requests to anything but `base` (the console must work offline). */
   foreign: string[];
-  /** Uncaught errors in the page. */
+  /** Uncaught errors and console errors in the page. */
   errors: string[];
 }
 
@@ -37,6 +37,11 @@ export async function open(browser: Browser, base: string, viewport = { width: 1
   });
   const page = await context.newPage();
   page.on('pageerror', (err) => errors.push(err.message));
+  // Console errors too (a Content-Security-Policy violation shows up there), except the
+  // browser's own line for each 4xx answer, which the tests provoke on purpose.
+  page.on('console', (msg) => {
+    if (msg.type() === 'error' && !msg.text().startsWith('Failed to load resource')) errors.push(msg.text());
+  });
   return { context, page, foreign, errors };
 }
 

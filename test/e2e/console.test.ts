@@ -115,6 +115,7 @@ test('the console is served by tierstream itself: no key, no rate limit, no othe
   const spec = (await docs.json()) as { paths: Record<string, unknown> };
   assert.ok(spec.paths['/v1/campaigns/{id}/restore'], 'the API docs still list the routes');
   assert.not.ok(Object.keys(spec.paths).some((p) => p.startsWith('/console')), 'the console is not an API route');
+  assert.is((await fetch(`${ctx.base}/docs`, { redirect: 'follow' })).status, 200);
   assert.is((await fetch(`${ctx.base}/healthz`)).status, 200);
 });
 
