@@ -22,6 +22,7 @@ export interface Config {
   batchWaitMs: number | undefined;
   ackWaitMs: number | undefined;
   writeAttempts: number | undefined;
+  tierLeaseMs: number | undefined;
 }
 
 export class ConfigError extends Error {
@@ -110,6 +111,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
     batchWaitMs: int(env, 'TIERSTREAM_BATCH_WAIT_MS', 1, 60_000),
     ackWaitMs: int(env, 'TIERSTREAM_ACK_WAIT_MS', 1_000, 3_600_000),
     writeAttempts: int(env, 'TIERSTREAM_WRITE_ATTEMPTS', 1, 1_000),
+    tierLeaseMs: int(env, 'TIERSTREAM_TIER_LEASE_MS', 1_000, 3_600_000),
   };
 }
 

@@ -59,7 +59,7 @@ export async function createTierstream(
   const metrics = createMetrics({ defaultMetrics: overrides.defaultMetrics });
   const tiers = createTierManager(
     { registry, hot, history, metrics, log },
-    { expireAfter: parseDuration(config.tierExpireAfter)!, scanIntervalMs: config.tierScanIntervalMs, ...overrides.tiers },
+    { expireAfter: parseDuration(config.tierExpireAfter)!, scanIntervalMs: config.tierScanIntervalMs, ...(config.tierLeaseMs && { leaseMs: config.tierLeaseMs }), ...overrides.tiers },
   );
   // Filter ids may hold `:`, which KV keys may not: keys are the base64url of the id.
   const filterStore = await KvDocStore.open<FilterDoc>(js, `${config.namespace}_filters`);

@@ -1,15 +1,15 @@
 /**
- * Runs the uvu suites (unit, integration, then e2e in Chromium, or the ones named) and ends with the line
+ * Runs the uvu suites (unit, integration, faults (short fault scenarios), then e2e in Chromium, or the ones named) and ends with the line
  * `N passed, N failed`, as CI and the README promise.
  *
- *   tsx test/run.ts [unit] [integration] [e2e]   (no argument: type check, unit, integration, e2e)
+ *   tsx test/run.ts [unit] [integration] [faults] [e2e]   (no argument: type check and all four)
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
-const suites = process.argv.slice(2).length ? process.argv.slice(2) : ['unit', 'integration', 'e2e'];
+const suites = process.argv.slice(2).length ? process.argv.slice(2) : ['unit', 'integration', 'faults', 'e2e'];
 let passed = 0;
 let failed = 0;
 
