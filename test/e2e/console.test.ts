@@ -1,11 +1,13 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { copyFileSync } from 'node:fs';
+import { copyFileSync, existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
 import type { Browser, Page } from 'playwright-core';
 import { eventually, startStack, type Stack } from '../integration/helpers.js';
+import { buildApp } from '../../api/index.js';
+import { createLookup } from '../../engine/index.js';
 import { accessibilityViolations, launch, open, screenshot, type Watched } from './browser.js';
 
 const ADMIN = 'e2e-admin-key-0123456789';
@@ -139,7 +141,9 @@ test('an expired campaign: banner, Restore interaction data, progress, banner go
   assert.match(await banner.innerText(), /retargeting filters that use this campaign .* are refused/);
   assert.equal(await accessibilityViolations(page), [], 'source page with its banner');
   const shot = await screenshot(page, 'source-expired');
-  copyFileSync(shot, join(root, 'docs/console-source-page.png'));
+  // The README's picture: refreshed on request only, so a test run leaves the tree clean.
+  const doc = join(root, 'docs/console-source-page.png');
+  if (process.env.UPDATE_SCREENSHOTS === '1' || !existsSync(doc)) copyFileSync(shot, doc);
 
   // Every progress value the page ever shows, whatever the timing of the refreshes.
   await page.evaluate(() => {
@@ -263,6 +267,30 @@ test('filters page: registered filters and the sources each pins; the source pag
   await screenshot(page, 'source-pinned', true);
   assert.equal(ctx.op.errors, []);
   assert.equal(ctx.op.foreign, [], 'no request left tierstream');
+});
+
+test('without API keys configured the console asks for none', async (ctx) => {
+  const { ts } = ctx.stack;
+  // The same engine behind a second app without keys (what `npm start` gives without TIERSTREAM_API_KEYS).
+  const open_ = buildApp({
+    registry: ts.registry, hot: ts.hot, history: ts.history, metrics: ts.metrics, tiers: ts.tiers, filters: ts.filters,
+    lookup: createLookup({ registry: ts.registry, hot: ts.hot, history: ts.history }),
+    readiness: async () => ({}),
+  });
+  await open_.listen({ host: '127.0.0.1', port: 0 });
+  const base = `http://127.0.0.1:${(open_.server.address() as AddressInfo).port}`;
+  const w = await open(ctx.browser, base);
+  try {
+    await w.page.goto(`${base}/console`);
+    await w.page.locator('table.sources tbody tr[data-source="campaign:spring-sale"]').waitFor();
+    assert.is(await w.page.getByLabel('API key', { exact: true }).isVisible(), false, 'no key field');
+    assert.is(await w.page.getByRole('alert').count(), 0);
+    assert.equal(w.errors, []);
+    assert.equal(w.foreign, []);
+  } finally {
+    await w.context.close();
+    await open_.close();
+  }
 });
 
 test('API errors in words: no key, a wrong key, a key without the restore scope', async (ctx) => {
