@@ -3,7 +3,9 @@
  * is bounded in time, ends with the checker and returns one row of the table. `short` is
  * the version `npm test` runs; `full` the one `npm run test:faults` runs.
  */
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { connect, headers as natsHeaders, type NatsConnection } from 'nats';
 import { natsNames } from '../../engine/index.js';
@@ -17,6 +19,7 @@ import {
 
 export type Size = 'short' | 'full';
 
+const execFileAsync = promisify(execFile);
 const nsFor = (tag: string) => `f${tag}_${randomBytes(4).toString('hex')}`;
 const CHILD = join(root, 'test/faults/engine-child.ts');
 
@@ -52,18 +55,20 @@ export const sigkillLoop = (size: Size, env: NodeJS.ProcessEnv = {}) =>
       const engine = new EngineProcess(ns, env);
       await engine.start();
       const rand = rng(7);
-      const producing = produce(nc, ns, events(n, `${ns}k`), ledger, { window: 500, paceMs: size === 'full' ? 0 : 20 });
-      let done = false;
-      void producing.finally(() => (done = true));
-      let k = 0;
-      for (; k < kills; k++) {
+      // Paced so that the stream lasts about as long as the kills (each kill + restart ~3 s).
+      const producing = produce(nc, ns, events(n, `${ns}k`), ledger, { window: 500, paceMs: size === 'full' ? 150 : 20 });
+      let streaming = true;
+      void producing.finally(() => (streaming = false));
+      let during = 0;
+      for (let k = 0; k < kills; k++) {
         await sleep(200 + Math.floor(rand() * (size === 'full' ? 1_500 : 500)));
+        if (streaming) during++;
         await engine.kill('SIGKILL');
         await engine.start();
-        if (done && k >= 2) break; // stop killing once everything is published (but kill a few times at least)
       }
       await producing;
-      v.notes.push(`${k + (k < kills ? 1 : 0)} kills`);
+      v.notes.push(`${kills} kills, ${during} of them while the producer was still publishing`);
+      expect(v, during >= Math.min(kills, 10), `at least 10 kills (or all) while events stream in (${during})`);
       await finish(v, ns, nc, ledger, env);
       await engine.kill('SIGTERM');
     });
@@ -227,12 +232,22 @@ export const natsRestart = (size: Size) =>
   });
 
 /** 7. Redis restarted empty during ingest, and during a restore: rebuilt, nothing lost. */
-export const redisRestart = (size: Size, during: 'ingest' | 'restore') =>
-  scenario(`7 Redis restarted empty during ${during}`, async (v) => {
+export const redisRestart = (size: Size, during: 'ingest' | 'restore', clusterEnv: NodeJS.ProcessEnv = {}) =>
+  scenario(`7 Redis restarted empty during ${during}${clusterEnv.REDIS_CLUSTER_NODES ? ' (Redis Cluster: every master in turn)' : ''}`, async (v) => {
     const n = size === 'full' ? 40_000 : 5_000;
+    const cluster = clusterEnv.REDIS_CLUSTER_NODES?.split(',').map((hp) => hp.split(':')[1]!);
     const redis = new PrivateRedis();
-    await redis.start();
-    const env = { REDIS_URL: redis.url };
+    if (!cluster) await redis.start();
+    const env = cluster ? clusterEnv : { REDIS_URL: redis.url };
+    // Standalone: a private server killed and started again without data. Cluster: each
+    // master in turn restarted empty (it keeps its slots), by scripts/redis-cluster.sh.
+    const restartEmpty = async () => {
+      if (!cluster) return void (await redis.stop(), await redis.start());
+      for (const port of cluster) {
+        await execFileAsync(join(root, 'scripts/redis-cluster.sh'), ['restart-empty', port]);
+        await sleep(300);
+      }
+    };
     try {
       await withNamespace('redis', env, async (ns, nc) => {
         const ledger = new Ledger();
@@ -242,8 +257,7 @@ export const redisRestart = (size: Size, during: 'ingest' | 'restore') =>
         if (during === 'ingest') {
           const producing = produce(nc, ns, evs, ledger, { window: 250, paceMs: 20 });
           await eventually(async () => (await engine.metric('tierstream_events_ingested_total')) > n / 4, 'ingest under way', 60_000);
-          await redis.stop();
-          await redis.start();
+          await restartEmpty();
           await producing;
         } else {
           await produce(nc, ns, evs, ledger);
@@ -264,8 +278,7 @@ export const redisRestart = (size: Size, during: 'ingest' | 'restore') =>
             await engine.http('POST', `/v1/${kind === 'campaign' ? 'campaigns' : 'canvases'}/${id}/restore`);
           }
           await eventually(async () => (await Promise.all(ids.map(tierOf))).some((t) => t === 'restoring'), 'a restore under way', 10_000);
-          await redis.stop();
-          await redis.start();
+          await restartEmpty();
           // Late events while it heals.
           await produce(nc, ns, events(n / 10, `${ns}late`, 2), ledger);
           await eventually(async () => (await Promise.all(ids.map(tierOf))).every((t) => t === 'hot'), 'all hot again', 60_000);
@@ -480,8 +493,8 @@ export function all(size: Size, env: NodeJS.ProcessEnv = {}): { id: string; run:
     { id: '4', run: () => clickhouseDown(size) },
     { id: '5', run: () => clickhouseSlow(size) },
     { id: '6', run: () => natsRestart(size) },
-    { id: '7a', run: () => redisRestart(size, 'ingest') },
-    { id: '7b', run: () => redisRestart(size, 'restore') },
+    { id: '7a', run: () => redisRestart(size, 'ingest', env) },
+    { id: '7b', run: () => redisRestart(size, 'restore', env) },
     { id: '8', run: () => poison(size) },
     { id: '9', run: () => rejectedBatch(size) },
     { id: '10', run: () => interleaved(size) },

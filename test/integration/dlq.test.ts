@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { eventually, getJson, startStack } from './helpers.js';
+import { eventually, getJson, startStack, TEST_ENGINE } from './helpers.js';
 import { natsNames } from '../../engine/index.js';
 
 test('each kind of bad input lands in the DLQ with its code; good events around it are stored', async () => {
@@ -46,6 +46,16 @@ test('each kind of bad input lands in the DLQ with its code; good events around 
     assert.is(({} as Record<string, unknown>).polluted, undefined);
     const metrics = await stack.ts.app.inject({ method: 'GET', url: '/metrics' });
     assert.match(metrics.body, /tierstream_dead_letters_total\{code="invalid_json"\} 1/);
+    // Terminated for good: nothing left awaiting ack, nothing redelivered after the ack wait
+    // (NATS 2.9 ignored "+TERM <reason>" and redelivered every poison message for ever).
+    const jsm = await stack.ts.nc.jetstreamManager();
+    const names = natsNames(stack.ns);
+    await eventually(async () => (await jsm.consumers.info(names.stream, names.consumer)).num_ack_pending === 0, 'nothing awaiting ack');
+    await new Promise((r) => setTimeout(r, TEST_ENGINE.ackWaitMs! + 500));
+    const info = await jsm.consumers.info(names.stream, names.consumer);
+    assert.is(info.num_ack_pending, 0);
+    assert.is(info.num_redelivered, 0);
+    assert.not.match((await stack.ts.app.inject({ method: 'GET', url: '/metrics' })).body, /tierstream_redeliveries_total [1-9]/);
   } finally {
     await stack.stop();
   }
