@@ -23,24 +23,36 @@ interface Ctx {
   browser: Browser;
   /** The operator's tab, with the restore key entered once and kept in session storage. */
   op: Watched;
+  /** Why the browser or the stack did not start: every test fails with it (uvu hides errors thrown in hooks). */
+  setupError?: Error;
 }
-const test = suite<Ctx>('console e2e');
-
-test.before(async (ctx) => {
-  ctx.stack = await startStack(undefined, {}, {
-    // Expiry after 30 s: sources stopped long ago expire at the next scan (0.2 s), and a restored
-    // one stays hot long enough for the test to look at it.
-    TIER_EXPIRE_AFTER: 'PT30S',
-    TIER_SCAN_INTERVAL: 'PT0.2S',
-    TIERSTREAM_API_KEYS: `${ADMIN}:admin;${RESTORER}:restore,lookup;${READER}:lookup`,
-    TIERSTREAM_RATE_LIMIT: '200',
+const suiteOf = suite<Ctx>('console e2e');
+const test = (name: string, fn: (ctx: Ctx) => Promise<void>) =>
+  suiteOf(name, async (ctx) => {
+    if (ctx.setupError) throw ctx.setupError;
+    await fn(ctx);
   });
-  await ctx.stack.ts.app.listen({ host: '127.0.0.1', port: 0 });
-  ctx.base = `http://127.0.0.1:${(ctx.stack.ts.app.server.address() as AddressInfo).port}`;
-  ctx.browser = await launch();
+
+suiteOf.before(async (ctx) => {
+  try {
+    // The browser first: without Chromium there is nothing to start a stack for.
+    ctx.browser = await launch();
+    ctx.stack = await startStack(undefined, {}, {
+      // Expiry after 30 s: sources stopped long ago expire at the next scan (0.2 s), and a restored
+      // one stays hot long enough for the test to look at it.
+      TIER_EXPIRE_AFTER: 'PT30S',
+      TIER_SCAN_INTERVAL: 'PT0.2S',
+      TIERSTREAM_API_KEYS: `${ADMIN}:admin;${RESTORER}:restore,lookup;${READER}:lookup`,
+      TIERSTREAM_RATE_LIMIT: '200',
+    });
+    await ctx.stack.ts.app.listen({ host: '127.0.0.1', port: 0 });
+    ctx.base = `http://127.0.0.1:${(ctx.stack.ts.app.server.address() as AddressInfo).port}`;
+  } catch (err) {
+    ctx.setupError = err as Error;
+  }
 });
-test.after(async (ctx) => {
-  for (const w of [ctx.op]) await w?.context.close().catch(() => undefined);
+suiteOf.after(async (ctx) => {
+  await ctx.op?.context.close().catch(() => undefined);
   await ctx.browser?.close().catch(() => undefined);
   await ctx.stack?.stop();
 });
@@ -334,4 +346,4 @@ test('API errors in words: no key, a wrong key, a key without the restore scope'
   }
 });
 
-test.run();
+suiteOf.run();

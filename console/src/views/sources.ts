@@ -74,6 +74,14 @@ async function loadPage(start: PageStart, q: Query): Promise<{ rows: SourceState
   return { rows, next: k < kinds.length ? { kind: kinds[k]!, cursor } : null, scanned };
 }
 
+/** "in 12 days" for a hot source with an expiry; an expired source's past due date is not news. */
+function expiresCell(s: SourceState, now: number): HTMLElement | string {
+  if (s.tier !== 'hot') return '—';
+  if (s.expiresAt === null) return s.status === 'active' ? 'not while active' : s.pinnedBy.length ? 'not while pinned' : '—';
+  const rel = relativeTime(s.expiresAt, now);
+  return time(s.expiresAt, Date.parse(s.expiresAt) <= now ? `due (${rel})` : rel);
+}
+
 /** Campaigns and canvases in one table: filters, search, paging, refresh, bulk restore. */
 export function sourcesView(root: HTMLElement, params: URLSearchParams): View {
   let q = readQuery(params);
@@ -215,7 +223,7 @@ export function sourcesView(root: HTMLElement, params: URLSearchParams): View {
           h('td', { 'data-label': 'Status' }, s.status),
           h('td', { 'data-label': 'Tier' }, tierBadge(s.tier)),
           h('td', { 'data-label': 'Stopped at' }, time(s.stoppedAt, formatDate(s.stoppedAt))),
-          h('td', { 'data-label': 'Expires' }, time(s.expiresAt, relativeTime(s.expiresAt, now))),
+          h('td', { 'data-label': 'Expires' }, expiresCell(s, now)),
           h('td', { 'data-label': 'Pinned by' }, s.pinnedBy.length
             ? s.pinnedBy.map((f, i) => [i ? ', ' : '', h('a', { href: `#/filters/${encodeURIComponent(f)}` }, f)])
             : '—'),
