@@ -241,8 +241,19 @@ export const redisRestart = (size: Size, during: 'ingest' | 'restore', clusterEn
     const env = cluster ? clusterEnv : { REDIS_URL: redis.url };
     // Standalone: a private server killed and started again without data. Cluster: each
     // master in turn restarted empty (it keeps its slots), by scripts/redis-cluster.sh.
-    const restartEmpty = async () => {
-      if (!cluster) return void (await redis.stop(), await redis.start());
+    const restartEmpty = async (engine: EngineProcess) => {
+      if (!cluster) {
+        await redis.stop();
+        // While it is away, /readyz says so and names it (every check has a 1 s timeout).
+        const r = await eventually(async () => {
+          const res = await engine.http('GET', '/readyz');
+          return res.status === 503 ? res : undefined;
+        }, '/readyz 503 while Redis is away', 10_000);
+        expect(v, JSON.stringify(r.body).includes('"redis":"'), `/readyz names Redis: ${JSON.stringify(r.body)}`);
+        expect(v, !JSON.stringify(r.body).includes('"redis":"ok"'), `/readyz does not call Redis ok: ${JSON.stringify(r.body)}`);
+        await redis.start();
+        return;
+      }
       for (const port of cluster) {
         await execFileAsync(join(root, 'scripts/redis-cluster.sh'), ['restart-empty', port]);
         await sleep(300);
@@ -257,7 +268,7 @@ export const redisRestart = (size: Size, during: 'ingest' | 'restore', clusterEn
         if (during === 'ingest') {
           const producing = produce(nc, ns, evs, ledger, { window: 250, paceMs: 20 });
           await eventually(async () => (await engine.metric('tierstream_events_ingested_total')) > n / 4, 'ingest under way', 60_000);
-          await restartEmpty();
+          await restartEmpty(engine);
           await producing;
         } else {
           await produce(nc, ns, evs, ledger);
@@ -278,7 +289,7 @@ export const redisRestart = (size: Size, during: 'ingest' | 'restore', clusterEn
             await engine.http('POST', `/v1/${kind === 'campaign' ? 'campaigns' : 'canvases'}/${id}/restore`);
           }
           await eventually(async () => (await Promise.all(ids.map(tierOf))).some((t) => t === 'restoring'), 'a restore under way', 10_000);
-          await restartEmpty();
+          await restartEmpty(engine);
           // Late events while it heals.
           await produce(nc, ns, events(n / 10, `${ns}late`, 2), ledger);
           await eventually(async () => (await Promise.all(ids.map(tierOf))).every((t) => t === 'hot'), 'all hot again', 60_000);
