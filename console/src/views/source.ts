@@ -12,9 +12,12 @@ const filterLinks = (ids: string[]): Child[] =>
 function expiryText(s: SourceState, now: number): Child[] {
   const word = s.kind;
   switch (s.tier) {
-    case 'expired':
+    case 'expired': {
+      const why = [...s.transitions].reverse().find((t) => t.tier === 'demoting');
       return [`Expired: the interaction data of this ${word} is in long-term storage only.`,
+        why ? [' Why it was moved: “', why.reason, '”.'] : '',
         s.status === 'active' ? ' It is active, so an admin demoted it on purpose.' : ''];
+    }
     case 'demoting':
       return ['Being moved to long-term storage now.'];
     case 'restoring':
@@ -135,7 +138,8 @@ export function sourceView(root: HTMLElement, kind: Kind, id: string): View {
         h('dl', { class: 'state' },
           h('dt', null, 'Status'), h('dd', null, s.status),
           h('dt', null, 'Stopped at'), h('dd', null, when(s.stoppedAt, now)),
-          h('dt', null, s.tier === 'hot' ? 'Expires at' : 'Expiry was due'), h('dd', null, s.expiresAt ? when(s.expiresAt, now) : s.tier === 'hot' ? 'not scheduled' : '—'),
+          h('dt', null, 'Expires at'), h('dd', null, s.tier !== 'hot' ? '— (not hot)' : s.expiresAt ? when(s.expiresAt, now)
+            : s.status === 'active' ? 'not while it is active' : s.pinnedBy.length ? 'not while filters pin it' : 'not scheduled'),
           h('dt', null, 'Hot users'), h('dd', null, formatCount(s.counts.hot), s.counts.hot === null ? ' (not in the real-time index)' : ''),
           h('dt', null, 'History events'), h('dd', null, formatCount(s.counts.history)),
           h('dt', null, 'Last restore'), h('dd', null, r
