@@ -49,6 +49,7 @@ export class ApiFailure extends Error {
 
 const KEY = 'tierstream.apiKey';
 
+/** The operator's API key, kept in this tab's session storage (gone when the tab closes). */
 export const apiKey = {
   get(): string | null {
     try {

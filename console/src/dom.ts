@@ -24,6 +24,7 @@ export function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs?: Attrs |
   return el;
 }
 
+/** Appends children to `el`: nested arrays flattened, `null`/`undefined`/`false` skipped, text as text. */
 export function append(el: Node, children: Child[]): void {
   for (const c of children) {
     if (c === null || c === undefined || c === false) continue;

@@ -1,7 +1,7 @@
 // The console's entry: the router (hash routes, so one page serves every view) and the API key field.
 import { apiKey, onAuthFailure } from './api.js';
 import { announce, h, replace } from './dom.js';
-import type { View } from './views/common.js';
+import type { View } from './views/widgets.js';
 import { filtersView } from './views/filters.js';
 import { sourceView } from './views/source.js';
 import { sourcesView } from './views/sources.js';

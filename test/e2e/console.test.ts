@@ -248,6 +248,12 @@ test('bulk restore from the sources page: by tag, then a searched row selected w
     assert.ok(width <= 390, `no horizontal scrolling at phone width (${width} px)`);
     await screenshot(phone.page, 'sources-phone', true);
     assert.equal(await accessibilityViolations(phone.page), [], 'sources page at phone width');
+    await phone.page.goto(`${ctx.base}/console/#/campaigns/spring-sale`);
+    await phone.page.locator('.timeline li').first().waitFor();
+    const pageWidth = await phone.page.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(pageWidth <= 390, `source page fits a phone (${pageWidth} px)`);
+    await screenshot(phone.page, 'source-phone', true);
+    assert.equal(await accessibilityViolations(phone.page), [], 'source page at phone width');
     assert.equal(phone.foreign, []);
   } finally {
     await phone.context.close();

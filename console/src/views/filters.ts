@@ -1,7 +1,8 @@
 import { api, describe, type FilterDoc, type SourceState, type Tier } from '../api.js';
 import { h, replace, time } from '../dom.js';
 import { formatDate, parseSourceName, plural, relativeTime, sourceHref } from '../format.js';
-import { errorBox, focusHeading, poller, REFRESH_BUSY_MS, REFRESH_MS, tierBadge, type View } from './common.js';
+import { poller, REFRESH_BUSY_MS, REFRESH_MS } from '../poller.js';
+import { errorBox, focusHeading, tierBadge, type View } from './widgets.js';
 
 // Tiers are looked up per pinned source; past this many the list shows names only.
 const MAX_TIER_LOOKUPS = 100;

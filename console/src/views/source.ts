@@ -1,7 +1,8 @@
 import { api, describe, type Kind, type SourceState } from '../api.js';
 import { announce, h, replace, time, type Child } from '../dom.js';
 import { formatCount, formatDate, formatPercent, plural, relativeTime } from '../format.js';
-import { errorBox, focusHeading, poller, REFRESH_BUSY_MS, REFRESH_MS, tierBadge, type View } from './common.js';
+import { poller, REFRESH_BUSY_MS, REFRESH_MS } from '../poller.js';
+import { errorBox, focusHeading, tierBadge, type View } from './widgets.js';
 
 const when = (iso: string | null, now: number) => (iso === null ? '—' : [time(iso, formatDate(iso)), ` (${relativeTime(iso, now)})`]);
 

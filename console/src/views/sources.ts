@@ -1,7 +1,8 @@
 import { api, describe, type Kind, type SourceState } from '../api.js';
 import { h, replace, time } from '../dom.js';
 import { formatCount, formatDate, plural, relativeTime, sourceHref } from '../format.js';
-import { errorBox, focusHeading, poller, REFRESH_BUSY_MS, REFRESH_MS, tierBadge, type View } from './common.js';
+import { poller, REFRESH_BUSY_MS, REFRESH_MS } from '../poller.js';
+import { errorBox, focusHeading, tierBadge, type View } from './widgets.js';
 
 interface Query {
   q: string;
