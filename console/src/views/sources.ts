@@ -23,6 +23,8 @@ const SIZES = [25, 50, 100];
 // A search reads pages of the API until a page of matches is found, but no more than this.
 const MAX_REQUESTS_PER_PAGE = 20;
 
+const MAX_IDS_PER_CALL = 1_000;
+
 const nameOf = (s: { kind: Kind; id: string }) => `${s.kind}:${s.id}`;
 
 function readQuery(params: URLSearchParams): Query {
@@ -90,6 +92,7 @@ export function sourcesView(root: HTMLElement, params: URLSearchParams): View {
   let next: PageStart | null = null;
   let rows: SourceState[] = [];
   let loaded = false;
+  let scanned = 0;
   const selected = new Set<string>();
   let autoRefresh = true;
   let generation = 0;
@@ -196,7 +199,7 @@ export function sourcesView(root: HTMLElement, params: URLSearchParams): View {
   });
 
   function renderRows(): void {
-    caption.textContent = `Sources, page ${pages.length}${q.q ? ` (matching “${q.q}”)` : ''}`;
+    caption.textContent = `Sources, page ${pages.length}${q.q ? ` (matching “${q.q}” among ${plural(scanned, 'source')} searched)` : ''}`;
     const now = Date.now();
     if (rows.length === 0) {
       const text = !loaded ? 'Loading…' : pages.length > 1 ? 'No more sources.' : 'No campaigns or canvases match.';
@@ -245,7 +248,13 @@ export function sourcesView(root: HTMLElement, params: URLSearchParams): View {
     bulkResult.textContent = `Asking to restore ${what}…`;
     actionErrors.show(null);
     try {
-      const { sources } = await api.bulkRestore(body);
+      const sources: Awaited<ReturnType<typeof api.bulkRestore>>['sources'] = [];
+      if ('ids' in body) {
+        // The API takes at most 1,000 ids a call; a selection across pages may hold more.
+        for (let i = 0; i < body.ids.length; i += MAX_IDS_PER_CALL) {
+          sources.push(...(await api.bulkRestore({ ids: body.ids.slice(i, i + MAX_IDS_PER_CALL) })).sources);
+        }
+      } else sources.push(...(await api.bulkRestore(body)).sources);
       const count = (pred: (s: (typeof sources)[number]) => boolean) => sources.filter(pred).length;
       const restoring = count((s) => s.tier === 'restoring' || s.tier === 'demoting');
       const hot = count((s) => s.tier === 'hot');
@@ -292,6 +301,7 @@ export function sourcesView(root: HTMLElement, params: URLSearchParams): View {
       if (gen !== generation) return;
       rows = page.rows;
       next = page.next;
+      scanned = page.scanned;
       loaded = true;
       errors.show(null);
       renderRows();
