@@ -237,8 +237,25 @@ test('bulk restore from the sources page: by tag, then a searched row selected w
   assert.is(await tier(ctx, '/v1/campaigns/winter'), 'hot');
 
   await page.getByRole('button', { name: 'Reset' }).click();
-  await eventually(async () => (await rows.count()) >= 5, 'all sources listed');
+  await eventually(async () => (await rows.count()) === 5, 'all sources listed');
   await screenshot(page, 'sources', true);
+
+  // Cursor paging, two rows a page: campaigns by id, then canvases.
+  await page.goto(`${ctx.base}/console/#/?size=2`);
+  const ids = () => rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-source')));
+  const onPage = async (n: number, want: string[]) => {
+    await page.getByText(`Page ${n}`, { exact: true }).waitFor();
+    await eventually(async () => JSON.stringify(await ids()) === JSON.stringify(want), `page ${n}: ${want}`);
+  };
+  const nextPage = page.getByRole('button', { name: 'Next →' });
+  await onPage(1, ['campaign:autumn-a', 'campaign:autumn-b']);
+  await nextPage.click();
+  await onPage(2, ['campaign:spring-sale', 'campaign:winter']);
+  await nextPage.click();
+  await onPage(3, ['canvas:autumn-flow']);
+  assert.ok(await nextPage.isDisabled(), 'no page after the last');
+  await page.getByRole('button', { name: '← Previous' }).click();
+  await onPage(2, ['campaign:spring-sale', 'campaign:winter']);
   const phone = await open(ctx.browser, ctx.base, { width: 390, height: 844 });
   try {
     await phone.page.goto(`${ctx.base}/console/#/`);

@@ -35,7 +35,8 @@ function readQuery(params: URLSearchParams): Query {
     status: params.get('status') ?? '',
     kind: params.get('kind') ?? '',
     tag: params.get('tag') ?? '',
-    size: SIZES.includes(size) ? size : SIZES[0]!,
+    // Any page size the API accepts may come in the URL; the menu offers the usual ones.
+    size: Number.isInteger(size) && size >= 1 && size <= 500 ? size : SIZES[0]!,
   };
 }
 
@@ -108,7 +109,8 @@ export function sourcesView(root: HTMLElement, params: URLSearchParams): View {
   const tierSel = select('f-tier', q.tier, [['', 'Any tier'], ['hot', 'Hot'], ['restoring', 'Restoring'], ['demoting', 'Demoting'], ['expired', 'Expired']]);
   const statusSel = select('f-status', q.status, [['', 'Any status'], ['active', 'Active'], ['stopped', 'Stopped']]);
   const kindSel = select('f-kind', q.kind, [['', 'Campaigns and canvases'], ['campaign', 'Campaigns'], ['canvas', 'Canvases']]);
-  const sizeSel = select('f-size', String(q.size), SIZES.map((n) => [String(n), String(n)]));
+  const sizes = SIZES.includes(q.size) ? SIZES : [...SIZES, q.size].sort((a, b) => a - b);
+  const sizeSel = select('f-size', String(q.size), sizes.map((n) => [String(n), String(n)]));
 
   const form = h(
     'form',
@@ -180,10 +182,12 @@ export function sourcesView(root: HTMLElement, params: URLSearchParams): View {
   const tableWrap = h('div', { class: 'table-wrap' }, table);
   const prev = h('button', { type: 'button', class: 'secondary', onclick: () => {
     if (pages.length > 1) pages.pop();
+    prev.disabled = nextBtn.disabled = true; // until the page is loaded: a second click must not skip one
     poll.now();
   } }, '← Previous');
   const nextBtn = h('button', { type: 'button', class: 'secondary', onclick: () => {
     if (next) pages.push(next);
+    prev.disabled = nextBtn.disabled = true;
     poll.now();
   } }, 'Next →');
   const pageLabel = h('span', { class: 'page' });
@@ -308,6 +312,8 @@ export function sourcesView(root: HTMLElement, params: URLSearchParams): View {
       updated.textContent = `Updated ${new Date().toLocaleTimeString('en-GB')}`;
     } catch (err) {
       if (gen === generation) errors.show(describe(err, 'load the sources'));
+      prev.disabled = pages.length <= 1;
+      nextBtn.disabled = next === null;
     } finally {
       if (gen === generation) tableWrap.removeAttribute('aria-busy');
     }
