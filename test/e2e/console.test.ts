@@ -295,6 +295,11 @@ test('filters page: registered filters and the sources each pins; the source pag
   await screenshot(page, 'filters', true);
   assert.equal(await accessibilityViolations(page), [], 'filters page');
 
+  await card.getByRole('link', { name: 'spring-non-clickers' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Filter spring-non-clickers' }).waitFor();
+  assert.match(await page.locator('pre').innerText(), /"not": \{\s+"campaign": "spring-sale",\s+"event": "click"/);
+  await screenshot(page, 'filter', true);
+  await page.goBack();
   await pin.getByRole('link').click();
   await page.getByRole('heading', { level: 1, name: /Spring sale 2026/ }).waitFor();
   await page.locator('#expiry', { hasText: 'stays hot while 1 active retargeting filter uses it' }).waitFor();
