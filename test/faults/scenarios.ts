@@ -56,7 +56,7 @@ export const sigkillLoop = (size: Size, env: NodeJS.ProcessEnv = {}) =>
       await engine.start();
       const rand = rng(7);
       // Paced so that the stream lasts about as long as the kills (each kill + restart ~3 s).
-      const producing = produce(nc, ns, events(n, `${ns}k`), ledger, { window: 500, paceMs: size === 'full' ? 150 : 20 });
+      const producing = produce(nc, ns, events(n, `${ns}k`), ledger, { window: 500, paceMs: size === 'full' ? 250 : 20 });
       let streaming = true;
       void producing.finally(() => (streaming = false));
       let during = 0;
