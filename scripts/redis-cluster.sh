@@ -11,6 +11,8 @@
 #   scripts/redis-cluster.sh restart-empty PORT  restart one master without its data: it keeps
 #                                                nodes.conf, so it rejoins owning its slots, empty
 #                                                (what a crash of a node without persistence does)
+#   scripts/redis-cluster.sh stop-node PORT      stop one master and leave it down (SHUTDOWN NOSAVE);
+#                                                `up` starts it again, empty, with its slots
 #
 # Environment: REDIS_CLUSTER_PORTS (default 7001,7002,7003; each port + 10000 is its cluster bus),
 # REDIS_CLUSTER_HOST (default 127.0.0.1), TIERSTREAM_DATA_DIR (default .data; nodes live under
@@ -152,15 +154,20 @@ case "$cmd" in
     done
     exit $rc
     ;;
-  restart-empty)
+  restart-empty|stop-node)
     port="${2:-}"
-    [[ " ${ports[*]} " == *" $port "* ]] || die "usage: scripts/redis-cluster.sh restart-empty PORT (one of ${ports[*]})"
+    [[ " ${ports[*]} " == *" $port "* ]] || die "usage: scripts/redis-cluster.sh $cmd PORT (one of ${ports[*]})"
     [ -f "$data/$port/nodes.conf" ] || die "node $port has no nodes.conf under $data: run up first"
+    if [ "$cmd" = stop-node ]; then
+      stop_node "$port"
+      log "node $port stopped (scripts/redis-cluster.sh up starts it again, empty)"
+      exit 0
+    fi
     log "restarting node $host:$port empty (keeps nodes.conf: same id, same slots)"
     stop_node "$port"
     start_node "$port"
     wait_until 30 "cluster_state:ok on every node" all_ok
     log "node $port is back, empty; cluster_state:ok"
     ;;
-  *) die "usage: scripts/redis-cluster.sh up|down|status|nodes|exec CMD...|restart-empty PORT" ;;
+  *) die "usage: scripts/redis-cluster.sh up|down|status|nodes|exec CMD...|restart-empty PORT|stop-node PORT" ;;
 esac

@@ -375,9 +375,17 @@ export class RedisHotIndex implements HotIndex {
     return n;
   }
 
+  /**
+   * True when Redis answers. On Redis Cluster every master of the slot map must answer (a
+   * PING goes to any one node, which says nothing of the master a write waits for): one
+   * EXISTS of each master's sentinel, routed by slot like the writes.
+   */
   async ping(): Promise<boolean> {
     try {
-      return (await this.redis.ping()) === 'PONG';
+      const perMaster = this.masterSentinels();
+      if (perMaster.length === 0) return (await this.redis.ping()) === 'PONG';
+      await Promise.all(perMaster.map((k) => this.redis.exists(k)));
+      return true;
     } catch {
       return false;
     }

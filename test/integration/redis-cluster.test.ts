@@ -4,7 +4,10 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { eventually, getJson, historyFold, hotState, send, startStack, type Stack } from './helpers.js';
+import { pino } from 'pino';
+import { eventually, getJson, historyFold, hotState, send, startStack, testConfig, type Stack } from './helpers.js';
+import { createTierstream } from '../../runtime.js';
+import { RedisHotIndex, createRedis } from '../../storage/index.js';
 import { keySlot } from '../../storage/redis/slots.js';
 
 /**
@@ -139,17 +142,18 @@ const clusterNodes = (process.env.REDIS_CLUSTER_NODES ?? '').split(',').filter(B
 const clusterDir = join(process.env.TIERSTREAM_DATA_DIR ?? join(root, '.data'), 'redis-cluster');
 const scriptCluster = clusterNodes.length >= 3 && clusterNodes.every((hp) => existsSync(join(clusterDir, hp.split(':')[1]!, 'nodes.conf')));
 
-function restartEmpty(hostPort: string): Promise<void> {
-  const [host, port] = hostPort.split(':');
+/** Runs scripts/redis-cluster.sh on the cluster of REDIS_CLUSTER_NODES. */
+function clusterScript(...args: string[]): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn('bash', [join(root, 'scripts/redis-cluster.sh'), 'restart-empty', port!], {
-      env: { ...process.env, REDIS_CLUSTER_HOST: host, REDIS_CLUSTER_PORTS: clusterNodes.map((hp) => hp.split(':')[1]).join(',') },
+    const child = spawn('bash', [join(root, 'scripts/redis-cluster.sh'), ...args], {
+      env: { ...process.env, REDIS_CLUSTER_HOST: clusterNodes[0]!.split(':')[0], REDIS_CLUSTER_PORTS: clusterNodes.map((hp) => hp.split(':')[1]).join(',') },
       stdio: ['ignore', 'ignore', 'inherit'],
     });
     child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`restart-empty ${hostPort} exited ${code}`))));
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`redis-cluster.sh ${args.join(' ')} exited ${code}`))));
   });
 }
+const port = (hostPort: string) => hostPort.split(':')[1]!;
 
 (scriptCluster ? test : test.skip)('a master restarted empty during ingest is rebuilt; nothing acknowledged is lost', async () => {
   const stack = await startStack();
@@ -162,13 +166,60 @@ function restartEmpty(hostPort: string): Promise<void> {
     const victim = masters.find((m) => m.endsWith(`:${clusterNodes[1]!.split(':')[1]}`)) ?? masters[1]!;
     const before = await rebuilds(stack);
     const publishing = publishSpread(stack, 'during', 1_500, 6_000);
-    await restartEmpty(victim);
+    await clusterScript('restart-empty', port(victim));
     await publishing;
     await stack.publish([{ id: 'old-late', type: 'click', userId: 'late', campaignId: 'old', time: 9_999 }]);
     await waitIngested(stack, 2_100);
     await assertHealed(stack, before, `restart of ${victim}`);
     assert.is((await getJson(stack.ts, '/v1/campaigns/old')).body.counts.history, 31);
   } finally {
+    await stack.stop();
+  }
+});
+
+(scriptCluster ? test : test.skip)('a master down: /readyz says so, nothing is dead-lettered, all heals when it is back', async () => {
+  const stack = await startStack();
+  // An API-only process: it sends Redis nothing but lookups and its readiness checks.
+  const api = await createTierstream(testConfig(stack.ns, { TIERSTREAM_ROLE: 'api' }), { log: pino({ level: 'silent' }) });
+  // A bare client that has sent nothing but pings.
+  const bareClient = createRedis({ url: '', clusterNodes });
+  const bare = new RedisHotIndex(bareClient, { namespace: stack.ns });
+  try {
+    await seed(stack);
+    await publishSpread(stack, 'pre', 300);
+    await waitIngested(stack, 300);
+    const victim = stack.ts.hot.masters()[2]!;
+    const before = await rebuilds(stack);
+    const answers = () => Promise.race([bare.ping(), new Promise<false>((r) => setTimeout(() => r(false), 1_000).unref())]);
+    assert.ok(await answers());
+    await clusterScript('stop-node', port(victim));
+    try {
+      await eventually(async () => !(await answers()), 'a bare client: ping says a master is down', 30_000);
+      for (const [who, ts] of [['engine', stack.ts], ['api', api]] as const) {
+        const down = await eventually(async () => {
+          const r = await ts.app.inject({ method: 'GET', url: '/readyz' });
+          return r.statusCode === 503 && r.json().checks?.redis ? r.json() : undefined;
+        }, `${who}: /readyz 503 naming redis`, 30_000);
+        assert.ok(down.checks.redis, JSON.stringify(down));
+      }
+      // And it stays so while the master is down (any one node answering is not enough).
+      for (let i = 0; i < 10; i++) {
+        await new Promise((r) => setTimeout(r, 300));
+        const r = await api.app.inject({ method: 'GET', url: '/readyz' });
+        assert.is(r.statusCode, 503, `poll ${i}: ${r.body}`);
+      }
+      await publishSpread(stack, 'down', 300); // history takes them; hot writes wait
+    } finally {
+      await clusterScript('up');
+    }
+    await eventually(() => answers(), 'a bare client: ping says all masters answer', 30_000);
+    await waitIngested(stack, 600);
+    await assertHealed(stack, before, `${victim} down and back`);
+    await eventually(async () => (await api.app.inject({ method: 'GET', url: '/readyz' })).statusCode === 200, 'api ready again', 30_000);
+    assert.equal(await stack.dlq(), []);
+  } finally {
+    bareClient.disconnect();
+    await api.close();
     await stack.stop();
   }
 });
