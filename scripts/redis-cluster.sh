@@ -16,7 +16,8 @@
 #
 # Environment: REDIS_CLUSTER_PORTS (default 7001,7002,7003; each port + 10000 is its cluster bus),
 # REDIS_CLUSTER_HOST (default 127.0.0.1), TIERSTREAM_DATA_DIR (default .data; nodes live under
-# its redis-cluster/<port>/). Nothing is persisted: no RDB, no AOF.
+# its redis-cluster/<port>/). Nothing is persisted: no RDB, no AOF. Runs that restart nodes
+# should not share a cluster: give each its own REDIS_CLUSTER_PORTS (several clusters coexist).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -102,8 +103,8 @@ up() {
     log "cluster of ${#ports[@]} masters is up (reused or already formed)"
   elif fresh; then
     log "creating the cluster: ${addrs[*]}"
-    redis-cli --cluster create "${addrs[@]}" --cluster-replicas 0 --cluster-yes >"$data/create.log" 2>&1 \
-      || die "redis-cli --cluster create failed: see $data/create.log"
+    redis-cli --cluster create "${addrs[@]}" --cluster-replicas 0 --cluster-yes >"$data/${ports[0]}/create.log" 2>&1 \
+      || die "redis-cli --cluster create failed: see $data/${ports[0]}/create.log"
     wait_until 30 "cluster_state:ok on every node" all_ok
     log "cluster created"
   else
@@ -138,9 +139,11 @@ case "$cmd" in
         log "node $p stopped"
       elif node_ok "$p"; then
         log "node $p was not started by this script (no pid file under $data): left alone"
+        continue
       fi
+      rm -rf "${data:?}/$p"
     done
-    rm -rf "$data"
+    rmdir "$data" 2>/dev/null || true # other clusters (other REDIS_CLUSTER_PORTS) may live there too
     ;;
   status)
     rc=0
