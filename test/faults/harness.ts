@@ -158,6 +158,13 @@ export async function freePort(): Promise<number> {
 
 /** An engine + API process (`main.ts`, or the fault-hook child) on its own port. */
 export class EngineProcess {
+  private static readonly live = new Set<EngineProcess>();
+
+  /** Kills every engine process still running (a scenario that failed half-way leaves some). */
+  static async killAll(): Promise<void> {
+    await Promise.all([...EngineProcess.live].map((e) => e.kill('SIGKILL')));
+  }
+
   child!: ChildProcess;
   port = 0;
   exits = 0;
@@ -191,7 +198,11 @@ export class EngineProcess {
       this.stderr = (this.stderr + b.toString()).slice(-4_000);
       if (process.env.FAULTS_LOG_LEVEL) process.stderr.write(b);
     });
-    this.child.once('exit', () => this.exits++);
+    EngineProcess.live.add(this);
+    this.child.once('exit', () => {
+      this.exits++;
+      EngineProcess.live.delete(this);
+    });
     await eventually(async () => (this.child.exitCode === null ? (await this.http('GET', '/healthz')).status === 200 : Promise.reject(new Error(`engine exited: ${this.stderr}`))), 'engine listening', 60_000);
   }
 

@@ -23,25 +23,32 @@ const execFileAsync = promisify(execFile);
 const nsFor = (tag: string) => `f${tag}_${randomBytes(4).toString('hex')}`;
 const CHILD = join(root, 'test/faults/engine-child.ts');
 
-/** Shared setup: a namespace, a NATS connection for producing, a view for checking. */
-async function withNamespace<T>(tag: string, env: NodeJS.ProcessEnv, fn: (ns: string, nc: NatsConnection) => Promise<T>, natsUrl?: string): Promise<T> {
+/**
+ * A fresh namespace and a NATS connection for producing; afterwards, whatever happened,
+ * every engine process still running is killed and the namespace removed from the servers
+ * (`env`: the servers the scenario's engines use).
+ */
+async function withNamespace<T>(tag: string, env: NodeJS.ProcessEnv, fn: (ns: string, nc: NatsConnection) => Promise<T>): Promise<T> {
   const ns = nsFor(tag);
-  const nc = await connect({ servers: natsUrl ?? configOf(ns).natsServers, maxReconnectAttempts: -1, reconnectTimeWait: 200 });
+  const nc = await connect({ servers: configOf(ns, env).natsServers, maxReconnectAttempts: -1, reconnectTimeWait: 200 });
   try {
     return await fn(ns, nc);
   } finally {
+    await EngineProcess.killAll();
     await nc.close().catch(() => undefined);
-    void env;
+    const view = await viewOf(ns, env).catch(() => undefined);
+    if (view) await teardown(view, ns);
   }
 }
 
+/** Waits for the consumer to drain, then runs the checker over the namespace. */
 async function finish(v: Verdict, ns: string, nc: NatsConnection, ledger: Ledger, env: NodeJS.ProcessEnv = {}): Promise<void> {
   await drained(nc, ns);
   const view = await viewOf(ns, env);
   try {
     record(v, await check(view, ns, ledger));
   } finally {
-    await teardown(view, ns);
+    await view.close();
   }
 }
 
@@ -56,7 +63,7 @@ export const sigkillLoop = (size: Size, env: NodeJS.ProcessEnv = {}) =>
       await engine.start();
       const rand = rng(7);
       // Paced so that the stream lasts about as long as the kills (each kill + restart ~3 s).
-      const producing = produce(nc, ns, events(n, `${ns}k`), ledger, { window: 500, paceMs: size === 'full' ? 250 : 20 });
+      const producing = produce(nc, ns, events(n, `${ns}k`), ledger, { window: 500, paceMs: size === 'full' ? 250 : 100 });
       let streaming = true;
       void producing.finally(() => (streaming = false));
       let during = 0;
@@ -68,7 +75,8 @@ export const sigkillLoop = (size: Size, env: NodeJS.ProcessEnv = {}) =>
       }
       await producing;
       v.notes.push(`${kills} kills, ${during} of them while the producer was still publishing`);
-      expect(v, during >= Math.min(kills, 10), `at least 10 kills (or all) while events stream in (${during})`);
+      const want = size === 'full' ? 10 : 1;
+      expect(v, during >= want, `at least ${want} kills while events stream in (${during})`);
       await finish(v, ns, nc, ledger, env);
       await engine.kill('SIGTERM');
     });
@@ -225,7 +233,7 @@ export const natsRestart = (size: Size) =>
         await finish(v, ns, nc, ledger, env);
         expect(v, engine.alive, 'the engine lived through the restart');
         await engine.kill('SIGTERM');
-      }, nats.url);
+      });
     } finally {
       await nats.destroy();
     }
