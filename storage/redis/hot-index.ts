@@ -351,28 +351,54 @@ export class RedisHotIndex implements HotIndex {
    * masters()), only that master's keys go: what it restarted empty does to the namespace.
    */
   async unlinkNamespace(opts: { master?: string } = {}): Promise<number> {
-    let nodes: Redis[] = this.redis.isCluster ? (this.redis as Cluster).nodes('master') : [this.redis as Redis];
-    if (opts.master !== undefined) {
-      nodes = nodes.filter((n) => `${n.options.host}:${n.options.port}` === opts.master);
-      if (nodes.length !== 1) throw new Error(`${opts.master} is not one of the masters ${this.masters().join(', ')}`);
+    const masters = this.redis.isCluster ? this.masters() : [''];
+    if (opts.master !== undefined && !masters.includes(opts.master)) {
+      throw new Error(`${opts.master} is not one of the masters ${masters.join(', ')}`);
     }
     const m = namespaceKeys(this.ns);
     let n = 0;
-    const sentinels: [Redis, string][] = [];
-    for (const node of nodes) {
-      let cursor = '0';
-      do {
-        const [next, keys] = await node.scan(cursor, 'MATCH', `${this.ns}:*`, 'COUNT', 500);
-        cursor = next;
-        // On a cluster node each key goes alone: keys of one scan page span many slots.
-        for (const key of keys) {
-          if (m.isSentinel(key)) sentinels.push([node, key]);
-          else n += await node.unlink(key);
-        }
-      } while (cursor !== '0');
+    const sentinels: string[] = [];
+    for (const master of opts.master !== undefined ? [opts.master] : masters) {
+      n += await this.onMaster(master, async (node) => {
+        let removed = 0;
+        let cursor = '0';
+        do {
+          const [next, keys] = await node.scan(cursor, 'MATCH', `${this.ns}:*`, 'COUNT', 500);
+          cursor = next;
+          // On a cluster node each key goes alone: keys of one scan page span many slots.
+          for (const key of keys) {
+            if (m.isSentinel(key)) sentinels.push(key);
+            else removed += await node.unlink(key);
+          }
+        } while (cursor !== '0');
+        return removed;
+      });
     }
-    for (const [node, key] of sentinels) n += await node.unlink(key);
+    // Routed by slot, each to its master.
+    for (const key of new Set(sentinels)) n += await this.redis.unlink(key);
     return n;
+  }
+
+  /**
+   * Runs `fn` on one master's own connection (standalone: the client). ioredis drops a node
+   * whose connection closed (a restarted master) from its pool until the slot map is read
+   * again, so a master missing from the pool, or a failure, refreshes the map and retries
+   * (every 250 ms, for up to 10 s).
+   */
+  private async onMaster<T>(master: string, fn: (node: Redis) => Promise<T>): Promise<T> {
+    if (!this.redis.isCluster) return fn(this.redis as Redis);
+    const cluster = this.redis as Cluster;
+    for (let attempt = 1; ; attempt++) {
+      const node = cluster.nodes('master').find((x) => `${x.options.host}:${x.options.port}` === master);
+      try {
+        if (!node) throw new Error(`master ${master} is not connected`);
+        return await fn(node);
+      } catch (err) {
+        if (attempt >= 40) throw err;
+        cluster.refreshSlotsCache();
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
   }
 
   /**

@@ -224,4 +224,25 @@ const port = (hostPort: string) => hostPort.split(':')[1]!;
   }
 });
 
+(scriptCluster ? test : test.skip)('namespace cleanup reaches a master restarted since the client last used it', async () => {
+  const stack = await startStack();
+  const bareClient = createRedis({ url: '', clusterNodes });
+  const bare = new RedisHotIndex(bareClient, { namespace: stack.ns });
+  try {
+    assert.ok(await bare.ping()); // connected to every master
+    const victim = bare.masters()[1]!;
+    await clusterScript('restart-empty', port(victim));
+    // Keys on every master again, the restarted one included (x1 lives in the middle third).
+    await publishSpread(stack, 'after', 300);
+    await waitIngested(stack, 300);
+    await eventually(async () => stack.ts.engine!.inflight() === 0, 'hot writes done');
+    await stack.ts.tiers.stop(); // no sentinel check writes keys back meanwhile
+    await bare.unlinkNamespace();
+    for (const id of SPREAD) assert.is(await stack.ts.hot.sourceKeyCount(src(id)), 0, `${id} has no keys left`);
+  } finally {
+    bareClient.disconnect();
+    await stack.stop();
+  }
+});
+
 test.run();
