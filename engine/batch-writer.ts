@@ -21,6 +21,18 @@ export interface BatchWriterDeps {
  * caller acknowledges afterwards. Every step is idempotent, so a retry or redelivery of the
  * same batch changes nothing.
  */
+/**
+ * The history insert refused the batch. The only failure that may be the data's fault: a
+ * registry, hot-index or dead-letter failure is the store's, and is retried without limit
+ * (terminating an event whose hot write failed would ack it without its hot effect).
+ */
+export class HistoryWriteError extends Error {
+  override name = 'HistoryWriteError';
+  constructor(override readonly cause: unknown) {
+    super(cause instanceof Error ? cause.message : String(cause));
+  }
+}
+
 export function createBatchWriter(deps: BatchWriterDeps) {
   return async function writeBatch(batch: Decoded[]): Promise<void> {
     const events: InteractionEvent[] = [];
@@ -40,7 +52,10 @@ export function createBatchWriter(deps: BatchWriterDeps) {
     // could start reading history, and that restore includes them. In parallel, a restore
     // could read history before our insert landed and we would then skip the hot write.
     await Promise.all([
-      deps.history.insert(events).then(() => deps.hot.apply(foldEvents(events))),
+      deps.history.insert(events).then(
+        () => deps.hot.apply(foldEvents(events)),
+        (err: unknown) => Promise.reject(new HistoryWriteError(err)),
+      ),
       Promise.all(bad.map((d) => deadLetter(deps, d))),
     ]);
   };

@@ -7,7 +7,7 @@ import { fromConsumer } from './operators/from-consumer.js';
 import { writeBatches } from './operators/write-batches.js';
 import { InflightCounter } from './inflight-counter.js';
 import { DecodeError } from './validate.js';
-import { createBatchWriter } from './batch-writer.js';
+import { createBatchWriter, HistoryWriteError } from './batch-writer.js';
 import { ensureStreams, natsNames } from './jetstream.js';
 import type { Metrics } from './metrics.js';
 import type { History, HotIndex, SourceRegistry } from './types.js';
@@ -31,10 +31,10 @@ export interface EngineOptions {
   backoffBaseMs: number;
   backoffMaxMs: number;
   /**
-   * Failed writes of a batch, while ClickHouse and Redis answer their pings, before the
-   * batch is searched for the events that fail alone; those are dead-lettered with code
-   * `write_failed` and the cause (default 10: about 20 s of retries). A store that does not
-   * answer is waited for without limit.
+   * Failed history inserts of a batch, while ClickHouse and Redis answer their pings, before
+   * the batch is searched for the events that fail alone (default 10: about 20 s of
+   * retries). Such an event is dead-lettered with code `write_failed` and the cause only
+   * while other writes succeed; a store that refuses everything is waited for without limit.
    */
   writeAttempts: number;
   /** How often consumer lag is read for /metrics, ms (default 5_000). */
@@ -94,13 +94,14 @@ export function createEngine(deps: EngineDeps, options: Partial<EngineOptions> &
   const write = createBatchWriter({ ...deps, dlqSubject: names.dlqSubject, log });
   // Batches closed and not yet settled, with when they closed. A batch waiting for a slow
   // store (being written, or queued behind the batches being written) must not have its
-  // messages redelivered meanwhile: every third of the ack wait, the messages of batches
-  // older than that get their deadline extended (`working()`). Fast batches never do.
+  // messages redelivered meanwhile: every sixth of the ack wait, the messages of batches
+  // closed more than a quarter of it ago get their deadline extended (`working()`), so the
+  // first extension comes at most ~0.42 ack waits after the batch closed. Fast batches never do.
   const open = new Map<Decoded[], number>();
-  const keepAliveMs = Math.max(250, opts.ackWaitMs / 3);
+  const keepAliveMs = Math.max(200, opts.ackWaitMs / 6);
   let keepAliveTimer: NodeJS.Timeout | undefined;
   const keepAlive = () => {
-    const before = performance.now() - keepAliveMs;
+    const before = performance.now() - opts.ackWaitMs / 4;
     for (const [items, closedAt] of open) {
       if (closedAt > before) continue;
       for (const d of items) d.msg.working();
@@ -174,9 +175,11 @@ export function createEngine(deps: EngineDeps, options: Partial<EngineOptions> &
             scheduler: opts.scheduler,
             maxAttempts: opts.writeAttempts,
             healthy: async () => (await deps.history.ping()) && (await deps.hot.ping()),
+            rejectable: (err) => err instanceof HistoryWriteError,
             reject: (d, err): Decoded => {
-              log.error({ err, subject: d.msg.subject, seq: d.msg.seq }, 'event fails to write while the stores answer; dead-lettered');
-              return { msg: d.msg, error: new DecodeError('write_failed', `write failed ${opts.writeAttempts} times while the stores answered: ${err instanceof Error ? err.message : String(err)}`) };
+              if (d.error) return d; // already a dead letter (its own code); only its publish failed
+              log.error({ err, subject: d.msg.subject, seq: d.msg.seq }, 'event refused by history while other writes succeed; dead-lettered');
+              return { msg: d.msg, error: new DecodeError('write_failed', `history refused this event alone while other writes succeeded: ${err instanceof Error ? err.message : String(err)}`) };
             },
             onError: (err, items, attempt) => {
               deps.metrics.writeFailures.inc();

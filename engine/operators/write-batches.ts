@@ -7,22 +7,20 @@ export interface WriteBatchesOptions<T> {
   backoffBaseMs: number;
   backoffMaxMs: number;
   /**
-   * Failed attempts after which a batch is suspected of carrying what makes it fail
-   * (default: never, retry without limit). Only with `healthy` and `reject`.
+   * Failed attempts after which a batch is suspected of carrying items that make it fail
+   * (default: never, retry without limit). Only with `healthy`, `rejectable` and `reject`.
    */
   maxAttempts?: number;
-  /**
-   * Whether the stores answer. While they do not, the failure is theirs and a batch is
-   * retried without limit (the messages stay unacknowledged); while they do, a batch that
-   * failed `maxAttempts` times is split to find the items that fail alone.
-   */
+  /** Whether the stores answer. While they do not, every failure is retried without limit. */
   healthy?: () => Promise<boolean>;
+  /** Whether a failure may be the data's fault (e.g. the history insert refused it). */
+  rejectable?: (err: unknown) => boolean;
   /**
-   * The item to write instead of one that failed alone against healthy stores (the engine
-   * turns it into a dead letter carrying the cause). Written with unbounded retries.
+   * The item to write instead of one that failed alone while other writes succeeded (the
+   * engine turns it into a dead letter carrying the cause). Written with unbounded retries.
    */
   reject?: (item: T, err: unknown) => T;
-  /** Called on every failed attempt, before the backoff (logging, extending ack deadlines). */
+  /** Called on every failed attempt, before the backoff (logging, metrics). */
   onError?: (err: unknown, batch: T[], attempt: number) => void;
   scheduler?: SchedulerLike;
 }
@@ -33,31 +31,45 @@ export interface WriteBatchesOptions<T> {
  * replaced by `reject`). A batch is never emitted, so never acknowledged, before its write
  * resolved.
  *
- * Retries are bounded only for a batch that fails while the stores answer: after
- * `maxAttempts` failures it is bisected (each half gets two attempts) down to the single
- * items that still fail, and those are replaced by `reject(item, cause)`. A store that is
- * down never sends anything to the dead-letter queue: it is waited for.
+ * Retries are bounded only for failures that may be the data's fault (`rejectable`), while
+ * the stores answer (`healthy`). After `maxAttempts` such failures a batch is split in halves
+ * written side by side (two attempts each), and parts keep being split down to the single
+ * items that still fail. An item is replaced by `reject(item, cause)` only on evidence that
+ * the store takes writes: some write (of any batch) succeeded after that item first failed
+ * alone. Without evidence, parts are split at most `FREE_SPLITS` levels deep and then
+ * retried without limit, so a store that refuses every write never sends anything to the
+ * dead-letter queue and costs at most 2^FREE_SPLITS writes per backoff period.
  */
 export function writeBatches<T>(write: (batch: T[]) => Promise<void>, opts: WriteBatchesOptions<T>): OperatorFunction<T[], T[]> {
   const scheduler = opts.scheduler ?? asyncScheduler;
   const sleep = (ms: number) => firstValueFrom(timer(ms, scheduler));
-  const bounded = opts.maxAttempts !== undefined && opts.healthy !== undefined && opts.reject !== undefined;
-  const isolateAttempts = 2;
+  const bounded = opts.maxAttempts !== undefined && !!opts.healthy && !!opts.rejectable && !!opts.reject;
+  const ISOLATE_ATTEMPTS = 2;
+  const FREE_SPLITS = 3;
+  let lastSuccess = -1; // performance.now() of the latest successful write, any batch
 
-  async function attempt(items: T[], budget: number): Promise<T[]> {
+  async function attempt(items: T[], budget: number, freeSplits: number): Promise<T[]> {
+    let firstFailure = -1;
     for (let n = 1; ; n++) {
       try {
         await write(items);
+        lastSuccess = performance.now();
         return items;
       } catch (err) {
+        if (firstFailure < 0) firstFailure = performance.now();
         opts.onError?.(err, items, n);
-        if (bounded && n >= budget && (await opts.healthy!().catch(() => false))) {
-          if (items.length === 1) return attempt([opts.reject!(items[0]!, err)], Infinity);
-          const mid = items.length >>> 1;
-          // Halves one after the other: the good half is written while the other is searched.
-          const left = await attempt(items.slice(0, mid), isolateAttempts);
-          const right = await attempt(items.slice(mid), isolateAttempts);
-          return [...left, ...right];
+        if (bounded && n >= budget && opts.rejectable!(err) && (await opts.healthy!().catch(() => false))) {
+          const evidence = lastSuccess > firstFailure;
+          if (items.length === 1 && evidence) return attempt([opts.reject!(items[0]!, err)], Infinity, 0);
+          if (items.length > 1 && (evidence || freeSplits > 0)) {
+            const mid = items.length >>> 1;
+            const next = evidence ? freeSplits : freeSplits - 1;
+            const [left, right] = await Promise.all([
+              attempt(items.slice(0, mid), ISOLATE_ATTEMPTS, next),
+              attempt(items.slice(mid), ISOLATE_ATTEMPTS, next),
+            ]);
+            return left.concat(right);
+          }
         }
         await sleep(Math.min(opts.backoffBaseMs * 2 ** (n - 1), opts.backoffMaxMs));
       }
@@ -67,9 +79,9 @@ export function writeBatches<T>(write: (batch: T[]) => Promise<void>, opts: Writ
   return mergeMap(
     (items: T[]) =>
       from(
-        attempt(items, bounded ? opts.maxAttempts! : Infinity).then((out) => {
+        attempt(items, bounded ? opts.maxAttempts! : Infinity, FREE_SPLITS).then((out) => {
           // The same array goes on (callers key per-batch data on it), with rejects in place.
-          if (out !== items) items.splice(0, items.length, ...out);
+          if (out !== items) for (let i = 0; i < out.length; i++) items[i] = out[i]!;
           return items;
         }),
       ),

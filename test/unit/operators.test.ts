@@ -58,6 +58,8 @@ test('writeBatches: bounds the batches in flight', async () => {
   assert.is(peak, 2);
 });
 
+const opts = { concurrency: 1, backoffBaseMs: 1, backoffMaxMs: 1, maxAttempts: 3, rejectable: () => true, scheduler: asyncScheduler };
+
 test('writeBatches: a batch failing while the stores answer is bisected; only the items that fail alone are rejected', async () => {
   const written: string[] = [];
   let writes = 0;
@@ -68,14 +70,7 @@ test('writeBatches: a batch failing while the stores answer is bisected; only th
   };
   const items = Array.from({ length: 16 }, (_, i) => (i === 5 || i === 11 ? `poison${i}` : `ok${i}`));
   const out = await lastValueFrom(
-    of(items).pipe(
-      writeBatches(write, {
-        concurrency: 1, backoffBaseMs: 1, backoffMaxMs: 1, maxAttempts: 3,
-        healthy: async () => true,
-        reject: (x, err) => `dead:${x}:${(err as Error).message}`,
-        scheduler: asyncScheduler,
-      }),
-    ),
+    of(items).pipe(writeBatches(write, { ...opts, healthy: async () => true, reject: (x, err) => `dead:${x}:${(err as Error).message}` })),
   );
   assert.is(out, items, 'the same array is emitted');
   assert.equal(out.filter((x) => x.startsWith('dead:')), ['dead:poison5:rejected: poison5', 'dead:poison11:rejected: poison11']);
@@ -85,30 +80,54 @@ test('writeBatches: a batch failing while the stores answer is bisected; only th
   assert.ok(writes < 40, `bounded: ${writes} writes`);
 });
 
+test('writeBatches: a store that answers its ping but refuses every write rejects nothing and is retried at bounded cost', async () => {
+  let writes = 0;
+  let refusing = true;
+  const write = async () => {
+    writes++;
+    if (writes === 200) refusing = false; // the store recovers after 200 refused writes
+    if (refusing) throw new Error('Too many parts');
+  };
+  const rejected: number[] = [];
+  const items = Array.from({ length: 1_000 }, (_, i) => i);
+  const out = await lastValueFrom(
+    of(items).pipe(writeBatches(write, { ...opts, healthy: async () => true, reject: (x) => (rejected.push(x), -x) })),
+  );
+  // No write ever succeeded while it refused: no evidence against any item, so none rejected;
+  // splits stop at 8 parts (3 levels) instead of fanning out to 1,000 single items.
+  assert.equal(rejected, []);
+  assert.equal(out, items);
+  assert.ok(writes < 260, `at most 8 parts retried per round: ${writes} writes`);
+});
+
 test('writeBatches: while the stores do not answer, a failing batch is retried without limit and nothing is rejected', async () => {
-  let healthy = false;
   let calls = 0;
   const write = async () => {
     calls++;
-    if (calls === 25) healthy = true;
     if (calls <= 25) throw new Error('connect ECONNREFUSED');
   };
   const rejected: number[] = [];
   const out = await lastValueFrom(
-    of([1, 2, 3]).pipe(
-      writeBatches(write, {
-        concurrency: 1, backoffBaseMs: 1, backoffMaxMs: 1, maxAttempts: 3,
-        healthy: async () => healthy,
-        reject: (x) => (rejected.push(x), -x),
-        scheduler: asyncScheduler,
-      }),
-    ),
+    of([1, 2, 3]).pipe(writeBatches(write, { ...opts, healthy: async () => calls > 25, reject: (x) => (rejected.push(x), -x) })),
   );
-  // Failure 25 found the stores answering, so its batch became a suspect: but the next
-  // attempt of each half succeeded, so nothing was rejected.
   assert.equal(out, [1, 2, 3]);
   assert.equal(rejected, []);
-  assert.ok(calls >= 26);
+  assert.is(calls, 26, 'never split while the store was down: one write per attempt');
+});
+
+test('writeBatches: failures that are not the data\'s fault (rejectable false) are never bounded', async () => {
+  let calls = 0;
+  const write = async () => {
+    calls++;
+    if (calls <= 30) throw new Error('hot index write failed');
+  };
+  const rejected: number[] = [];
+  const out = await lastValueFrom(
+    of([1, 2]).pipe(writeBatches(write, { ...opts, rejectable: () => false, healthy: async () => true, reject: (x) => (rejected.push(x), -x) })),
+  );
+  assert.equal(out, [1, 2]);
+  assert.equal(rejected, []);
+  assert.is(calls, 31);
 });
 
 test.run();
