@@ -523,10 +523,15 @@ export const apiLoad = (size: Size) =>
       const ok = load.statusCodes['200'] ?? 0;
       expect(v, ok <= 300 * (seconds + 1), `the limit held: ${ok} answered in ${seconds} s at 300/s`);
       // A burst over the limit: its 429s say when to retry.
-      const burst = await Promise.all(Array.from({ length: 400 }, () => fetch(`http://127.0.0.1:${engine.port}/v1/campaigns/c0`)));
-      const limited = burst.filter((r) => r.status === 429);
+      // (waves of 200 until the limit answers: a loaded machine may spread one wave over
+      // more than the 1 s window)
+      const limited: Response[] = [];
+      for (let wave = 0; wave < 20 && !limited.length; wave++) {
+        const burst = await Promise.all(Array.from({ length: 200 }, () => fetch(`http://127.0.0.1:${engine.port}/v1/campaigns/c0`)));
+        await Promise.all(burst.map((r) => r.arrayBuffer()));
+        limited.push(...burst.filter((r) => r.status === 429));
+      }
       expect(v, limited.length > 0 && limited.every((r) => Number(r.headers.get('retry-after')) >= 1), `429s of a burst carry Retry-After (${limited.length} limited)`);
-      await Promise.all(burst.map((r) => r.arrayBuffer()));
       await sleep(1_100);
       expect(v, (await engine.http('GET', '/v1/campaigns/c0')).status === 200, 'answers again once the window passed');
       await finish(v, ns, nc, ledger);
