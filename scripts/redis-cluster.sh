@@ -14,8 +14,8 @@
 #   scripts/redis-cluster.sh stop-node PORT      stop one master and leave it down (SHUTDOWN NOSAVE);
 #                                                `up` starts it again, empty, with its slots
 #
-# Environment: REDIS_CLUSTER_PORTS (default 7001,7002,7003; each port + 10000 is its cluster bus),
-# REDIS_CLUSTER_HOST (default 127.0.0.1), TIERSTREAM_DATA_DIR (default .data; nodes live under
+# Environment: REDIS_CLUSTER_PORTS (default 7001,7002,7003, or the ports of REDIS_CLUSTER_NODES
+# when that is set; each port + 10000 is its cluster bus), REDIS_CLUSTER_HOST (default 127.0.0.1), TIERSTREAM_DATA_DIR (default .data; nodes live under
 # its redis-cluster/<port>/). Nothing is persisted: no RDB, no AOF. Runs that restart nodes
 # should not share a cluster: give each its own REDIS_CLUSTER_PORTS (several clusters coexist).
 set -euo pipefail
@@ -23,7 +23,14 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 data="${TIERSTREAM_DATA_DIR:-$root/.data}/redis-cluster"
 host="${REDIS_CLUSTER_HOST:-127.0.0.1}"
-IFS=', ' read -r -a ports <<<"${REDIS_CLUSTER_PORTS:-7001,7002,7003}"
+default_ports=7001,7002,7003
+# A process pointed at a cluster by REDIS_CLUSTER_NODES (a test, a fault scenario) can call
+# restart-empty without knowing the ports: they are read from it when REDIS_CLUSTER_PORTS is unset.
+if [ -z "${REDIS_CLUSTER_PORTS:-}" ] && [ -n "${REDIS_CLUSTER_NODES:-}" ]; then
+  default_ports="$(tr ',' '\n' <<<"$REDIS_CLUSTER_NODES" | sed 's/.*://' | paste -sd, -)"
+  [ -n "${REDIS_CLUSTER_HOST:-}" ] || host="$(sed 's/,.*//; s/:[0-9]*$//' <<<"$REDIS_CLUSTER_NODES")"
+fi
+IFS=', ' read -r -a ports <<<"${REDIS_CLUSTER_PORTS:-$default_ports}"
 # Seconds a node may be unreachable before the others mark it failed (redis default: 15).
 node_timeout_ms="${REDIS_CLUSTER_NODE_TIMEOUT_MS:-5000}"
 
