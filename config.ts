@@ -23,6 +23,7 @@ export interface Config {
   ackWaitMs: number | undefined;
   writeAttempts: number | undefined;
   tierLeaseMs: number | undefined;
+  requestTimeoutMs: number | undefined;
 }
 
 export class ConfigError extends Error {
@@ -112,6 +113,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
     ackWaitMs: int(env, 'TIERSTREAM_ACK_WAIT_MS', 1_000, 3_600_000),
     writeAttempts: int(env, 'TIERSTREAM_WRITE_ATTEMPTS', 1, 1_000),
     tierLeaseMs: int(env, 'TIERSTREAM_TIER_LEASE_MS', 1_000, 3_600_000),
+    requestTimeoutMs: int(env, 'TIERSTREAM_REQUEST_TIMEOUT_MS', 100, 600_000),
   };
 }
 

@@ -125,6 +125,7 @@ export async function createTierstream(
     logger: log.child({ module: 'api' }),
     apiKeys: config.apiKeys,
     rateLimitPerSecond: config.rateLimitPerSecond,
+    ...(config.requestTimeoutMs && { requestTimeoutMs: config.requestTimeoutMs }),
   });
 
   return {

@@ -1,4 +1,4 @@
-import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -8,7 +8,7 @@ import type { Metrics } from '../engine/metrics.js';
 import type { History, HotIndex, SourceRegistry } from '../engine/types.js';
 import type { FilterService, TierManager } from '../engine/tiers/index.js';
 import type { Lookup } from '../engine/lookup/index.js';
-import { ApiError } from './errors.js';
+import { ApiError, isStoreUnavailable } from './errors.js';
 import { healthRoutes } from './routes/health.js';
 import { sourceRoutes } from './routes/sources.js';
 import { userRoutes } from './routes/users.js';
@@ -32,6 +32,12 @@ export interface AppDeps {
   apiKeys?: ApiKey[];
   /** Requests per second per key (per client address without keys) on /v1 (default 5_000). */
   rateLimitPerSecond?: number;
+  /**
+   * Longest a /v1 request may wait on the stores before it is answered 503
+   * `store_unavailable` (default 10_000 ms). Redis commands queue while it reconnects, so
+   * without a deadline a send-time lookup would hang for the whole outage.
+   */
+  requestTimeoutMs?: number;
 }
 
 /** Builds the Fastify app without listening: the process entry point listens, tests inject. */
@@ -51,6 +57,7 @@ export function buildApp(deps: AppDeps, opts: FastifyServerOptions = {}): Fastif
 
   app.setErrorHandler((err, req, reply) => {
     if (err instanceof ApiError) {
+      if (err.status === 503) reply.header('retry-after', '1');
       return reply.status(err.status).send({ error: err.code, message: err.message, ...err.extra });
     }
     const e = err as { validation?: unknown; statusCode?: number; code?: string; message: string };
@@ -58,6 +65,10 @@ export function buildApp(deps: AppDeps, opts: FastifyServerOptions = {}): Fastif
     if (e.statusCode === 413) return reply.status(413).send({ error: 'payload_too_large', message: e.message });
     if (e.statusCode && e.statusCode >= 400 && e.statusCode < 500) {
       return reply.status(400).send({ error: 'invalid_request', message: e.message });
+    }
+    if (isStoreUnavailable(err)) {
+      req.log.warn({ err }, 'a store did not answer');
+      return reply.status(503).header('retry-after', '1').send({ error: 'store_unavailable', message: `a store did not answer: ${e.message}` });
     }
     req.log.error({ err }, 'request failed');
     return reply.status(500).send({ error: 'internal_error', message: 'internal error' });
@@ -88,6 +99,23 @@ export function buildApp(deps: AppDeps, opts: FastifyServerOptions = {}): Fastif
       { method: req.method, route: req.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },
       reply.elapsedTime / 1000,
     );
+  });
+  // Every /v1 handler races a deadline: a store that does not answer yields a prompt 503
+  // (with Retry-After), not a request hanging for the length of the outage. The handler's
+  // own work goes on in the background and its late answer is dropped.
+  const deadlineMs = deps.requestTimeoutMs ?? 10_000;
+  app.addHook('onRoute', (route) => {
+    if (!route.url?.startsWith('/v1/')) return;
+    const handler = route.handler as (this: FastifyInstance, req: FastifyRequest, reply: FastifyReply) => unknown;
+    route.handler = function (this: FastifyInstance, req: FastifyRequest, reply: FastifyReply) {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new ApiError('store_unavailable', `no answer from the stores within ${deadlineMs} ms`)), deadlineMs);
+      });
+      const work = Promise.resolve(handler.call(this, req, reply));
+      work.catch(() => undefined); // if the deadline answered first, a late failure is not unhandled
+      return Promise.race([work, late]).finally(() => clearTimeout(timer));
+    };
   });
   app.register(async (api) => {
     healthRoutes(api, deps);

@@ -15,9 +15,23 @@ export const API_ERRORS = {
   not_ready: 503,
   hot_tier_rebuilding: 503,
   source_restoring: 503,
+  store_unavailable: 503,
 } as const;
 
 export type ApiErrorCode = keyof typeof API_ERRORS;
+
+const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTCONN', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'TIMEOUT', 'CONNECTION_CLOSED', 'DISCONNECT']);
+const UNAVAILABLE_NAMES = new Set(['MaxRetriesPerRequestError', 'ClusterAllFailedError']);
+const UNAVAILABLE_MESSAGES = /Connection is closed|Too many Cluster redirections|CLUSTERDOWN|socket hang up|ECONNREFUSED|ECONNRESET/;
+
+/** Whether an error says a store (Redis, ClickHouse, NATS) did not answer, rather than a bug. */
+export function isStoreUnavailable(err: unknown): boolean {
+  const e = err as { code?: unknown; name?: unknown; message?: unknown; cause?: unknown } | undefined;
+  if (!e || typeof e !== 'object') return false;
+  if (UNAVAILABLE_CODES.has(String(e.code)) || UNAVAILABLE_NAMES.has(String(e.name))) return true;
+  if (typeof e.message === 'string' && UNAVAILABLE_MESSAGES.test(e.message)) return true;
+  return e.cause !== undefined && e.cause !== err && isStoreUnavailable(e.cause);
+}
 
 export class ApiError extends Error {
   readonly status: number;

@@ -261,7 +261,7 @@ export const redisRestart = (size: Size, during: 'ingest' | 'restore', clusterEn
     const cluster = clusterEnv.REDIS_CLUSTER_NODES?.split(',').map((hp) => hp.split(':')[1]!);
     const redis = new PrivateRedis();
     if (!cluster) await redis.start();
-    const env = cluster ? clusterEnv : { REDIS_URL: redis.url };
+    const env = cluster ? clusterEnv : { REDIS_URL: redis.url, TIERSTREAM_REQUEST_TIMEOUT_MS: '1500' };
     // Standalone: a private server killed and started again without data. Cluster: each
     // master in turn restarted empty (it keeps its slots), by scripts/redis-cluster.sh.
     const restartEmpty = async (engine: EngineProcess) => {
@@ -274,6 +274,18 @@ export const redisRestart = (size: Size, during: 'ingest' | 'restore', clusterEn
         }, '/readyz 503 while Redis is away', 10_000);
         expect(v, JSON.stringify(r.body).includes('"redis":"'), `/readyz names Redis: ${JSON.stringify(r.body)}`);
         expect(v, !JSON.stringify(r.body).includes('"redis":"ok"'), `/readyz does not call Redis ok: ${JSON.stringify(r.body)}`);
+        // A send-time lookup meanwhile gets a prompt 503 with Retry-After, not a hang.
+        const t = performance.now();
+        const res = await fetch(`http://127.0.0.1:${engine.port}/v1/retargeting/check`, {
+          method: 'POST', headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ filter: { campaign: 'c0', event: 'send' }, userIds: ['u1'] }),
+          signal: AbortSignal.timeout(10_000),
+        }).catch((err: Error) => new Response(JSON.stringify({ error: `no answer: ${err.message}` }), { status: 599 }));
+        const body = (await res.json()) as { error?: string };
+        const ms = Math.round(performance.now() - t);
+        expect(v, res.status === 503 && body.error === 'store_unavailable' && res.headers.get('retry-after') === '1',
+          `a lookup while Redis is away: 503 store_unavailable with Retry-After (${res.status} ${JSON.stringify(body)})`);
+        v.notes.push(`lookup while Redis away answered ${res.status} ${body.error} in ${ms} ms (deadline 1500 ms)`);
         await redis.start();
         return;
       }
