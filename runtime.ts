@@ -3,7 +3,7 @@ import { pino, type Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import { parseDuration, type Config } from './config.js';
 import {
-  createEngine, createFilterService, createLookup, createMetrics, createTierManager,
+  createEngine, createFilterService, createLookup, createMetrics, createTierManager, withDeadline,
   type Engine, type EngineOptions, type FilterDoc, type FilterService, type Metrics, type TierManager, type TierManagerOptions,
 } from './engine/index.js';
 import { ClickHouseHistory, KvDocStore, NatsKvRegistry, RedisHotIndex, createRedis } from './storage/index.js';
@@ -27,12 +27,7 @@ export interface Tierstream {
 }
 
 const withTimeout = <T>(p: Promise<T>, ms: number, what: string): Promise<T> =>
-  Promise.race([
-    p,
-    new Promise<T>((_, rej) => {
-      setTimeout(() => rej(new Error(`${what} timed out after ${ms} ms`)), ms).unref();
-    }),
-  ]);
+  withDeadline(p, ms, () => new Error(`${what} timed out after ${ms} ms`));
 
 /**
  * Connects to NATS, Redis and ClickHouse, migrates the history schema, and wires the engine

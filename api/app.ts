@@ -8,6 +8,7 @@ import type { Metrics } from '../engine/metrics.js';
 import type { History, HotIndex, SourceRegistry } from '../engine/types.js';
 import type { FilterService, TierManager } from '../engine/tiers/index.js';
 import type { Lookup } from '../engine/lookup/index.js';
+import { withDeadline } from '../engine/deadline.js';
 import { ApiError, isStoreUnavailable } from './errors.js';
 import { healthRoutes } from './routes/health.js';
 import { sourceRoutes } from './routes/sources.js';
@@ -55,11 +56,12 @@ export function buildApp(deps: AppDeps, opts: FastifyServerOptions = {}): Fastif
     ...opts,
   });
 
+  const sendApiError = (reply: FastifyReply, err: ApiError) => {
+    if (err.status === 503) reply.header('retry-after', '1');
+    return reply.status(err.status).send({ error: err.code, message: err.message, ...err.extra });
+  };
   app.setErrorHandler((err, req, reply) => {
-    if (err instanceof ApiError) {
-      if (err.status === 503) reply.header('retry-after', '1');
-      return reply.status(err.status).send({ error: err.code, message: err.message, ...err.extra });
-    }
+    if (err instanceof ApiError) return sendApiError(reply, err);
     const e = err as { validation?: unknown; statusCode?: number; code?: string; message: string };
     if (e.validation) return reply.status(400).send({ error: 'invalid_request', message: e.message });
     if (e.statusCode === 413) return reply.status(413).send({ error: 'payload_too_large', message: e.message });
@@ -68,7 +70,7 @@ export function buildApp(deps: AppDeps, opts: FastifyServerOptions = {}): Fastif
     }
     if (isStoreUnavailable(err)) {
       req.log.warn({ err }, 'a store did not answer');
-      return reply.status(503).header('retry-after', '1').send({ error: 'store_unavailable', message: `a store did not answer: ${e.message}` });
+      return sendApiError(reply, new ApiError('store_unavailable', `a store did not answer: ${e.message}`));
     }
     req.log.error({ err }, 'request failed');
     return reply.status(500).send({ error: 'internal_error', message: 'internal error' });
@@ -108,13 +110,7 @@ export function buildApp(deps: AppDeps, opts: FastifyServerOptions = {}): Fastif
     if (!route.url?.startsWith('/v1/')) return;
     const handler = route.handler as (this: FastifyInstance, req: FastifyRequest, reply: FastifyReply) => unknown;
     route.handler = function (this: FastifyInstance, req: FastifyRequest, reply: FastifyReply) {
-      let timer: NodeJS.Timeout | undefined;
-      const late = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new ApiError('store_unavailable', `no answer from the stores within ${deadlineMs} ms`)), deadlineMs);
-      });
-      const work = Promise.resolve(handler.call(this, req, reply));
-      work.catch(() => undefined); // if the deadline answered first, a late failure is not unhandled
-      return Promise.race([work, late]).finally(() => clearTimeout(timer));
+      return withDeadline(Promise.resolve(handler.call(this, req, reply)), deadlineMs, () => new ApiError('store_unavailable', `no answer from the stores within ${deadlineMs} ms`));
     };
   });
   app.register(async (api) => {

@@ -5,6 +5,7 @@ export { decodeEvent, validateEvent, DecodeError, MAX_MESSAGE_BYTES, ID_PATTERN,
 export { foldEvents } from './fold.js';
 export { indexName, parseIndexName } from './index-names.js';
 export { parseTime, formatTime } from './time.js';
+export { withDeadline } from './deadline.js';
 export * from './types.js';
 export * from './tiers/index.js';
 export { parseFilter, filterSources, FilterError, type Filter, type Leaf, MAX_LEAVES, MAX_DEPTH } from './filter.js';
