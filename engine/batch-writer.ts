@@ -16,12 +16,6 @@ export interface BatchWriterDeps {
 }
 
 /**
- * Makes one batch durable: good events into history, then (for sources whose tier gate is
- * open) the hot index; bad messages into the dead-letter stream. Resolves only when all of it is stored; the
- * caller acknowledges afterwards. Every step is idempotent, so a retry or redelivery of the
- * same batch changes nothing.
- */
-/**
  * The history insert refused the batch. The only failure that may be the data's fault: a
  * registry, hot-index or dead-letter failure is the store's, and is retried without limit
  * (terminating an event whose hot write failed would ack it without its hot effect).
@@ -33,6 +27,12 @@ export class HistoryWriteError extends Error {
   }
 }
 
+/**
+ * Makes one batch durable: good events into history, then (for sources whose tier gate is
+ * open) the hot index; bad messages into the dead-letter stream. Resolves only when all of it is stored; the
+ * caller acknowledges afterwards. Every step is idempotent, so a retry or redelivery of the
+ * same batch changes nothing.
+ */
 export function createBatchWriter(deps: BatchWriterDeps) {
   return async function writeBatch(batch: Decoded[]): Promise<void> {
     const events: InteractionEvent[] = [];
