@@ -53,6 +53,26 @@ async function finish(v: Verdict, ns: string, nc: NatsConnection, ledger: Ledger
   }
 }
 
+/**
+ * withNamespace with the engines' ClickHouse behind a FaultProxy (`env` gets its URL); the
+ * proxy passes traffic again before the teardown and is closed afterwards.
+ */
+async function withClickHouseProxy(
+  tag: string,
+  extraEnv: NodeJS.ProcessEnv,
+  fn: (ns: string, nc: NatsConnection, proxy: FaultProxy, env: NodeJS.ProcessEnv) => Promise<void>,
+): Promise<void> {
+  const url = new URL(configOf('x').clickhouseUrl);
+  const proxy = new FaultProxy(url.hostname, Number(url.port || 8123));
+  await proxy.start();
+  const env = { CLICKHOUSE_URL: `http://127.0.0.1:${proxy.port}`, ...extraEnv };
+  try {
+    await withNamespace(tag, env, (ns, nc) => fn(ns, nc, proxy, env), async () => proxy.pass());
+  } finally {
+    await proxy.close();
+  }
+}
+
 /** 1. SIGKILL the engine at random moments while events stream in; restart it each time. */
 export const sigkillLoop = (size: Size, env: NodeJS.ProcessEnv = {}) =>
   scenario(`1 SIGKILL x${size === 'full' ? 12 : 3} during ingest${env.REDIS_CLUSTER_NODES ? ' (Redis Cluster)' : ''}`, async (v) => {
@@ -146,77 +166,61 @@ export const republish = (size: Size) =>
 export const clickhouseDown = (size: Size) =>
   scenario(`4 ClickHouse away ${size === 'full' ? 30 : 4} s during ingest`, async (v) => {
     const n = size === 'full' ? 60_000 : 6_000;
-    const url = new URL(configOf('x').clickhouseUrl);
-    const proxy = new FaultProxy(url.hostname, Number(url.port || 8123));
-    await proxy.start();
-    const env = { CLICKHOUSE_URL: `http://127.0.0.1:${proxy.port}` };
-    try {
-      await withNamespace('chd', env, async (ns, nc) => {
-        const ledger = new Ledger();
-        const engine = new EngineProcess(ns, env);
-        await engine.start();
-        const producing = produce(nc, ns, events(n, `${ns}c`), ledger, { window: 500, paceMs: 20 });
-        await eventually(async () => (await engine.metric('tierstream_events_ingested_total')) > 0, 'ingest under way');
-        proxy.down();
-        await sleep(1_000); // writes that were already inside ClickHouse settle
-        const ingestedAtStart = await engine.metric('tierstream_events_ingested_total');
-        const ready = await eventually(async () => {
-          const r = await engine.http('GET', '/readyz');
-          return r.status === 503 ? r : undefined;
-        }, '/readyz 503 while ClickHouse is away', 10_000);
-        expect(v, ready.body?.checks?.clickhouse !== 'ok' && ready.body?.checks?.nats === 'ok', `/readyz blames ClickHouse, not NATS: ${JSON.stringify(ready.body)}`);
-        let peakRss = 0;
-        let peakInflight = 0;
-        const until = Date.now() + (size === 'full' ? 29_000 : 3_000);
-        while (Date.now() < until) {
-          peakRss = Math.max(peakRss, await engine.metric('tierstream_process_resident_memory_bytes'));
-          peakInflight = Math.max(peakInflight, await engine.metric('tierstream_inflight_messages'));
-          await sleep(250);
-        }
-        const ingestedAtEnd = await engine.metric('tierstream_events_ingested_total');
-        expect(v, ingestedAtEnd === ingestedAtStart, `no ack while ClickHouse is away (${ingestedAtEnd - ingestedAtStart} acked)`);
-        expect(v, peakInflight <= 20_000, `in-flight messages bounded by maxInflight (peak ${peakInflight})`);
-        v.notes.push(`peak RSS while away ${(peakRss / 2 ** 20).toFixed(0)} MiB, peak in-flight ${peakInflight}, /readyz ${JSON.stringify(ready.body)}`);
-        proxy.pass();
-        await eventually(async () => (await engine.http('GET', '/readyz')).status === 200, '/readyz 200 after ClickHouse returns', 30_000);
-        await producing;
-        await finish(v, ns, nc, ledger);
-        await engine.kill('SIGTERM');
-      }, async () => proxy.pass());
-    } finally {
-      await proxy.close();
-    }
+    await withClickHouseProxy('chd', {}, async (ns, nc, proxy, env) => {
+      const ledger = new Ledger();
+      const engine = new EngineProcess(ns, env);
+      await engine.start();
+      const producing = produce(nc, ns, events(n, `${ns}c`), ledger, { window: 500, paceMs: 20 });
+      await eventually(async () => (await engine.metric('tierstream_events_ingested_total')) > 0, 'ingest under way');
+      proxy.down();
+      await sleep(1_000); // writes that were already inside ClickHouse settle
+      const ingestedAtStart = await engine.metric('tierstream_events_ingested_total');
+      const ready = await eventually(async () => {
+        const r = await engine.http('GET', '/readyz');
+        return r.status === 503 ? r : undefined;
+      }, '/readyz 503 while ClickHouse is away', 10_000);
+      expect(v, ready.body?.checks?.clickhouse !== 'ok' && ready.body?.checks?.nats === 'ok', `/readyz blames ClickHouse, not NATS: ${JSON.stringify(ready.body)}`);
+      let peakRss = 0;
+      let peakInflight = 0;
+      const until = Date.now() + (size === 'full' ? 29_000 : 3_000);
+      while (Date.now() < until) {
+        peakRss = Math.max(peakRss, await engine.metric('tierstream_process_resident_memory_bytes'));
+        peakInflight = Math.max(peakInflight, await engine.metric('tierstream_inflight_messages'));
+        await sleep(250);
+      }
+      const ingestedAtEnd = await engine.metric('tierstream_events_ingested_total');
+      expect(v, ingestedAtEnd === ingestedAtStart, `no ack while ClickHouse is away (${ingestedAtEnd - ingestedAtStart} acked)`);
+      expect(v, peakInflight <= 20_000, `in-flight messages bounded by maxInflight (peak ${peakInflight})`);
+      v.notes.push(`peak RSS while away ${(peakRss / 2 ** 20).toFixed(0)} MiB, peak in-flight ${peakInflight}, /readyz ${JSON.stringify(ready.body)}`);
+      proxy.pass();
+      await eventually(async () => (await engine.http('GET', '/readyz')).status === 200, '/readyz 200 after ClickHouse returns', 30_000);
+      await producing;
+      await finish(v, ns, nc, ledger);
+      await engine.kill('SIGTERM');
+    });
   });
 
 /** 5. ClickHouse slow (seconds per insert): no redelivery storm, correct end state. */
 export const clickhouseSlow = (size: Size) =>
   scenario('5 ClickHouse slow (each chunk +1.5 s)', async (v) => {
     const n = size === 'full' ? 20_000 : 3_000;
-    const url = new URL(configOf('x').clickhouseUrl);
-    const proxy = new FaultProxy(url.hostname, Number(url.port || 8123));
-    await proxy.start();
     // Ack wait 3 s: an insert of several chunks at 1.5 s each outlasts it.
-    const env = { CLICKHOUSE_URL: `http://127.0.0.1:${proxy.port}`, TIERSTREAM_ACK_WAIT_MS: '3000' };
-    try {
-      await withNamespace('chs', env, async (ns, nc) => {
-        const ledger = new Ledger();
-        const engine = new EngineProcess(ns, env);
-        await engine.start();
-        proxy.slow(1_500);
-        const t = performance.now();
-        await produce(nc, ns, events(n, `${ns}s`), ledger);
-        await drained(nc, ns, 180_000);
-        v.notes.push(`drained in ${((performance.now() - t) / 1000).toFixed(1)} s through the slow proxy`);
-        const redeliveries = await engine.metric('tierstream_redeliveries_total');
-        expect(v, redeliveries === 0, `no redelivery while writes are slow (${redeliveries})`);
-        v.notes.push(`redeliveries ${redeliveries}`);
-        proxy.pass();
-        await finish(v, ns, nc, ledger);
-        await engine.kill('SIGTERM');
-      }, async () => proxy.pass());
-    } finally {
-      await proxy.close();
-    }
+    await withClickHouseProxy('chs', { TIERSTREAM_ACK_WAIT_MS: '3000' }, async (ns, nc, proxy, env) => {
+      const ledger = new Ledger();
+      const engine = new EngineProcess(ns, env);
+      await engine.start();
+      proxy.slow(1_500);
+      const t = performance.now();
+      await produce(nc, ns, events(n, `${ns}s`), ledger);
+      await drained(nc, ns, 180_000);
+      v.notes.push(`drained in ${((performance.now() - t) / 1000).toFixed(1)} s through the slow proxy`);
+      const redeliveries = await engine.metric('tierstream_redeliveries_total');
+      expect(v, redeliveries === 0, `no redelivery while writes are slow (${redeliveries})`);
+      v.notes.push(`redeliveries ${redeliveries}`);
+      proxy.pass();
+      await finish(v, ns, nc, ledger);
+      await engine.kill('SIGTERM');
+    });
   });
 
 /** 6. NATS restarted during ingest: the engine reconnects without limit and the durable consumer resumes. */
