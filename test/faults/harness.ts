@@ -242,18 +242,15 @@ export class EngineProcess {
       this.exits++;
       EngineProcess.live.delete(this);
     });
-    await eventually(async () => (this.child.exitCode === null ? (await this.http('GET', '/healthz')).status === 200 : Promise.reject(new Error(`engine exited: ${this.stderr}`))), 'engine listening', 60_000);
+    await eventually(async () => (this.alive ? (await this.http('GET', '/healthz')).status === 200 : Promise.reject(new Error(`engine exited: ${this.stderr}`))), 'engine listening', 60_000);
   }
 
   get alive(): boolean {
-    return this.child.exitCode === null && this.child.signalCode === null;
+    return running(this.child);
   }
 
-  async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
-    if (!this.alive) return;
-    const exited = new Promise((r) => this.child.once('exit', r));
-    this.child.kill(signal);
-    await exited;
+  kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    return stopProcess(this.child, signal);
   }
 
   /** Resolves when the process exits by itself (a fault hook killed it); rejects after `timeoutMs`. */
@@ -313,12 +310,12 @@ export class PrivateNats {
     }, 'private nats-server up', 15_000);
   }
 
-  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-    const p = this.proc;
-    if (!p || p.exitCode !== null || p.signalCode !== null) return;
-    const exited = new Promise((r) => p.once('exit', r));
-    p.kill(signal);
-    await exited;
+  get running(): boolean {
+    return running(this.proc);
+  }
+
+  stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    return stopProcess(this.proc, signal);
   }
 
   async destroy(): Promise<void> {
@@ -342,13 +339,26 @@ export class PrivateRedis {
     await eventually(() => pingTcp(this.port), 'private redis-server up', 15_000);
   }
 
-  async stop(): Promise<void> {
-    const p = this.proc;
-    if (!p || p.exitCode !== null || p.signalCode !== null) return;
-    const exited = new Promise((r) => p.once('exit', r));
-    p.kill('SIGKILL');
-    await exited;
+  get running(): boolean {
+    return running(this.proc);
   }
+
+  stop(): Promise<void> {
+    return stopProcess(this.proc, 'SIGKILL');
+  }
+}
+
+/** Whether a child process has started and not exited. */
+function running(p: ChildProcess | undefined): p is ChildProcess {
+  return p !== undefined && p.exitCode === null && p.signalCode === null;
+}
+
+/** Sends `signal` to a running child process and resolves once it exited. */
+async function stopProcess(p: ChildProcess | undefined, signal: NodeJS.Signals): Promise<void> {
+  if (!running(p)) return;
+  const exited = new Promise((r) => p.once('exit', r));
+  p.kill(signal);
+  await exited;
 }
 
 async function pingTcp(port: number): Promise<boolean> {
