@@ -84,7 +84,7 @@ export const sigkillLoop = (size: Size, env: NodeJS.ProcessEnv = {}) =>
       await engine.start();
       const rand = rng(7);
       // Paced so that the stream lasts about as long as the kills (each kill + restart ~3 s).
-      const producing = produce(nc, ns, events(n, `${ns}k`), ledger, { window: 500, paceMs: size === 'full' ? 250 : 100 });
+      const producing = produce(nc, ns, events(n, `${ns}k`), ledger, { window: 500, paceMs: size === 'full' ? 250 : 400 });
       let streaming = true;
       void producing.finally(() => (streaming = false));
       let during = 0;
@@ -94,8 +94,15 @@ export const sigkillLoop = (size: Size, env: NodeJS.ProcessEnv = {}) =>
       for (let k = 0; k < kills; k++) {
         await sleep(200 + Math.floor(rand() * (size === 'full' ? 1_500 : 500)));
         if (streaming) during++;
-        // Were messages delivered and not yet acknowledged when the kill came?
-        if ((await jsm.consumers.info(names.stream, names.consumer)).num_ack_pending > 0) busy++;
+        // While events stream, aim the kill at a moment with messages delivered and not yet
+        // acknowledged (polled for up to 1 s), and count the kills that landed so.
+        const aimUntil = Date.now() + (streaming ? 1_000 : 0);
+        for (;;) {
+          const pending = (await jsm.consumers.info(names.stream, names.consumer)).num_ack_pending;
+          if (pending > 0) busy++;
+          if (pending > 0 || Date.now() >= aimUntil) break;
+          await sleep(20);
+        }
         await engine.kill('SIGKILL');
         await engine.start();
       }
@@ -252,7 +259,7 @@ export const natsRestart = (size: Size) =>
         await finish(v, ns, nc, ledger, env);
         expect(v, engine.alive, 'the engine lived through the restart');
         await engine.kill('SIGTERM');
-      }, async () => (nats.proc?.exitCode === null && nats.proc.signalCode === null ? undefined : nats.start()));
+      }, async () => (nats.running ? undefined : nats.start()));
     } finally {
       await nats.destroy();
     }
@@ -343,7 +350,7 @@ export const redisRestart = (size: Size, during: 'ingest' | 'restore', clusterEn
         expect(v, rebuilt >= 2, `the loss was noticed and the hot tier rebuilt (rebuilds ${rebuilt})`);
         await finish(v, ns, nc, ledger, env);
         await engine.kill('SIGTERM');
-      }, async () => (cluster || (redis.proc?.exitCode === null && redis.proc.signalCode === null) ? undefined : redis.start()));
+      }, async () => (cluster || redis.running ? undefined : redis.start()));
     } finally {
       await redis.stop();
     }
