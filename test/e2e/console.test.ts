@@ -95,6 +95,34 @@ async function stopAndExpire(ctx: Ctx, sources: { path: string; name: string; ta
   for (const s of sources) await eventually(async () => (await tier(ctx, s.path)) === 'expired', `${s.path} expired`, 30_000);
 }
 
+/**
+ * What sticks out of the viewport sideways: the page's own horizontal scroll, any element whose
+ * right edge is past the viewport's, and any scroll box (but a <pre>) wider than itself. An element
+ * inside a box that clips or scrolls is that box's to contain. Empty when everything fits.
+ */
+async function horizontalOverflow(page: Page): Promise<string[]> {
+  // A string, not a function: tsx would wrap the inner functions in a helper the page lacks.
+  return (await page.evaluate(`(() => {
+    const width = document.documentElement.clientWidth;
+    const out = [];
+    const name = (el) => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') + [...el.classList].map((c) => '.' + c).join('');
+    const pageWidth = document.documentElement.scrollWidth;
+    if (pageWidth > width) out.push('the page scrolls sideways (' + pageWidth + ' > ' + width + ' px)');
+    const contained = (el) => {
+      for (let a = el.parentElement; a && a !== document.body; a = a.parentElement) if (getComputedStyle(a).overflowX !== 'visible') return true;
+      return false;
+    };
+    for (const el of document.body.querySelectorAll('*')) {
+      const r = el.getBoundingClientRect();
+      if (r.width === 0 && r.height === 0) continue;
+      if (!contained(el) && r.right > width + 0.5) out.push(name(el) + ' ends at ' + Math.round(r.right) + ' px, past ' + width + ' px');
+      const scrolls = ['auto', 'scroll'].includes(getComputedStyle(el).overflowX);
+      if (scrolls && el.tagName !== 'PRE' && el.scrollWidth > el.clientWidth + 1) out.push(name(el) + ' scrolls sideways (' + el.scrollWidth + ' > ' + el.clientWidth + ' px)');
+    }
+    return out;
+  })()`)) as string[];
+}
+
 /** The operator enters a key in the key field that appears after the API's 401. */
 async function enterKey(page: Page, key: string): Promise<void> {
   const field = page.getByLabel('API key', { exact: true });
@@ -371,6 +399,76 @@ test('API errors in words: no key, a wrong key, a key without the restore scope'
     assert.equal(w.foreign, []);
   } finally {
     await w.context.close();
+  }
+});
+
+test('a 128-character id wraps: the sources table, the source page and the filters page fit the screen, the whole id shown', async (ctx) => {
+  // Ids are [A-Za-z0-9._:-]{1,128}; none of these characters is a line-break opportunity.
+  const longId = ('Q4.retention:winback_' + 'Abcdefghij0123456789'.repeat(7)).slice(0, 128);
+  const longTag = ('tag_' + 'Klmnopqrst9876543210'.repeat(7)).slice(0, 128);
+  const longFilter = ('filter.' + 'Uvwxyzabcd1357924680'.repeat(7)).slice(0, 128);
+  assert.is(longId.length, 128);
+  const put = await call(ctx, 'PUT', `/v1/campaigns/${longId}`, { status: 'active', tags: [longTag] });
+  assert.is(put.status, 200, JSON.stringify(put.body));
+  const filter = await call(ctx, 'PUT', `/v1/filters/${longFilter}`, { filter: { campaign: longId, event: 'send' } });
+  assert.is(filter.status, 200, JSON.stringify(filter.body));
+  const phone = await open(ctx.browser, ctx.base, { width: 390, height: 844 });
+  try {
+    for (const [w, label] of [[ctx.op, 'desktop'], [phone, 'phone']] as const) {
+      const { page } = w;
+      const fits = async (what: string) => assert.equal(await horizontalOverflow(page), [], `${what} fits (${label})`);
+      await page.goto(`${ctx.base}/console/#/`);
+      if (w === phone) await enterKey(page, RESTORER);
+      const row = page.locator(`table.sources tbody tr[data-source="campaign:${longId}"]`);
+      await row.waitFor();
+      const link = row.getByRole('link', { name: longId, exact: true });
+      assert.ok(await link.isVisible(), `the row links the whole id (${label})`);
+      assert.is(await row.locator('.tag').textContent(), longTag);
+      await fits('the sources page');
+      const viewport = await page.evaluate(() => document.documentElement.clientWidth);
+      const table = (await page.locator('table.sources').boundingBox())!;
+      assert.ok(table.x >= 0 && table.x + table.width <= viewport, `the table (${table.x}–${table.x + table.width} px) fits ${viewport} px (${label})`);
+      // Every column is on screen, the last one included.
+      const last = (await row.locator('td').last().boundingBox())!;
+      assert.ok(last.x + last.width <= viewport, `the last column ends at ${last.x + last.width} px (${label})`);
+      await screenshot(page, `sources-long-id-${label}`, true);
+      assert.equal(await accessibilityViolations(page), [], `sources page with a long id (${label})`);
+      // Searched by the whole id and filtered by the long tag: the caption and the bulk button fit too.
+      await page.getByLabel('Search by id or name').fill(longId);
+      await page.getByLabel('Tag', { exact: true }).fill(longTag);
+      await page.getByLabel('Tag', { exact: true }).press('Enter');
+      await page.getByRole('button', { name: `Restore every source tagged “${longTag}”` }).waitFor();
+      await eventually(async () => (await page.locator('table.sources tbody tr[data-source]').count()) === 1, 'the search finds the long id');
+      assert.match((await page.locator('table.sources caption').textContent())!, new RegExp(`matching “${longId.replace(/[.]/g, '[.]')}”`));
+      await fits('the sources page, searched');
+
+      await link.click();
+      const heading = page.getByRole('heading', { level: 1 });
+      await page.locator('.lede code').waitFor();
+      assert.is((await heading.innerText()).replace(/\s+/g, ' '), `${longId} Campaign`, 'the heading holds the whole id');
+      assert.is(await page.locator('.lede code').textContent(), longId);
+      assert.ok((await page.locator('.crumbs').textContent())!.endsWith(`campaign ${longId}`));
+      assert.ok(page.url().endsWith(`#/campaigns/${encodeURIComponent(longId)}`), `the route encodes the id: ${page.url()}`);
+      await fits('the source page');
+      await screenshot(page, `source-long-id-${label}`, true);
+      assert.equal(await accessibilityViolations(page), [], `source page with a long id (${label})`);
+
+      await page.goto(`${ctx.base}/console/#/filters`);
+      const card = page.getByRole('article', { name: longFilter });
+      await card.getByRole('listitem').filter({ hasText: longId }).locator('.badge').waitFor();
+      assert.ok(await card.getByRole('link', { name: `campaign:${longId}`, exact: true }).isVisible());
+      await fits('the filters page');
+      assert.equal(await accessibilityViolations(page), [], `filters page with long ids (${label})`);
+      await card.getByRole('link', { name: longFilter, exact: true }).click();
+      await page.getByRole('heading', { level: 1, name: `Filter ${longFilter}` }).waitFor();
+      await fits('the filter page');
+      await screenshot(page, `filter-long-id-${label}`, true);
+    }
+    assert.equal(phone.errors, []);
+    assert.equal(ctx.op.errors, []);
+  } finally {
+    await phone.context.close();
+    await call(ctx, 'DELETE', `/v1/filters/${longFilter}`);
   }
 });
 

@@ -232,7 +232,7 @@ export function sourcesView(root: HTMLElement, params: URLSearchParams): View {
           h('td', { 'data-label': 'Tier' }, tierBadge(s.tier)),
           h('td', { 'data-label': 'Stopped at' }, time(s.stoppedAt, formatDate(s.stoppedAt))),
           h('td', { 'data-label': 'Expires' }, expiresCell(s, now)),
-          h('td', { 'data-label': 'Pinned by' }, s.pinnedBy.length
+          h('td', { 'data-label': 'Pinned by', class: 'ids' }, s.pinnedBy.length
             ? s.pinnedBy.map((f, i) => [i ? ', ' : '', h('a', { href: `#/filters/${encodeURIComponent(f)}` }, f)])
             : '—'),
           h('td', { 'data-label': 'Hot users', class: 'num' }, formatCount(s.counts.hot)),
