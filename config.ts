@@ -24,6 +24,7 @@ export interface Config {
   writeAttempts: number | undefined;
   tierLeaseMs: number | undefined;
   requestTimeoutMs: number | undefined;
+  receiveTimeoutMs: number | undefined;
 }
 
 export class ConfigError extends Error {
@@ -114,6 +115,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
     writeAttempts: int(env, 'TIERSTREAM_WRITE_ATTEMPTS', 1, 1_000),
     tierLeaseMs: int(env, 'TIERSTREAM_TIER_LEASE_MS', 1_000, 3_600_000),
     requestTimeoutMs: int(env, 'TIERSTREAM_REQUEST_TIMEOUT_MS', 100, 600_000),
+    receiveTimeoutMs: int(env, 'TIERSTREAM_RECEIVE_TIMEOUT_MS', 1_000, 600_000),
   };
 }
 

@@ -121,6 +121,7 @@ export async function createTierstream(
     apiKeys: config.apiKeys,
     rateLimitPerSecond: config.rateLimitPerSecond,
     ...(config.requestTimeoutMs && { requestTimeoutMs: config.requestTimeoutMs }),
+    ...(config.receiveTimeoutMs && { receiveTimeoutMs: config.receiveTimeoutMs }),
   });
 
   return {

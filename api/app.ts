@@ -2,14 +2,16 @@ import Fastify, { LogController, type FastifyInstance, type FastifyReply, type F
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import { registerAuth, type ApiKey } from './auth.js';
+import { STATUS_CODES } from 'node:http';
+import { Ajv } from 'ajv';
+import { checkRouteScope, registerAuth, type ApiKey } from './auth.js';
 import type { Logger } from 'pino';
 import type { Metrics } from '../engine/metrics.js';
 import type { History, HotIndex, SourceRegistry } from '../engine/types.js';
 import type { FilterService, TierManager } from '../engine/tiers/index.js';
 import type { Lookup } from '../engine/lookup/index.js';
 import { withDeadline } from '../engine/deadline.js';
-import { ApiError, isStoreUnavailable } from './errors.js';
+import { API_ERRORS, ApiError, isStoreUnavailable, type ApiErrorCode } from './errors.js';
 import { healthRoutes } from './routes/health.js';
 import { sourceRoutes } from './routes/sources.js';
 import { userRoutes } from './routes/users.js';
@@ -39,6 +41,47 @@ export interface AppDeps {
    * without a deadline a send-time lookup would hang for the whole outage.
    */
   requestTimeoutMs?: number;
+  /**
+   * Longest a request may take to arrive, headers and body, before the socket is answered 408
+   * and closed (default 30_000 ms). Without it a client that sends its headers and trickles
+   * or stops its body holds a socket for ever.
+   */
+  receiveTimeoutMs?: number;
+}
+
+/** Longest path parameter, in characters: ids are at most 128, and percent-encoding may triple them. */
+export const MAX_PARAM_LENGTH = 400;
+
+/**
+ * One validator per part of the request. Bodies are JSON and keep their types: `null`, `true`
+ * or `"u1"` where a time, a string or an array is expected is a 400, never coerced. Query
+ * strings and path parameters arrive as text, so there numbers are coerced (`limit=10`).
+ */
+function validatorCompiler() {
+  const base = { removeAdditional: false, useDefaults: true, allErrors: false, strict: false } as const;
+  const body = new Ajv({ ...base, coerceTypes: false });
+  const text = new Ajv({ ...base, coerceTypes: 'array' });
+  return ({ schema, httpPart }: { schema: object; httpPart?: string }) =>
+    (httpPart === 'body' ? body : text).compile(schema) as (data: unknown) => boolean;
+}
+
+/**
+ * Errors Node's HTTP parser raises before there is a request (a body that did not arrive in
+ * time, headers too large, bytes that are not HTTP), answered in the contract's shape on the
+ * raw socket, which is then closed.
+ */
+function clientErrorHandler(this: FastifyInstance, err: Error & { code?: string }, socket: import('node:stream').Duplex): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const [code, message]: [ApiErrorCode, string] =
+    err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? ['request_timeout', 'the request did not arrive in time (headers and body)']
+      : err.code === 'HPE_HEADER_OVERFLOW' ? ['headers_too_large', 'the request headers are too large']
+        : ['invalid_request', 'not a valid HTTP request'];
+  const status = API_ERRORS[code];
+  const body = JSON.stringify({ error: code, message });
+  if (socket.writable) {
+    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${body}`);
+  }
+  socket.destroy(err);
 }
 
 /** Builds the Fastify app without listening: the process entry point listens, tests inject. */
@@ -51,10 +94,24 @@ export function buildApp(deps: AppDeps, opts: FastifyServerOptions = {}): Fastif
     // Two log lines per request cost more than a lookup at thousands of requests per second;
     // errors are still logged, and /metrics counts requests.
     logController: new LogController({ disableRequestLogging: true }),
-    // Fastify strips unknown properties by default; the contract rejects them.
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    requestTimeout: deps.receiveTimeoutMs ?? 30_000,
+    // Node checks those deadlines every connectionsCheckingInterval (30 s by default): once a
+    // second keeps the bound near the configured value.
+    http: { headersTimeout: deps.receiveTimeoutMs ?? 30_000, connectionsCheckingInterval: 1_000 },
+    // Errors the router raises before a route is found get the contract's shape too.
+    frameworkErrors: (err, _req, reply) => {
+      const tooLong = err.code === 'FST_ERR_MAX_PARAM_LENGTH';
+      void (reply as FastifyReply).status(400).send({
+        error: 'invalid_request',
+        message: tooLong ? `a path parameter is longer than ${MAX_PARAM_LENGTH} characters` : 'the path is not a valid URL',
+      });
+    },
+    clientErrorHandler,
     ...opts,
   });
+  // Fastify strips unknown properties and coerces types by default; the contract rejects both.
+  app.setValidatorCompiler(validatorCompiler());
 
   const sendApiError = (reply: FastifyReply, err: ApiError) => {
     if (err.status === 503) reply.header('retry-after', '1');
@@ -91,11 +148,14 @@ export function buildApp(deps: AppDeps, opts: FastifyServerOptions = {}): Fastif
   app.register(rateLimit, {
     max: deps.rateLimitPerSecond ?? 5_000,
     timeWindow: 1_000,
-    allowList: (req) => !req.url.startsWith('/v1/'),
+    // The route that matched decides, as for authentication: the raw URL can be encoded.
+    allowList: (req) => req.routeOptions.config.scope === undefined,
     keyGenerator: (req) => req.apiKey?.id ?? req.ip,
     errorResponseBuilder: (_req, ctx) => new ApiError('rate_limited', `more than ${ctx.max} requests per second; retry after ${ctx.after}`),
   });
   registerAuth(app, deps.apiKeys);
+  // Every /v1 route declares the scope it needs: a route that forgets fails here, at start-up.
+  app.addHook('onRoute', checkRouteScope);
   app.addHook('onResponse', async (req, reply) => {
     deps.metrics.httpRequests.observe(
       { method: req.method, route: req.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },

@@ -52,26 +52,44 @@ declare module 'fastify' {
     apiKey?: ApiKey;
   }
   interface FastifyContextConfig {
-    /** Scope a key needs for the route; routes without one need only a valid key. */
+    /**
+     * Scope a key needs for the route. Every `/v1` route declares one (buildApp refuses to
+     * start otherwise); routes outside `/v1` (health, metrics, docs, console) declare none and
+     * are public.
+     */
     scope?: Scope;
   }
 }
 
+/** Throws at start-up when a `/v1` route forgets its scope, or a public route claims one. */
+export function checkRouteScope(route: { method: string | string[]; url: string; config?: { scope?: unknown } }): void {
+  const scope = route.config?.scope;
+  const guarded = route.url === '/v1' || route.url.startsWith('/v1/');
+  const name = `${[route.method].flat().join(',')} ${route.url}`;
+  if (guarded && !(SCOPES as readonly unknown[]).includes(scope)) {
+    throw new Error(`route ${name} declares no scope (config.scope: ${SCOPES.join(' | ')})`);
+  }
+  if (!guarded && scope !== undefined) throw new Error(`route ${name} is outside /v1 and public, but declares scope "${String(scope)}"`);
+}
+
 /**
- * Bearer authentication for every /v1 route: 401 `unauthorized` without a known key, 403
- * `forbidden` when the key lacks the route's scope. Without keys, auth is off (the process
- * entry point then refuses non-loopback addresses).
+ * Bearer authentication for every route that declares a scope (every `/v1` route): 401
+ * `unauthorized` without a known key, 403 `forbidden` when the key lacks the route's scope.
+ * The decision is taken on the route the router matched, never on the raw URL: the router
+ * decodes `%76` to `v` and strips the scheme and host of an absolute-form request line, so a
+ * test of `req.url` can be walked around. Without keys, auth is off (the process entry point
+ * then refuses non-loopback addresses).
  */
 export function registerAuth(app: FastifyInstance, keys: readonly ApiKey[] | undefined): void {
   if (!keys) return;
   app.addHook('onRequest', async (req: FastifyRequest) => {
-    if (!req.url.startsWith('/v1/') && req.url !== '/v1') return;
+    const scope = req.routeOptions.config.scope;
+    if (scope === undefined) return;
     const header = req.headers.authorization ?? '';
     const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
     const key = m ? findKey(keys, m[1]!) : undefined;
     if (!key) throw new ApiError('unauthorized', m ? 'unknown API key' : 'Authorization: Bearer <key> required');
-    const scope = req.routeOptions.config.scope;
-    if (scope && !key.scopes.has('admin') && !key.scopes.has(scope)) {
+    if (!key.scopes.has('admin') && !key.scopes.has(scope)) {
       throw new ApiError('forbidden', `this key lacks the "${scope}" scope`);
     }
     req.apiKey = key;

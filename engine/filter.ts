@@ -1,10 +1,17 @@
-import { parseDuration } from '../config.js';
+import { addDuration, parseDuration } from '../config.js';
 import { EVENT_TYPES, type EventType, type SourceRef, sourceName } from './types.js';
 import { parseTime } from './time.js';
+import { ID_PATTERN } from './validate.js';
 
 /** Limits of the contract's filter grammar. */
 export const MAX_LEAVES = 32;
 export const MAX_DEPTH = 8;
+/**
+ * Longest `within`: 200 years. Every time is in [1970, 2100), so a longer window means the
+ * same as none; beyond Date's range it would be NaN, which no backend can compare with.
+ */
+export const MAX_WITHIN = 'P200Y';
+const MAX_WITHIN_MS = addDuration(0, parseDuration(MAX_WITHIN)!);
 
 export interface Leaf {
   source: SourceRef;
@@ -26,7 +33,7 @@ export class FilterError extends Error {
   }
 }
 
-const ID = /^[A-Za-z0-9._:-]{1,128}$/;
+const ID = new RegExp(ID_PATTERN);
 const LEAF_KEYS = new Set(['campaign', 'canvas', 'event', 'variant', 'step', 'after', 'before', 'within']);
 
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
@@ -66,7 +73,7 @@ function parseLeaf(node: Record<string, unknown>, p: string): Leaf {
   const id = (k: string): string | undefined => {
     const v = node[k];
     if (v === undefined) return undefined;
-    if (typeof v !== 'string' || !ID.test(v)) throw new FilterError(`${p}.${k}`, 'must be an id of [A-Za-z0-9._:-]{1,128}');
+    if (typeof v !== 'string' || !ID.test(v)) throw new FilterError(`${p}.${k}`, 'must be an id of [A-Za-z0-9._:-]{1,128}, not "." or ".."');
     return v;
   };
   const campaign = id('campaign');
@@ -93,9 +100,12 @@ function parseLeaf(node: Record<string, unknown>, p: string): Leaf {
     leaf[k] = t;
   }
   if (node.within !== undefined) {
-    if (typeof node.within !== 'string' || !parseDuration(node.within)) throw new FilterError(`${p}.within`, 'must be an ISO-8601 duration such as P30D');
+    const d = typeof node.within === 'string' ? parseDuration(node.within) : undefined;
+    if (!d) throw new FilterError(`${p}.within`, 'must be an ISO-8601 duration such as P30D');
+    // `!(x <= max)` also refuses NaN: P999999Y overflows the calendar.
+    if (!(addDuration(0, d) <= MAX_WITHIN_MS)) throw new FilterError(`${p}.within`, `must be at most ${MAX_WITHIN}`);
     if (leaf.after !== undefined) throw new FilterError(`${p}.within`, '"within" and "after" exclude each other');
-    leaf.within = node.within;
+    leaf.within = node.within as string;
   }
   return leaf;
 }

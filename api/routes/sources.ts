@@ -32,7 +32,7 @@ const fromCursor = (c: string) => Buffer.from(c, 'base64url').toString('utf8');
 /** Source state, lifecycle, listing, restore and demotion for campaigns and canvases. */
 export function sourceRoutes(app: FastifyInstance, deps: AppDeps): void {
   for (const [kind, plural] of KINDS) {
-    app.get<{ Params: { id: string } }>(`/v1/${plural}/:id`, { schema: { params: idParams } }, async (req) => {
+    app.get<{ Params: { id: string } }>(`/v1/${plural}/:id`, { config: { scope: 'lookup' }, schema: { params: idParams } }, async (req) => {
       const rec = await deps.registry.get({ kind, id: req.params.id });
       if (!rec) throw new ApiError('source_not_found', `${kind} ${req.params.id} is not known`);
       return stateOf(deps, rec);
@@ -41,6 +41,7 @@ export function sourceRoutes(app: FastifyInstance, deps: AppDeps): void {
     app.get<{ Querystring: { tier?: string; status?: string; tag?: string; limit?: number; cursor?: string } }>(
       `/v1/${plural}`,
       {
+        config: { scope: 'lookup' },
         schema: {
           querystring: {
             type: 'object',

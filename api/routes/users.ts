@@ -46,6 +46,7 @@ export function userRoutes(app: FastifyInstance, deps: AppDeps): void {
   app.get<{ Params: { userId: string }; Querystring: { sources: string; from?: 'history' } }>(
     '/v1/users/:userId/interactions',
     {
+      config: { scope: 'lookup' },
       schema: {
         params: { type: 'object', additionalProperties: false, required: ['userId'], properties: { userId: userIdString } },
         querystring: {

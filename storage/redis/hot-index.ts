@@ -198,6 +198,8 @@ export class RedisHotIndex implements HotIndex {
       n++;
       if ('leaf' in p) {
         const l = leaves[p.leaf]!;
+        // "NaN" is no ZRANGE bound; the grammar keeps bounds finite or infinite, never NaN.
+        if (Number.isNaN(l.after) || Number.isNaN(l.before)) throw new RangeError(`leaf ${p.leaf}: a bound is not a number`);
         const min = l.after === -Infinity ? '-inf' : String(Math.ceil(l.after));
         const max = l.before === Infinity ? '+inf' : `(${Math.ceil(l.before)}`;
         steps.push('L', p.leaf, min, max);

@@ -9,8 +9,13 @@ test('each kind of bad input lands in the DLQ with its code; good events around 
     const subj = natsNames(stack.ns).subjectPrefix;
     const ok = (i: number) => JSON.stringify({ id: `g${i}`, type: 'send', userId: `u${i}`, campaignId: 'A', time: 1_000 + i });
     const base = { id: 'b', type: 'send', userId: 'u', campaignId: 'A', time: 1 };
-    const bad: [string, string][] = [
+    const bytes = (before: string, raw: number[], after: string) =>
+      new Uint8Array([...Buffer.from(before), ...raw, ...Buffer.from(after)]);
+    const bad: [string, string | Uint8Array][] = [
       ['invalid_json', '{"id": "x",'],
+      // Not UTF-8: 0xff in userId (was invalid_field), an overlong "/" in properties (was stored as U+FFFD).
+      ['invalid_json', bytes('{"id":"b","type":"send","campaignId":"A","time":1,"userId":"u', [0xff], '"}')],
+      ['invalid_json', bytes('{"id":"b","type":"send","userId":"u","campaignId":"A","time":1,"properties":{"s":"', [0xc0, 0xaf], '"}}')],
       ['not_an_object', '[1,2,3]'],
       ['missing_field', JSON.stringify({ ...base, userId: undefined })],
       ['unknown_field', JSON.stringify({ ...base, extra: true })],
@@ -20,6 +25,8 @@ test('each kind of bad input lands in the DLQ with its code; good events around 
       ['invalid_field', JSON.stringify({ ...base, campaignId: '{A}*' })],
       ['invalid_field', JSON.stringify({ ...base, userId: 'u\nx' })],
       ['invalid_field', JSON.stringify({ ...base, userId: 'u'.repeat(10_000) })],
+      // properties nested 7,000 levels (14 KB): over the depth limit, not a stack overflow labelled invalid_json.
+      ['invalid_field', `${JSON.stringify(base).slice(0, -1)},"properties":{"a":${'['.repeat(7_000)}${']'.repeat(7_000)}}}`],
       ['invalid_time', JSON.stringify({ ...base, time: '2026-01-01T00:00:00' })],
       ['invalid_source', JSON.stringify({ ...base, canvasId: 'C' })],
       ['invalid_source', JSON.stringify({ ...base, stepId: 's1' })],
@@ -45,7 +52,7 @@ test('each kind of bad input lands in the DLQ with its code; good events around 
     assert.is((await getJson(stack.ts, '/v1/campaigns/A')).body.counts.hot, i);
     assert.is(({} as Record<string, unknown>).polluted, undefined);
     const metrics = await stack.ts.app.inject({ method: 'GET', url: '/metrics' });
-    assert.match(metrics.body, /tierstream_dead_letters_total\{code="invalid_json"\} 1/);
+    assert.match(metrics.body, /tierstream_dead_letters_total\{code="invalid_json"\} 3/);
     // Terminated for good: nothing left awaiting ack, nothing redelivered after the ack wait
     // (NATS 2.9 ignored "+TERM <reason>" and redelivered every poison message for ever).
     const jsm = await stack.ts.nc.jetstreamManager();
