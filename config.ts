@@ -1,4 +1,5 @@
-import { ApiKeyError, parseApiKeys, type ApiKey } from './api/auth.js';
+import { ApiKeyError, parseApiKeys, type ApiKey } from './api/index.js';
+import { DurationError, fixedDurationMs as fixedMs, parseDuration } from './core/index.js';
 
 /**
  * Configuration from the environment, validated with messages naming the bad variable.
@@ -33,43 +34,6 @@ export class ConfigError extends Error {
 
 export const NAMESPACE_PATTERN = /^[a-z][a-z0-9_]{0,31}$/;
 
-const DURATION = /^P(?!$)(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?(?:T(?!$)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$/;
-
-/** An ISO-8601 duration's parts; months and years stay calendar units (P3M from 30 Nov is 28/29 Feb). */
-export interface Duration {
-  years: number; months: number; weeks: number; days: number; hours: number; minutes: number; seconds: number;
-}
-
-export function parseDuration(text: string): Duration | undefined {
-  const m = DURATION.exec(text);
-  if (!m) return undefined;
-  const n = (i: number) => Number(m[i] ?? 0);
-  return { years: n(1), months: n(2), weeks: n(3), days: n(4), hours: n(5), minutes: n(6), seconds: n(7) };
-}
-
-/** `t + d` in epoch ms, months and years by the UTC calendar, clamped to the month's last day. */
-export function addDuration(t: number, d: Duration): number {
-  const date = new Date(t);
-  const months = d.years * 12 + d.months;
-  if (months) {
-    const day = date.getUTCDate();
-    date.setUTCDate(1);
-    date.setUTCMonth(date.getUTCMonth() + months);
-    const last = new Date(Date.UTC(date.getUTCFullYear(), date.getUTCMonth() + 1, 0)).getUTCDate();
-    date.setUTCDate(Math.min(day, last));
-  }
-  const fixed = (((d.weeks * 7 + d.days) * 24 + d.hours) * 60 + d.minutes) * 60_000 + Math.round(d.seconds * 1000);
-  return date.getTime() + fixed;
-}
-
-/** Duration without calendar units, in ms; throws when it has months or years. */
-export function fixedDurationMs(text: string, name: string): number {
-  const d = parseDuration(text);
-  if (!d) throw new ConfigError(`${name}: "${text}" is not an ISO-8601 duration (e.g. PT1M)`);
-  if (d.years || d.months) throw new ConfigError(`${name}: use days or smaller units, not months or years`);
-  return addDuration(0, d);
-}
-
 function int(env: NodeJS.ProcessEnv, name: string, min: number, max: number): number | undefined {
   const raw = env[name];
   if (raw === undefined || raw === '') return undefined;
@@ -84,6 +48,16 @@ function keys(spec: string | undefined): ApiKey[] | undefined {
     return parseApiKeys(spec);
   } catch (err) {
     if (err instanceof ApiKeyError) throw new ConfigError(err.message);
+    throw err;
+  }
+}
+
+/** A duration without months or years, in ms, or a ConfigError naming the variable. */
+export function fixedDurationMs(text: string, name: string): number {
+  try {
+    return fixedMs(text);
+  } catch (err) {
+    if (err instanceof DurationError) throw new ConfigError(`${name}: ${err.message}`);
     throw err;
   }
 }

@@ -1,14 +1,14 @@
 import { connect, type NatsConnection } from 'nats';
 import { pino, type Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
-import { parseDuration, type Config } from './config.js';
-import {
-  createEngine, createFilterService, createLookup, createMetrics, createTierManager, withDeadline,
-  type Engine, type EngineOptions, type FilterDoc, type FilterService, type Metrics, type TierManager, type TierManagerOptions,
-} from './engine/index.js';
+import type { Config } from './config.js';
+import { parseDuration, withDeadline } from './core/index.js';
+import { createEngine, type Engine, type EngineOptions } from './engine/index.js';
+import { createFilterService, createTierManager, type FilterDoc, type FilterService, type TierManager, type TierManagerOptions } from './tiers/index.js';
+import { createLookup } from './lookup/index.js';
+import { createMetrics, type Metrics } from './telemetry/index.js';
 import { ClickHouseHistory, KvDocStore, NatsKvRegistry, RedisHotIndex, createRedis } from './storage/index.js';
-import { buildApp } from './api/index.js';
-import { REBUILDING } from './api/routes/health.js';
+import { buildApp, REBUILDING } from './api/index.js';
 
 export interface Tierstream {
   app: FastifyInstance;

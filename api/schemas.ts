@@ -1,4 +1,4 @@
-import { ID_PATTERN, USER_ID_PATTERN } from '../engine/validate.js';
+import { ID_PATTERN, USER_ID_PATTERN } from '../core/index.js';
 
 /** JSON Schemas shared by the routes (ids by the contract's character sets). */
 export const idString = { type: 'string', pattern: ID_PATTERN } as const;

@@ -1,5 +1,4 @@
-import { formatTime } from '../engine/time.js';
-import type { SourceRecord } from '../engine/types.js';
+import { formatTime, type SourceRecord } from '../core/index.js';
 
 const iso = (ms: number | null) => (ms === null ? null : formatTime(ms));
 

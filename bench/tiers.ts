@@ -12,10 +12,8 @@ import { Cluster, type Redis } from 'ioredis';
 import { pino } from 'pino';
 import { configFromEnv, type Config } from '../config.js';
 import { createTierstream, type Tierstream } from '../runtime.js';
-import {
-  ENGINE_DEFAULTS, ensureStreams, foldEvents, natsNames,
-  type AggregateRow, type Channel, type EventType, type InteractionEvent, type SourceRef,
-} from '../engine/index.js';
+import { ENGINE_DEFAULTS, ensureStreams, natsNames } from '../engine/index.js';
+import { foldEvents, type AggregateRow, type Channel, type EventType, type InteractionEvent, type SourceRef } from '../core/index.js';
 import { ClickHouseHistory, RedisHotIndex, createRedis, queries, sourceKeys } from '../storage/index.js';
 import { generateEvents, type WireEvent } from '../scripts/generate.js';
 import { MiB, cpuDelta, machineBusy, median, round, serviceCpu, startPhase, table, type CpuSnapshot, type PhaseUsage, timed, type StageTime } from './measure.js';

@@ -1,9 +1,8 @@
 import { headers as natsHeaders, type JetStreamClient } from 'nats';
 import type { Logger } from 'pino';
-import { foldEvents } from './fold.js';
+import { foldEvents, sourceName, type History, type HotIndex, type InteractionEvent, type SourceRef, type SourceRegistry } from '../core/index.js';
 import type { Decoded } from './operators/decode.js';
-import { sourceName, type History, type HotIndex, type InteractionEvent, type SourceRef, type SourceRegistry } from './types.js';
-import type { Metrics } from './metrics.js';
+import type { Metrics } from '../telemetry/index.js';
 
 export interface BatchWriterDeps {
   history: History;

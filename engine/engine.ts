@@ -6,11 +6,10 @@ import { decode, type Decoded } from './operators/decode.js';
 import { fromConsumer } from './operators/from-consumer.js';
 import { writeBatches } from './operators/write-batches.js';
 import { InflightCounter } from './inflight-counter.js';
-import { DecodeError } from './validate.js';
+import { DecodeError, type History, type HotIndex, type SourceRegistry } from '../core/index.js';
 import { createBatchWriter, HistoryWriteError } from './batch-writer.js';
 import { ensureStreams, natsNames } from './jetstream.js';
-import type { Metrics } from './metrics.js';
-import type { History, HotIndex, SourceRegistry } from './types.js';
+import type { Metrics } from '../telemetry/index.js';
 
 export interface EngineOptions {
   namespace: string;

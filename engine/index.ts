@@ -1,12 +1,3 @@
+/** The ingest engine: JetStream in, batches written to history and the hot index, acks out. */
 export { createEngine, ENGINE_DEFAULTS, type Engine, type EngineDeps, type EngineOptions } from './engine.js';
-export { createMetrics, type Metrics } from './metrics.js';
 export { natsNames, ensureStreams, deleteStreams } from './jetstream.js';
-export { decodeEvent, validateEvent, DecodeError, MAX_MESSAGE_BYTES, ID_PATTERN, USER_ID_PATTERN, type DecodeErrorCode } from './validate.js';
-export { foldEvents } from './fold.js';
-export { indexName, parseIndexName } from './index-names.js';
-export { parseTime, formatTime } from './time.js';
-export { withDeadline } from './deadline.js';
-export * from './types.js';
-export * from './tiers/index.js';
-export { parseFilter, filterSources, FilterError, type Filter, type Leaf, MAX_LEAVES, MAX_DEPTH } from './filter.js';
-export * from './lookup/index.js';

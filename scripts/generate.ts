@@ -1,4 +1,4 @@
-import type { EventType } from '../engine/types.js';
+import type { EventType } from '../core/types.js';
 
 export interface GenerateOptions {
   count: number;

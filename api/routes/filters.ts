@@ -1,6 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { FilterError } from '../../engine/filter.js';
-import { formatTime } from '../../engine/time.js';
+import { FilterError, formatTime } from '../../core/index.js';
 import type { AppDeps } from '../app.js';
 import { ApiError } from '../errors.js';
 import { idParams } from '../schemas.js';

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import { FilterError } from '../../engine/filter.js';
-import { LookupError } from '../../engine/lookup/index.js';
+import { FilterError } from '../../core/index.js';
+import { LookupError } from '../../lookup/index.js';
 import type { AppDeps } from '../app.js';
 import { ApiError } from '../errors.js';
 import { userIdString } from '../schemas.js';

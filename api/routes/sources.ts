@@ -1,7 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import type { SourceKind, SourceRecord, SourceRef } from '../../engine/types.js';
-import { parseTime } from '../../engine/time.js';
-import { TierError } from '../../engine/tiers/index.js';
+import { type SourceKind, type SourceRecord, type SourceRef, parseTime } from '../../core/index.js';
+import { TierError } from '../../tiers/index.js';
 import type { AppDeps } from '../app.js';
 import { ApiError } from '../errors.js';
 import { sourceState } from '../state.js';

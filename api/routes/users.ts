@@ -1,8 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { formatTime } from '../../engine/time.js';
-import { parseIndexName } from '../../engine/index-names.js';
-import { ID_PATTERN } from '../../engine/validate.js';
-import type { SourceKind, SourceRef } from '../../engine/types.js';
+import { formatTime, parseIndexName, parseSourceName, type SourceRef } from '../../core/index.js';
 import type { AppDeps } from '../app.js';
 import { ApiError } from '../errors.js';
 import { userIdString } from '../schemas.js';
@@ -12,17 +9,14 @@ export const MAX_LOOKUP_SOURCES = 50;
 
 /** `campaign:A,canvas:C` -> source refs (deduplicated); a clear 400 for anything else. */
 export function parseSources(list: string, max = MAX_LOOKUP_SOURCES): SourceRef[] {
-  const idRe = new RegExp(ID_PATTERN);
   const seen = new Set<string>();
   const out: SourceRef[] = [];
   for (const part of list.split(',')) {
-    const colon = part.indexOf(':');
-    const kind = part.slice(0, colon) as SourceKind;
-    const id = part.slice(colon + 1);
-    if (colon < 0 || (kind !== 'campaign' && kind !== 'canvas') || !idRe.test(id)) {
+    const ref = parseSourceName(part);
+    if (!ref) {
       throw new ApiError('invalid_request', `sources: "${part.slice(0, 140)}" is not campaign:<id> or canvas:<id>`);
     }
-    if (!seen.has(part)) out.push({ kind, id });
+    if (!seen.has(part)) out.push(ref);
     seen.add(part);
   }
   if (out.length > max) throw new ApiError('invalid_request', `sources: at most ${max}`);

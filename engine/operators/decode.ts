@@ -1,7 +1,6 @@
 import { map, type OperatorFunction } from 'rxjs';
 import type { JsMsg } from 'nats';
-import { DecodeError, decodeEvent } from '../validate.js';
-import type { InteractionEvent } from '../types.js';
+import { DecodeError, decodeEvent, type InteractionEvent } from '../../core/index.js';
 
 export type Decoded =
   | { msg: JsMsg; event: InteractionEvent; error?: undefined }

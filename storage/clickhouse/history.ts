@@ -1,7 +1,6 @@
 import { Readable } from 'node:stream';
 import { createClient, type ClickHouseClient, ClickHouseLogLevel } from '@clickhouse/client';
-import type { AggregateRow, EventType, History, InteractionEvent, SourceRef } from '../../engine/types.js';
-import { foldAggregates } from '../../engine/fold.js';
+import { type AggregateRow, type FilterPlan, type EventType, type History, type InteractionEvent, type SourceRef, foldAggregates } from '../../core/index.js';
 import { schemaStatements } from './schema.js';
 import { sqlIdent } from './sql.js';
 import * as queries from './queries.js';
@@ -101,12 +100,12 @@ export class ClickHouseHistory implements History {
   }
 
   /** Users matching a filter (see queries.filterUsers), in user id order. */
-  async filterUsers(f: queries.FilterSql, opts: { users?: string[]; afterUser?: string; limit?: number }): Promise<string[]> {
+  async filterUsers(f: FilterPlan, opts: { users?: string[]; afterUser?: string; limit?: number }): Promise<string[]> {
     const rows = await this.select<{ user_id: string }>(queries.filterUsers(this.db, f, opts));
     return rows.map((r) => r.user_id);
   }
 
-  async filterCount(f: queries.FilterSql): Promise<number> {
+  async filterCount(f: FilterPlan): Promise<number> {
     const rows = await this.select<{ n: string }>(queries.filterUsers(this.db, f, { count: true }));
     return Number(rows[0]?.n ?? 0);
   }

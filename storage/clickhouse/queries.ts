@@ -1,5 +1,4 @@
-import type { SourceRef } from '../../engine/types.js';
-import type { Program } from '../../engine/lookup/evaluate.js';
+import type { FilterPlan, Program, SourceRef } from '../../core/index.js';
 import { sqlIdent, sqlInt, sqlString } from './sql.js';
 
 /**
@@ -40,13 +39,6 @@ export function countAggregateRows(db: string, source: SourceRef): string {
     WHERE ${sourceWhere(source)} GROUP BY user_id, type, variant_id, step_id)`;
 }
 
-/** What a compiled retargeting filter gives the SQL builder (see engine/lookup/evaluate). */
-export interface FilterSql {
-  leaves: { source: SourceRef; index: string; after: number; before: number }[];
-  program: Program;
-  sources: SourceRef[];
-}
-
 function indexCondition(index: string): string {
   if (index.startsWith('e:')) return `type = ${sqlString(index.slice(2))}`;
   const last = index.lastIndexOf(':');
@@ -55,7 +47,7 @@ function indexCondition(index: string): string {
   return `${index.startsWith('v:') ? 'variant_id' : 'step_id'} = ${sqlString(id)} AND type = ${sqlString(type)}`;
 }
 
-function programSql(p: Program, f: FilterSql): string {
+function programSql(p: Program, f: FilterPlan): string {
   if ('leaf' in p) {
     const l = f.leaves[p.leaf]!;
     const parts = [`c${p.leaf} > 0`];
@@ -74,7 +66,7 @@ function programSql(p: Program, f: FilterSql): string {
  * are those with any event of the named sources, which is what `not` ranges over.
  * `users` restricts to given ids (check); `afterUser`/`limit` page in user id order (audience).
  */
-export function filterUsers(db: string, f: FilterSql, opts: { users?: string[]; afterUser?: string; limit?: number; count?: boolean }): string {
+export function filterUsers(db: string, f: FilterPlan, opts: { users?: string[]; afterUser?: string; limit?: number; count?: boolean }): string {
   const cols = f.leaves.map((l, i) => {
     const cond = `${sourceWhere(l.source)} AND ${indexCondition(l.index)}`;
     return `maxIf(time, ${cond}) AS l${i}, countIf(${cond}) AS c${i}`;

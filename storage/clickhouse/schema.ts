@@ -1,4 +1,4 @@
-import { CHANNELS, EVENT_TYPES } from '../../engine/types.js';
+import { CHANNELS, EVENT_TYPES } from '../../core/index.js';
 import { sqlIdent } from './sql.js';
 
 const enumOf = (values: readonly string[]) => values.map((v, i) => `'${v}' = ${i + 1}`).join(', ');

@@ -1,8 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import type { ChainableCommander, Cluster, Redis } from 'ioredis';
-import { sourceName, type ApplyResult, type HotIndex, type SourceFold, type SourceRef } from '../../engine/types.js';
-import type { Program } from '../../engine/lookup/evaluate.js';
+import { sourceName, type ApplyResult, type Gate, type SentinelState, type HotIndex, type SourceFold, type SourceRef, type Program } from '../../core/index.js';
 import { namespaceKeys, sourceKeys } from './keys.js';
 import { keySlot } from './slots.js';
 
@@ -16,7 +15,6 @@ type WithCommands = RedisClient & {
 };
 
 /** Outcome of a sentinel check (see lua/sentinel.lua). */
-export type SentinelState = 'intact' | 'rebuild_claimed' | 'rebuild_elsewhere';
 const SENTINEL_STATES: SentinelState[] = ['intact', 'rebuild_claimed', 'rebuild_elsewhere'];
 
 export interface RedisHotIndexOptions {
@@ -91,7 +89,7 @@ export class RedisHotIndex implements HotIndex {
   }
 
   /** Sets the tier gate the write path checks; null opens it (hot). */
-  async setGate(source: SourceRef, tier: 'demoting' | 'expired' | 'restoring' | null): Promise<void> {
+  async setGate(source: SourceRef, tier: Gate): Promise<void> {
     const key = sourceKeys(this.ns, source).tier;
     if (tier === null) await this.redis.del(key);
     else await this.redis.set(key, tier);

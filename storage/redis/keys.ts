@@ -1,4 +1,4 @@
-import { sourceName, type SourceRef } from '../../engine/types.js';
+import { sourceName, type SourceRef } from '../../core/index.js';
 
 /**
  * The one place Redis key names are built. Every key of a source carries the hash tag

@@ -1,7 +1,6 @@
 import type { JetStreamClient } from 'nats';
-import type { SourceRecord, SourceRef, SourceRegistry } from '../../engine/types.js';
+import { type SourceRecord, type SourceRef, type SourceRegistry, newSourceRecord } from '../../core/index.js';
 import { KvDocStore } from './kv-store.js';
-import { newSourceRecord } from '../../engine/tiers/rules.js';
 
 /** KV keys allow `[-/_=.A-Za-z0-9]`; source ids may hold `:`, so the id is base64url-encoded. */
 export function registryKey(source: SourceRef): string {

@@ -14,7 +14,8 @@ import { connect, headers as natsHeaders, type NatsConnection } from 'nats';
 import { pino } from 'pino';
 import { configFromEnv, type Config } from '../../config.js';
 import { createTierstream, type Tierstream } from '../../runtime.js';
-import { decodeEvent, foldEvents, natsNames, sourceName, type InteractionEvent, type SourceRef } from '../../engine/index.js';
+import { decodeEvent, foldEvents, sourceName, type InteractionEvent, type SourceRef } from '../../core/index.js';
+import { natsNames } from '../../engine/index.js';
 import { generateEvents, type WireEvent } from '../../scripts/generate.js';
 import { cleanup, eventually, hotState } from '../integration/helpers.js';
 

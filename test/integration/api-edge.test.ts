@@ -3,8 +3,7 @@ import * as assert from 'uvu/assert';
 import { request } from 'node:http';
 import { connect as tcpConnect, type AddressInfo } from 'node:net';
 import fc from 'fast-check';
-import { createRedis } from '../../storage/redis/index.js';
-import { defineCommands } from '../../storage/redis/index.js';
+import { createRedis, defineCommands } from '../../storage/redis/index.js';
 import { eventually, startStack, type Stack } from './helpers.js';
 
 /**

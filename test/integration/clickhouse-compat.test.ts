@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Session } from 'chdb';
 import { ClickHouseHistory, queries, schemaStatements, sqlString } from '../../storage/clickhouse/index.js';
-import { validateEvent, type InteractionEvent } from '../../engine/index.js';
+import { validateEvent, type InteractionEvent } from '../../core/index.js';
 import { testNamespace, testConfig } from './helpers.js';
 
 /**

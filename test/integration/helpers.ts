@@ -125,7 +125,7 @@ export async function hotState(ts: Tierstream, source: { kind: 'campaign' | 'can
 
 /** The fold of a source's whole history, in the hot snapshot's shape: what the hot state must equal. */
 export async function historyFold(ts: Tierstream, source: { kind: 'campaign' | 'canvas'; id: string }) {
-  const { foldAggregates } = await import('../../engine/fold.js');
+  const { foldAggregates } = await import('../../core/fold.js');
   const rows = [];
   for await (const chunk of ts.history.aggregateSource(source, 100_000)) rows.push(...chunk);
   const fold = foldAggregates(source, rows);

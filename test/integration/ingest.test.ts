@@ -2,7 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { eventually, getJson, startStack, type Stack } from './helpers.js';
 import { generateEvents, type WireEvent } from '../../scripts/generate.js';
-import { formatTime } from '../../engine/time.js';
+import { formatTime } from '../../core/time.js';
 
 const test = suite<{ stack: Stack }>('ingest');
 

@@ -2,7 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { eventually, getJson, send, startStack, type Stack } from './helpers.js';
 import { registryKey } from '../../storage/index.js';
-import type { SourceRecord } from '../../engine/index.js';
+import type { SourceRecord } from '../../core/index.js';
 
 const test = suite<{ stack: Stack }>('tiers api');
 test.before(async (ctx) => {

@@ -1,6 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { addDuration, configFromEnv, ConfigError, parseDuration, fixedDurationMs } from '../../config.js';
+import { configFromEnv, ConfigError, fixedDurationMs } from '../../config.js';
+import { addDuration, parseDuration } from '../../core/index.js';
 import { sqlString, sqlIdent, sqlInt } from '../../storage/clickhouse/sql.js';
 import { parseSources } from '../../api/index.js';
 import { ApiError } from '../../api/errors.js';

@@ -1,8 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
-import { foldEvents } from '../../engine/fold.js';
-import { EVENT_TYPES, sourceName, type InteractionEvent, type SourceFold } from '../../engine/types.js';
+import { foldEvents, EVENT_TYPES, sourceName, type InteractionEvent, type SourceFold } from '../../core/index.js';
 
 /** A fold as plain data, order-independent: "source|index|user" -> time. */
 function flat(folds: SourceFold[]): Map<string, number> {

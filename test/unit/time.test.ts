@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { parseTime, formatTime } from '../../engine/time.js';
+import { parseTime, formatTime } from '../../core/time.js';
 
 test('ISO-8601 with Z and offsets', () => {
   assert.is(parseTime('2026-03-01T00:00:00Z'), Date.UTC(2026, 2, 1));

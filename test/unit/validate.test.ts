@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { decodeEvent, DecodeError, MAX_MESSAGE_BYTES, MAX_PROPERTIES_DEPTH, type DecodeErrorCode } from '../../engine/validate.js';
+import { decodeEvent, DecodeError, MAX_MESSAGE_BYTES, MAX_PROPERTIES_DEPTH, type DecodeErrorCode } from '../../core/validate.js';
 
 const good = { id: 'e1', type: 'send', userId: 'u@x.com', campaignId: 'A', time: '2026-03-01T00:00:00Z' };
 const enc = (v: unknown) => new TextEncoder().encode(typeof v === 'string' ? v : JSON.stringify(v));

@@ -1,6 +1,7 @@
 import { Ajv, type ErrorObject } from 'ajv';
 import { CHANNELS, EVENT_TYPES, type InteractionEvent } from './types.js';
 import { parseTime } from './time.js';
+import { ID_PATTERN, USER_ID_PATTERN } from './sources.js';
 
 /** Largest message accepted, in bytes (the contract's 16 KiB). */
 export const MAX_MESSAGE_BYTES = 16 * 1024;
@@ -32,14 +33,6 @@ export class DecodeError extends Error {
   }
 }
 
-/**
- * Id character sets of the contract, shared with the API schemas and the filter grammar.
- * `.` and `..` alone are refused: as a URL path segment they are dot segments, which browsers
- * and proxies remove even percent-encoded (`%2E%2E`), so such a source or user could be
- * ingested but never reached through the API.
- */
-export const ID_PATTERN = '^(?!\\.\\.?$)[A-Za-z0-9._:-]{1,128}$';
-export const USER_ID_PATTERN = '^(?!\\.\\.?$)[A-Za-z0-9._:@+-]{1,128}$';
 const ID = ID_PATTERN;
 
 const eventSchema = {

@@ -1,7 +1,8 @@
-import { addDuration, parseDuration, type Duration } from '../../config.js';
-import type { Filter, Leaf } from '../filter.js';
+import { addDuration, parseDuration, type Duration } from '../duration.js';
+import type { Filter, Leaf } from './grammar.js';
 import { indexName } from '../index-names.js';
-import { sourceName } from '../types.js';
+import { sourceName } from '../sources.js';
+import type { SourceRef } from '../types.js';
 
 /** A leaf resolved against "now": the index it reads and its half-open time window. */
 export interface CompiledLeaf {
@@ -17,6 +18,17 @@ export type Program =
   | { and: Program[] }
   | { or: Program[] }
   | { not: Program };
+
+/**
+ * A compiled filter as a backend takes it: each distinct leaf with its source, index and
+ * half-open window, the program over the leaves, the sources named. The hot index turns it
+ * into its script's steps, the history into SQL.
+ */
+export interface FilterPlan {
+  leaves: { source: SourceRef; index: string; after: number; before: number }[];
+  program: Program;
+  sources: SourceRef[];
+}
 
 /** A filter ready to evaluate: its distinct leaves, its tree over them, the sources it names. */
 export interface Compiled {

@@ -1,3 +1,5 @@
+import type { FilterPlan, Program } from './filter/program.js';
+
 /** The interaction event types of the contract; `send` is Braze's "received". */
 export const EVENT_TYPES = [
   'send', 'delivery', 'open', 'click', 'conversion', 'bounce', 'unsubscribe', 'spam', 'control',
@@ -13,11 +15,6 @@ export type SourceKind = 'campaign' | 'canvas';
 export interface SourceRef {
   kind: SourceKind;
   id: string;
-}
-
-/** `campaign:A`: a source as one string, the way the API names sources. */
-export function sourceName(source: SourceRef): string {
-  return `${source.kind}:${source.id}`;
 }
 
 /** A validated interaction event, normalised: times in epoch milliseconds. */
@@ -36,6 +33,12 @@ export interface InteractionEvent {
 }
 
 export type Tier = 'hot' | 'demoting' | 'expired' | 'restoring';
+
+/** A source's tier gate in the hot index: closed while demoting or expired, open (null) when hot or restoring. */
+export type Gate = Exclude<Tier, 'hot'> | null;
+
+/** What the Redis-loss sentinel check found (see storage/redis/lua/sentinel.lua). */
+export type SentinelState = 'intact' | 'rebuild_claimed' | 'rebuild_elsewhere';
 
 /**
  * One hot-index write for one source: for each index (a type, a variant's type, a step's type,
@@ -82,11 +85,11 @@ export interface HotIndex {
   /** index name -> latest epoch ms, for one user and one source. */
   userLatest(source: SourceRef, userId: string): Promise<Map<string, number>>;
   /** Opens (null) or closes the tier gate the write path checks. */
-  setGate(source: SourceRef, tier: 'demoting' | 'expired' | 'restoring' | null): Promise<void>;
+  setGate(source: SourceRef, tier: Gate): Promise<void>;
   /** Removes every key of the source without blocking; returns keys removed. */
   dropSource(source: SourceRef): Promise<number>;
   /** Redis-loss detection: see storage/redis/lua/sentinel.lua. */
-  checkSentinel(owner: string, ttlMs: number): Promise<'intact' | 'rebuild_claimed' | 'rebuild_elsewhere'>;
+  checkSentinel(owner: string, ttlMs: number): Promise<SentinelState>;
   renewRebuild(owner: string, ttlMs: number): Promise<void>;
   rebuilding(): Promise<boolean>;
   ping(): Promise<boolean>;
@@ -133,4 +136,23 @@ export interface SourceRegistry {
   list(): SourceRecord[];
   /** One record from the mirror, without a round trip (undefined when the mirror has none). */
   peek(source: SourceRef): SourceRecord | undefined;
+}
+
+/** What the hot path needs of Redis. */
+export interface HotLookup {
+  scores(leaves: readonly { source: SourceRef; index: string }[], sources: readonly SourceRef[], users: readonly string[]):
+    Promise<{ latest: (number | undefined)[][]; known: boolean[] }>;
+  users(sources: readonly SourceRef[]): Promise<string[]>;
+  filterSet(
+    source: SourceRef,
+    leaves: readonly { index: string; after: number; before: number }[],
+    program: Program,
+    mode: { count: true } | { count?: false; afterUser?: string; limit: number },
+  ): Promise<number | string[]>;
+}
+
+/** What the history path needs of ClickHouse. */
+export interface HistoryLookup {
+  filterUsers(f: FilterPlan, opts: { users?: string[]; afterUser?: string; limit?: number }): Promise<string[]>;
+  filterCount(f: FilterPlan): Promise<number>;
 }

@@ -1,31 +1,4 @@
-import { parseFilter, type Filter } from '../filter.js';
-import type { SourceRef, SourceRegistry } from '../types.js';
-import { compile, evaluate, type Compiled } from './evaluate.js';
-
-/** What the hot path needs of Redis. */
-export interface HotLookup {
-  scores(leaves: readonly { source: SourceRef; index: string }[], sources: readonly SourceRef[], users: readonly string[]):
-    Promise<{ latest: (number | undefined)[][]; known: boolean[] }>;
-  users(sources: readonly SourceRef[]): Promise<string[]>;
-  filterSet(
-    source: SourceRef,
-    leaves: readonly { index: string; after: number; before: number }[],
-    program: Compiled['program'],
-    mode: { count: true } | { count?: false; afterUser?: string; limit: number },
-  ): Promise<number | string[]>;
-}
-
-/** What the history path needs of ClickHouse. */
-export interface HistoryLookup {
-  filterUsers(f: SqlFilter, opts: { users?: string[]; afterUser?: string; limit?: number }): Promise<string[]>;
-  filterCount(f: SqlFilter): Promise<number>;
-}
-
-interface SqlFilter {
-  leaves: { source: SourceRef; index: string; after: number; before: number }[];
-  program: Compiled['program'];
-  sources: SourceRef[];
-}
+import { compile, evaluate, parseFilter, parseSourceName, type FilterPlan, type Filter, type HistoryLookup, type HotLookup, type SourceRef, type SourceRegistry } from '../core/index.js';
 
 export class LookupError extends Error {
   constructor(readonly code: 'source_expired' | 'source_restoring', message: string, readonly sources: string[]) {
@@ -37,10 +10,8 @@ export class LookupError extends Error {
 /** Users evaluated per Redis round trip in count and audience walks. */
 const CHUNK = 1_000;
 
-const ref = (name: string): SourceRef => {
-  const i = name.indexOf(':');
-  return { kind: name.slice(0, i) as SourceRef['kind'], id: name.slice(i + 1) };
-};
+/** Compiled leaves name their source as `kind:id`, valid by construction. */
+const ref = (name: string): SourceRef => parseSourceName(name)!;
 
 /**
  * Retargeting lookups with the contract's semantics, from the hot tier (Redis) or, with
@@ -66,7 +37,7 @@ export function createLookup(deps: { registry: SourceRegistry; hot: HotLookup; h
       if (restoring.length) throw new LookupError('source_restoring', `being restored: ${restoring.join(', ')}; retry shortly or ask with "from": "history"`, restoring);
     }
     const leaves = c.leaves.map((l) => ({ source: ref(l.source), index: l.index, after: l.after, before: l.before }));
-    return { c, sources, leaves, sql: { leaves, program: c.program, sources } };
+    return { c, sources, leaves, sql: { leaves, program: c.program, sources } satisfies FilterPlan };
   }
 
   async function matchHot(p: Awaited<ReturnType<typeof prepare>>, users: readonly string[]): Promise<string[]> {

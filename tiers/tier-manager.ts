@@ -1,11 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { exhaustMap, interval, type SchedulerLike, asyncScheduler, Subscription } from 'rxjs';
 import type { Logger } from 'pino';
-import type { Duration } from '../../config.js';
-import { foldAggregates } from '../fold.js';
-import type { Metrics } from '../metrics.js';
-import { sourceName, type History, type HotIndex, type SourceRecord, type SourceRef, type SourceRegistry } from '../types.js';
-import { isDue, leaseLapsed, newSourceRecord, recompute, withTier } from './rules.js';
+import { type Duration, foldAggregates, sourceName, type History, type HotIndex, type SourceRecord, type SourceRef, type SourceRegistry, isDue, leaseLapsed, newSourceRecord, recompute, withTier } from '../core/index.js';
+import type { Metrics } from '../telemetry/index.js';
 
 /** Restore chunks being written to Redis at once (measured: 3 hides most of the read time). */
 const RESTORE_WRITES_IN_FLIGHT = 3;

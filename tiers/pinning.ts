@@ -1,5 +1,4 @@
-import { filterSources, parseFilter } from '../filter.js';
-import { sourceName, type SourceRef } from '../types.js';
+import { filterSources, parseFilter, parseSourceName, sourceName, type SourceRef } from '../core/index.js';
 import type { TierManager } from './tier-manager.js';
 
 /** An active retargeting filter as stored. */
@@ -19,10 +18,8 @@ export interface FilterStore {
   values(): IterableIterator<FilterDoc>;
 }
 
-const toRef = (name: string): SourceRef => {
-  const i = name.indexOf(':');
-  return { kind: name.slice(0, i) as SourceRef['kind'], id: name.slice(i + 1) };
-};
+/** Stored filters name their sources as `kind:id`, valid by construction. */
+const toRef = (name: string): SourceRef => parseSourceName(name)!;
 
 /**
  * Active retargeting filters: registering one pins every source it names (restoring expired

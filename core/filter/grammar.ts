@@ -1,7 +1,7 @@
-import { addDuration, parseDuration } from '../config.js';
-import { EVENT_TYPES, type EventType, type SourceRef, sourceName } from './types.js';
-import { parseTime } from './time.js';
-import { ID_PATTERN } from './validate.js';
+import { addDuration, parseDuration } from '../duration.js';
+import { EVENT_TYPES, type EventType, type SourceRef } from '../types.js';
+import { parseTime } from '../time.js';
+import { isId, sourceName } from '../sources.js';
 
 /** Limits of the contract's filter grammar. */
 export const MAX_LEAVES = 32;
@@ -33,7 +33,6 @@ export class FilterError extends Error {
   }
 }
 
-const ID = new RegExp(ID_PATTERN);
 const LEAF_KEYS = new Set(['campaign', 'canvas', 'event', 'variant', 'step', 'after', 'before', 'within']);
 
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
@@ -73,7 +72,7 @@ function parseLeaf(node: Record<string, unknown>, p: string): Leaf {
   const id = (k: string): string | undefined => {
     const v = node[k];
     if (v === undefined) return undefined;
-    if (typeof v !== 'string' || !ID.test(v)) throw new FilterError(`${p}.${k}`, 'must be an id of [A-Za-z0-9._:-]{1,128}, not "." or ".."');
+    if (typeof v !== 'string' || !isId(v)) throw new FilterError(`${p}.${k}`, 'must be an id of [A-Za-z0-9._:-]{1,128}, not "." or ".."');
     return v;
   };
   const campaign = id('campaign');

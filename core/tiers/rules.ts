@@ -1,4 +1,4 @@
-import { addDuration, type Duration } from '../../config.js';
+import { addDuration, type Duration } from '../duration.js';
 import type { SourceRecord, SourceRef, Tier } from '../types.js';
 
 /** Transitions kept in a record's audit trail. */

@@ -1,5 +1,6 @@
 import { indexName } from './index-names.js';
-import { sourceName, type AggregateRow, type EventType, type InteractionEvent, type SourceFold, type SourceRef } from './types.js';
+import { sourceName } from './sources.js';
+import { type AggregateRow, type EventType, type InteractionEvent, type SourceFold, type SourceRef } from './types.js';
 
 function put(indexes: Map<string, Map<string, number>>, name: string, user: string, time: number): void {
   let users = indexes.get(name);

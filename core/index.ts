@@ -1,0 +1,16 @@
+/**
+ * The domain room: types and ports, source names and ids, time and durations, event
+ * validation, index names, the fold, the filter grammar and program, the tier rules and state
+ * machine. It imports nothing of ours; every other room may import it, through this file.
+ */
+export * from './types.js';
+export * from './sources.js';
+export * from './time.js';
+export * from './duration.js';
+export * from './deadline.js';
+export * from './validate.js';
+export * from './index-names.js';
+export * from './fold.js';
+export * from './filter/grammar.js';
+export * from './filter/program.js';
+export * from './tiers/rules.js';

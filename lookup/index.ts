@@ -1,0 +1,2 @@
+/** Retargeting lookups (check, count, audience) over the hot index or the history. */
+export { createLookup, LookupError, type Lookup } from './lookup.js';
