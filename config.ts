@@ -1,4 +1,5 @@
-import { ApiKeyError, parseApiKeys, type ApiKey } from './api/index.js';
+// Directly, not through api/index.ts: the engine role reads its config without loading Fastify.
+import { ApiKeyError, parseApiKeys, type ApiKey } from './api/auth.js';
 import { DurationError, fixedDurationMs as fixedMs, parseDuration } from './core/index.js';
 
 /**
@@ -26,6 +27,10 @@ export interface Config {
   tierLeaseMs: number | undefined;
   requestTimeoutMs: number | undefined;
   receiveTimeoutMs: number | undefined;
+  /** Role `all`: ingest processes, API processes, and the ingest processes' niceness. */
+  engineProcesses: number;
+  apiProcesses: number;
+  engineNice: number;
 }
 
 export class ConfigError extends Error {
@@ -90,6 +95,9 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
     tierLeaseMs: int(env, 'TIERSTREAM_TIER_LEASE_MS', 1_000, 3_600_000),
     requestTimeoutMs: int(env, 'TIERSTREAM_REQUEST_TIMEOUT_MS', 100, 600_000),
     receiveTimeoutMs: int(env, 'TIERSTREAM_RECEIVE_TIMEOUT_MS', 1_000, 600_000),
+    engineProcesses: int(env, 'TIERSTREAM_ENGINE_PROCESSES', 1, 64) ?? 1,
+    apiProcesses: int(env, 'TIERSTREAM_API_PROCESSES', 1, 64) ?? 1,
+    engineNice: int(env, 'TIERSTREAM_ENGINE_NICE', 0, 19) ?? 10,
   };
 }
 

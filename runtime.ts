@@ -2,15 +2,15 @@ import { connect, type NatsConnection } from 'nats';
 import { pino, type Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.js';
-import { parseDuration, withDeadline } from './core/index.js';
+import { parseDuration, REBUILDING, withDeadline } from './core/index.js';
 import { createEngine, type Engine, type EngineOptions } from './engine/index.js';
 import { createFilterService, createTierManager, type FilterDoc, type FilterService, type TierManager, type TierManagerOptions } from './tiers/index.js';
 import { createLookup } from './lookup/index.js';
 import { createMetrics, type Metrics } from './telemetry/index.js';
 import { ClickHouseHistory, KvDocStore, NatsKvRegistry, RedisHotIndex, createRedis } from './storage/index.js';
-import { buildApp, REBUILDING } from './api/index.js';
 
 export interface Tierstream {
+  /** The API app, not listening yet; the `engine` role has none (it throws), and loads no HTTP code. */
   app: FastifyInstance;
   engine: Engine | undefined;
   nc: NatsConnection;
@@ -35,7 +35,7 @@ const withTimeout = <T>(p: Promise<T>, ms: number, what: string): Promise<T> =>
  */
 export async function createTierstream(
   config: Config,
-  overrides: { engine?: Partial<EngineOptions>; tiers?: Partial<TierManagerOptions>; log?: Logger; defaultMetrics?: boolean } = {},
+  overrides: { engine?: Partial<EngineOptions>; tiers?: Partial<TierManagerOptions>; log?: Logger; defaultMetrics?: boolean; metricsText?: () => Promise<string> } = {},
 ): Promise<Tierstream> {
   const log = overrides.log ?? pino({ level: config.logLevel, base: { ns: config.namespace } });
   const nc = await connect({
@@ -115,23 +115,29 @@ export async function createTierstream(
   };
 
   const lookup = createLookup({ registry, hot, history });
-  const app = buildApp({
+  // Loaded only by roles that serve HTTP: the engine role never loads Fastify.
+  const app = config.role === 'engine' ? undefined : (await import('./api/index.js')).buildApp({
     registry, hot, history, metrics, tiers, filters, lookup, readiness,
     logger: log.child({ module: 'api' }),
     apiKeys: config.apiKeys,
     rateLimitPerSecond: config.rateLimitPerSecond,
     ...(config.requestTimeoutMs && { requestTimeoutMs: config.requestTimeoutMs }),
     ...(config.receiveTimeoutMs && { receiveTimeoutMs: config.receiveTimeoutMs }),
+    ...(overrides.metricsText && { metricsText: overrides.metricsText }),
   });
 
   return {
-    app, engine, nc, history, hot, registry, tiers, filters, filterStore, metrics, log,
+    get app(): FastifyInstance {
+      if (!app) throw new Error('the engine role serves no API');
+      return app;
+    },
+    engine, nc, history, hot, registry, tiers, filters, filterStore, metrics, log,
     async close() {
       await engine?.drain();
       await tiers.stop();
       registry.stop();
       filterStore.stop();
-      await app.close();
+      await app?.close();
       await nc.drain().catch(() => undefined);
       redis.disconnect();
       await history.close();

@@ -10,7 +10,7 @@ import type { Metrics } from '../telemetry/index.js';
 import { type History, type HotIndex, type SourceRegistry, withDeadline } from '../core/index.js';
 import type { FilterService, TierManager } from '../tiers/index.js';
 import type { Lookup } from '../lookup/index.js';
-import { API_ERRORS, ApiError, isStoreUnavailable, type ApiErrorCode } from './errors.js';
+import { API_ERRORS, ApiError, fromDomainError, isStoreUnavailable, type ApiErrorCode } from './errors.js';
 import { healthRoutes } from './routes/health.js';
 import { sourceRoutes } from './routes/sources.js';
 import { userRoutes } from './routes/users.js';
@@ -24,6 +24,8 @@ export interface AppDeps {
   hot: HotIndex;
   history: History;
   metrics: Metrics;
+  /** Prometheus text for /metrics (default: this process's registry; supervised: every process's). */
+  metricsText?: () => Promise<string>;
   tiers: TierManager;
   filters: FilterService;
   lookup: Lookup;
@@ -117,7 +119,8 @@ export function buildApp(deps: AppDeps, opts: FastifyServerOptions = {}): Fastif
     return reply.status(err.status).send({ error: err.code, message: err.message, ...err.extra });
   };
   app.setErrorHandler((err, req, reply) => {
-    if (err instanceof ApiError) return sendApiError(reply, err);
+    const known = fromDomainError(err);
+    if (known) return sendApiError(reply, known);
     const e = err as { validation?: unknown; statusCode?: number; code?: string; message: string };
     if (e.validation) return reply.status(400).send({ error: 'invalid_request', message: e.message });
     if (e.statusCode === 413) return reply.status(413).send({ error: 'payload_too_large', message: e.message });

@@ -1,3 +1,7 @@
+import { FilterError } from '../core/index.js';
+import { LookupError } from '../lookup/index.js';
+import { TierError } from '../tiers/index.js';
+
 /** Every error code the API answers with, its HTTP status, in one place (listed in the README). */
 export const API_ERRORS = {
   invalid_request: 400,
@@ -42,4 +46,18 @@ export class ApiError extends Error {
     this.name = 'ApiError';
     this.status = API_ERRORS[code];
   }
+}
+
+/**
+ * A domain error as the API's answer, in one place for the one error handler: FilterError ->
+ * 400 `invalid_filter` with the node's path, LookupError -> 409 `source_expired` or 503
+ * `source_restoring` with the sources, TierError -> 404 `source_not_found` or 409
+ * `transition_in_progress`. Undefined for anything else.
+ */
+export function fromDomainError(err: unknown): ApiError | undefined {
+  if (err instanceof ApiError) return err;
+  if (err instanceof FilterError) return new ApiError('invalid_filter', err.message, { path: err.path });
+  if (err instanceof LookupError) return new ApiError(err.code, err.message, { sources: err.sources });
+  if (err instanceof TierError) return new ApiError(err.code, err.message);
+  return undefined;
 }

@@ -12,9 +12,3 @@ export const idParams = {
   required: ['id'],
   properties: { id: idString },
 } as const;
-
-export const errorSchema = {
-  type: 'object',
-  properties: { error: { type: 'string' }, message: { type: 'string' } },
-  required: ['error', 'message'],
-} as const;

@@ -73,13 +73,10 @@ export interface History {
   ping(): Promise<boolean>;
 }
 
-/** Result of applying one source's fold to the hot index. */
-export type ApplyResult = 'applied' | 'skipped_not_hot';
-
 /** The hot retargeting index (Redis). Writes merge with max, so any order gives one state. */
 export interface HotIndex {
   /** Applies folds; a source whose tier gate is not `hot` is skipped atomically. */
-  apply(folds: readonly SourceFold[]): Promise<ApplyResult[]>;
+  apply(folds: readonly SourceFold[]): Promise<void>;
   /** Distinct users with any hot interaction of the source. */
   countUsers(source: SourceRef): Promise<number>;
   /** index name -> latest epoch ms, for one user and one source. */

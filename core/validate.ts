@@ -13,7 +13,7 @@ export const MAX_MESSAGE_BYTES = 16 * 1024;
  */
 export const MAX_PROPERTIES_DEPTH = 32;
 
-/** Stable codes put in the `Tierstream-Error` header of dead letters. Listed in the README. */
+/** Why a message cannot be an event: stable codes of the `Tierstream-Error` header (README). */
 export type DecodeErrorCode =
   | 'message_too_large'
   | 'invalid_json'
@@ -22,9 +22,13 @@ export type DecodeErrorCode =
   | 'unknown_field'
   | 'invalid_field'
   | 'invalid_time'
-  | 'invalid_source'
-  /** Valid, but its write failed repeatedly while ClickHouse and Redis answered (the cause follows). */
-  | 'write_failed';
+  | 'invalid_source';
+
+/**
+ * Every code a dead letter carries: a decode code, or `write_failed` for a valid event that
+ * history refused alone, repeatedly, while ClickHouse and Redis answered.
+ */
+export type DeadLetterCode = DecodeErrorCode | 'write_failed';
 
 export class DecodeError extends Error {
   constructor(readonly code: DecodeErrorCode, message: string) {

@@ -26,6 +26,12 @@ export class HistoryWriteError extends Error {
   }
 }
 
+/** A valid event dead-lettered because history refused it alone, repeatedly, while the stores answered. */
+export class WriteFailedError extends Error {
+  override name = 'WriteFailedError';
+  readonly code = 'write_failed' as const;
+}
+
 /**
  * Makes one batch durable: good events into history, then (for sources whose tier gate is
  * open) the hot index; bad messages into the dead-letter stream. Resolves only when all of it is stored; the

@@ -6,8 +6,8 @@ import { decode, type Decoded } from './operators/decode.js';
 import { fromConsumer } from './operators/from-consumer.js';
 import { writeBatches } from './operators/write-batches.js';
 import { InflightCounter } from './inflight-counter.js';
-import { DecodeError, type History, type HotIndex, type SourceRegistry } from '../core/index.js';
-import { createBatchWriter, HistoryWriteError } from './batch-writer.js';
+import { type History, type HotIndex, type SourceRegistry } from '../core/index.js';
+import { createBatchWriter, HistoryWriteError, WriteFailedError } from './batch-writer.js';
 import { ensureStreams, natsNames } from './jetstream.js';
 import type { Metrics } from '../telemetry/index.js';
 
@@ -178,7 +178,7 @@ export function createEngine(deps: EngineDeps, options: Partial<EngineOptions> &
             reject: (d, err): Decoded => {
               if (d.error) return d; // already a dead letter (its own code); only its publish failed
               log.error({ err, subject: d.msg.subject, seq: d.msg.seq }, 'event refused by history while other writes succeed; dead-lettered');
-              return { msg: d.msg, error: new DecodeError('write_failed', `history refused this event alone while other writes succeeded: ${err instanceof Error ? err.message : String(err)}`) };
+              return { msg: d.msg, error: new WriteFailedError(`history refused this event alone while other writes succeeded: ${err instanceof Error ? err.message : String(err)}`) };
             },
             onError: (err, items, attempt) => {
               deps.metrics.writeFailures.inc();

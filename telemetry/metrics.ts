@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** The engine's Prometheus metrics, in a registry of its own (several engines can share a process in tests). */
 export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
@@ -8,8 +8,7 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
     registry,
     eventsIngested: new Counter({
       name: 'tierstream_events_ingested_total',
-      help: 'Events durable in history and acknowledged, by tier the hot write found',
-      labelNames: ['hot'] as const,
+      help: 'Valid events acknowledged: durable in history, and in the hot index when their source is hot',
       registers: [registry],
     }),
     deadLetters: new Counter({
@@ -44,6 +43,8 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
       name: 'tierstream_consumer_lag_messages',
       help: 'Messages in the stream not yet delivered to the engine consumer, plus those awaiting ack',
       labelNames: ['state'] as const,
+      // Every ingest process reads the one durable consumer's lag: across processes, the max.
+      aggregator: 'max',
       registers: [registry],
     }),
     inflight: new Gauge({
@@ -84,9 +85,30 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
     hotSources: new Gauge({
       name: 'tierstream_hot_sources',
       help: 'Sources whose tier is hot, as of the last tier scan',
+      aggregator: 'max',
       registers: [registry],
     }),
   };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/**
+ * Prometheus text of every process of a supervised tierstream, summed (gauges of shared
+ * state take the max): asked of the supervisor, which gathers each child's registry with
+ * prom-client's AggregatorRegistry. Call `shareRegistry` in every child first.
+ */
+export function shareRegistry(registry: Registry): void {
+  AggregatorRegistry.setRegistries([registry]);
+  // Constructing one is what makes a child answer the supervisor's requests.
+  aggregator ??= new AggregatorRegistry();
+}
+
+/** In the supervisor: the children's metrics, aggregated. */
+export function clusterMetricsText(): Promise<string> {
+  aggregator ??= new AggregatorRegistry();
+  return aggregator.clusterMetrics();
+}
+
+let aggregator: AggregatorRegistry<typeof Registry.PROMETHEUS_CONTENT_TYPE> | undefined;
+export const METRICS_CONTENT_TYPE: string = Registry.PROMETHEUS_CONTENT_TYPE;

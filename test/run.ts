@@ -2,7 +2,7 @@
  * Runs the uvu suites (unit, integration, faults (short fault scenarios), then e2e in Chromium, or the ones named) and ends with the line
  * `N passed, N failed`, as CI and the README promise.
  *
- *   tsx test/run.ts [unit] [integration] [faults] [e2e]   (no argument: type check and all four)
+ *   tsx test/run.ts [unit] [integration] [faults] [e2e]   (no argument: type check, layout check and all four)
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -20,6 +20,12 @@ if (!process.argv.slice(2).length) {
   if (tsc.status === 0) passed++;
   else failed++;
   console.log(`typecheck: ${tsc.status === 0 ? 'ok' : 'FAILED'}`);
+  // The layout's floors (.dependency-cruiser.cjs) count as one test too.
+  const cruise = spawnSync(process.execPath, [join(root, 'node_modules/dependency-cruiser/bin/dependency-cruise.mjs'), '--config', '.dependency-cruiser.cjs', 'main.ts', 'runtime.ts', 'config.ts', 'supervisor.ts', 'core', 'engine', 'tiers', 'lookup', 'telemetry', 'storage', 'api'], { cwd: root, encoding: 'utf8' });
+  if (cruise.status !== 0) process.stdout.write(cruise.stdout + cruise.stderr);
+  if (cruise.status === 0) passed++;
+  else failed++;
+  console.log(`layout: ${cruise.status === 0 ? 'ok' : 'FAILED'}`);
 }
 
 for (const suite of suites) {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { exhaustMap, interval, type SchedulerLike, asyncScheduler, Subscription } from 'rxjs';
 import type { Logger } from 'pino';
-import { type Duration, foldAggregates, sourceName, type History, type HotIndex, type SourceRecord, type SourceRef, type SourceRegistry, isDue, leaseLapsed, newSourceRecord, recompute, withTier } from '../core/index.js';
+import { type Duration, foldAggregates, sourceName, type History, type HotIndex, type SourceRecord, type SourceRef, type SourceRegistry, isDue, leaseLapsed, newSourceRecord, recompute, transition } from '../core/index.js';
 import type { Metrics } from '../telemetry/index.js';
 
 /** Restore chunks being written to Redis at once (measured: 3 hides most of the read time). */
@@ -52,6 +52,9 @@ export interface Lifecycle {
  * hot -> demoting -> expired: close the Redis tier gate (no batch can write after), unlink
  * the source's keys, mark expired. expired -> restoring -> hot: open the gate for ingest, stream
  * the history aggregate into Redis through the ingest merge (max), mark hot.
+ *
+ * Which tier changes are allowed, and why each is taken, is the state machine in
+ * core/tiers/machine.ts; every tier change here goes through its `transition()`.
  */
 export function createTierManager(deps: TierManagerDeps, options: TierManagerOptions) {
   const owner = randomUUID();
@@ -98,7 +101,8 @@ export function createTierManager(deps: TierManagerDeps, options: TierManagerOpt
       if (!rec) return undefined;
       const resume = rec.tier === 'demoting' && leaseLapsed(rec, now());
       if (!resume && !(rec.tier === 'hot' && (force || isDue(rec, now())))) return undefined;
-      return { ...withTier(rec, 'demoting', reason, now(), options.expireAfter), lease: lease() };
+      // demote (hot -> demoting) or demotion_resumed (demoting -> demoting)
+      return { ...transition(rec, 'demoting', reason, now(), options.expireAfter), lease: lease() };
     });
     if (!record) throw new TierError('source_not_found', `${sourceName(source)} is not known`);
     if (record.tier === 'restoring') throw new TierError('transition_in_progress', `${sourceName(source)} is restoring`);
@@ -116,7 +120,8 @@ export function createTierManager(deps: TierManagerDeps, options: TierManagerOpt
     await deps.hot.setGate(source, 'expired');
     const { record, changed } = await deps.registry.update(source, (rec) => {
       if (!mine(rec) || rec!.tier !== 'demoting') return undefined;
-      return { ...withTier(rec!, 'expired', `demotion finished: ${keys} keys removed`, now(), options.expireAfter), lease: null };
+      // demotion_finished (demoting -> expired)
+      return { ...transition(rec!, 'expired', `demotion finished: ${keys} keys removed`, now(), options.expireAfter), lease: null };
     });
     if (changed && record) {
       logTransition(record);
@@ -137,12 +142,15 @@ export function createTierManager(deps: TierManagerDeps, options: TierManagerOpt
       if (!rec) return undefined;
       const t = now();
       if (rec.tier === 'restoring' && leaseLapsed(rec, t)) {
-        return { ...withTier(rec, 'restoring', `resumed after a lapsed restore: ${reason}`, t, options.expireAfter), lease: lease(), restore: { startedAt: t, finishedAt: null, progress: 0 } };
+        // restore_resumed (restoring -> restoring)
+        return { ...transition(rec, 'restoring', `resumed after a lapsed restore: ${reason}`, t, options.expireAfter), lease: lease(), restore: { startedAt: t, finishedAt: null, progress: 0 } };
       }
+      // Not a transition: the restore starts when the demotion finishes (see runDemotion, scan).
       if (rec.tier === 'demoting' && !rec.pendingRestore) return { ...rec, pendingRestore: true };
       if (rec.tier !== 'expired') return undefined;
+      // restore (expired -> restoring)
       return {
-        ...withTier(rec, 'restoring', reason, t, options.expireAfter),
+        ...transition(rec, 'restoring', reason, t, options.expireAfter),
         lease: lease(),
         pendingRestore: false,
         restore: { startedAt: t, finishedAt: null, progress: 0 },
@@ -201,8 +209,9 @@ export function createTierManager(deps: TierManagerDeps, options: TierManagerOpt
     const { record, changed } = await deps.registry.update(source, (rec) => {
       if (!mine(rec) || rec!.tier !== 'restoring') return undefined;
       const t = now();
+      // restore_finished (restoring -> hot)
       const restored = { ...rec!, lease: null, restore: { startedAt: rec!.restore?.startedAt ?? t, finishedAt: t, progress: 1 } };
-      return withTier(restored, 'hot', `restore finished: ${done} aggregate rows`, t, options.expireAfter);
+      return transition(restored, 'hot', `restore finished: ${done} aggregate rows`, t, options.expireAfter);
     });
     if (changed && record) {
       logTransition(record);

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { FilterError, formatTime } from '../../core/index.js';
+import { formatTime } from '../../core/index.js';
 import type { AppDeps } from '../app.js';
 import { ApiError } from '../errors.js';
 import { idParams } from '../schemas.js';
@@ -16,14 +16,7 @@ export function filterRoutes(app: FastifyInstance, deps: AppDeps): void {
         body: { type: 'object', additionalProperties: false, required: ['filter'], properties: { filter: {} } },
       },
     },
-    async (req) => {
-      try {
-        return await deps.filters.put(req.params.id, req.body.filter);
-      } catch (err) {
-        if (err instanceof FilterError) throw new ApiError('invalid_filter', err.message, { path: err.path });
-        throw err;
-      }
-    },
+    async (req) => deps.filters.put(req.params.id, req.body.filter),
   );
 
   app.delete<{ Params: { id: string } }>('/v1/filters/:id', { config: { scope: 'admin' }, schema: { params: idParams } }, async (req, reply) => {

@@ -1,8 +1,7 @@
 import type { FastifyInstance } from 'fastify';
+import { REBUILDING } from '../../core/index.js';
 import type { AppDeps } from '../app.js';
 
-/** What readiness() reports under `hot_tier` while the hot tier is rebuilt from history. */
-export const REBUILDING = 'rebuilding from history';
 
 /** /healthz, /readyz, /metrics: no auth, no /v1 prefix. */
 export function healthRoutes(app: FastifyInstance, deps: AppDeps): void {
@@ -23,6 +22,6 @@ export function healthRoutes(app: FastifyInstance, deps: AppDeps): void {
 
   app.get('/metrics', async (_req, reply) => {
     reply.type(deps.metrics.registry.contentType);
-    return deps.metrics.registry.metrics();
+    return deps.metricsText ? deps.metricsText() : deps.metrics.registry.metrics();
   });
 }

@@ -1,8 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { FilterError } from '../../core/index.js';
-import { LookupError } from '../../lookup/index.js';
 import type { AppDeps } from '../app.js';
-import { ApiError } from '../errors.js';
 import { userIdString } from '../schemas.js';
 
 export const MAX_CHECK_USERS = 1_000;
@@ -17,17 +14,6 @@ const SEMANTICS =
   '"within": D means after = now - D. A filter\'s universe is every user with any event of the sources it names: a "not" matches ' +
   'only users of that universe, so a lone "not" under count or audience means "users known for those sources, minus ...". ' +
   'A named source that is expired answers 409 source_expired, one being restored 503 source_restoring, unless "from": "history".';
-
-/** Runs a lookup, mapping filter and tier errors to the contract's answers. */
-async function lookup<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    if (err instanceof FilterError) throw new ApiError('invalid_filter', err.message, { path: err.path });
-    if (err instanceof LookupError) throw new ApiError(err.code, err.message, { sources: err.sources });
-    throw err;
-  }
-}
 
 const cursorOf = (user: string) => Buffer.from(user, 'utf8').toString('base64url');
 
@@ -58,7 +44,7 @@ export function retargetingRoutes(app: FastifyInstance, deps: AppDeps): void {
     },
     async (req) => {
       const h = fromHistory(req.body, req.query);
-      const matched = await lookup(() => deps.lookup.check(req.body.filter, req.body.userIds, h));
+      const matched = await deps.lookup.check(req.body.filter, req.body.userIds, h);
       return { matched, ...served(h) };
     },
   );
@@ -87,7 +73,7 @@ export function retargetingRoutes(app: FastifyInstance, deps: AppDeps): void {
     async (req) => {
       const h = fromHistory(req.body, req.query);
       const after = req.body.cursor === undefined ? undefined : Buffer.from(req.body.cursor, 'base64url').toString('utf8');
-      const { users, next } = await lookup(() => deps.lookup.audience(req.body.filter, req.body.limit ?? 1_000, after, h));
+      const { users, next } = await deps.lookup.audience(req.body.filter, req.body.limit ?? 1_000, after, h);
       return { users, cursor: next === null ? null : cursorOf(next), ...served(h) };
     },
   );
@@ -105,7 +91,7 @@ export function retargetingRoutes(app: FastifyInstance, deps: AppDeps): void {
     },
     async (req) => {
       const h = fromHistory(req.body, req.query);
-      const count = await lookup(() => deps.lookup.count(req.body.filter, h));
+      const count = await deps.lookup.count(req.body.filter, h);
       return { count, ...served(h) };
     },
   );

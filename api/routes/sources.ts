@@ -10,16 +10,6 @@ import { parseSources } from './users.js';
 const KINDS = [['campaign', 'campaigns'], ['canvas', 'canvases']] as const;
 export const MAX_PAGE = 500;
 
-/** TierError -> the contract's error codes. */
-export function tierError(err: unknown): never {
-  if (err instanceof TierError) {
-    throw err.code === 'source_not_found'
-      ? new ApiError('source_not_found', err.message)
-      : new ApiError('transition_in_progress', err.message);
-  }
-  throw err;
-}
-
 async function stateOf(deps: AppDeps, rec: SourceRecord) {
   const [hot, history] = await Promise.all([rec.tier === 'hot' ? deps.hot.countUsers(rec) : null, deps.history.countEvents(rec)]);
   return sourceState(rec, { hot, history });
@@ -111,7 +101,7 @@ export function sourceRoutes(app: FastifyInstance, deps: AppDeps): void {
       `/v1/${plural}/:id/restore`,
       { config: { scope: 'restore' }, schema: { params: idParams } },
       async (req, reply) => {
-        const { record } = await deps.tiers.restore({ kind, id: req.params.id }, 'restore requested by API').catch(tierError);
+        const { record } = await deps.tiers.restore({ kind, id: req.params.id }, 'restore requested by API');
         if (record.tier === 'hot') return { id: record.id, tier: 'hot' };
         return reply.status(202).send({ id: record.id, tier: record.tier, ...(record.pendingRestore && { restorePending: true }) });
       },
@@ -121,7 +111,7 @@ export function sourceRoutes(app: FastifyInstance, deps: AppDeps): void {
       `/v1/${plural}/:id/demote`,
       { config: { scope: 'admin' }, schema: { params: idParams } },
       async (req, reply) => {
-        const record = await deps.tiers.demote({ kind, id: req.params.id }, 'demoted by API (admin)', true).catch(tierError);
+        const record = await deps.tiers.demote({ kind, id: req.params.id }, 'demoted by API (admin)', true);
         return reply.status(202).send({ id: record.id, tier: record.tier });
       },
     );

@@ -1,4 +1,4 @@
-// The console's only way to tierstream: the public /v1 API of CONTRACT.md, with the
+// The console's only way to tierstream: the public /v1 API (README, "API so far"), with the
 // operator's key as a bearer token.
 
 export type Kind = 'campaign' | 'canvas';

@@ -1,5 +1,10 @@
+/**
+ * Tier rules: expiry, due, lease. Which tier changes are allowed, and the one function that makes
+ * them, are in machine.ts.
+ */
+
 import { addDuration, type Duration } from '../duration.js';
-import type { SourceRecord, SourceRef, Tier } from '../types.js';
+import type { SourceRecord } from '../types.js';
 
 /** Transitions kept in a record's audit trail. */
 export const MAX_TRANSITIONS = 100;
@@ -19,16 +24,6 @@ export function isDue(rec: SourceRecord, now: number): boolean {
   return rec.tier === 'hot' && rec.expiresAt !== null && rec.expiresAt <= now && rec.pinnedBy.length === 0;
 }
 
-/** The record after a tier transition, with its reason in the audit trail and expiresAt recomputed. */
-export function withTier(rec: SourceRecord, tier: Tier, reason: string, now: number, expireAfter: Duration): SourceRecord {
-  const next: SourceRecord = {
-    ...rec,
-    tier,
-    transitions: [...rec.transitions, { tier, at: now, reason }].slice(-MAX_TRANSITIONS),
-  };
-  return { ...next, expiresAt: expiresAt(next, expireAfter) };
-}
-
 /** The record with expiresAt recomputed after a lifecycle or pin change. */
 export function recompute(rec: SourceRecord, expireAfter: Duration): SourceRecord {
   return { ...rec, expiresAt: expiresAt(rec, expireAfter) };
@@ -38,25 +33,3 @@ export function recompute(rec: SourceRecord, expireAfter: Duration): SourceRecor
 export function leaseLapsed(rec: SourceRecord, now: number): boolean {
   return rec.lease === null || rec.lease.until <= now;
 }
-
-/** A new source: active and hot. */
-export function newSourceRecord(source: SourceRef, now: number, reason = 'created by first event'): SourceRecord {
-  return {
-    kind: source.kind,
-    id: source.id,
-    status: 'active',
-    tier: 'hot',
-    name: null,
-    tags: [],
-    stoppedAt: null,
-    expiresAt: null,
-    pinnedBy: [],
-    lastUnpinAt: null,
-    restore: null,
-    lease: null,
-    pendingRestore: false,
-    transitions: [{ tier: 'hot', at: now, reason }],
-    createdAt: now,
-  };
-}
-

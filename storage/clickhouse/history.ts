@@ -28,6 +28,16 @@ const TSV_ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '
 const toTsv = (e: InteractionEvent): string =>
   `${e.source.kind}\t${e.source.id}\t${e.id}\t${e.type}\t${e.userId}\t${e.variantId ?? ''}\t${e.stepId ?? ''}\t${e.channel ?? ''}\t${e.time}\t${e.properties === undefined ? '' : tsvEscape(e.properties)}\n`;
 
+/**
+ * One TabSeparated row of (user_id, type, variant_id, step_id, time), as queries.aggregateSource
+ * returns it, as an AggregateRow. The columns hold only ids of the contract's character sets (no
+ * tab, newline or backslash), so a split is exact. Also read by bench/tiers for raw events.
+ */
+export function aggregateRowFromTsv(text: string): AggregateRow {
+  const [userId, type, variantId, stepId, t] = text.split('\t') as [string, EventType, string, string, string];
+  return { userId, type, variantId, stepId, time: Number(t) };
+}
+
 /** The durable history on ClickHouse: one events table in database `<namespace>`. */
 export class ClickHouseHistory implements History {
   readonly client: ClickHouseClient;
@@ -88,8 +98,7 @@ export class ClickHouseHistory implements History {
     let chunk: AggregateRow[] = [];
     for await (const rows of rs.stream()) {
       for (const row of rows) {
-        const [userId, type, variantId, stepId, t] = row.text.split('\t') as [string, EventType, string, string, string];
-        chunk.push({ userId, type, variantId, stepId, time: Number(t) });
+        chunk.push(aggregateRowFromTsv(row.text));
         if (chunk.length >= chunkRows) {
           yield chunk;
           chunk = [];

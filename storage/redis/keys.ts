@@ -33,7 +33,7 @@ export function sourceKeys(namespace: string, source: SourceRef) {
  * Keys of the namespace itself. `sentinel` and `rebuilding` are hash-tagged together so one
  * script can use both on a cluster. On Redis Cluster the sentinel lives on one master, so each
  * master also gets a sentinel of its own, `masterSentinel(i)` for the first `i` whose slot that
- * master owns (see RedisHotIndex.checkSentinel): the loss of any master is noticed.
+ * master owns (see checkSentinel in sentinel.ts): the loss of any master is noticed.
  */
 export function namespaceKeys(namespace: string) {
   return {

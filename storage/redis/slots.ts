@@ -1,7 +1,7 @@
 /**
  * Redis Cluster hash slots, computed as the server does (CRC16-XMODEM of the key, or of its
  * hash tag when the key has a non-empty `{...}`, modulo 16384). Used to place one key on each
- * master (see RedisHotIndex.checkSentinel) without asking the server.
+ * master (see checkSentinel in sentinel.ts) without asking the server.
  */
 
 export const SLOTS = 16_384;

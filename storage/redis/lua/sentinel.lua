@@ -2,12 +2,13 @@
   Detects a Redis that lost the namespace's data (restarted empty, flushed, or replaced) and
   elects one process to rebuild it.
 
-  KEYS[1]   <ns>:sentinel     present while this Redis holds the namespace's hot tier
-  KEYS[2]   <ns>:rebuilding   present while some process rebuilds the hot tier
+  KEYS[1]   <ns>:{<ns>}:sentinel     present while this Redis holds the namespace's hot tier
+  KEYS[2]   <ns>:{<ns>}:rebuilding   present while some process rebuilds the hot tier
+            (both built by namespaceKeys in keys.ts; one hash tag, so one slot on a cluster)
   ARGV[1]   this process's id
   ARGV[2]   claim time to live in ms (the rebuilder renews it)
-  ARGV[3]   "1" when the caller found another master's sentinel missing (Redis Cluster):
-            claim even though KEYS[1] is present; absent or "0" otherwise
+  ARGV[3]   "1" when the caller found another master's sentinel, <ns>:{<ns>:m<i>}:sentinel,
+            missing (Redis Cluster): claim even though KEYS[1] is present; absent or "0" otherwise
 
   Returns   0 when the sentinel is present and nobody rebuilds (and ARGV[3] is not "1"),
             1 when it was missing: this caller now owns the rebuild (both keys set),

@@ -1,0 +1,104 @@
+/**
+ * The layout's floors, checked by `npm test` (test/unit/layout.test.ts runs depcruise):
+ *
+ *   composition root   main.ts, runtime.ts, config.ts      (nothing imports them)
+ *   api/               HTTP                                 -> core, tiers, lookup, telemetry
+ *   engine/ tiers/ lookup/                 services         -> core, telemetry
+ *   storage/redis|clickhouse|registry      adapters         -> core
+ *   telemetry/                             metrics          -> nothing of ours
+ *   core/                                  the domain       -> nothing of ours
+ *
+ * Product code only: test/, bench/, scripts/ and console/ (browser code) may reach anywhere.
+ */
+const product = '^(core|engine|tiers|lookup|telemetry|storage|api)/|^(main|runtime|config|supervisor)\\.ts$';
+
+module.exports = {
+  forbidden: [
+    {
+      name: 'no-circular',
+      severity: 'error',
+      comment: 'Imports run one way. Type-only cycles are allowed (they vanish at run time).',
+      from: { path: product },
+      to: { circular: true, viaOnly: { dependencyTypesNot: ['type-only'] } },
+    },
+    {
+      name: 'core-is-pure',
+      severity: 'error',
+      comment: 'The domain room imports nothing of ours.',
+      from: { path: '^core/' },
+      to: { path: product, pathNot: '^core/' },
+    },
+    {
+      name: 'telemetry-is-a-leaf',
+      severity: 'error',
+      from: { path: '^telemetry/' },
+      to: { path: product, pathNot: '^telemetry/' },
+    },
+    {
+      name: 'storage-takes-only-the-domain',
+      severity: 'error',
+      comment: 'Adapters implement the ports of core/; they know neither the services, the API nor the root.',
+      from: { path: '^storage/' },
+      to: { path: product, pathNot: '^(storage|core)/' },
+    },
+    {
+      name: 'one-adapter-does-not-use-another',
+      severity: 'error',
+      from: { path: '^storage/([^/]+)/' },
+      to: { path: '^storage/', pathNot: ['^storage/$1/', '^storage/index\\.ts$'] },
+    },
+    {
+      name: 'services-take-the-domain',
+      severity: 'error',
+      comment: 'Ingest, tiers and lookups depend on the domain room (and metrics), never on each other, storage, the API or the root.',
+      from: { path: '^(engine|tiers|lookup)/' },
+      to: { path: product, pathNot: ['^core/', '^telemetry/', '^$1/'] },
+    },
+    {
+      name: 'api-takes-services',
+      severity: 'error',
+      comment: 'The API calls services through their ports; it does not reach into storage, the ingest engine or the root.',
+      from: { path: '^api/' },
+      to: { path: '^(engine|storage)/|^(main|runtime|config)\\.ts$' },
+    },
+    {
+      name: 'nothing-imports-main',
+      severity: 'error',
+      from: {},
+      to: { path: '^main\\.ts$' },
+    },
+    {
+      name: 'root-only-from-the-root',
+      severity: 'error',
+      from: { path: '^(core|engine|tiers|lookup|telemetry|storage|api)/' },
+      to: { path: '^(main|runtime|config)\\.ts$' },
+    },
+    {
+      name: 'through-the-public-face',
+      severity: 'error',
+      comment: "Another room is entered through its index.ts (config.ts may take api/auth.ts: the engine role loads no Fastify).",
+      from: { path: '^(core|engine|tiers|lookup|telemetry|storage/[^/]+|api)/', pathNot: '^api/auth\\.ts$' },
+      to: {
+        path: '^(core|engine|tiers|lookup|telemetry|storage/[^/]+|api)/',
+        pathNot: ['^$1/', '^(core|engine|tiers|lookup|telemetry|storage/[^/]+|api)/index\\.ts$'],
+      },
+    },
+    {
+      name: 'engine-role-loads-no-http',
+      severity: 'error',
+      comment: 'runtime.ts loads the API (and Fastify) only with a dynamic import, for the roles that serve HTTP.',
+      from: { path: '^(runtime|config)\\.ts$' },
+      to: { path: '^api/(index|app)\\.ts$|node_modules/fastify/', dependencyTypesNot: ['dynamic-import', 'type-only'] },
+    },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    exclude: { path: '^(test|bench|scripts|console|node_modules)/' },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
+    reporterOptions: {
+      dot: { collapsePattern: '^(core|engine|tiers|lookup|telemetry|api|storage/[^/]+)/' },
+      text: { highlightFocused: true },
+    },
+  },
+};

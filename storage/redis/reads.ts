@@ -1,0 +1,134 @@
+import { randomUUID } from 'node:crypto';
+import type { ChainableCommander } from 'ioredis';
+import { sourceName, type Program, type SourceRef } from '../../core/index.js';
+import type { RedisClient, WithCommands } from './commands.js';
+import { filterSteps } from './filter-steps.js';
+import { sourceKeys } from './keys.js';
+
+/** The lookups: what the hot path (core HotLookup) and the HotIndex port read of Redis. */
+
+/**
+ * For each user: the latest time in each of `leaves`' indexes, and whether the user has any
+ * event of `sources`. One pipelined round trip of ZMSCORE calls (one per key; on Redis
+ * Cluster one pipeline per source, in parallel).
+ */
+export async function scores(
+  redis: RedisClient,
+  ns: string,
+  leaves: readonly { source: SourceRef; index: string }[],
+  sources: readonly SourceRef[],
+  users: readonly string[],
+): Promise<{ latest: (number | undefined)[][]; known: boolean[] }> {
+  const latest = users.map(() => new Array<number | undefined>(leaves.length));
+  const known = users.map(() => false);
+  if (users.length === 0) return { latest, known };
+  const keys = [
+    ...leaves.map((l) => ({ source: l.source, key: sourceKeys(ns, l.source).index(l.index) })),
+    ...sources.map((s) => ({ source: s, key: sourceKeys(ns, s).index('any') })),
+  ];
+  const res = await pipelined(redis, keys, (pipe, key) => pipe.zmscore(key, ...users));
+  res.forEach((value, k) => {
+    const scores = value as (string | null)[];
+    if (k < leaves.length) {
+      scores.forEach((v, u) => {
+        if (v !== null) latest[u]![k] = Number(v);
+      });
+    } else {
+      scores.forEach((v, u) => {
+        if (v !== null) known[u] = true;
+      });
+    }
+  });
+  return { latest, known };
+}
+
+/**
+ * Runs one command per key in pipelines and returns the replies in the keys' order (throws
+ * the first error). Standalone: one pipeline. Cluster: one pipeline per source, in parallel,
+ * since ioredis rejects a pipeline whose keys live on more than one node.
+ */
+async function pipelined(
+  redis: RedisClient,
+  keys: readonly { source: SourceRef; key: string }[],
+  add: (pipe: ChainableCommander, key: string) => void,
+): Promise<unknown[]> {
+  const groups = new Map<string, number[]>();
+  keys.forEach(({ source }, i) => {
+    const g = redis.isCluster ? sourceName(source) : '';
+    let list = groups.get(g);
+    if (!list) groups.set(g, (list = []));
+    list.push(i);
+  });
+  const out = new Array<unknown>(keys.length);
+  await Promise.all(
+    [...groups.values()].map(async (idx) => {
+      const pipe = redis.pipeline();
+      for (const i of idx) add(pipe, keys[i]!.key);
+      const res = (await pipe.exec()) ?? [];
+      res.forEach(([err, value], j) => {
+        if (err) throw err;
+        out[idx[j]!] = value;
+      });
+    }),
+  );
+  return out;
+}
+
+/**
+ * Count or page of the users matching a filter whose leaves all read one source, computed
+ * inside Redis with sorted-set operations in that source's hash slot (one script call; no
+ * set crosses into Node). Page: up to `limit + 1` users after `afterUser`, in id order.
+ */
+export async function filterSet(
+  redis: WithCommands,
+  ns: string,
+  source: SourceRef,
+  leaves: readonly { index: string; after: number; before: number }[],
+  program: Program,
+  mode: { count: true } | { count?: false; afterUser?: string; limit: number },
+): Promise<number | string[]> {
+  const k = sourceKeys(ns, source);
+  const { steps, count } = filterSteps(program, leaves);
+  const token = randomUUID();
+  const scratch = Array.from({ length: count }, (_, i) => `${k.indexPrefix}tmp:${token}:${i}`);
+  const keys = [k.index('any'), ...leaves.map((l) => k.index(l.index)), ...scratch];
+  const args = mode.count ? ['count', '', 0] : ['page', mode.afterUser ?? '', mode.limit];
+  return redis.tsFilterSet(keys.length, ...keys, ...args, leaves.length, ...steps);
+}
+
+/**
+ * Every user with any event of the sources, sorted by id (the universe a `not` ranges over,
+ * and the order audience pages walk). Read in ranges of 10_000 members.
+ */
+export async function users(redis: RedisClient, ns: string, sources: readonly SourceRef[]): Promise<string[]> {
+  const all = new Set<string>();
+  for (const s of sources) {
+    const key = sourceKeys(ns, s).index('any');
+    for (let start = 0; ; start += 10_000) {
+      const page = await redis.zrange(key, start, start + 9_999);
+      for (const u of page) all.add(u);
+      if (page.length < 10_000) break;
+    }
+  }
+  return [...all].sort();
+}
+
+export async function countUsers(redis: RedisClient, ns: string, source: SourceRef): Promise<number> {
+  return redis.zcard(sourceKeys(ns, source).index('any'));
+}
+
+export async function userLatest(redis: RedisClient, ns: string, source: SourceRef, userId: string): Promise<Map<string, number>> {
+  const k = sourceKeys(ns, source);
+  const names = await redis.smembers(k.keys);
+  const out = new Map<string, number>();
+  if (names.length === 0) return out;
+  const pipe = redis.pipeline();
+  for (const key of names) pipe.zscore(key, userId);
+  const res = (await pipe.exec()) ?? [];
+  names.forEach((key, i) => {
+    const [err, score] = res[i] ?? [];
+    if (err) throw err;
+    if (score !== null && score !== undefined) out.set(key.slice(k.indexPrefix.length), Number(score));
+  });
+  return out;
+}

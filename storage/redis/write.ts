@@ -1,0 +1,61 @@
+import type { Gate, SourceFold, SourceRef } from '../../core/index.js';
+import type { WithCommands } from './commands.js';
+import { sourceKeys } from './keys.js';
+
+/**
+ * The write path: folds merged into the hot index by lua/apply.lua, and the tier gate that
+ * script checks (in the same call, so a source is written only while its gate is open).
+ */
+
+/**
+ * Applies folds, all sources' script calls in flight at once. A source split into several
+ * calls has its gate checked by each; the gate can only close between calls (demotion), never
+ * reopen, so a source applied only in part means "demoting started meanwhile".
+ */
+export async function apply(redis: WithCommands, ns: string, folds: readonly SourceFold[], maxArgs: number): Promise<void> {
+  await Promise.all(folds.flatMap((fold) => callsFor(redis, ns, fold, maxArgs)));
+}
+
+/** One source's fold as script calls of at most `maxArgs` ARGV values each. */
+function callsFor(redis: WithCommands, ns: string, fold: SourceFold, maxArgs: number): Promise<number>[] {
+  const k = sourceKeys(ns, fold.source);
+  const calls: Promise<number>[] = [];
+  let keys: string[] = [];
+  let args: (string | number)[] = [];
+  const flush = () => {
+    if (keys.length === 0) return;
+    calls.push(redis.tsApply(keys.length + 2, k.tier, k.keys, ...keys, ...args));
+    keys = [];
+    args = [];
+  };
+  for (const [name, users] of fold.indexes) {
+    let n = 0;
+    let countAt = -1;
+    for (const [user, time] of users) {
+      if (countAt < 0) {
+        if (args.length + 3 > maxArgs) flush();
+        keys.push(k.index(name));
+        countAt = args.length;
+        args.push(0);
+      }
+      args.push(time, user);
+      n++;
+      if (args.length >= maxArgs) {
+        args[countAt] = n;
+        n = 0;
+        countAt = -1;
+        flush();
+      }
+    }
+    if (countAt >= 0) args[countAt] = n;
+  }
+  flush();
+  return calls;
+}
+
+/** Sets the tier gate the write path checks; null opens it (hot). */
+export async function setGate(redis: WithCommands, ns: string, source: SourceRef, tier: Gate): Promise<void> {
+  const key = sourceKeys(ns, source).tier;
+  if (tier === null) await redis.del(key);
+  else await redis.set(key, tier);
+}
