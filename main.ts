@@ -1,9 +1,14 @@
 /**
  * Process entry point: reads the environment, wires tierstream, listens, and drains on
- * SIGTERM/SIGINT (in-flight batches are finished and acknowledged, then exit 0).
+ * SIGTERM/SIGINT (in-flight batches are finished and acknowledged, then exit 0). Role `all`
+ * (the default) runs ingest and the API as separate child processes of this one (see
+ * supervisor.ts); roles `engine` and `api` run one of them here.
  */
+import { pino } from 'pino';
 import { configFromEnv, isLoopback, ConfigError } from './config.js';
-import { createTierstream } from './runtime.js';
+import { createTierstream, type Tierstream } from './runtime.js';
+import { isSupervised, superviseProcesses, supervisedMetrics } from './supervisor.js';
+import { shareRegistry } from './telemetry/index.js';
 
 /** Longest a SIGTERM drain may take before the process exits anyway. */
 const DRAIN_GRACE_MS = 25_000;
@@ -13,16 +18,26 @@ async function main(): Promise<void> {
   if (!config.apiKeys && !isLoopback(config.host) && config.role !== 'engine') {
     throw new ConfigError(`HOST=${config.host} is not loopback and TIERSTREAM_API_KEYS is unset: refusing to serve an API without auth`);
   }
-  const ts = await createTierstream(config, { defaultMetrics: true });
-  let stopping = false;
+  if (config.role === 'all' && !isSupervised()) {
+    const log = pino({ level: config.logLevel, base: { ns: config.namespace, module: 'supervisor' } });
+    const code = await superviseProcesses(
+      { engines: config.engineProcesses, apis: config.apiProcesses, engineNice: config.engineNice, graceMs: DRAIN_GRACE_MS + 5_000 },
+      log,
+    );
+    process.exit(code);
+  }
+  // Handlers first: a SIGTERM that arrives while the process starts still drains it.
+  let stopping: string | undefined;
+  let ts: Tierstream | undefined;
   const stop = async (signal: string) => {
     if (stopping) return;
-    stopping = true;
+    stopping = signal;
+    if (!ts) return; // started below, then stopped at once
     ts.log.info({ signal }, 'draining');
     // A batch whose store stays down retries for ever; its messages are not acked, so the
     // server redelivers them to the next engine: exiting after a grace period loses nothing.
     setTimeout(() => {
-      ts.log.error({ graceMs: DRAIN_GRACE_MS }, 'drain did not finish in time; exiting with batches unacknowledged');
+      ts!.log.error({ graceMs: DRAIN_GRACE_MS }, 'drain did not finish in time; exiting with batches unacknowledged');
       process.exit(1);
     }, DRAIN_GRACE_MS).unref();
     try {
@@ -35,7 +50,16 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+  // A child whose supervisor is gone drains and exits rather than run on unwatched.
+  if (isSupervised()) process.on('disconnect', () => void stop('supervisor gone'));
 
+  ts = await createTierstream(config, { defaultMetrics: true, ...(isSupervised() && { metricsText: () => supervisedMetrics() }) });
+  if (isSupervised()) shareRegistry(ts.metrics.registry);
+  if (stopping) {
+    const signal = stopping;
+    stopping = undefined;
+    return stop(signal);
+  }
   if (ts.engine) {
     await ts.engine.start();
     ts.tiers.start();
