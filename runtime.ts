@@ -66,6 +66,7 @@ export async function createTierstream(
       update: (id, fn) => filterStore.update(fkey(id), fn),
       delete: (id) => filterStore.delete(fkey(id)),
       values: () => filterStore.values(),
+      peek: (id) => filterStore.cached(fkey(id)),
     },
     tiers,
   );

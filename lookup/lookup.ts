@@ -1,4 +1,4 @@
-import { compile, evaluate, parseFilter, parseSourceName, type FilterPlan, type Filter, type HistoryLookup, type HotLookup, type SourceRef, type SourceRegistry } from '../core/index.js';
+import { compile, evaluate, parseSourceName, type FilterPlan, type Filter, type HistoryLookup, type HotLookup, type SourceRef, type SourceRegistry } from '../core/index.js';
 
 export class LookupError extends Error {
   constructor(readonly code: 'source_expired' | 'source_restoring', message: string, readonly sources: string[]) {
@@ -17,13 +17,13 @@ const ref = (name: string): SourceRef => parseSourceName(name)!;
  * Retargeting lookups with the contract's semantics, from the hot tier (Redis) or, with
  * `fromHistory`, from ClickHouse. A leaf matches when the user's latest event of its kind is
  * in [after, before); `not` ranges over users with any event of the named sources.
- * Throws FilterError for a bad filter and LookupError when a named source is not hot.
+ * Takes a parsed filter (core parseFilter: inline filters are parsed by the API, registered
+ * ones once, when registered). Throws LookupError when a named source is not hot.
  */
 export function createLookup(deps: { registry: SourceRegistry; hot: HotLookup; history: HistoryLookup; now?: () => number }) {
   const now = deps.now ?? Date.now;
 
-  async function prepare(raw: unknown, fromHistory: boolean) {
-    const filter: Filter = parseFilter(raw);
+  async function prepare(filter: Filter, fromHistory: boolean) {
     const c = compile(filter, now());
     const sources = c.sources.map(ref);
     if (!fromHistory) {
@@ -41,22 +41,24 @@ export function createLookup(deps: { registry: SourceRegistry; hot: HotLookup; h
   }
 
   async function matchHot(p: Awaited<ReturnType<typeof prepare>>, users: readonly string[]): Promise<string[]> {
-    const { latest, known } = await deps.hot.scores(p.leaves, p.sources, users);
-    return users.filter((_, u) => evaluate(p.c, latest[u]!, known[u]!));
+    // The universe is read only when the filter can match a user with no leaf event.
+    const universe = p.c.needsUniverse;
+    const { latest, known } = await deps.hot.scores(p.leaves, universe ? p.sources : [], users);
+    return users.filter((_, u) => evaluate(p.c, latest[u]!, !universe || known[u]!));
   }
 
   return {
     /** The given users (at most 1,000) that match, in the order given. */
-    async check(raw: unknown, userIds: string[], fromHistory = false): Promise<string[]> {
-      const p = await prepare(raw, fromHistory);
+    async check(filter: Filter, userIds: string[], fromHistory = false): Promise<string[]> {
+      const p = await prepare(filter, fromHistory);
       const unique = [...new Set(userIds)];
       if (!fromHistory) return matchHot(p, unique);
       const found = new Set(await deps.history.filterUsers(p.sql, { users: unique }));
       return unique.filter((u) => found.has(u));
     },
 
-    async count(raw: unknown, fromHistory = false): Promise<number> {
-      const p = await prepare(raw, fromHistory);
+    async count(filter: Filter, fromHistory = false): Promise<number> {
+      const p = await prepare(filter, fromHistory);
       if (fromHistory) return deps.history.filterCount(p.sql);
       // One source: Redis computes the set in the source's slot. Several: their keys live in
       // different Cluster slots, so the universe is read and evaluated here, 1,000 at a time.
@@ -72,8 +74,8 @@ export function createLookup(deps: { registry: SourceRegistry; hot: HotLookup; h
      * page). Pages of one walk never repeat a user, and a user matching throughout the walk is
      * never skipped, whatever arrives meanwhile.
      */
-    async audience(raw: unknown, limit: number, cursor: string | undefined, fromHistory = false): Promise<{ users: string[]; next: string | null }> {
-      const p = await prepare(raw, fromHistory);
+    async audience(filter: Filter, limit: number, cursor: string | undefined, fromHistory = false): Promise<{ users: string[]; next: string | null }> {
+      const p = await prepare(filter, fromHistory);
       let users: string[];
       if (fromHistory) {
         users = await deps.history.filterUsers(p.sql, { limit: limit + 1, ...(cursor !== undefined && { afterUser: cursor }) });

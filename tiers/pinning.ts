@@ -1,4 +1,4 @@
-import { filterSources, parseFilter, parseSourceName, sourceName, type SourceRef } from '../core/index.js';
+import { filterSources, parseFilter, parseSourceName, sourceName, type Filter, type SourceRef } from '../core/index.js';
 import type { TierManager } from './tier-manager.js';
 
 /** An active retargeting filter as stored. */
@@ -16,6 +16,8 @@ export interface FilterStore {
   update(key: string, fn: (doc: FilterDoc | null) => FilterDoc | undefined): Promise<{ doc: FilterDoc | null; changed: boolean }>;
   delete(key: string): Promise<void>;
   values(): IterableIterator<FilterDoc>;
+  /** The mirrored document, without a round trip (undefined when the mirror has none). */
+  peek(key: string): FilterDoc | undefined;
 }
 
 /** Stored filters name their sources as `kind:id`, valid by construction. */
@@ -27,7 +29,26 @@ const toRef = (name: string): SourceRef => parseSourceName(name)!;
  * Throws FilterError (with the path of the bad node) for filters outside the grammar.
  */
 export function createFilterService(store: FilterStore, tiers: TierManager, now: () => number = Date.now) {
+  /** Parsed filters by id, with the mirrored document they were parsed from (a new one per version). */
+  const parsed = new Map<string, { doc: FilterDoc; filter: Filter }>();
   return {
+    /**
+     * A registered filter, parsed: from this process's mirror of the store without a round
+     * trip (a filter registered elsewhere a moment ago is read from the store), and parsed
+     * once per version. Undefined when not registered.
+     */
+    async registered(id: string): Promise<Filter | undefined> {
+      const doc = store.peek(id) ?? (await store.get(id))?.doc;
+      if (!doc) {
+        parsed.delete(id);
+        return undefined;
+      }
+      const hit = parsed.get(id);
+      if (hit?.doc === doc) return hit.filter;
+      const filter = parseFilter(doc.filter);
+      parsed.set(id, { doc, filter });
+      return filter;
+    },
     async put(id: string, filter: unknown): Promise<{ id: string; sources: string[]; restoring: string[] }> {
       const sources = filterSources(parseFilter(filter)).map(sourceName);
       let previous: string[] = [];

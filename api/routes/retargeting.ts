@@ -1,6 +1,8 @@
 import type { FastifyInstance } from 'fastify';
+import { parseFilter, type Filter } from '../../core/index.js';
 import type { AppDeps } from '../app.js';
-import { userIdString } from '../schemas.js';
+import { ApiError } from '../errors.js';
+import { idParams, userIdString } from '../schemas.js';
 
 export const MAX_CHECK_USERS = 1_000;
 export const MAX_AUDIENCE_PAGE = 10_000;
@@ -17,82 +19,91 @@ const SEMANTICS =
 
 const cursorOf = (user: string) => Buffer.from(user, 'utf8').toString('base64url');
 
+type From = 'history' | 'hot';
+type Body = { from?: From; [k: string]: unknown };
+
+/** The three lookups' bodies beside the filter (inline routes add `filter`, registered ones name it in the path). */
+const BODIES = {
+  check: { required: ['userIds'], properties: { userIds: { type: 'array', maxItems: MAX_CHECK_USERS, items: userIdString } } },
+  audience: {
+    required: [],
+    properties: {
+      limit: { type: 'integer', minimum: 1, maximum: MAX_AUDIENCE_PAGE, default: 1_000 },
+      cursor: { type: 'string', maxLength: 200, pattern: '^[A-Za-z0-9_-]+$' },
+    },
+  },
+  count: { required: [], properties: {} },
+} as const;
+
+const SUMMARIES = {
+  check: 'Which of these users (at most 1,000) match the filter?',
+  audience: 'A page of the users matching the filter, in user id order',
+  count: 'How many users match the filter',
+} as const;
+
 /**
- * Retargeting lookups. From the hot tier unless `"from": "history"` (body) or `from=history`
- * (query); every answer says where it was served from.
+ * Retargeting lookups, with the filter in the body (`/v1/retargeting/*`, parsed per call) or
+ * registered (`/v1/filters/:id/*`, parsed once per version: what a sender calls at send
+ * time). From the hot tier unless `"from": "history"` (body) or `from=history` (query);
+ * every answer says where it was served from.
  */
 export function retargetingRoutes(app: FastifyInstance, deps: AppDeps): void {
-  type Q = { Querystring: { from?: 'history' | 'hot' } };
-  const fromHistory = (body: { from?: string }, query: { from?: string }) => (body.from ?? query.from) === 'history';
+  const fromHistory = (body: Body, query: { from?: string }) => (body.from ?? query.from) === 'history';
   const served = (h: boolean) => ({ servedFrom: h ? 'history' : 'hot' });
 
-  app.post<Q & { Body: { filter: unknown; userIds: string[]; from?: 'history' | 'hot' } }>(
-    '/v1/retargeting/check',
-    {
-      config: { scope: 'lookup' },
-      schema: {
-        summary: 'Which of these users (at most 1,000) match the filter?',
-        description: SEMANTICS,
-        querystring: fromQuery,
-        body: {
-          type: 'object',
-          additionalProperties: false,
-          required: ['filter', 'userIds'],
-          properties: { filter: {}, userIds: { type: 'array', maxItems: MAX_CHECK_USERS, items: userIdString }, ...fromProp },
-        },
-      },
+  const answer = {
+    async check(f: Filter, body: Body, h: boolean) {
+      return { matched: await deps.lookup.check(f, body.userIds as string[], h), ...served(h) };
     },
-    async (req) => {
-      const h = fromHistory(req.body, req.query);
-      const matched = await deps.lookup.check(req.body.filter, req.body.userIds, h);
-      return { matched, ...served(h) };
-    },
-  );
-
-  app.post<Q & { Body: { filter: unknown; limit?: number; cursor?: string; from?: 'history' | 'hot' } }>(
-    '/v1/retargeting/audience',
-    {
-      config: { scope: 'lookup' },
-      schema: {
-        summary: 'A page of the users matching the filter, in user id order',
-        description: `${SEMANTICS} Pages of one walk never repeat a user and never skip one that matches throughout the walk.`,
-        querystring: fromQuery,
-        body: {
-          type: 'object',
-          additionalProperties: false,
-          required: ['filter'],
-          properties: {
-            filter: {},
-            limit: { type: 'integer', minimum: 1, maximum: MAX_AUDIENCE_PAGE, default: 1_000 },
-            cursor: { type: 'string', maxLength: 200, pattern: '^[A-Za-z0-9_-]+$' },
-            ...fromProp,
-          },
-        },
-      },
-    },
-    async (req) => {
-      const h = fromHistory(req.body, req.query);
-      const after = req.body.cursor === undefined ? undefined : Buffer.from(req.body.cursor, 'base64url').toString('utf8');
-      const { users, next } = await deps.lookup.audience(req.body.filter, req.body.limit ?? 1_000, after, h);
+    async audience(f: Filter, body: Body, h: boolean) {
+      const cursor = body.cursor as string | undefined;
+      const after = cursor === undefined ? undefined : Buffer.from(cursor, 'base64url').toString('utf8');
+      const { users, next } = await deps.lookup.audience(f, (body.limit as number | undefined) ?? 1_000, after, h);
       return { users, cursor: next === null ? null : cursorOf(next), ...served(h) };
     },
-  );
+    async count(f: Filter, body: Body, h: boolean) {
+      return { count: await deps.lookup.count(f, h), ...served(h) };
+    },
+  };
 
-  app.post<Q & { Body: { filter: unknown; from?: 'history' | 'hot' } }>(
-    '/v1/retargeting/count',
-    {
-      config: { scope: 'lookup' },
-      schema: {
-        summary: 'How many users match the filter',
-        description: SEMANTICS,
-        querystring: fromQuery,
-        body: { type: 'object', additionalProperties: false, required: ['filter'], properties: { filter: {}, ...fromProp } },
+  for (const op of ['check', 'audience', 'count'] as const) {
+    const spec = BODIES[op];
+    app.post<{ Querystring: { from?: From }; Body: Body & { filter: unknown } }>(
+      `/v1/retargeting/${op}`,
+      {
+        config: { scope: 'lookup' },
+        schema: {
+          summary: SUMMARIES[op],
+          description: op === 'audience' ? `${SEMANTICS} Pages of one walk never repeat a user and never skip one that matches throughout the walk.` : SEMANTICS,
+          querystring: fromQuery,
+          body: { type: 'object', additionalProperties: false, required: ['filter', ...spec.required], properties: { filter: {}, ...spec.properties, ...fromProp } },
+        },
       },
-    },
-    async (req) => {
-      const h = fromHistory(req.body, req.query);
-      const count = await deps.lookup.count(req.body.filter, h);
-      return { count, ...served(h) };
-    },
-  );
+      // parseFilter throws FilterError (400 invalid_filter with the path) for a bad filter.
+      async (req) => answer[op](parseFilter(req.body.filter), req.body, fromHistory(req.body, req.query)),
+    );
+
+    app.post<{ Params: { id: string }; Querystring: { from?: From }; Body: Body }>(
+      `/v1/filters/:id/${op}`,
+      {
+        config: { scope: 'lookup' },
+        // A count or audience of a registered filter may come without a body: it is `{}`.
+        preValidation: async (req) => {
+          req.body ??= {};
+        },
+        schema: {
+          summary: `${SUMMARIES[op]} (a registered filter)`,
+          description: `The same answer as POST /v1/retargeting/${op} with the filter registered under this id (PUT /v1/filters/:id), parsed once, not per call. 404 filter_not_found. ${SEMANTICS}`,
+          params: idParams,
+          querystring: fromQuery,
+          body: { type: 'object', additionalProperties: false, required: [...spec.required], properties: { ...spec.properties, ...fromProp } },
+        },
+      },
+      async (req) => {
+        const f = await deps.filters.registered(req.params.id);
+        if (!f) throw new ApiError('filter_not_found', `filter ${req.params.id} is not registered`);
+        return answer[op](f, req.body, fromHistory(req.body, req.query));
+      },
+    );
+  }
 }

@@ -35,6 +35,13 @@ export interface Compiled {
   leaves: CompiledLeaf[];
   program: Program;
   sources: string[];
+  /**
+   * Whether a user with no event in any leaf's index can match: only then does evaluation
+   * need to know whether the user has any event of the named sources (the universe, which a
+   * `not` ranges over). `{"and": [sent A, {"not": clicked A}]}` does not: a user who matches
+   * has a send of A, so is in A's universe; `{"not": clicked A}` alone does.
+   */
+  needsUniverse: boolean;
 }
 
 /** The index a leaf reads: the variant's or step's type index when given, else the type's. */
@@ -78,13 +85,16 @@ export function compile(filter: Filter, now: number): Compiled {
     return { or: f.or.map(walk) };
   };
   const program = walk(filter);
-  return { leaves, program, sources: [...sources] };
+  const c: Compiled = { leaves, program, sources: [...sources], needsUniverse: false };
+  c.needsUniverse = evaluate(c, [], true);
+  return c;
 }
 
 /**
  * Evaluates a compiled filter for one user. `latest[i]` is the user's latest time in leaf i's
  * index (undefined when none); `known` says whether the user has any event of the sources the
- * filter names: a `not` only matches known users, so a filter never returns strangers.
+ * filter names: a `not` only matches known users, so a filter never returns strangers. When
+ * `needsUniverse` is false, `known` may be passed as true for every user: the answer is the same.
  */
 export function evaluate(c: Compiled, latest: (number | undefined)[], known: boolean): boolean {
   const run = (p: Program): boolean => {

@@ -35,6 +35,9 @@ const ROUTES: [method: string, path: string, scope: Scope][] = [
   ['POST', '/v1/retargeting/check', 'lookup'],
   ['POST', '/v1/retargeting/count', 'lookup'],
   ['POST', '/v1/retargeting/audience', 'lookup'],
+  ['POST', '/v1/filters/{id}/check', 'lookup'],
+  ['POST', '/v1/filters/{id}/count', 'lookup'],
+  ['POST', '/v1/filters/{id}/audience', 'lookup'],
   ['GET', '/v1/users/{userId}/interactions', 'lookup'],
 ];
 

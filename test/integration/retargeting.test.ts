@@ -127,6 +127,41 @@ test('check, count and audience equal brute force for random filters, hot and hi
   }
 });
 
+test('lookups by registered filter id answer as the inline routes, hot and history; replaced filters take effect; unknown ids 404', async ({ stack }) => {
+  const candidates = [...USERS, 'stranger1'];
+  const walkById = async (id: string, from: 'hot' | 'history') => {
+    const out: string[] = [];
+    let cursor: string | undefined;
+    for (let page = 0; page < 50; page++) {
+      const r = await send(stack.ts, 'POST', `/v1/filters/${id}/audience`, { limit: 7, from, ...(cursor && { cursor }) });
+      assert.is(r.status, 200, JSON.stringify(r.body));
+      out.push(...r.body.users);
+      if (r.body.cursor === null) return out;
+      cursor = r.body.cursor;
+    }
+    throw new Error('audience walk did not end');
+  };
+  for (let i = 0; i < 12; i++) {
+    const filter = randomFilter();
+    const id = `reg${i % 4}`; // ids are reused: a replaced filter must be the one answered
+    assert.is((await send(stack.ts, 'PUT', `/v1/filters/${id}`, { filter })).status, 200);
+    for (const from of ['hot', 'history'] as const) {
+      const what = `${from} ${JSON.stringify(filter)}`;
+      const inline = await send(stack.ts, 'POST', '/v1/retargeting/check', { filter, userIds: candidates, from });
+      const byId = await send(stack.ts, 'POST', `/v1/filters/${id}/check`, { userIds: candidates, from });
+      assert.equal(byId.body, inline.body, what);
+      const n = await send(stack.ts, 'POST', `/v1/filters/${id}/count?from=${from}`);
+      assert.equal(n.body, (await send(stack.ts, 'POST', '/v1/retargeting/count', { filter, from })).body, what);
+      assert.equal(await walkById(id, from), await walkAudience(stack, filter, from), what);
+    }
+  }
+  const missing = await send(stack.ts, 'POST', '/v1/filters/no-such-filter/count', {});
+  assert.is(missing.status, 404);
+  assert.is(missing.body.error, 'filter_not_found');
+  for (let i = 0; i < 4; i++) await send(stack.ts, 'DELETE', `/v1/filters/reg${i}`);
+  assert.is((await send(stack.ts, 'POST', '/v1/filters/reg0/check', { userIds: ['ru1'] })).status, 404);
+});
+
 test('window bounds: after is inclusive, before exclusive, on both paths', async ({ stack }) => {
   const user = events.find((e) => e.campaignId === 'rA' && e.type === 'send')!.userId;
   const t = Math.max(...events.filter((e) => e.campaignId === 'rA' && e.type === 'send' && e.userId === user).map((e) => e.time));
