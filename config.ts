@@ -31,6 +31,8 @@ export interface Config {
   engineProcesses: number;
   apiProcesses: number;
   engineNice: number;
+  /** Lookups slower than this (ms) make ingest yield Redis; 0: never. */
+  lookupTargetMs: number;
 }
 
 export class ConfigError extends Error {
@@ -98,6 +100,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
     engineProcesses: int(env, 'TIERSTREAM_ENGINE_PROCESSES', 1, 64) ?? 1,
     apiProcesses: int(env, 'TIERSTREAM_API_PROCESSES', 1, 64) ?? 1,
     engineNice: int(env, 'TIERSTREAM_ENGINE_NICE', 0, 19) ?? 10,
+    lookupTargetMs: int(env, 'TIERSTREAM_LOOKUP_TARGET_MS', 0, 10_000) ?? 5,
   };
 }
 

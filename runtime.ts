@@ -3,7 +3,7 @@ import { pino, type Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.js';
 import { parseDuration, REBUILDING, withDeadline } from './core/index.js';
-import { createEngine, type Engine, type EngineOptions } from './engine/index.js';
+import { createEngine, natsNames, type Engine, type EngineOptions } from './engine/index.js';
 import { createFilterService, createTierManager, type FilterDoc, type FilterService, type TierManager, type TierManagerOptions } from './tiers/index.js';
 import { createLookup } from './lookup/index.js';
 import { createMetrics, type Metrics } from './telemetry/index.js';
@@ -25,6 +25,10 @@ export interface Tierstream {
   /** Drains the engine, closes the API and every connection. */
   close(): Promise<void>;
 }
+
+/** How often an API process looks at its lookups' latency, and how long ingest yields after a signal, ms. */
+const PRESSURE_PERIOD_MS = 100;
+const PRESSURE_HOLD_MS = 300;
 
 const withTimeout = <T>(p: Promise<T>, ms: number, what: string): Promise<T> =>
   withDeadline(p, ms, () => new Error(`${what} timed out after ${ms} ms`));
@@ -52,8 +56,23 @@ export async function createTierstream(
   await history.migrate();
   const registry = await NatsKvRegistry.open(js, config.namespace);
   const metrics = createMetrics({ defaultMetrics: overrides.defaultMetrics });
+  // Lookup pressure between processes: API processes publish on a core NATS subject while
+  // lookups take longer than the target; background writers here yield Redis for a moment
+  // after each signal (core/pressure.ts). The subject is the namespace's, so several API and
+  // ingest processes, on any host, hear each other.
+  const names = natsNames(config.namespace);
+  let pressedUntil = 0;
+  const pressure = { pressed: () => Date.now() < pressedUntil };
+  const pressureSub = config.lookupTargetMs > 0
+    ? nc.subscribe(names.pressureSubject, {
+        callback: () => {
+          pressedUntil = Date.now() + PRESSURE_HOLD_MS;
+          metrics.lookupPressure.inc();
+        },
+      })
+    : undefined;
   const tiers = createTierManager(
-    { registry, hot, history, metrics, log },
+    { registry, hot, history, metrics, log, pressure },
     { expireAfter: parseDuration(config.tierExpireAfter)!, scanIntervalMs: config.tierScanIntervalMs, ...(config.tierLeaseMs && { leaseMs: config.tierLeaseMs }), ...overrides.tiers },
   );
   // Filter ids may hold `:`, which KV keys may not: keys are the base64url of the id.
@@ -75,7 +94,7 @@ export async function createTierstream(
     config.role === 'api'
       ? undefined
       : createEngine(
-          { js, jsm, history, hot, registry, metrics, log },
+          { js, jsm, history, hot, registry, metrics, log, pressure },
           {
             namespace: config.namespace,
             ...(config.batchSize && { batchSize: config.batchSize }),
@@ -117,8 +136,15 @@ export async function createTierstream(
 
   const lookup = createLookup({ registry, hot, history });
   // Loaded only by roles that serve HTTP: the engine role never loads Fastify.
-  const app = config.role === 'engine' ? undefined : (await import('./api/index.js')).buildApp({
+  const api = config.role === 'engine' ? undefined : await import('./api/index.js');
+  const lookupWatch = api && config.lookupTargetMs > 0 ? api.createLookupWatch() : undefined;
+  const pressureTimer = lookupWatch && setInterval(() => {
+    const worstMs = lookupWatch.take();
+    if (worstMs > config.lookupTargetMs) nc.publish(names.pressureSubject, JSON.stringify({ worstMs: Math.round(worstMs * 1000) / 1000 }));
+  }, PRESSURE_PERIOD_MS).unref();
+  const app = api?.buildApp({
     registry, hot, history, metrics, tiers, filters, lookup, readiness,
+    ...(lookupWatch && { lookupWatch }),
     logger: log.child({ module: 'api' }),
     apiKeys: config.apiKeys,
     rateLimitPerSecond: config.rateLimitPerSecond,
@@ -134,6 +160,9 @@ export async function createTierstream(
     },
     engine, nc, history, hot, registry, tiers, filters, filterStore, metrics, log,
     async close() {
+      clearInterval(pressureTimer);
+      lookupWatch?.stop();
+      pressureSub?.unsubscribe();
       await engine?.drain();
       await tiers.stop();
       registry.stop();

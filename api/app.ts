@@ -24,6 +24,8 @@ export interface AppDeps {
   hot: HotIndex;
   history: History;
   metrics: Metrics;
+  /** Told how long each lookup took (its reply's elapsed time, ms): the ingest-yield signal. */
+  lookupWatch?: { observe(ms: number): void };
   /** Prometheus text for /metrics (default: this process's registry; supervised: every process's). */
   metricsText?: () => Promise<string>;
   tiers: TierManager;
@@ -159,6 +161,7 @@ export function buildApp(deps: AppDeps, opts: FastifyServerOptions = {}): Fastif
   // Every /v1 route declares the scope it needs: a route that forgets fails here, at start-up.
   app.addHook('onRoute', checkRouteScope);
   app.addHook('onResponse', async (req, reply) => {
+    if (req.routeOptions.config.scope === 'lookup' && req.method === 'POST') deps.lookupWatch?.observe(reply.elapsedTime);
     deps.metrics.httpRequests.observe(
       { method: req.method, route: req.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },
       reply.elapsedTime / 1000,

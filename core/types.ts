@@ -74,9 +74,18 @@ export interface History {
 }
 
 /** The hot retargeting index (Redis). Writes merge with max, so any order gives one state. */
+/** How a hot-index write may use Redis. */
+export interface ApplyOptions {
+  /**
+   * Script calls sent at a time (default: all of them). Ingest sends one at a time while
+   * lookups queue, so a lookup waits behind at most one short script.
+   */
+  maxInFlight?: number;
+}
+
 export interface HotIndex {
   /** Applies folds; a source whose tier gate is not `hot` is skipped atomically. */
-  apply(folds: readonly SourceFold[]): Promise<void>;
+  apply(folds: readonly SourceFold[], opts?: ApplyOptions): Promise<void>;
   /** Distinct users with any hot interaction of the source. */
   countUsers(source: SourceRef): Promise<number>;
   /** index name -> latest epoch ms, for one user and one source. */

@@ -1,6 +1,6 @@
 import { headers as natsHeaders, type JetStreamClient } from 'nats';
 import type { Logger } from 'pino';
-import { foldEvents, sourceName, type History, type HotIndex, type InteractionEvent, type SourceRef, type SourceRegistry } from '../core/index.js';
+import { foldEvents, hotWritesInFlight, sourceName, type LookupPressure, type History, type HotIndex, type InteractionEvent, type SourceRef, type SourceRegistry } from '../core/index.js';
 import type { Decoded } from './operators/decode.js';
 import type { Metrics } from '../telemetry/index.js';
 
@@ -12,6 +12,8 @@ export interface BatchWriterDeps {
   dlqSubject: string;
   metrics: Metrics;
   log: Logger;
+  /** Lookups queueing: the hot write then sends one script call at a time. */
+  pressure?: LookupPressure;
 }
 
 /**
@@ -58,7 +60,7 @@ export function createBatchWriter(deps: BatchWriterDeps) {
     // could read history before our insert landed and we would then skip the hot write.
     await Promise.all([
       deps.history.insert(events).then(
-        () => deps.hot.apply(foldEvents(events)),
+        () => deps.hot.apply(foldEvents(events), { maxInFlight: hotWritesInFlight(deps.pressure) }),
         (err: unknown) => Promise.reject(new HistoryWriteError(err)),
       ),
       Promise.all(bad.map((d) => deadLetter(deps, d))),

@@ -6,7 +6,7 @@ import { decode, type Decoded } from './operators/decode.js';
 import { fromConsumer } from './operators/from-consumer.js';
 import { writeBatches } from './operators/write-batches.js';
 import { InflightCounter } from './inflight-counter.js';
-import { type History, type HotIndex, type SourceRegistry } from '../core/index.js';
+import { type History, type HotIndex, type LookupPressure, type SourceRegistry } from '../core/index.js';
 import { createBatchWriter, HistoryWriteError, WriteFailedError } from './batch-writer.js';
 import { ensureStreams, natsNames } from './jetstream.js';
 import type { Metrics } from '../telemetry/index.js';
@@ -63,6 +63,8 @@ export interface EngineDeps {
   registry: SourceRegistry;
   metrics: Metrics;
   log: Logger;
+  /** Lookups queueing (see core/pressure.ts): hot writes yield Redis while it says so. */
+  pressure?: LookupPressure;
 }
 
 export interface Engine {

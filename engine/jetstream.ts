@@ -12,6 +12,8 @@ export function natsNames(namespace: string) {
     dlqStream: `${namespace.toUpperCase()}_DLQ`,
     dlqSubject: `${namespace}.dlq`,
     consumer: `${namespace}_engine`,
+    /** Core NATS (no stream): API processes say here that lookups queue; ingest yields. */
+    pressureSubject: `${namespace}.control.pressure`,
   };
 }
 

@@ -82,6 +82,11 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
       buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1, 5],
       registers: [registry],
     }),
+    lookupPressure: new Counter({
+      name: 'tierstream_lookup_pressure_signals_total',
+      help: 'Signals heard that lookups took longer than TIERSTREAM_LOOKUP_TARGET_MS (background hot writes then yield Redis)',
+      registers: [registry],
+    }),
     hotSources: new Gauge({
       name: 'tierstream_hot_sources',
       help: 'Sources whose tier is hot, as of the last tier scan',

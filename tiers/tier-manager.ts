@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { exhaustMap, interval, type SchedulerLike, asyncScheduler, Subscription } from 'rxjs';
 import type { Logger } from 'pino';
-import { type Duration, foldAggregates, sourceName, type History, type HotIndex, type SourceRecord, type SourceRef, type SourceRegistry, isDue, leaseLapsed, newSourceRecord, recompute, transition } from '../core/index.js';
+import { type Duration, foldAggregates, hotWritesInFlight, sourceName, type LookupPressure, type History, type HotIndex, type SourceRecord, type SourceRef, type SourceRegistry, isDue, leaseLapsed, newSourceRecord, recompute, transition } from '../core/index.js';
 import type { Metrics } from '../telemetry/index.js';
 
 /** Restore chunks being written to Redis at once (measured: 3 hides most of the read time). */
@@ -28,6 +28,8 @@ export interface TierManagerDeps {
   history: History;
   metrics: Metrics;
   log: Logger;
+  /** Lookups queueing (see core/pressure.ts): restore and rebuild writes yield Redis while it says so. */
+  pressure?: LookupPressure;
 }
 
 export class TierError extends Error {
@@ -183,7 +185,7 @@ export function createTierManager(deps: TierManagerDeps, options: TierManagerOpt
     for await (const rows of deps.history.aggregateSource(source, chunkRows)) {
       if (failed) throw failed.err;
       const write: Promise<void> = deps.hot
-        .apply([foldAggregates(source, rows)])
+        .apply([foldAggregates(source, rows)], { maxInFlight: hotWritesInFlight(deps.pressure) })
         .then(
           () => void (done += rows.length),
           (err: unknown) => void (failed ??= { err }),
@@ -316,7 +318,7 @@ export function createTierManager(deps: TierManagerDeps, options: TierManagerOpt
       for (const rec of records) {
         if (rec.tier !== 'hot' && rec.tier !== 'restoring') continue;
         if (rec.tier === 'restoring') await deps.hot.setGate(rec, 'restoring');
-        for await (const rows of deps.history.aggregateSource(rec, chunkRows)) await deps.hot.apply([foldAggregates(rec, rows)]);
+        for await (const rows of deps.history.aggregateSource(rec, chunkRows)) await deps.hot.apply([foldAggregates(rec, rows)], { maxInFlight: hotWritesInFlight(deps.pressure) });
       }
       await deps.hot.renewRebuild(owner, 0);
       log.warn({ sources: records.length, seconds: (performance.now() - started) / 1000 }, 'hot tier rebuilt');

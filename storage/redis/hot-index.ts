@@ -1,4 +1,4 @@
-import type { Gate, HotIndex, HotLookup, Program, SentinelState, SourceFold, SourceRef } from '../../core/index.js';
+import type { ApplyOptions, Gate, HotIndex, HotLookup, Program, SentinelState, SourceFold, SourceRef } from '../../core/index.js';
 import { defineCommands, type RedisClient, type WithCommands } from './commands.js';
 import * as drop from './drop.js';
 import * as maintenance from './maintenance.js';
@@ -8,7 +8,11 @@ import * as write from './write.js';
 
 export interface RedisHotIndexOptions {
   namespace: string;
-  /** Most ARGV values sent in one script call; larger folds are split (default 40_000). */
+  /**
+   * Most ARGV values sent in one script call; larger folds are split (default 2_000, about
+   * 1,000 members: under a millisecond of Redis time, so a lookup never waits long behind
+   * ingest, restore or rebuild writes; 40_000 kept Redis busy 12-17 ms per call).
+   */
   maxArgsPerCall?: number;
 }
 
@@ -25,11 +29,11 @@ export class RedisHotIndex implements HotIndex, HotLookup {
   constructor(redis: RedisClient, opts: RedisHotIndexOptions) {
     this.redis = defineCommands(redis);
     this.ns = opts.namespace;
-    this.maxArgs = opts.maxArgsPerCall ?? 40_000;
+    this.maxArgs = opts.maxArgsPerCall ?? 2_000;
   }
 
-  apply(folds: readonly SourceFold[]): Promise<void> {
-    return write.apply(this.redis, this.ns, folds, this.maxArgs);
+  apply(folds: readonly SourceFold[], opts: ApplyOptions = {}): Promise<void> {
+    return write.apply(this.redis, this.ns, folds, this.maxArgs, opts.maxInFlight);
   }
 
   setGate(source: SourceRef, tier: Gate): Promise<void> {

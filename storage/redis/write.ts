@@ -8,23 +8,32 @@ import { sourceKeys } from './keys.js';
  */
 
 /**
- * Applies folds, all sources' script calls in flight at once. A source split into several
- * calls has its gate checked by each; the gate can only close between calls (demotion), never
- * reopen, so a source applied only in part means "demoting started meanwhile".
+ * Applies folds as script calls of at most `maxArgs` values, at most `maxInFlight` of them
+ * sent at a time (the rest wait for one to answer), so a lookup arriving meanwhile waits
+ * behind at most that many short scripts in Redis. A source split into several calls has its
+ * gate checked by each; the gate can only close between calls (demotion), never reopen, so a
+ * source applied only in part means "demoting started meanwhile".
  */
-export async function apply(redis: WithCommands, ns: string, folds: readonly SourceFold[], maxArgs: number): Promise<void> {
-  await Promise.all(folds.flatMap((fold) => callsFor(redis, ns, fold, maxArgs)));
+export async function apply(redis: WithCommands, ns: string, folds: readonly SourceFold[], maxArgs: number, maxInFlight = Infinity): Promise<void> {
+  const calls = folds.flatMap((fold) => callsFor(redis, ns, fold, maxArgs));
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < calls.length) await calls[next++]!();
+  };
+  await Promise.all(Array.from({ length: Math.min(maxInFlight, calls.length) }, worker));
 }
 
-/** One source's fold as script calls of at most `maxArgs` ARGV values each. */
-function callsFor(redis: WithCommands, ns: string, fold: SourceFold, maxArgs: number): Promise<number>[] {
+/** One source's fold as script calls (not yet sent) of at most `maxArgs` ARGV values each. */
+function callsFor(redis: WithCommands, ns: string, fold: SourceFold, maxArgs: number): (() => Promise<number>)[] {
   const k = sourceKeys(ns, fold.source);
-  const calls: Promise<number>[] = [];
+  const calls: (() => Promise<number>)[] = [];
   let keys: string[] = [];
   let args: (string | number)[] = [];
   const flush = () => {
     if (keys.length === 0) return;
-    calls.push(redis.tsApply(keys.length + 2, k.tier, k.keys, ...keys, ...args));
+    const callKeys = keys;
+    const callArgs = args;
+    calls.push(() => redis.tsApply(callKeys.length + 2, k.tier, k.keys, ...callKeys, ...callArgs));
     keys = [];
     args = [];
   };
@@ -32,20 +41,21 @@ function callsFor(redis: WithCommands, ns: string, fold: SourceFold, maxArgs: nu
     let n = 0;
     let countAt = -1;
     for (const [user, time] of users) {
+      // A call is full when one more pair would pass maxArgs: close this index's run in it.
+      if (countAt >= 0 && args.length + 2 > maxArgs) {
+        args[countAt] = n;
+        countAt = -1;
+        flush();
+      }
       if (countAt < 0) {
         if (args.length + 3 > maxArgs) flush();
         keys.push(k.index(name));
         countAt = args.length;
         args.push(0);
+        n = 0;
       }
       args.push(time, user);
       n++;
-      if (args.length >= maxArgs) {
-        args[countAt] = n;
-        n = 0;
-        countAt = -1;
-        flush();
-      }
     }
     if (countAt >= 0) args[countAt] = n;
   }

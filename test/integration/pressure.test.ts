@@ -1,0 +1,29 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { eventually, startStack } from './helpers.js';
+
+/**
+ * Lookups that queue make ingest yield: the API side publishes on the namespace's pressure
+ * subject while lookups (or its event loop) run later than TIERSTREAM_LOOKUP_TARGET_MS, and
+ * background writers hear it and send one hot-index call at a time.
+ */
+test('a stalled API event loop is heard as lookup pressure; a quiet one is not', async () => {
+  const stack = await startStack(undefined, {}, { TIER_EXPIRE_AFTER: 'PT1H', TIER_SCAN_INTERVAL: 'PT1S', TIERSTREAM_LOOKUP_TARGET_MS: '50' });
+  try {
+    const signals = async () => Number((await stack.ts.metrics.lookupPressure.get()).values[0]?.value ?? 0);
+    await new Promise((r) => setTimeout(r, 500));
+    assert.is(await signals(), 0, 'no pressure while idle');
+    // 150 ms of work on the API's event loop: a lookup arriving now would wait that long.
+    const until = performance.now() + 150;
+    while (performance.now() < until) { /* busy */ }
+    await eventually(async () => (await signals()) > 0, 'pressure heard', 5_000);
+    const before = await signals();
+    await new Promise((r) => setTimeout(r, 500));
+    const quiet = await signals();
+    assert.ok(quiet - before <= 1, `quiet after the stall (${quiet - before} more)`);
+  } finally {
+    await stack.stop();
+  }
+});
+
+test.run();
