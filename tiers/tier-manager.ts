@@ -117,9 +117,21 @@ export function createTierManager(deps: TierManagerDeps, options: TierManagerOpt
 
   async function runDemotion(source: SourceRef): Promise<void> {
     const started = performance.now();
-    await deps.hot.setGate(source, 'demoting');
-    const keys = await deps.hot.dropSource(source);
-    await deps.hot.setGate(source, 'expired');
+    // The claim is renewed while keys are dropped, as a restore's is: a demotion longer than
+    // the lease must not be taken over (and done twice) by another process's scan.
+    const renew = setInterval(() => {
+      void deps.registry
+        .update(source, (rec) => (mine(rec) && rec!.tier === 'demoting' ? { ...rec!, lease: lease() } : undefined))
+        .catch(() => undefined);
+    }, leaseMs / 3);
+    let keys: number;
+    try {
+      await deps.hot.setGate(source, 'demoting');
+      keys = await deps.hot.dropSource(source);
+      await deps.hot.setGate(source, 'expired');
+    } finally {
+      clearInterval(renew);
+    }
     const { record, changed } = await deps.registry.update(source, (rec) => {
       if (!mine(rec) || rec!.tier !== 'demoting') return undefined;
       // demotion_finished (demoting -> expired)

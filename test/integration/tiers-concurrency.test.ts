@@ -81,6 +81,33 @@ test('two engine processes on one namespace make each transition once', async ()
   }
 });
 
+test('a demotion that outlasts its lease is not taken over: the claim is renewed while it works', async () => {
+  const a = await startStack(undefined, {}, { TIER_EXPIRE_AFTER: 'PT1H', TIER_SCAN_INTERVAL: 'PT0.2S' });
+  const b = await createTierstream(testConfig(a.ns, { TIER_EXPIRE_AFTER: 'PT1H', TIER_SCAN_INTERVAL: 'PT0.2S' }), {
+    engine: TEST_ENGINE, tiers: { leaseMs: 1_000 }, log: pino({ level: 'silent' }),
+  });
+  b.tiers.start();
+  try {
+    await a.publish(Array.from({ length: 50 }, (_, i) => ({ id: `slow-${i}`, type: 'send', userId: `u${i}`, campaignId: 'slow', time: 1_000 + i })));
+    await eventually(async () => (await getJson(a.ts, '/v1/campaigns/slow')).body.counts?.hot === 50, 'ingested');
+    // b's key drop takes three leases; a's scans look for lapsed claims meanwhile.
+    const drop = b.hot.dropSource.bind(b.hot);
+    b.hot.dropSource = async (source) => {
+      await sleep(3_000);
+      return drop(source);
+    };
+    assert.is((await send(b.app, 'POST', '/v1/campaigns/slow/demote')).status, 202);
+    const s = await eventually(async () => {
+      const body = (await getJson(a.ts, '/v1/campaigns/slow')).body;
+      return body.tier === 'expired' ? body : undefined;
+    }, 'expired', 20_000);
+    assert.equal(s.transitions.map((t: { tier: string }) => t.tier), ['hot', 'demoting', 'expired']);
+  } finally {
+    await b.close();
+    await a.stop();
+  }
+});
+
 test('Redis losing the namespace during ingest is noticed and healed from history', async () => {
   const stack = await startStack();
   try {
