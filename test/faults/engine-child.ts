@@ -1,5 +1,5 @@
 /**
- * The engine as `main.ts` runs it, with a fault hook: `TIERSTREAM_FAULT=<point>:<n>` makes the
+ * Ingest and the API in one process (as `main.ts` ran them before the process split), with a fault hook: `TIERSTREAM_FAULT=<point>:<n>` makes the
  * process SIGKILL itself right after the n-th successful store call at that point, before
  * anything after it runs:
  *
@@ -44,3 +44,5 @@ else if (point === 'mid-restore') {
 await ts.engine!.start();
 ts.tiers.start();
 await ts.app.listen({ host: config.host, port: config.port });
+// SIGTERM drains as main.ts does: batches finished and acknowledged, then exit 0.
+process.once('SIGTERM', () => void ts.close().then(() => process.exit(0), () => process.exit(1)));

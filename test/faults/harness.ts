@@ -190,7 +190,12 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-/** An engine + API process (`main.ts`, or the fault-hook child) on its own port. */
+/**
+ * An engine + API process on its own port: `engine-child.ts` (ingest and the API in one
+ * process, as `main.ts` ran them before the process split) so that a SIGKILL kills ingest
+ * itself mid-batch, not a supervisor whose children would then drain gracefully. The split is
+ * tested in test/integration/processes.test.ts.
+ */
 export class EngineProcess {
   private static readonly live = new Set<EngineProcess>();
 
@@ -213,7 +218,7 @@ export class EngineProcess {
   constructor(
     readonly ns: string,
     readonly env: NodeJS.ProcessEnv = {},
-    readonly entry = join(root, 'main.ts'),
+    readonly entry = join(root, 'test/faults/engine-child.ts'),
   ) {}
 
   async start(extraEnv: NodeJS.ProcessEnv = {}): Promise<void> {

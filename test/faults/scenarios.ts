@@ -243,9 +243,7 @@ export const natsRestart = (size: Size) =>
         const ledger = new Ledger();
         const engine = new EngineProcess(ns, env);
         await engine.start();
-        // Short runs pace slower: 5,000 events at 250 per 20 ms were all in before the metric
-        // (now gathered from every process of the supervised engine) said ingest was under way.
-        const producing = produce(nc, ns, events(n, `${ns}n`), ledger, { window: size === 'full' ? 250 : 50, paceMs: 20 });
+        const producing = produce(nc, ns, events(n, `${ns}n`), ledger, { window: 250, paceMs: 20 });
         await eventually(async () => (await engine.metric('tierstream_events_ingested_total')) > n / 5, 'ingest under way', 60_000);
         const atFault = await engine.metric('tierstream_events_ingested_total');
         expect(v, atFault < n, `NATS went away while events were still flowing (${atFault}/${n} ingested)`);

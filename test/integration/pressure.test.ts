@@ -13,10 +13,14 @@ test('a stalled API event loop is heard as lookup pressure; a quiet one is not',
     const signals = async () => Number((await stack.ts.metrics.lookupPressure.get()).values[0]?.value ?? 0);
     await new Promise((r) => setTimeout(r, 500));
     assert.is(await signals(), 0, 'no pressure while idle');
-    // 150 ms of work on the API's event loop: a lookup arriving now would wait that long.
-    const until = performance.now() + 150;
-    while (performance.now() < until) { /* busy */ }
-    await eventually(async () => (await signals()) > 0, 'pressure heard', 5_000);
+    // 150 ms of work on the API's event loop, now and then: a lookup arriving meanwhile would
+    // wait that long. Repeated, so a sample that falls between two readings is not all we have.
+    await eventually(async () => {
+      const until = performance.now() + 150;
+      while (performance.now() < until) { /* busy */ }
+      await new Promise((r) => setTimeout(r, 250));
+      return (await signals()) > 0;
+    }, 'pressure heard', 10_000);
     const before = await signals();
     await new Promise((r) => setTimeout(r, 500));
     const quiet = await signals();
