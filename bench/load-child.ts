@@ -6,6 +6,7 @@
  * starts and when it ends (after any warm-up, before it computes its result), then `result`.
  */
 import { fork } from 'node:child_process';
+import { setPriority } from 'node:os';
 import { pathToFileURL } from 'node:url';
 
 export type ChildMessage<R> = { window: 'start' | 'end' } | { result: R } | { error: string };
@@ -14,6 +15,8 @@ export interface LoadChildEvents {
   /** Called when the child's measured window starts and ends: the moments to read CPU counters. */
   onWindow?: (edge: 'start' | 'end', pid: number) => void;
   signal?: AbortSignal;
+  /** Niceness of the child (negative: ahead of the server and the services for a core; needs the privilege). */
+  nice?: number;
 }
 
 /**
@@ -21,9 +24,11 @@ export interface LoadChildEvents {
  * child fails; on `signal` the child is killed (by its pid, SIGTERM).
  */
 export function runLoadChild<O, R>(file: string, opts: O, events: LoadChildEvents = {}): Promise<R> {
-  const { signal, onWindow } = events;
+  const { signal, onWindow, nice } = events;
   signal?.throwIfAborted();
   const child = fork(file, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  // Its main thread only: the open loop's clock thread, started later, inherits it.
+  if (nice) setPriority(child.pid!, nice);
   return new Promise<R>((resolve, reject) => {
     let result: R | undefined;
     let error: string | undefined;

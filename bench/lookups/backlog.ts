@@ -102,21 +102,24 @@ export async function consumerSample(ctx: Ctx, t0: number): Promise<ConsumerSamp
   return { t: round((performance.now() - t0) / 1000, 3), numPending: info.num_pending, numAckPending: info.num_ack_pending };
 }
 
-/** Reads the consumer every `everyMs` until stopped; `stop` takes a last reading and returns all. */
+/** Reads the consumer every `everyMs` until stopped; `stop` takes a last reading at once and returns all. */
 export function sampleConsumer(ctx: Ctx, t0: number, everyMs: number): { stop(): Promise<ConsumerSample[]> } {
   const samples: ConsumerSample[] = [];
   let running = true;
+  let wake: (() => void) | undefined;
   const loop = (async () => {
     while (running) {
       samples.push(await consumerSample(ctx, t0));
-      await new Promise((r) => setTimeout(r, everyMs));
+      if (running) await new Promise<void>((resolve) => ((wake = resolve), setTimeout(resolve, everyMs)));
     }
   })();
   return {
     async stop() {
       running = false;
+      const last = consumerSample(ctx, t0);
+      wake?.();
       await loop;
-      samples.push(await consumerSample(ctx, t0));
+      samples.push(await last);
       return samples;
     },
   };

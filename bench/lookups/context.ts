@@ -28,6 +28,7 @@ export interface Params {
   duration: number;
   warmup: number;
   sockets: number;
+  generatorNice: number;
   backlog: number;
   backlogCampaigns: number;
   backlogUsers: number;

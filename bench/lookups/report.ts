@@ -3,7 +3,7 @@ import { table } from '../measure.js';
 import {
   TARGET_CEILING_SHARE, TARGET_DRAIN_EVENTS_PER_SECOND, TARGET_P99_DRAIN_MS, TARGET_P99_IDLE_MS, TARGET_RATE,
 } from './context.js';
-import type { PhaseResult } from './phases.js';
+import { OTHER_CPU_LIMIT_SECONDS, type PhaseResult } from './phases.js';
 
 const fmt = (x: number) => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '-');
 const ms = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : '-');
@@ -26,10 +26,15 @@ export function printPhase(r: PhaseResult): void {
   const c = r.cpu;
   console.log(`  CPU s: ${PROCESSES.filter((k) => k in c.seconds).map((k) => `${k} ${c.seconds[k]!.toFixed(2)}`).join(', ')}; ` +
     `anything else ${c.otherSeconds?.toFixed(2) ?? '?'} (all cores busy ${c.machineBusySeconds?.toFixed(2) ?? '?'} s)`);
+  const redis = Object.entries(r.redisCommands).slice(0, 4);
+  const redisPerCheck = Object.values(r.redisCommands).reduce((t, c) => t + c.usec, 0) / Math.max(1, r.checks);
+  console.log(`  Redis (INFO commandstats, all clients): ${redis.map(([k, v]) => `${k} ${fmt(v.calls)}x ${v.usecPerCall} us`).join(', ') || 'nothing'}; ` +
+    `${fmt(redisPerCheck)} us of Redis time per check`);
+  if (!r.clean) console.log(`  warning: processes outside the benchmark used ${r.cpu.otherSeconds!.toFixed(2)} CPU-s in this phase: its numbers are not clean`);
   if (r.ingest) {
     const i = r.ingest;
     console.log(`  drain: ${fmt(i.eventsPerSecond)} events/s acknowledged (${fmt(i.deliveredPerSecond)}/s delivered), num_pending ${fmt(i.pendingAtStart)} -> ${fmt(i.pendingAtEnd)}` +
-      `${i.ranOut ? ' (RAN OUT: raise --backlog or lower --duration)' : ''}; engine ${Number.isFinite(i.engineUsPerEvent) ? i.engineUsPerEvent : '-'} us CPU per event`);
+      `${i.ranOut ? ' (RAN OUT: raise --backlog or lower --duration)' : ''}; us CPU per event: ${Object.entries(i.usPerEvent).map(([k, v]) => `${k} ${Number.isFinite(v) ? v : '-'}`).join(', ')}`);
   }
 }
 
@@ -63,7 +68,8 @@ export function summarize(phases: PhaseResult[]) {
     },
   ];
   const errors = phases.reduce((s, r) => s + r.errors + r.non2xx, 0);
-  return { tierstreamOverBare: Number.isFinite(share) ? Math.round(share * 1000) / 1000 : null, errorsAndNon2xx: errors, targets: verdicts };
+  const notClean = phases.filter((r) => !r.clean).map((r) => r.phase);
+  return { tierstreamOverBare: Number.isFinite(share) ? Math.round(share * 1000) / 1000 : null, errorsAndNon2xx: errors, notClean, targets: verdicts };
 }
 
 export function printSummary(phases: PhaseResult[], s: ReturnType<typeof summarize>): void {
@@ -85,7 +91,17 @@ export function printSummary(phases: PhaseResult[], s: ReturnType<typeof summari
       r.cpu.otherSeconds?.toFixed(2) ?? '-', r.ingest && Number.isFinite(r.ingest.engineUsPerEvent) ? r.ingest.engineUsPerEvent : '-',
     ]),
   ));
+  const drains = phases.filter((r) => r.ingest);
+  if (drains.length) {
+    const keys = Object.keys(drains[0]!.ingest!.usPerEvent);
+    console.log('\nduring the drain: CPU per event acknowledged, us (the services also serve the checks)\n');
+    console.log(table(['phase', 'events/s', ...keys, 'num_pending start', 'num_pending end'], drains.map((r) => [
+      r.phase, r.ingest!.eventsPerSecond, ...keys.map((k) => (Number.isFinite(r.ingest!.usPerEvent[k]) ? r.ingest!.usPerEvent[k]! : '-')),
+      r.ingest!.pendingAtStart, r.ingest!.pendingAtEnd,
+    ])));
+  }
   console.log('\ntargets (reported, not asserted)\n');
   console.log(table(['target', 'actual', 'result'], s.targets.map((t) => [t.target, t.actual, t.met === null ? 'not measured' : t.met ? 'met' : 'NOT met'])));
   if (s.errorsAndNon2xx) console.log(`\nwarning: ${s.errorsAndNon2xx} errors or non-2xx answers over the phases`);
+  if (s.notClean.length) console.log(`\nwarning: something outside the benchmark used over ${OTHER_CPU_LIMIT_SECONDS} CPU-s during ${s.notClean.join('; ')}: those numbers are not clean, run again`);
 }
