@@ -26,6 +26,8 @@ export function printPhase(r: PhaseResult): void {
   const c = r.cpu;
   console.log(`  CPU s: ${PROCESSES.filter((k) => k in c.seconds).map((k) => `${k} ${c.seconds[k]!.toFixed(2)}`).join(', ')}; ` +
     `anything else ${c.otherSeconds?.toFixed(2) ?? '?'} (all cores busy ${c.machineBusySeconds?.toFixed(2) ?? '?'} s)`);
+  const waits = PROCESSES.filter((k) => Number.isFinite(c.mainThreadWaitSeconds[k]));
+  console.log(`  main thread waited for a core, s: ${waits.map((k) => `${k} ${c.mainThreadWaitSeconds[k]!.toFixed(2)}`).join(', ')}`);
   const redis = Object.entries(r.redisCommands).slice(0, 4);
   const redisPerCheck = Object.values(r.redisCommands).reduce((t, c) => t + c.usec, 0) / Math.max(1, r.checks);
   console.log(`  Redis (INFO commandstats, all clients): ${redis.map(([k, v]) => `${k} ${fmt(v.calls)}x ${v.usecPerCall} us`).join(', ') || 'nothing'}; ` +
@@ -91,6 +93,12 @@ export function printSummary(phases: PhaseResult[], s: ReturnType<typeof summari
       r.cpu.otherSeconds?.toFixed(2) ?? '-', r.ingest && Number.isFinite(r.ingest.engineUsPerEvent) ? r.ingest.engineUsPerEvent : '-',
     ]),
   ));
+  // nats-server and clickhouse-server work on other threads than their main one: left out.
+  const waited = PROCESSES.filter((k) => !['bench', 'nats', 'clickhouse'].includes(k) && phases.some((r) => Number.isFinite(r.cpu.mainThreadWaitSeconds[k])));
+  console.log('\nseconds each main thread waited in the run queue for a core during the window (single-threaded work: Node, Redis)\n');
+  console.log(table(['phase', 'window s', ...waited], phases.map((r) => [
+    r.phase, r.seconds.toFixed(1), ...waited.map((k) => (Number.isFinite(r.cpu.mainThreadWaitSeconds[k]) ? r.cpu.mainThreadWaitSeconds[k]!.toFixed(2) : '-')),
+  ])));
   const drains = phases.filter((r) => r.ingest);
   if (drains.length) {
     const keys = Object.keys(drains[0]!.ingest!.usPerEvent);
