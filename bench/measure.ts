@@ -98,6 +98,17 @@ export function machineBusySeconds(): number | undefined {
   return t && (t.total - t.idle) / clockTicks;
 }
 
+/** Seconds all cores have spent in each of /proc/stat's states since boot (undefined where unreadable). */
+export function machineTimes(): Record<'user' | 'nice' | 'system' | 'idle' | 'iowait' | 'irq' | 'softirq' | 'steal', number> | undefined {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1, 9).map((x) => Number(x) / clockTicks);
+    const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = f;
+    return { user, nice, system, idle, iowait, irq, softirq, steal };
+  } catch {
+    return undefined;
+  }
+}
+
 /** CPU seconds (user + system, all threads) a process has used so far, from /proc/<pid>/stat (NaN where unreadable). */
 export function pidCpuSeconds(pid: number): number {
   try {

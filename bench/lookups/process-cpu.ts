@@ -6,8 +6,8 @@
  * rest), which says whether the run had the machine to itself.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { machineBusySeconds, pidCpuSeconds, round } from '../measure.js';
+import { readdirSync, readFileSync } from 'node:fs';
+import { machineBusySeconds, machineTimes, pidCpuSeconds, round } from '../measure.js';
 
 /** The services, by the name Linux keeps for them in /proc/<pid>/comm (15 characters at most). */
 const SERVICES: Record<string, string> = { redis: 'redis-server', nats: 'nats-server', clickhouse: 'clickhouse-serv' };
@@ -37,7 +37,35 @@ function mainThreadWaitSeconds(pid: number): number {
   }
 }
 
+/** CPU seconds so far of every process on the machine, by pid, with its name. */
+function everyProcess(): Map<number, { comm: string; cpu: number }> {
+  const out = new Map<number, { comm: string; cpu: number }>();
+  let pids: string[] = [];
+  try {
+    pids = readdirSync('/proc').filter((d) => /^\d+$/.test(d));
+  } catch {
+    return out;
+  }
+  for (const d of pids) {
+    const pid = Number(d);
+    const cpu = pidCpuSeconds(pid);
+    if (!Number.isFinite(cpu)) continue;
+    let comm = '?';
+    try {
+      comm = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+    } catch {
+      // ended meanwhile
+    }
+    out.set(pid, { comm, cpu });
+  }
+  return out;
+}
+
 export interface CpuReading {
+  /** Every process's CPU so far, to name what else used the machine. */
+  all: Map<number, { comm: string; cpu: number }>;
+  /** The pids counted under a label (and this process). */
+  known: Set<number>;
   /** CPU seconds so far, by process label. */
   byProcess: Record<string, number>;
   /** Run-queue wait of each process's main thread so far, s. */
@@ -45,6 +73,7 @@ export interface CpuReading {
   /** This benchmark process. */
   bench: number;
   machineBusy: number | undefined;
+  machine: ReturnType<typeof machineTimes>;
 }
 
 /** Reads the CPU counters of `pids` (label -> pids of that label). */
@@ -56,7 +85,8 @@ export function readCpu(pids: Record<string, number[]>): CpuReading {
     waitByProcess[label] = list.reduce((s, pid) => s + mainThreadWaitSeconds(pid), 0);
   }
   const own = process.cpuUsage();
-  return { byProcess, waitByProcess, bench: (own.user + own.system) / 1e6, machineBusy: machineBusySeconds() };
+  const known = new Set([process.pid, ...Object.values(pids).flat()]);
+  return { all: everyProcess(), known, byProcess, waitByProcess, bench: (own.user + own.system) / 1e6, machineBusy: machineBusySeconds(), machine: machineTimes() };
 }
 
 export interface CpuUse {
@@ -70,6 +100,11 @@ export interface CpuUse {
   otherSeconds: number | undefined;
   /** Busy time of all cores, s. */
   machineBusySeconds: number | undefined;
+  /** Time all cores spent in interrupt handlers (irq + softirq: loopback TCP is mostly softirq), charged to no process, and stolen by the hypervisor, s. */
+  interruptSeconds: number | undefined;
+  stealSeconds: number | undefined;
+  /** The processes outside the benchmark that used the most CPU in the window (>= 0.05 s), s. */
+  topOthers: { pid: number; comm: string; seconds: number }[];
 }
 
 /** CPU used between two readings, per process and per check. */
@@ -82,10 +117,21 @@ export function cpuUse(a: CpuReading, b: CpuReading, checks: number): CpuUse {
   const accounted = Object.values(seconds).filter(Number.isFinite).reduce((s, v) => s + v, 0);
   const mainThreadWaitSeconds: Record<string, number> = {};
   for (const [label, v] of Object.entries(b.waitByProcess)) mainThreadWaitSeconds[label] = round(v - (a.waitByProcess[label] ?? NaN), 3);
+  const m = a.machine && b.machine ? { irq: b.machine.irq - a.machine.irq, softirq: b.machine.softirq - a.machine.softirq, steal: b.machine.steal - a.machine.steal } : undefined;
+  const topOthers: CpuUse['topOthers'] = [];
+  for (const [pid, e] of b.all) {
+    if (b.known.has(pid)) continue;
+    const used = e.cpu - (a.all.get(pid)?.cpu ?? 0); // a process started in the window counts from 0
+    if (used >= 0.05) topOthers.push({ pid, comm: e.comm, seconds: round(used, 2) });
+  }
+  topOthers.sort((x, y) => y.seconds - x.seconds).splice(5);
   return {
     seconds,
     usPerCheck,
     mainThreadWaitSeconds,
+    topOthers,
+    interruptSeconds: m && round(m.irq + m.softirq, 2),
+    stealSeconds: m && round(m.steal, 2),
     otherSeconds: busy === undefined ? undefined : round(Math.max(0, busy - accounted), 2),
     machineBusySeconds: busy === undefined ? undefined : round(busy, 2),
   };

@@ -25,14 +25,17 @@ export function printPhase(r: PhaseResult): void {
   }
   const c = r.cpu;
   console.log(`  CPU s: ${PROCESSES.filter((k) => k in c.seconds).map((k) => `${k} ${c.seconds[k]!.toFixed(2)}`).join(', ')}; ` +
-    `anything else ${c.otherSeconds?.toFixed(2) ?? '?'} (all cores busy ${c.machineBusySeconds?.toFixed(2) ?? '?'} s)`);
+    `anything else ${c.otherSeconds?.toFixed(2) ?? '?'}, of it interrupts ${c.interruptSeconds?.toFixed(2) ?? '?'} (all cores busy ${c.machineBusySeconds?.toFixed(2) ?? '?'} s, stolen ${c.stealSeconds?.toFixed(2) ?? '?'} s)`);
   const waits = PROCESSES.filter((k) => Number.isFinite(c.mainThreadWaitSeconds[k]));
   console.log(`  main thread waited for a core, s: ${waits.map((k) => `${k} ${c.mainThreadWaitSeconds[k]!.toFixed(2)}`).join(', ')}`);
   const redis = Object.entries(r.redisCommands).slice(0, 4);
   const redisPerCheck = Object.values(r.redisCommands).reduce((t, c) => t + c.usec, 0) / Math.max(1, r.checks);
   console.log(`  Redis (INFO commandstats, all clients): ${redis.map(([k, v]) => `${k} ${fmt(v.calls)}x ${v.usecPerCall} us`).join(', ') || 'nothing'}; ` +
     `${fmt(redisPerCheck)} us of Redis time per check`);
-  if (!r.clean) console.log(`  warning: processes outside the benchmark used ${r.cpu.otherSeconds!.toFixed(2)} CPU-s in this phase: its numbers are not clean`);
+  if (!r.clean) {
+    const top = r.cpu.topOthers.map((o) => `${o.comm} (pid ${o.pid}) ${o.seconds.toFixed(2)} s`).join(', ') || 'no single process: kernel time (interrupts)?';
+    console.log(`  warning: processes outside the benchmark used ${r.cpu.otherSeconds!.toFixed(2)} CPU-s in this phase (${top}): its numbers are not clean`);
+  }
   if (r.ingest) {
     const i = r.ingest;
     console.log(`  drain: ${fmt(i.eventsPerSecond)} events/s acknowledged (${fmt(i.deliveredPerSecond)}/s delivered), num_pending ${fmt(i.pendingAtStart)} -> ${fmt(i.pendingAtEnd)}` +
