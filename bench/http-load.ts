@@ -1,16 +1,22 @@
 /**
- * HTTP load from a child process: autocannon against one URL, request bodies cycled from a
- * pool, and every response's latency kept at full resolution.
+ * Closed-loop HTTP load from a child process: autocannon against one URL, request bodies
+ * cycled from a pool, every response's latency kept at full resolution.
  *
- * The load runs in a child process, so its CPU does not count as the server's CPU. The
- * benchmark process hosts the server, and its CPU figures and `--cpu-prof` profile stay the
- * server's. autocannon's own latency histogram keeps whole milliseconds only (it records
+ * Closed loop: each connection sends its next request when the answer to the last one has
+ * arrived, so this finds the most requests/s the server answers with `connections` in flight.
+ * Its latencies hide queueing (a slow answer delays the requests behind it instead of making
+ * them late): latency at a fixed offered rate is open-loop.ts's job.
+ *
+ * The load runs in a child process (load-child.ts), so its CPU is not the server's or the
+ * benchmark's. autocannon's own latency histogram keeps whole milliseconds only (it records
  * 0.4 ms as 0 and 2.9 ms as 2), so the child also listens to every response and reports
- * exact percentiles.
+ * exact percentiles. The warm-up runs in the same child, just before the measured window.
  */
-import { fork } from 'node:child_process';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
+import { latencySummary, ms3, runLoadChild, serveLoadChild, type LatencyMs, type LoadChildEvents } from './load-child.js';
+
+export type { LatencyMs } from './load-child.js';
 
 export interface LoadOptions {
   url: string;
@@ -21,15 +27,8 @@ export interface LoadOptions {
   /** Concurrent connections, one request in flight on each (no pipelining). */
   connections: number;
   durationSeconds: number;
-}
-
-export interface LatencyMs {
-  p50: number;
-  p90: number;
-  p99: number;
-  p999: number;
-  max: number;
-  mean: number;
+  /** Unmeasured load just before the measured window, same connections count (default 0). */
+  warmupSeconds?: number;
 }
 
 export interface LoadResult {
@@ -38,7 +37,7 @@ export interface LoadResult {
   seconds: number;
   /** Responses per second over the window. */
   requestsPerSecond: number;
-  /** Exact latency percentiles over every response, ms (3 decimals). */
+  /** Exact latency percentiles over every response, ms (3 decimals), each timed from its send. */
   latencyMs: LatencyMs;
   /** autocannon's own numbers: latencies in whole ms (rounded down), mean of per-second counts. */
   autocannon: { latencyMs: { p50: number; p99: number; max: number }; requestsPerSecondMean: number; sent: number };
@@ -47,61 +46,27 @@ export interface LoadResult {
   timeouts: number;
   non2xx: number;
   statusCodes: Record<string, number>;
-  /** CPU seconds of the load generator process (user + system). */
+  /** CPU seconds of the load generator process (user + system) during the measured window. */
   cpuSeconds: number;
 }
 
 const thisFile = fileURLToPath(import.meta.url);
 
-/**
- * Runs autocannon in a child process (`node --import tsx`) and resolves with its result.
- * Rejects if the child fails; on `signal` the child is killed.
- */
-export function runLoad(opts: LoadOptions, signal?: AbortSignal): Promise<LoadResult> {
-  signal?.throwIfAborted();
-  const child = fork(thisFile, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  return new Promise<LoadResult>((resolve, reject) => {
-    let result: LoadResult | undefined;
-    const abort = () => child.kill('SIGTERM');
-    signal?.addEventListener('abort', abort, { once: true });
-    child.on('message', (m) => {
-      const msg = m as { result?: LoadResult; error?: string };
-      if (msg.error) reject(new Error(`load generator: ${msg.error}`));
-      else result = msg.result;
-    });
-    child.once('error', reject);
-    // 'close', not 'exit': it comes after the IPC channel is drained, so the result is in.
-    child.once('close', (code, sig) => {
-      signal?.removeEventListener('abort', abort);
-      if (result) resolve(result);
-      else reject(new Error(`load generator exited (${sig ?? code}) without a result`));
-    });
-    child.send(opts);
-  });
+/** Runs autocannon in a child process and resolves with its result (see load-child.ts). */
+export function runLoad(opts: LoadOptions, events?: LoadChildEvents | AbortSignal): Promise<LoadResult> {
+  return runLoadChild<LoadOptions, LoadResult>(thisFile, opts, events instanceof AbortSignal ? { signal: events } : events);
 }
 
-/** Value at percentile `p` (0..100) of sorted values, nearest rank. */
-function percentile(sorted: Float64Array, p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
-}
-
-const ms3 = (x: number) => Math.round(x * 1000) / 1000;
-
-/** The child's side: one load run, result sent to the parent, then exit. */
-async function child(opts: LoadOptions): Promise<LoadResult> {
-  const latencies: number[] = [];
+/** One autocannon run; `onResponse` sees each response time (ms). */
+function autocannonRun(opts: LoadOptions, seconds: number, onResponse?: (ms: number) => void, onStart?: () => void) {
   let i = 0;
-  const cpu = process.cpuUsage();
-  let started = 0;
-  let ended = 0;
-  const result = await new Promise<autocannon.Result>((resolve, reject) => {
+  return new Promise<autocannon.Result>((resolve, reject) => {
     const instance = autocannon(
       {
         url: opts.url,
         connections: opts.connections,
         pipelining: 1,
-        duration: opts.durationSeconds,
+        duration: seconds,
         requests: [{
           method: opts.method,
           headers: opts.headers,
@@ -109,32 +74,35 @@ async function child(opts: LoadOptions): Promise<LoadResult> {
           setupRequest: (req) => ({ ...req, body: opts.bodies[i++ % opts.bodies.length]! }),
         }],
       },
-      (err, res) => {
-        ended = performance.now();
-        if (err) reject(err);
-        else resolve(res);
-      },
+      (err, res) => (err ? reject(err) : resolve(res)),
     );
-    instance.on('start', () => (started = performance.now()));
-    instance.on('response', (_client, _status, _bytes, responseTime) => void latencies.push(responseTime));
+    if (onStart) instance.on('start', onStart);
+    if (onResponse) instance.on('response', (_client, _status, _bytes, responseTime) => onResponse(responseTime));
   });
+}
+
+/** The child's side: warm-up, one measured run, result. */
+async function child(opts: LoadOptions, window: (edge: 'start' | 'end') => void): Promise<LoadResult> {
+  if (opts.warmupSeconds) await autocannonRun(opts, opts.warmupSeconds);
+  const latencies: number[] = [];
+  let cpu = process.cpuUsage();
+  let started = performance.now();
+  const result = await autocannonRun(opts, opts.durationSeconds, (ms) => void latencies.push(ms), () => {
+    window('start');
+    cpu = process.cpuUsage();
+    started = performance.now();
+  });
+  const ended = performance.now();
   const used = process.cpuUsage(cpu);
-  const sorted = Float64Array.from(latencies).sort();
+  window('end');
   const seconds = (ended - started) / 1000;
   const statusCodes: Record<string, number> = {};
   for (const [code, s] of Object.entries(result.statusCodeStats ?? {})) statusCodes[code] = s.count ?? 0;
   return {
-    responses: sorted.length,
+    responses: latencies.length,
     seconds: ms3(seconds),
-    requestsPerSecond: Math.round(sorted.length / seconds),
-    latencyMs: {
-      p50: ms3(percentile(sorted, 50)),
-      p90: ms3(percentile(sorted, 90)),
-      p99: ms3(percentile(sorted, 99)),
-      p999: ms3(percentile(sorted, 99.9)),
-      max: ms3(sorted[sorted.length - 1] ?? NaN),
-      mean: ms3(sorted.reduce((s, x) => s + x, 0) / sorted.length),
-    },
+    requestsPerSecond: Math.round(latencies.length / seconds),
+    latencyMs: latencySummary(Float64Array.from(latencies)),
     autocannon: {
       latencyMs: { p50: result.latency.p50, p99: result.latency.p99, max: result.latency.max },
       requestsPerSecondMean: result.requests.mean,
@@ -148,13 +116,4 @@ async function child(opts: LoadOptions): Promise<LoadResult> {
   };
 }
 
-if (process.send && process.argv[1] && pathToFileURL(process.argv[1]).href === import.meta.url) {
-  // The parent went away: nobody will read the result.
-  process.on('disconnect', () => process.exit(1));
-  process.once('message', (opts) => {
-    child(opts as LoadOptions).then(
-      (result) => process.send!({ result }, () => process.exit(0)),
-      (err: Error) => process.send!({ error: err.stack ?? String(err) }, () => process.exit(1)),
-    );
-  });
-}
+serveLoadChild(import.meta.url, child);

@@ -92,6 +92,35 @@ function machineTicks(): { idle: number; total: number } | undefined {
   }
 }
 
+/** CPU seconds every core has been busy since boot (all of /proc/stat's time but idle and iowait). */
+export function machineBusySeconds(): number | undefined {
+  const t = machineTicks();
+  return t && (t.total - t.idle) / clockTicks;
+}
+
+/** Seconds all cores have spent in each of /proc/stat's states since boot (undefined where unreadable). */
+export function machineTimes(): Record<'user' | 'nice' | 'system' | 'idle' | 'iowait' | 'irq' | 'softirq' | 'steal', number> | undefined {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1, 9).map((x) => Number(x) / clockTicks);
+    const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = f;
+    return { user, nice, system, idle, iowait, irq, softirq, steal };
+  } catch {
+    return undefined;
+  }
+}
+
+/** CPU seconds (user + system, all threads) a process has used so far, from /proc/<pid>/stat (NaN where unreadable). */
+export function pidCpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the parenthesised comm: state is field 3, utime 14, stime 15.
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / clockTicks;
+  } catch {
+    return NaN;
+  }
+}
+
 /** CPU seconds (user + system, all threads) used so far by each local service process, by service. */
 export type CpuSnapshot = Record<string, number>;
 

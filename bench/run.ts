@@ -9,7 +9,7 @@
 import { parseArgs } from 'node:util';
 import { ingest } from './ingest.js';
 import { tiers } from './tiers/benchmark.js';
-import { lookups } from './lookups.js';
+import { lookups } from './lookups/benchmark.js';
 import { table } from './measure.js';
 import type { Benchmark } from './types.js';
 

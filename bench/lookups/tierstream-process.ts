@@ -1,0 +1,124 @@
+/**
+ * tierstream as the product runs it: `node --import tsx main.ts` with role `all`, which
+ * supervises an `engine` child (at nice 10) and an `api` child. The supervisor's JSON log
+ * lines `{"msg":"process started","role":...,"pid":...}` (LOG_LEVEL=info) give the children's
+ * pids, for their CPU counters. Stopped with SIGTERM: the supervisor drains every child and
+ * exits 0.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
+/** Longest the process may take to answer /readyz 200. */
+const READY_TIMEOUT_MS = 120_000;
+/** Longest a SIGTERM drain may take before the benchmark kills the processes (the supervisor's own grace is 30 s). */
+const STOP_TIMEOUT_MS = 45_000;
+/** Log lines kept for a failure message. */
+const LOG_TAIL = 40;
+
+export interface TierstreamProcess {
+  /** Pids by role: the supervisor (main.ts), its engine and api children. */
+  pids: { supervisor: number; engine: number; api: number };
+  baseUrl: string;
+  /** Seconds from spawn to /readyz 200. */
+  readySeconds: number;
+  /** Log lines at warn or above so far (JSON, as logged). */
+  warnings: string[];
+  /** SIGTERM, then waits for the supervisor's exit; SIGKILL by pid after STOP_TIMEOUT_MS. */
+  stop(): Promise<{ code: number | null; signal: string | null; seconds: number }>;
+  exited(): boolean;
+}
+
+/** A free TCP port on 127.0.0.1 (asked of the kernel, then released). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Spawns main.ts with `env` (on top of this process's) and resolves once /readyz answers 200. */
+export async function startTierstream(env: Record<string, string>, port: number, signal: AbortSignal): Promise<TierstreamProcess> {
+  const t0 = performance.now();
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'main.ts'], {
+    cwd: repoRoot,
+    env: { ...process.env, ...env, TIERSTREAM_ROLE: 'all', LOG_LEVEL: 'info', HOST: '127.0.0.1', PORT: String(port) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const pids: Partial<TierstreamProcess['pids']> = { supervisor: child.pid };
+  const tail: string[] = [];
+  const warnings: string[] = [];
+  let exit: { code: number | null; signal: string | null } | undefined;
+  const exitP = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
+    child.once('exit', (code, sig) => resolve((exit = { code, signal: sig }))));
+  const onLine = (line: string) => {
+    if (!line.trim()) return;
+    tail.push(line);
+    if (tail.length > LOG_TAIL) tail.shift();
+    try {
+      const j = JSON.parse(line) as { msg?: string; role?: string; pid?: number; level?: number };
+      if (j.msg === 'process started' && (j.role === 'engine' || j.role === 'api') && typeof j.pid === 'number') pids[j.role] = j.pid;
+      if ((j.level ?? 0) >= 40) warnings.push(line);
+    } catch {
+      warnings.push(line); // not a log line: a crash's stack, say
+    }
+  };
+  for (const stream of [child.stdout!, child.stderr!]) {
+    let buf = '';
+    stream.setEncoding('utf8');
+    stream.on('data', (d: string) => {
+      buf += d;
+      let i: number;
+      while ((i = buf.indexOf('\n')) >= 0) (onLine(buf.slice(0, i)), (buf = buf.slice(i + 1)));
+    });
+  }
+  const baseUrl = `http://127.0.0.1:${port}`;
+  const kill = () => {
+    for (const pid of [pids.api, pids.engine, pids.supervisor]) {
+      try {
+        if (pid) process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone already
+      }
+    }
+  };
+  const proc: TierstreamProcess = {
+    pids: pids as TierstreamProcess['pids'],
+    baseUrl,
+    readySeconds: 0,
+    warnings,
+    exited: () => exit !== undefined,
+    async stop() {
+      const t = performance.now();
+      if (!exit) child.kill('SIGTERM');
+      const timer = setTimeout(kill, STOP_TIMEOUT_MS);
+      const r = await exitP;
+      clearTimeout(timer);
+      return { ...r, seconds: Math.round(performance.now() - t) / 1000 };
+    },
+  };
+  try {
+    for (;;) {
+      signal.throwIfAborted();
+      if (exit) throw new Error(`tierstream exited (${exit.signal ?? exit.code}) before it was ready:\n${tail.join('\n')}`);
+      if (performance.now() - t0 > READY_TIMEOUT_MS) throw new Error(`tierstream not ready after ${READY_TIMEOUT_MS / 1000} s:\n${tail.join('\n')}`);
+      if (pids.engine && pids.api) {
+        const res = await fetch(`${baseUrl}/readyz`).catch(() => undefined);
+        if (res?.status === 200) break;
+        await res?.body?.cancel();
+      }
+      await sleep(100);
+    }
+  } catch (err) {
+    await proc.stop();
+    throw err;
+  }
+  proc.readySeconds = Math.round(performance.now() - t0) / 1000;
+  return proc;
+}
