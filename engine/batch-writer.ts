@@ -53,6 +53,9 @@ export function createBatchWriter(deps: BatchWriterDeps) {
         sources.set(sourceName(d.event.source), d.event.source);
       }
     }
+    // While lookups queue, a batch waits (at most YIELD_MAX_MS) before it writes: ingest gives
+    // the machine back to the API, and still drains (at worst a batch per second per writer).
+    if (deps.pressure?.pressed()) await yieldWhilePressed(deps.pressure);
     await deps.registry.ensure([...sources.values()]);
     // History strictly before the hot write: a source's tier gate is checked by the hot write,
     // so if it found the source not hot, these events were already durable before any restore
@@ -69,6 +72,14 @@ export function createBatchWriter(deps: BatchWriterDeps) {
 }
 
 type Rejected = Extract<Decoded, { error: object }>;
+
+/** Longest a batch waits for lookups to stop queueing before it writes anyway, ms. */
+export const YIELD_MAX_MS = 1_000;
+
+async function yieldWhilePressed(pressure: LookupPressure): Promise<void> {
+  const until = performance.now() + YIELD_MAX_MS;
+  while (pressure.pressed() && performance.now() < until) await new Promise((r) => setTimeout(r, 20));
+}
 
 async function deadLetter(deps: BatchWriterDeps, d: Rejected): Promise<void> {
   const h = natsHeaders();
