@@ -154,7 +154,7 @@ async function runLookups(p: Params, signal: AbortSignal): Promise<void> {
     const stopped = await ts.stop();
     console.log(`tierstream stopped by SIGTERM in ${stopped.seconds.toFixed(1)} s, exit ${stopped.signal ?? stopped.code}`);
     if (stopped.code !== 0) throw new Error(`tierstream exited ${stopped.signal ?? stopped.code} on SIGTERM, not 0:\n${ts.warnings.slice(-10).join('\n')}`);
-    const warningsFirstRun = ts.warnings.length;
+    const warningsFirstRun = ts.warnings;
     ts = undefined;
     const backlog = await publishBacklog(ctx);
     console.log(`backlog: ${backlog.events.toLocaleString('en-US')} events published in ${backlog.seconds.toFixed(1)} s (${backlog.eventsPerSecond.toLocaleString('en-US')}/s, ` +
@@ -192,7 +192,8 @@ async function runLookups(p: Params, signal: AbortSignal): Promise<void> {
       setup: { events: setup.events, seconds: setup.seconds, redis: setup.redis, merges },
       tierstream: {
         firstStart, stop: stopped, secondStart, finalStop,
-        warnings: { count: warnings.length + warningsFirstRun, last: warnings.slice(-10) },
+        // Log lines at warn or above (and anything not JSON) of each start.
+        warnings: { firstRun: warningsFirstRun.slice(-10), secondRun: warnings.slice(-10), count: warningsFirstRun.length + warnings.length },
       },
       backlog,
       answers,
