@@ -1,6 +1,6 @@
-import { Ajv, type ErrorObject } from 'ajv';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { CHANNELS, EVENT_TYPES, type InteractionEvent } from './types.js';
-import { parseTime } from './time.js';
+import { MAX_TIME_MS, parseTime } from './time.js';
 import { ID_PATTERN, USER_ID_PATTERN } from './sources.js';
 
 /** Largest message accepted, in bytes (the contract's 16 KiB). */
@@ -39,6 +39,10 @@ export class DecodeError extends Error {
 
 const ID = ID_PATTERN;
 
+/**
+ * The contract as JSON Schema: the specification validateEvent implements by hand. Compiled only
+ * by validateEventReference (tests and bench/validate.ts compare the two on random inputs).
+ */
 const eventSchema = {
   type: 'object',
   additionalProperties: false,
@@ -64,8 +68,10 @@ const eventSchema = {
  */
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
-const ajv = new Ajv({ allErrors: false, strict: true, allowUnionTypes: true });
-const check = ajv.compile(eventSchema);
+let ajvCheck: ValidateFunction | undefined;
+/** The schema compiled on first use: the hot path never needs it. */
+const compiled = (): ValidateFunction =>
+  (ajvCheck ??= new Ajv({ allErrors: false, strict: true, allowUnionTypes: true }).compile(eventSchema));
 
 function codeOf(err: ErrorObject): DecodeErrorCode {
   switch (err.keyword) {
@@ -129,11 +135,234 @@ function deeperThan(value: object, levels: number): boolean {
   return false;
 }
 
-/** Validates an already parsed event. Throws DecodeError. */
+const ID_RE = new RegExp(ID_PATTERN);
+const USER_ID_RE = new RegExp(USER_ID_PATTERN);
+const TYPES: ReadonlySet<string> = new Set(EVENT_TYPES);
+const CHANNEL_SET: ReadonlySet<string> = new Set(CHANNELS);
+
+// ajv's messages, word for word (validateEventReference's `describe`), built only when thrown.
+const mustBeString = (field: string) => `${field} must be string`;
+const mustMatch = (field: string, pattern: string) => `${field} must match pattern "${pattern}"`;
+const NOT_ALLOWED = 'must be equal to one of the allowed values';
+
+/** The first required field absent, in ajv's order, or undefined. */
+function missingField(o: Record<string, unknown>): string | undefined {
+  // Property reads, as ajv's `required` does (not the keys seen): same answer on any object.
+  return o.id === undefined ? 'id' : o.type === undefined ? 'type' : o.userId === undefined ? 'userId'
+    : o.time === undefined ? 'time' : undefined;
+}
+
+/** An id field's invalid_field message, or undefined when `v` is a string of the character set. */
+function idError(field: string, v: unknown, re: RegExp, pattern: string): string | undefined {
+  if (typeof v !== 'string') return mustBeString(field);
+  return re.test(v) ? undefined : mustMatch(field, pattern);
+}
+
+/** An enum field's invalid_field message, or undefined when `v` is one of `allowed`. */
+function enumError(field: string, v: unknown, allowed: ReadonlySet<string>): string | undefined {
+  if (typeof v !== 'string') return mustBeString(field);
+  return allowed.has(v) ? undefined : `${field} ${NOT_ALLOWED}`;
+}
+
+/**
+ * Validates an already parsed event. Throws DecodeError.
+ *
+ * Hand-written for the hot path (issue 13): one for-in over the object's keys collects the
+ * contract's fields into locals, then each rule is checked in the order the JSON Schema
+ * (`eventSchema`, compiled by validateEventReference) reports it, so the code and message are
+ * the same for every input: not an object; a missing required field (id, type, userId, time);
+ * the first unknown key in key order (`__proto__` and `constructor` included: only the ten
+ * names in `check` are fields); then each field's type, enum or id character set in schema
+ * order (id, type, userId, campaignId, canvasId, stepId, variantId, channel, time, properties);
+ * then the source rules, the time, the depth of properties. Nothing is allocated per field: no
+ * match arrays, no substrings (the ISO time is read by char codes), no error object until the
+ * one thrown. A field that is `undefined` counts as absent, as in ajv. Equivalence holds for
+ * objects whose fields are enumerable data properties (JSON.parse's output, object literals);
+ * the property tests in test/unit/validate.test.ts compare the two.
+ */
 export function validateEvent(raw: unknown): InteractionEvent {
+  const event = check(raw);
+  if (event === undefined) throw new DecodeError(failure.code, failure.message);
+  return event;
+}
+
+/**
+ * Why `check` last returned undefined. `check` returns instead of throwing, like ajv's compiled
+ * function: V8 never optimized a validator that threw on every call (a run of bad events was
+ * 10-16% slower, bench/validate.ts), and an Error made in a helper, one frame deeper, costs more.
+ */
+const failure: { code: DecodeErrorCode; message: string } = { code: 'invalid_field', message: '' };
+function fail(code: DecodeErrorCode, message: string): undefined {
+  failure.code = code;
+  failure.message = message;
+  return undefined;
+}
+
+/** The event, or undefined with the reason in `failure`. */
+function check(raw: unknown): InteractionEvent | undefined {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return fail('not_an_object', 'an event is a JSON object');
+  const o = raw as Record<string, unknown>;
+  let id: unknown, type: unknown, userId: unknown, campaignId: unknown, canvasId: unknown;
+  let stepId: unknown, variantId: unknown, channel: unknown, time: unknown, properties: unknown;
+  for (const k in o) {
+    switch (k) {
+      case 'id': id = o[k]; break;
+      case 'type': type = o[k]; break;
+      case 'userId': userId = o[k]; break;
+      case 'campaignId': campaignId = o[k]; break;
+      case 'canvasId': canvasId = o[k]; break;
+      case 'stepId': stepId = o[k]; break;
+      case 'variantId': variantId = o[k]; break;
+      case 'channel': channel = o[k]; break;
+      case 'time': time = o[k]; break;
+      case 'properties': properties = o[k]; break;
+      default: {
+        // A missing required field outranks an unknown one.
+        const missing = missingField(o);
+        return missing !== undefined ? fail('missing_field', `missing field "${missing}"`) : fail('unknown_field', `unknown field "${k}"`);
+      }
+    }
+  }
+  if (id === undefined || type === undefined || userId === undefined || time === undefined) {
+    const missing = missingField(o);
+    // None missing by property reads: a non-enumerable field, which JSON.parse never makes.
+    return missing !== undefined ? fail('missing_field', `missing field "${missing}"`)
+      : fail('invalid_field', 'event fields must be enumerable properties');
+  }
+  const bad =
+    idError('id', id, ID_RE, ID_PATTERN)
+    ?? enumError('type', type, TYPES)
+    ?? idError('userId', userId, USER_ID_RE, USER_ID_PATTERN)
+    ?? (campaignId === undefined ? undefined : idError('campaignId', campaignId, ID_RE, ID_PATTERN))
+    ?? (canvasId === undefined ? undefined : idError('canvasId', canvasId, ID_RE, ID_PATTERN))
+    ?? (stepId === undefined ? undefined : idError('stepId', stepId, ID_RE, ID_PATTERN))
+    ?? (variantId === undefined ? undefined : idError('variantId', variantId, ID_RE, ID_PATTERN))
+    ?? (channel === undefined ? undefined : enumError('channel', channel, CHANNEL_SET));
+  if (bad !== undefined) return fail('invalid_field', bad);
+  // JSON Schema's integer: a number with no fraction (so finite).
+  if (typeof time !== 'string' && !Number.isInteger(time)) return fail('invalid_field', 'time must be string,integer');
+  if (properties !== undefined && (properties === null || typeof properties !== 'object' || Array.isArray(properties))) {
+    return fail('invalid_field', 'properties must be object');
+  }
+  if ((campaignId === undefined) === (canvasId === undefined)) {
+    return fail('invalid_source', 'exactly one of campaignId and canvasId is required');
+  }
+  if (stepId !== undefined && canvasId === undefined) return fail('invalid_source', 'stepId belongs to canvas events');
+  const ms = typeof time === 'string' ? isoTime(time) : parseTime(time);
+  if (ms === undefined) {
+    return fail('invalid_time', 'time is neither ISO-8601 with an offset nor epoch milliseconds in [1970, 2100)');
+  }
+  let serialised: string | undefined;
+  if (properties !== undefined) {
+    if (deeperThan(properties, MAX_PROPERTIES_DEPTH)) {
+      return fail('invalid_field', `properties nested more than ${MAX_PROPERTIES_DEPTH} levels deep (objects and arrays)`);
+    }
+    try {
+      serialised = JSON.stringify(properties);
+    } catch (err) {
+      // Not reachable from decodeEvent's parsed JSON; an object given to validateEvent may hold a BigInt.
+      return fail('invalid_field', `properties cannot be serialised as JSON: ${(err as Error).message}`);
+    }
+  }
+  // Built in the same key order as before: the same object for every consumer.
+  const event: InteractionEvent = {
+    id: id as string,
+    type: type as InteractionEvent['type'],
+    userId: userId as string,
+    source: campaignId !== undefined ? { kind: 'campaign', id: campaignId as string } : { kind: 'canvas', id: canvasId as string },
+    time: ms,
+  };
+  if (variantId !== undefined) event.variantId = variantId as string;
+  if (stepId !== undefined) event.stepId = stepId as string;
+  if (channel !== undefined) event.channel = channel as InteractionEvent['channel'];
+  if (properties !== undefined) event.properties = serialised!;
+  return event;
+}
+
+/** The two ASCII digits at `i` as a number, or -1 (also past the end: charCodeAt is NaN). */
+function digits2(s: string, i: number): number {
+  const a = s.charCodeAt(i) - 48, b = s.charCodeAt(i + 1) - 48;
+  return a >= 0 && a <= 9 && b >= 0 && b <= 9 ? a * 10 + b : -1;
+}
+
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/**
+ * parseTime for a string, read by char codes instead of core/time.ts's regular expression
+ * (which allocates a match array and nine substrings per event): the same grammar
+ * (`YYYY-MM-DDTHH:MM[:SS[.fraction of 1-9 digits]]` then `Z` or `±hh[[:]mm]`, `T` and `Z` in
+ * either case), the same checks and the same Date.UTC arithmetic, so the same answer for every
+ * string (the property test compares the two).
+ */
+function isoTime(s: string): number | undefined {
+  const n = s.length;
+  if (n < 17) return undefined;
+  const century = digits2(s, 0), yy = digits2(s, 2), month = digits2(s, 5), day = digits2(s, 8);
+  const hour = digits2(s, 11), minute = digits2(s, 14);
+  const t = s.charCodeAt(10);
+  if (century < 0 || yy < 0 || month < 0 || day < 0 || hour < 0 || minute < 0) return undefined;
+  if (s.charCodeAt(4) !== 45 || s.charCodeAt(7) !== 45 || (t !== 84 && t !== 116) || s.charCodeAt(13) !== 58) return undefined;
+  let i = 16, second = 0, millis = 0;
+  if (s.charCodeAt(i) === 58) { // :SS
+    second = digits2(s, i + 1);
+    if (second < 0) return undefined;
+    i += 3;
+    const sep = s.charCodeAt(i);
+    if (sep === 46 || sep === 44) { // . or , then 1-9 digits, the first three kept
+      const start = ++i;
+      for (let d = s.charCodeAt(i) - 48; d >= 0 && d <= 9; d = s.charCodeAt(++i) - 48) {
+        if (i - start < 3) millis = millis * 10 + d;
+      }
+      const count = i - start;
+      if (count < 1 || count > 9) return undefined;
+      for (let k = count; k < 3; k++) millis *= 10;
+    }
+  }
+  let offsetMin = 0;
+  const off = s.charCodeAt(i);
+  if (off === 90 || off === 122) { // Z
+    if (i + 1 !== n) return undefined;
+  } else if (off === 43 || off === 45) { // + or -
+    const oh = digits2(s, i + 1);
+    if (oh < 0) return undefined;
+    let om = 0;
+    i += 3;
+    if (i !== n) {
+      if (s.charCodeAt(i) === 58) i++;
+      om = digits2(s, i);
+      if (om < 0 || i + 2 !== n) return undefined;
+    }
+    if (oh > 23 || om > 59) return undefined;
+    offsetMin = (off === 45 ? -1 : 1) * (oh * 60 + om);
+  } else {
+    return undefined;
+  }
+  const year = century * 100 + yy;
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return undefined;
+  if (hour > 23 || minute > 59 || second > 59) return undefined;
+  const ms = Date.UTC(year, month - 1, day, hour, minute, second, millis) - offsetMin * 60_000;
+  return ms >= 0 && ms < MAX_TIME_MS ? ms : undefined;
+}
+
+/**
+ * Days in `month` (1-12), as core/time.ts's Date arithmetic counts them. (Date.UTC reads years
+ * 0-99 as 1900-1999: 0-69 then fall before 1970 and are refused, 70-99 have the same leap years.)
+ */
+function daysInMonth(year: number, month: number): number {
+  if (month !== 2) return DAYS_IN_MONTH[month - 1]!;
+  return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28;
+}
+
+/**
+ * validateEvent as it was before the hand-written one: ajv, then the source, time and
+ * properties rules. Same codes, messages and events; kept only as the reference that
+ * test/unit/validate.test.ts and bench/validate.ts compare validateEvent against.
+ */
+export function validateEventReference(raw: unknown): InteractionEvent {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new DecodeError('not_an_object', 'an event is a JSON object');
   }
+  const check = compiled();
   if (!check(raw)) {
     const err = check.errors![0]!;
     throw new DecodeError(codeOf(err), describe(err));

@@ -10,9 +10,17 @@ const leaf = fc.record({
   after: fc.option(fc.constantFrom(NOW - 10, NOW), { nil: undefined }),
 }).map((l) => Object.fromEntries(Object.entries(l).filter(([, v]) => v !== undefined)));
 const filter = fc.letrec<{ f: unknown }>((tie) => ({
-  f: fc.oneof({ depthSize: 'small' }, leaf, fc.record({ and: fc.array(tie('f'), { minLength: 1, maxLength: 3 }) }),
+  f: fc.oneof({ depthSize: 'small', maxDepth: 6 }, leaf, fc.record({ and: fc.array(tie('f'), { minLength: 1, maxLength: 3 }) }),
     fc.record({ or: fc.array(tie('f'), { minLength: 1, maxLength: 3 }) }), fc.record({ not: tie('f') })),
-})).f;
+})).f.filter((raw) => {
+  // Only filters inside the grammar's limits (depth 8, 32 leaves).
+  try {
+    parseFilter(raw);
+    return true;
+  } catch {
+    return false;
+  }
+});
 /** A user: a latest time (or none) per leaf; known whenever any leaf has one, else either way. */
 const user = (leaves: number) => fc.tuple(
   fc.array(fc.option(fc.constantFrom(NOW - 20, NOW - 5, NOW + 5), { nil: undefined }), { minLength: leaves, maxLength: leaves }),
