@@ -35,8 +35,8 @@ export function superviseProcesses(layout: ProcessLayout, log: Logger): Promise<
   let stopping = false;
   let code = 0;
 
-  const fork = (role: Role, index: number) => {
-    const w = cluster.fork({ TIERSTREAM_ROLE: role, TIERSTREAM_PROCESS_INDEX: String(index) });
+  const fork = (role: Role) => {
+    const w = cluster.fork({ TIERSTREAM_ROLE: role });
     roles.set(w, role);
     w.on('online', () => {
       if (role === 'engine' && layout.engineNice > 0 && w.process.pid !== undefined) {
@@ -91,8 +91,8 @@ export function superviseProcesses(layout: ProcessLayout, log: Logger): Promise<
     process.on('SIGTERM', () => stopAll('SIGTERM'));
     process.on('SIGINT', () => stopAll('SIGINT'));
 
-    for (let i = 0; i < layout.engines; i++) fork('engine', i);
-    for (let i = 0; i < layout.apis; i++) fork('api', i);
+    for (let i = 0; i < layout.engines; i++) fork('engine');
+    for (let i = 0; i < layout.apis; i++) fork('api');
   });
 }
 

@@ -7,7 +7,7 @@ import { Ajv } from 'ajv';
 import { checkRouteScope, registerAuth, type ApiKey } from './auth.js';
 import type { Logger } from 'pino';
 import type { Metrics } from '../telemetry/index.js';
-import { type History, type HotIndex, type SourceRegistry, withDeadline } from '../core/index.js';
+import { type History, type HotIndex, type Readiness, type SourceRegistry, withDeadline } from '../core/index.js';
 import type { FilterService, TierManager } from '../tiers/index.js';
 import type { Lookup } from '../lookup/index.js';
 import { API_ERRORS, ApiError, fromDomainError, isStoreUnavailable, type ApiErrorCode } from './errors.js';
@@ -32,7 +32,7 @@ export interface AppDeps {
   filters: FilterService;
   lookup: Lookup;
   /** Named checks for /readyz: each resolves to null when healthy, or what is wrong. */
-  readiness: () => Promise<Record<string, string | null>>;
+  readiness: () => Promise<Readiness>;
   logger?: Logger | false;
   /** API keys; undefined turns auth off (loopback only, enforced by the entry point). */
   apiKeys?: ApiKey[];

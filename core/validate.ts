@@ -1,6 +1,6 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { CHANNELS, EVENT_TYPES, type InteractionEvent } from './types.js';
-import { MAX_TIME_MS, parseTime } from './time.js';
+import { parseTime, parseTimeReference } from './time.js';
 import { ID_PATTERN, USER_ID_PATTERN } from './sources.js';
 
 /** Largest message accepted, in bytes (the contract's 16 KiB). */
@@ -248,7 +248,7 @@ function check(raw: unknown): InteractionEvent | undefined {
     return fail('invalid_source', 'exactly one of campaignId and canvasId is required');
   }
   if (stepId !== undefined && canvasId === undefined) return fail('invalid_source', 'stepId belongs to canvas events');
-  const ms = typeof time === 'string' ? isoTime(time) : parseTime(time);
+  const ms = parseTime(time);
   if (ms === undefined) {
     return fail('invalid_time', 'time is neither ISO-8601 with an offset nor epoch milliseconds in [1970, 2100)');
   }
@@ -279,80 +279,6 @@ function check(raw: unknown): InteractionEvent | undefined {
   return event;
 }
 
-/** The two ASCII digits at `i` as a number, or -1 (also past the end: charCodeAt is NaN). */
-function digits2(s: string, i: number): number {
-  const a = s.charCodeAt(i) - 48, b = s.charCodeAt(i + 1) - 48;
-  return a >= 0 && a <= 9 && b >= 0 && b <= 9 ? a * 10 + b : -1;
-}
-
-const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-
-/**
- * parseTime for a string, read by char codes instead of core/time.ts's regular expression
- * (which allocates a match array and nine substrings per event): the same grammar
- * (`YYYY-MM-DDTHH:MM[:SS[.fraction of 1-9 digits]]` then `Z` or `±hh[[:]mm]`, `T` and `Z` in
- * either case), the same checks and the same Date.UTC arithmetic, so the same answer for every
- * string (the property test compares the two).
- */
-function isoTime(s: string): number | undefined {
-  const n = s.length;
-  if (n < 17) return undefined;
-  const century = digits2(s, 0), yy = digits2(s, 2), month = digits2(s, 5), day = digits2(s, 8);
-  const hour = digits2(s, 11), minute = digits2(s, 14);
-  const t = s.charCodeAt(10);
-  if (century < 0 || yy < 0 || month < 0 || day < 0 || hour < 0 || minute < 0) return undefined;
-  if (s.charCodeAt(4) !== 45 || s.charCodeAt(7) !== 45 || (t !== 84 && t !== 116) || s.charCodeAt(13) !== 58) return undefined;
-  let i = 16, second = 0, millis = 0;
-  if (s.charCodeAt(i) === 58) { // :SS
-    second = digits2(s, i + 1);
-    if (second < 0) return undefined;
-    i += 3;
-    const sep = s.charCodeAt(i);
-    if (sep === 46 || sep === 44) { // . or , then 1-9 digits, the first three kept
-      const start = ++i;
-      for (let d = s.charCodeAt(i) - 48; d >= 0 && d <= 9; d = s.charCodeAt(++i) - 48) {
-        if (i - start < 3) millis = millis * 10 + d;
-      }
-      const count = i - start;
-      if (count < 1 || count > 9) return undefined;
-      for (let k = count; k < 3; k++) millis *= 10;
-    }
-  }
-  let offsetMin = 0;
-  const off = s.charCodeAt(i);
-  if (off === 90 || off === 122) { // Z
-    if (i + 1 !== n) return undefined;
-  } else if (off === 43 || off === 45) { // + or -
-    const oh = digits2(s, i + 1);
-    if (oh < 0) return undefined;
-    let om = 0;
-    i += 3;
-    if (i !== n) {
-      if (s.charCodeAt(i) === 58) i++;
-      om = digits2(s, i);
-      if (om < 0 || i + 2 !== n) return undefined;
-    }
-    if (oh > 23 || om > 59) return undefined;
-    offsetMin = (off === 45 ? -1 : 1) * (oh * 60 + om);
-  } else {
-    return undefined;
-  }
-  const year = century * 100 + yy;
-  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return undefined;
-  if (hour > 23 || minute > 59 || second > 59) return undefined;
-  const ms = Date.UTC(year, month - 1, day, hour, minute, second, millis) - offsetMin * 60_000;
-  return ms >= 0 && ms < MAX_TIME_MS ? ms : undefined;
-}
-
-/**
- * Days in `month` (1-12), as core/time.ts's Date arithmetic counts them. (Date.UTC reads years
- * 0-99 as 1900-1999: 0-69 then fall before 1970 and are refused, 70-99 have the same leap years.)
- */
-function daysInMonth(year: number, month: number): number {
-  if (month !== 2) return DAYS_IN_MONTH[month - 1]!;
-  return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28;
-}
-
 /**
  * validateEvent as it was before the hand-written one: ajv, then the source, time and
  * properties rules. Same codes, messages and events; kept only as the reference that
@@ -378,7 +304,7 @@ export function validateEventReference(raw: unknown): InteractionEvent {
   if (e.stepId !== undefined && e.canvasId === undefined) {
     throw new DecodeError('invalid_source', 'stepId belongs to canvas events');
   }
-  const time = parseTime(e.time);
+  const time = parseTimeReference(e.time);
   if (time === undefined) {
     throw new DecodeError('invalid_time', 'time is neither ISO-8601 with an offset nor epoch milliseconds in [1970, 2100)');
   }

@@ -2,7 +2,6 @@ import type { FastifyInstance } from 'fastify';
 import { REBUILDING } from '../../core/index.js';
 import type { AppDeps } from '../app.js';
 
-
 /** /healthz, /readyz, /metrics: no auth, no /v1 prefix. */
 export function healthRoutes(app: FastifyInstance, deps: AppDeps): void {
   app.get('/healthz', async () => ({ status: 'ok' }));
