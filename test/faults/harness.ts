@@ -83,6 +83,31 @@ export async function produce(nc: NatsConnection, ns: string, evs: WireEvent[], 
   }
 }
 
+/**
+ * Publishes `evs` with a fault in the middle of the stream: the first half, paced, until the
+ * engine has ingested a quarter; then the second half, paced, with `fault` started beside it.
+ * A fault scenario that means "during ingest" must not depend on polling catching a fast
+ * engine before it finished (CI once saw 5000/5000 ingested at the fault), so the second half
+ * is not yet published when the fault starts, and the check that it was still being published
+ * when the fault began is a real one (`stillFlowing`).
+ */
+export async function produceWithFault(
+  nc: NatsConnection, ns: string, evs: WireEvent[], ledger: Ledger,
+  ingested: () => Promise<number>, fault: () => Promise<void>,
+): Promise<{ atFault: number; stillFlowing: boolean }> {
+  const half = Math.floor(evs.length / 2);
+  await produce(nc, ns, evs.slice(0, half), ledger, { window: 250, paceMs: 20 });
+  await eventually(async () => (await ingested()) > evs.length / 4, 'ingest under way', 60_000);
+  const atFault = await ingested();
+  let tailDone = false;
+  const tail = produce(nc, ns, evs.slice(half), ledger, { window: 100, paceMs: 50 }).then(() => { tailDone = true; });
+  await sleep(50);
+  const stillFlowing = !tailDone;
+  await fault();
+  await tail;
+  return { atFault, stillFlowing };
+}
+
 /** Waits until the engine consumer has nothing pending or awaiting ack. */
 export async function drained(nc: NatsConnection, ns: string, timeoutMs = 120_000): Promise<void> {
   const jsm = await nc.jetstreamManager();

@@ -14,7 +14,7 @@ import { rng } from '../../scripts/generate.js';
 import { send, getJson, startStack, type Stack } from '../integration/helpers.js';
 import { runLoad } from '../../bench/http-load.js';
 import {
-  check, configOf, drained, refOf, EngineProcess, eventually, events, expect, FaultProxy, Ledger, PrivateNats, PrivateRedis, produce,
+  check, configOf, drained, refOf, EngineProcess, eventually, events, expect, FaultProxy, Ledger, PrivateNats, PrivateRedis, produce, produceWithFault,
   record, root, scenario, sleep, teardown, viewOf, type Verdict,
 } from './harness.js';
 
@@ -243,19 +243,18 @@ export const natsRestart = (size: Size) =>
         const ledger = new Ledger();
         const engine = new EngineProcess(ns, env);
         await engine.start();
-        const producing = produce(nc, ns, events(n, `${ns}n`), ledger, { window: 250, paceMs: 20 });
-        await eventually(async () => (await engine.metric('tierstream_events_ingested_total')) > n / 5, 'ingest under way', 60_000);
-        const atFault = await engine.metric('tierstream_events_ingested_total');
-        expect(v, atFault < n, `NATS went away while events were still flowing (${atFault}/${n} ingested)`);
-        await nats.stop('SIGKILL');
-        const ready = await eventually(async () => {
-          const r = await engine.http('GET', '/readyz');
-          return r.status === 503 ? r : undefined;
-        }, '/readyz 503 while NATS is away', 10_000);
-        expect(v, ready.body?.checks?.nats !== 'ok', `/readyz blames NATS: ${JSON.stringify(ready.body)}`);
-        await sleep(size === 'full' ? 5_000 : 1_000);
-        await nats.start();
-        await producing;
+        const { atFault, stillFlowing } = await produceWithFault(nc, ns, events(n, `${ns}n`), ledger,
+          () => engine.metric('tierstream_events_ingested_total'), async () => {
+          await nats.stop('SIGKILL');
+          const ready = await eventually(async () => {
+            const r = await engine.http('GET', '/readyz');
+            return r.status === 503 ? r : undefined;
+          }, '/readyz 503 while NATS is away', 10_000);
+          expect(v, ready.body?.checks?.nats !== 'ok', `/readyz blames NATS: ${JSON.stringify(ready.body)}`);
+          await sleep(size === 'full' ? 5_000 : 1_000);
+          await nats.start();
+        });
+        expect(v, stillFlowing, `NATS went away while events were still being published (${atFault}/${n} ingested at the fault)`);
         await eventually(async () => (await engine.http('GET', '/readyz')).status === 200, '/readyz 200 after NATS returns', 30_000);
         await finish(v, ns, nc, ledger, env);
         expect(v, engine.alive, 'the engine lived through the restart');
@@ -313,12 +312,9 @@ export const redisRestart = (size: Size, during: 'ingest' | 'restore', clusterEn
         await engine.start();
         const evs = events(n, `${ns}r`);
         if (during === 'ingest') {
-          const producing = produce(nc, ns, evs, ledger, { window: 250, paceMs: 20 });
-          await eventually(async () => (await engine.metric('tierstream_events_ingested_total')) > n / 4, 'ingest under way', 60_000);
-          const atFault = await engine.metric('tierstream_events_ingested_total');
-          expect(v, atFault < n, `Redis went away while events were still flowing (${atFault}/${n} ingested)`);
-          await restartEmpty(engine);
-          await producing;
+          const { atFault, stillFlowing } = await produceWithFault(nc, ns, evs, ledger,
+            () => engine.metric('tierstream_events_ingested_total'), () => restartEmpty(engine));
+          expect(v, stillFlowing, `Redis went away while events were still being published (${atFault}/${n} ingested at the fault)`);
         } else {
           await produce(nc, ns, evs, ledger);
           await drained(nc, ns);
