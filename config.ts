@@ -31,6 +31,8 @@ export interface Config {
   engineProcesses: number;
   apiProcesses: number;
   engineNice: number;
+  /** How ingest acknowledges: `cumulative` (one process per namespace) or `explicit` (several). */
+  ingestAck: 'cumulative' | 'explicit';
   /** Lookups slower than this (ms) make ingest yield Redis; 0: never. */
   lookupTargetMs: number;
 }
@@ -74,6 +76,11 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
   if (!NAMESPACE_PATTERN.test(namespace)) throw new ConfigError(`TIERSTREAM_NAMESPACE: "${namespace}" does not match [a-z][a-z0-9_]{0,31}`);
   const role = env.TIERSTREAM_ROLE ?? 'all';
   if (role !== 'all' && role !== 'engine' && role !== 'api') throw new ConfigError(`TIERSTREAM_ROLE: expected all, engine or api, got "${role}"`);
+  const engineProcesses = int(env, 'TIERSTREAM_ENGINE_PROCESSES', 1, 64) ?? 1;
+  // Cumulative acks need the consumer to one process: the default only while there is one.
+  const ingestAck = env.TIERSTREAM_INGEST_ACK ?? (engineProcesses > 1 ? 'explicit' : 'cumulative');
+  if (ingestAck !== 'cumulative' && ingestAck !== 'explicit') throw new ConfigError(`TIERSTREAM_INGEST_ACK: expected cumulative or explicit, got "${ingestAck}"`);
+  if (ingestAck === 'cumulative' && engineProcesses > 1) throw new ConfigError(`TIERSTREAM_INGEST_ACK=cumulative allows one ingest process, but TIERSTREAM_ENGINE_PROCESSES=${engineProcesses}`);
   const tierExpireAfter = env.TIER_EXPIRE_AFTER ?? 'P3M';
   if (!parseDuration(tierExpireAfter)) throw new ConfigError(`TIER_EXPIRE_AFTER: "${tierExpireAfter}" is not an ISO-8601 duration`);
   return {
@@ -97,7 +104,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
     tierLeaseMs: int(env, 'TIERSTREAM_TIER_LEASE_MS', 1_000, 3_600_000),
     requestTimeoutMs: int(env, 'TIERSTREAM_REQUEST_TIMEOUT_MS', 100, 600_000),
     receiveTimeoutMs: int(env, 'TIERSTREAM_RECEIVE_TIMEOUT_MS', 1_000, 600_000),
-    engineProcesses: int(env, 'TIERSTREAM_ENGINE_PROCESSES', 1, 64) ?? 1,
+    engineProcesses,
+    ingestAck,
     apiProcesses: int(env, 'TIERSTREAM_API_PROCESSES', 1, 64) ?? 1,
     engineNice: int(env, 'TIERSTREAM_ENGINE_NICE', 0, 19) ?? 10,
     lookupTargetMs: int(env, 'TIERSTREAM_LOOKUP_TARGET_MS', 0, 10_000) ?? 5,

@@ -3,7 +3,7 @@ import { pino, type Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.js';
 import { parseDuration, REBUILDING, withDeadline } from './core/index.js';
-import { createEngine, natsNames, type Engine, type EngineOptions } from './engine/index.js';
+import { createEngine, natsNames, type Engine, type EngineOptions, type LeaseDoc } from './engine/index.js';
 import { createFilterService, createTierManager, type FilterDoc, type FilterService, type TierManager, type TierManagerOptions } from './tiers/index.js';
 import { createLookup } from './lookup/index.js';
 import { createMetrics, type Metrics } from './telemetry/index.js';
@@ -90,13 +90,17 @@ export async function createTierstream(
     tiers,
   );
 
+  // Who consumes, and how (engine/ack-lease.ts): one document in the namespace's `_ingest` bucket.
+  const ingestLease = config.role === 'api' ? undefined : await KvDocStore.open<LeaseDoc>(js, `${config.namespace}_ingest`);
   const engine =
     config.role === 'api'
       ? undefined
       : createEngine(
-          { js, jsm, history, hot, registry, metrics, log, pressure },
+          { js, jsm, history, hot, registry, metrics, log, pressure, ackLease: (fn) => ingestLease!.update('holders', fn) },
           {
             namespace: config.namespace,
+            ackMode: config.ingestAck,
+            ...(config.tierLeaseMs && { leaseMs: config.tierLeaseMs }),
             ...(config.batchSize && { batchSize: config.batchSize }),
             ...(config.batchWaitMs && { batchWaitMs: config.batchWaitMs }),
             ...(config.ackWaitMs && { ackWaitMs: config.ackWaitMs }),

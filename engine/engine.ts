@@ -1,5 +1,7 @@
 import { Subscription, tap, finalize, type SchedulerLike } from 'rxjs';
-import type { JetStreamClient, JetStreamManager } from 'nats';
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { AckPolicy, type JetStreamClient, type JetStreamManager } from 'nats';
 import type { Logger } from 'pino';
 import { batch } from './operators/batch.js';
 import { decode, type Decoded } from './operators/decode.js';
@@ -8,7 +10,9 @@ import { writeBatches } from './operators/write-batches.js';
 import { InflightCounter } from './inflight-counter.js';
 import { type History, type HotIndex, type LookupPressure, type SourceRegistry } from '../core/index.js';
 import { createBatchWriter, HistoryWriteError, WriteFailedError } from './batch-writer.js';
-import { ensureStreams, natsNames } from './jetstream.js';
+import { consumerAckPolicy, ensureStreams, natsNames, switchAckPolicy, type StreamSetupOptions } from './jetstream.js';
+import { createAcker, type AckMode, type Acker } from './acks.js';
+import { AckLease, type LeaseStore } from './ack-lease.js';
 import type { Metrics } from '../telemetry/index.js';
 
 export interface EngineOptions {
@@ -38,6 +42,14 @@ export interface EngineOptions {
   writeAttempts: number;
   /** How often consumer lag is read for /metrics, ms (default 5_000). */
   lagPollMs: number;
+  /**
+   * How messages are acknowledged (see acks.ts): `cumulative` (default) needs the consumer to
+   * itself, `explicit` shares it with other ingest processes. An existing consumer with the
+   * other policy is switched when this process is its only consumer; otherwise its policy rules.
+   */
+  ackMode: AckMode;
+  /** The ingest lease lapses this long after its last renewal, ms (default 15_000; see ack-lease.ts). */
+  leaseMs: number;
   scheduler?: SchedulerLike;
 }
 
@@ -53,6 +65,8 @@ export const ENGINE_DEFAULTS: Omit<EngineOptions, 'namespace'> = {
   backoffMaxMs: 5_000,
   writeAttempts: 10,
   lagPollMs: 5_000,
+  ackMode: 'cumulative',
+  leaseMs: 15_000,
 };
 
 export interface EngineDeps {
@@ -65,6 +79,8 @@ export interface EngineDeps {
   log: Logger;
   /** Lookups queueing (see core/pressure.ts): hot writes yield Redis while it says so. */
   pressure?: LookupPressure;
+  /** The ingest lease's shared document (NATS KV `<ns>_ingest`, see ack-lease.ts). */
+  ackLease: LeaseStore;
 }
 
 export interface Engine {
@@ -76,13 +92,16 @@ export interface Engine {
   readonly done: Promise<void>;
   /** Messages taken from NATS and not yet settled. */
   inflight(): number;
+  /** How this process acknowledges, once started (the consumer's policy decides). */
+  ackMode(): AckMode | undefined;
 }
 
 function validate(opts: EngineOptions): void {
-  for (const k of ['batchSize', 'batchWaitMs', 'writeConcurrency', 'maxInflight', 'ackWaitMs', 'dedupWindowMs', 'writeAttempts'] as const) {
+  for (const k of ['batchSize', 'batchWaitMs', 'writeConcurrency', 'maxInflight', 'ackWaitMs', 'dedupWindowMs', 'writeAttempts', 'leaseMs'] as const) {
     if (!Number.isFinite(opts[k]) || opts[k] <= 0) throw new RangeError(`engine option ${k} must be a positive number, got ${opts[k]}`);
   }
   if (opts.maxInflight < opts.batchSize) throw new RangeError('engine option maxInflight must be at least batchSize');
+  if (opts.ackMode !== 'cumulative' && opts.ackMode !== 'explicit') throw new RangeError(`engine option ackMode must be cumulative or explicit, got ${String(opts.ackMode)}`);
 }
 
 /** The ingest pipeline: JetStream -> decode -> batch -> history + hot index + DLQ -> ack. */
@@ -116,23 +135,60 @@ export function createEngine(deps: EngineDeps, options: Partial<EngineOptions> &
   const done = new Promise<void>((res, rej) => ((resolveDone = res), (rejectDone = rej)));
   done.catch(() => undefined); // observed by whoever awaits it; never an unhandled rejection
 
+  let acker: Acker | undefined;
+  let mode: AckMode | undefined;
+  const lease = new AckLease(deps.ackLease, { id: `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`, leaseMs: opts.leaseMs }, (err) => {
+    // Another process may consume now: acknowledging cumulatively could cover its messages.
+    log.error({ err }, 'ingest lease lost; stopping ingest');
+    subscription?.unsubscribe();
+    rejectDone(err);
+  });
+
   const settle = (items: Decoded[]) => {
     let good = 0;
-    for (const d of items) {
-      if (d.error) {
-        // No reason string: NATS before 2.10 does not parse "+TERM <reason>" and leaves the
-        // message pending, redelivered for ever. The reason is in the dead letter's headers.
-        d.msg.term();
-        deps.metrics.deadLetters.inc({ code: d.error.code });
-      } else {
-        d.msg.ack();
-        good++;
-      }
+    const msgs = new Array<Decoded['msg']>(items.length);
+    for (let i = 0; i < items.length; i++) {
+      const d = items[i]!;
+      msgs[i] = d.msg;
+      if (d.error) deps.metrics.deadLetters.inc({ code: d.error.code });
+      else good++;
     }
+    acker!.settle(msgs, (i) => items[i]!.error !== undefined);
     deps.metrics.eventsIngested.inc(good);
     inflight.release(items.length);
     deps.metrics.inflight.set(inflight.size);
   };
+
+  /**
+   * Decides how this process acknowledges and holds the lease that allows it: the consumer's
+   * policy rules; it is switched to the wanted one only while no other process holds the lease.
+   */
+  async function takeConsumer(setup: StreamSetupOptions): Promise<AckMode> {
+    const wanted = opts.ackMode === 'cumulative' ? AckPolicy.All : AckPolicy.Explicit;
+    let warned = false;
+    for (;;) {
+      let policy = await consumerAckPolicy(deps.jsm, opts.namespace);
+      if (policy !== wanted && (await lease.tryAcquire('exclusive'))) {
+        const { fromSeq } = await switchAckPolicy(deps.jsm, setup, wanted);
+        log.warn({ from: policy, to: wanted, fromSeq }, 'consumer ack policy switched; messages from its ack floor on are delivered again');
+        policy = wanted;
+      }
+      const needed = policy === AckPolicy.All ? 'exclusive' : 'shared';
+      if (lease.held === needed || (await lease.tryAcquire(needed))) {
+        // The policy cannot change while we hold the lease: only an exclusive holder switches it.
+        if ((await consumerAckPolicy(deps.jsm, opts.namespace)) === policy) {
+          if (policy !== wanted) log.warn({ wanted: opts.ackMode }, 'other ingest processes share the consumer; acknowledging each message as they do');
+          return policy === AckPolicy.All ? 'cumulative' : 'explicit';
+        }
+        await lease.release();
+        continue;
+      }
+      if (!warned) log.warn({ holders: await lease.holders(), needed }, 'waiting for the ingest lease (another process consumes the namespace)');
+      warned = true;
+      stopping.signal.throwIfAborted();
+      await new Promise((r) => setTimeout(r, Math.max(200, opts.leaseMs / 5)));
+    }
+  }
 
   async function pollLag(): Promise<void> {
     try {
@@ -147,15 +203,20 @@ export function createEngine(deps: EngineDeps, options: Partial<EngineOptions> &
   return {
     done,
     inflight: () => inflight.size,
+    ackMode: () => mode,
     async start() {
-      await ensureStreams(deps.jsm, {
+      const setup: StreamSetupOptions = {
         namespace: opts.namespace,
         dedupWindowMs: opts.dedupWindowMs,
         maxAgeMs: opts.streamMaxAgeMs,
         ackWaitMs: opts.ackWaitMs,
         // The memory bound: the server delivers no more while this many are unsettled.
         maxAckPending: opts.maxInflight,
-      });
+        ackPolicy: opts.ackMode === 'cumulative' ? AckPolicy.All : AckPolicy.Explicit,
+      };
+      await ensureStreams(deps.jsm, setup);
+      mode = await takeConsumer(setup);
+      acker = createAcker(mode);
       const consumer = await deps.js.consumers.get(names.stream, names.consumer);
       subscription = fromConsumer(consumer, {
         maxMessages: Math.min(opts.batchSize * 2, opts.maxInflight),
@@ -164,6 +225,7 @@ export function createEngine(deps: EngineDeps, options: Partial<EngineOptions> &
       })
         .pipe(
           tap((msg) => {
+            acker!.delivered(msg);
             if (msg.info.redeliveryCount > 1) deps.metrics.redeliveries.inc();
           }),
           decode(),
@@ -203,14 +265,19 @@ export function createEngine(deps: EngineDeps, options: Partial<EngineOptions> &
       keepAliveTimer.unref();
       lagTimer = setInterval(() => void pollLag(), opts.lagPollMs);
       lagTimer.unref();
-      log.info({ stream: names.stream, consumer: names.consumer }, 'ingest started');
+      log.info({ stream: names.stream, consumer: names.consumer, ack: mode }, 'ingest started');
     },
     async drain() {
-      if (!subscription) return;
+      if (!subscription) {
+        stopping.abort(); // a start still waiting for the lease gives up
+        await lease.release().catch(() => undefined);
+        return;
+      }
       // Completing the source flushes the open batch and lets in-flight writes finish;
       // unsubscribing would abandon them (they would be redelivered, not lost).
       stopping.abort();
       await done;
+      await lease.release().catch((err) => log.warn({ err }, 'ingest lease not released; a successor waits for it to lapse'));
       log.info('ingest drained');
     },
   };

@@ -25,6 +25,8 @@ export interface StreamSetupOptions {
   maxAgeMs: number;
   ackWaitMs: number;
   maxAckPending: number;
+  /** The consumer's ack policy when this call creates it (default explicit); an existing one keeps its own (see switchAckPolicy). */
+  ackPolicy?: AckPolicy.Explicit | AckPolicy.All;
 }
 
 const nanos = (ms: number) => ms * 1_000_000;
@@ -55,7 +57,7 @@ export async function ensureStreams(jsm: JetStreamManager, opts: StreamSetupOpti
 
   const consumer: Partial<ConsumerConfig> = {
     durable_name: n.consumer,
-    ack_policy: AckPolicy.Explicit,
+    ack_policy: opts.ackPolicy ?? AckPolicy.Explicit,
     deliver_policy: DeliverPolicy.All,
     ack_wait: nanos(opts.ackWaitMs),
     max_ack_pending: opts.maxAckPending,
@@ -68,8 +70,40 @@ export async function ensureStreams(jsm: JetStreamManager, opts: StreamSetupOpti
     }
   } catch (err) {
     if (!isNotFound(err)) throw err;
-    await jsm.consumers.add(n.stream, consumer);
+    try {
+      await jsm.consumers.add(n.stream, consumer);
+    } catch (e) {
+      // Another process created it meanwhile (perhaps with the other ack policy): theirs stands.
+      if (!/already in use|exists/i.test(String((e as Error).message))) throw e;
+    }
   }
+}
+
+/** The durable engine consumer's ack policy. */
+export async function consumerAckPolicy(jsm: JetStreamManager, namespace: string): Promise<AckPolicy> {
+  const n = natsNames(namespace);
+  return (await jsm.consumers.info(n.stream, n.consumer)).config.ack_policy;
+}
+
+/**
+ * Replaces the durable engine consumer by one with `policy` that delivers from the old one's
+ * ack floor on: messages delivered and not acknowledged are delivered again (duplicates, which
+ * history and the hot index absorb), none is skipped. Only for a process that consumes alone
+ * (it holds the ingest lease exclusively): a process still consuming the old consumer loses it.
+ */
+export async function switchAckPolicy(jsm: JetStreamManager, opts: StreamSetupOptions, policy: AckPolicy.Explicit | AckPolicy.All): Promise<{ fromSeq: number }> {
+  const n = natsNames(opts.namespace);
+  const info = await jsm.consumers.info(n.stream, n.consumer);
+  if (info.config.ack_policy === policy) return { fromSeq: info.ack_floor.stream_seq + 1 };
+  const fromSeq = info.ack_floor.stream_seq + 1;
+  await jsm.consumers.delete(n.stream, n.consumer);
+  await jsm.consumers.add(n.stream, {
+    ...info.config,
+    ack_policy: policy,
+    deliver_policy: DeliverPolicy.StartSequence,
+    opt_start_seq: fromSeq,
+  });
+  return { fromSeq };
 }
 
 async function upsertStream(jsm: JetStreamManager, cfg: Partial<StreamConfig>): Promise<void> {

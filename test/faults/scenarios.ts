@@ -490,8 +490,8 @@ export const twoEngines = (size: Size) =>
       const ledger = new Ledger();
       // A 3 s lease: the survivor takes the dead process's restore over after that. `a` kills
       // itself right after its restore applied its first chunk to Redis.
-      const a = new EngineProcess(ns, { TIERSTREAM_TIER_LEASE_MS: '3000' }, CHILD);
-      const b = new EngineProcess(ns, { TIERSTREAM_TIER_LEASE_MS: '3000' });
+      const a = new EngineProcess(ns, { TIERSTREAM_TIER_LEASE_MS: '3000', TIERSTREAM_INGEST_ACK: 'explicit' }, CHILD);
+      const b = new EngineProcess(ns, { TIERSTREAM_TIER_LEASE_MS: '3000', TIERSTREAM_INGEST_ACK: 'explicit' });
       await a.start({ TIERSTREAM_FAULT: 'mid-restore:1' });
       await b.start();
       await produce(nc, ns, events(n, `${ns}t`).map((e) => ({ ...e, campaignId: 'big', canvasId: undefined, stepId: undefined })), ledger);

@@ -84,6 +84,7 @@ export async function cleanup(ts: Tierstream, ns: string): Promise<void> {
   await ts.tiers.stop();
   await ts.registry.destroy().catch(() => false);
   await ts.filterStore.destroy().catch(() => false);
+  await jsm.streams.delete(`KV_${ns}_ingest`).catch(() => false); // the ingest lease's bucket
   await ts.history.dropDatabase();
   await ts.hot.unlinkNamespace();
   await ts.close();

@@ -49,9 +49,10 @@ test('ingest interleaved with demote and restore of the same source ends consist
 });
 
 test('two engine processes on one namespace make each transition once', async () => {
-  const a = await startStack();
+  // Two ingest processes share the consumer: each acknowledges message by message.
+  const a = await startStack(undefined, { ackMode: 'explicit' });
   const b = await createTierstream(testConfig(a.ns, { TIER_EXPIRE_AFTER: 'PT2S', TIER_SCAN_INTERVAL: 'PT0.2S' }), {
-    engine: TEST_ENGINE, tiers: { leaseMs: 3_000 }, log: pino({ level: 'silent' }),
+    engine: { ...TEST_ENGINE, ackMode: 'explicit' }, tiers: { leaseMs: 3_000 }, log: pino({ level: 'silent' }),
   });
   await b.engine!.start();
   b.tiers.start();

@@ -38,6 +38,14 @@ test('configuration: defaults of the contract, errors name the variable', () => 
   }
 });
 
+test('configuration: cumulative acks with one ingest process, explicit with several, never cumulative with several', () => {
+  assert.is(configFromEnv({}).ingestAck, 'cumulative');
+  assert.is(configFromEnv({ TIERSTREAM_ENGINE_PROCESSES: '2' }).ingestAck, 'explicit');
+  assert.is(configFromEnv({ TIERSTREAM_INGEST_ACK: 'explicit' }).ingestAck, 'explicit');
+  assert.throws(() => configFromEnv({ TIERSTREAM_ENGINE_PROCESSES: '2', TIERSTREAM_INGEST_ACK: 'cumulative' }), /TIERSTREAM_INGEST_ACK=cumulative allows one/);
+  assert.throws(() => configFromEnv({ TIERSTREAM_INGEST_ACK: 'all' }), (e: Error) => e instanceof ConfigError && /TIERSTREAM_INGEST_ACK/.test(e.message));
+});
+
 test('SQL quoting: one escaping function makes any text a literal', () => {
   assert.is(sqlString("o'brien"), "'o\\'brien'");
   assert.is(sqlString('a\\b'), "'a\\\\b'");
