@@ -13,14 +13,12 @@ function fakeRedis() {
       running++;
       seen.calls++;
       seen.maxRunning = Math.max(seen.maxRunning, running);
-      const args = rest.slice(numKeys);
-      seen.maxArgs = Math.max(seen.maxArgs, args.length);
-      // ARGV: per index key, n then n pairs.
-      for (let a = 0; a < args.length; ) {
-        const n = Number(args[a]);
-        seen.members += n;
-        a += 1 + 2 * n;
-      }
+      const args = rest.slice(numKeys) as string[];
+      assert.is(args.length, numKeys - 2, 'one packed argument per index key');
+      // ARGV: per index key, "score member score member ...": two values per member.
+      const values = args.reduce((n, a) => n + a.split(' ').length, 0);
+      seen.maxArgs = Math.max(seen.maxArgs, values);
+      seen.members += values / 2;
       await new Promise((r) => setTimeout(r, 1));
       running--;
       return 1;
