@@ -35,6 +35,8 @@ export interface Config {
   ingestAck: 'cumulative' | 'explicit';
   /** Lookups slower than this (ms) make ingest yield Redis; 0: never. */
   lookupTargetMs: number;
+  /** Where tier notices are POSTed, signed with the secret (both or neither). */
+  webhook: { url: string; secret: string } | undefined;
 }
 
 export class ConfigError extends Error {
@@ -81,6 +83,16 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
   const ingestAck = env.TIERSTREAM_INGEST_ACK ?? (engineProcesses > 1 ? 'explicit' : 'cumulative');
   if (ingestAck !== 'cumulative' && ingestAck !== 'explicit') throw new ConfigError(`TIERSTREAM_INGEST_ACK: expected cumulative or explicit, got "${ingestAck}"`);
   if (ingestAck === 'cumulative' && engineProcesses > 1) throw new ConfigError(`TIERSTREAM_INGEST_ACK=cumulative allows one ingest process, but TIERSTREAM_ENGINE_PROCESSES=${engineProcesses}`);
+  const webhookUrl = env.TIERSTREAM_WEBHOOK_URL || undefined;
+  const webhookSecret = env.TIERSTREAM_WEBHOOK_SECRET || undefined;
+  if (webhookUrl) {
+    let url: URL | undefined;
+    try {
+      url = new URL(webhookUrl);
+    } catch { /* reported below */ }
+    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) throw new ConfigError(`TIERSTREAM_WEBHOOK_URL: "${webhookUrl}" is not an http(s) URL`);
+    if (!webhookSecret) throw new ConfigError('TIERSTREAM_WEBHOOK_SECRET: required with TIERSTREAM_WEBHOOK_URL (every delivery is signed with it)');
+  }
   const tierExpireAfter = env.TIER_EXPIRE_AFTER ?? 'P3M';
   if (!parseDuration(tierExpireAfter)) throw new ConfigError(`TIER_EXPIRE_AFTER: "${tierExpireAfter}" is not an ISO-8601 duration`);
   return {
@@ -109,6 +121,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
     apiProcesses: int(env, 'TIERSTREAM_API_PROCESSES', 1, 64) ?? 1,
     engineNice: int(env, 'TIERSTREAM_ENGINE_NICE', 0, 19) ?? 10,
     lookupTargetMs: int(env, 'TIERSTREAM_LOOKUP_TARGET_MS', 0, 10_000) ?? 5,
+    webhook: webhookUrl && webhookSecret ? { url: webhookUrl, secret: webhookSecret } : undefined,
   };
 }
 

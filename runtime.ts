@@ -4,10 +4,10 @@ import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.js';
 import { parseDuration, REBUILDING, withDeadline } from './core/index.js';
 import { createEngine, natsNames, type Engine, type EngineOptions, type LeaseDoc } from './engine/index.js';
-import { createFilterService, createTierManager, type FilterDoc, type FilterService, type TierManager, type TierManagerOptions } from './tiers/index.js';
+import { createFilterService, createNotifier, createTierManager, type Notifier, type FilterDoc, type FilterService, type TierManager, type TierManagerOptions } from './tiers/index.js';
 import { createLookup } from './lookup/index.js';
 import { createMetrics, type Metrics } from './telemetry/index.js';
-import { ClickHouseHistory, KvDocStore, NatsKvRegistry, RedisHotIndex, createRedis } from './storage/index.js';
+import { ClickHouseHistory, KvDocStore, NatsKvRegistry, NatsNoticeChannel, RedisHotIndex, createRedis } from './storage/index.js';
 
 export interface Tierstream {
   /** The API app, not listening yet; the `engine` role has none (it throws), and loads no HTTP code. */
@@ -20,6 +20,8 @@ export interface Tierstream {
   tiers: TierManager;
   filters: FilterService;
   filterStore: KvDocStore<FilterDoc>;
+  /** Tier notices (roles that run ingest): published from the registry, delivered to the webhook. */
+  notifier: Notifier | undefined;
   metrics: Metrics;
   log: Logger;
   /** Drains the engine, closes the API and every connection. */
@@ -89,6 +91,13 @@ export async function createTierstream(
     },
     tiers,
   );
+
+  // Tier notices: every ingest process watches the registry (which shows every process's
+  // transitions) and publishes what is not yet out; copies are dropped by message id.
+  const notifier = config.role === 'api'
+    ? undefined
+    : createNotifier({ registry, channel: await NatsNoticeChannel.open(js, jsm, config.namespace), log }, { ...(config.webhook && { webhook: config.webhook }) });
+  notifier?.start();
 
   // Who consumes, and how (engine/ack-lease.ts): one document in the namespace's `_ingest` bucket.
   const ingestLease = config.role === 'api' ? undefined : await KvDocStore.open<LeaseDoc>(js, `${config.namespace}_ingest`);
@@ -162,13 +171,14 @@ export async function createTierstream(
       if (!app) throw new Error('the engine role serves no API');
       return app;
     },
-    engine, nc, history, hot, registry, tiers, filters, filterStore, metrics, log,
+    engine, nc, history, hot, registry, tiers, filters, filterStore, notifier, metrics, log,
     async close() {
       clearInterval(pressureTimer);
       lookupWatch?.stop();
       pressureSub?.unsubscribe();
       await engine?.drain();
       await tiers.stop();
+      await notifier?.stop();
       registry.stop();
       filterStore.stop();
       await app?.close();

@@ -17,3 +17,4 @@ export * from './filter/grammar.js';
 export * from './filter/program.js';
 export * from './tiers/rules.js';
 export * from './tiers/machine.js';
+export * from './tiers/notices.js';

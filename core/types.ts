@@ -125,6 +125,8 @@ export interface SourceRecord {
   pendingRestore?: boolean;
   /** Audit trail, newest last (the last 100 are kept). */
   transitions: { tier: Tier; at: number; reason: string }[];
+  /** The last transition whose notice is published (core/tiers/notices.ts); absent: none yet. */
+  notified?: { at: number; tier: Tier } | null;
   createdAt: number;
 }
 
@@ -142,6 +144,8 @@ export interface SourceRegistry {
   list(): SourceRecord[];
   /** One record from the mirror, without a round trip (undefined when the mirror has none). */
   peek(source: SourceRef): SourceRecord | undefined;
+  /** Called with every record the mirror sees change (this process's writes and others'). */
+  onChange(listener: (rec: SourceRecord | null) => void): void;
 }
 
 /** What the hot path needs of Redis. */

@@ -131,5 +131,6 @@ function isNotFound(err: unknown): boolean {
 /** Deletes the namespace's streams (tests and benchmarks only). */
 export async function deleteStreams(jsm: JetStreamManager, namespace: string): Promise<void> {
   const n = natsNames(namespace);
-  for (const s of [n.stream, n.dlqStream]) await jsm.streams.delete(s).catch(() => false);
+  // With the tier notices' stream (storage/registry/notices.ts), which the namespace owns too.
+  for (const s of [n.stream, n.dlqStream, `${namespace.toUpperCase()}_TIERS`]) await jsm.streams.delete(s).catch(() => false);
 }

@@ -1,3 +1,4 @@
 /** The tier manager (expiry, demotion, restore, Redis-loss rebuild) and filter pinning. */
 export { createTierManager, TierError, type TierManager, type TierManagerOptions, type Lifecycle } from './tier-manager.js';
 export { createFilterService, type FilterService, type FilterDoc, type FilterStore } from './pinning.js';
+export { createNotifier, type Notifier, type NoticeChannel } from './notifier.js';

@@ -1,2 +1,3 @@
 export { NatsKvRegistry, registryKey } from './nats-kv.js';
 export { KvDocStore, isCasConflict } from './kv-store.js';
+export { NatsNoticeChannel, noticeNames } from './notices.js';

@@ -1,0 +1,83 @@
+import { AckPolicy, DeliverPolicy, RetentionPolicy, StorageType, type JetStreamClient, type JetStreamManager } from 'nats';
+
+const nanos = (ms: number) => ms * 1_000_000;
+/** Notices are kept this long, so subscribers can catch up (contract). */
+const KEEP_MS = 7 * 24 * 3_600_000;
+/** Copies of a notice (same message id) within this window are dropped by the server. */
+const DEDUP_MS = 15 * 60_000;
+
+/** Names the namespace owns for tier notifications. */
+export function noticeNames(namespace: string) {
+  return {
+    stream: `${namespace.toUpperCase()}_TIERS`,
+    subjects: `${namespace}.tiers.>`,
+    subject: (kind: string, id: string) => `${namespace}.tiers.${kind}.${id}`,
+    webhookConsumer: `${namespace}_webhook`,
+  };
+}
+
+/**
+ * Tier notifications on JetStream: the `<NS>_TIERS` stream they are published into, and the
+ * durable consumer that delivers them to the webhook, one at a time in stream order, so a
+ * delivery waiting for its receiver survives restarts and never delays a transition.
+ */
+export class NatsNoticeChannel {
+  private constructor(
+    private readonly js: JetStreamClient,
+    private readonly jsm: JetStreamManager,
+    private readonly names: ReturnType<typeof noticeNames>,
+  ) {}
+
+  static async open(js: JetStreamClient, jsm: JetStreamManager, namespace: string): Promise<NatsNoticeChannel> {
+    const names = noticeNames(namespace);
+    const cfg = { name: names.stream, subjects: [names.subjects], storage: StorageType.File, retention: RetentionPolicy.Limits, max_age: nanos(KEEP_MS), duplicate_window: nanos(DEDUP_MS) };
+    try {
+      await jsm.streams.info(names.stream);
+    } catch {
+      await jsm.streams.add(cfg).catch((err: Error) => {
+        if (!/already in use|exists/i.test(err.message)) throw err;
+      });
+    }
+    return new NatsNoticeChannel(js, jsm, names);
+  }
+
+  /** Publishes one notice; resolves once the stream has it (or had it: a duplicate). */
+  async publish(kind: string, id: string, body: string, msgId: string): Promise<void> {
+    await this.js.publish(this.names.subject(kind, id), body, { msgID: msgId });
+  }
+
+  /**
+   * Hands every notice, in stream order, to `deliver` until `signal` aborts; one that
+   * `deliver` refuses (false or a throw) comes back after `retryDelayMs(attempt)`, and
+   * nothing after it is handed out meanwhile (one unacknowledged message at a time).
+   */
+  async consume(deliver: (body: Uint8Array) => Promise<boolean>, opts: { signal: AbortSignal; retryDelayMs: (attempt: number) => number; ackWaitMs: number }): Promise<void> {
+    const { stream, webhookConsumer } = this.names;
+    try {
+      await this.jsm.consumers.info(stream, webhookConsumer);
+    } catch {
+      await this.jsm.consumers.add(stream, {
+        durable_name: webhookConsumer,
+        ack_policy: AckPolicy.Explicit,
+        deliver_policy: DeliverPolicy.All,
+        max_ack_pending: 1,
+        ack_wait: nanos(opts.ackWaitMs),
+      }).catch((err: Error) => {
+        if (!/already in use|exists/i.test(err.message)) throw err;
+      });
+    }
+    const consumer = await this.js.consumers.get(stream, webhookConsumer);
+    const messages = await consumer.consume({ max_messages: 1 });
+    opts.signal.addEventListener('abort', () => void messages.close(), { once: true });
+    for await (const m of messages) {
+      let ok = false;
+      try {
+        ok = await deliver(m.data);
+      } catch {
+        ok = false;
+      }
+      if (ok) m.ack();
+      else m.nak(opts.retryDelayMs(m.info.deliveryCount));
+    }
+  }
+}
