@@ -16,6 +16,7 @@ import { sourceRoutes } from './routes/sources.js';
 import { userRoutes } from './routes/users.js';
 import { filterRoutes } from './routes/filters.js';
 import { retargetingRoutes } from './routes/retargeting.js';
+import { expiringRoutes } from './routes/expiring.js';
 import { consoleRoutes } from './console.js';
 
 /** What the API needs; each piece is an interface so tests can hand in their own. */
@@ -184,6 +185,7 @@ export function buildApp(deps: AppDeps, opts: FastifyServerOptions = {}): Fastif
     userRoutes(api, deps);
     filterRoutes(api, deps);
     retargetingRoutes(api, deps);
+    expiringRoutes(api, deps);
     // The web console (outside /v1: no key, no rate limit; it calls /v1 with the operator's key).
     consoleRoutes(api);
   });

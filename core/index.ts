@@ -18,3 +18,4 @@ export * from './filter/program.js';
 export * from './tiers/rules.js';
 export * from './tiers/machine.js';
 export * from './tiers/notices.js';
+export * from './tiers/expiring.js';

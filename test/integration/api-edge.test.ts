@@ -39,6 +39,7 @@ const ROUTES: [method: string, path: string, scope: Scope][] = [
   ['POST', '/v1/filters/{id}/count', 'lookup'],
   ['POST', '/v1/filters/{id}/audience', 'lookup'],
   ['GET', '/v1/users/{userId}/interactions', 'lookup'],
+  ['GET', '/v1/expiring', 'lookup'],
 ];
 
 interface Ctx { stack: Stack; port: number }

@@ -1,0 +1,54 @@
+import type { FastifyInstance } from 'fastify';
+import { addDuration, expiringSources, MAX_WITHIN, parseDuration, sourceName, type ExpiringCursor } from '../../core/index.js';
+import type { AppDeps } from '../app.js';
+import { ApiError } from '../errors.js';
+import { MAX_PAGE } from './sources.js';
+
+const MAX_WITHIN_MS = addDuration(0, parseDuration(MAX_WITHIN)!);
+
+const cursorOf = (c: ExpiringCursor) => Buffer.from(JSON.stringify([c.expiresAt, c.source]), 'utf8').toString('base64url');
+
+function fromCursor(c: string): ExpiringCursor {
+  try {
+    const [expiresAt, source] = JSON.parse(Buffer.from(c, 'base64url').toString('utf8')) as unknown[];
+    if (typeof expiresAt === 'number' && Number.isFinite(expiresAt) && typeof source === 'string') return { expiresAt, source };
+  } catch { /* reported below */ }
+  throw new ApiError('invalid_request', 'cursor: not a cursor this listing returned');
+}
+
+/** GET /v1/expiring: what the expiry scan will demote soon (the registry's mirror, no store call). */
+export function expiringRoutes(app: FastifyInstance, deps: AppDeps): void {
+  app.get<{ Querystring: { within?: string; limit?: number; cursor?: string } }>(
+    '/v1/expiring',
+    {
+      config: { scope: 'lookup' },
+      schema: {
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            within: { type: 'string', maxLength: 64, default: 'P7D' },
+            limit: { type: 'integer', minimum: 1, maximum: MAX_PAGE, default: 100 },
+            cursor: { type: 'string', maxLength: 400, pattern: '^[A-Za-z0-9_-]*$' },
+          },
+        },
+      },
+    },
+    async (req) => {
+      const { within = 'P7D', limit = 100, cursor } = req.query;
+      const d = parseDuration(within);
+      if (!d) throw new ApiError('invalid_request', `within: "${within}" is not an ISO-8601 duration such as P7D`);
+      if (!(addDuration(0, d) <= MAX_WITHIN_MS)) throw new ApiError('invalid_request', `within: must be at most ${MAX_WITHIN}`);
+      const all = expiringSources(deps.registry.list(), addDuration(Date.now(), d), cursor ? fromCursor(cursor) : undefined);
+      const page = all.slice(0, limit);
+      const items = page.map((r) => ({
+        source: sourceName(r),
+        expiresAt: new Date(r.expiresAt!).toISOString(),
+        stoppedAt: r.stoppedAt === null ? null : new Date(r.stoppedAt).toISOString(),
+        tags: r.tags,
+      }));
+      const last = page[page.length - 1];
+      return { items, cursor: all.length > limit && last ? cursorOf({ expiresAt: last.expiresAt!, source: sourceName(last) }) : null };
+    },
+  );
+}
