@@ -137,8 +137,9 @@ async function runIngest(p: Params, signal: AbortSignal): Promise<void> {
       const fill = await fillStream(ctx, size, `m${i}`);
       memoryFills.push(fill);
       console.log(`memory check: pre-filled ${size} events in ${fill.seconds.toFixed(1)} s (${fill.eventsPerSecond.toLocaleString('en-US')} events/s)`);
-      memory.push(await runTierstream(ctx, p.processes[0]!, size, `memory: ${size} events backlog`));
-      printPhase('memory', memory.at(-1)!);
+      const n = p.processes[0]!;
+      memory.push(await runTierstream(ctx, n, size, `(m) ${size.toLocaleString('en-US')}-event backlog, ${n} ingest process${n > 1 ? 'es' : ''}`));
+      printPhase('memory check', memory.at(-1)!);
     }
 
     const summary = summarize(runs, memory);

@@ -1,4 +1,5 @@
 /** The ingest benchmark's console output and its summary: medians over runs, ratios, targets. */
+import os from 'node:os';
 import { median, round, table } from '../measure.js';
 import { TARGET_CPU_FACTOR, TARGET_MEMORY_FACTOR, TARGET_RATIO } from './context.js';
 import type { CeilingResult } from './ceiling.js';
@@ -62,7 +63,7 @@ export interface Summary {
   a2: PhaseSummary;
   /** (b), by process count. */
   tierstream: Record<string, PhaseSummary & { ratioToA1: number; cpuToA1PlusA2: number }>;
-  memory?: { events: number; maxPeakRssMiB: number }[];
+  memory?: { phase: string; events: number; maxPeakRssMiB: number; eventsPerSecond: number; otherSeconds: number | undefined }[];
   targets: Record<string, Target>;
 }
 
@@ -82,7 +83,7 @@ export function summarize(runs: Run[], memory: TierstreamResult[]): Summary {
   });
   const summary: Summary = { a0: summarizePhase(runs.map((r) => r.a0)), a1, a2, tierstream, targets };
   if (memory.length >= 2) {
-    summary.memory = memory.map((m) => ({ events: m.events, maxPeakRssMiB: m.maxPeakRssMiB }));
+    summary.memory = memory.map((m) => ({ phase: m.phase, events: m.events, maxPeakRssMiB: m.maxPeakRssMiB, eventsPerSecond: m.eventsPerSecond, otherSeconds: m.cpu.otherSeconds }));
     const factor = round(memory.at(-1)!.maxPeakRssMiB / memory[0]!.maxPeakRssMiB, 3);
     targets[`peak RSS ${memory.at(-1)!.events} / ${memory[0]!.events} events`] = { target: TARGET_MEMORY_FACTOR, actual: factor, met: factor <= TARGET_MEMORY_FACTOR };
   }
@@ -93,11 +94,15 @@ const fmt = (x: number) => Math.round(x).toLocaleString('en-US');
 const cpuText = (r: PhaseResult) =>
   Object.entries(r.cpu.seconds).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ');
 
+/** CPU seconds of everything else in a phase above which its numbers are not clean. */
+export const OTHER_CPU_LIMIT_S = 1;
+
 export function printPhase(label: string, r: PhaseResult): void {
+  const busy = r.cpu.machineBusySeconds === undefined ? '' : `; machine busy ${Math.round((100 * r.cpu.machineBusySeconds) / r.seconds / os.cpus().length)}% of ${os.cpus().length} cores`;
   console.log(`${label} ${r.phase}: ${fmt(r.events)} events in ${r.seconds.toFixed(3)} s = ${fmt(r.eventsPerSecond)} events/s; ` +
     `CPU ${r.cpu.totalUsPerEvent} µs/event (${cpuText(r)} s)` +
-    `${r.cpu.otherSeconds !== undefined ? `; anything else ${r.cpu.otherSeconds.toFixed(2)} s` : ''}`);
-  if (r.cpu.topOthers.length && (r.cpu.otherSeconds ?? 0) > 1) {
+    `${r.cpu.otherSeconds !== undefined ? `; anything else ${r.cpu.otherSeconds.toFixed(2)} s, interrupts ${r.cpu.interruptSeconds} s` : ''}${busy}`);
+  if (r.cpu.topOthers.length && (r.cpu.otherSeconds ?? 0) > OTHER_CPU_LIMIT_S) {
     console.log(`  others: ${r.cpu.topOthers.map((o) => `${o.comm} (${o.pid}) ${o.seconds} s`).join(', ')}`);
   }
   if ('check' in r) {
@@ -121,7 +126,12 @@ export function printSummary(s: Summary, runs: number): void {
     x.usPerEvent.total!.toFixed(1), x.otherSecondsMax?.toFixed(2) ?? '-',
   ])));
   console.log(`\n(a1)+(a2): ${round(s.a1.usPerEvent.total! + s.a2.usPerEvent.total!, 1)} µs/event`);
-  if (s.memory) console.log(`peak RSS of the ingest processes: ${s.memory.map((m) => `${fmt(m.events)} events ${m.maxPeakRssMiB} MiB`).join(', ')}`);
+  const unclean = [
+    ...phases.filter((x) => (x.otherSecondsMax ?? 0) > OTHER_CPU_LIMIT_S).map((x) => x.phase),
+    ...(s.memory ?? []).filter((m) => (m.otherSeconds ?? 0) > OTHER_CPU_LIMIT_S).map((m) => m.phase),
+  ];
+  console.log(unclean.length ? `NOT clean: other processes used more than ${OTHER_CPU_LIMIT_S} CPU-second in ${unclean.join('; ')}` : `clean: no phase shared the machine (anything else <= ${OTHER_CPU_LIMIT_S} CPU-second)`);
+  if (s.memory) console.log(`peak RSS of the ingest processes: ${s.memory.map((m) => `${fmt(m.events)} events ${m.maxPeakRssMiB} MiB (at ${fmt(m.eventsPerSecond)} events/s)`).join(', ')}`);
   for (const [name, t] of Object.entries(s.targets)) {
     const cmp = name.startsWith('ratio') ? '>=' : '<=';
     console.log(`target ${name} ${cmp} ${t.target}: ${t.met ? 'met' : 'NOT met'} (${t.actual})`);
