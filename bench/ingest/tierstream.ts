@@ -30,6 +30,8 @@ export interface TierstreamResult {
   peakRssMiB: number[];
   maxPeakRssMiB: number;
   cpu: CpuWindow;
+  /** From tierstream's /metrics at the end (every process summed), or the error reading it. */
+  engine: EngineMetrics | { error: string };
   check: { clickhouseRows: number; clickhouseDistinctIds: number; deadLetters: number; redisKeys: number; ok: boolean };
   stop: { code: number | null; signal: string | null; seconds: number };
   warnings: { count: number; last: string[] };
@@ -82,6 +84,8 @@ export async function runTierstream(ctx: Ctx, processes: number, events: number,
     const peakRssMiB = ts.pids.engines.map(peakRss);
     const { rows, ids } = await countRows(ctx);
     const deadLetters = (await ctx.jsm.streams.info(names.dlqStream)).state.messages;
+    await ts.ready(ctx.signal);
+    const engine = await engineMetrics(ts.baseUrl).catch((err: Error) => ({ error: err.message }));
     const stop = await ts.stop();
     if (stop.code !== 0) throw new Error(`tierstream exited ${stop.signal ?? stop.code} on SIGTERM, not 0:\n${ts.warnings.slice(-WARNINGS_KEPT).join('\n')}`);
     const seconds = (t1 - t0) / 1000;
@@ -95,6 +99,7 @@ export async function runTierstream(ctx: Ctx, processes: number, events: number,
       peakRssMiB,
       maxPeakRssMiB: Math.max(...peakRssMiB),
       cpu: cpuWindow(cpu0!, cpu1, events),
+      engine,
       check: {
         clickhouseRows: rows,
         clickhouseDistinctIds: ids,
@@ -108,6 +113,37 @@ export async function runTierstream(ctx: Ctx, processes: number, events: number,
   } finally {
     if (!ts.exited()) await ts.stop();
   }
+}
+
+export interface EngineMetrics {
+  batches: number;
+  meanBatchSize: number;
+  /** Mean time from a batch's close to its settling (queueing behind other batches included), s. */
+  meanBatchSeconds: number;
+  redeliveries: number;
+  writeFailures: number;
+  pressureSignals: number;
+}
+
+/** The batch figures of tierstream's Prometheus text (GET /metrics sums every process). */
+async function engineMetrics(baseUrl: string): Promise<EngineMetrics> {
+  const res = await fetch(`${baseUrl}/metrics`);
+  if (res.status !== 200) throw new Error(`GET /metrics answered ${res.status}`);
+  const values = new Map<string, number>();
+  for (const line of (await res.text()).split('\n')) {
+    const m = /^(\w+)(?:\{[^}]*\})? (\S+)$/.exec(line);
+    if (m) values.set(m[1]!, (values.get(m[1]!) ?? 0) + Number(m[2]));
+  }
+  const v = (name: string) => values.get(name) ?? 0;
+  const batches = v('tierstream_batch_size_count');
+  return {
+    batches,
+    meanBatchSize: round(v('tierstream_batch_size_sum') / Math.max(1, batches)),
+    meanBatchSeconds: round(v('tierstream_batch_write_seconds_sum') / Math.max(1, v('tierstream_batch_write_seconds_count')), 3),
+    redeliveries: v('tierstream_redeliveries_total'),
+    writeFailures: v('tierstream_batch_write_failures_total'),
+    pressureSignals: v('tierstream_lookup_pressure_signals_total'),
+  };
 }
 
 /** A process's peak resident set so far (VmHWM in /proc/<pid>/status), MiB; NaN where unreadable. */
