@@ -44,6 +44,7 @@ export const ingest: Benchmark = {
     'batch-size': { default: ENGINE_DEFAULTS.batchSize, min: 1, description: 'TIERSTREAM_BATCH_SIZE of (b); (a) pulls as the engine does' },
     'batch-wait-ms': { default: ENGINE_DEFAULTS.batchWaitMs, min: 1, description: 'TIERSTREAM_BATCH_WAIT_MS of (b)' },
     'engine-nice': { default: 10, min: 0, description: 'TIERSTREAM_ENGINE_NICE of (b) (npm start\'s default: 10)' },
+    'lookup-target-ms': { default: 5, min: 0, description: 'TIERSTREAM_LOOKUP_TARGET_MS of (b) (npm start\'s default: 5; 0: ingest never yields to lookups)' },
     'ack-every': { default: ENGINE_DEFAULTS.batchSize, min: 1, description: '(a1): messages per cumulative ack (a batch\'s worth)' },
     'insert-rows': { default: 100_000, min: 1, description: '(a2): rows per ClickHouse insert' },
     'zadd-members': { default: 1_000, min: 1, description: '(a2): members per ZADD GT' },
@@ -65,6 +66,7 @@ export const ingest: Benchmark = {
       batchSize: raw['batch-size']!,
       batchWaitMs: raw['batch-wait-ms']!,
       engineNice: raw['engine-nice']!,
+      lookupTargetMs: raw['lookup-target-ms']!,
       ackEvery: raw['ack-every']!,
       insertRows: raw['insert-rows']!,
       zaddMembers: raw['zadd-members']!,
@@ -94,7 +96,7 @@ async function runIngest(p: Params, signal: AbortSignal): Promise<void> {
   const startedAt = new Date();
   const loadAtStart = os.loadavg();
   console.log(`namespace ${ns}; pull max_messages ${ctx.pull}, max_ack_pending ${ctx.maxAckPending}; ${os.cpus().length} CPUs, node ${process.version}, ` +
-    `load average ${loadAtStart.map((x) => x.toFixed(2)).join(' ')}; (b): node --import tsx main.ts, role all, engines at nice ${p.engineNice}, ` +
+    `load average ${loadAtStart.map((x) => x.toFixed(2)).join(' ')}; (b): node --import tsx main.ts, role all, engines at nice ${p.engineNice}, TIERSTREAM_LOOKUP_TARGET_MS ${p.lookupTargetMs}, ` +
     `batchSize ${p.batchSize}, batchWaitMs ${p.batchWaitMs}`);
   const busy = await machineBusy();
   if (busy !== undefined && busy > 0.2) {
@@ -156,7 +158,7 @@ async function runIngest(p: Params, signal: AbortSignal): Promise<void> {
         ackWaitMs: ENGINE_DEFAULTS.ackWaitMs,
         prefillFlushEvery: PREFILL_FLUSH_EVERY,
         pollMs: POLL_MS,
-        tierstream: { command: 'node --import tsx main.ts', role: 'all', engineNice: p.engineNice, logLevel: 'info' },
+        tierstream: { command: 'node --import tsx main.ts', role: 'all', engineNice: p.engineNice, lookupTargetMs: p.lookupTargetMs, logLevel: 'info' },
       },
       machine: { ...(await machineInfo(ctx, loadAtStart)), cpuBusyBeforeStart: busy },
       services: ctx.services,

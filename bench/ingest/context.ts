@@ -32,6 +32,7 @@ export interface Params {
   insertRows: number;
   zaddMembers: number;
   engineNice: number;
+  lookupTargetMs: number;
 }
 
 export interface Ctx {

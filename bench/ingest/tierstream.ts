@@ -47,6 +47,7 @@ export async function runTierstream(ctx: Ctx, processes: number, events: number,
     TIERSTREAM_ENGINE_NICE: String(ctx.p.engineNice),
     TIERSTREAM_BATCH_SIZE: String(ctx.p.batchSize),
     TIERSTREAM_BATCH_WAIT_MS: String(ctx.p.batchWaitMs),
+    TIERSTREAM_LOOKUP_TARGET_MS: String(ctx.p.lookupTargetMs),
   };
   const t0Spawn = performance.now();
   const ts = spawnTierstream(env, await freePort());
@@ -84,7 +85,7 @@ export async function runTierstream(ctx: Ctx, processes: number, events: number,
     const peakRssMiB = ts.pids.engines.map(peakRss);
     const { rows, ids } = await countRows(ctx);
     const deadLetters = (await ctx.jsm.streams.info(names.dlqStream)).state.messages;
-    await ts.ready(ctx.signal);
+    // The API child serves /metrics by now (it listens within seconds; the drain takes longer).
     const engine = await engineMetrics(ts.baseUrl).catch((err: Error) => ({ error: err.message }));
     const stop = await ts.stop();
     if (stop.code !== 0) throw new Error(`tierstream exited ${stop.signal ?? stop.code} on SIGTERM, not 0:\n${ts.warnings.slice(-WARNINGS_KEPT).join('\n')}`);
