@@ -3,7 +3,7 @@ import type { JetStreamClient, JetStreamManager, NatsConnection } from 'nats';
 import type { Cluster, Redis } from 'ioredis';
 import type { ClickHouseHistory } from '../../storage/index.js';
 
-/** The issue's targets (bench/README.md), reported, never asserted. */
+// The issue's targets (bench/README.md), reported, never asserted.
 /** (b) events/s over (a1)'s, at least. */
 export const TARGET_RATIO = 0.45;
 /** (b)'s CPU per event over (a1)'s plus (a2)'s, at most. */
