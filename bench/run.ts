@@ -7,7 +7,7 @@
  * default) first, then a table, and writes JSON to bench/results/. Ctrl-C cleans up and exits.
  */
 import { parseArgs } from 'node:util';
-import { ingest } from './ingest.js';
+import { ingest } from './ingest/benchmark.js';
 import { tiers } from './tiers/benchmark.js';
 import { lookups } from './lookups/benchmark.js';
 import { table } from './measure.js';
@@ -20,6 +20,7 @@ function usage(): string {
   for (const b of BENCHMARKS) {
     lines.push(`  ${b.name}: ${b.question}`);
     for (const [name, o] of Object.entries(b.options)) lines.push(`    --${name} N`.padEnd(28) + `${o.description} (default ${o.default})`);
+    for (const [name, o] of Object.entries(b.listOptions ?? {})) lines.push(`    --${name} N,N`.padEnd(28) + `${o.description} (default ${o.default.join(',')})`);
   }
   return lines.join('\n');
 }
@@ -30,7 +31,7 @@ function fail(message: string): never {
 }
 
 const optionSpecs = Object.fromEntries(
-  BENCHMARKS.flatMap((b) => Object.keys(b.options)).map((name) => [name, { type: 'string' as const }]),
+  BENCHMARKS.flatMap((b) => [...Object.keys(b.options), ...Object.keys(b.listOptions ?? {})]).map((name) => [name, { type: 'string' as const }]),
 );
 
 let parsed: { values: Record<string, string | boolean | undefined>; positionals: string[] };
@@ -51,7 +52,7 @@ const selected = parsed.positionals.length === 0 ? BENCHMARKS : parsed.positiona
 });
 
 for (const name of Object.keys(parsed.values)) {
-  if (name !== 'help' && !selected.some((b) => name in b.options)) fail(`--${name} is not an option of ${selected.map((b) => b.name).join(', ')}`);
+  if (name !== 'help' && !selected.some((b) => name in b.options || name in (b.listOptions ?? {}))) fail(`--${name} is not an option of ${selected.map((b) => b.name).join(', ')}`);
 }
 
 function paramsOf(b: Benchmark): Record<string, number> {
@@ -65,8 +66,19 @@ function paramsOf(b: Benchmark): Record<string, number> {
   return out;
 }
 
+function listsOf(b: Benchmark): Record<string, number[]> {
+  const out: Record<string, number[]> = {};
+  for (const [name, o] of Object.entries(b.listOptions ?? {})) {
+    const raw = parsed.values[name] as string | undefined;
+    const v = raw === undefined ? [...o.default] : raw.split(',').map((x) => Number(x.trim().replaceAll('_', '')));
+    if (v.length === 0 || v.some((x) => !Number.isSafeInteger(x) || x < o.min)) fail(`--${name}: expected integers >= ${o.min}, comma separated, got "${raw}"`);
+    out[name] = v;
+  }
+  return out;
+}
+
 // Validate every selected benchmark's parameters before running any of them.
-const plans = selected.map((b) => ({ b, params: paramsOf(b) }));
+const plans = selected.map((b) => ({ b, params: paramsOf(b), lists: listsOf(b) }));
 
 const stop = new AbortController();
 process.once('SIGINT', () => {
@@ -76,15 +88,18 @@ process.once('SIGINT', () => {
 });
 
 let failed = false;
-for (const { b, params } of plans) {
+for (const { b, params, lists } of plans) {
   console.log(`\n== ${b.name} ==\n${b.question}\n`);
   console.log(table(
     ['parameter', 'value', 'default', 'meaning'],
-    Object.entries(b.options).map(([name, o]) => [`--${name}`, params[name]!, o.default, o.description]),
+    [
+      ...Object.entries(b.options).map(([name, o]) => [`--${name}`, params[name]!, o.default, o.description]),
+      ...Object.entries(b.listOptions ?? {}).map(([name, o]) => [`--${name}`, lists[name]!.join(','), o.default.join(','), o.description]),
+    ],
   ));
   console.log();
   try {
-    await b.run(params, stop.signal);
+    await b.run(params, stop.signal, lists);
   } catch (err) {
     failed = true;
     console.error(`bench: ${b.name} failed: ${(err as Error).stack ?? String(err)}`);

@@ -6,11 +6,20 @@ export interface BenchOption {
   description: string;
 }
 
+/** A list option of a benchmark: `--<name> N,N,...` (at least one value). */
+export interface BenchListOption {
+  default: readonly number[];
+  /** Smallest accepted value of each element. */
+  min: number;
+  description: string;
+}
+
 export interface Benchmark {
   name: string;
   /** The question the benchmark answers, printed before it runs. */
   question: string;
   options: Record<string, BenchOption>;
+  listOptions?: Record<string, BenchListOption>;
   /** Runs the benchmark, prints its results, writes its JSON; rejects on failure. */
-  run(params: Record<string, number>, signal: AbortSignal): Promise<void>;
+  run(params: Record<string, number>, signal: AbortSignal, lists: Record<string, number[]>): Promise<void>;
 }

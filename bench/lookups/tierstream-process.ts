@@ -1,9 +1,9 @@
 /**
  * tierstream as the product runs it: `node --import tsx main.ts` with role `all`, which
- * supervises an `engine` child (at nice 10) and an `api` child. The supervisor's JSON log
- * lines `{"msg":"process started","role":...,"pid":...}` (LOG_LEVEL=info) give the children's
- * pids, for their CPU counters. Stopped with SIGTERM: the supervisor drains every child and
- * exits 0.
+ * supervises `TIERSTREAM_ENGINE_PROCESSES` `engine` children (at nice 10) and an `api` child.
+ * The supervisor's JSON log lines `{"msg":"process started","role":...,"pid":...}`
+ * (LOG_LEVEL=info) give the children's pids, for their CPU counters. Stopped with SIGTERM: the
+ * supervisor drains every child and exits 0.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
@@ -19,8 +19,11 @@ const STOP_TIMEOUT_MS = 45_000;
 const LOG_TAIL = 40;
 
 export interface TierstreamProcess {
-  /** Pids by role: the supervisor (main.ts), its engine and api children. */
-  pids: { supervisor: number; engine: number; api: number };
+  /**
+   * Pids by role: the supervisor (main.ts), its first engine child, every engine child (in the
+   * order they came up) and the api child. Filled in as the children start.
+   */
+  pids: { supervisor: number; engine: number; engines: number[]; api: number };
   baseUrl: string;
   /** Seconds from spawn to /readyz 200. */
   readySeconds: number;
@@ -45,13 +48,25 @@ export function freePort(): Promise<number> {
 
 /** Spawns main.ts with `env` (on top of this process's) and resolves once /readyz answers 200. */
 export async function startTierstream(env: Record<string, string>, port: number, signal: AbortSignal): Promise<TierstreamProcess> {
+  const proc = spawnTierstream(env, port);
+  await proc.ready(signal);
+  return proc;
+}
+
+/**
+ * Spawns main.ts with `env` (on top of this process's) and returns at once, the pids still
+ * arriving; `ready()` resolves once every child has started and /readyz answers 200 (it stops
+ * the processes and rejects when they exit first or take longer than READY_TIMEOUT_MS).
+ */
+export function spawnTierstream(env: Record<string, string>, port: number): TierstreamProcess & { ready(signal: AbortSignal): Promise<void> } {
   const t0 = performance.now();
+  const engines = Number(env.TIERSTREAM_ENGINE_PROCESSES ?? process.env.TIERSTREAM_ENGINE_PROCESSES ?? 1);
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'main.ts'], {
     cwd: repoRoot,
     env: { ...process.env, ...env, TIERSTREAM_ROLE: 'all', LOG_LEVEL: 'info', HOST: '127.0.0.1', PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const pids: Partial<TierstreamProcess['pids']> = { supervisor: child.pid };
+  const pids: Partial<TierstreamProcess['pids']> & { engines: number[] } = { supervisor: child.pid, engines: [] };
   const tail: string[] = [];
   const warnings: string[] = [];
   let exit: { code: number | null; signal: string | null } | undefined;
@@ -63,7 +78,10 @@ export async function startTierstream(env: Record<string, string>, port: number,
     if (tail.length > LOG_TAIL) tail.shift();
     try {
       const j = JSON.parse(line) as { msg?: string; role?: string; pid?: number; level?: number };
-      if (j.msg === 'process started' && (j.role === 'engine' || j.role === 'api') && typeof j.pid === 'number') pids[j.role] = j.pid;
+      if (j.msg === 'process started' && typeof j.pid === 'number') {
+        if (j.role === 'api') pids.api = j.pid;
+        if (j.role === 'engine') (pids.engine ??= j.pid), pids.engines.push(j.pid);
+      }
       if ((j.level ?? 0) >= 40) warnings.push(line);
     } catch {
       warnings.push(line); // not a log line: a crash's stack, say
@@ -80,7 +98,7 @@ export async function startTierstream(env: Record<string, string>, port: number,
   }
   const baseUrl = `http://127.0.0.1:${port}`;
   const kill = () => {
-    for (const pid of [pids.api, pids.engine, pids.supervisor]) {
+    for (const pid of [pids.api, ...pids.engines, pids.supervisor]) {
       try {
         if (pid) process.kill(pid, 'SIGKILL');
       } catch {
@@ -88,7 +106,7 @@ export async function startTierstream(env: Record<string, string>, port: number,
       }
     }
   };
-  const proc: TierstreamProcess = {
+  const proc = {
     pids: pids as TierstreamProcess['pids'],
     baseUrl,
     readySeconds: 0,
@@ -102,23 +120,25 @@ export async function startTierstream(env: Record<string, string>, port: number,
       clearTimeout(timer);
       return { ...r, seconds: Math.round(performance.now() - t) / 1000 };
     },
-  };
-  try {
-    for (;;) {
-      signal.throwIfAborted();
-      if (exit) throw new Error(`tierstream exited (${exit.signal ?? exit.code}) before it was ready:\n${tail.join('\n')}`);
-      if (performance.now() - t0 > READY_TIMEOUT_MS) throw new Error(`tierstream not ready after ${READY_TIMEOUT_MS / 1000} s:\n${tail.join('\n')}`);
-      if (pids.engine && pids.api) {
-        const res = await fetch(`${baseUrl}/readyz`).catch(() => undefined);
-        if (res?.status === 200) break;
-        await res?.body?.cancel();
+    async ready(signal: AbortSignal) {
+      try {
+        for (;;) {
+          signal.throwIfAborted();
+          if (exit) throw new Error(`tierstream exited (${exit.signal ?? exit.code}) before it was ready:\n${tail.join('\n')}`);
+          if (performance.now() - t0 > READY_TIMEOUT_MS) throw new Error(`tierstream not ready after ${READY_TIMEOUT_MS / 1000} s:\n${tail.join('\n')}`);
+          if (pids.engines.length >= engines && pids.api) {
+            const res = await fetch(`${baseUrl}/readyz`).catch(() => undefined);
+            if (res?.status === 200) break;
+            await res?.body?.cancel();
+          }
+          await sleep(100);
+        }
+      } catch (err) {
+        await proc.stop();
+        throw err;
       }
-      await sleep(100);
-    }
-  } catch (err) {
-    await proc.stop();
-    throw err;
-  }
-  proc.readySeconds = Math.round(performance.now() - t0) / 1000;
+      proc.readySeconds = Math.round(performance.now() - t0) / 1000;
+    },
+  };
   return proc;
 }

@@ -13,7 +13,7 @@ import { SOURCE, type Ctx } from './context.js';
 import { fmt } from './format.js';
 import { checkState, type Check, type Expected } from './state-check.js';
 
-/** Core publishes between flushes while pre-filling the stream (as bench/ingest.ts). */
+/** Core publishes between flushes while pre-filling the stream (as bench/ingest/prefill.ts). */
 export const PREFILL_FLUSH_EVERY = 4_000;
 /** How often the ingest phases read the engine's ack counter, ms (in-process, no server query). */
 export const INGEST_POLL_MS = 20;
@@ -51,7 +51,7 @@ export interface IngestResult extends PhaseUsage {
 
 /**
  * Publishes `ingestEvents` events of 20 other sources (campaign ids renamed from `c<k>` to
- * `o<k>`, so none is the benchmark's source) by core publish, as bench/ingest.ts does, and waits
+ * `o<k>`, so none is the benchmark's source) by core publish, as bench/ingest/prefill.ts does, and waits
  * until the stream holds them.
  */
 async function prefill(ctx: Ctx, phase: number): Promise<{ seconds: number; eventsPerSecond: number }> {
