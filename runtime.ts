@@ -2,9 +2,9 @@ import { connect, type NatsConnection } from 'nats';
 import { pino, type Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.js';
-import { parseDuration, REBUILDING, withDeadline } from './core/index.js';
+import { parseDuration, REBUILDING, withDeadline, type Erasure, type History } from './core/index.js';
 import { createEngine, natsNames, type Engine, type EngineOptions, type LeaseDoc } from './engine/index.js';
-import { createFilterService, createNotifier, createTierManager, type Notifier, type FilterDoc, type FilterService, type TierManager, type TierManagerOptions } from './tiers/index.js';
+import { createErasures, createFilterService, createNotifier, createTierManager, type Erasures, type Notifier, type FilterDoc, type FilterService, type TierManager, type TierManagerOptions } from './tiers/index.js';
 import { createLookup } from './lookup/index.js';
 import { createMetrics, type Metrics } from './telemetry/index.js';
 import { ClickHouseHistory, KvDocStore, NatsKvRegistry, NatsNoticeChannel, RedisHotIndex, createRedis } from './storage/index.js';
@@ -20,6 +20,8 @@ export interface Tierstream {
   tiers: TierManager;
   filters: FilterService;
   filterStore: KvDocStore<FilterDoc>;
+  erasures: Erasures;
+  erasureStore: KvDocStore<Erasure>;
   /** Tier notices (roles that run ingest): published from the registry, delivered to the webhook. */
   notifier: Notifier | undefined;
   metrics: Metrics;
@@ -73,8 +75,25 @@ export async function createTierstream(
         },
       })
     : undefined;
+  // Erasures: durable in `<ns>_erasures`; every process mirrors them, so ingest drops an
+  // erased user's past and restores and rebuilds skip their rows while history still has them.
+  const erasureStore = await KvDocStore.open<Erasure>(js, `${config.namespace}_erasures`);
+  await erasureStore.startMirror();
+  const erasures = createErasures(
+    { store: erasureStore, registry, history, hot, log },
+    { leaseMs: config.tierLeaseMs ?? 15_000 },
+  );
+  const tierHistory: History = Object.create(history, {
+    aggregateSource: {
+      value: async function* (source: Parameters<History['aggregateSource']>[0], chunkRows: number) {
+        for await (const rows of history.aggregateSource(source, chunkRows)) {
+          yield erasures.index.size ? rows.filter((r) => !erasures.index.pending(r.userId)) : rows;
+        }
+      },
+    },
+  });
   const tiers = createTierManager(
-    { registry, hot, history, metrics, log, pressure },
+    { registry, hot, history: tierHistory, metrics, log, pressure },
     { expireAfter: parseDuration(config.tierExpireAfter)!, scanIntervalMs: config.tierScanIntervalMs, ...(config.tierLeaseMs && { leaseMs: config.tierLeaseMs }), ...overrides.tiers },
   );
   // Filter ids may hold `:`, which KV keys may not: keys are the base64url of the id.
@@ -98,6 +117,7 @@ export async function createTierstream(
     ? undefined
     : createNotifier({ registry, channel: await NatsNoticeChannel.open(js, jsm, config.namespace), log }, { ...(config.webhook && { webhook: config.webhook }) });
   notifier?.start();
+  if (config.role !== 'api') erasures.start();
 
   // Who consumes, and how (engine/ack-lease.ts): one document in the namespace's `_ingest` bucket.
   const ingestLease = config.role === 'api' ? undefined : await KvDocStore.open<LeaseDoc>(js, `${config.namespace}_ingest`);
@@ -105,7 +125,7 @@ export async function createTierstream(
     config.role === 'api'
       ? undefined
       : createEngine(
-          { js, jsm, history, hot, registry, metrics, log, pressure, ackLease: (fn) => ingestLease!.update('holders', fn) },
+          { js, jsm, history, hot, registry, metrics, log, pressure, ackLease: (fn) => ingestLease!.update('holders', fn), erased: (u, t) => erasures.index.erased(u, t) },
           {
             namespace: config.namespace,
             ackMode: config.ingestAck,
@@ -156,7 +176,7 @@ export async function createTierstream(
     if (worstMs > config.lookupTargetMs) nc.publish(names.pressureSubject, JSON.stringify({ worstMs: Math.round(worstMs * 1000) / 1000 }));
   }, PRESSURE_PERIOD_MS).unref();
   const app = api?.buildApp({
-    registry, hot, history, metrics, tiers, filters, lookup, readiness,
+    registry, hot, history, metrics, tiers, filters, erasures, lookup, readiness,
     ...(lookupWatch && { lookupWatch }),
     logger: log.child({ module: 'api' }),
     apiKeys: config.apiKeys,
@@ -171,7 +191,7 @@ export async function createTierstream(
       if (!app) throw new Error('the engine role serves no API');
       return app;
     },
-    engine, nc, history, hot, registry, tiers, filters, filterStore, notifier, metrics, log,
+    engine, nc, history, hot, registry, tiers, filters, filterStore, erasures, erasureStore, notifier, metrics, log,
     async close() {
       clearInterval(pressureTimer);
       lookupWatch?.stop();
@@ -179,6 +199,8 @@ export async function createTierstream(
       await engine?.drain();
       await tiers.stop();
       await notifier?.stop();
+      erasures.stop();
+      erasureStore.stop();
       registry.stop();
       filterStore.stop();
       await app?.close();

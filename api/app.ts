@@ -8,7 +8,7 @@ import { checkRouteScope, registerAuth, type ApiKey } from './auth.js';
 import type { Logger } from 'pino';
 import type { Metrics } from '../telemetry/index.js';
 import { type History, type HotIndex, type Readiness, type SourceRegistry, withDeadline } from '../core/index.js';
-import type { FilterService, TierManager } from '../tiers/index.js';
+import type { Erasures, FilterService, TierManager } from '../tiers/index.js';
 import type { Lookup } from '../lookup/index.js';
 import { API_ERRORS, ApiError, fromDomainError, isStoreUnavailable, type ApiErrorCode } from './errors.js';
 import { healthRoutes } from './routes/health.js';
@@ -17,6 +17,7 @@ import { userRoutes } from './routes/users.js';
 import { filterRoutes } from './routes/filters.js';
 import { retargetingRoutes } from './routes/retargeting.js';
 import { expiringRoutes } from './routes/expiring.js';
+import { erasureRoutes } from './routes/erasures.js';
 import { consoleRoutes } from './console.js';
 
 /** What the API needs; each piece is an interface so tests can hand in their own. */
@@ -31,6 +32,7 @@ export interface AppDeps {
   metricsText?: () => Promise<string>;
   tiers: TierManager;
   filters: FilterService;
+  erasures: Erasures;
   lookup: Lookup;
   /** Named checks for /readyz: each resolves to null when healthy, or what is wrong. */
   readiness: () => Promise<Readiness>;
@@ -186,6 +188,7 @@ export function buildApp(deps: AppDeps, opts: FastifyServerOptions = {}): Fastif
     filterRoutes(api, deps);
     retargetingRoutes(api, deps);
     expiringRoutes(api, deps);
+    erasureRoutes(api, deps);
     // The web console (outside /v1: no key, no rate limit; it calls /v1 with the operator's key).
     consoleRoutes(api);
   });

@@ -1,6 +1,6 @@
 import { FilterError } from '../core/index.js';
 import { LookupError } from '../lookup/index.js';
-import { TierError } from '../tiers/index.js';
+import { ErasureError, TierError } from '../tiers/index.js';
 
 /** Every error code the API answers with, its HTTP status, in one place (listed in the README). */
 export const API_ERRORS = {
@@ -11,6 +11,7 @@ export const API_ERRORS = {
   source_not_found: 404,
   not_found: 404,
   filter_not_found: 404,
+  erasure_not_found: 404,
   source_expired: 409,
   request_timeout: 408,
   transition_in_progress: 409,
@@ -59,5 +60,6 @@ export function fromDomainError(err: unknown): ApiError | undefined {
   if (err instanceof FilterError) return new ApiError('invalid_filter', err.message, { path: err.path });
   if (err instanceof LookupError) return new ApiError(err.code, err.message, { sources: err.sources });
   if (err instanceof TierError) return new ApiError(err.code, err.message);
+  if (err instanceof ErasureError) return new ApiError(err.code, err.message);
   return undefined;
 }

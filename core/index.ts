@@ -19,3 +19,4 @@ export * from './tiers/rules.js';
 export * from './tiers/machine.js';
 export * from './tiers/notices.js';
 export * from './tiers/expiring.js';
+export * from './erasure.js';

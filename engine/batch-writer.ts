@@ -14,6 +14,11 @@ export interface BatchWriterDeps {
   log: Logger;
   /** Lookups queueing: the hot write then sends one script call at a time. */
   pressure?: LookupPressure;
+  /**
+   * Whether an event of this user, received by the stream at this epoch ms, was erased
+   * (core/erasure.ts): it is acknowledged and written nowhere. Asked at every write attempt.
+   */
+  erased?: (userId: string, publishedMs: number) => boolean;
 }
 
 /**
@@ -48,6 +53,8 @@ export function createBatchWriter(deps: BatchWriterDeps) {
     for (const d of batch) {
       if (d.error) {
         bad.push(d);
+      } else if (deps.erased?.(d.event.userId, d.msg.info.timestampNanos / 1e6)) {
+        continue;
       } else {
         events.push(d.event);
         sources.set(sourceName(d.event.source), d.event.source);

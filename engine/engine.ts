@@ -81,6 +81,8 @@ export interface EngineDeps {
   pressure?: LookupPressure;
   /** The ingest lease's shared document (NATS KV `<ns>_ingest`, see ack-lease.ts). */
   ackLease: LeaseStore;
+  /** Erased users' past events are dropped (see batch-writer.ts). */
+  erased?: (userId: string, publishedMs: number) => boolean;
 }
 
 export interface Engine {

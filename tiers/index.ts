@@ -2,3 +2,4 @@
 export { createTierManager, TierError, type TierManager, type TierManagerOptions, type Lifecycle } from './tier-manager.js';
 export { createFilterService, type FilterService, type FilterDoc, type FilterStore } from './pinning.js';
 export { createNotifier, type Notifier, type NoticeChannel } from './notifier.js';
+export { createErasures, ErasureError, type Erasures, type ErasureStore } from './erasures.js';

@@ -4,6 +4,7 @@ import { type AggregateRow, type FilterPlan, type EventType, type History, type 
 import { schemaStatements } from './schema.js';
 import { sqlIdent } from './sql.js';
 import * as queries from './queries.js';
+import * as erase from './erase.js';
 
 export interface ClickHouseHistoryOptions {
   url: string;
@@ -130,6 +131,11 @@ export class ClickHouseHistory implements History {
     } catch {
       return false;
     }
+  }
+
+  /** Erasure of a user: their events out of every history table (see erase.ts). */
+  eraseUser(userId: string): Promise<number> {
+    return erase.eraseUser(this.client, this.db, ['events'], userId);
   }
 
   /** Drops the namespace's database (tests and benchmarks only). */

@@ -1,6 +1,7 @@
 import type { ApplyOptions, Gate, HotIndex, HotLookup, Program, SentinelState, SourceFold, SourceRef } from '../../core/index.js';
 import { defineCommands, type RedisClient, type WithCommands } from './commands.js';
 import * as drop from './drop.js';
+import * as erase from './erase.js';
 import * as maintenance from './maintenance.js';
 import * as reads from './reads.js';
 import * as sentinel from './sentinel.js';
@@ -34,6 +35,11 @@ export class RedisHotIndex implements HotIndex, HotLookup {
 
   apply(folds: readonly SourceFold[], opts: ApplyOptions = {}): Promise<void> {
     return write.apply(this.redis, this.ns, folds, this.maxArgs, opts.maxInFlight);
+  }
+
+  /** Erasure of a user: out of every index of these sources (see erase.ts). */
+  eraseUser(userId: string, sources: readonly SourceRef[]): Promise<number> {
+    return erase.eraseUser(this.redis, this.ns, userId, sources);
   }
 
   setGate(source: SourceRef, tier: Gate): Promise<void> {

@@ -341,7 +341,7 @@ test('without API keys configured the console asks for none', async (ctx) => {
   const { ts } = ctx.stack;
   // The same engine behind a second app without keys (what `npm start` gives without TIERSTREAM_API_KEYS).
   const open_ = buildApp({
-    registry: ts.registry, hot: ts.hot, history: ts.history, metrics: ts.metrics, tiers: ts.tiers, filters: ts.filters,
+    registry: ts.registry, hot: ts.hot, history: ts.history, metrics: ts.metrics, tiers: ts.tiers, filters: ts.filters, erasures: ts.erasures,
     lookup: createLookup({ registry: ts.registry, hot: ts.hot, history: ts.history }),
     readiness: async () => ({}),
   });

@@ -84,7 +84,7 @@ export async function cleanup(ts: Tierstream, ns: string): Promise<void> {
   await ts.tiers.stop();
   await ts.registry.destroy().catch(() => false);
   await ts.filterStore.destroy().catch(() => false);
-  await jsm.streams.delete(`KV_${ns}_ingest`).catch(() => false); // the ingest lease's bucket
+  for (const b of ['ingest', 'erasures']) await jsm.streams.delete(`KV_${ns}_${b}`).catch(() => false); // the ingest lease's and erasures' buckets
   await ts.history.dropDatabase();
   await ts.hot.unlinkNamespace();
   await ts.close();

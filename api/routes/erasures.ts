@@ -1,0 +1,49 @@
+import type { FastifyInstance } from 'fastify';
+import type { Erasure } from '../../core/index.js';
+import type { AppDeps } from '../app.js';
+import { userIdString } from '../schemas.js';
+import { MAX_PAGE } from './sources.js';
+
+const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
+
+/** An erasure as the contract shows it. */
+function erasureView(e: Erasure) {
+  return { id: e.id, userId: e.userId, status: e.status, requestedAt: iso(e.requestedAt), finishedAt: iso(e.finishedAt), removed: e.removed };
+}
+
+const ERASURE_ID = { type: 'string', pattern: '^[a-z0-9]{9}-[a-f0-9]{8}$' } as const;
+
+/** Erasure of a user (contract: "Erasure of a user"): request, state, audit trail. Admin only. */
+export function erasureRoutes(app: FastifyInstance, deps: AppDeps): void {
+  app.delete<{ Params: { userId: string } }>(
+    '/v1/users/:userId',
+    { config: { scope: 'admin' }, schema: { params: { type: 'object', additionalProperties: false, required: ['userId'], properties: { userId: userIdString } } } },
+    async (req, reply) => {
+      const e = await deps.erasures.request(req.params.userId);
+      const { id, userId, status, requestedAt } = erasureView(e);
+      return reply.code(202).send({ id, userId, status, requestedAt });
+    },
+  );
+  app.get<{ Params: { id: string } }>(
+    '/v1/erasures/:id',
+    { config: { scope: 'admin' }, schema: { params: { type: 'object', additionalProperties: false, required: ['id'], properties: { id: { type: 'string', maxLength: 64 } } } } },
+    async (req) => erasureView(await deps.erasures.get(req.params.id)),
+  );
+  app.get<{ Querystring: { limit?: number; cursor?: string } }>(
+    '/v1/erasures',
+    {
+      config: { scope: 'admin' },
+      schema: {
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { limit: { type: 'integer', minimum: 1, maximum: MAX_PAGE, default: 100 }, cursor: ERASURE_ID },
+        },
+      },
+    },
+    async (req) => {
+      const { items, next } = deps.erasures.list(req.query.limit ?? 100, req.query.cursor);
+      return { items: items.map(erasureView), cursor: next };
+    },
+  );
+}

@@ -1,0 +1,151 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { foldEvents, sourceName, type InteractionEvent } from '../../core/index.js';
+import { natsNames } from '../../engine/index.js';
+import { eventually, getJson, send, startStack, testNamespace, type Stack } from './helpers.js';
+
+/** Erasure of a user (contract: "Erasure of a user"): gone from every answer, and stays gone. */
+const test = suite('erasure');
+const SLOW_TIERS = { TIER_EXPIRE_AFTER: 'PT1H', TIER_SCAN_INTERVAL: 'PT0.2S' };
+const USERS = ['u1', 'u2', 'u3', 'u4'];
+const TYPES = ['send', 'open', 'click'] as const;
+const SOURCES = ['campaign:e1', 'campaign:e2', 'canvas:ec'];
+
+interface Ev { id: string; type: string; userId: string; time: number; campaignId?: string; canvasId?: string; variantId?: string; stepId?: string }
+const srcOf = (e: Ev) => (e.campaignId ? { kind: 'campaign' as const, id: e.campaignId } : { kind: 'canvas' as const, id: e.canvasId! });
+
+/** 120 events over three sources and four users, with variants and steps. */
+function events(prefix: string, t0: number): Ev[] {
+  return Array.from({ length: 120 }, (_, i) => {
+    const src = SOURCES[i % 3]!;
+    const [kind, id] = src.split(':');
+    return {
+      id: `${prefix}-${i}`, type: TYPES[i % 3]!, userId: USERS[Math.floor(i / 3) % 4]!, time: t0 + i,
+      ...(kind === 'campaign' ? { campaignId: id, variantId: `v${i % 2}` } : { canvasId: id, stepId: `s${i % 2}` }),
+    };
+  });
+}
+
+const path = (src: string) => { const [k, id] = src.split(':'); return `/v1/${k === 'campaign' ? 'campaigns' : 'canvases'}/${id}`; };
+const historyCount = async (s: Stack, src: string) => (await getJson(s.ts, path(src))).body.counts?.history as number;
+const interactions = async (s: Stack, user: string, history = false) =>
+  (await getJson(s.ts, `/v1/users/${user}/interactions?sources=${SOURCES.join(',')}${history ? '&from=history' : ''}`)).body;
+
+/** What every answer says of users; the user must be in none of them once erased. */
+async function answersFor(s: Stack, user: string) {
+  const out: Record<string, unknown> = {};
+  for (const from of ['hot', 'history'] as const) {
+    const filter = { or: SOURCES.map((src) => { const [k, id] = src.split(':'); return { [k!]: id, event: 'send' }; }) };
+    out[`check ${from}`] = (await send(s.ts, 'POST', '/v1/retargeting/check', { filter, userIds: USERS, from })).body.matched;
+    out[`count ${from}`] = (await send(s.ts, 'POST', '/v1/retargeting/count', { filter, from })).body.count;
+    out[`audience ${from}`] = (await send(s.ts, 'POST', '/v1/retargeting/audience', { filter, from })).body.users;
+  }
+  out.hot = await interactions(s, user);
+  out.history = await interactions(s, user, true);
+  return out;
+}
+
+const hasLatest = (body: { sources: Record<string, { latest?: Record<string, string> }> }) =>
+  Object.values(body.sources).some((x) => x.latest && Object.keys(x.latest).length > 0);
+
+test('an erased user is in no answer; others untouched; counts drop by exactly their events; replay, restart and restore bring nothing back', async () => {
+  const ns = testNamespace('er');
+  let stack = await startStack(ns, {}, SLOW_TIERS);
+  try {
+    const evs = events('a', Date.UTC(2026, 0, 1));
+    await stack.publish(evs);
+    await eventually(async () => (await Promise.all(SOURCES.map((s) => historyCount(stack, s)))).every((n) => n === 40), 'ingested');
+    const u2Before = await answersFor(stack, 'u2');
+    const u1Events = evs.filter((e) => e.userId === 'u1');
+    // One hot member per source and index u1 is in.
+    const u1Members = foldEvents(u1Events.map((e) => ({ ...e, source: srcOf(e) }) as unknown as InteractionEvent))
+      .reduce((n, f) => n + f.indexes.size, 0);
+    const before = await Promise.all(SOURCES.map((s) => historyCount(stack, s)));
+
+    const asked = await send(stack.ts, 'DELETE', '/v1/users/u1');
+    assert.is(asked.status, 202);
+    assert.is(asked.body.status, 'pending');
+    assert.is(asked.body.userId, 'u1');
+    const done = await eventually(async () => {
+      const r = await getJson(stack.ts, `/v1/erasures/${asked.body.id}`);
+      return r.body.status === 'done' ? r.body : undefined;
+    }, 'erasure done', 30_000);
+    assert.equal(done.removed, { history: u1Events.length, hot: u1Members });
+    assert.ok(done.finishedAt >= done.requestedAt);
+
+    const gone = async (s: Stack, what: string) => {
+      const a = await answersFor(s, 'u1');
+      assert.not.ok(hasLatest(a.hot as never), `${what}: hot interactions of u1`);
+      assert.not.ok(hasLatest(a.history as never), `${what}: history interactions of u1`);
+      for (const k of Object.keys(a).filter((k) => k.startsWith('check') || k.startsWith('audience'))) {
+        assert.not.ok((a[k] as string[]).includes('u1'), `${what}: ${k}`);
+      }
+    };
+    await gone(stack, 'after the erasure');
+    const after = await Promise.all(SOURCES.map((s) => historyCount(stack, s)));
+    assert.equal(after, before.map((n, i) => n - u1Events.filter((e) => sourceName(srcOf(e)) === SOURCES[i]).length));
+    // Every other user's answers are the same (counts less u1's).
+    const u2After = await answersFor(stack, 'u2');
+    assert.equal(u2After.hot, u2Before.hot);
+    assert.equal(u2After.history, u2Before.history);
+    assert.equal(u2After['check hot'], (u2Before['check hot'] as string[]).filter((u) => u !== 'u1'));
+
+    // A replay of the whole stream: a new consumer from its start, in a new engine.
+    await stack.ts.engine!.drain();
+    await stack.ts.close();
+    const { stream, consumer } = natsNames(ns);
+    stack = await startStack(ns, {}, SLOW_TIERS);
+    await (await stack.ts.nc.jetstreamManager()).consumers.delete(stream, consumer);
+    await stack.ts.engine!.drain();
+    await stack.ts.close();
+    stack = await startStack(ns, {}, SLOW_TIERS);
+    await eventually(async () => {
+      const info = await (await stack.ts.nc.jetstreamManager()).consumers.info(stream, consumer);
+      return info.delivered.stream_seq >= evs.length && info.num_ack_pending === 0 && info.num_pending === 0;
+    }, 'the stream replayed');
+    await gone(stack, 'after a replay');
+    assert.equal(await Promise.all(SOURCES.map((s) => historyCount(stack, s))), after, 'the replay counted nothing twice, brought nothing back');
+
+    // Demote and restore a source: still gone.
+    assert.is((await send(stack.ts, 'POST', `${path('campaign:e2')}/demote`)).status, 202);
+    await eventually(async () => (await getJson(stack.ts, path('campaign:e2'))).body.tier === 'expired', 'expired');
+    assert.is((await send(stack.ts, 'POST', `${path('campaign:e2')}/restore`)).status, 202);
+    await eventually(async () => (await getJson(stack.ts, path('campaign:e2'))).body.tier === 'hot', 'restored');
+    await gone(stack, 'after a restore');
+
+    // Events published after the request are new data.
+    await stack.publish([{ id: 'late-1', type: 'send', userId: 'u1', campaignId: 'e1', time: Date.UTC(2026, 1, 1) }]);
+    await eventually(async () => hasLatest(await interactions(stack, 'u1')), 'a new event of u1 ingested');
+    const listed = (await getJson(stack.ts, '/v1/erasures')).body;
+    assert.equal(listed.items.map((e: { id: string }) => e.id), [asked.body.id], 'the audit trail');
+    assert.is(listed.cursor, null);
+  } finally {
+    await stack.stop();
+  }
+});
+
+test('an erasure whose process died is finished by another; unknown ids are 404', async () => {
+  const stack = await startStack(undefined, {}, SLOW_TIERS);
+  try {
+    await stack.publish(events('b', Date.UTC(2026, 0, 1)));
+    await eventually(async () => (await historyCount(stack, 'campaign:e1')) === 40, 'ingested');
+    // As a process that claimed it and was killed would leave it: pending, its lease lapsed.
+    const id = '00000000a-0badc0de';
+    await stack.ts.erasureStore.create(id, {
+      id, userId: 'u3', status: 'pending', requestedAt: Date.now(), finishedAt: null, removed: { history: 0, hot: 0 }, lease: { owner: 'dead', until: Date.now() - 1 },
+    });
+    const done = await eventually(async () => {
+      const r = await getJson(stack.ts, `/v1/erasures/${id}`);
+      return r.body.status === 'done' ? r.body : undefined;
+    }, 'finished by this process', 30_000);
+    assert.is(done.removed.history, 30);
+    assert.not.ok(hasLatest(await interactions(stack, 'u3')));
+    const missing = await getJson(stack.ts, '/v1/erasures/zzzzzzzzz-00000000');
+    assert.is(missing.status, 404);
+    assert.is(missing.body.error, 'erasure_not_found');
+  } finally {
+    await stack.stop();
+  }
+});
+
+test.run();
