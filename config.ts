@@ -35,6 +35,8 @@ export interface Config {
   ingestAck: 'cumulative' | 'explicit';
   /** Lookups slower than this (ms) make ingest yield Redis; 0: never. */
   lookupTargetMs: number;
+  /** Replicas of every stream and KV bucket the namespace creates (3 on a NATS cluster). */
+  streamReplicas: number;
   /** Where tier notices are POSTed, signed with the secret (both or neither). */
   webhook: { url: string; secret: string } | undefined;
 }
@@ -121,6 +123,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
     apiProcesses: int(env, 'TIERSTREAM_API_PROCESSES', 1, 64) ?? 1,
     engineNice: int(env, 'TIERSTREAM_ENGINE_NICE', 0, 19) ?? 10,
     lookupTargetMs: int(env, 'TIERSTREAM_LOOKUP_TARGET_MS', 0, 10_000) ?? 5,
+    streamReplicas: int(env, 'TIERSTREAM_STREAM_REPLICAS', 1, 5) ?? 1,
     webhook: webhookUrl && webhookSecret ? { url: webhookUrl, secret: webhookSecret } : undefined,
   };
 }

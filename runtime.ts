@@ -58,7 +58,7 @@ export async function createTierstream(
   const hot = new RedisHotIndex(redis, { namespace: config.namespace });
   const history = new ClickHouseHistory({ url: config.clickhouseUrl, database: config.namespace });
   await history.migrate();
-  const registry = await NatsKvRegistry.open(js, config.namespace);
+  const registry = await NatsKvRegistry.open(js, config.namespace, Date.now, config.streamReplicas);
   const metrics = createMetrics({ defaultMetrics: overrides.defaultMetrics });
   // Lookup pressure between processes: API processes publish on a core NATS subject while
   // lookups take longer than the target; background writers here yield Redis for a moment
@@ -77,7 +77,7 @@ export async function createTierstream(
     : undefined;
   // Erasures: durable in `<ns>_erasures`; every process mirrors them, so ingest drops an
   // erased user's past and restores and rebuilds skip their rows while history still has them.
-  const erasureStore = await KvDocStore.open<Erasure>(js, `${config.namespace}_erasures`);
+  const erasureStore = await KvDocStore.open<Erasure>(js, `${config.namespace}_erasures`, config.streamReplicas);
   await erasureStore.startMirror();
   const erasures = createErasures(
     { store: erasureStore, registry, history, hot, log },
@@ -97,7 +97,7 @@ export async function createTierstream(
     { expireAfter: parseDuration(config.tierExpireAfter)!, scanIntervalMs: config.tierScanIntervalMs, ...(config.tierLeaseMs && { leaseMs: config.tierLeaseMs }), ...overrides.tiers },
   );
   // Filter ids may hold `:`, which KV keys may not: keys are the base64url of the id.
-  const filterStore = await KvDocStore.open<FilterDoc>(js, `${config.namespace}_filters`);
+  const filterStore = await KvDocStore.open<FilterDoc>(js, `${config.namespace}_filters`, config.streamReplicas);
   await filterStore.startMirror();
   const fkey = (id: string) => Buffer.from(id, 'utf8').toString('base64url');
   const filters = createFilterService(
@@ -115,12 +115,12 @@ export async function createTierstream(
   // transitions) and publishes what is not yet out; copies are dropped by message id.
   const notifier = config.role === 'api'
     ? undefined
-    : createNotifier({ registry, channel: await NatsNoticeChannel.open(js, jsm, config.namespace), log }, { ...(config.webhook && { webhook: config.webhook }) });
+    : createNotifier({ registry, channel: await NatsNoticeChannel.open(js, jsm, config.namespace, config.streamReplicas), log }, { ...(config.webhook && { webhook: config.webhook }) });
   notifier?.start();
   if (config.role !== 'api') erasures.start();
 
   // Who consumes, and how (engine/ack-lease.ts): one document in the namespace's `_ingest` bucket.
-  const ingestLease = config.role === 'api' ? undefined : await KvDocStore.open<LeaseDoc>(js, `${config.namespace}_ingest`);
+  const ingestLease = config.role === 'api' ? undefined : await KvDocStore.open<LeaseDoc>(js, `${config.namespace}_ingest`, config.streamReplicas);
   const engine =
     config.role === 'api'
       ? undefined
@@ -129,6 +129,7 @@ export async function createTierstream(
           {
             namespace: config.namespace,
             ackMode: config.ingestAck,
+            streamReplicas: config.streamReplicas,
             ...(config.tierLeaseMs && { leaseMs: config.tierLeaseMs }),
             ...(config.batchSize && { batchSize: config.batchSize }),
             ...(config.batchWaitMs && { batchWaitMs: config.batchWaitMs }),

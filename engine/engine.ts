@@ -48,6 +48,8 @@ export interface EngineOptions {
    * other policy is switched when this process is its only consumer; otherwise its policy rules.
    */
   ackMode: AckMode;
+  /** Replicas of the streams on a NATS cluster (TIERSTREAM_STREAM_REPLICAS, default 1). */
+  streamReplicas: number;
   /** The ingest lease lapses this long after its last renewal, ms (default 15_000; see ack-lease.ts). */
   leaseMs: number;
   scheduler?: SchedulerLike;
@@ -66,6 +68,7 @@ export const ENGINE_DEFAULTS: Omit<EngineOptions, 'namespace'> = {
   writeAttempts: 10,
   lagPollMs: 5_000,
   ackMode: 'cumulative',
+  streamReplicas: 1,
   leaseMs: 15_000,
 };
 
@@ -215,6 +218,7 @@ export function createEngine(deps: EngineDeps, options: Partial<EngineOptions> &
         // The memory bound: the server delivers no more while this many are unsettled.
         maxAckPending: opts.maxInflight,
         ackPolicy: opts.ackMode === 'cumulative' ? AckPolicy.All : AckPolicy.Explicit,
+        replicas: opts.streamReplicas,
       };
       await ensureStreams(deps.jsm, setup);
       mode = await takeConsumer(setup);

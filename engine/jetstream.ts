@@ -25,6 +25,8 @@ export interface StreamSetupOptions {
   maxAgeMs: number;
   ackWaitMs: number;
   maxAckPending: number;
+  /** Replicas of the streams (and so of the consumer) on a NATS cluster (default 1). */
+  replicas?: number;
   /** The consumer's ack policy when this call creates it (default explicit); an existing one keeps its own (see switchAckPolicy). */
   ackPolicy?: AckPolicy.Explicit | AckPolicy.All;
 }
@@ -44,6 +46,7 @@ export async function ensureStreams(jsm: JetStreamManager, opts: StreamSetupOpti
     retention: RetentionPolicy.Limits,
     duplicate_window: nanos(opts.dedupWindowMs),
     max_age: nanos(opts.maxAgeMs),
+    num_replicas: opts.replicas ?? 1,
   };
   const dlq: Partial<StreamConfig> = {
     name: n.dlqStream,
@@ -52,6 +55,7 @@ export async function ensureStreams(jsm: JetStreamManager, opts: StreamSetupOpti
     retention: RetentionPolicy.Limits,
     duplicate_window: nanos(opts.dedupWindowMs),
     max_age: nanos(30 * 24 * 3_600_000),
+    num_replicas: opts.replicas ?? 1,
   };
   for (const cfg of [events, dlq]) await upsertStream(jsm, cfg);
 
@@ -109,8 +113,8 @@ export async function switchAckPolicy(jsm: JetStreamManager, opts: StreamSetupOp
 async function upsertStream(jsm: JetStreamManager, cfg: Partial<StreamConfig>): Promise<void> {
   try {
     const info = await jsm.streams.info(cfg.name!);
-    if (info.config.duplicate_window !== cfg.duplicate_window || info.config.max_age !== cfg.max_age) {
-      await jsm.streams.update(cfg.name!, { ...info.config, duplicate_window: cfg.duplicate_window, max_age: cfg.max_age });
+    if (info.config.duplicate_window !== cfg.duplicate_window || info.config.max_age !== cfg.max_age || info.config.num_replicas !== cfg.num_replicas) {
+      await jsm.streams.update(cfg.name!, { ...info.config, duplicate_window: cfg.duplicate_window, max_age: cfg.max_age, num_replicas: cfg.num_replicas });
     }
   } catch (err) {
     if (!isNotFound(err)) throw err;

@@ -17,8 +17,9 @@ export class KvDocStore<T> {
 
   private constructor(readonly kv: KV) {}
 
-  static async open<T>(js: JetStreamClient, bucket: string): Promise<KvDocStore<T>> {
-    const kv = await js.views.kv(bucket, { history: 1, storage: StorageType.File });
+  /** Opens (creating it if missing) the bucket, with `replicas` copies on a NATS cluster. */
+  static async open<T>(js: JetStreamClient, bucket: string, replicas = 1): Promise<KvDocStore<T>> {
+    const kv = await js.views.kv(bucket, { history: 1, storage: StorageType.File, replicas });
     return new KvDocStore<T>(kv);
   }
 

@@ -17,8 +17,8 @@ export class NatsKvRegistry implements SourceRegistry {
 
   private constructor(readonly store: KvDocStore<SourceRecord>, private readonly now: () => number) {}
 
-  static async open(js: JetStreamClient, namespace: string, now: () => number = Date.now): Promise<NatsKvRegistry> {
-    const store = await KvDocStore.open<SourceRecord>(js, `${namespace}_sources`);
+  static async open(js: JetStreamClient, namespace: string, now: () => number = Date.now, replicas = 1): Promise<NatsKvRegistry> {
+    const store = await KvDocStore.open<SourceRecord>(js, `${namespace}_sources`, replicas);
     await store.startMirror();
     return new NatsKvRegistry(store, now);
   }

@@ -28,9 +28,9 @@ export class NatsNoticeChannel {
     private readonly names: ReturnType<typeof noticeNames>,
   ) {}
 
-  static async open(js: JetStreamClient, jsm: JetStreamManager, namespace: string): Promise<NatsNoticeChannel> {
+  static async open(js: JetStreamClient, jsm: JetStreamManager, namespace: string, replicas = 1): Promise<NatsNoticeChannel> {
     const names = noticeNames(namespace);
-    const cfg = { name: names.stream, subjects: [names.subjects], storage: StorageType.File, retention: RetentionPolicy.Limits, max_age: nanos(KEEP_MS), duplicate_window: nanos(DEDUP_MS) };
+    const cfg = { name: names.stream, subjects: [names.subjects], storage: StorageType.File, retention: RetentionPolicy.Limits, max_age: nanos(KEEP_MS), duplicate_window: nanos(DEDUP_MS), num_replicas: replicas };
     try {
       await jsm.streams.info(names.stream);
     } catch {

@@ -40,6 +40,9 @@ test('configuration: defaults of the contract, errors name the variable', () => 
 
 test('configuration: cumulative acks with one ingest process, explicit with several, never cumulative with several', () => {
   assert.is(configFromEnv({}).ingestAck, 'cumulative');
+  assert.is(configFromEnv({}).streamReplicas, 1);
+  assert.is(configFromEnv({ TIERSTREAM_STREAM_REPLICAS: '3' }).streamReplicas, 3);
+  assert.throws(() => configFromEnv({ TIERSTREAM_STREAM_REPLICAS: '7' }), /TIERSTREAM_STREAM_REPLICAS/);
   assert.is(configFromEnv({ TIERSTREAM_ENGINE_PROCESSES: '2' }).ingestAck, 'explicit');
   assert.is(configFromEnv({ TIERSTREAM_INGEST_ACK: 'explicit' }).ingestAck, 'explicit');
   assert.throws(() => configFromEnv({ TIERSTREAM_ENGINE_PROCESSES: '2', TIERSTREAM_INGEST_ACK: 'cumulative' }), /TIERSTREAM_INGEST_ACK=cumulative allows one/);
