@@ -101,6 +101,15 @@ export interface Engine {
   ackMode(): AckMode | undefined;
 }
 
+/** Tries of the consumer set-up before the start fails (with the default backoff, about 2 minutes). */
+const START_ATTEMPTS = 30;
+
+/** A JetStream API call that timed out or found JetStream unavailable for now. */
+function isTransientNatsError(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: unknown };
+  return e?.code === 'TIMEOUT' || e?.code === '503' || /timeout|temporarily unavailable|no responders|no suitable peers/i.test(String(e?.message));
+}
+
 function validate(opts: EngineOptions): void {
   for (const k of ['batchSize', 'batchWaitMs', 'writeConcurrency', 'maxInflight', 'ackWaitMs', 'dedupWindowMs', 'writeAttempts', 'leaseMs'] as const) {
     if (!Number.isFinite(opts[k]) || opts[k] <= 0) throw new RangeError(`engine option ${k} must be a positive number, got ${opts[k]}`);
@@ -220,8 +229,19 @@ export function createEngine(deps: EngineDeps, options: Partial<EngineOptions> &
         ackPolicy: opts.ackMode === 'cumulative' ? AckPolicy.All : AckPolicy.Explicit,
         replicas: opts.streamReplicas,
       };
-      await ensureStreams(deps.jsm, setup);
-      mode = await takeConsumer(setup);
+      // JetStream's API may not answer for a while (a cluster electing a leader, a stream
+      // changing its replicas): retried with backoff, not a start that fails.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await ensureStreams(deps.jsm, setup);
+          mode = await takeConsumer(setup);
+          break;
+        } catch (err) {
+          if (!isTransientNatsError(err) || attempt >= START_ATTEMPTS || stopping.signal.aborted) throw err;
+          log.warn({ err, attempt }, 'JetStream did not answer while setting up the consumer; retrying');
+          await new Promise((r) => setTimeout(r, Math.min(opts.backoffBaseMs * 2 ** (attempt - 1), opts.backoffMaxMs)));
+        }
+      }
       acker = createAcker(mode);
       const consumer = await deps.js.consumers.get(names.stream, names.consumer);
       subscription = fromConsumer(consumer, {
