@@ -121,11 +121,28 @@ export async function createTierstream(
 
   // Who consumes, and how (engine/ack-lease.ts): one document in the namespace's `_ingest` bucket.
   const ingestLease = config.role === 'api' ? undefined : await KvDocStore.open<LeaseDoc>(js, `${config.namespace}_ingest`, config.streamReplicas);
+  // Each lease holder answers on a subject of its own; "no responders" means its connection is
+  // gone (a killed process), so a successor takes the lease at once instead of after it lapses.
+  const holderSubject = (id: string) => `${config.namespace}.control.ingest.${Buffer.from(id, 'utf8').toString('hex')}`;
+  const leaseProbe = {
+    serve: (id: string) => {
+      const sub = nc.subscribe(holderSubject(id), { callback: (_err, m) => m.respond() });
+      return () => sub.unsubscribe();
+    },
+    alive: async (id: string) => {
+      try {
+        await nc.request(holderSubject(id), undefined, { timeout: 1_000 });
+        return true;
+      } catch (err) {
+        return (err as { code?: string }).code !== '503'; // 503: no responders
+      }
+    },
+  };
   const engine =
     config.role === 'api'
       ? undefined
       : createEngine(
-          { js, jsm, history, hot, registry, metrics, log, pressure, ackLease: (fn) => ingestLease!.update('holders', fn), erased: (u, t) => erasures.index.erased(u, t) },
+          { js, jsm, history, hot, registry, metrics, log, pressure, ackLease: (fn) => ingestLease!.update('holders', fn), leaseProbe, erased: (u, t) => erasures.index.erased(u, t) },
           {
             namespace: config.namespace,
             ackMode: config.ingestAck,

@@ -29,6 +29,11 @@ export interface AckLeaseOptions {
   id: string;
   leaseMs: number;
   now?: () => number;
+  /**
+   * Whether the process holding an entry is still there (answers on NATS). Resolves false
+   * only on certainty (no responders); a timeout counts as alive.
+   */
+  alive?: (id: string) => Promise<boolean>;
 }
 
 export class AckLease {
@@ -48,13 +53,22 @@ export class AckLease {
     return this.mode;
   }
 
-  /** Takes the lease in `mode` if the live holders allow it now; true once held. */
+  /**
+   * Takes the lease in `mode` if the live holders allow it now; true once held. A holder in
+   * the way whose process is gone (`alive` says so: its NATS connection closed, as on a
+   * SIGKILL) counts as lapsed at once, so a successor need not wait `leaseMs` for it.
+   */
   async tryAcquire(mode: LeaseMode): Promise<boolean> {
     const t = this.now();
+    const conflicts = (others: [string, LeaseHolder][]) => (mode === 'exclusive' ? others : others.filter(([, h]) => h.mode === 'exclusive'));
+    const gone = new Set<string>();
+    if (this.opts.alive) {
+      const { doc: seen } = await this.store(() => undefined);
+      for (const [id] of conflicts(live(seen, t, this.opts.id))) if (!(await this.opts.alive(id))) gone.add(id);
+    }
     const { doc } = await this.store((cur) => {
-      const others = live(cur, t, this.opts.id);
-      const blocked = mode === 'exclusive' ? others.length > 0 : others.some(([, h]) => h.mode === 'exclusive');
-      if (blocked) return undefined;
+      const others = live(cur, t, this.opts.id).filter(([id]) => !gone.has(id));
+      if (conflicts(others).length > 0) return undefined;
       return { holders: { ...Object.fromEntries(others), [this.opts.id]: { mode, until: t + this.opts.leaseMs } } };
     });
     const mine = doc?.holders[this.opts.id];

@@ -84,6 +84,11 @@ export interface EngineDeps {
   pressure?: LookupPressure;
   /** The ingest lease's shared document (NATS KV `<ns>_ingest`, see ack-lease.ts). */
   ackLease: LeaseStore;
+  /**
+   * Ingest lease liveness (see ack-lease.ts): `serve(id)` answers for this process while it
+   * runs, `alive(id)` asks another; without it a killed holder's successor waits `leaseMs`.
+   */
+  leaseProbe?: { serve(id: string): () => void; alive(id: string): Promise<boolean> };
   /** Erased users' past events are dropped (see batch-writer.ts). */
   erased?: (userId: string, publishedMs: number) => boolean;
 }
@@ -151,7 +156,9 @@ export function createEngine(deps: EngineDeps, options: Partial<EngineOptions> &
 
   let acker: Acker | undefined;
   let mode: AckMode | undefined;
-  const lease = new AckLease(deps.ackLease, { id: `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`, leaseMs: opts.leaseMs }, (err) => {
+  const leaseId = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+  const unserve = deps.leaseProbe?.serve(leaseId);
+  const lease = new AckLease(deps.ackLease, { id: leaseId, leaseMs: opts.leaseMs, ...(deps.leaseProbe && { alive: deps.leaseProbe.alive }) }, (err) => {
     // Another process may consume now: acknowledging cumulatively could cover its messages.
     log.error({ err }, 'ingest lease lost; stopping ingest');
     subscription?.unsubscribe();
@@ -304,6 +311,7 @@ export function createEngine(deps: EngineDeps, options: Partial<EngineOptions> &
       stopping.abort();
       await done;
       await lease.release().catch((err) => log.warn({ err }, 'ingest lease not released; a successor waits for it to lapse'));
+      unserve?.();
       log.info('ingest drained');
     },
   };

@@ -143,4 +143,16 @@ test('lease: a lapsed entry is taken again at renewal when nothing conflicts', a
   assert.equal(doc()?.holders, {});
 });
 
+test('lease: a holder whose process is gone (no responders) does not block, one that answers does', async () => {
+  const { store } = memoryStore();
+  const dead = new Set<string>();
+  const mk = (id: string) => new AckLease(store, { id, leaseMs: 60_000, alive: async (x) => !dead.has(x) }, () => undefined);
+  const a = mk('a');
+  const b = mk('b');
+  assert.ok(await a.tryAcquire('exclusive'));
+  assert.not.ok(await b.tryAcquire('exclusive'), 'a answers: b waits');
+  dead.add('a'); // a was SIGKILLed: its connection, and its subscription, are gone
+  assert.ok(await b.tryAcquire('exclusive'), 'b takes over at once, not after 60 s');
+});
+
 test.run();
