@@ -1,8 +1,12 @@
 import type { FilterPlan, Program } from './filter/program.js';
 
-/** The interaction event types of the contract; `send` is Braze's "received". */
+/**
+ * The interaction event types of the contract; `send` is Braze's "received", `machine_open` an
+ * open made by a machine (a mail privacy proxy prefetching the message), kept apart from
+ * `open`. The order is the history's Enum8 numbering: new types go at the end.
+ */
 export const EVENT_TYPES = [
-  'send', 'delivery', 'open', 'click', 'conversion', 'bounce', 'unsubscribe', 'spam', 'control',
+  'send', 'delivery', 'open', 'click', 'conversion', 'bounce', 'unsubscribe', 'spam', 'control', 'machine_open',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 

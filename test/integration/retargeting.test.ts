@@ -15,7 +15,8 @@ const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
 
 type Ev = { id: string; type: string; userId: string; campaignId?: string; canvasId?: string; variantId?: string; stepId?: string; time: number };
 const SOURCES = [{ campaignId: 'rA' }, { campaignId: 'rB' }, { canvasId: 'rC' }] as const;
-const TYPES = ['send', 'open', 'click'] as const;
+// machine_open beside open: an open leaf must not match a machine open, nor the reverse.
+const TYPES = ['send', 'open', 'machine_open', 'click'] as const;
 const USERS = Array.from({ length: 40 }, (_, i) => `ru${i}`);
 const events: Ev[] = Array.from({ length: 1_500 }, (_, i) => {
   const src = pick(SOURCES);
@@ -190,6 +191,29 @@ test('a filter on an expired source: 409 with the list; from history it answers 
   await send(stack.ts, 'POST', '/v1/campaigns/rA/restore');
   await eventually(async () => (await getJson(stack.ts, '/v1/campaigns/rA')).body.tier === 'hot', 'restored');
   assert.equal((await send(stack.ts, 'POST', '/v1/retargeting/count', { filter })).body, hot.body);
+});
+
+test('machine opens are their own event type: an open leaf does not match them, hot and history', async ({ stack }) => {
+  await stack.publish([
+    { id: 'mo1', type: 'machine_open', userId: 'mu1', campaignId: 'rM', channel: 'email', time: now0 - HOUR },
+    { id: 'mo2', type: 'open', userId: 'mu2', campaignId: 'rM', channel: 'email', time: now0 - HOUR },
+    { id: 'mo3', type: 'machine_open', userId: 'mu3', campaignId: 'rM', variantId: 'v1', channel: 'email', time: now0 - HOUR },
+    { id: 'mo4', type: 'open', userId: 'mu3', campaignId: 'rM', variantId: 'v1', channel: 'email', time: now0 - 2 * HOUR },
+  ]);
+  await eventually(async () => (await getJson(stack.ts, '/v1/campaigns/rM')).body.counts?.hot === 3, 'rM ingested');
+  const users = ['mu1', 'mu2', 'mu3'];
+  for (const from of ['hot', 'history'] as const) {
+    const check = async (filter: object) => (await send(stack.ts, 'POST', '/v1/retargeting/check', { filter, userIds: users, from })).body.matched;
+    assert.equal(await check({ campaign: 'rM', event: 'open' }), ['mu2', 'mu3'], from);
+    assert.equal(await check({ campaign: 'rM', event: 'machine_open' }), ['mu1', 'mu3'], from);
+    assert.equal(await check({ campaign: 'rM', event: 'machine_open', variant: 'v1' }), ['mu3'], from);
+    // mu3's latest open is older than its machine open: the open leaf sees the open's time.
+    assert.equal(await check({ campaign: 'rM', event: 'open', after: now0 - HOUR - 1 }), ['mu2'], from);
+    assert.equal(await check({ and: [{ campaign: 'rM', event: 'machine_open' }, { not: { campaign: 'rM', event: 'open' } }] }), ['mu1'], from);
+    const u = await getJson(stack.ts, `/v1/users/mu3/interactions?sources=campaign:rM${from === 'history' ? '&from=history' : ''}`);
+    assert.equal(u.body.sources[0].latest, { machine_open: new Date(now0 - HOUR).toISOString(), open: new Date(now0 - 2 * HOUR).toISOString() }, from);
+    assert.equal(u.body.sources[0].variants, { v1: { machine_open: new Date(now0 - HOUR).toISOString(), open: new Date(now0 - 2 * HOUR).toISOString() } }, from);
+  }
 });
 
 test('ids and values that look like SQL or Redis patterns are rejected or handled safely', async ({ stack }) => {
