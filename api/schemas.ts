@@ -21,7 +21,9 @@ export const idParams = {
 export const filterSchema = {
   description:
     'A leaf {"campaign": id, "event": type, "variant"?: id, "after"?: time, "before"?: time, "within"?: duration} or ' +
-    '{"canvas": id, "step"?: id, "event": type, ...}, or {"and": [f, ...]}, {"or": [f, ...]}, {"not": f}; ' +
+    '{"canvas": id, "step"?: id, "event": type, ...}, or a tag leaf {"tag": tag, "kind"?: "campaign"|"canvas", "event": type, "after"?, "before"?, "within"?} ' +
+    '(the sources of that kind carrying the tag when the lookup runs; it matches on the latest such event over all of them; ' +
+    'a tag no source carries matches no user), or {"and": [f, ...]}, {"or": [f, ...]}, {"not": f}; ' +
     `at most ${MAX_LEAVES} leaves and depth ${MAX_DEPTH}. Event types: ${EVENT_TYPES.join(', ')} ` +
     '(an "open" leaf does not match machine opens).',
 } as const;

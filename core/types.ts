@@ -1,4 +1,5 @@
 import type { FilterPlan, Program } from './filter/program.js';
+import type { TagRef } from './filter/grammar.js';
 
 /**
  * The interaction event types of the contract; `send` is Braze's "received", `machine_open` an
@@ -146,6 +147,11 @@ export interface SourceRegistry {
   list(): SourceRecord[];
   /** One record from the mirror, without a round trip (undefined when the mirror has none). */
   peek(source: SourceRef): SourceRecord | undefined;
+  /**
+   * The sources carrying a tag (of the tag's kind, when it names one), from the mirror without a
+   * round trip, in no particular order: what a tag leaf stands for when a lookup runs.
+   */
+  tagged(tag: TagRef): SourceRef[];
 }
 
 /** What the hot path needs of Redis. */

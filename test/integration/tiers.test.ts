@@ -127,6 +127,15 @@ test('bad filters get 400 with the path of the offending node', async ({ stack }
     [{ campaign: 'A', step: 's', event: 'send' }, 'filter.step'],
     [{ campaign: 'A', event: 'send', within: 'soon' }, 'filter.within'],
     [{ campaign: 'A', event: 'send', after: '2026-01-01' }, 'filter.after'],
+    [{ tag: 'spring', campaign: 'A', event: 'send' }, 'filter'],
+    [{ tag: 'spring', event: 'send', variant: 'v1' }, 'filter.variant'],
+    [{ tag: 'spring', kind: 'canvas', event: 'send', step: 's1' }, 'filter.step'],
+    [{ tag: 'spring', kind: 'campaigns', event: 'send' }, 'filter.kind'],
+    [{ tag: 'spr ing', event: 'send' }, 'filter.tag'],
+    [{ tag: 'x'.repeat(129), event: 'send' }, 'filter.tag'],
+    [{ tag: '..', event: 'send' }, 'filter.tag'],
+    [{ tag: 'spring' }, 'filter.event'],
+    [{ and: [{ campaign: 'A', kind: 'campaign', event: 'send' }] }, 'filter.and[0].kind'],
   ];
   for (const [filter, path] of cases) {
     const r = await send(stack.ts, 'PUT', '/v1/filters/bad', { filter });
