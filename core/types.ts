@@ -152,6 +152,8 @@ export interface SourceRegistry {
    * round trip, in no particular order: what a tag leaf stands for when a lookup runs.
    */
   tagged(tag: TagRef): SourceRef[];
+  /** Called for every change the mirror sees (this process's writes and others'); null: deleted. */
+  onChange(listener: (rec: SourceRecord | null) => void): void;
 }
 
 /** What the hot path needs of Redis. */

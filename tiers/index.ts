@@ -1,3 +1,3 @@
 /** The tier manager (expiry, demotion, restore, Redis-loss rebuild) and filter pinning. */
 export { createTierManager, TierError, type TierManager, type TierManagerOptions, type Lifecycle } from './tier-manager.js';
-export { createFilterService, type FilterService, type FilterDoc, type FilterStore } from './pinning.js';
+export { createFilterService, pinsWanted, type FilterService, type FilterDoc, type FilterStore } from './pinning.js';

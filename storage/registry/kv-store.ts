@@ -103,6 +103,9 @@ export class KvDocStore<T> {
 
   async delete(key: string): Promise<void> {
     await this.kv.delete(key);
+    // The deletion's revision, so the mirror drops the key at once, as it takes writes.
+    const e = this.watcher && (await this.kv.get(key));
+    if (e) this.mirrorValue(key, e.operation === 'PUT' ? e.json<T>() : null, e.revision);
   }
 
   stop(): void {
