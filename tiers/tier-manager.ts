@@ -81,13 +81,17 @@ export function createTierManager(deps: TierManagerDeps, options: TierManagerOpt
     log.info({ source: sourceName(rec), tier: t.tier, reason: t.reason, at: new Date(t.at).toISOString() }, 'tier transition');
   };
 
-  /** Runs `work` once per source in this process; concurrent callers share the run. */
-  function once(source: SourceRef, work: () => Promise<void>): Promise<void> {
-    const key = sourceName(source);
+  /**
+   * Runs a demotion or a restore once per source in this process; concurrent callers of the same
+   * kind share the run. By kind: a restore claimed while this process's demotion of the source is
+   * still finishing (a restore asked for during it, a pin) must run, not join the demotion.
+   */
+  function once(kind: 'demotion' | 'restore', source: SourceRef, work: () => Promise<void>): Promise<void> {
+    const key = `${kind} ${sourceName(source)}`;
     let p = running.get(key);
     if (!p) {
       p = work()
-        .catch((err) => log.error({ err, source: key }, 'tier work failed; it resumes when its lease lapses'))
+        .catch((err) => log.error({ err, source: sourceName(source), work: kind }, 'tier work failed; it resumes when its lease lapses'))
         .finally(() => running.delete(key));
       running.set(key, p);
     }
@@ -116,7 +120,7 @@ export function createTierManager(deps: TierManagerDeps, options: TierManagerOpt
     if (record.tier === 'restoring') throw new TierError('transition_in_progress', `${sourceName(source)} is restoring`);
     if (changed) {
       logTransition(record);
-      void once(source, () => runDemotion(source));
+      void once('demotion', source, () => runDemotion(source));
     }
     return record;
   }
@@ -180,7 +184,7 @@ export function createTierManager(deps: TierManagerDeps, options: TierManagerOpt
     const started = changed && record.tier === 'restoring';
     if (started) {
       logTransition(record);
-      void once(source, () => runRestore(source));
+      void once('restore', source, () => runRestore(source));
     }
     return { record, started };
   }
