@@ -114,7 +114,10 @@ export function createFilterService(deps: { store: FilterStore; tiers: TierManag
       await tiers.pin(id, doc.sources.map(toRef));
       await repinFor(id, doc, previous);
       const sources = standsFor(doc);
-      return { id, sources, restoring: sources.filter((n) => registry.peek(toRef(n))?.tier !== 'hot') };
+      // As for named sources, registering restores tagged ones that are not hot, pinned already or not.
+      const notHot = sources.filter((n) => registry.peek(toRef(n))?.tier !== 'hot');
+      for (const n of notHot) if (!doc.sources.includes(n)) await tiers.restore(toRef(n), `pinned by filter ${id}`);
+      return { id, sources, restoring: notHot };
     },
     async delete(id: string): Promise<boolean> {
       const cur = await store.get(id);

@@ -141,6 +141,13 @@ test('a filter with tag leaves pins what carries its tags, also sources tagged l
   await eventually(async () => (await state('/v1/campaigns/pt4')).tier === 'hot', 'pt4 restored by gaining the tag');
   assert.equal((await state('/v1/filters/ptf')).sources, ['campaign:ptx', 'campaign:pt1', 'campaign:pt3', 'campaign:pt4', 'canvas:pt2']);
 
+  // An admin demotion expires a pinned source; registering the filter again restores it, as for named ones.
+  await send(stack.ts, 'POST', '/v1/campaigns/pt3/demote');
+  await eventually(async () => (await state('/v1/campaigns/pt3')).tier === 'expired', 'pt3 demoted by the admin');
+  const again = await send(stack.ts, 'PUT', '/v1/filters/ptf', { filter: { or: [{ tag: 'pintag', event: 'send' }, { campaign: 'ptx', event: 'open' }] } });
+  assert.equal(again.body.restoring, ['campaign:pt3']);
+  await eventually(async () => (await state('/v1/campaigns/pt3')).tier === 'hot', 'pt3 restored by registering again');
+
   // A kind-restricted filter pins canvases only.
   const kinded = await send(stack.ts, 'PUT', '/v1/filters/ptk', { filter: { tag: 'pintag', kind: 'canvas', event: 'send' } });
   assert.equal(kinded.body.sources, ['canvas:pt2']);
