@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.js';
 import { parseDuration, REBUILDING, withDeadline, type Erasure, type History } from './core/index.js';
 import { createEngine, natsNames, type Engine, type EngineOptions, type LeaseDoc } from './engine/index.js';
-import { createErasures, createFilterService, createNotifier, createTierManager, type Erasures, type Notifier, type FilterDoc, type FilterService, type TierManager, type TierManagerOptions } from './tiers/index.js';
+import { createErasures, createFilterService, createNotifier, createTierManager, pinsWanted, type Erasures, type Notifier, type FilterDoc, type FilterService, type TierManager, type TierManagerOptions } from './tiers/index.js';
 import { createLookup } from './lookup/index.js';
 import { createMetrics, type Metrics } from './telemetry/index.js';
 import { ClickHouseHistory, KvDocStore, NatsKvRegistry, NatsNoticeChannel, RedisHotIndex, createRedis } from './storage/index.js';
@@ -92,24 +92,29 @@ export async function createTierstream(
       },
     },
   });
-  const tiers = createTierManager(
-    { registry, hot, history: tierHistory, metrics, log, pressure },
-    { expireAfter: parseDuration(config.tierExpireAfter)!, scanIntervalMs: config.tierScanIntervalMs, ...(config.tierLeaseMs && { leaseMs: config.tierLeaseMs }), ...overrides.tiers },
-  );
   // Filter ids may hold `:`, which KV keys may not: keys are the base64url of the id.
   const filterStore = await KvDocStore.open<FilterDoc>(js, `${config.namespace}_filters`, config.streamReplicas);
   await filterStore.startMirror();
   const fkey = (id: string) => Buffer.from(id, 'utf8').toString('base64url');
-  const filters = createFilterService(
-    {
+  const tiers = createTierManager(
+    // Tag changes take the pins of the filters this process knows in the same compare-and-set.
+    { registry, hot, history: tierHistory, metrics, log, pressure, pinsWanted: (rec) => pinsWanted(filterStore.values(), rec) },
+    { expireAfter: parseDuration(config.tierExpireAfter)!, scanIntervalMs: config.tierScanIntervalMs, ...(config.tierLeaseMs && { leaseMs: config.tierLeaseMs }), ...overrides.tiers },
+  );
+  const filters = createFilterService({
+    store: {
       get: (id) => filterStore.get(fkey(id)),
       update: (id, fn) => filterStore.update(fkey(id), fn),
       delete: (id) => filterStore.delete(fkey(id)),
       values: () => filterStore.values(),
       peek: (id) => filterStore.cached(fkey(id)),
+      onChange: (listener) => filterStore.onChange((key, doc) => listener(Buffer.from(key, 'base64url').toString('utf8'), doc)),
     },
     tiers,
-  );
+    registry,
+    log,
+  });
+  filters.start();
 
   // Tier notices: every ingest process watches the registry (which shows every process's
   // transitions) and publishes what is not yet out; copies are dropped by message id.

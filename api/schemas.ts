@@ -1,4 +1,4 @@
-import { ID_PATTERN, USER_ID_PATTERN } from '../core/index.js';
+import { EVENT_TYPES, ID_PATTERN, MAX_DEPTH, MAX_LEAVES, USER_ID_PATTERN } from '../core/index.js';
 
 /** JSON Schemas shared by the routes (ids by the contract's character sets). */
 export const idString = { type: 'string', pattern: ID_PATTERN } as const;
@@ -11,4 +11,19 @@ export const idParams = {
   additionalProperties: false,
   required: ['id'],
   properties: { id: idString },
+} as const;
+
+/**
+ * A retargeting filter in a body. Its grammar is checked by core parseFilter, which names the
+ * bad node's path (400 invalid_filter); this schema accepts any value and documents the grammar
+ * in the OpenAPI document.
+ */
+export const filterSchema = {
+  description:
+    'A leaf {"campaign": id, "event": type, "variant"?: id, "after"?: time, "before"?: time, "within"?: duration} or ' +
+    '{"canvas": id, "step"?: id, "event": type, ...}, or a tag leaf {"tag": tag, "kind"?: "campaign"|"canvas", "event": type, "after"?, "before"?, "within"?} ' +
+    '(the sources of that kind carrying the tag when the lookup runs; it matches on the latest such event over all of them; ' +
+    'a tag no source carries matches no user), or {"and": [f, ...]}, {"or": [f, ...]}, {"not": f}; ' +
+    `at most ${MAX_LEAVES} leaves and depth ${MAX_DEPTH}. Event types: ${EVENT_TYPES.join(', ')} ` +
+    '(an "open" leaf does not match machine opens).',
 } as const;

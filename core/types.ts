@@ -1,8 +1,13 @@
 import type { FilterPlan, Program } from './filter/program.js';
+import type { TagRef } from './filter/grammar.js';
 
-/** The interaction event types of the contract; `send` is Braze's "received". */
+/**
+ * The interaction event types of the contract; `send` is Braze's "received", `machine_open` an
+ * open made by a machine (a mail privacy proxy prefetching the message), kept apart from
+ * `open`. The order is the history's Enum8 numbering: new types go at the end.
+ */
 export const EVENT_TYPES = [
-  'send', 'delivery', 'open', 'click', 'conversion', 'bounce', 'unsubscribe', 'spam', 'control',
+  'send', 'delivery', 'open', 'click', 'conversion', 'bounce', 'unsubscribe', 'spam', 'control', 'machine_open',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
@@ -144,7 +149,12 @@ export interface SourceRegistry {
   list(): SourceRecord[];
   /** One record from the mirror, without a round trip (undefined when the mirror has none). */
   peek(source: SourceRef): SourceRecord | undefined;
-  /** Called with every record the mirror sees change (this process's writes and others'). */
+  /**
+   * The sources carrying a tag (of the tag's kind, when it names one), from the mirror without a
+   * round trip, in no particular order: what a tag leaf stands for when a lookup runs.
+   */
+  tagged(tag: TagRef): SourceRef[];
+  /** Called for every change the mirror sees (this process's writes and others'); null: deleted. */
   onChange(listener: (rec: SourceRecord | null) => void): void;
 }
 

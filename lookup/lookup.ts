@@ -24,7 +24,9 @@ export function createLookup(deps: { registry: SourceRegistry; hot: HotLookup; h
   const now = deps.now ?? Date.now;
 
   async function prepare(filter: Filter, fromHistory: boolean) {
-    const c = compile(filter, now());
+    // Tag leaves stand for the sources carrying the tag now, as this process's mirror of the
+    // registry has them (its own tag changes at once, other processes' within milliseconds).
+    const c = compile(filter, now(), (t) => deps.registry.tagged(t));
     const sources = c.sources.map(ref);
     if (!fromHistory) {
       // Tiers from the registry's in-memory mirror: a lookup at send time must not wait for a
@@ -51,6 +53,8 @@ export function createLookup(deps: { registry: SourceRegistry; hot: HotLookup; h
     /** The given users (at most 1,000) that match, in the order given. */
     async check(filter: Filter, userIds: string[], fromHistory = false): Promise<string[]> {
       const p = await prepare(filter, fromHistory);
+      // No source named (only tags no source carries): the universe is empty.
+      if (p.sources.length === 0) return [];
       const unique = [...new Set(userIds)];
       if (!fromHistory) return matchHot(p, unique);
       const found = new Set(await deps.history.filterUsers(p.sql, { users: unique }));
@@ -59,6 +63,7 @@ export function createLookup(deps: { registry: SourceRegistry; hot: HotLookup; h
 
     async count(filter: Filter, fromHistory = false): Promise<number> {
       const p = await prepare(filter, fromHistory);
+      if (p.sources.length === 0) return 0;
       if (fromHistory) return deps.history.filterCount(p.sql);
       // One source: Redis computes the set in the source's slot. Several: their keys live in
       // different Cluster slots, so the universe is read and evaluated here, 1,000 at a time.
@@ -77,7 +82,9 @@ export function createLookup(deps: { registry: SourceRegistry; hot: HotLookup; h
     async audience(filter: Filter, limit: number, cursor: string | undefined, fromHistory = false): Promise<{ users: string[]; next: string | null }> {
       const p = await prepare(filter, fromHistory);
       let users: string[];
-      if (fromHistory) {
+      if (p.sources.length === 0) {
+        users = [];
+      } else if (fromHistory) {
         users = await deps.history.filterUsers(p.sql, { limit: limit + 1, ...(cursor !== undefined && { afterUser: cursor }) });
       } else if (p.sources.length === 1) {
         users = (await deps.hot.filterSet(p.sources[0]!, p.leaves, p.c.program, { limit, ...(cursor !== undefined && { afterUser: cursor }) })) as string[];

@@ -6,7 +6,8 @@
  *
  * Each message goes through a user's funnel: a send, then with falling probability a delivery,
  * open, click and conversion (some bounces, unsubscribes and control-group entries), about a
- * fifth of them for canvases with steps. Nats-Msg-Id is the event id. --rate caps events/s.
+ * fifth of them for canvases with steps; emails of users whose mail app prefetches (half of them,
+ * an assumption: see generate.ts) also get a machine_open after delivery. Nats-Msg-Id is the event id. --rate caps events/s.
  */
 import { parseArgs } from 'node:util';
 import { connect, headers as natsHeaders } from 'nats';

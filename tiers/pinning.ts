@@ -1,12 +1,15 @@
-import { filterSources, parseFilter, parseSourceName, sourceName, type Filter, type SourceRef } from '../core/index.js';
+import type { Logger } from 'pino';
+import { carriesTag, filterSources, filterTags, parseFilter, parseSourceName, sourceName, type Filter, type SourceRecord, type SourceRef, type SourceRegistry, type TagRef } from '../core/index.js';
 import type { TierManager } from './tier-manager.js';
 
 /** An active retargeting filter as stored. */
 export interface FilterDoc {
   id: string;
   filter: unknown;
-  /** `campaign:A` names of the sources it pins. */
+  /** `campaign:A` names of the sources it names by id (it pins them whatever their tags). */
   sources: string[];
+  /** Its tag leaves' tags: it also pins every source carrying one, while it does (absent in documents stored before tag leaves). */
+  tags?: TagRef[];
   updatedAt: number;
 }
 
@@ -18,19 +21,65 @@ export interface FilterStore {
   values(): IterableIterator<FilterDoc>;
   /** The mirrored document, without a round trip (undefined when the mirror has none). */
   peek(key: string): FilterDoc | undefined;
+  /** Called for every change the mirror sees, this process's and others' (null: deleted). */
+  onChange(listener: (id: string, doc: FilterDoc | null) => void): void;
 }
 
 /** Stored filters name their sources as `kind:id`, valid by construction. */
 const toRef = (name: string): SourceRef => parseSourceName(name)!;
 
+/** Whether a filter pins a source: it names it by id, or the source carries one of its tag leaves' tags. */
+export function pinsSource(doc: FilterDoc, rec: Pick<SourceRecord, 'kind' | 'id' | 'tags'>): boolean {
+  return doc.sources.includes(sourceName(rec)) || (doc.tags ?? []).some((t) => carriesTag(t, rec.kind, rec.tags));
+}
+
 /**
- * Active retargeting filters: registering one pins every source it names (restoring expired
- * ones at once); replacing it unpins sources it no longer names; deleting it unpins all.
+ * The pins a source should have: those of filters this process does not know (registered
+ * elsewhere a moment ago, or of an older kind of pin) kept, and of the filters it knows, those
+ * that pin the source. Pure: it runs inside the registry's compare-and-set.
+ */
+export function pinsWanted(docs: Iterable<FilterDoc>, rec: SourceRecord): string[] {
+  const known = new Map<string, FilterDoc>();
+  for (const d of docs) known.set(d.id, d);
+  const out = rec.pinnedBy.filter((f) => !known.has(f));
+  for (const d of known.values()) if (pinsSource(d, rec)) out.push(d.id);
+  return out.sort();
+}
+
+/**
+ * Active retargeting filters: registering one pins every source it names and every source
+ * carrying one of its tag leaves' tags (restoring expired ones at once); replacing it unpins
+ * sources it no longer stands for; deleting it unpins all. Tag changes move pins with them: in
+ * the tag change's own compare-and-set (TierManager's `pinsWanted`), and, for changes this
+ * process hears of from others (a source retagged, a filter registered or deleted elsewhere),
+ * by `start()`'s listeners, which repin each source whose pins differ from what they should be.
  * Throws FilterError (with the path of the bad node) for filters outside the grammar.
  */
-export function createFilterService(store: FilterStore, tiers: TierManager, now: () => number = Date.now) {
+export function createFilterService(deps: { store: FilterStore; tiers: TierManager; registry: SourceRegistry; log: Logger }, now: () => number = Date.now) {
+  const { store, tiers, registry } = deps;
+  const log = deps.log.child({ module: 'tiers.pinning' });
   /** Parsed filters by id, with the mirrored document they were parsed from (a new one per version). */
   const parsed = new Map<string, { doc: FilterDoc; filter: Filter }>();
+
+  /** The sources a filter stands for now: named by id, then those carrying its tags (by name). */
+  const standsFor = (doc: FilterDoc): string[] => {
+    const tagged = (doc.tags ?? []).flatMap((t) => registry.tagged(t).map(sourceName)).sort();
+    return [...new Set([...doc.sources, ...tagged])];
+  };
+  const shown = (doc: FilterDoc): FilterDoc => ({ ...doc, sources: standsFor(doc) });
+
+  const differs = (rec: SourceRecord) => {
+    const want = pinsWanted(store.values(), rec);
+    return want.length !== rec.pinnedBy.length || want.some((f) => !rec.pinnedBy.includes(f));
+  };
+
+  /** Repins every source (of this process's mirror, and `also`) a filter pins or pinned. */
+  async function repinFor(id: string, doc: FilterDoc, also: readonly string[] = []): Promise<void> {
+    const names = new Set(also);
+    for (const rec of registry.list()) if (rec.pinnedBy.includes(id) || pinsSource(doc, rec)) names.add(sourceName(rec));
+    for (const name of names) await tiers.repin(toRef(name));
+  }
+
   return {
     /**
      * A registered filter, parsed: from this process's mirror of the store without a round
@@ -49,30 +98,64 @@ export function createFilterService(store: FilterStore, tiers: TierManager, now:
       parsed.set(id, { doc, filter });
       return filter;
     },
+    /** Registers or replaces a filter; answers the sources it stands for now and those restoring. */
     async put(id: string, filter: unknown): Promise<{ id: string; sources: string[]; restoring: string[] }> {
-      const sources = filterSources(parseFilter(filter)).map(sourceName);
+      const f = parseFilter(filter);
+      const doc: FilterDoc = { id, filter, sources: filterSources(f).map(sourceName), tags: filterTags(f), updatedAt: now() };
       let previous: string[] = [];
-      await store.update(id, (doc) => {
-        previous = doc?.sources ?? [];
-        return { id, filter, sources, updatedAt: now() };
+      await store.update(id, (cur) => {
+        previous = cur?.sources ?? [];
+        return doc;
       });
-      const restoring = await tiers.pin(id, sources.map(toRef));
-      const dropped = previous.filter((s) => !sources.includes(s));
-      if (dropped.length) await tiers.unpin(id, dropped.map(toRef));
-      return { id, sources, restoring: restoring.map(sourceName) };
+      // Named sources are created when unknown (pin); then every source it pins or pinned is
+      // set to what the filters say, the store's mirror holding this document already. This
+      // process's listener may have repinned (and started restores) first: what is restoring is
+      // read from the registry, not from which call did it.
+      await tiers.pin(id, doc.sources.map(toRef));
+      await repinFor(id, doc, previous);
+      const sources = standsFor(doc);
+      // As for named sources, registering restores tagged ones that are not hot, pinned already or not.
+      const notHot = sources.filter((n) => registry.peek(toRef(n))?.tier !== 'hot');
+      for (const n of notHot) if (!doc.sources.includes(n)) await tiers.restore(toRef(n), `pinned by filter ${id}`);
+      return { id, sources, restoring: notHot };
     },
     async delete(id: string): Promise<boolean> {
       const cur = await store.get(id);
       if (!cur) return false;
       await store.delete(id);
-      await tiers.unpin(id, cur.doc.sources.map(toRef));
+      // Filters this process does not know keep their pins (pinsWanted), so this one's go by name.
+      const pinned = registry.list().filter((r) => r.pinnedBy.includes(id)).map(sourceName);
+      await tiers.unpin(id, [...new Set([...cur.doc.sources, ...pinned])].map(toRef));
       return true;
     },
+    /** A filter with the sources it stands for now; null when not registered. */
     async get(id: string): Promise<FilterDoc | null> {
-      return (await store.get(id))?.doc ?? null;
+      const doc = (await store.get(id))?.doc;
+      return doc ? shown(doc) : null;
     },
     list(): FilterDoc[] {
-      return [...store.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+      return [...store.values()].map(shown).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    },
+    /**
+     * Follows changes made by any process: a source whose tags changed, or a filter registered,
+     * replaced or deleted, has its pins set to what this process's filters say (each a
+     * compare-and-set on the fresh record, so processes with mirrors a moment apart converge,
+     * and a source is never demoted on the strength of a stale read). Also repins whatever
+     * differs now, for changes made while no process listened.
+     */
+    start(): void {
+      const run = (what: string, work: () => Promise<unknown>) => void work().catch((err) => log.warn({ err }, `${what} failed; the next change retries`));
+      registry.onChange((rec) => {
+        if (rec && differs(rec)) run('repin', () => tiers.repin(rec));
+      });
+      store.onChange((id, doc) => {
+        if (doc) run('repin', () => repinFor(id, doc));
+        else {
+          const pinned = registry.list().filter((r) => r.pinnedBy.includes(id));
+          if (pinned.length) run('unpin', () => tiers.unpin(id, pinned));
+        }
+      });
+      for (const rec of registry.list()) if (differs(rec)) run('repin', () => tiers.repin(rec));
     },
   };
 }

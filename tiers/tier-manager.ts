@@ -30,6 +30,12 @@ export interface TierManagerDeps {
   log: Logger;
   /** Lookups queueing (see core/pressure.ts): restore and rebuild writes yield Redis while it says so. */
   pressure?: LookupPressure;
+  /**
+   * The filter ids that should pin a record given its tags and the filters this process knows
+   * (tiers/pinning.ts pinsWanted). Applied inside the same compare-and-set as a tag change, so a
+   * source never carries a pinned tag unpinned in between, and by `repin`. Absent: tags pin nothing.
+   */
+  pinsWanted?: (rec: SourceRecord) => string[];
 }
 
 export class TierError extends Error {
@@ -75,13 +81,17 @@ export function createTierManager(deps: TierManagerDeps, options: TierManagerOpt
     log.info({ source: sourceName(rec), tier: t.tier, reason: t.reason, at: new Date(t.at).toISOString() }, 'tier transition');
   };
 
-  /** Runs `work` once per source in this process; concurrent callers share the run. */
-  function once(source: SourceRef, work: () => Promise<void>): Promise<void> {
-    const key = sourceName(source);
+  /**
+   * Runs a demotion or a restore once per source in this process; concurrent callers of the same
+   * kind share the run. By kind: a restore claimed while this process's demotion of the source is
+   * still finishing (a restore asked for during it, a pin) must run, not join the demotion.
+   */
+  function once(kind: 'demotion' | 'restore', source: SourceRef, work: () => Promise<void>): Promise<void> {
+    const key = `${kind} ${sourceName(source)}`;
     let p = running.get(key);
     if (!p) {
       p = work()
-        .catch((err) => log.error({ err, source: key }, 'tier work failed; it resumes when its lease lapses'))
+        .catch((err) => log.error({ err, source: sourceName(source), work: kind }, 'tier work failed; it resumes when its lease lapses'))
         .finally(() => running.delete(key));
       running.set(key, p);
     }
@@ -110,7 +120,7 @@ export function createTierManager(deps: TierManagerDeps, options: TierManagerOpt
     if (record.tier === 'restoring') throw new TierError('transition_in_progress', `${sourceName(source)} is restoring`);
     if (changed) {
       logTransition(record);
-      void once(source, () => runDemotion(source));
+      void once('demotion', source, () => runDemotion(source));
     }
     return record;
   }
@@ -174,7 +184,7 @@ export function createTierManager(deps: TierManagerDeps, options: TierManagerOpt
     const started = changed && record.tier === 'restoring';
     if (started) {
       logTransition(record);
-      void once(source, () => runRestore(source));
+      void once('restore', source, () => runRestore(source));
     }
     return { record, started };
   }
@@ -235,27 +245,61 @@ export function createTierManager(deps: TierManagerDeps, options: TierManagerOpt
 
   // ---- lifecycle and pins -----------------------------------------------------------------
 
+  /**
+   * The record with `pinnedBy` set to `pins` (sorted): removing the last pin restarts the expiry
+   * clock, as an unpin does. `gained` says whether a pin was added.
+   */
+  function withPins(rec: SourceRecord, pins: string[]): { next: SourceRecord; gained: boolean } {
+    const pinnedBy = [...new Set(pins)].sort();
+    const gained = pinnedBy.some((f) => !rec.pinnedBy.includes(f));
+    const lost = rec.pinnedBy.some((f) => !pinnedBy.includes(f));
+    const lastUnpinAt = lost && pinnedBy.length === 0 ? now() : rec.lastUnpinAt;
+    return { next: recompute({ ...rec, pinnedBy, lastUnpinAt }, options.expireAfter), gained };
+  }
+
+  const samePins = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((f) => b.includes(f));
+  const notHot = (rec: SourceRecord) => rec.tier === 'expired' || rec.tier === 'demoting';
+
   async function setLifecycle(source: SourceRef, body: Lifecycle): Promise<SourceRecord> {
+    let gained = false;
     const { record } = await deps.registry.update(source, (rec) => {
       const base = rec ?? newSourceRecord(source, now(), 'created by PUT');
-      const next: SourceRecord = {
+      let next: SourceRecord = {
         ...base,
         status: body.status,
         stoppedAt: body.status === 'stopped' ? body.stoppedAt ?? base.stoppedAt ?? now() : null,
         name: body.name ?? base.name,
         tags: body.tags ?? base.tags,
       };
+      gained = false;
+      if (deps.pinsWanted) ({ next, gained } = withPins(next, deps.pinsWanted(next)));
       return recompute(next, options.expireAfter);
     });
-    if (record && body.status === 'active' && (record.tier === 'expired' || record.tier === 'demoting')) {
-      return (await restore(source, 'set active')).record;
+    if (record && notHot(record) && (body.status === 'active' || gained)) {
+      return (await restore(source, body.status === 'active' ? 'set active' : `pinned by ${record.pinnedBy.join(', ')} (tag)`)).record;
     }
     return record!;
   }
 
-  /** Pins sources for a filter; restores expired ones. Returns the sources now restoring. */
-  async function pin(filterId: string, sources: SourceRef[]): Promise<SourceRef[]> {
-    const restoring: SourceRef[] = [];
+  /**
+   * Sets a source's pins to what `pinsWanted` says of its current record (a tag filter was
+   * registered, replaced or heard of, or the source's tags changed elsewhere); restores it when
+   * it gained a pin while expired. Unknown sources are left alone.
+   */
+  async function repin(source: SourceRef): Promise<void> {
+    if (!deps.pinsWanted) return;
+    let gained = false;
+    const { record, changed } = await deps.registry.update(source, (rec) => {
+      if (!rec || samePins(rec.pinnedBy, deps.pinsWanted!(rec))) return undefined;
+      let next: SourceRecord;
+      ({ next, gained } = withPins(rec, deps.pinsWanted!(rec)));
+      return next;
+    });
+    if (changed && record && gained && (notHot(record) || record.tier === 'restoring')) await restore(source, `pinned by ${record.pinnedBy.join(', ')} (tag)`);
+  }
+
+  /** Pins sources for a filter (creating unknown ones); restores expired ones. */
+  async function pin(filterId: string, sources: SourceRef[]): Promise<void> {
     for (const source of sources) {
       const { record } = await deps.registry.update(source, (rec) => {
         const base = rec ?? newSourceRecord(source, now(), `created by filter ${filterId}`);
@@ -263,11 +307,9 @@ export function createTierManager(deps: TierManagerDeps, options: TierManagerOpt
         return recompute({ ...base, pinnedBy: [...base.pinnedBy, filterId].sort() }, options.expireAfter);
       });
       if (record && (record.tier === 'expired' || record.tier === 'demoting' || record.tier === 'restoring')) {
-        const r = await restore(source, `pinned by filter ${filterId}`);
-        if (r.record.tier !== 'hot') restoring.push(source);
+        await restore(source, `pinned by filter ${filterId}`);
       }
     }
-    return restoring;
   }
 
   async function unpin(filterId: string, sources: SourceRef[]): Promise<void> {
@@ -347,6 +389,7 @@ export function createTierManager(deps: TierManagerDeps, options: TierManagerOpt
     setLifecycle,
     pin,
     unpin,
+    repin,
     scan,
     checkRedis,
     /** True while this process rebuilds the hot tier, or Redis says another one does. */

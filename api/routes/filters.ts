@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { formatTime } from '../../core/index.js';
 import type { AppDeps } from '../app.js';
 import { ApiError } from '../errors.js';
-import { idParams } from '../schemas.js';
+import { filterSchema, idParams } from '../schemas.js';
 
 /** Active retargeting filters: they pin the sources they name. */
 export function filterRoutes(app: FastifyInstance, deps: AppDeps): void {
@@ -13,7 +13,7 @@ export function filterRoutes(app: FastifyInstance, deps: AppDeps): void {
       schema: {
         params: idParams,
         // The filter's own grammar is checked by parseFilter, which names the bad node's path.
-        body: { type: 'object', additionalProperties: false, required: ['filter'], properties: { filter: {} } },
+        body: { type: 'object', additionalProperties: false, required: ['filter'], properties: { filter: filterSchema } },
       },
     },
     async (req) => deps.filters.put(req.params.id, req.body.filter),

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { parseFilter, type Filter } from '../../core/index.js';
 import type { AppDeps } from '../app.js';
 import { ApiError } from '../errors.js';
-import { idParams, userIdString } from '../schemas.js';
+import { filterSchema, idParams, userIdString } from '../schemas.js';
 
 export const MAX_CHECK_USERS = 1_000;
 export const MAX_AUDIENCE_PAGE = 10_000;
@@ -76,7 +76,7 @@ export function retargetingRoutes(app: FastifyInstance, deps: AppDeps): void {
           summary: SUMMARIES[op],
           description: op === 'audience' ? `${SEMANTICS} Pages of one walk never repeat a user and never skip one that matches throughout the walk.` : SEMANTICS,
           querystring: fromQuery,
-          body: { type: 'object', additionalProperties: false, required: ['filter', ...spec.required], properties: { filter: {}, ...spec.properties, ...fromProp } },
+          body: { type: 'object', additionalProperties: false, required: ['filter', ...spec.required], properties: { filter: filterSchema, ...spec.properties, ...fromProp } },
         },
       },
       // parseFilter throws FilterError (400 invalid_filter with the path) for a bad filter.

@@ -136,7 +136,7 @@ export function sourceRoutes(app: FastifyInstance, deps: AppDeps): void {
     },
     async (req, reply) => {
       const refs: SourceRef[] = req.body.tag !== undefined
-        ? deps.registry.list().filter((r) => r.tags.includes(req.body.tag!)).map(({ kind, id }) => ({ kind, id }))
+        ? deps.registry.tagged({ tag: req.body.tag })
         : parseSources(req.body.ids!.join(','), 1_000);
       const sources = [];
       for (const ref of refs) {

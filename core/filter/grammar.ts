@@ -1,5 +1,5 @@
 import { addDuration, parseDuration } from '../duration.js';
-import { EVENT_TYPES, type EventType, type SourceRef } from '../types.js';
+import { EVENT_TYPES, type EventType, type SourceKind, type SourceRef } from '../types.js';
 import { parseTime } from '../time.js';
 import { isId, sourceName } from '../sources.js';
 
@@ -13,16 +13,36 @@ export const MAX_DEPTH = 8;
 export const MAX_WITHIN = 'P200Y';
 const MAX_WITHIN_MS = addDuration(0, parseDuration(MAX_WITHIN)!);
 
-export interface Leaf {
-  source: SourceRef;
+interface LeafWindow {
   event: EventType;
-  variant?: string;
-  step?: string;
   /** Epoch ms bounds; `within` is kept as a duration and resolved against "now" at evaluation. */
   after?: number;
   before?: number;
   within?: string;
 }
+
+/** A leaf naming one campaign or canvas (and a variant or step of it). */
+export interface SourceLeaf extends LeafWindow {
+  source: SourceRef;
+  variant?: string;
+  step?: string;
+}
+
+/**
+ * A leaf naming a tag: it stands for the sources of `kind` (both kinds when absent) carrying the
+ * tag when the lookup runs, and matches on the latest such event over all of them.
+ */
+export interface TagLeaf extends LeafWindow {
+  tag: TagRef;
+}
+
+/** A tag as a leaf names it: the tag, and the kind of source when given. */
+export interface TagRef {
+  tag: string;
+  kind?: SourceKind;
+}
+
+export type Leaf = SourceLeaf | TagLeaf;
 
 export type Filter = { leaf: Leaf } | { and: Filter[] } | { or: Filter[] } | { not: Filter };
 
@@ -33,7 +53,7 @@ export class FilterError extends Error {
   }
 }
 
-const LEAF_KEYS = new Set(['campaign', 'canvas', 'event', 'variant', 'step', 'after', 'before', 'within']);
+const LEAF_KEYS = new Set(['campaign', 'canvas', 'tag', 'kind', 'event', 'variant', 'step', 'after', 'before', 'within']);
 
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
@@ -77,7 +97,14 @@ function parseLeaf(node: Record<string, unknown>, p: string): Leaf {
   };
   const campaign = id('campaign');
   const canvas = id('canvas');
-  if ((campaign === undefined) === (canvas === undefined)) throw new FilterError(p, 'a leaf names exactly one of "campaign" and "canvas"');
+  const tag = id('tag');
+  if ([campaign, canvas, tag].filter((v) => v !== undefined).length !== 1) {
+    throw new FilterError(p, 'a leaf names exactly one of "campaign", "canvas" and "tag"');
+  }
+  if (tag !== undefined) {
+    for (const k of ['variant', 'step'] as const) if (k in node) throw new FilterError(`${p}.${k}`, 'a tag leaf has no variant or step');
+  } else if ('kind' in node) throw new FilterError(`${p}.kind`, '"kind" belongs to tag leaves');
+  if (node.kind !== undefined && node.kind !== 'campaign' && node.kind !== 'canvas') throw new FilterError(`${p}.kind`, 'must be "campaign" or "canvas"');
   const step = id('step');
   if (step !== undefined && canvas === undefined) throw new FilterError(`${p}.step`, '"step" belongs to canvas leaves');
   const variant = id('variant');
@@ -86,12 +113,16 @@ function parseLeaf(node: Record<string, unknown>, p: string): Leaf {
   if (typeof node.event !== 'string' || !(EVENT_TYPES as readonly string[]).includes(node.event)) {
     throw new FilterError(`${p}.event`, `must be one of ${EVENT_TYPES.join(', ')}`);
   }
-  const leaf: Leaf = {
-    source: campaign !== undefined ? { kind: 'campaign', id: campaign } : { kind: 'canvas', id: canvas! },
-    event: node.event as EventType,
-  };
-  if (variant !== undefined) leaf.variant = variant;
-  if (step !== undefined) leaf.step = step;
+  const event = node.event as EventType;
+  let leaf: Leaf;
+  if (tag !== undefined) {
+    leaf = { tag: node.kind === undefined ? { tag } : { tag, kind: node.kind as SourceKind }, event };
+  } else {
+    const sourceLeaf: SourceLeaf = { source: campaign !== undefined ? { kind: 'campaign', id: campaign } : { kind: 'canvas', id: canvas! }, event };
+    if (variant !== undefined) sourceLeaf.variant = variant;
+    if (step !== undefined) sourceLeaf.step = step;
+    leaf = sourceLeaf;
+  }
   for (const k of ['after', 'before'] as const) {
     if (node[k] === undefined) continue;
     const t = parseTime(node[k]);
@@ -109,14 +140,32 @@ function parseLeaf(node: Record<string, unknown>, p: string): Leaf {
   return leaf;
 }
 
-/** The sources a filter names, deduplicated, in order of first mention. */
-export function filterSources(f: Filter): SourceRef[] {
-  const out = new Map<string, SourceRef>();
+function leaves(f: Filter): Leaf[] {
+  const out: Leaf[] = [];
   const walk = (n: Filter): void => {
-    if ('leaf' in n) out.set(sourceName(n.leaf.source), n.leaf.source);
+    if ('leaf' in n) out.push(n.leaf);
     else if ('not' in n) walk(n.not);
     else for (const m of 'and' in n ? n.and : n.or) walk(m);
   };
   walk(f);
+  return out;
+}
+
+/** The sources a filter names by id (not through tags), deduplicated, in order of first mention. */
+export function filterSources(f: Filter): SourceRef[] {
+  const out = new Map<string, SourceRef>();
+  for (const l of leaves(f)) if ('source' in l) out.set(sourceName(l.source), l.source);
   return [...out.values()];
+}
+
+/** The tags a filter's tag leaves name (with their kind), deduplicated, in order of first mention. */
+export function filterTags(f: Filter): TagRef[] {
+  const out = new Map<string, TagRef>();
+  for (const l of leaves(f)) if ('tag' in l) out.set(`${l.tag.kind ?? ''}|${l.tag.tag}`, l.tag);
+  return [...out.values()];
+}
+
+/** Whether a source of `kind` carrying `tags` is one a tag leaf naming `t` stands for. */
+export function carriesTag(t: TagRef, kind: SourceKind, tags: readonly string[]): boolean {
+  return (t.kind === undefined || t.kind === kind) && tags.includes(t.tag);
 }

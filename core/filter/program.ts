@@ -1,5 +1,5 @@
 import { addDuration, parseDuration, type Duration } from '../duration.js';
-import type { Filter, Leaf } from './grammar.js';
+import type { Filter, SourceLeaf, TagRef } from './grammar.js';
 import { indexName } from '../index-names.js';
 import { sourceName } from '../sources.js';
 import type { SourceRef } from '../types.js';
@@ -34,6 +34,10 @@ export interface FilterPlan {
 export interface Compiled {
   leaves: CompiledLeaf[];
   program: Program;
+  /**
+   * The sources named by id and those its tag leaves stand for. Empty when the filter names
+   * none (only tags no source carries): no user can match, and no backend is to be asked.
+   */
   sources: string[];
   /**
    * Whether a user with no event in any leaf's index can match: only then does evaluation
@@ -45,7 +49,7 @@ export interface Compiled {
 }
 
 /** The index a leaf reads: the variant's or step's type index when given, else the type's. */
-export function leafIndex(leaf: Leaf): string {
+export function leafIndex(leaf: SourceLeaf): string {
   if (leaf.variant !== undefined) return indexName.variant(leaf.variant, leaf.event);
   if (leaf.step !== undefined) return indexName.step(leaf.step, leaf.event);
   return indexName.type(leaf.event);
@@ -54,14 +58,50 @@ export function leafIndex(leaf: Leaf): string {
 const negate = (d: Duration): Duration =>
   Object.fromEntries(Object.entries(d).map(([k, v]) => [k, -v])) as unknown as Duration;
 
+/** The sources a tag leaf stands for when the lookup runs (the registry's, by tag and kind). */
+export type TagResolver = (tag: TagRef) => readonly SourceRef[];
+
 /**
- * Resolves `within` against `now` (after = now - within, months by the UTC calendar) and
- * deduplicates equal leaves so each is read once.
+ * Resolves `within` against `now` (after = now - within, months by the UTC calendar), tag
+ * leaves against `tagged`, and deduplicates equal leaves so each is read once.
+ *
+ * A tag leaf over sources S_1..S_n matches when the latest of the user's times t_i (one per
+ * source) is in [after, before). As single-source leaves: max(t_i) >= after is "some t_i >=
+ * after", and max(t_i) < before is "no t_i >= before", so the leaf becomes
+ * `or_i [after, +inf) and not or_i [before, +inf)` (the `not` only meets users with an event of
+ * some S_i, who are in the universe). Every backend then evaluates it as it evaluates any leaf,
+ * with the same semantics. A tag no source carries stands for no source and matches no user: an
+ * empty window, [0, 0), on a source the filter names otherwise.
  */
-export function compile(filter: Filter, now: number): Compiled {
+export function compile(filter: Filter, now: number, tagged: TagResolver): Compiled {
+  const resolved = new Map<string, string[]>();
+  const sources = new Set<string>();
+  const tagSources = (t: TagRef): string[] => {
+    const key = `${t.kind ?? ''}|${t.tag}`;
+    let names = resolved.get(key);
+    if (!names) resolved.set(key, (names = tagged(t).map(sourceName).sort()));
+    return names;
+  };
+  const collect = (f: Filter): void => {
+    if ('leaf' in f) for (const s of 'tag' in f.leaf ? tagSources(f.leaf.tag) : [sourceName(f.leaf.source)]) sources.add(s);
+    else if ('not' in f) collect(f.not);
+    else for (const m of 'and' in f ? f.and : f.or) collect(m);
+  };
+  collect(filter);
+  if (sources.size === 0) return { leaves: [], program: { or: [] }, sources: [], needsUniverse: false };
+  const [first] = sources;
+
   const leaves: CompiledLeaf[] = [];
   const byKey = new Map<string, number>();
-  const sources = new Set<string>();
+  const leaf = (c: CompiledLeaf): Program => {
+    const key = `${c.source}|${c.index}|${c.after}|${c.before}`;
+    let i = byKey.get(key);
+    if (i === undefined) {
+      i = leaves.push(c) - 1;
+      byKey.set(key, i);
+    }
+    return { leaf: i };
+  };
   const walk = (f: Filter): Program => {
     if ('leaf' in f) {
       const l = f.leaf;
@@ -70,15 +110,14 @@ export function compile(filter: Filter, now: number): Compiled {
         const d = parseDuration(l.within)!;
         after = addDuration(now, negate(d));
       }
-      const c: CompiledLeaf = { source: sourceName(l.source), index: leafIndex(l), after, before: l.before ?? Infinity };
-      sources.add(c.source);
-      const key = `${c.source}|${c.index}|${c.after}|${c.before}`;
-      let i = byKey.get(key);
-      if (i === undefined) {
-        i = leaves.push(c) - 1;
-        byKey.set(key, i);
-      }
-      return { leaf: i };
+      const before = l.before ?? Infinity;
+      if ('source' in l) return leaf({ source: sourceName(l.source), index: leafIndex(l), after, before });
+      const index = indexName.type(l.event);
+      const over = tagSources(l.tag);
+      if (over.length === 0) return leaf({ source: first!, index, after: 0, before: 0 });
+      if (over.length === 1) return leaf({ source: over[0]!, index, after, before });
+      const from = (bound: number): Program => ({ or: over.map((source) => leaf({ source, index, after: bound, before: Infinity })) });
+      return before === Infinity ? from(after) : { and: [from(after), { not: from(before) }] };
     }
     if ('not' in f) return { not: walk(f.not) };
     if ('and' in f) return { and: f.and.map(walk) };

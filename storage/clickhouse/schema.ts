@@ -11,6 +11,11 @@ const enumOf = (values: readonly string[]) => values.map((v, i) => `'${v}' = ${i
  * background; until it does, queries count `uniqExact(id)` and take `max(time)`, which are
  * exact whether or not the merge has happened. An event id's partition is fixed by its time,
  * so its duplicates always meet in one partition.
+ *
+ * The `type` Enum8 numbers EVENT_TYPES in order, so a new type is appended and existing values
+ * keep their numbers; the MODIFY COLUMN lets a table created before it accept it. It is
+ * idempotent, and metadata-only on 18.16 and current releases alike (an Enum8 that only gains
+ * values: no part is rewritten), so it runs on every start.
  */
 export function schemaStatements(database: string): string[] {
   const db = sqlIdent(database);
@@ -30,5 +35,6 @@ export function schemaStatements(database: string): string[] {
     ) ENGINE = ReplacingMergeTree()
     PARTITION BY toYYYYMM(toDateTime(intDiv(time, 1000)))
     ORDER BY (source_kind, source_id, id)`,
+    `ALTER TABLE ${db}.events MODIFY COLUMN type Enum8(${enumOf(EVENT_TYPES)})`,
   ];
 }

@@ -9,8 +9,9 @@ import { sourceKeys } from './keys.js';
 
 /**
  * For each user: the latest time in each of `leaves`' indexes, and whether the user has any
- * event of `sources`. One pipelined round trip of ZMSCORE calls (one per key; on Redis
- * Cluster one pipeline per source, in parallel).
+ * event of `sources`. One pipelined round trip of ZMSCORE calls, one per distinct key (leaves
+ * over one index with different windows, as a tag leaf's are, read it once; on Redis Cluster
+ * one pipeline per source, in parallel).
  */
 export async function scores(
   redis: RedisClient,
@@ -22,23 +23,26 @@ export async function scores(
   const latest = users.map(() => new Array<number | undefined>(leaves.length));
   const known = users.map(() => false);
   if (users.length === 0) return { latest, known };
-  const keys = [
-    ...leaves.map((l) => ({ source: l.source, key: sourceKeys(ns, l.source).index(l.index) })),
-    ...sources.map((s) => ({ source: s, key: sourceKeys(ns, s).index('any') })),
-  ];
-  const res = await pipelined(redis, keys, (pipe, key) => pipe.zmscore(key, ...users));
-  res.forEach((value, k) => {
-    const scores = value as (string | null)[];
-    if (k < leaves.length) {
-      scores.forEach((v, u) => {
-        if (v !== null) latest[u]![k] = Number(v);
-      });
-    } else {
-      scores.forEach((v, u) => {
-        if (v !== null) known[u] = true;
-      });
-    }
+  const keys: { source: SourceRef; key: string }[] = [];
+  const slot = new Map<string, number>();
+  const read = (source: SourceRef, key: string): number => {
+    let i = slot.get(key);
+    if (i === undefined) slot.set(key, (i = keys.push({ source, key }) - 1));
+    return i;
+  };
+  const leafKeys = leaves.map((l) => read(l.source, sourceKeys(ns, l.source).index(l.index)));
+  const anyKeys = sources.map((s) => read(s, sourceKeys(ns, s).index('any')));
+  const res = (await pipelined(redis, keys, (pipe, key) => pipe.zmscore(key, ...users))) as (string | null)[][];
+  leafKeys.forEach((k, l) => {
+    res[k]!.forEach((v, u) => {
+      if (v !== null) latest[u]![l] = Number(v);
+    });
   });
+  for (const k of anyKeys) {
+    res[k]!.forEach((v, u) => {
+      if (v !== null) known[u] = true;
+    });
+  }
   return { latest, known };
 }
 
@@ -98,16 +102,18 @@ export async function filterSet(
 
 /**
  * Every user with any event of the sources, sorted by id (the universe a `not` ranges over,
- * and the order audience pages walk). Read in ranges of 10_000 members.
+ * and the order audience pages walk). Read in ranges of 10_000 members, the first range of
+ * every source in one pipeline (a tag may stand for many sources).
  */
 export async function users(redis: RedisClient, ns: string, sources: readonly SourceRef[]): Promise<string[]> {
   const all = new Set<string>();
-  for (const s of sources) {
-    const key = sourceKeys(ns, s).index('any');
-    for (let start = 0; ; start += 10_000) {
-      const page = await redis.zrange(key, start, start + 9_999);
+  const keys = sources.map((s) => ({ source: s, key: sourceKeys(ns, s).index('any') }));
+  const first = (await pipelined(redis, keys, (pipe, key) => pipe.zrange(key, 0, 9_999))) as string[][];
+  for (const [i, page0] of first.entries()) {
+    for (const u of page0) all.add(u);
+    for (let start = 10_000, page = page0; page.length === 10_000; start += 10_000) {
+      page = await redis.zrange(keys[i]!.key, start, start + 9_999);
       for (const u of page) all.add(u);
-      if (page.length < 10_000) break;
     }
   }
   return [...all].sort();

@@ -12,6 +12,8 @@ export function isCasConflict(err: unknown): boolean {
  */
 export class KvDocStore<T> {
   private readonly mirror = new Map<string, T>();
+  /** The revision each key's mirrored value (or deletion) comes from: older news is ignored. */
+  private readonly revisions = new Map<string, number>();
   private watcher: QueuedIterator<KvEntry> | undefined;
   private listeners: ((key: string, doc: T | null) => void)[] = [];
 
@@ -30,17 +32,24 @@ export class KvDocStore<T> {
     const initialized = new Promise<void>((r) => (ready = r));
     this.watcher = await this.kv.watch({ initializedFn: () => ready() });
     void (async () => {
-      for await (const e of this.watcher!) {
-        const doc = e.operation === 'PUT' ? e.json<T>() : null;
-        if (doc) this.mirror.set(e.key, doc);
-        else this.mirror.delete(e.key);
-        for (const l of this.listeners) l(e.key, doc);
-      }
+      for await (const e of this.watcher!) this.mirrorValue(e.key, e.operation === 'PUT' ? e.json<T>() : null, e.revision);
     })().catch(() => undefined);
     await initialized;
   }
 
-  /** Called for every change the mirror sees (own and other processes' writes). */
+  /**
+   * Mirrors a value unless the mirror holds a newer one: this process's own writes are mirrored
+   * at once (a lookup right after a PUT sees it), the watch brings the same revision later.
+   */
+  private mirrorValue(key: string, doc: T | null, revision: number): void {
+    if (revision <= (this.revisions.get(key) ?? 0)) return;
+    this.revisions.set(key, revision);
+    if (doc) this.mirror.set(key, doc);
+    else this.mirror.delete(key);
+    for (const l of this.listeners) l(key, doc);
+  }
+
+  /** Called for every change the mirror sees (own and other processes' writes), once per revision. */
   onChange(listener: (key: string, doc: T | null) => void): void {
     this.listeners.push(listener);
   }
@@ -63,7 +72,8 @@ export class KvDocStore<T> {
   /** Creates the document unless it exists; returns false when it did. */
   async create(key: string, doc: T): Promise<boolean> {
     try {
-      await this.kv.create(key, JSON.stringify(doc));
+      const revision = await this.kv.create(key, JSON.stringify(doc));
+      if (this.watcher) this.mirrorValue(key, doc, revision);
       return true;
     } catch (err) {
       if (isCasConflict(err)) return false;
@@ -83,8 +93,8 @@ export class KvDocStore<T> {
       const next = fn(live);
       if (next === undefined) return { doc: live, changed: false };
       try {
-        if (cur) await this.kv.update(key, JSON.stringify(next), cur.revision);
-        else await this.kv.create(key, JSON.stringify(next));
+        const revision = cur ? await this.kv.update(key, JSON.stringify(next), cur.revision) : await this.kv.create(key, JSON.stringify(next));
+        if (this.watcher) this.mirrorValue(key, next, revision);
         return { doc: next, changed: true };
       } catch (err) {
         if (!isCasConflict(err) || attempt > 50) throw err;
@@ -94,6 +104,9 @@ export class KvDocStore<T> {
 
   async delete(key: string): Promise<void> {
     await this.kv.delete(key);
+    // The deletion's revision, so the mirror drops the key at once, as it takes writes.
+    const e = this.watcher && (await this.kv.get(key));
+    if (e) this.mirrorValue(key, e.operation === 'PUT' ? e.json<T>() : null, e.revision);
   }
 
   stop(): void {

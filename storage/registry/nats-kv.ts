@@ -1,5 +1,5 @@
 import type { JetStreamClient } from 'nats';
-import { type SourceRecord, type SourceRef, type SourceRegistry, newSourceRecord } from '../../core/index.js';
+import { type SourceRecord, type SourceRef, type SourceRegistry, type TagRef, carriesTag, newSourceRecord } from '../../core/index.js';
 import { KvDocStore } from './kv-store.js';
 
 /** KV keys allow `[-/_=.A-Za-z0-9]`; source ids may hold `:`, so the id is base64url-encoded. */
@@ -14,13 +14,41 @@ export function registryKey(source: SourceRef): string {
  */
 export class NatsKvRegistry implements SourceRegistry {
   private readonly known = new Set<string>();
+  /** tag -> KV key -> the mirrored record carrying it: tag leaves resolve without a scan. */
+  private readonly byTag = new Map<string, Map<string, SourceRecord>>();
+  private readonly tagsOf = new Map<string, string[]>();
 
-  private constructor(readonly store: KvDocStore<SourceRecord>, private readonly now: () => number) {}
+  private constructor(readonly store: KvDocStore<SourceRecord>, private readonly now: () => number) {
+    store.onChange((key, rec) => this.index(key, rec));
+  }
 
   static async open(js: JetStreamClient, namespace: string, now: () => number = Date.now, replicas = 1): Promise<NatsKvRegistry> {
     const store = await KvDocStore.open<SourceRecord>(js, `${namespace}_sources`, replicas);
+    const registry = new NatsKvRegistry(store, now);
     await store.startMirror();
-    return new NatsKvRegistry(store, now);
+    return registry;
+  }
+
+  private index(key: string, rec: SourceRecord | null): void {
+    for (const tag of this.tagsOf.get(key) ?? []) {
+      const keys = this.byTag.get(tag)!;
+      keys.delete(key);
+      if (keys.size === 0) this.byTag.delete(tag);
+    }
+    const tags = rec?.tags ?? [];
+    for (const tag of tags) {
+      let keys = this.byTag.get(tag);
+      if (!keys) this.byTag.set(tag, (keys = new Map()));
+      keys.set(key, rec!);
+    }
+    if (tags.length) this.tagsOf.set(key, tags);
+    else this.tagsOf.delete(key);
+  }
+
+  tagged(tag: TagRef): SourceRef[] {
+    const out: SourceRef[] = [];
+    for (const rec of this.byTag.get(tag.tag)?.values() ?? []) if (carriesTag(tag, rec.kind, rec.tags)) out.push({ kind: rec.kind, id: rec.id });
+    return out;
   }
 
   async ensure(sources: readonly SourceRef[]): Promise<void> {

@@ -67,4 +67,39 @@ test('the same DDL and queries give the same answers on ClickHouse 18.16 and cur
   }
 });
 
+test('a table created before machine_open keeps its rows and accepts machine opens after migrate, on 18.16 and current ClickHouse', async () => {
+  const db = testNamespace('compat');
+  const server = new ClickHouseHistory({ url: testConfig(db).clickhouseUrl, database: db });
+  const session = new Session();
+  const [createDb, createTable, ...rest] = schemaStatements(db);
+  // The DDL as it was before machine_open existed: the same Enum8 without its last value.
+  const oldTable = createTable!.replace(", 'machine_open' = 10", '');
+  assert.ok(oldTable !== createTable, 'machine_open is the Enum8 value 10, appended last');
+  const before = `INSERT INTO ${db}.events (source_kind, source_id, id, type, user_id, time) VALUES ('campaign', 'A', 'o1', 'open', 'u1', 1000), ('campaign', 'A', 'o2', 'control', 'u2', 2000)`;
+  const after = `INSERT INTO ${db}.events (source_kind, source_id, id, type, user_id, time) VALUES ('campaign', 'A', 'm1', 'machine_open', 'u1', 3000)`;
+  const read = `SELECT id, type, toInt8(type) AS n FROM ${db}.events ORDER BY id`;
+  try {
+    for (const stmt of [createDb!, oldTable, before]) {
+      await server.client.command({ query: stmt });
+      session.query(stmt);
+    }
+    // The old enum refuses machine_open on both.
+    await server.client.command({ query: after }).then(() => assert.unreachable('18.16 accepted machine_open before the migration'), () => undefined);
+    assert.throws(() => session.query(after));
+    await server.migrate();
+    await server.migrate(); // idempotent
+    for (const stmt of [...rest, ...rest]) session.query(stmt);
+    await server.client.command({ query: after });
+    session.query(after);
+    const onChdb = session.query(`${read} FORMAT JSONEachRow`, 'JSONEachRow').trim().split('\n').map((l) => JSON.parse(l));
+    const expected = [{ id: 'm1', type: 'machine_open', n: 10 }, { id: 'o1', type: 'open', n: 3 }, { id: 'o2', type: 'control', n: 9 }];
+    assert.equal(onChdb, expected);
+    assert.equal(await server.select(read), expected);
+  } finally {
+    session.cleanup();
+    await server.dropDatabase();
+    await server.close();
+  }
+});
+
 test.run();

@@ -14,8 +14,14 @@ const rand = rng(42);
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
 
 type Ev = { id: string; type: string; userId: string; campaignId?: string; canvasId?: string; variantId?: string; stepId?: string; time: number };
-const SOURCES = [{ campaignId: 'rA' }, { campaignId: 'rB' }, { canvasId: 'rC' }] as const;
-const TYPES = ['send', 'open', 'click'] as const;
+const SOURCES = [{ campaignId: 'rA' }, { campaignId: 'rB' }, { canvasId: 'rC' }, { campaignId: 'rD' }, { canvasId: 'rE' }] as const;
+/** Tags the sources carry in the tag tests, and one that no source ever carries. */
+const TAGS = ['t1', 't2', 't3'] as const;
+const NO_SOURCE_TAG = 'tNone';
+/** The tags each source carries now (`c:rA`, `v:rC`), as the tag tests set them with PUT. */
+const tagsNow = new Map<string, string[]>();
+// machine_open beside open: an open leaf must not match a machine open, nor the reverse.
+const TYPES = ['send', 'open', 'machine_open', 'click'] as const;
 const USERS = Array.from({ length: 40 }, (_, i) => `ru${i}`);
 const events: Ev[] = Array.from({ length: 1_500 }, (_, i) => {
   const src = pick(SOURCES);
@@ -26,12 +32,19 @@ const events: Ev[] = Array.from({ length: 1_500 }, (_, i) => {
 });
 const times = [...new Set(events.map((e) => e.time))].sort((a, b) => a - b);
 
-function randomLeaf(): Record<string, unknown> {
+function randomLeaf(tags = false): Record<string, unknown> {
   const src = pick(SOURCES);
-  const leaf: Record<string, unknown> = 'campaignId' in src ? { campaign: src.campaignId } : { canvas: src.canvasId };
-  leaf.event = pick(TYPES);
-  if ('campaignId' in src && rand() < 0.4) leaf.variant = pick(['v1', 'v2']);
-  if ('canvasId' in src && rand() < 0.4) leaf.step = pick(['s1', 's2']);
+  let leaf: Record<string, unknown>;
+  if (tags && rand() < 0.5) {
+    leaf = { tag: rand() < 0.1 ? NO_SOURCE_TAG : pick(TAGS) };
+    if (rand() < 0.4) leaf.kind = pick(['campaign', 'canvas']);
+    leaf.event = pick(TYPES);
+  } else {
+    leaf = 'campaignId' in src ? { campaign: src.campaignId } : { canvas: src.canvasId };
+    leaf.event = pick(TYPES);
+    if ('campaignId' in src && rand() < 0.4) leaf.variant = pick(['v1', 'v2']);
+    if ('canvasId' in src && rand() < 0.4) leaf.step = pick(['s1', 's2']);
+  }
   const r = rand();
   // Bounds sometimes fall exactly on an event time: after is inclusive, before exclusive.
   const bound = () => pick(times) + (rand() < 0.5 ? 0 : HOUR / 2);
@@ -41,13 +54,17 @@ function randomLeaf(): Record<string, unknown> {
   return leaf;
 }
 
-function randomFilter(depth = 0): Record<string, unknown> {
+function randomFilter(depth = 0, tags = false): Record<string, unknown> {
   const r = rand();
-  if (depth >= 3 || r < 0.35) return randomLeaf();
-  if (r < 0.6) return { and: Array.from({ length: 1 + Math.floor(rand() * 3) }, () => randomFilter(depth + 1)) };
-  if (r < 0.85) return { or: Array.from({ length: 1 + Math.floor(rand() * 3) }, () => randomFilter(depth + 1)) };
-  return { not: randomFilter(depth + 1) };
+  if (depth >= 3 || r < 0.35) return randomLeaf(tags);
+  if (r < 0.6) return { and: Array.from({ length: 1 + Math.floor(rand() * 3) }, () => randomFilter(depth + 1, tags)) };
+  if (r < 0.85) return { or: Array.from({ length: 1 + Math.floor(rand() * 3) }, () => randomFilter(depth + 1, tags)) };
+  return { not: randomFilter(depth + 1, tags) };
 }
+
+/** The sources (`c:rA`, `v:rC`) a tag leaf stands for under tagsNow. */
+const tagged = (f: any): string[] =>
+  [...tagsNow].filter(([src, tags]) => tags.includes(f.tag) && (f.kind === undefined || src.startsWith(f.kind === 'campaign' ? 'c:' : 'v:'))).map(([src]) => src);
 
 /** The contract, read literally, over the raw events: no code shared with the engine. */
 function bruteForce(filter: Record<string, unknown>, now: number): Set<string> {
@@ -56,15 +73,18 @@ function bruteForce(filter: Record<string, unknown>, now: number): Set<string> {
     if (f.and) f.and.forEach(collect);
     else if (f.or) f.or.forEach(collect);
     else if (f.not) collect(f.not);
+    else if (f.tag !== undefined) for (const s of tagged(f)) named.add(s);
     else named.add(f.campaign !== undefined ? `c:${f.campaign}` : `v:${f.canvas}`);
   };
   collect(filter);
   const srcOf = (e: Ev) => (e.campaignId !== undefined ? `c:${e.campaignId}` : `v:${e.canvasId}`);
   const universe = new Set(events.filter((e) => named.has(srcOf(e))).map((e) => e.userId));
   const leafMatch = (f: any, user: string): boolean => {
+    // A tag leaf: the latest such event over every source carrying the tag now.
+    const over = f.tag !== undefined ? tagged(f) : undefined;
     const mine = events.filter((e) =>
       e.userId === user && e.type === f.event &&
-      (f.campaign !== undefined ? e.campaignId === f.campaign : e.canvasId === f.canvas) &&
+      (over ? over.includes(srcOf(e)) : f.campaign !== undefined ? e.campaignId === f.campaign : e.canvasId === f.canvas) &&
       (f.variant === undefined || e.variantId === f.variant) && (f.step === undefined || e.stepId === f.step));
     if (mine.length === 0) return false;
     const t = Math.max(...mine.map((e) => e.time));
@@ -85,7 +105,7 @@ function bruteForce(filter: Record<string, unknown>, now: number): Set<string> {
 test.before(async (ctx) => {
   ctx.stack = await startStack();
   await ctx.stack.publish(events);
-  for (const [k, id] of [['campaigns', 'rA'], ['campaigns', 'rB'], ['canvases', 'rC']]) {
+  for (const [k, id] of [['campaigns', 'rA'], ['campaigns', 'rB'], ['canvases', 'rC'], ['campaigns', 'rD'], ['canvases', 'rE']]) {
     const n = events.filter((e) => (e.campaignId ?? e.canvasId) === id).length;
     await eventually(async () => (await getJson(ctx.stack.ts, `/v1/${k}/${id}`)).body.counts?.history === n, `${id} ingested`);
   }
@@ -127,6 +147,97 @@ test('check, count and audience equal brute force for random filters, hot and hi
   }
 });
 
+/** Gives each source a random set of TAGS with PUT (never NO_SOURCE_TAG), and records it in tagsNow. */
+async function retag(stack: Stack): Promise<void> {
+  for (const src of SOURCES) {
+    const tags = TAGS.filter(() => rand() < 0.4);
+    const [path, key] = 'campaignId' in src ? [`/v1/campaigns/${src.campaignId}`, `c:${src.campaignId}`] : [`/v1/canvases/${src.canvasId}`, `v:${src.canvasId}`];
+    const r = await send(stack.ts, 'PUT', path, { status: 'active', tags });
+    assert.is(r.status, 200, JSON.stringify(r.body));
+    tagsNow.set(key, tags);
+  }
+}
+
+async function assertBruteForce(stack: Stack, filter: Record<string, unknown>): Promise<void> {
+  const candidates = [...USERS, 'stranger1'];
+  const expected = bruteForce(filter, Date.now());
+  for (const from of ['hot', 'history'] as const) {
+    const what = `${from} ${JSON.stringify(filter)} tags ${JSON.stringify([...tagsNow])}`;
+    const c = await send(stack.ts, 'POST', '/v1/retargeting/check', { filter, userIds: candidates, from });
+    assert.is(c.status, 200, `${what} ${JSON.stringify(c.body)}`);
+    assert.equal(c.body.matched, candidates.filter((u) => expected.has(u)), what);
+    const n = await send(stack.ts, 'POST', '/v1/retargeting/count', { filter, from });
+    assert.is(n.body.count, expected.size, what);
+    assert.equal(await walkAudience(stack, filter, from), [...expected].sort(), what);
+  }
+}
+
+test('tag leaves mixed with source leaves and combinators equal brute force, hot and history, retagged between calls', async ({ stack }) => {
+  for (let round = 0; round < 8; round++) {
+    await retag(stack);
+    for (let i = 0; i < 6; i++) await assertBruteForce(stack, randomFilter(0, true));
+  }
+  // The latest over the sources, not any of them: a user whose latest send over {rA, rB} is
+  // after the bound matches `after`, and one whose latest is past `before` does not match
+  // even when an older send of theirs is inside the window.
+  for (const src of SOURCES) tagsNow.set('campaignId' in src ? `c:${src.campaignId}` : `v:${src.canvasId}`, []);
+  for (const id of ['rA', 'rB']) {
+    assert.is((await send(stack.ts, 'PUT', `/v1/campaigns/${id}`, { status: 'active', tags: ['t1'] })).status, 200);
+    tagsNow.set(`c:${id}`, ['t1']);
+  }
+  for (const id of ['rD']) assert.is((await send(stack.ts, 'PUT', `/v1/campaigns/${id}`, { status: 'active', tags: [] })).status, 200);
+  for (const id of ['rC', 'rE']) assert.is((await send(stack.ts, 'PUT', `/v1/canvases/${id}`, { status: 'active', tags: [] })).status, 200);
+  const mid = times[Math.floor(times.length / 2)]!;
+  for (const filter of [
+    { tag: 't1', event: 'send', before: mid },
+    { tag: 't1', event: 'send', after: new Date(mid).toISOString() },
+    { tag: 't1', event: 'send', after: new Date(times[Math.floor(times.length / 4)]!).toISOString(), before: mid },
+    { tag: 't1', kind: 'canvas', event: 'send' },
+    { not: { tag: NO_SOURCE_TAG, event: 'send' } },
+    { and: [{ campaign: 'rD', event: 'open' }, { not: { tag: NO_SOURCE_TAG, event: 'send' } }] },
+    { or: [{ campaign: 'rD', event: 'open' }, { tag: NO_SOURCE_TAG, event: 'send' }] },
+  ]) {
+    await assertBruteForce(stack, filter);
+  }
+  // Somebody has an rA or rB send before mid and a later one: they are not in "before mid".
+  const latestSend = (u: string) => Math.max(...events.filter((e) => e.userId === u && e.type === 'send' && (e.campaignId === 'rA' || e.campaignId === 'rB')).map((e) => e.time));
+  const straddling = USERS.find((u) => events.some((e) => e.userId === u && e.type === 'send' && (e.campaignId === 'rA' || e.campaignId === 'rB') && e.time < mid) && latestSend(u) >= mid);
+  assert.ok(straddling, 'a user with sends on both sides of the bound');
+  for (const from of ['hot', 'history'] as const) {
+    const r = await send(stack.ts, 'POST', '/v1/retargeting/check', { filter: { tag: 't1', event: 'send', before: mid }, userIds: [straddling], from });
+    assert.equal(r.body.matched, [], from);
+  }
+  const none = await send(stack.ts, 'POST', '/v1/retargeting/count', { filter: { tag: NO_SOURCE_TAG, event: 'send' } });
+  assert.equal(none.body, { count: 0, servedFrom: 'hot' });
+  for (const src of SOURCES) {
+    const path = 'campaignId' in src ? `/v1/campaigns/${src.campaignId}` : `/v1/canvases/${src.canvasId}`;
+    await send(stack.ts, 'PUT', path, { status: 'active', tags: [] });
+    tagsNow.set('campaignId' in src ? `c:${src.campaignId}` : `v:${src.canvasId}`, []);
+  }
+});
+
+test('a tag standing for an expired source answers 409 with it, unless from history', async ({ stack }) => {
+  assert.is((await send(stack.ts, 'PUT', '/v1/campaigns/rB', { status: 'active', tags: ['texp'] })).status, 200);
+  assert.is((await send(stack.ts, 'PUT', '/v1/canvases/rE', { status: 'active', tags: ['texp'] })).status, 200);
+  const filter = { tag: 'texp', event: 'send' };
+  const hot = await send(stack.ts, 'POST', '/v1/retargeting/count', { filter });
+  assert.is(hot.status, 200);
+  await send(stack.ts, 'POST', '/v1/canvases/rE/demote');
+  await eventually(async () => (await getJson(stack.ts, '/v1/canvases/rE')).body.tier === 'expired', 'demoted');
+  const r = await send(stack.ts, 'POST', '/v1/retargeting/check', { filter: { tag: 'texp', kind: 'canvas', event: 'click' }, userIds: ['ru1'] });
+  assert.is(r.status, 409);
+  assert.equal(r.body.sources, ['canvas:rE']);
+  // kind campaign does not stand for the canvas: it answers from the hot tier.
+  assert.is((await send(stack.ts, 'POST', '/v1/retargeting/count', { filter: { tag: 'texp', kind: 'campaign', event: 'send' } })).status, 200);
+  assert.equal((await send(stack.ts, 'POST', '/v1/retargeting/count', { filter, from: 'history' })).body, { count: hot.body.count, servedFrom: 'history' });
+  // Untagged, the expired canvas is no longer named: the filter answers from the hot tier again.
+  await send(stack.ts, 'PUT', '/v1/canvases/rE', { status: 'active', tags: [] });
+  const after = await send(stack.ts, 'POST', '/v1/retargeting/count', { filter });
+  assert.is(after.status, 200);
+  await send(stack.ts, 'PUT', '/v1/campaigns/rB', { status: 'active', tags: [] });
+  await eventually(async () => (await getJson(stack.ts, '/v1/canvases/rE')).body.tier === 'hot', 'restored by set active');
+});
+
 test('lookups by registered filter id answer as the inline routes, hot and history; replaced filters take effect; unknown ids 404', async ({ stack }) => {
   const candidates = [...USERS, 'stranger1'];
   const walkById = async (id: string, from: 'hot' | 'history') => {
@@ -142,7 +253,8 @@ test('lookups by registered filter id answer as the inline routes, hot and histo
     throw new Error('audience walk did not end');
   };
   for (let i = 0; i < 12; i++) {
-    const filter = randomFilter();
+    if (i % 3 === 0) await retag(stack); // registered tag leaves stand for the sources tagged now
+    const filter = randomFilter(0, true);
     const id = `reg${i % 4}`; // ids are reused: a replaced filter must be the one answered
     assert.is((await send(stack.ts, 'PUT', `/v1/filters/${id}`, { filter })).status, 200);
     for (const from of ['hot', 'history'] as const) {
@@ -159,6 +271,10 @@ test('lookups by registered filter id answer as the inline routes, hot and histo
   assert.is(missing.status, 404);
   assert.is(missing.body.error, 'filter_not_found');
   for (let i = 0; i < 4; i++) await send(stack.ts, 'DELETE', `/v1/filters/reg${i}`);
+  for (const src of SOURCES) {
+    await send(stack.ts, 'PUT', 'campaignId' in src ? `/v1/campaigns/${src.campaignId}` : `/v1/canvases/${src.canvasId}`, { status: 'active', tags: [] });
+    tagsNow.set('campaignId' in src ? `c:${src.campaignId}` : `v:${src.canvasId}`, []);
+  }
   assert.is((await send(stack.ts, 'POST', '/v1/filters/reg0/check', { userIds: ['ru1'] })).status, 404);
 });
 
@@ -190,6 +306,29 @@ test('a filter on an expired source: 409 with the list; from history it answers 
   await send(stack.ts, 'POST', '/v1/campaigns/rA/restore');
   await eventually(async () => (await getJson(stack.ts, '/v1/campaigns/rA')).body.tier === 'hot', 'restored');
   assert.equal((await send(stack.ts, 'POST', '/v1/retargeting/count', { filter })).body, hot.body);
+});
+
+test('machine opens are their own event type: an open leaf does not match them, hot and history', async ({ stack }) => {
+  await stack.publish([
+    { id: 'mo1', type: 'machine_open', userId: 'mu1', campaignId: 'rM', channel: 'email', time: now0 - HOUR },
+    { id: 'mo2', type: 'open', userId: 'mu2', campaignId: 'rM', channel: 'email', time: now0 - HOUR },
+    { id: 'mo3', type: 'machine_open', userId: 'mu3', campaignId: 'rM', variantId: 'v1', channel: 'email', time: now0 - HOUR },
+    { id: 'mo4', type: 'open', userId: 'mu3', campaignId: 'rM', variantId: 'v1', channel: 'email', time: now0 - 2 * HOUR },
+  ]);
+  await eventually(async () => (await getJson(stack.ts, '/v1/campaigns/rM')).body.counts?.hot === 3, 'rM ingested');
+  const users = ['mu1', 'mu2', 'mu3'];
+  for (const from of ['hot', 'history'] as const) {
+    const check = async (filter: object) => (await send(stack.ts, 'POST', '/v1/retargeting/check', { filter, userIds: users, from })).body.matched;
+    assert.equal(await check({ campaign: 'rM', event: 'open' }), ['mu2', 'mu3'], from);
+    assert.equal(await check({ campaign: 'rM', event: 'machine_open' }), ['mu1', 'mu3'], from);
+    assert.equal(await check({ campaign: 'rM', event: 'machine_open', variant: 'v1' }), ['mu3'], from);
+    // mu3's latest open is older than its machine open: the open leaf sees the open's time.
+    assert.equal(await check({ campaign: 'rM', event: 'open', after: now0 - HOUR - 1 }), ['mu2'], from);
+    assert.equal(await check({ and: [{ campaign: 'rM', event: 'machine_open' }, { not: { campaign: 'rM', event: 'open' } }] }), ['mu1'], from);
+    const u = await getJson(stack.ts, `/v1/users/mu3/interactions?sources=campaign:rM${from === 'history' ? '&from=history' : ''}`);
+    assert.equal(u.body.sources[0].latest, { machine_open: new Date(now0 - HOUR).toISOString(), open: new Date(now0 - 2 * HOUR).toISOString() }, from);
+    assert.equal(u.body.sources[0].variants, { v1: { machine_open: new Date(now0 - HOUR).toISOString(), open: new Date(now0 - 2 * HOUR).toISOString() } }, from);
+  }
 });
 
 test('ids and values that look like SQL or Redis patterns are rejected or handled safely', async ({ stack }) => {

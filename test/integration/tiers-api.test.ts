@@ -59,6 +59,20 @@ test('listing filters by tier, status and tag, with a stable cursor', async ({ s
   assert.is((await getJson(stack.ts, '/v1/campaigns?limit=0')).status, 400);
 });
 
+test("the registry's tag index follows tag changes as soon as the write returns, by kind", async ({ stack }) => {
+  const src = { kind: 'campaign', id: 'ryw' } as const;
+  await stack.ts.registry.ensure([src]);
+  for (let i = 0; i < 30; i++) {
+    const tag = `ryw${i}`;
+    await stack.ts.registry.update(src, (rec) => ({ ...rec!, tags: [tag] }));
+    // No await between the write and the read: the mirror holds what this process wrote.
+    assert.equal(stack.ts.registry.tagged({ tag }), [src], tag);
+    assert.equal(stack.ts.registry.tagged({ tag: `ryw${i - 1}` }), [], `${tag}: the old tag is gone`);
+    assert.equal(stack.ts.registry.tagged({ tag, kind: 'canvas' }), [], `${tag}: of its kind only`);
+    assert.equal(stack.ts.registry.peek(src)?.tags, [tag]);
+  }
+});
+
 test('a restore whose process died (lease lapsed) is finished by another', async ({ stack }) => {
   await stack.publish(Array.from({ length: 40 }, (_, i) => ({ id: `cr-${i}`, type: 'click', userId: `u${i % 10}`, campaignId: 'crash', time: 10 + i })));
   await eventually(async () => (await getJson(stack.ts, '/v1/campaigns/crash')).body.counts?.history === 40, 'ingested');

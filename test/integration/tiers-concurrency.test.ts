@@ -109,6 +109,128 @@ test('a demotion that outlasts its lease is not taken over: the claim is renewed
   }
 });
 
+test('tag and filter changes on two processes, racing expiry scans, demotions and restores: pins end as the final tags and filters say', async () => {
+  const env = { TIER_EXPIRE_AFTER: 'PT1S', TIER_SCAN_INTERVAL: 'PT0.2S' };
+  const a = await startStack(undefined, {}, env);
+  const b = await createTierstream(testConfig(a.ns, env), { engine: TEST_ENGINE, tiers: { leaseMs: 3_000 }, log: pino({ level: 'silent' }) });
+  await b.engine!.start();
+  b.tiers.start();
+  const SOURCES = [['campaigns', 'campaign', 'tc0'], ['campaigns', 'campaign', 'tc1'], ['campaigns', 'campaign', 'tc2'], ['canvases', 'canvas', 'tv0'], ['canvases', 'canvas', 'tv1']] as const;
+  const DEFS: { filter: object; sources: string[]; tags: { tag: string; kind?: string }[] }[] = [
+    { filter: { tag: 'x', event: 'send' }, sources: [], tags: [{ tag: 'x' }] },
+    { filter: { tag: 'y', kind: 'canvas', event: 'send' }, sources: [], tags: [{ tag: 'y', kind: 'canvas' }] },
+    { filter: { or: [{ campaign: 'tc0', event: 'send' }, { not: { tag: 'y', kind: 'campaign', event: 'click' } }] }, sources: ['campaign:tc0'], tags: [{ tag: 'y', kind: 'campaign' }] },
+    { filter: { and: [{ tag: 'x', event: 'send' }, { tag: 'y', event: 'open' }] }, sources: [], tags: [{ tag: 'x' }, { tag: 'y' }] },
+    { filter: { campaign: 'tc1', event: 'send' }, sources: ['campaign:tc1'], tags: [] },
+  ];
+  const FILTERS = ['fa', 'fb', 'fc'];
+  const long = Date.now() - 3_600_000; // stopped an hour ago: due at once when unpinned
+  const tags = new Map<string, string[]>(SOURCES.map(([, kind, id]) => [`${kind}:${id}`, []]));
+  const filters = new Map<string, (typeof DEFS)[number]>();
+  const node = (rand: () => number) => (rand() < 0.5 ? a.ts : b.app);
+  try {
+    await a.publish(SOURCES.flatMap(([, kind, id]) => Array.from({ length: 20 }, (_, i) => ({
+      id: `${id}-${i}`, type: i % 2 ? 'open' : 'send', userId: `u${i % 7}`, [kind === 'campaign' ? 'campaignId' : 'canvasId']: id, time: 1_000 + i,
+    }))));
+    for (const [path, , id] of SOURCES) {
+      await eventually(async () => (await getJson(a.ts, `/v1/${path}/${id}`)).body.counts?.history === 20, `${id} ingested`);
+      await send(a.ts, 'PUT', `/v1/${path}/${id}`, { status: 'stopped', stoppedAt: long, tags: [] });
+    }
+    for (const seed of [11, 12, 13]) {
+      const rand = rng(seed);
+      for (let round = 0; round < 12; round++) {
+        // One retag, one filter change and one tier change per round, on distinct keys, at once,
+        // each on either process: the final tags and filters are known, their order is not.
+        const [path, kind, id] = SOURCES[Math.floor(rand() * SOURCES.length)]!;
+        const newTags = ['x', 'y'].filter(() => rand() < 0.5);
+        tags.set(`${kind}:${id}`, newTags);
+        const fid = FILTERS[Math.floor(rand() * FILTERS.length)]!;
+        const def = rand() < 0.25 ? undefined : DEFS[Math.floor(rand() * DEFS.length)]!;
+        if (def) filters.set(fid, def);
+        else filters.delete(fid);
+        const [tpath, , tid] = SOURCES[Math.floor(rand() * SOURCES.length)]!;
+        const tierOp = rand() < 0.5 ? 'demote' : 'restore';
+        const ops = [
+          send(node(rand), 'PUT', `/v1/${path}/${id}`, { status: 'stopped', stoppedAt: long, tags: newTags }),
+          def ? send(node(rand), 'PUT', `/v1/filters/${fid}`, { filter: def.filter }) : send(node(rand), 'DELETE', `/v1/filters/${fid}`),
+          send(node(rand), 'POST', `/v1/${tpath}/${tid}/${tierOp}`),
+        ];
+        const res = await Promise.all(ops);
+        assert.ok(res[0]!.status === 200 && res[1]!.status < 300, JSON.stringify(res.map((r) => r.body)));
+        await sleep(Math.floor(rand() * 150));
+      }
+    }
+    const pinsOf = (name: string) => {
+      const [kind] = name.split(':');
+      return [...filters].filter(([, d]) => d.sources.includes(name) || d.tags.some((t) => (t.kind === undefined || t.kind === kind) && tags.get(name)!.includes(t.tag))).map(([f]) => f).sort();
+    };
+    for (const [path, kind, id] of SOURCES) {
+      for (const [who, app] of [['a', a.ts], ['b', b.app]] as const) {
+        await eventually(async () => JSON.stringify((await getJson(app, `/v1/${path}/${id}`)).body.pinnedBy) === JSON.stringify(pinsOf(`${kind}:${id}`)),
+          `${who}: ${id} pinned by ${JSON.stringify(pinsOf(`${kind}:${id}`))}`, 5_000);
+      }
+    }
+    for (const fid of FILTERS) {
+      const def = filters.get(fid);
+      for (const app of [a.ts, b.app]) {
+        const r = await getJson(app, `/v1/filters/${fid}`);
+        if (!def) {
+          assert.is(r.status, 404, fid);
+          continue;
+        }
+        const tagged = SOURCES.map(([, kind, id]) => `${kind}:${id}`).filter((n) => !def.sources.includes(n) && pinsOf(n).includes(fid)).sort();
+        assert.equal(r.body.sources, [...def.sources, ...tagged], fid);
+      }
+    }
+    // An admin demotion expires even a pinned source, until restored: restore those, then every
+    // pinned source stays hot past its expiry, and every unpinned one expires.
+    await a.ts.tiers.settled();
+    await b.tiers.settled();
+    for (const [path, kind, id] of SOURCES) if (pinsOf(`${kind}:${id}`).length) await send(a.ts, 'POST', `/v1/${path}/${id}/restore`);
+    await sleep(2_500);
+    for (const [path, kind, id] of SOURCES) {
+      const pinned = pinsOf(`${kind}:${id}`).length > 0;
+      const s = await eventually(async () => {
+        const body = (await getJson(a.ts, `/v1/${path}/${id}`)).body;
+        return body.tier === (pinned ? 'hot' : 'expired') ? body : undefined;
+      }, `${id} ${pinned ? 'hot while pinned' : 'expired once unpinned'}`, 10_000);
+      // Each transition was made once, by one process: never the same tier twice in a row.
+      const trail: string[] = s.transitions.map((t: { tier: string }) => t.tier);
+      assert.ok(trail.every((t, i) => i === 0 || t !== trail[i - 1]), `${id}: ${trail.join(' ')}`);
+      if (pinned) {
+        await eventually(async () => a.ts.engine!.inflight() === 0, 'no batch in flight');
+        assert.equal(await hotState(a.ts, { kind, id }), await historyFold(a.ts, { kind, id }), `${id}: hot equals the fold of history`);
+      } else assert.is(await a.ts.hot.sourceKeyCount({ kind, id }), 0, `${id}: no keys when expired`);
+    }
+  } finally {
+    await b.close();
+    await a.stop();
+  }
+});
+
+test('a tag change made by a process whose filter mirror lags: the other processes repin the source', async () => {
+  const a = await startStack(undefined, {}, { TIER_EXPIRE_AFTER: 'PT1H', TIER_SCAN_INTERVAL: 'PT0.2S' });
+  const b = await createTierstream(testConfig(a.ns, { TIER_EXPIRE_AFTER: 'PT1H' }), { engine: TEST_ENGINE, log: pino({ level: 'silent' }) });
+  try {
+    await send(a.ts, 'PUT', '/v1/campaigns/lag1', { status: 'stopped', tags: [] });
+    // b stops hearing of filters: it knows none of those registered from now on.
+    b.filterStore.stop();
+    assert.is((await send(a.ts, 'PUT', '/v1/filters/late', { filter: { tag: 'lagging', event: 'send' } })).status, 200);
+    const tagged = await send(b.app, 'PUT', '/v1/campaigns/lag1', { status: 'stopped', tags: ['lagging'] });
+    assert.equal(tagged.body.pinnedBy, [], 'b does not know the filter');
+    await eventually(async () => JSON.stringify((await getJson(a.ts, '/v1/campaigns/lag1')).body.pinnedBy) === '["late"]', 'a pinned it on hearing the tag');
+    // b keeps pins of filters it does not know when the tag goes; a takes the pin away.
+    const untagged = await send(b.app, 'PUT', '/v1/campaigns/lag1', { status: 'stopped', tags: [] });
+    assert.equal(untagged.body.pinnedBy, ['late']);
+    await eventually(async () => JSON.stringify((await getJson(a.ts, '/v1/campaigns/lag1')).body.pinnedBy) === '[]', 'a unpinned it on hearing the tag go');
+    const s = (await getJson(a.ts, '/v1/campaigns/lag1')).body;
+    assert.ok(s.expiresAt !== null, 'unpinned: the clock runs again');
+  } finally {
+    await b.close();
+    await a.stop();
+  }
+});
+
 test('Redis losing the namespace during ingest is noticed and healed from history', async () => {
   const stack = await startStack();
   try {

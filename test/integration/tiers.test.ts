@@ -101,6 +101,80 @@ test('pinned sources never expire; unpinning restarts the clock; pinning an expi
   await send(stack.ts, 'DELETE', '/v1/filters/f2');
 });
 
+test('a filter with tag leaves pins what carries its tags, also sources tagged later; losing the tag unpins and restarts the clock', async ({ stack }) => {
+  for (const id of ['pt1', 'pt3', 'pt4']) await ingest(stack, id, 0, 30);
+  await stack.publish(Array.from({ length: 10 }, (_, i) => ({ id: `pt2-${i}`, type: 'send', userId: `u${i}`, canvasId: 'pt2', stepId: 's1', time: 1_000 + i })));
+  for (const id of ['pt1', 'pt3', 'pt4']) await eventually(async () => (await historyCount(stack, id)) === 30, `${id} ingested`);
+  await eventually(async () => (await getJson(stack.ts, '/v1/canvases/pt2')).body.counts?.history === 10, 'pt2 ingested');
+  const state = async (path: string) => (await getJson(stack.ts, path)).body;
+  const long = Date.now() - 60_000; // stopped long ago: due at once unless pinned
+  assert.is((await send(stack.ts, 'PUT', '/v1/campaigns/pt1', { status: 'stopped', stoppedAt: long, tags: ['pintag', 'other'] })).status, 200);
+  for (const id of ['pt3', 'pt4']) {
+    await send(stack.ts, 'PUT', `/v1/campaigns/${id}`, { status: 'stopped', stoppedAt: long, tags: id === 'pt3' ? ['pintag'] : [] });
+    await eventually(async () => (await state(`/v1/campaigns/${id}`)).tier === 'expired', `${id} expired`);
+  }
+  // pt1 is due too; register before the scan gets to it is not guaranteed, so pin a hot one below.
+  await send(stack.ts, 'POST', '/v1/campaigns/pt1/restore');
+  await send(stack.ts, 'PUT', '/v1/canvases/pt2', { status: 'active' });
+
+  const put = await send(stack.ts, 'PUT', '/v1/filters/ptf', { filter: { or: [{ tag: 'pintag', event: 'send' }, { campaign: 'ptx', event: 'open' }] } });
+  assert.is(put.status, 200, JSON.stringify(put.body));
+  assert.equal(put.body.sources, ['campaign:ptx', 'campaign:pt1', 'campaign:pt3']);
+  assert.ok(put.body.restoring.includes('campaign:pt3'), JSON.stringify(put.body));
+  assert.equal((await state('/v1/filters/ptf')).sources, ['campaign:ptx', 'campaign:pt1', 'campaign:pt3']);
+  await eventually(async () => (await state('/v1/campaigns/pt3')).tier === 'hot', 'pt3 restored by the pin');
+  await eventually(async () => (await state('/v1/campaigns/pt1')).tier === 'hot', 'pt1 hot');
+  for (const id of ['pt1', 'pt3']) {
+    const s = await state(`/v1/campaigns/${id}`);
+    assert.equal(s.pinnedBy, ['ptf'], id);
+    assert.is(s.expiresAt, null, id);
+  }
+  assert.equal((await state('/v1/campaigns/pt4')).pinnedBy, []);
+
+  // Gaining the tag pins in the same write, and an expired source that gains it is restored.
+  const tagged2 = await send(stack.ts, 'PUT', '/v1/canvases/pt2', { status: 'stopped', stoppedAt: long, tags: ['pintag'] });
+  assert.equal(tagged2.body.pinnedBy, ['ptf']);
+  assert.is(tagged2.body.expiresAt, null);
+  const tagged4 = await send(stack.ts, 'PUT', '/v1/campaigns/pt4', { status: 'stopped', stoppedAt: long, tags: ['pintag'] });
+  assert.equal(tagged4.body.pinnedBy, ['ptf']);
+  assert.ok(['restoring', 'hot'].includes(tagged4.body.tier), tagged4.body.tier);
+  await eventually(async () => (await state('/v1/campaigns/pt4')).tier === 'hot', 'pt4 restored by gaining the tag');
+  assert.equal((await state('/v1/filters/ptf')).sources, ['campaign:ptx', 'campaign:pt1', 'campaign:pt3', 'campaign:pt4', 'canvas:pt2']);
+
+  // An admin demotion expires a pinned source; registering the filter again restores it, as for named ones.
+  await send(stack.ts, 'POST', '/v1/campaigns/pt3/demote');
+  await eventually(async () => (await state('/v1/campaigns/pt3')).tier === 'expired', 'pt3 demoted by the admin');
+  const again = await send(stack.ts, 'PUT', '/v1/filters/ptf', { filter: { or: [{ tag: 'pintag', event: 'send' }, { campaign: 'ptx', event: 'open' }] } });
+  assert.equal(again.body.restoring, ['campaign:pt3']);
+  await eventually(async () => (await state('/v1/campaigns/pt3')).tier === 'hot', 'pt3 restored by registering again');
+
+  // A kind-restricted filter pins canvases only.
+  const kinded = await send(stack.ts, 'PUT', '/v1/filters/ptk', { filter: { tag: 'pintag', kind: 'canvas', event: 'send' } });
+  assert.equal(kinded.body.sources, ['canvas:pt2']);
+  assert.equal((await state('/v1/canvases/pt2')).pinnedBy, ['ptf', 'ptk']);
+  assert.equal((await state('/v1/campaigns/pt1')).pinnedBy, ['ptf']);
+
+  // Losing the tag unpins; the expiry clock restarts then.
+  const untaggedAt = Date.now();
+  const untag = await send(stack.ts, 'PUT', '/v1/campaigns/pt1', { status: 'stopped', tags: ['other'] });
+  assert.equal(untag.body.pinnedBy, []);
+  assert.ok(Date.parse(untag.body.expiresAt) >= untaggedAt + 2_000, 'clock restarts when the tag goes');
+  assert.equal((await state('/v1/filters/ptf')).sources, ['campaign:ptx', 'campaign:pt3', 'campaign:pt4', 'canvas:pt2']);
+  await new Promise((r) => setTimeout(r, 2_500)); // every pinned one stays hot past its expiry
+  for (const path of ['/v1/campaigns/pt3', '/v1/campaigns/pt4', '/v1/canvases/pt2']) assert.is((await state(path)).tier, 'hot', path);
+  await eventually(async () => (await state('/v1/campaigns/pt1')).tier === 'expired', 'pt1 expires once untagged');
+
+  // Replacing the filter by one without the tag unpins what it stood for; deleting the other unpins the rest.
+  const replaced = await send(stack.ts, 'PUT', '/v1/filters/ptf', { filter: { campaign: 'ptx', event: 'open' } });
+  assert.equal(replaced.body.sources, ['campaign:ptx']);
+  assert.equal((await state('/v1/campaigns/pt3')).pinnedBy, []);
+  assert.equal((await state('/v1/canvases/pt2')).pinnedBy, ['ptk']);
+  assert.is((await send(stack.ts, 'DELETE', '/v1/filters/ptk')).status, 204);
+  assert.equal((await state('/v1/canvases/pt2')).pinnedBy, []);
+  await send(stack.ts, 'DELETE', '/v1/filters/ptf');
+  assert.equal((await state('/v1/campaigns/ptx')).pinnedBy, []);
+});
+
 test('10 parallel restore calls run one restore', async ({ stack }) => {
   await ingest(stack, 'par', 0, 300, 100);
   await eventually(async () => (await historyCount(stack, 'par')) === 300, 'ingested');
@@ -127,6 +201,15 @@ test('bad filters get 400 with the path of the offending node', async ({ stack }
     [{ campaign: 'A', step: 's', event: 'send' }, 'filter.step'],
     [{ campaign: 'A', event: 'send', within: 'soon' }, 'filter.within'],
     [{ campaign: 'A', event: 'send', after: '2026-01-01' }, 'filter.after'],
+    [{ tag: 'spring', campaign: 'A', event: 'send' }, 'filter'],
+    [{ tag: 'spring', event: 'send', variant: 'v1' }, 'filter.variant'],
+    [{ tag: 'spring', kind: 'canvas', event: 'send', step: 's1' }, 'filter.step'],
+    [{ tag: 'spring', kind: 'campaigns', event: 'send' }, 'filter.kind'],
+    [{ tag: 'spr ing', event: 'send' }, 'filter.tag'],
+    [{ tag: 'x'.repeat(129), event: 'send' }, 'filter.tag'],
+    [{ tag: '..', event: 'send' }, 'filter.tag'],
+    [{ tag: 'spring' }, 'filter.event'],
+    [{ and: [{ campaign: 'A', kind: 'campaign', event: 'send' }] }, 'filter.and[0].kind'],
   ];
   for (const [filter, path] of cases) {
     const r = await send(stack.ts, 'PUT', '/v1/filters/bad', { filter });

@@ -29,7 +29,7 @@ const user = (leaves: number) => fc.tuple(
 
 test('needsUniverse: when false, passing known = true for every user changes no answer', () => {
   fc.assert(fc.property(filter.chain((raw) => {
-    const c = compile(parseFilter(raw), NOW);
+    const c = compile(parseFilter(raw), NOW, () => []);
     return fc.tuple(fc.constant(c), fc.array(user(c.leaves.length), { minLength: 1, maxLength: 20 }));
   }), ([c, users]) => {
     if (c.needsUniverse) return;
@@ -38,7 +38,7 @@ test('needsUniverse: when false, passing known = true for every user changes no 
 });
 
 test('needsUniverse: a lone not, or an or with a not, needs it; an and with a positive leaf does not', () => {
-  const c = (f: unknown) => compile(parseFilter(f as Filter), NOW).needsUniverse;
+  const c = (f: unknown) => compile(parseFilter(f as Filter), NOW, () => []).needsUniverse;
   const send = { campaign: 'A', event: 'send' };
   const notClick = { not: { campaign: 'A', event: 'click' } };
   assert.is(c(send), false);
@@ -47,6 +47,44 @@ test('needsUniverse: a lone not, or an or with a not, needs it; an and with a po
   assert.is(c({ or: [send, notClick] }), true);
   assert.is(c({ not: { not: send } }), false);
   assert.is(c({ and: [notClick, { not: { campaign: 'B', event: 'send' } }] }), true);
+});
+
+test('a tag leaf over several sources matches on the latest of their times, not on any of them', () => {
+  const over = [{ kind: 'campaign', id: 'A' }, { kind: 'campaign', id: 'B' }, { kind: 'canvas', id: 'C' }] as const;
+  const bound = fc.option(fc.integer({ min: 0, max: 12 }), { nil: undefined });
+  fc.assert(fc.property(bound, bound, fc.array(fc.option(fc.integer({ min: 0, max: 12 }), { nil: undefined }), { minLength: 3, maxLength: 3 }), fc.boolean(),
+    (after, before, times, negate) => {
+      const leaf = { tag: 'spring', event: 'send', ...(after !== undefined && { after }), ...(before !== undefined && { before }) };
+      const c = compile(parseFilter(negate ? { not: leaf } : leaf), NOW, () => over);
+      assert.equal(c.sources, ['campaign:A', 'campaign:B', 'canvas:C']);
+      // The user's latest send per source, placed where each compiled leaf reads it.
+      const latest = c.leaves.map((l) => times[['campaign:A', 'campaign:B', 'canvas:C'].indexOf(l.source)]);
+      const defined = times.filter((t): t is number => t !== undefined);
+      const max = defined.length ? Math.max(...defined) : undefined;
+      const inWindow = max !== undefined && max >= (after ?? -Infinity) && max < (before ?? Infinity);
+      assert.is(evaluate(c, latest, true), negate ? !inWindow : inWindow, JSON.stringify({ after, before, times }));
+    }), { numRuns: 2_000 });
+});
+
+test('a tag no source carries stands for no source: alone the filter names nothing; beside a source it matches nobody', () => {
+  const none = { tag: 'nobody', event: 'send' };
+  assert.equal(compile(parseFilter({ not: none }), NOW, () => []).sources, []);
+  const c = compile(parseFilter({ or: [none, { campaign: 'A', event: 'click' }] }), NOW, () => []);
+  assert.equal(c.sources, ['campaign:A']);
+  assert.is(evaluate(c, c.leaves.map(() => NOW), true), true);
+  const alone = compile(parseFilter({ and: [none, { campaign: 'A', event: 'click' }] }), NOW, () => []);
+  assert.is(evaluate(alone, alone.leaves.map(() => 0), true), false);
+  assert.is(evaluate(alone, alone.leaves.map(() => NOW), true), false);
+});
+
+test('tag leaves are resolved with their kind, once per distinct tag and kind', () => {
+  const asked: string[] = [];
+  const c = compile(parseFilter({ or: [{ tag: 't', event: 'send' }, { tag: 't', event: 'click' }, { tag: 't', kind: 'canvas', event: 'send' }] }), NOW, (t) => {
+    asked.push(`${t.tag}/${t.kind ?? '*'}`);
+    return t.kind === 'canvas' ? [{ kind: 'canvas', id: 'C' }] : [{ kind: 'campaign', id: 'A' }, { kind: 'canvas', id: 'C' }];
+  });
+  assert.equal(asked, ['t/*', 't/canvas']);
+  assert.equal(c.sources, ['campaign:A', 'canvas:C']);
 });
 
 test.run();

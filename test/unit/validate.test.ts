@@ -48,11 +48,18 @@ test('a canvas event with a step, time in epoch ms', () => {
 });
 
 test('every event type and channel of the contract is accepted', () => {
-  for (const type of ['send', 'delivery', 'open', 'click', 'conversion', 'bounce', 'unsubscribe', 'spam', 'control']) {
+  for (const type of ['send', 'delivery', 'open', 'machine_open', 'click', 'conversion', 'bounce', 'unsubscribe', 'spam', 'control']) {
     assert.is(codeOf({ ...good, type }), 'ok', type);
   }
   for (const channel of ['email', 'push', 'sms', 'webhook', 'in_app', 'content_card', 'whatsapp']) {
     assert.is(codeOf({ ...good, channel }), 'ok', channel);
+  }
+});
+
+test('machine_open is a type of its own; near spellings are not', () => {
+  assert.is(decodeEvent(enc({ ...good, type: 'machine_open' })).type, 'machine_open');
+  for (const type of ['machine', 'machine-open', 'MACHINE_OPEN', 'machineOpen', 'machine_open ', 'open_machine']) {
+    assert.is(codeOf({ ...good, type }), 'invalid_field', type);
   }
 });
 
@@ -295,7 +302,8 @@ const propertiesValues = fc.oneof(
 /** A wrong (or sometimes right) value of any kind, for any field. */
 const anyValue = fc.oneof(
   fc.constantFrom(null, undefined, true, false, 0, -0, 1.5, NaN, Infinity, -Infinity, 7, '', [], {}, ['u'], [1], { x: 1 }),
-  fc.constantFrom(...EVENT_TYPES, ...CHANNELS, 'view', 'fax', 'SEND', 'Email', 'send ', 'toString', '__proto__'),
+  fc.constantFrom(...EVENT_TYPES, ...CHANNELS, 'view', 'fax', 'SEND', 'Email', 'send ', 'toString', '__proto__',
+    'machine', 'machine-open', 'MACHINE_OPEN', 'machineOpen', 'machine_open '),
   fc.integer(), fc.double(), fc.string({ maxLength: 10 }), fc.bigInt({ min: -5n, max: 5n }),
   ids, userIds, times, propertiesValues,
   fc.array(fc.jsonValue({ maxDepth: 2 }), { maxLength: 3 }),
