@@ -111,8 +111,9 @@ test('a demotion that outlasts its lease is not taken over: the claim is renewed
 
 test('tag and filter changes on two processes, racing expiry scans, demotions and restores: pins end as the final tags and filters say', async () => {
   const env = { TIER_EXPIRE_AFTER: 'PT1S', TIER_SCAN_INTERVAL: 'PT0.2S' };
-  const a = await startStack(undefined, {}, env);
-  const b = await createTierstream(testConfig(a.ns, env), { engine: TEST_ENGINE, tiers: { leaseMs: 3_000 }, log: pino({ level: 'silent' }) });
+  // Two ingest processes on the consumer: each acknowledges message by message.
+  const a = await startStack(undefined, { ackMode: 'explicit' }, env);
+  const b = await createTierstream(testConfig(a.ns, env), { engine: { ...TEST_ENGINE, ackMode: 'explicit' }, tiers: { leaseMs: 3_000 }, log: pino({ level: 'silent' }) });
   await b.engine!.start();
   b.tiers.start();
   const SOURCES = [['campaigns', 'campaign', 'tc0'], ['campaigns', 'campaign', 'tc1'], ['campaigns', 'campaign', 'tc2'], ['canvases', 'canvas', 'tv0'], ['canvases', 'canvas', 'tv1']] as const;
