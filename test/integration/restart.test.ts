@@ -12,12 +12,21 @@ import { generateEvents } from '../../scripts/generate.js';
 
 const root = dirname(dirname(dirname(fileURLToPath(import.meta.url))));
 
-function startEngineProcess(ns: string): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', join(root, 'main.ts')], {
+/** An engine process; `ingesting` resolves once it logged "ingest started" (its SIGTERM handler is in place by then). */
+function startEngineProcess(ns: string): ChildProcess & { ingesting: Promise<void> } {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'main.ts')], {
     cwd: root,
-    env: { ...process.env, TIERSTREAM_NAMESPACE: ns, TIERSTREAM_ROLE: 'engine', TIERSTREAM_ACK_WAIT_MS: '2000', TIERSTREAM_BATCH_SIZE: '1000', LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'ignore', 'inherit'],
+    env: { ...process.env, TIERSTREAM_NAMESPACE: ns, TIERSTREAM_ROLE: 'engine', TIERSTREAM_ACK_WAIT_MS: '2000', TIERSTREAM_BATCH_SIZE: '1000', LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'inherit'],
   });
+  const ingesting = new Promise<void>((resolve) => {
+    let out = '';
+    child.stdout!.setEncoding('utf8').on('data', (c: string) => {
+      out = (out + c).slice(-10_000);
+      if (out.includes('"ingest started"')) resolve();
+    });
+  });
+  return Object.assign(child, { ingesting });
 }
 
 test('SIGKILL of the engine mid-stream loses nothing; SIGTERM drains and exits 0', async () => {
@@ -66,6 +75,7 @@ test('SIGKILL of the engine mid-stream loses nothing; SIGTERM drains and exits 0
       const i = await jsm.consumers.info(names.stream, names.consumer);
       return i.num_pending === 0 && i.num_ack_pending === 0;
     }, 'consumer caught up', 30_000);
+    await child.ingesting;
     await new Promise((r) => setTimeout(r, 200));
     child.kill('SIGTERM');
     const code = await new Promise((r) => child.once('exit', r));
