@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { createClient, type ClickHouseClient, ClickHouseLogLevel } from '@clickhouse/client';
 import { type AggregateRow, type FilterPlan, type EventType, type History, type InteractionEvent, type SourceRef, foldAggregates } from '../../core/index.js';
-import { schemaStatements } from './schema.js';
+import { MIGRATIONS, baseStatements, eventMonths, recordVersion, schemaVersion } from './schema.js';
 import { sqlIdent } from './sql.js';
 import * as queries from './queries.js';
 
@@ -38,7 +38,7 @@ export function aggregateRowFromTsv(text: string): AggregateRow {
   return { userId, type, variantId, stepId, time: Number(t) };
 }
 
-/** The durable history on ClickHouse: one events table in database `<namespace>`. */
+/** The durable history on ClickHouse: the raw events and their `latest` aggregate in database `<namespace>` (schema.ts). */
 export class ClickHouseHistory implements History {
   readonly client: ClickHouseClient;
   readonly db: string;
@@ -54,9 +54,26 @@ export class ClickHouseHistory implements History {
     });
   }
 
-  /** Creates the database and table if missing. */
+  /**
+   * Creates the namespace's tables if missing, and upgrades one made by an earlier version in
+   * place: each migration newer than the recorded schema version runs (DDL, then its backfill
+   * month by month), then is recorded. Safe to run from several processes at once and to
+   * interrupt: every step may be repeated (see schema.ts).
+   */
   async migrate(): Promise<void> {
-    for (const query of schemaStatements(this.db)) await this.client.command({ query });
+    for (const query of baseStatements(this.db)) await this.client.command({ query });
+    const [row] = await this.select<{ v: number | string }>(schemaVersion(this.db));
+    const current = Number(row?.v ?? 0);
+    for (const m of MIGRATIONS) {
+      if (m.version <= current) continue;
+      for (const query of m.statements(this.db)) await this.client.command({ query });
+      if (m.backfill) {
+        for (const { month } of await this.select<{ month: string }>(eventMonths(this.db))) {
+          await this.client.command({ query: m.backfill(this.db, Number(month)) });
+        }
+      }
+      await this.client.command({ query: recordVersion(this.db, m.version) });
+    }
   }
 
   async insert(events: readonly InteractionEvent[]): Promise<void> {

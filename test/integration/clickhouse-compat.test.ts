@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Session } from 'chdb';
-import { ClickHouseHistory, queries, schemaStatements, sqlString } from '../../storage/clickhouse/index.js';
+import { ClickHouseHistory, MIGRATIONS, SCHEMA_VERSION, baseStatements, eventMonths, queries, recordVersion, schemaVersion, sqlString } from '../../storage/clickhouse/index.js';
 import { validateEvent, type InteractionEvent } from '../../core/index.js';
 import { testNamespace, testConfig } from './helpers.js';
 
@@ -28,15 +28,28 @@ test('the same DDL and queries give the same answers on ClickHouse 18.16 and cur
   try {
     await server.migrate();
     await server.insert(events);
-    for (const stmt of schemaStatements(db)) session.query(stmt);
+    // The server gets the fresh schema (the view fills `latest` at insert). chdb gets what the
+    // version before the aggregate made (database and `events` only), the events, then the
+    // migration's DDL and backfill, as ClickHouseHistory.migrate runs them: both paths, and
+    // every statement on both versions.
+    const [createDb, createEvents] = baseStatements(db);
+    session.query(createDb!);
+    session.query(createEvents!);
     // Same rows as the server gets through the client (JSONEachRow), inserted inline.
     const rows = events.map((e) => JSON.stringify({
       source_kind: e.source.kind, source_id: e.source.id, id: e.id, type: e.type, user_id: e.userId,
       variant_id: e.variantId ?? '', step_id: e.stepId ?? '', channel: e.channel ?? '', time: e.time, properties: e.properties ?? '',
     }));
     session.query(`INSERT INTO ${db}.events FORMAT JSONEachRow ${rows.join('\n')}`);
-
     const onChdb = (sql: string) => session.query(`${sql} FORMAT JSONEachRow`, 'JSONEachRow').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    for (const stmt of baseStatements(db)) session.query(stmt);
+    assert.equal(onChdb(schemaVersion(db)).map((r) => Number(r.v)), [0]);
+    for (const m of MIGRATIONS) {
+      for (const stmt of m.statements(db)) session.query(stmt);
+      for (const { month } of onChdb(eventMonths(db))) session.query(m.backfill!(db, Number(month)));
+      session.query(recordVersion(db, m.version));
+    }
+    assert.equal(onChdb(schemaVersion(db)).map((r) => Number(r.v)), [SCHEMA_VERSION]);
     const sorted = (rows: Record<string, unknown>[]) => rows.map((r) => JSON.stringify(Object.fromEntries(Object.entries(r).map(([k, v]) => [k, String(v)])))).sort();
 
     for (const sql of [
