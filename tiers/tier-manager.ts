@@ -197,7 +197,7 @@ export function createTierManager(deps: TierManagerDeps, options: TierManagerOpt
     for await (const rows of deps.history.aggregateSource(source, chunkRows)) {
       if (failed) throw failed.err;
       const write: Promise<void> = deps.hot
-        .apply([foldAggregates(source, rows)], { maxInFlight: hotWritesInFlight(deps.pressure) })
+        .load(foldAggregates(source, rows), { maxInFlight: hotWritesInFlight(deps.pressure) })
         .then(
           () => void (done += rows.length),
           (err: unknown) => void (failed ??= { err }),
@@ -330,7 +330,7 @@ export function createTierManager(deps: TierManagerDeps, options: TierManagerOpt
       for (const rec of records) {
         if (rec.tier !== 'hot' && rec.tier !== 'restoring') continue;
         if (rec.tier === 'restoring') await deps.hot.setGate(rec, 'restoring');
-        for await (const rows of deps.history.aggregateSource(rec, chunkRows)) await deps.hot.apply([foldAggregates(rec, rows)], { maxInFlight: hotWritesInFlight(deps.pressure) });
+        for await (const rows of deps.history.aggregateSource(rec, chunkRows)) await deps.hot.load(foldAggregates(rec, rows), { maxInFlight: hotWritesInFlight(deps.pressure) });
       }
       await deps.hot.renewRebuild(owner, 0);
       log.warn({ sources: records.length, seconds: (performance.now() - started) / 1000 }, 'hot tier rebuilt');

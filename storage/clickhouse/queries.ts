@@ -26,20 +26,22 @@ export function userLatest(db: string, source: SourceRef, userId: string): strin
 
 /**
  * The latest time per user, type, variant and step of a source: what a restore rebuilds
- * from. In user order: every user's rows arrive together, so each restore
- * chunk sends a user's `any` and type entries once (hash order sent 1.7x the members).
+ * from. The rows of `latest` without GROUP BY: a key whose rows are not merged yet comes more
+ * than once, each time with a time no later than its latest, and the restore merges with max
+ * (the fold, then ZADD GT), so the result is exact; grouping cost ClickHouse 0.38 s more than
+ * this read for 1M events. In user order (0.06 s more than none: the parts are each stored in
+ * that order): every user's rows arrive together, whatever the merge state, so each restore
+ * chunk sends a user's `any` and type entries once (bench/README.md).
  */
 export function aggregateSource(db: string, source: SourceRef): string {
-  return `SELECT user_id, type, variant_id, step_id, max(time) AS t FROM ${sqlIdent(db)}.latest
+  return `SELECT user_id, type, variant_id, step_id, time FROM ${sqlIdent(db)}.latest
     WHERE ${sourceWhere(source)}
-    GROUP BY user_id, type, variant_id, step_id
     ORDER BY user_id`;
 }
 
 /** Rows aggregateSource returns, for restore progress. */
 export function countAggregateRows(db: string, source: SourceRef): string {
-  return `SELECT count() AS n FROM (SELECT 1 FROM ${sqlIdent(db)}.latest
-    WHERE ${sourceWhere(source)} GROUP BY user_id, type, variant_id, step_id)`;
+  return `SELECT count() AS n FROM ${sqlIdent(db)}.latest WHERE ${sourceWhere(source)}`;
 }
 
 function indexCondition(index: string): string {

@@ -57,13 +57,15 @@ test('the same DDL and queries give the same answers on ClickHouse 18.16 and cur
       queries.userLatest(db, A, 'u1'),
       queries.userLatest(db, A, "o.brien+x@y"),
       queries.userLatest(db, { kind: 'canvas', id: 'A' }, 'u1'),
-      queries.aggregateSource(db, A),
-      queries.countAggregateRows(db, A),
+      // Its rows as they are: merged or not (background merges differ), the same maxima.
+      `SELECT user_id, type, variant_id, step_id, max(time) AS t FROM (${queries.aggregateSource(db, A)}) GROUP BY user_id, type, variant_id, step_id`,
       `SELECT count() AS n FROM ${db}.events WHERE user_id = ${sqlString("x' OR 1=1 --")}`,
     ]) {
       assert.equal(sorted(onChdb(sql)), sorted(await server.select(sql)), sql);
     }
     assert.is(await server.countEvents(A), 4);
+    // 4 keys of A; one more row until the duplicate of e2 is merged away.
+    for (const n of [Number(onChdb(queries.countAggregateRows(db, A))[0].n), await server.countAggregateRows(A)]) assert.ok(n === 4 || n === 5, String(n));
     // Properties survive the TabSeparated insert byte for byte.
     const props = await server.select<{ properties: string }>(`SELECT properties FROM ${db}.events WHERE id = 'e1'`);
     assert.is(props[0]!.properties, events[0]!.properties);
