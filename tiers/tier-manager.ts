@@ -53,7 +53,7 @@ export interface Lifecycle {
  *
  * hot -> demoting -> expired: close the Redis tier gate (no batch can write after), unlink
  * the source's keys, mark expired. expired -> restoring -> hot: open the gate for ingest, stream
- * the history aggregate into Redis through the ingest merge (max), mark hot.
+ * the history aggregate into Redis with the same merge as ingest (max, hot.load), mark hot.
  *
  * Which tier changes are allowed, and why each is taken, is the state machine in
  * core/tiers/machine.ts; every tier change here goes through its `transition()`.
@@ -196,15 +196,8 @@ export function createTierManager(deps: TierManagerDeps, options: TierManagerOpt
     let failed: { err: unknown } | undefined;
     for await (const rows of deps.history.aggregateSource(source, chunkRows)) {
       if (failed) throw failed.err;
-      const write: Promise<void> = deps.hot
-        .load(foldAggregates(source, rows), { maxInFlight: hotWritesInFlight(deps.pressure) })
-        .then(
-          () => void (done += rows.length),
-          (err: unknown) => void (failed ??= { err }),
-        )
-        .finally(() => writing.delete(write));
-      writing.add(write);
-      if (writing.size >= RESTORE_WRITES_IN_FLIGHT) await Promise.race(writing);
+      // The claim is confirmed before a chunk is sent, not after: hot.load does not check the
+      // gate, so a process that stalled past its lease sends nothing more once it wakes.
       if (performance.now() - lastReport > 250) {
         lastReport = performance.now();
         const progress = total ? Math.min(done / total, 0.99) : 0;
@@ -216,6 +209,15 @@ export function createTierManager(deps: TierManagerDeps, options: TierManagerOpt
           return; // our claim was taken over: the new owner finishes
         }
       }
+      const write: Promise<void> = deps.hot
+        .load(foldAggregates(source, rows), { maxInFlight: hotWritesInFlight(deps.pressure) })
+        .then(
+          () => void (done += rows.length),
+          (err: unknown) => void (failed ??= { err }),
+        )
+        .finally(() => writing.delete(write));
+      writing.add(write);
+      if (writing.size >= RESTORE_WRITES_IN_FLIGHT) await Promise.race(writing);
     }
     await Promise.all(writing);
     if (failed) throw failed.err;
