@@ -20,6 +20,7 @@ function usage(): string {
   for (const b of BENCHMARKS) {
     lines.push(`  ${b.name}: ${b.question}`);
     for (const [name, o] of Object.entries(b.options)) lines.push(`    --${name} N`.padEnd(28) + `${o.description} (default ${o.default})`);
+    for (const [name, o] of Object.entries(b.textOptions ?? {})) lines.push(`    --${name} TEXT`.padEnd(28) + o.description);
   }
   return lines.join('\n');
 }
@@ -30,7 +31,7 @@ function fail(message: string): never {
 }
 
 const optionSpecs = Object.fromEntries(
-  BENCHMARKS.flatMap((b) => Object.keys(b.options)).map((name) => [name, { type: 'string' as const }]),
+  BENCHMARKS.flatMap((b) => [...Object.keys(b.options), ...Object.keys(b.textOptions ?? {})]).map((name) => [name, { type: 'string' as const }]),
 );
 
 let parsed: { values: Record<string, string | boolean | undefined>; positionals: string[] };
@@ -51,7 +52,7 @@ const selected = parsed.positionals.length === 0 ? BENCHMARKS : parsed.positiona
 });
 
 for (const name of Object.keys(parsed.values)) {
-  if (name !== 'help' && !selected.some((b) => name in b.options)) fail(`--${name} is not an option of ${selected.map((b) => b.name).join(', ')}`);
+  if (name !== 'help' && !selected.some((b) => name in b.options || name in (b.textOptions ?? {}))) fail(`--${name} is not an option of ${selected.map((b) => b.name).join(', ')}`);
 }
 
 function paramsOf(b: Benchmark): Record<string, number> {
@@ -84,7 +85,8 @@ for (const { b, params } of plans) {
   ));
   console.log();
   try {
-    await b.run(params, stop.signal);
+    const text = Object.fromEntries(Object.keys(b.textOptions ?? {}).map((name) => [name, parsed.values[name] as string | undefined]));
+    await b.run(params, stop.signal, text);
   } catch (err) {
     failed = true;
     console.error(`bench: ${b.name} failed: ${(err as Error).stack ?? String(err)}`);

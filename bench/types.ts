@@ -11,6 +11,8 @@ export interface Benchmark {
   /** The question the benchmark answers, printed before it runs. */
   question: string;
   options: Record<string, BenchOption>;
+  /** Options whose value is text the benchmark parses itself (`--sizes 100k,1M`); absent when not given. */
+  textOptions?: Record<string, { description: string }>;
   /** Runs the benchmark, prints its results, writes its JSON; rejects on failure. */
-  run(params: Record<string, number>, signal: AbortSignal): Promise<void>;
+  run(params: Record<string, number>, signal: AbortSignal, text: Record<string, string | undefined>): Promise<void>;
 }

@@ -19,6 +19,8 @@ const enumOf = (values: readonly string[]) => values.map((v, i) => `'${v}' = ${i
  * take `max(time)` grouped by the key, so answers are exact before and after merges, and a
  * redelivered event (inserted again) only repeats a max. The user id is in the key, so a
  * user's rows are adjacent: lookups by user read a few granules, restores read in user order.
+ * Granules of 256 rows, not 8,192: a history `check` of 100 random users of a 1M-event source
+ * touches about 100 granules, which at 8,192 rows was nearly the whole source.
  * No partitions: a key's rows must be able to meet in one merge whatever their times.
  *
  * `schema_version` records the migrations applied (see `MIGRATIONS`).
@@ -82,7 +84,8 @@ export const MIGRATIONS: readonly Migration[] = [
         step_id String,
         time Int64
       ) ENGINE = ReplacingMergeTree(time)
-      ORDER BY (source_kind, source_id, user_id, type, variant_id, step_id)`,
+      ORDER BY (source_kind, source_id, user_id, type, variant_id, step_id)
+      SETTINGS index_granularity = 256`,
       `CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.latest_mv TO ${db}.latest AS SELECT ${LATEST_COLUMNS} FROM ${db}.events`,
     ],
     backfill: (db, month) =>
