@@ -21,6 +21,7 @@ function usage(): string {
     lines.push(`  ${b.name}: ${b.question}`);
     for (const [name, o] of Object.entries(b.options)) lines.push(`    --${name} N`.padEnd(28) + `${o.description} (default ${o.default})`);
     for (const [name, o] of Object.entries(b.listOptions ?? {})) lines.push(`    --${name} N,N`.padEnd(28) + `${o.description} (default ${o.default.join(',')})`);
+    for (const [name, o] of Object.entries(b.textOptions ?? {})) lines.push(`    --${name} TEXT`.padEnd(28) + o.description);
   }
   return lines.join('\n');
 }
@@ -31,7 +32,7 @@ function fail(message: string): never {
 }
 
 const optionSpecs = Object.fromEntries(
-  BENCHMARKS.flatMap((b) => [...Object.keys(b.options), ...Object.keys(b.listOptions ?? {})]).map((name) => [name, { type: 'string' as const }]),
+  BENCHMARKS.flatMap((b) => [...Object.keys(b.options), ...Object.keys(b.listOptions ?? {}), ...Object.keys(b.textOptions ?? {})]).map((name) => [name, { type: 'string' as const }]),
 );
 
 let parsed: { values: Record<string, string | boolean | undefined>; positionals: string[] };
@@ -52,7 +53,7 @@ const selected = parsed.positionals.length === 0 ? BENCHMARKS : parsed.positiona
 });
 
 for (const name of Object.keys(parsed.values)) {
-  if (name !== 'help' && !selected.some((b) => name in b.options || name in (b.listOptions ?? {}))) fail(`--${name} is not an option of ${selected.map((b) => b.name).join(', ')}`);
+  if (name !== 'help' && !selected.some((b) => name in b.options || name in (b.listOptions ?? {}) || name in (b.textOptions ?? {}))) fail(`--${name} is not an option of ${selected.map((b) => b.name).join(', ')}`);
 }
 
 function paramsOf(b: Benchmark): Record<string, number> {
@@ -99,7 +100,8 @@ for (const { b, params, lists } of plans) {
   ));
   console.log();
   try {
-    await b.run(params, stop.signal, lists);
+    const text = Object.fromEntries(Object.keys(b.textOptions ?? {}).map((name) => [name, parsed.values[name] as string | undefined]));
+    await b.run(params, stop.signal, lists, text);
   } catch (err) {
     failed = true;
     console.error(`bench: ${b.name} failed: ${(err as Error).stack ?? String(err)}`);

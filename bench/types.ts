@@ -20,6 +20,8 @@ export interface Benchmark {
   question: string;
   options: Record<string, BenchOption>;
   listOptions?: Record<string, BenchListOption>;
+  /** Options whose value is text the benchmark parses itself (`--sizes 100k,1M`); absent when not given. */
+  textOptions?: Record<string, { description: string }>;
   /** Runs the benchmark, prints its results, writes its JSON; rejects on failure. */
-  run(params: Record<string, number>, signal: AbortSignal, lists: Record<string, number[]>): Promise<void>;
+  run(params: Record<string, number>, signal: AbortSignal, lists: Record<string, number[]>, text: Record<string, string | undefined>): Promise<void>;
 }

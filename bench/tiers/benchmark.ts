@@ -27,6 +27,7 @@ import { INGEST_POLL_MS, PREFILL_FLUSH_EVERY, ingestPhase, type IngestResult } f
 import { LOAD_CHUNK, loadSource, waitForMerges } from './load-source.js';
 import { redisMemory } from './redis-memory.js';
 import { RAW_CHUNK, replay, type ReplayResult } from './replay-raw.js';
+import { parseSizes, runSizes } from './sizes.js';
 import { checkLine, printCycle, printIngest, printReplay, printSummary, summarize } from './report.js';
 
 export const tiers: Benchmark = {
@@ -46,7 +47,10 @@ export const tiers: Benchmark = {
     'ingest-events': { default: 600_000, min: 1_000, description: 'events of other campaigns pre-filled for each ingest phase' },
     'chunk-rows': { default: 20_000, min: 1, description: 'restore chunk rows (TierManager restoreChunkRows)' },
   },
-  async run(raw, signal) {
+  textOptions: {
+    sizes: { description: 'comma-separated source sizes in events (100k,1M): per size, restore, demotion, Redis bytes per member and history check/s only (bench/tiers/sizes.ts); --events and --users (events / 10) are then per size' },
+  },
+  async run(raw, signal, _lists, text) {
     const p: Params = {
       events: raw.events!,
       users: raw.users!,
@@ -58,7 +62,8 @@ export const tiers: Benchmark = {
       ingestEvents: raw['ingest-events']!,
       chunkRows: raw['chunk-rows']!,
     };
-    await runTiers(p, signal);
+    if (text.sizes !== undefined) await runSizes(p, parseSizes(text.sizes), signal, tiers.question);
+    else await runTiers(p, signal);
   },
 };
 

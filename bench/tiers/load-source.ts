@@ -17,7 +17,7 @@ export const LOAD_CHUNK = 100_000;
 /**
  * Generates the source's events, inserts them into ClickHouse in chunks of LOAD_CHUNK and folds
  * them in memory: the fold's digest is what every hot state of the source must equal.
- * Then merges the table's parts (a stopped campaign's history is long merged).
+ * Then merges the tables' parts (a stopped campaign's history is long merged).
  */
 export async function loadSource(ctx: Ctx) {
   const { p } = ctx;
@@ -59,6 +59,8 @@ export async function loadSource(ctx: Ctx) {
   for (const { partition } of partitions) {
     await ctx.history.client.command({ query: `OPTIMIZE TABLE ${db}.events PARTITION ${Number(partition)} FINAL` });
   }
+  // The latest-time aggregate (no partitions) is merged too, as a long-stopped campaign's is.
+  await ctx.history.client.command({ query: `OPTIMIZE TABLE ${db}.latest FINAL` });
   await waitForMerges(ctx);
   const optimizeSeconds = (performance.now() - tOpt) / 1000;
   const [parts] = await ctx.history.select<{ n: string }>(`SELECT count() AS n FROM system.parts WHERE database = '${db}' AND table = 'events' AND active`);

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { createClient, type ClickHouseClient, ClickHouseLogLevel } from '@clickhouse/client';
 import { type AggregateRow, type FilterPlan, type EventType, type History, type InteractionEvent, type SourceRef, foldAggregates } from '../../core/index.js';
-import { schemaStatements } from './schema.js';
+import { MIGRATIONS, baseStatements, enumStatements, eventMonths, recordVersion, schemaVersion } from './schema.js';
 import { sqlIdent } from './sql.js';
 import * as queries from './queries.js';
 import * as erase from './erase.js';
@@ -39,7 +39,7 @@ export function aggregateRowFromTsv(text: string): AggregateRow {
   return { userId, type, variantId, stepId, time: Number(t) };
 }
 
-/** The durable history on ClickHouse: one events table in database `<namespace>`. */
+/** The durable history on ClickHouse: the raw events and their `latest` aggregate in database `<namespace>` (schema.ts). */
 export class ClickHouseHistory implements History {
   readonly client: ClickHouseClient;
   readonly db: string;
@@ -55,9 +55,27 @@ export class ClickHouseHistory implements History {
     });
   }
 
-  /** Creates the database and table if missing. */
+  /**
+   * Creates the namespace's tables if missing, and upgrades one made by an earlier version in
+   * place: each migration newer than the recorded schema version runs (DDL, then its backfill
+   * month by month), then is recorded. Safe to run from several processes at once and to
+   * interrupt: every step may be repeated (see schema.ts).
+   */
   async migrate(): Promise<void> {
-    for (const query of schemaStatements(this.db)) await this.client.command({ query });
+    for (const query of baseStatements(this.db)) await this.client.command({ query });
+    const [row] = await this.select<{ v: number | string }>(schemaVersion(this.db));
+    const current = Number(row?.v ?? 0);
+    for (const m of MIGRATIONS) {
+      if (m.version <= current) continue;
+      for (const query of m.statements(this.db)) await this.client.command({ query });
+      if (m.backfill) {
+        for (const { month } of await this.select<{ month: string }>(eventMonths(this.db))) {
+          await this.client.command({ query: m.backfill(this.db, Number(month)) });
+        }
+      }
+      await this.client.command({ query: recordVersion(this.db, m.version) });
+    }
+    for (const query of enumStatements(this.db)) await this.client.command({ query });
   }
 
   async insert(events: readonly InteractionEvent[]): Promise<void> {
@@ -89,23 +107,30 @@ export class ClickHouseHistory implements History {
   }
 
   /**
-   * Streams a source's aggregate (latest time per user, type, variant, step) in chunks of at
-   * most `chunkRows`, so a restore of any size holds one chunk in memory at a time.
+   * Streams a source's aggregate (latest time per user, type, variant, step; a key may come
+   * more than once before merges, see queries.aggregateSource) in chunks of at most
+   * `chunkRows`, so a restore of any size holds one chunk in memory at a time.
    */
   async *aggregateSource(source: SourceRef, chunkRows: number): AsyncGenerator<AggregateRow[]> {
     // TabSeparated: 18.16 has no JSONCompactEachRow, and the columns hold only ids of the
-    // contract's character sets (no tab, newline or backslash), so a split is exact.
-    const rs = await this.client.query({ query: queries.aggregateSource(this.db, source), format: 'TabSeparated' });
+    // contract's character sets (ASCII, no tab, newline or backslash), so a split is exact.
+    // The response is split into lines here, from its raw buffers: the client's per-row
+    // objects cost more than the query (bench/README.md).
+    const { stream } = await this.client.exec({ query: `${queries.aggregateSource(this.db, source)} FORMAT TabSeparated` });
     let chunk: AggregateRow[] = [];
-    for await (const rows of rs.stream()) {
-      for (const row of rows) {
-        chunk.push(aggregateRowFromTsv(row.text));
+    let tail = '';
+    for await (const buf of stream as AsyncIterable<Buffer>) {
+      const lines = (tail + buf.toString('latin1')).split('\n');
+      tail = lines.pop()!;
+      for (const line of lines) {
+        chunk.push(aggregateRowFromTsv(line));
         if (chunk.length >= chunkRows) {
           yield chunk;
           chunk = [];
         }
       }
     }
+    if (tail) chunk.push(aggregateRowFromTsv(tail));
     if (chunk.length) yield chunk;
   }
 
@@ -135,7 +160,7 @@ export class ClickHouseHistory implements History {
 
   /** Erasure of a user: their events out of every history table (see erase.ts). */
   eraseUser(userId: string): Promise<number> {
-    return erase.eraseUser(this.client, this.db, ['events'], userId);
+    return erase.eraseUser(this.client, this.db, ['events', 'latest'], userId);
   }
 
   /** Drops the namespace's database (tests and benchmarks only). */

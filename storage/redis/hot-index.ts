@@ -10,7 +10,7 @@ import * as write from './write.js';
 export interface RedisHotIndexOptions {
   namespace: string;
   /**
-   * Most ARGV values sent in one script call; larger folds are split (default 2_000, about
+   * Most ARGV values sent in one script call or ZADD (load); larger folds are split (default 2_000, about
    * 1,000 members: under a millisecond of Redis time, so a lookup never waits long behind
    * ingest, restore or rebuild writes; 40_000 kept Redis busy 12-17 ms per call).
    */
@@ -40,6 +40,10 @@ export class RedisHotIndex implements HotIndex, HotLookup {
   /** Erasure of a user: out of every index of these sources (see erase.ts). */
   eraseUser(userId: string, sources: readonly SourceRef[]): Promise<number> {
     return erase.eraseUser(this.redis, this.ns, userId, sources);
+  }
+
+  load(fold: SourceFold, opts: ApplyOptions = {}): Promise<void> {
+    return write.load(this.redis, this.ns, fold, this.maxArgs, opts.maxInFlight);
   }
 
   setGate(source: SourceRef, tier: Gate): Promise<void> {

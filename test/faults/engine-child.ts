@@ -5,7 +5,7 @@
  *
  * - `after-history:n`: a batch is durable in ClickHouse; its hot write and its ack never happen.
  * - `after-hot:n`: a batch is in ClickHouse and Redis; its ack never happens.
- * - `mid-restore:n`: a restore has applied its n-th chunk to Redis; it never finishes here.
+ * - `mid-restore:n`: a restore has loaded its n-th chunk into Redis; it never finishes here.
  *
  * (The engine writes history strictly before the hot index, so "hot written, history not"
  * cannot happen by design; `after-history` is the kill between the two writes.)
@@ -29,16 +29,16 @@ const killAfter = <A extends unknown[], R>(fn: (...args: A) => Promise<R>) => {
 if (point === 'after-history') ts.history.insert = killAfter(ts.history.insert.bind(ts.history));
 else if (point === 'after-hot') ts.hot.apply = killAfter(ts.hot.apply.bind(ts.hot));
 else if (point === 'mid-restore') {
-  // Restores open the source's tier gate as `restoring`, then apply chunks.
+  // Restores open the source's tier gate as `restoring`, then load chunks.
   let restoring = false;
   const setGate = ts.hot.setGate.bind(ts.hot);
   ts.hot.setGate = async (source, gate) => {
     await setGate(source, gate);
     if (gate === 'restoring') restoring = true;
   };
-  const apply = killAfter(ts.hot.apply.bind(ts.hot));
-  const plain = ts.hot.apply.bind(ts.hot);
-  ts.hot.apply = (folds) => (restoring ? apply(folds) : plain(folds));
+  const load = killAfter(ts.hot.load.bind(ts.hot));
+  const plain = ts.hot.load.bind(ts.hot);
+  ts.hot.load = (fold, opts) => (restoring ? load(fold, opts) : plain(fold, opts));
 } else if (point) throw new Error(`unknown TIERSTREAM_FAULT point ${point}`);
 
 await ts.engine!.start();

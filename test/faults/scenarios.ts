@@ -318,8 +318,10 @@ export const redisRestart = (size: Size, during: 'ingest' | 'restore', clusterEn
         } else {
           await produce(nc, ns, evs, ledger);
           await drained(nc, ns);
-          // Expire every campaign and canvas, then restore them all and lose Redis meanwhile.
-          const ids = [...new Set([...ledger.published.values()].map((e) => sourceName(refOf(e))))];
+          // Expire every campaign and canvas but c0, then restore them and lose Redis meanwhile.
+          // c0 stays hot: the lookup while Redis is away reads its index (a restoring source
+          // answers source_restoring from the registry, without Redis).
+          const ids = [...new Set([...ledger.published.values()].map((e) => sourceName(refOf(e))))].filter((name) => name !== 'campaign:c0');
           for (const name of ids) {
             const [kind, id] = name.split(':');
             await engine.http('POST', `/v1/${kind === 'campaign' ? 'campaigns' : 'canvases'}/${id}/demote`);

@@ -4,6 +4,7 @@ import { pino } from 'pino';
 import { configFromEnv, type Config } from '../../config.js';
 import { createTierstream, type Tierstream } from '../../runtime.js';
 import { deleteStreams, natsNames, type EngineOptions } from '../../engine/index.js';
+import type { EventType } from '../../core/index.js';
 
 /** A fresh namespace per test, as bullmq makes a queue per test. */
 export function testNamespace(prefix = 't'): string {
@@ -124,12 +125,17 @@ export async function hotState(ts: Tierstream, source: { kind: 'campaign' | 'can
   return Object.fromEntries([...snap].map(([k, users]) => [k, Object.fromEntries([...users].sort(([a], [b]) => (a < b ? -1 : 1)))]));
 }
 
-/** The fold of a source's whole history, in the hot snapshot's shape: what the hot state must equal. */
+/**
+ * The fold of a source's whole raw history (`events`, not the `latest` aggregate restores
+ * read), in the hot snapshot's shape: what the hot state must equal.
+ */
 export async function historyFold(ts: Tierstream, source: { kind: 'campaign' | 'canvas'; id: string }) {
   const { foldAggregates } = await import('../../core/fold.js');
-  const rows = [];
-  for await (const chunk of ts.history.aggregateSource(source, 100_000)) rows.push(...chunk);
-  const fold = foldAggregates(source, rows);
+  const { queries } = await import('../../storage/clickhouse/index.js');
+  const raw = await ts.history.select<{ user_id: string; type: EventType; variant_id: string; step_id: string; time: string }>(
+    `SELECT user_id, type, variant_id, step_id, time FROM ${ts.history.db}.events WHERE ${queries.sourceWhere(source)}`,
+  );
+  const fold = foldAggregates(source, raw.map((r) => ({ userId: r.user_id, type: r.type, variantId: r.variant_id, stepId: r.step_id, time: Number(r.time) })));
   return Object.fromEntries(
     [...fold.indexes].sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, users]) => [k, Object.fromEntries([...users].sort(([a], [b]) => (a < b ? -1 : 1)))]),
   );

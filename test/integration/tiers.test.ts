@@ -1,6 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { eventually, getJson, hotState, historyFold, send, startStack, type Stack } from './helpers.js';
+import { createRedis, sourceKeys } from '../../storage/redis/index.js';
+import { eventually, getJson, hotState, historyFold, send, startStack, testConfig, type Stack } from './helpers.js';
 
 const test = suite<{ stack: Stack }>('tiers');
 test.before(async (ctx) => {
@@ -189,6 +190,31 @@ test('10 parallel restore calls run one restore', async ({ stack }) => {
   assert.is(s.transitions.filter((t: { tier: string }) => t.tier === 'restoring').length, 1);
   assert.is(s.restore.progress, 1);
   assert.ok(s.restore.finishedAt >= s.restore.startedAt);
+});
+
+test('a restore load never overwrites a newer time ingest wrote, and the next demotion removes every key it made', async ({ stack }) => {
+  const source = { kind: 'campaign', id: 'merge' } as const;
+  const { ts } = stack;
+  await send(ts, 'PUT', '/v1/campaigns/merge', { status: 'active' });
+  await ts.hot.setGate(source, 'restoring');
+  // Ingest wrote u1 (newer than history) and u2 (older) while the restore runs.
+  await ts.hot.apply([{ source, indexes: new Map([['any', new Map([['u1', 9_000], ['u2', 100]])], ['e:open', new Map([['u1', 9_000], ['u2', 100]])]]) }]);
+  const history = new Map([['u1', 5_000], ['u2', 5_000], ['u3', 5_000]]);
+  await ts.hot.load({ source, indexes: new Map([['any', history], ['e:open', new Map(history)], ['v:b:open', new Map(history)]]) });
+  await ts.hot.setGate(source, null);
+  const merged = { u1: 9_000, u2: 5_000, u3: 5_000 };
+  assert.equal(await hotState(ts, source), { any: merged, 'e:open': merged, 'v:b:open': { u1: 5_000, u2: 5_000, u3: 5_000 } });
+  await send(ts, 'POST', '/v1/campaigns/merge/demote');
+  await eventually(async () => (await getJson(ts, '/v1/campaigns/merge')).body.tier === 'expired', 'demoted');
+  assert.is(await ts.hot.sourceKeyCount(source), 0);
+  // Whether or not the key list names it: the key only the load wrote is gone.
+  assert.equal(await hotState(ts, source), {});
+  const redis = createRedis({ url: testConfig(stack.ns).redisUrl });
+  try {
+    assert.is(await redis.exists(sourceKeys(stack.ns, source).index('v:b:open')), 0);
+  } finally {
+    redis.disconnect();
+  }
 });
 
 test('bad filters get 400 with the path of the offending node', async ({ stack }) => {

@@ -1,0 +1,152 @@
+/**
+ * `--sizes`: the source at several sizes, one fresh namespace each, measuring what grows with
+ * it: restore and demotion (median of `--runs` cycles), the Redis bytes per member, and
+ * `check` from history (100 user ids against "sent and not clicked") per second, from the
+ * `latest` aggregate as tierstream asks it and, side by side, the same SQL over the raw
+ * `events` (what the history path read before the aggregate). No replays, no ingest phases.
+ */
+import { randomBytes } from 'node:crypto';
+import { connect } from 'nats';
+import { pino } from 'pino';
+import { configFromEnv } from '../../config.js';
+import { createTierstream, type Tierstream } from '../../runtime.js';
+import type { FilterPlan } from '../../core/index.js';
+import { ClickHouseHistory, createRedis, queries } from '../../storage/index.js';
+import { median, round, table } from '../measure.js';
+import { cleanupNamespace, writeResult } from '../namespace.js';
+import { SOURCE, type Ctx, type Params } from './context.js';
+import { demoteAndRestore, instrument, restoreOnce } from './demote-restore.js';
+import { fmt } from './format.js';
+import { loadSource, waitForMerges } from './load-source.js';
+import { redisMemory } from './redis-memory.js';
+
+/** How long each history check rate is measured, ms. */
+const CHECK_WINDOW_MS = 3_000;
+/** User ids per check, as a sender asks at send time. */
+const CHECK_USERS = 100;
+
+/** "Sent c0 and did not click it", as the API compiles it. */
+const PLAN: FilterPlan = {
+  leaves: [
+    { source: SOURCE, index: 'e:send', after: -Infinity, before: Infinity },
+    { source: SOURCE, index: 'e:click', after: -Infinity, before: Infinity },
+  ],
+  program: { and: [{ leaf: 0 }, { not: { leaf: 1 } }] },
+  sources: [SOURCE],
+};
+
+export interface SizeResult {
+  events: number;
+  users: number;
+  aggregateRows: number;
+  members: number;
+  restoreSeconds: number;
+  restoreRuns: number[];
+  demoteSeconds: number;
+  bytesPerMember: number;
+  checksPerSecond: { latest: number; rawEvents: number };
+  allChecksOk: boolean;
+}
+
+/** Parses `100k,1M,2_000_000` into event counts. */
+export function parseSizes(text: string): number[] {
+  return text.split(',').map((s) => {
+    const m = /^(\d[\d_]*)([kKmM]?)$/.exec(s.trim());
+    if (!m) throw new Error(`--sizes: "${s}" is not a count like 100k or 1M`);
+    const n = Number(m[1]!.replaceAll('_', '')) * ({ k: 1e3, m: 1e6 }[m[2]!.toLowerCase() as 'k' | 'm'] ?? 1);
+    if (!Number.isSafeInteger(n) || n < 1) throw new Error(`--sizes: "${s}" is not a positive count`);
+    return n;
+  });
+}
+
+/** Checks per second for CHECK_WINDOW_MS, one at a time, each of CHECK_USERS ids (rotating). */
+async function checkRate(ctx: Ctx, sql: (users: string[]) => string, userIds: string[]): Promise<number> {
+  const t0 = performance.now();
+  let n = 0;
+  while (performance.now() - t0 < CHECK_WINDOW_MS) {
+    const from = (n * CHECK_USERS) % Math.max(1, userIds.length - CHECK_USERS);
+    await ctx.history.select(sql(userIds.slice(from, from + CHECK_USERS)));
+    n++;
+  }
+  return round(n / ((performance.now() - t0) / 1000), 1);
+}
+
+async function oneSize(base: Params, events: number, signal: AbortSignal): Promise<SizeResult> {
+  const p: Params = { ...base, events, users: Math.max(1, Math.round(events / 10)) };
+  const ns = `bench_${randomBytes(4).toString('hex')}`;
+  const config = configFromEnv({ ...process.env, TIERSTREAM_NAMESPACE: ns, TIERSTREAM_ROLE: 'engine' });
+  const nc = await connect({ servers: config.natsServers, name: `bench-${ns}` });
+  const ctx: Ctx = {
+    ns, p, config, nc, signal,
+    js: nc.jetstream(),
+    jsm: await nc.jetstreamManager(),
+    history: new ClickHouseHistory({ url: config.clickhouseUrl, database: ns, requestTimeoutMs: 300_000 }),
+    redis: createRedis({ url: config.redisUrl, clusterNodes: config.redisClusterNodes }),
+    published: 0,
+  };
+  let ts: Tierstream | undefined;
+  try {
+    ts = await createTierstream(config, { tiers: { restoreChunkRows: p.chunkRows }, log: pino({ level: 'warn', base: { ns } }) });
+    const stages = instrument(ts);
+    console.log(`\nsize ${fmt(events)}: namespace ${ns}, ${fmt(p.users)} users, ${p.variants} variants`);
+    const load = await loadSource(ctx);
+    await ts.tiers.setLifecycle(SOURCE, { status: 'active', name: 'tiers benchmark source' });
+    await ts.tiers.demote(SOURCE, 'bench: setup', true);
+    await ts.tiers.settled();
+    const redisEmpty = await redisMemory(ctx);
+    await waitForMerges(ctx);
+    const build = await restoreOnce(ctx, ts, stages, load.expected, 'bench: setup (first restore)');
+    let ok = build.check.ok;
+    const cycles = [];
+    for (let r = 1; r <= p.runs; r++) {
+      signal.throwIfAborted();
+      await waitForMerges(ctx);
+      const c = await demoteAndRestore(ctx, ts, stages, load.expected, r, redisEmpty.usedMemory);
+      ok &&= c.before.ok && c.restore.check.ok && c.equalsBeforeDemotion;
+      cycles.push(c);
+      console.log(`  cycle ${r}: demotion ${(c.demotion.seconds * 1000).toFixed(1)} ms, restore ${c.restore.seconds.toFixed(3)} s, state ${c.restore.check.ok ? 'ok' : 'DIFFERS'}`);
+    }
+    const users = [...new Set((await ctx.history.select<{ u: string }>(
+      `SELECT DISTINCT user_id AS u FROM ${ns}.latest WHERE ${queries.sourceWhere(SOURCE)} ORDER BY cityHash64(user_id) LIMIT 10000`,
+    )).map((r) => r.u))];
+    const latestSql = (ids: string[]) => queries.filterUsers(ns, PLAN, { users: ids });
+    const rawSql = (ids: string[]) => latestSql(ids).replace(`FROM ${ns}.latest `, `FROM ${ns}.events `);
+    const [a, b] = [await ctx.history.select<{ user_id: string }>(latestSql(users.slice(0, CHECK_USERS))), await ctx.history.select<{ user_id: string }>(rawSql(users.slice(0, CHECK_USERS)))];
+    ok &&= JSON.stringify(a) === JSON.stringify(b);
+    const checksPerSecond = { latest: await checkRate(ctx, latestSql, users), rawEvents: await checkRate(ctx, rawSql, users) };
+    console.log(`  history check (${CHECK_USERS} ids): ${checksPerSecond.latest} /s from latest, ${checksPerSecond.rawEvents} /s from raw events`);
+    const before = cycles.map((c) => c.memoryBefore.source);
+    return {
+      events,
+      users: load.expected.distinctUsers,
+      aggregateRows: load.clickhouse.aggregateRows,
+      members: load.expected.members,
+      restoreSeconds: round(median(cycles.map((c) => c.restore.seconds)), 3),
+      restoreRuns: cycles.map((c) => c.restore.seconds),
+      demoteSeconds: round(median(cycles.map((c) => c.demotion.seconds)), 4),
+      bytesPerMember: round(median(before.map((m) => m.bytes / m.members)), 1),
+      checksPerSecond,
+      allChecksOk: ok,
+    };
+  } finally {
+    await ts?.close().catch((err) => console.error(`bench: closing tierstream failed: ${(err as Error).message}`));
+    await cleanupNamespace(ctx);
+  }
+}
+
+/** Runs every size in turn, prints one table, writes the JSON; throws if a state differed. */
+export async function runSizes(p: Params, sizes: number[], signal: AbortSignal, question: string): Promise<void> {
+  const startedAt = new Date();
+  const results: SizeResult[] = [];
+  for (const size of sizes) results.push(await oneSize(p, size, signal));
+  console.log(`\n${table(
+    ['events', 'users', 'aggregate rows', 'members', 'restore s (median)', 'demotion ms', 'Redis B/member', 'check/s latest', 'check/s raw events', 'x', 'states'],
+    results.map((r) => [
+      fmt(r.events), fmt(r.users), fmt(r.aggregateRows), fmt(r.members), r.restoreSeconds.toFixed(3), (r.demoteSeconds * 1000).toFixed(1),
+      r.bytesPerMember, r.checksPerSecond.latest, r.checksPerSecond.rawEvents, (r.checksPerSecond.latest / r.checksPerSecond.rawEvents).toFixed(2), r.allChecksOk ? 'ok' : 'DIFFER',
+    ]),
+  )}`);
+  const file = writeResult('tiers-sizes', startedAt, { benchmark: 'tiers', mode: 'sizes', question, parameters: p, sizes, checkWindowMs: CHECK_WINDOW_MS, checkUsers: CHECK_USERS, results });
+  console.log(`\nresult written to ${file}`);
+  if (!results.every((r) => r.allChecksOk)) throw new Error('a hot state or a history answer differed from the expected one (see above)');
+}
