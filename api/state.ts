@@ -1,4 +1,4 @@
-import { formatTime, type SourceRecord } from '../core/index.js';
+import { formatTime, restoreEtaSeconds, type SourceRecord } from '../core/index.js';
 
 const iso = (ms: number | null) => (ms === null ? null : formatTime(ms));
 
@@ -18,6 +18,7 @@ export function sourceState(rec: SourceRecord, counts: { hot: number | null; his
       startedAt: iso(rec.restore.startedAt),
       finishedAt: iso(rec.restore.finishedAt),
       progress: rec.restore.progress,
+      etaSeconds: restoreEtaSeconds(rec, Date.now()),
     },
     transitions: rec.transitions.map((t) => ({ tier: t.tier, at: iso(t.at), reason: t.reason })),
     counts,

@@ -14,7 +14,7 @@ export interface SourceState {
   stoppedAt: string | null;
   expiresAt: string | null;
   pinnedBy: string[];
-  restore: { startedAt: string | null; finishedAt: string | null; progress: number } | null;
+  restore: { startedAt: string | null; finishedAt: string | null; progress: number; etaSeconds?: number | null } | null;
   transitions: { tier: Tier; at: string; reason: string }[];
   counts: { hot: number | null; history: number };
 }

@@ -33,3 +33,16 @@ export function recompute(rec: SourceRecord, expireAfter: Duration): SourceRecor
 export function leaseLapsed(rec: SourceRecord, now: number): boolean {
   return rec.lease === null || rec.lease.until <= now;
 }
+
+/**
+ * Seconds a restore still needs, estimated from its progress so far at a constant rate:
+ * elapsed x (1 - progress) / progress, rounded up. Null when the source is not restoring or no
+ * chunk has been written yet (no rate to go by). The progress is the share of the source's
+ * aggregate rows written, updated after every chunk, so the estimate is as fresh as the last one.
+ */
+export function restoreEtaSeconds(rec: SourceRecord, now: number): number | null {
+  const r = rec.restore;
+  if (rec.tier !== 'restoring' || !r || r.finishedAt !== null || !(r.progress > 0)) return null;
+  if (r.progress >= 1) return 0;
+  return Math.ceil((Math.max(0, now - r.startedAt) * (1 - r.progress)) / r.progress / 1000);
+}

@@ -92,6 +92,7 @@ export function sourceView(root: HTMLElement, kind: Kind, id: string): View {
           h('progress', { id: 'restore-progress', max: 100, value: Math.round(p * 100), 'aria-labelledby': 'progress-label', 'aria-valuetext': formatPercent(p) }),
           h('span', { id: 'progress-label' }, `Restore progress: ${formatPercent(p)}`),
           s.restore?.startedAt ? h('span', { class: 'sub' }, ' — started ', time(s.restore.startedAt, relativeTime(s.restore.startedAt, now))) : null,
+          typeof s.restore?.etaSeconds === 'number' ? h('span', { id: 'restore-eta', class: 'sub' }, ` — about ${formatEta(s.restore.etaSeconds)} left`) : null,
         ),
       );
     }
@@ -193,4 +194,11 @@ export function sourceView(root: HTMLElement, kind: Kind, id: string): View {
 
   render();
   return { dispose: () => poll.stop() };
+}
+
+/** A restore's estimated time left, in words: "12 s", "3 min", "2 h 5 min". */
+function formatEta(seconds: number): string {
+  if (seconds < 60) return `${Math.max(1, seconds)} s`;
+  const min = Math.round(seconds / 60);
+  return min < 60 ? `${min} min` : `${Math.floor(min / 60)} h ${min % 60} min`;
 }
