@@ -10,7 +10,7 @@ import { writeBatches } from './operators/write-batches.js';
 import { InflightCounter } from './inflight-counter.js';
 import { type History, type HotIndex, type LookupPressure, type SourceRegistry } from '../core/index.js';
 import { createBatchWriter, HistoryWriteError, WriteFailedError } from './batch-writer.js';
-import { consumerAckPolicy, ensureStreams, natsNames, switchAckPolicy, type StreamSetupOptions } from './jetstream.js';
+import { consumerAckPolicy, ensureStreams, natsNames, replaceConsumer, unacknowledged, type StreamSetupOptions } from './jetstream.js';
 import { createAcker, type AckMode, type Acker } from './acks.js';
 import { AckLease, type LeaseStore } from './ack-lease.js';
 import type { Metrics } from '../telemetry/index.js';
@@ -190,7 +190,7 @@ export function createEngine(deps: EngineDeps, options: Partial<EngineOptions> &
     for (;;) {
       let policy = await consumerAckPolicy(deps.jsm, opts.namespace);
       if (policy !== wanted && (await lease.tryAcquire('exclusive'))) {
-        const { fromSeq } = await switchAckPolicy(deps.jsm, setup, wanted);
+        const { fromSeq } = await replaceConsumer(deps.jsm, setup, wanted);
         log.warn({ from: policy, to: wanted, fromSeq }, 'consumer ack policy switched; messages from its ack floor on are delivered again');
         policy = wanted;
       }
@@ -199,6 +199,13 @@ export function createEngine(deps: EngineDeps, options: Partial<EngineOptions> &
         // The policy cannot change while we hold the lease: only an exclusive holder switches it.
         if ((await consumerAckPolicy(deps.jsm, opts.namespace)) === policy) {
           if (policy !== wanted) log.warn({ wanted: opts.ackMode }, 'other ingest processes share the consumer; acknowledging each message as they do');
+          // Messages a previous holder took and never acknowledged would be covered by our
+          // first cumulative ack before the server redelivers them: start from the ack floor.
+          const left = policy === AckPolicy.All ? await unacknowledged(deps.jsm, opts.namespace) : 0;
+          if (left > 0) {
+            const { fromSeq } = await replaceConsumer(deps.jsm, setup, AckPolicy.All, true);
+            log.warn({ unacknowledged: left, fromSeq }, 'the previous ingest process left messages unacknowledged; consuming again from the ack floor');
+          }
           return policy === AckPolicy.All ? 'cumulative' : 'explicit';
         }
         await lease.release();

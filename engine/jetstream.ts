@@ -27,7 +27,7 @@ export interface StreamSetupOptions {
   maxAckPending: number;
   /** Replicas of the streams (and so of the consumer) on a NATS cluster (default 1). */
   replicas?: number;
-  /** The consumer's ack policy when this call creates it (default explicit); an existing one keeps its own (see switchAckPolicy). */
+  /** The consumer's ack policy when this call creates it (default explicit); an existing one keeps its own (see replaceConsumer). */
   ackPolicy?: AckPolicy.Explicit | AckPolicy.All;
 }
 
@@ -92,14 +92,17 @@ export async function consumerAckPolicy(jsm: JetStreamManager, namespace: string
 /**
  * Replaces the durable engine consumer by one with `policy` that delivers from the old one's
  * ack floor on: messages delivered and not acknowledged are delivered again (duplicates, which
- * history and the hot index absorb), none is skipped. Only for a process that consumes alone
- * (it holds the ingest lease exclusively): a process still consuming the old consumer loses it.
+ * history and the hot index absorb), none is skipped. Used to switch the ack policy, and when
+ * a process takes over an `AckPolicy.All` consumer whose last holder left messages
+ * unacknowledged (`force`): its own cumulative acks would otherwise cover them before the
+ * server redelivers them. Only for a process that consumes alone (the exclusive ingest lease);
+ * deleting the consumer also fences a predecessor's late acks (they went to the old consumer).
  */
-export async function switchAckPolicy(jsm: JetStreamManager, opts: StreamSetupOptions, policy: AckPolicy.Explicit | AckPolicy.All): Promise<{ fromSeq: number }> {
+export async function replaceConsumer(jsm: JetStreamManager, opts: StreamSetupOptions, policy: AckPolicy.Explicit | AckPolicy.All, force = false): Promise<{ fromSeq: number; replaced: boolean }> {
   const n = natsNames(opts.namespace);
   const info = await jsm.consumers.info(n.stream, n.consumer);
-  if (info.config.ack_policy === policy) return { fromSeq: info.ack_floor.stream_seq + 1 };
   const fromSeq = info.ack_floor.stream_seq + 1;
+  if (info.config.ack_policy === policy && !force) return { fromSeq, replaced: false };
   await jsm.consumers.delete(n.stream, n.consumer);
   await jsm.consumers.add(n.stream, {
     ...info.config,
@@ -107,7 +110,14 @@ export async function switchAckPolicy(jsm: JetStreamManager, opts: StreamSetupOp
     deliver_policy: DeliverPolicy.StartSequence,
     opt_start_seq: fromSeq,
   });
-  return { fromSeq };
+  return { fromSeq, replaced: true };
+}
+
+/** Messages delivered by the engine consumer and not acknowledged (by whoever took them). */
+export async function unacknowledged(jsm: JetStreamManager, namespace: string): Promise<number> {
+  const n = natsNames(namespace);
+  const info = await jsm.consumers.info(n.stream, n.consumer);
+  return Math.max(info.num_ack_pending, info.delivered.stream_seq - info.ack_floor.stream_seq);
 }
 
 async function upsertStream(jsm: JetStreamManager, cfg: Partial<StreamConfig>): Promise<void> {

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { createClient, type ClickHouseClient, ClickHouseLogLevel } from '@clickhouse/client';
 import { type AggregateRow, type FilterPlan, type EventType, type History, type InteractionEvent, type SourceRef, foldAggregates } from '../../core/index.js';
-import { MIGRATIONS, baseStatements, enumStatements, eventMonths, recordVersion, schemaVersion } from './schema.js';
+import { MIGRATIONS, baseStatements, eventMonths, recordVersion, schemaVersion, typeEnumStatement } from './schema.js';
 import { sqlIdent } from './sql.js';
 import * as queries from './queries.js';
 import * as erase from './erase.js';
@@ -63,6 +63,7 @@ export class ClickHouseHistory implements History {
    */
   async migrate(): Promise<void> {
     for (const query of baseStatements(this.db)) await this.client.command({ query });
+    await this.client.command({ query: typeEnumStatement(this.db, 'events') });
     const [row] = await this.select<{ v: number | string }>(schemaVersion(this.db));
     const current = Number(row?.v ?? 0);
     for (const m of MIGRATIONS) {
@@ -75,7 +76,7 @@ export class ClickHouseHistory implements History {
       }
       await this.client.command({ query: recordVersion(this.db, m.version) });
     }
-    for (const query of enumStatements(this.db)) await this.client.command({ query });
+    await this.client.command({ query: typeEnumStatement(this.db, 'latest') });
   }
 
   async insert(events: readonly InteractionEvent[]): Promise<void> {

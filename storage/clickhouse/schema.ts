@@ -26,7 +26,7 @@ const enumOf = (values: readonly string[]) => values.map((v, i) => `'${v}' = ${i
  * `schema_version` records the migrations applied (see `MIGRATIONS`).
  *
  * The `type` Enum8 numbers EVENT_TYPES in order, so a new type is appended and existing values
- * keep their numbers; `enumStatements` lets tables created before it accept it (idempotent and
+ * keep their numbers; `typeEnumStatement` lets tables created before it accept it (idempotent and
  * metadata-only on 18.16 and current releases alike: an Enum8 that only gains values rewrites
  * no part), run on every start after the migrations.
  */
@@ -117,8 +117,12 @@ export function recordVersion(database: string, version: number): string {
 /** The schema version this code reads and writes. */
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
 
-/** The event-type enums of `events` and `latest` brought to EVENT_TYPES (see the header). */
-export function enumStatements(database: string): string[] {
-  const db = sqlIdent(database);
-  return ['events', 'latest'].map((t) => `ALTER TABLE ${db}.${t} MODIFY COLUMN type Enum8(${enumOf(EVENT_TYPES)})`);
+/**
+ * A table's event-type enum brought to EVENT_TYPES (see the header). `events` is altered
+ * before the migrations and `latest` after them: ClickHouse 18.16 pushes into a materialized
+ * view only between columns of the very same type, so the view's source and target must gain
+ * a new type together (migrate() in history.ts).
+ */
+export function typeEnumStatement(database: string, table: 'events' | 'latest'): string {
+  return `ALTER TABLE ${sqlIdent(database)}.${table} MODIFY COLUMN type Enum8(${enumOf(EVENT_TYPES)})`;
 }

@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Session } from 'chdb';
-import { ClickHouseHistory, MIGRATIONS, SCHEMA_VERSION, baseStatements, enumStatements, eventMonths, queries, recordVersion, schemaVersion, sqlString } from '../../storage/clickhouse/index.js';
+import { ClickHouseHistory, MIGRATIONS, SCHEMA_VERSION, baseStatements, typeEnumStatement, eventMonths, queries, recordVersion, schemaVersion, sqlString } from '../../storage/clickhouse/index.js';
 import { validateEvent, type InteractionEvent } from '../../core/index.js';
 import { testNamespace, testConfig } from './helpers.js';
 
@@ -104,7 +104,7 @@ test('a table created before machine_open keeps its rows and accepts machine ope
     await server.migrate();
     await server.migrate(); // idempotent
     // What migrate() runs after the base tables, twice: every statement is safe to repeat.
-    const upgrade = [...rest, ...MIGRATIONS.flatMap((m) => m.statements(db)), ...enumStatements(db)];
+    const upgrade = [...rest, typeEnumStatement(db, 'events'), ...MIGRATIONS.flatMap((m) => m.statements(db)), typeEnumStatement(db, 'latest')];
     for (const stmt of [...upgrade, ...upgrade]) session.query(stmt);
     await server.client.command({ query: after });
     session.query(after);
