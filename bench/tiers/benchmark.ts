@@ -9,18 +9,14 @@
  * ingest-during-restore, and report (printed lines and tables); state-check and redis-memory
  * are the checks and measurements they share.
  */
-import { randomBytes } from 'node:crypto';
 import os from 'node:os';
-import { connect } from 'nats';
 import { pino } from 'pino';
-import { configFromEnv } from '../../config.js';
 import { createTierstream, type Tierstream } from '../../runtime.js';
 import { ENGINE_DEFAULTS } from '../../engine/index.js';
-import { ClickHouseHistory, createRedis } from '../../storage/index.js';
 import { machineBusy } from '../measure.js';
 import type { Benchmark } from '../types.js';
 import { cleanupNamespace, machineInfo, writeResult } from '../namespace.js';
-import { SOURCE, TARGET_DEMOTE_SECONDS, TARGET_FREED_SHARE, TARGET_RESTORE_SECONDS, type Ctx, type Params } from './context.js';
+import { SOURCE, TARGET_DEMOTE_SECONDS, TARGET_FREED_SHARE, TARGET_RESTORE_SECONDS, openContext, type Params } from './context.js';
 import { demoteAndRestore, instrument, restoreOnce, type Cycle } from './demote-restore.js';
 import { fmt } from './format.js';
 import { INGEST_POLL_MS, PREFILL_FLUSH_EVERY, ingestPhase, type IngestResult } from './ingest-during-restore.js';
@@ -68,17 +64,8 @@ export const tiers: Benchmark = {
 };
 
 async function runTiers(p: Params, signal: AbortSignal): Promise<void> {
-  const ns = `bench_${randomBytes(4).toString('hex')}`;
-  const config = configFromEnv({ ...process.env, TIERSTREAM_NAMESPACE: ns, TIERSTREAM_ROLE: 'engine' });
-  const nc = await connect({ servers: config.natsServers, name: `bench-${ns}` });
-  const ctx: Ctx = {
-    ns, p, config, nc, signal,
-    js: nc.jetstream(),
-    jsm: await nc.jetstreamManager(),
-    history: new ClickHouseHistory({ url: config.clickhouseUrl, database: ns, requestTimeoutMs: 300_000 }),
-    redis: createRedis({ url: config.redisUrl, clusterNodes: config.redisClusterNodes }),
-    published: 0,
-  };
+  const ctx = await openContext(p, signal);
+  const { ns, config } = ctx;
   const startedAt = new Date();
   const loadAtStart = os.loadavg();
   console.log(`namespace ${ns}; source ${SOURCE.kind}:${SOURCE.id}; ${os.cpus().length} CPUs, node ${process.version}, ` +

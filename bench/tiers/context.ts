@@ -2,11 +2,12 @@
  * What every part of the tiers benchmark shares: its parameters, its own connections, the one
  * source it measures and the targets the results are held against.
  */
-import type { JetStreamClient, JetStreamManager, NatsConnection } from 'nats';
+import { randomBytes } from 'node:crypto';
+import { connect, type JetStreamClient, type JetStreamManager, type NatsConnection } from 'nats';
 import type { Cluster, Redis } from 'ioredis';
-import type { Config } from '../../config.js';
+import { configFromEnv, type Config } from '../../config.js';
 import type { SourceRef } from '../../core/index.js';
-import type { ClickHouseHistory } from '../../storage/index.js';
+import { ClickHouseHistory, createRedis } from '../../storage/index.js';
 
 /** The question's targets (bench/README.md). */
 export const TARGET_RESTORE_SECONDS = 5;
@@ -41,4 +42,19 @@ export interface Ctx {
   signal: AbortSignal;
   /** Messages published to the events stream so far (the ingest phases add to it). */
   published: number;
+}
+
+/** A fresh namespace `bench_<8 hex>` with its own connections to the three servers. */
+export async function openContext(p: Params, signal: AbortSignal): Promise<Ctx> {
+  const ns = `bench_${randomBytes(4).toString('hex')}`;
+  const config = configFromEnv({ ...process.env, TIERSTREAM_NAMESPACE: ns, TIERSTREAM_ROLE: 'engine' });
+  const nc = await connect({ servers: config.natsServers, name: `bench-${ns}` });
+  return {
+    ns, p, config, nc, signal,
+    js: nc.jetstream(),
+    jsm: await nc.jetstreamManager(),
+    history: new ClickHouseHistory({ url: config.clickhouseUrl, database: ns, requestTimeoutMs: 300_000 }),
+    redis: createRedis({ url: config.redisUrl, clusterNodes: config.redisClusterNodes }),
+    published: 0,
+  };
 }

@@ -5,16 +5,13 @@
  * `latest` aggregate as tierstream asks it and, side by side, the same SQL over the raw
  * `events` (what the history path read before the aggregate). No replays, no ingest phases.
  */
-import { randomBytes } from 'node:crypto';
-import { connect } from 'nats';
 import { pino } from 'pino';
-import { configFromEnv } from '../../config.js';
 import { createTierstream, type Tierstream } from '../../runtime.js';
 import type { FilterPlan } from '../../core/index.js';
-import { ClickHouseHistory, createRedis, queries } from '../../storage/index.js';
+import { queries } from '../../storage/index.js';
 import { median, round, table } from '../measure.js';
 import { cleanupNamespace, writeResult } from '../namespace.js';
-import { SOURCE, type Ctx, type Params } from './context.js';
+import { SOURCE, openContext, type Ctx, type Params } from './context.js';
 import { demoteAndRestore, instrument, restoreOnce } from './demote-restore.js';
 import { fmt } from './format.js';
 import { loadSource, waitForMerges } from './load-source.js';
@@ -73,17 +70,8 @@ async function checkRate(ctx: Ctx, sql: (users: string[]) => string, userIds: st
 
 async function oneSize(base: Params, events: number, signal: AbortSignal): Promise<SizeResult> {
   const p: Params = { ...base, events, users: Math.max(1, Math.round(events / 10)) };
-  const ns = `bench_${randomBytes(4).toString('hex')}`;
-  const config = configFromEnv({ ...process.env, TIERSTREAM_NAMESPACE: ns, TIERSTREAM_ROLE: 'engine' });
-  const nc = await connect({ servers: config.natsServers, name: `bench-${ns}` });
-  const ctx: Ctx = {
-    ns, p, config, nc, signal,
-    js: nc.jetstream(),
-    jsm: await nc.jetstreamManager(),
-    history: new ClickHouseHistory({ url: config.clickhouseUrl, database: ns, requestTimeoutMs: 300_000 }),
-    redis: createRedis({ url: config.redisUrl, clusterNodes: config.redisClusterNodes }),
-    published: 0,
-  };
+  const ctx = await openContext(p, signal);
+  const { ns, config } = ctx;
   let ts: Tierstream | undefined;
   try {
     ts = await createTierstream(config, { tiers: { restoreChunkRows: p.chunkRows }, log: pino({ level: 'warn', base: { ns } }) });
