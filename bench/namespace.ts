@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { JetStreamManager, NatsConnection } from 'nats';
+import { headers as natsHeaders, type JetStreamManager, type NatsConnection } from 'nats';
 import { Cluster, type Redis } from 'ioredis';
 import { deleteStreams } from '../engine/index.js';
 import { NatsKvRegistry, type ClickHouseHistory } from '../storage/index.js';
@@ -138,4 +138,28 @@ export function writeResult(name: string, startedAt: Date, result: unknown): str
   writeFileSync(tmp, `${JSON.stringify(result, null, 2)}\n`);
   renameSync(tmp, file);
   return file.pathname;
+}
+
+/** Core publishes between flushes while pre-filling a stream: the only backpressure core NATS has. */
+export const PREFILL_FLUSH_EVERY = 4_000;
+
+/**
+ * Publishes events to `<prefix><type>` by core NATS (JetStream publish-with-ack is far too
+ * slow to pre-fill here), each with its id as `Nats-Msg-Id`, flushing every
+ * PREFILL_FLUSH_EVERY; `map` may rewrite an event first. Returns the number published.
+ */
+export async function corePublish<E extends { id: string; type: string }>(nc: NatsConnection, subjectPrefix: string, events: Iterable<E>, signal: AbortSignal, map?: (e: E) => void): Promise<number> {
+  let n = 0;
+  for (const e of events) {
+    map?.(e);
+    const h = natsHeaders();
+    h.set('Nats-Msg-Id', e.id);
+    nc.publish(`${subjectPrefix}${e.type}`, JSON.stringify(e), { headers: h });
+    if (++n % PREFILL_FLUSH_EVERY === 0) {
+      await nc.flush();
+      signal.throwIfAborted();
+    }
+  }
+  await nc.flush();
+  return n;
 }

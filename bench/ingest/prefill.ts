@@ -3,16 +3,12 @@
  * 5M backlog never sits in this process's memory) and published into the namespace's stream
  * by core publish; and the same events decoded, for the stores' minimum (a2).
  */
-import { headers as natsHeaders } from 'nats';
 import { decodeEvent, type InteractionEvent } from '../../core/index.js';
 import { natsNames } from '../../engine/index.js';
 import { generateEvents, type WireEvent } from '../../scripts/generate.js';
 import { round } from '../measure.js';
-import { until } from '../namespace.js';
+import { corePublish, until } from '../namespace.js';
 import type { Ctx } from './context.js';
-
-/** Core publishes between flushes: the only backpressure core NATS has. */
-export const PREFILL_FLUSH_EVERY = 4_000;
 
 export interface FillResult {
   events: number;
@@ -32,7 +28,7 @@ function events(ctx: Ctx, count: number, tag: string): Generator<WireEvent> {
 
 /**
  * Empties the stream, then publishes `count` events to `<ns>.events.<type>` with a
- * `Nats-Msg-Id` header, by core publish with a flush every PREFILL_FLUSH_EVERY (JetStream
+ * `Nats-Msg-Id` header, by core publish (corePublish, a flush every PREFILL_FLUSH_EVERY; JetStream
  * publish-with-ack is too slow for millions here), and waits until the stream holds exactly
  * `count` messages.
  */
@@ -41,17 +37,7 @@ export async function fillStream(ctx: Ctx, count: number, tag: string): Promise<
   const names = natsNames(ctx.ns);
   await jsm.streams.purge(names.stream);
   const t0 = performance.now();
-  let n = 0;
-  for (const e of events(ctx, count, tag)) {
-    const h = natsHeaders();
-    h.set('Nats-Msg-Id', e.id);
-    nc.publish(`${names.subjectPrefix}${e.type}`, JSON.stringify(e), { headers: h });
-    if (++n % PREFILL_FLUSH_EVERY === 0) {
-      await nc.flush();
-      ctx.signal.throwIfAborted();
-    }
-  }
-  await nc.flush();
+  await corePublish(nc, names.subjectPrefix, events(ctx, count, tag), ctx.signal);
   await until(ctx, 'stream pre-fill', 100, async () => {
     const held = (await jsm.streams.info(names.stream)).state.messages;
     if (held > count) throw new Error(`stream holds ${held} messages, more than the ${count} published`);

@@ -2,19 +2,16 @@
  * Ingest throughput of a fresh engine draining a pre-filled stream of other sources' events,
  * without and with a restore of the benchmark's source running in the same process.
  */
-import { headers as natsHeaders } from 'nats';
 import { pino } from 'pino';
 import { createTierstream } from '../../runtime.js';
 import { ENGINE_DEFAULTS, ensureStreams, natsNames } from '../../engine/index.js';
 import { generateEvents } from '../../scripts/generate.js';
 import { cpuDelta, round, serviceCpu, startPhase, type CpuSnapshot, type PhaseUsage } from '../measure.js';
-import { until } from '../namespace.js';
+import { corePublish, until } from '../namespace.js';
 import { SOURCE, type Ctx } from './context.js';
 import { fmt } from './format.js';
 import { checkState, type Check, type Expected } from './state-check.js';
 
-/** Core publishes between flushes while pre-filling the stream (as bench/ingest/prefill.ts). */
-export const PREFILL_FLUSH_EVERY = 4_000;
 /** How often the ingest phases read the engine's ack counter, ms (in-process, no server query). */
 export const INGEST_POLL_MS = 20;
 
@@ -66,21 +63,13 @@ async function prefill(ctx: Ctx, phase: number): Promise<{ seconds: number; even
     maxAckPending: ENGINE_DEFAULTS.maxInflight,
   });
   const t0 = performance.now();
-  let n = 0;
   const idPrefix = `${ctx.ns.replaceAll('_', '-')}-i${phase}`;
-  for (const e of generateEvents({
+  const generated = generateEvents({
     count: p.ingestEvents, campaigns: 20, users: 200_000, variants: 2, canvasShare: 0.2, seed: p.seed + 1 + phase, idPrefix,
-  })) {
+  });
+  const n = await corePublish(nc, names.subjectPrefix, generated, ctx.signal, (e) => {
     if (e.campaignId !== undefined) e.campaignId = `o${e.campaignId.slice(1)}`;
-    const h = natsHeaders();
-    h.set('Nats-Msg-Id', e.id);
-    nc.publish(`${names.subjectPrefix}${e.type}`, JSON.stringify(e), { headers: h });
-    if (++n % PREFILL_FLUSH_EVERY === 0) {
-      await nc.flush();
-      ctx.signal.throwIfAborted();
-    }
-  }
-  await nc.flush();
+  });
   ctx.published += n;
   await until(ctx, 'stream pre-fill', 100, async () => {
     const held = (await jsm.streams.info(names.stream)).state.messages;
