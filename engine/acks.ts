@@ -23,8 +23,6 @@ export interface Acker {
   delivered(msg: JsMsg): void;
   /** Settles stored messages (`dead` marks the ones stored as dead letters). */
   settle(msgs: readonly JsMsg[], dead: (i: number) => boolean): void;
-  /** Messages delivered and not yet covered by an ack sent (tests, metrics). */
-  readonly outstanding: number;
 }
 
 export function createAcker(mode: AckMode): Acker {
@@ -32,9 +30,8 @@ export function createAcker(mode: AckMode): Acker {
 }
 
 function explicitAcker(): Acker {
-  let outstanding = 0;
   return {
-    delivered: () => void outstanding++,
+    delivered: () => undefined,
     settle(msgs, dead) {
       for (let i = 0; i < msgs.length; i++) {
         // No reason string: NATS before 2.10 does not parse "+TERM <reason>" and leaves the
@@ -42,10 +39,6 @@ function explicitAcker(): Acker {
         if (dead(i)) msgs[i]!.term();
         else msgs[i]!.ack();
       }
-      outstanding -= msgs.length;
-    },
-    get outstanding() {
-      return outstanding;
     },
   };
 }
@@ -100,6 +93,7 @@ export class CumulativeAcker implements Acker {
   private readonly settledMsgs = new Map<number, JsMsg>();
   private covered = 0;
 
+  /** Messages delivered and not yet covered by an ack sent. */
   get outstanding(): number {
     let n = 0;
     for (const c of this.unsettled.values()) n += c;
