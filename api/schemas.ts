@@ -27,3 +27,8 @@ export const filterSchema = {
     `at most ${MAX_LEAVES} leaves and depth ${MAX_DEPTH}. Event types: ${EVENT_TYPES.join(', ')} ` +
     '(an "open" leaf does not match machine opens).',
 } as const;
+
+/** Most items in one page of a listing (sources, expiring, erasures). */
+export const MAX_PAGE = 500;
+/** The `limit` query parameter of every paged listing. */
+export const pageLimit = { type: 'integer', minimum: 1, maximum: MAX_PAGE, default: 100 } as const;

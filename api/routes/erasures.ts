@@ -1,8 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Erasure } from '../../core/index.js';
 import type { AppDeps } from '../app.js';
-import { userIdString } from '../schemas.js';
-import { MAX_PAGE } from './sources.js';
+import { pageLimit, userIdString } from '../schemas.js';
 
 const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
 
@@ -37,7 +36,7 @@ export function erasureRoutes(app: FastifyInstance, deps: AppDeps): void {
         querystring: {
           type: 'object',
           additionalProperties: false,
-          properties: { limit: { type: 'integer', minimum: 1, maximum: MAX_PAGE, default: 100 }, cursor: ERASURE_ID },
+          properties: { limit: pageLimit, cursor: ERASURE_ID },
         },
       },
     },

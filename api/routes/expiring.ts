@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { addDuration, expiringSources, MAX_WITHIN, parseDuration, sourceName, type ExpiringCursor } from '../../core/index.js';
 import type { AppDeps } from '../app.js';
 import { ApiError } from '../errors.js';
-import { MAX_PAGE } from './sources.js';
+import { pageLimit } from '../schemas.js';
 
 const MAX_WITHIN_MS = addDuration(0, parseDuration(MAX_WITHIN)!);
 
@@ -28,7 +28,7 @@ export function expiringRoutes(app: FastifyInstance, deps: AppDeps): void {
           additionalProperties: false,
           properties: {
             within: { type: 'string', maxLength: 64, default: 'P7D' },
-            limit: { type: 'integer', minimum: 1, maximum: MAX_PAGE, default: 100 },
+            limit: pageLimit,
             cursor: { type: 'string', maxLength: 400, pattern: '^[A-Za-z0-9_-]*$' },
           },
         },

@@ -4,11 +4,10 @@ import { TierError } from '../../tiers/index.js';
 import type { AppDeps } from '../app.js';
 import { ApiError } from '../errors.js';
 import { sourceState } from '../state.js';
-import { idParams, idString, timeValue } from '../schemas.js';
+import { idParams, idString, pageLimit, timeValue } from '../schemas.js';
 import { parseSources } from './users.js';
 
 const KINDS = [['campaign', 'campaigns'], ['canvas', 'canvases']] as const;
-export const MAX_PAGE = 500;
 
 async function stateOf(deps: AppDeps, rec: SourceRecord) {
   const [hot, history] = await Promise.all([rec.tier === 'hot' ? deps.hot.countUsers(rec) : null, deps.history.countEvents(rec)]);
@@ -39,7 +38,7 @@ export function sourceRoutes(app: FastifyInstance, deps: AppDeps): void {
               tier: { type: 'string', enum: ['hot', 'demoting', 'expired', 'restoring'] },
               status: { type: 'string', enum: ['active', 'stopped'] },
               tag: idString,
-              limit: { type: 'integer', minimum: 1, maximum: MAX_PAGE, default: 100 },
+              limit: pageLimit,
               cursor: { type: 'string', maxLength: 200, pattern: '^[A-Za-z0-9_-]*$' },
             },
           },
