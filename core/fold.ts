@@ -9,14 +9,47 @@ function put(indexes: Map<string, Map<string, number>>, name: string, user: stri
   if (prev === undefined || time > prev) users.set(user, time);
 }
 
+/**
+ * Index names of one fold, each built once: a name made per interaction is a fresh string that
+ * every Map lookup hashes again (measured: bench/README.md, "Restore: where the time went").
+ * Scoped to one fold, so ids of sources long gone are not kept.
+ */
+class IndexNames {
+  private readonly types = new Map<EventType, string>();
+  private readonly variants = new Map<string, Map<EventType, string>>();
+  private readonly steps = new Map<string, Map<EventType, string>>();
+
+  type(type: EventType): string {
+    let name = this.types.get(type);
+    if (name === undefined) this.types.set(type, (name = indexName.type(type)));
+    return name;
+  }
+
+  variant(variant: string, type: EventType): string {
+    return IndexNames.nested(this.variants, variant, type, indexName.variant);
+  }
+
+  step(step: string, type: EventType): string {
+    return IndexNames.nested(this.steps, step, type, indexName.step);
+  }
+
+  private static nested(cache: Map<string, Map<EventType, string>>, id: string, type: EventType, make: (id: string, type: EventType) => string): string {
+    let byType = cache.get(id);
+    if (byType === undefined) cache.set(id, (byType = new Map()));
+    let name = byType.get(type);
+    if (name === undefined) byType.set(type, (name = make(id, type)));
+    return name;
+  }
+}
+
 /** One interaction into every index it belongs to: any, its type, its variant's and step's type. */
 function putInteraction(
-  indexes: Map<string, Map<string, number>>, user: string, type: EventType, variant: string | undefined, step: string | undefined, time: number,
+  indexes: Map<string, Map<string, number>>, names: IndexNames, user: string, type: EventType, variant: string | undefined, step: string | undefined, time: number,
 ): void {
   put(indexes, indexName.any, user, time);
-  put(indexes, indexName.type(type), user, time);
-  if (variant !== undefined) put(indexes, indexName.variant(variant, type), user, time);
-  if (step !== undefined) put(indexes, indexName.step(step, type), user, time);
+  put(indexes, names.type(type), user, time);
+  if (variant !== undefined) put(indexes, names.variant(variant, type), user, time);
+  if (step !== undefined) put(indexes, names.step(step, type), user, time);
 }
 
 /**
@@ -26,11 +59,12 @@ function putInteraction(
  */
 export function foldEvents(events: Iterable<InteractionEvent>): SourceFold[] {
   const bySource = new Map<string, SourceFold>();
+  const names = new IndexNames();
   for (const e of events) {
     const name = sourceName(e.source);
     let fold = bySource.get(name);
     if (!fold) bySource.set(name, (fold = { source: e.source, indexes: new Map() }));
-    putInteraction(fold.indexes, e.userId, e.type, e.variantId, e.stepId, e.time);
+    putInteraction(fold.indexes, names, e.userId, e.type, e.variantId, e.stepId, e.time);
   }
   return [...bySource.values()];
 }
@@ -41,6 +75,7 @@ export function foldEvents(events: Iterable<InteractionEvent>): SourceFold[] {
  */
 export function foldAggregates(source: SourceRef, rows: Iterable<AggregateRow>): SourceFold {
   const fold: SourceFold = { source, indexes: new Map() };
-  for (const r of rows) putInteraction(fold.indexes, r.userId, r.type, r.variantId || undefined, r.stepId || undefined, r.time);
+  const names = new IndexNames();
+  for (const r of rows) putInteraction(fold.indexes, names, r.userId, r.type, r.variantId || undefined, r.stepId || undefined, r.time);
   return fold;
 }
