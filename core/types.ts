@@ -123,7 +123,8 @@ export interface SourceRecord {
   pinnedBy: string[];
   /** When the last pin was removed (starts the expiry clock again). */
   lastUnpinAt: number | null;
-  restore: { startedAt: number; finishedAt: number | null; progress: number } | null;
+  /** `progressAt`: when `progress` was last reported (absent in records of earlier versions). */
+  restore: { startedAt: number; finishedAt: number | null; progress: number; progressAt?: number } | null;
   /**
    * The process running a demotion or restore, and until when its claim holds; a claim not
    * renewed in time is taken over (a crashed process's work is finished by another).

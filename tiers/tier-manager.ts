@@ -213,7 +213,7 @@ export function createTierManager(deps: TierManagerDeps, options: TierManagerOpt
         lastReport = performance.now();
         const progress = total ? Math.min(done / total, 0.99) : 0;
         const { changed } = await deps.registry.update(source, (rec) =>
-          mine(rec) && rec!.tier === 'restoring' ? { ...rec!, lease: lease(), restore: { ...rec!.restore!, progress } } : undefined,
+          mine(rec) && rec!.tier === 'restoring' ? { ...rec!, lease: lease(), restore: { ...rec!.restore!, progress, progressAt: now() } } : undefined,
         );
         if (!changed) {
           await Promise.all(writing);

@@ -3,12 +3,18 @@
  * it: restore and demotion (median of `--runs` cycles), the Redis bytes per member, and
  * `check` from history (100 user ids against "sent and not clicked") per second, from the
  * `latest` aggregate as tierstream asks it and, side by side, the same SQL over the raw
- * `events` (what the history path read before the aggregate). No replays, no ingest phases.
+ * `events` (what the history path read before the aggregate); the restore once more while
+ * ingest drains a backlog of other sources; and the restore ETA the state predicted
+ * (`restore.etaSeconds`) against the time the restore really took. No replays. The curves are
+ * drawn as SVG into bench/charts/ (bench/README.md shows them).
  */
 import { pino } from 'pino';
 import { createTierstream, type Tierstream } from '../../runtime.js';
 import type { FilterPlan } from '../../core/index.js';
 import { queries } from '../../storage/index.js';
+import { restoreEtaSeconds } from '../../core/tiers/rules.js';
+import { lineChart, writeChart } from '../svg.js';
+import { ingestPhase } from './ingest-during-restore.js';
 import { median, round, table } from '../measure.js';
 import { cleanupNamespace, writeResult } from '../namespace.js';
 import { SOURCE, openContext, type Ctx, type Params } from './context.js';
@@ -41,8 +47,60 @@ export interface SizeResult {
   restoreRuns: number[];
   demoteSeconds: number;
   bytesPerMember: number;
+  /** Median share of the source's Redis bytes the demotions freed (MEMORY USAGE of its keys). */
+  freedShare: number;
   checksPerSecond: { latest: number; rawEvents: number };
+  /** The restore while ingest drained `--ingest-events` of other sources, and ingest's rate meanwhile. */
+  underIngest: { restoreSeconds: number; ingestEventsPerSecond: number };
+  /**
+   * The ETA the state gave at about 25, 50 and 75% progress (the sample nearest each, over all
+   * cycles' restores), as the predicted total (elapsed + etaSeconds) over the real total:
+   * 1 is exact, above 1 predicted too long. null where no sample came near (a restore shorter
+   * than a few progress reports).
+   */
+  etaAccuracy: { at25: number | null; at50: number | null; at75: number | null; samples: number };
   allChecksOk: boolean;
+}
+
+interface EtaSample { progress: number; predictedTotalMs: number; actualTotalMs: number }
+
+/**
+ * Reads the source's state every 100 ms while `work` runs, as a client polling GET
+ * /v1/campaigns/:id would, and keeps (progress, elapsed + etaSeconds) while it restores; the
+ * real total comes from the record once the restore finished.
+ */
+async function sampleEta(ts: Tierstream, work: () => Promise<void>): Promise<EtaSample[]> {
+  const seen: { progress: number; predictedTotalMs: number; startedAt: number }[] = [];
+  let running = true;
+  const poll = (async () => {
+    while (running) {
+      const rec = await ts.registry.get(SOURCE);
+      const t = Date.now();
+      const eta = rec ? restoreEtaSeconds(rec, t) : null;
+      if (rec?.restore && eta !== null && rec.restore.progress < 1) {
+        seen.push({ progress: rec.restore.progress, predictedTotalMs: t - rec.restore.startedAt + eta * 1000, startedAt: rec.restore.startedAt });
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  })();
+  try {
+    await work();
+  } finally {
+    running = false;
+    await poll;
+  }
+  const rec = await ts.registry.get(SOURCE);
+  const r = rec?.restore;
+  if (!r?.finishedAt) return [];
+  return seen.filter((x) => x.startedAt === r.startedAt).map((x) => ({ progress: x.progress, predictedTotalMs: x.predictedTotalMs, actualTotalMs: r.finishedAt! - r.startedAt }));
+}
+
+function etaAccuracy(samples: EtaSample[]): SizeResult['etaAccuracy'] {
+  const at = (q: number) => {
+    const near = samples.filter((s) => Math.abs(s.progress - q) <= 0.15).sort((a, b) => Math.abs(a.progress - q) - Math.abs(b.progress - q))[0];
+    return near ? round(near.predictedTotalMs / near.actualTotalMs, 2) : null;
+  };
+  return { at25: at(0.25), at50: at(0.5), at75: at(0.75), samples: samples.length };
 }
 
 /** Parses `100k,1M,2_000_000` into event counts. */
@@ -74,7 +132,7 @@ async function oneSize(base: Params, events: number, signal: AbortSignal): Promi
   const { ns, config } = ctx;
   let ts: Tierstream | undefined;
   try {
-    ts = await createTierstream(config, { tiers: { restoreChunkRows: p.chunkRows }, log: pino({ level: 'warn', base: { ns } }) });
+    const t = (ts = await createTierstream(config, { tiers: { restoreChunkRows: p.chunkRows }, log: pino({ level: 'warn', base: { ns } }) }));
     const stages = instrument(ts);
     console.log(`\nsize ${fmt(events)}: namespace ${ns}, ${fmt(p.users)} users, ${p.variants} variants`);
     const load = await loadSource(ctx);
@@ -86,10 +144,12 @@ async function oneSize(base: Params, events: number, signal: AbortSignal): Promi
     const build = await restoreOnce(ctx, ts, stages, load.expected, 'bench: setup (first restore)');
     let ok = build.check.ok;
     const cycles = [];
+    const etaSamples: EtaSample[] = [];
     for (let r = 1; r <= p.runs; r++) {
       signal.throwIfAborted();
       await waitForMerges(ctx);
-      const c = await demoteAndRestore(ctx, ts, stages, load.expected, r, redisEmpty.usedMemory);
+      let c!: Awaited<ReturnType<typeof demoteAndRestore>>;
+      etaSamples.push(...(await sampleEta(t, async () => void (c = await demoteAndRestore(ctx, t, stages, load.expected, r, redisEmpty.usedMemory)))));
       ok &&= c.before.ok && c.restore.check.ok && c.equalsBeforeDemotion;
       cycles.push(c);
       console.log(`  cycle ${r}: demotion ${(c.demotion.seconds * 1000).toFixed(1)} ms, restore ${c.restore.seconds.toFixed(3)} s, state ${c.restore.check.ok ? 'ok' : 'DIFFERS'}`);
@@ -103,6 +163,13 @@ async function oneSize(base: Params, events: number, signal: AbortSignal): Promi
     ok &&= JSON.stringify(a) === JSON.stringify(b);
     const checksPerSecond = { latest: await checkRate(ctx, latestSql, users), rawEvents: await checkRate(ctx, rawSql, users) };
     console.log(`  history check (${CHECK_USERS} ids): ${checksPerSecond.latest} /s from latest, ${checksPerSecond.rawEvents} /s from raw events`);
+    await ts.tiers.demote(SOURCE, 'bench: before ingest with restore', true);
+    await ts.tiers.settled();
+    await waitForMerges(ctx);
+    const ingest = await ingestPhase(ctx, true, load.expected, 0);
+    ok &&= ingest.restoreCheck?.ok === true;
+    const underIngest = { restoreSeconds: ingest.restoreSeconds ?? NaN, ingestEventsPerSecond: ingest.window.eventsPerSecond };
+    console.log(`  restore under ingest: ${underIngest.restoreSeconds.toFixed(3)} s, ingest meanwhile ${fmt(underIngest.ingestEventsPerSecond)} events/s, state ${ingest.restoreCheck?.ok ? 'ok' : 'DIFFERS'}`);
     const before = cycles.map((c) => c.memoryBefore.source);
     return {
       events,
@@ -113,7 +180,10 @@ async function oneSize(base: Params, events: number, signal: AbortSignal): Promi
       restoreRuns: cycles.map((c) => c.restore.seconds),
       demoteSeconds: round(median(cycles.map((c) => c.demotion.seconds)), 4),
       bytesPerMember: round(median(before.map((m) => m.bytes / m.members)), 1),
+      freedShare: round(median(cycles.map((c) => c.freedShareByKeys)), 4),
       checksPerSecond,
+      underIngest,
+      etaAccuracy: etaAccuracy(etaSamples),
       allChecksOk: ok,
     };
   } finally {
@@ -128,13 +198,41 @@ export async function runSizes(p: Params, sizes: number[], signal: AbortSignal, 
   const results: SizeResult[] = [];
   for (const size of sizes) results.push(await oneSize(p, size, signal));
   console.log(`\n${table(
-    ['events', 'users', 'aggregate rows', 'members', 'restore s (median)', 'demotion ms', 'Redis B/member', 'check/s latest', 'check/s raw events', 'x', 'states'],
+    ['events', 'users', 'aggregate rows', 'members', 'restore s (median)', 'under ingest s', 'demotion ms', 'freed', 'Redis B/member', 'check/s latest', 'check/s raw events', 'x', 'ETA/real 25/50/75%', 'states'],
     results.map((r) => [
-      fmt(r.events), fmt(r.users), fmt(r.aggregateRows), fmt(r.members), r.restoreSeconds.toFixed(3), (r.demoteSeconds * 1000).toFixed(1),
-      r.bytesPerMember, r.checksPerSecond.latest, r.checksPerSecond.rawEvents, (r.checksPerSecond.latest / r.checksPerSecond.rawEvents).toFixed(2), r.allChecksOk ? 'ok' : 'DIFFER',
+      fmt(r.events), fmt(r.users), fmt(r.aggregateRows), fmt(r.members), r.restoreSeconds.toFixed(3), r.underIngest.restoreSeconds.toFixed(3), (r.demoteSeconds * 1000).toFixed(1),
+      `${(r.freedShare * 100).toFixed(1)}%`, r.bytesPerMember, r.checksPerSecond.latest, r.checksPerSecond.rawEvents, (r.checksPerSecond.latest / r.checksPerSecond.rawEvents).toFixed(2),
+      [r.etaAccuracy.at25, r.etaAccuracy.at50, r.etaAccuracy.at75].map((v) => v ?? '–').join(' / '), r.allChecksOk ? 'ok' : 'DIFFER',
     ]),
   )}`);
+  for (const file of drawSizes(results)) console.log(`chart written to ${file}`);
   const file = writeResult('tiers-sizes', startedAt, { benchmark: 'tiers', mode: 'sizes', question, parameters: p, sizes, checkWindowMs: CHECK_WINDOW_MS, checkUsers: CHECK_USERS, results });
   console.log(`\nresult written to ${file}`);
   if (!results.every((r) => r.allChecksOk)) throw new Error('a hot state or a history answer differed from the expected one (see above)');
+}
+
+/** The curves of bench/README.md ("Sizes"), one SVG each, over the sizes of this run. */
+function drawSizes(results: SizeResult[]): string[] {
+  const by = (f: (r: SizeResult) => number): [number, number][] => results.map((r) => [r.events, f(r)]);
+  return [
+    writeChart('tiers-sizes-seconds', lineChart({
+      title: 'Restore and demotion time by source size', x: 'interactions in the source', y: 'seconds', logX: true, logY: true,
+      series: [
+        { name: 'restore, idle', points: by((r) => r.restoreSeconds) },
+        { name: 'restore, under ingest', points: by((r) => r.underIngest.restoreSeconds) },
+        { name: 'demotion', points: by((r) => r.demoteSeconds) },
+      ],
+    })),
+    writeChart('tiers-sizes-checks', lineChart({
+      title: 'History check (100 users) by source size', x: 'interactions in the source', y: 'checks per second', logX: true,
+      series: [
+        { name: 'from latest', points: by((r) => r.checksPerSecond.latest) },
+        { name: 'from raw events', points: by((r) => r.checksPerSecond.rawEvents) },
+      ],
+    })),
+    writeChart('tiers-sizes-memory', lineChart({
+      title: 'Redis bytes per hot member by source size', x: 'interactions in the source', y: 'bytes per member', logX: true,
+      series: [{ name: 'bytes / member', points: by((r) => r.bytesPerMember) }],
+    })),
+  ];
 }

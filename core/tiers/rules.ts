@@ -35,14 +35,18 @@ export function leaseLapsed(rec: SourceRecord, now: number): boolean {
 }
 
 /**
- * Seconds a restore still needs, estimated from its progress so far at a constant rate:
- * elapsed x (1 - progress) / progress, rounded up. Null when the source is not restoring or no
- * chunk has been written yet (no rate to go by). The progress is the share of the source's
- * aggregate rows written, updated after every chunk, so the estimate is as fresh as the last one.
+ * Seconds a restore still needs, estimated from its progress so far at a constant rate: at the
+ * last progress report, (report - start) x (1 - progress) / progress were left, less the time
+ * since that report; rounded up. Null when the source is not restoring or no chunk has been
+ * written yet (no rate to go by). Progress is reported about every 250 ms, so measuring the rate
+ * at the report, not at `now`, keeps a stale progress from stretching the estimate (measured:
+ * bench/README.md, "Sizes"). Records without `progressAt` (earlier versions) use `now`.
  */
 export function restoreEtaSeconds(rec: SourceRecord, now: number): number | null {
   const r = rec.restore;
   if (rec.tier !== 'restoring' || !r || r.finishedAt !== null || !(r.progress > 0)) return null;
   if (r.progress >= 1) return 0;
-  return Math.ceil((Math.max(0, now - r.startedAt) * (1 - r.progress)) / r.progress / 1000);
+  const at = r.progressAt ?? now;
+  const left = (Math.max(0, at - r.startedAt) * (1 - r.progress)) / r.progress - Math.max(0, now - at);
+  return Math.max(0, Math.ceil(left / 1000));
 }

@@ -18,4 +18,12 @@ test('restore ETA: elapsed x (1 - progress) / progress, null without a rate or o
   assert.is(restoreEtaSeconds({ ...restoring(0.5), restore: null }, 10_000), null);
 });
 
+test('restore ETA: the rate is taken at the last progress report, and the time since it is subtracted', () => {
+  const at = (progress: number, progressAt: number): SourceRecord => ({ ...restoring(progress), restore: { startedAt: 0, finishedAt: null, progress, progressAt } });
+  assert.is(restoreEtaSeconds(at(0.25, 10_000), 10_000), 30, 'read at the report: as before');
+  assert.is(restoreEtaSeconds(at(0.25, 10_000), 14_000), 26, '4 s after the report: 4 s less, not a longer estimate');
+  assert.is(restoreEtaSeconds(at(0.25, 10_000), 60_000), 0, 'never below zero');
+  assert.is(restoreEtaSeconds(restoring(0.25), 14_000), 42, 'an earlier version\'s record: measured at now');
+});
+
 test.run();
