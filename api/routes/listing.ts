@@ -68,6 +68,7 @@ export function listingRoutes(app: FastifyInstance, deps: AppDeps): void {
         },
         response: {
           200: {
+            description: 'a page of source states',
             type: 'object',
             required: ['items', 'cursor'],
             properties: {

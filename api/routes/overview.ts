@@ -56,6 +56,7 @@ const countsSchema = {
 } as const;
 
 const overviewSchema = {
+  description: 'the overview',
   type: 'object',
   required: ['sources', 'hot', 'restoring', 'expiring', 'transitions'],
   properties: {
