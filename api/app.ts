@@ -18,6 +18,8 @@ import { filterRoutes } from './routes/filters.js';
 import { retargetingRoutes } from './routes/retargeting.js';
 import { expiringRoutes } from './routes/expiring.js';
 import { erasureRoutes } from './routes/erasures.js';
+import { listingRoutes } from './routes/listing.js';
+import { overviewRoutes } from './routes/overview.js';
 import { consoleRoutes } from './console.js';
 
 /** What the API needs; each piece is an interface so tests can hand in their own. */
@@ -189,6 +191,8 @@ export function buildApp(deps: AppDeps, opts: FastifyServerOptions = {}): Fastif
     retargetingRoutes(api, deps);
     expiringRoutes(api, deps);
     erasureRoutes(api, deps);
+    listingRoutes(api, deps);
+    overviewRoutes(api, deps);
     // The web console (outside /v1: no key, no rate limit; it calls /v1 with the operator's key).
     consoleRoutes(api);
   });

@@ -20,3 +20,4 @@ export * from './tiers/machine.js';
 export * from './tiers/notices.js';
 export * from './tiers/expiring.js';
 export * from './erasure.js';
+export * from './overview.js';

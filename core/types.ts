@@ -69,6 +69,11 @@ export interface History {
   insert(events: readonly InteractionEvent[]): Promise<void>;
   /** Distinct event ids of a source. */
   countEvents(source: SourceRef): Promise<number>;
+  /**
+   * Distinct event ids of each source, by source name (`campaign:A`), in one grouped query: a
+   * listing's page costs one query, not one per source. A source without events is 0.
+   */
+  countEventsBySource(sources: readonly SourceRef[]): Promise<Map<string, number>>;
   /** index name -> latest epoch ms for one user and source: the hot index's shape, from history. */
   userLatest(source: SourceRef, userId: string): Promise<Map<string, number>>;
   /** Rows aggregateSource will yield (for progress). */
@@ -96,6 +101,14 @@ export interface HotIndex {
   apply(folds: readonly SourceFold[], opts?: ApplyOptions): Promise<void>;
   /** Distinct users with any hot interaction of the source. */
   countUsers(source: SourceRef): Promise<number>;
+  /** countUsers of each source, by source name, in bounded pipelines (a round trip per few hundred sources). */
+  countUsersBySource(sources: readonly SourceRef[]): Promise<Map<string, number>>;
+  /**
+   * Bytes of Redis memory each source's keys take, by source name, as Redis estimates them
+   * (MEMORY USAGE with a few samples per key, so each call is bounded whatever the key's size),
+   * in bounded pipelines.
+   */
+  memoryBySource(sources: readonly SourceRef[]): Promise<Map<string, number>>;
   /** index name -> latest epoch ms, for one user and one source. */
   userLatest(source: SourceRef, userId: string): Promise<Map<string, number>>;
   /** Opens (null) or closes the tier gate the write path checks. */

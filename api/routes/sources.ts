@@ -3,7 +3,7 @@ import { type SourceKind, type SourceRecord, type SourceRef, parseTime } from '.
 import { TierError } from '../../tiers/index.js';
 import type { AppDeps } from '../app.js';
 import { ApiError } from '../errors.js';
-import { sourceState } from '../state.js';
+import { sourceState, statesOf } from '../state.js';
 import { idParams, idString, pageLimit, timeValue } from '../schemas.js';
 import { parseSources } from './users.js';
 
@@ -54,7 +54,7 @@ export function sourceRoutes(app: FastifyInstance, deps: AppDeps): void {
           .filter((r) => after === undefined || r.id > after)
           .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
         const page = all.slice(0, limit);
-        const items = await Promise.all(page.map((r) => stateOf(deps, r)));
+        const items = await statesOf(deps, page);
         return { items, cursor: all.length > limit ? cursorOf(page[page.length - 1]!.id) : null };
       },
     );

@@ -27,12 +27,43 @@ export interface FilterDoc {
 }
 
 export interface ListQuery {
+  kind?: string;
   tier?: string;
   status?: string;
   tag?: string;
+  /** Search: part of the id or the name, any case. */
+  q?: string;
   limit: number;
   cursor?: string | null;
 }
+
+export type TierCounts = Record<Tier, number>;
+
+/** GET /v1/overview (README, "Overview"). */
+export interface Overview {
+  sources: { total: number; tiers: TierCounts; kinds: Record<Kind, TierCounts> };
+  hot: {
+    sources: number;
+    users: number;
+    memoryBytes: number;
+    measuredSources: number;
+    measuredAt: string;
+    top: { source: string; kind: Kind; id: string; name: string | null; users: number; memoryBytes: number }[];
+  };
+  restoring: { source: string; name: string | null; startedAt: string | null; progress: number; etaSeconds: number | null }[];
+  expiring: Record<'P7D' | 'P30D', number>;
+  transitions: { source: string; name: string | null; tier: Tier; at: string; reason: string }[];
+}
+
+export interface ExpiringItem {
+  source: string;
+  expiresAt: string;
+  stoppedAt: string | null;
+  tags: string[];
+}
+
+/** Where a retargeting answer came from. */
+export type ServedFrom = 'hot' | 'history';
 
 /** An answer other than 2xx, or no answer at all (`status` 0). */
 export class ApiFailure extends Error {
@@ -104,15 +135,34 @@ export async function request<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path
 
 const plural = (k: Kind) => (k === 'campaign' ? 'campaigns' : 'canvases');
 
+/** A filter to run: written out, or registered under an id. */
+export type FilterRef = { filter: unknown } | { id: string };
+
+const lookupPath = (f: FilterRef, op: 'count' | 'audience') =>
+  'id' in f ? `/v1/filters/${encodeURIComponent(f.id)}/${op}` : `/v1/retargeting/${op}`;
+const lookupBody = (f: FilterRef, from: ServedFrom, rest: object = {}) =>
+  ({ ...('id' in f ? {} : { filter: f.filter }), ...(from === 'history' && { from }), ...rest });
+
 export const api = {
-  async list(kind: Kind, q: ListQuery): Promise<{ items: SourceState[]; cursor: string | null }> {
+  /** Campaigns and canvases in one listing (GET /v1/sources), filtered and searched by the API. */
+  async sources(q: ListQuery): Promise<{ items: SourceState[]; cursor: string | null }> {
     const p = new URLSearchParams();
-    if (q.tier) p.set('tier', q.tier);
-    if (q.status) p.set('status', q.status);
-    if (q.tag) p.set('tag', q.tag);
+    for (const k of ['kind', 'tier', 'status', 'tag', 'q'] as const) if (q[k]) p.set(k, q[k]!);
     p.set('limit', String(q.limit));
     if (q.cursor) p.set('cursor', q.cursor);
-    return (await request<{ items: SourceState[]; cursor: string | null }>('GET', `/v1/${plural(kind)}?${p}`)).body;
+    return (await request<{ items: SourceState[]; cursor: string | null }>('GET', `/v1/sources?${p}`)).body;
+  },
+  async overview(transitions: number): Promise<Overview> {
+    return (await request<Overview>('GET', `/v1/overview?transitions=${transitions}`)).body;
+  },
+  async expiring(within: string, limit: number): Promise<{ items: ExpiringItem[]; cursor: string | null }> {
+    return (await request<{ items: ExpiringItem[]; cursor: string | null }>('GET', `/v1/expiring?within=${within}&limit=${limit}`)).body;
+  },
+  async count(f: FilterRef, from: ServedFrom): Promise<{ count: number; servedFrom: ServedFrom }> {
+    return (await request<{ count: number; servedFrom: ServedFrom }>('POST', lookupPath(f, 'count'), lookupBody(f, from))).body;
+  },
+  async audience(f: FilterRef, from: ServedFrom, limit: number): Promise<{ users: string[]; cursor: string | null; servedFrom: ServedFrom }> {
+    return (await request<{ users: string[]; cursor: string | null; servedFrom: ServedFrom }>('POST', lookupPath(f, 'audience'), lookupBody(f, from, { limit }))).body;
   },
   async source(kind: Kind, id: string): Promise<SourceState> {
     return (await request<SourceState>('GET', `/v1/${plural(kind)}/${encodeURIComponent(id)}`)).body;
@@ -155,6 +205,11 @@ export function describe(err: unknown, doing: string): string {
       return `Could not ${doing}: another tier change is running for this source${detail}. Try again when it has finished.`;
     case 'rate_limited':
       return `Could not ${doing}: too many requests for this key right now${detail}. The console tries again at the next refresh.`;
+    case 'store_unavailable':
+    case 'not_ready':
+      return `Could not ${doing}: a store behind tierstream (Redis, ClickHouse or NATS) did not answer${detail}. Try again in a moment.`;
+    case 'hot_tier_rebuilding':
+      return `Could not ${doing}: the real-time index is being rebuilt from history after Redis lost its data${detail}. Ask history, or try again when it is done.`;
     case 'invalid_request':
       return `Could not ${doing}: the API rejected the request${detail}.`;
     default:

@@ -61,3 +61,23 @@ export function sourceHref(kind: 'campaign' | 'canvas', id: string): string {
 export function plural(n: number, word: string, many = `${word}s`): string {
   return `${n.toLocaleString('en-US')} ${n === 1 ? word : many}`;
 }
+
+/** A restore's estimated time left, in words: "12 s", "3 min", "2 h 5 min". */
+export function formatEta(seconds: number): string {
+  if (seconds < 60) return `${Math.max(1, seconds)} s`;
+  const min = Math.round(seconds / 60);
+  return min < 60 ? `${min} min` : `${Math.floor(min / 60)} h ${min % 60} min`;
+}
+
+/** Bytes in binary units, three significant digits: "512 B", "3.40 KiB", "12.0 MiB", "125 GiB". */
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n / 1024;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return `${v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2)} ${units[u]}`;
+}

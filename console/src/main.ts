@@ -3,6 +3,8 @@ import { apiKey, onAuthFailure } from './api.js';
 import { announce, h, replace } from './dom.js';
 import type { View } from './views/widgets.js';
 import { filtersView } from './views/filters.js';
+import { overviewView } from './views/overview.js';
+import { playgroundView } from './views/playground.js';
 import { sourceView } from './views/source.js';
 import { sourcesView } from './views/sources.js';
 
@@ -33,6 +35,12 @@ function route(): void {
   } else if ((parts[0] === 'campaigns' || parts[0] === 'canvases') && parts.length === 2) {
     nav = 'sources';
     current = sourceView(view, parts[0] === 'campaigns' ? 'campaign' : 'canvas', parts[1]!);
+  } else if (parts[0] === 'overview' && parts.length === 1) {
+    nav = 'overview';
+    current = overviewView(view);
+  } else if (parts[0] === 'playground' && parts.length === 1) {
+    nav = 'playground';
+    current = playgroundView(view, new URLSearchParams(query));
   } else if (parts[0] === 'filters' && parts.length <= 2) {
     nav = 'filters';
     current = filtersView(view, parts[1]);

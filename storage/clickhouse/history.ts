@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { createClient, type ClickHouseClient, ClickHouseLogLevel } from '@clickhouse/client';
-import { type AggregateRow, type FilterPlan, type EventType, type History, type InteractionEvent, type SourceRef, foldAggregates } from '../../core/index.js';
+import { type AggregateRow, type FilterPlan, type EventType, type History, type InteractionEvent, type SourceRef, foldAggregates, sourceName } from '../../core/index.js';
 import { MIGRATIONS, baseStatements, eventMonths, recordVersion, schemaVersion, typeEnumStatement } from './schema.js';
 import { sqlIdent } from './sql.js';
 import * as queries from './queries.js';
@@ -89,6 +89,14 @@ export class ClickHouseHistory implements History {
   async countEvents(source: SourceRef): Promise<number> {
     const rows = await this.select<{ n: string }>(queries.countEvents(this.db, source));
     return Number(rows[0]?.n ?? 0);
+  }
+
+  async countEventsBySource(sources: readonly SourceRef[]): Promise<Map<string, number>> {
+    const out = new Map(sources.map((s) => [sourceName(s), 0]));
+    if (sources.length === 0) return out;
+    const rows = await this.select<{ source_kind: string; source_id: string; n: string }>(queries.countEventsBySource(this.db, sources));
+    for (const r of rows) out.set(`${r.source_kind}:${r.source_id}`, Number(r.n));
+    return out;
   }
 
   async userLatest(source: SourceRef, userId: string): Promise<Map<string, number>> {

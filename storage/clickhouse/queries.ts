@@ -18,6 +18,22 @@ export function countEvents(db: string, source: SourceRef): string {
   return `SELECT uniqExact(id) AS n FROM ${sqlIdent(db)}.events WHERE ${sourceWhere(source)}`;
 }
 
+/**
+ * countEvents of many sources in one grouped query: per kind, `source_id IN (...)`
+ * (18.16 reads a tuple IN less well than a plain one), grouped by source. A source without
+ * events has no row.
+ */
+export function countEventsBySource(db: string, sources: readonly SourceRef[]): string {
+  const byKind = new Map<string, string[]>();
+  for (const s of sources) {
+    let ids = byKind.get(s.kind);
+    if (!ids) byKind.set(s.kind, (ids = []));
+    ids.push(sqlString(s.id));
+  }
+  const where = [...byKind].map(([kind, ids]) => `(source_kind = ${sqlString(kind)} AND source_id IN (${ids.join(', ')}))`).join(' OR ');
+  return `SELECT source_kind, source_id, uniqExact(id) AS n FROM ${sqlIdent(db)}.events WHERE ${where || '0'} GROUP BY source_kind, source_id`;
+}
+
 export function userLatest(db: string, source: SourceRef, userId: string): string {
   return `SELECT type, variant_id, step_id, max(time) AS t FROM ${sqlIdent(db)}.latest
     WHERE ${sourceWhere(source)} AND user_id = ${sqlString(userId)}

@@ -5,6 +5,7 @@ import * as erase from './erase.js';
 import * as maintenance from './maintenance.js';
 import * as reads from './reads.js';
 import * as sentinel from './sentinel.js';
+import * as sizes from './sizes.js';
 import * as write from './write.js';
 
 export interface RedisHotIndexOptions {
@@ -20,7 +21,7 @@ export interface RedisHotIndexOptions {
 /**
  * The hot retargeting index on Redis (standalone or Cluster). It holds the client (with the
  * scripts registered), the namespace and the options; each method is one function of the
- * module for its concern: write, drop, reads, sentinel, maintenance.
+ * module for its concern: write, drop, reads, sizes, sentinel, maintenance.
  */
 export class RedisHotIndex implements HotIndex, HotLookup {
   private readonly redis: WithCommands;
@@ -73,6 +74,14 @@ export class RedisHotIndex implements HotIndex, HotLookup {
 
   countUsers(source: SourceRef): Promise<number> {
     return reads.countUsers(this.redis, this.ns, source);
+  }
+
+  countUsersBySource(sources: readonly SourceRef[]): Promise<Map<string, number>> {
+    return sizes.countUsersBySource(this.redis, this.ns, sources);
+  }
+
+  memoryBySource(sources: readonly SourceRef[]): Promise<Map<string, number>> {
+    return sizes.memoryBySource(this.redis, this.ns, sources);
   }
 
   userLatest(source: SourceRef, userId: string): Promise<Map<string, number>> {

@@ -472,4 +472,166 @@ test('a 128-character id wraps: the sources table, the source page and the filte
   }
 });
 
+/** Copies an e2e screenshot to docs/ for the README, on request only (or when it is missing), so a test run leaves the tree clean. */
+function toDocs(shot: string, name: string): void {
+  const doc = join(root, 'docs', name);
+  if (process.env.UPDATE_SCREENSHOTS === '1' || !existsSync(doc)) copyFileSync(shot, doc);
+}
+
+/** Answers the page's calls to `path` with the real answer changed by `change` (what the API says while a restore runs). */
+async function rewrite(page: Page, path: RegExp, change: (body: any) => any): Promise<void> {
+  await page.route(path, async (route) => {
+    const res = await route.fetch();
+    await route.fulfill({ response: res, json: change(await res.json()) });
+  });
+}
+
+test('overview: sources per tier, the hot tier\'s memory and largest sources, restores with their estimate, expiring soon, recent changes', async (ctx) => {
+  // Stopped now: it expires in 30 s (TIER_EXPIRE_AFTER here), so it is in both expiry windows.
+  const soon = await call(ctx, 'PUT', '/v1/campaigns/ends-soon', { status: 'stopped', stoppedAt: new Date().toISOString(), name: 'Ends soon' });
+  assert.is(soon.status, 200, JSON.stringify(soon.body));
+  const page = ctx.op.page;
+  await page.goto(`${ctx.base}/console/#/overview`);
+  await page.getByRole('heading', { level: 1, name: 'Overview' }).waitFor();
+  assert.is(await page.getByRole('link', { name: 'Overview' }).getAttribute('aria-current'), 'page');
+  await page.locator('#hot-memory').waitFor();
+  // The tier table says what the API says (sources keep changing tier here: compare until they agree).
+  await eventually(async () => {
+    const api = (await call(ctx, 'GET', '/v1/overview')).body;
+    const shown = await page.locator('table.overview-tiers tbody tr').evaluateAll((trs) =>
+      trs.map((tr) => [tr.getAttribute('data-tier'), [...tr.querySelectorAll('td')].map((td) => td.textContent)]));
+    const want = ['hot', 'restoring', 'demoting', 'expired'].map((t) => [t, [api.sources.kinds.campaign[t], api.sources.kinds.canvas[t], api.sources.tiers[t]].map(String)]);
+    return JSON.stringify(shown) === JSON.stringify(want);
+  }, 'the tier table agrees with GET /v1/overview');
+  const first = page.locator('table.overview-top tbody tr').first();
+  assert.is(await first.getAttribute('data-source'), 'campaign:spring-sale', 'the largest hot source first (3,000 users)');
+  assert.match(await first.innerText(), /Spring sale 2026[\s\S]*\d+(\.\d+)? (KiB|MiB)[\s\S]*3,000/);
+  assert.match(await page.locator('#hot-memory').innerText(), /^\d+(\.\d+)? (B|KiB|MiB|GiB) of Redis memory for \d+ hot sources/);
+  await page.locator('.expiring li[data-source="campaign:ends-soon"]').first().waitFor();
+  assert.match(await page.getByRole('heading', { name: /^In the next 7 days: \d+ sources?$/ }).innerText(), /7 days/);
+  await eventually(async () => {
+    const latest = (await call(ctx, 'GET', '/v1/overview?transitions=1')).body.transitions[0];
+    return (await page.locator('.timeline.recent li time').first().getAttribute('datetime')) === latest.at;
+  }, 'the newest transition first, as the API says');
+  assert.is(await page.locator('.timeline.recent li').count(), 12, 'the twelve newest transitions');
+  assert.equal(await accessibilityViolations(page), [], 'overview page');
+  toDocs(await screenshot(page, 'overview', true), 'console-overview.png');
+
+  // A restore in flight, as the API reports one (restores here finish in well under a second).
+  const restoring = (o: any) => ({ ...o, restoring: [{ source: 'campaign:winter', name: 'Winter teaser', startedAt: new Date(Date.now() - 20_000).toISOString(), progress: 0.4, etaSeconds: 30 }] });
+  await rewrite(page, /\/v1\/overview\?/, restoring);
+  await page.reload();
+  const restore = page.locator('.restores li[data-source="campaign:winter"]');
+  await restore.waitFor();
+  assert.match(await restore.innerText(), /Winter teaser[\s\S]*40 %[\s\S]*about 30 s left/);
+  assert.equal(await accessibilityViolations(page), [], 'overview with a restore');
+  await page.unroute(/\/v1\/overview\?/);
+  // The sources list shows the estimate too.
+  await rewrite(page, /\/v1\/sources\?/, (b) => ({
+    ...b,
+    items: b.items.map((s: any) => (s.id === 'winter' ? { ...s, tier: 'restoring', restore: { startedAt: new Date().toISOString(), finishedAt: null, progress: 0.42, etaSeconds: 150 } } : s)),
+  }));
+  await page.goto(`${ctx.base}/console/#/?q=winter`);
+  const row = page.locator('table.sources tbody tr[data-source="campaign:winter"]');
+  await row.locator('.restore-state').waitFor();
+  assert.match(await row.locator('td[data-label="Tier"]').innerText(), /Restoring\s*42 %, about 3 min left/);
+  await page.unroute(/\/v1\/sources\?/);
+
+  const phone = await open(ctx.browser, ctx.base, { width: 390, height: 844 });
+  try {
+    await phone.page.goto(`${ctx.base}/console/#/overview`);
+    await enterKey(phone.page, RESTORER);
+    await phone.page.locator('table.overview-top tbody tr').first().waitFor();
+    assert.equal(await horizontalOverflow(phone.page), [], 'the overview fits a phone');
+    assert.equal(await accessibilityViolations(phone.page), [], 'overview at phone width');
+    await screenshot(phone.page, 'overview-phone', true);
+    assert.equal(phone.errors, []);
+    assert.equal(phone.foreign, []);
+  } finally {
+    await phone.context.close();
+  }
+  assert.equal(ctx.op.errors, []);
+});
+
+test('filter playground: a registered filter\'s count and audience, from hot and from history; refusals in words', async (ctx) => {
+  const page = ctx.op.page;
+  await page.goto(`${ctx.base}/console/#/playground`);
+  await page.getByRole('heading', { level: 1, name: 'Filter playground' }).waitFor();
+  const picker = page.getByLabel('Registered filter');
+  await picker.locator('option[value="spring-non-clickers"]').waitFor({ state: 'attached' });
+  await picker.selectOption('spring-non-clickers');
+  const json = page.getByLabel('Filter (JSON)');
+  assert.ok(await json.evaluate((t) => (t as HTMLTextAreaElement).readOnly), 'a registered filter is shown, not edited');
+  assert.match(await json.inputValue(), /"not": \{\s+"campaign": "spring-sale"/);
+  const run = page.getByRole('button', { name: 'Run' });
+  const want = (await call(ctx, 'POST', '/v1/filters/spring-non-clickers/count', {})).body.count;
+  const sample = (await call(ctx, 'POST', '/v1/filters/spring-non-clickers/audience', { limit: 20 })).body.users;
+  await run.click();
+  const count = page.locator('#pg-count');
+  await count.waitFor();
+  assert.is(await count.innerText(), `${want.toLocaleString('en-US')} users match.`);
+  assert.match(await page.locator('#pg-served').innerText(), /^Served from hot — the real-time index/);
+  assert.equal(await page.locator('.sample li').allInnerTexts(), sample);
+  assert.is(await page.evaluate(() => document.activeElement?.id), 'pg-result', 'focus moves to the result');
+  assert.equal(await accessibilityViolations(page), [], 'playground with a result');
+  toDocs(await screenshot(page, 'playground', true), 'console-playground.png');
+
+  await page.getByLabel(/^Ask history/).check();
+  await run.click();
+  await page.locator('#pg-served', { hasText: 'Served from history' }).waitFor();
+  assert.is(await count.innerText(), `${want.toLocaleString('en-US')} users match.`, 'history gives the same count');
+
+  // A written filter over an expired campaign: refused, in words, with the way out.
+  await picker.selectOption('');
+  await page.getByLabel(/^Ask history/).uncheck();
+  await json.fill(JSON.stringify({ campaign: 'autumn-b', event: 'send' }));
+  await run.click();
+  const refusal = page.locator('#pg-error');
+  await refusal.waitFor();
+  assert.match(await refusal.innerText(), /^Campaign autumn-b is in long-term storage: the real-time index no longer holds it\. Restore it \(from the page linked\), or ask history/);
+  assert.is(await refusal.getByRole('link', { name: 'Campaign autumn-b' }).getAttribute('href'), '#/campaigns/autumn-b');
+  assert.equal(await accessibilityViolations(page), [], 'playground with a refusal');
+  await screenshot(page, 'playground-expired', true);
+  await refusal.getByRole('button', { name: 'Ask history instead' }).click();
+  await page.locator('#pg-served', { hasText: 'Served from history' }).waitFor();
+  assert.is(await count.innerText(), '40 users match.');
+  assert.ok(await page.getByLabel(/^Ask history/).isChecked());
+
+  await json.fill('{"and": []}');
+  await run.click();
+  await refusal.filter({ hasText: 'The filter is not valid at filter.and: must be a non-empty array.' }).waitFor();
+  await json.fill('{"campaign": ');
+  await run.click();
+  await page.getByRole('alert').filter({ hasText: 'The filter is not valid JSON' }).waitFor();
+
+  // What the API answers under load or while a store is away, in words.
+  await json.fill(JSON.stringify({ campaign: 'spring-sale', event: 'send' }));
+  for (const [status, error, words] of [
+    [429, 'rate_limited', 'too many requests for this key right now'],
+    [503, 'store_unavailable', 'a store behind tierstream (Redis, ClickHouse or NATS) did not answer'],
+    [403, 'forbidden', 'this API key lacks the permission for it'],
+  ] as const) {
+    await page.route(/\/v1\/retargeting\/count$/, (route) => route.fulfill({ status, json: { error, message: `${error} (test)` } }));
+    await run.click();
+    await refusal.filter({ hasText: `Could not run the filter: ${words}` }).waitFor();
+    await page.unroute(/\/v1\/retargeting\/count$/);
+  }
+
+  const phone = await open(ctx.browser, ctx.base, { width: 390, height: 844 });
+  try {
+    await phone.page.goto(`${ctx.base}/console/#/playground`);
+    await enterKey(phone.page, RESTORER);
+    await phone.page.getByRole('button', { name: 'Run' }).click();
+    await phone.page.locator('#pg-count, #pg-error').first().waitFor();
+    assert.equal(await horizontalOverflow(phone.page), [], 'the playground fits a phone');
+    assert.equal(await accessibilityViolations(phone.page), [], 'playground at phone width');
+    await screenshot(phone.page, 'playground-phone', true);
+    assert.equal(phone.errors, []);
+  } finally {
+    await phone.context.close();
+  }
+  assert.equal(ctx.op.errors, []);
+  assert.equal(ctx.op.foreign, []);
+});
+
 suiteOf.run();

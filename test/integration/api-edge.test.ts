@@ -40,6 +40,8 @@ const ROUTES: [method: string, path: string, scope: Scope][] = [
   ['POST', '/v1/filters/{id}/audience', 'lookup'],
   ['GET', '/v1/users/{userId}/interactions', 'lookup'],
   ['GET', '/v1/expiring', 'lookup'],
+  ['GET', '/v1/sources', 'lookup'],
+  ['GET', '/v1/overview', 'lookup'],
   ['DELETE', '/v1/users/{userId}', 'admin'],
   ['GET', '/v1/erasures', 'admin'],
   ['GET', '/v1/erasures/{id}', 'admin'],

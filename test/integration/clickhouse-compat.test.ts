@@ -54,6 +54,7 @@ test('the same DDL and queries give the same answers on ClickHouse 18.16 and cur
 
     for (const sql of [
       queries.countEvents(db, A),
+      queries.countEventsBySource(db, [A, { kind: 'canvas', id: 'A' }, { kind: 'campaign', id: 'none' }]),
       queries.userLatest(db, A, 'u1'),
       queries.userLatest(db, A, "o.brien+x@y"),
       queries.userLatest(db, { kind: 'canvas', id: 'A' }, 'u1'),
@@ -64,6 +65,7 @@ test('the same DDL and queries give the same answers on ClickHouse 18.16 and cur
       assert.equal(sorted(onChdb(sql)), sorted(await server.select(sql)), sql);
     }
     assert.is(await server.countEvents(A), 4);
+    assert.equal(Object.fromEntries(await server.countEventsBySource([A, { kind: 'canvas', id: 'A' }, { kind: 'campaign', id: 'none' }])), { 'campaign:A': 4, 'canvas:A': 1, 'campaign:none': 0 });
     // 4 keys of A; one more row until the duplicate of e2 is merged away.
     for (const n of [Number(onChdb(queries.countAggregateRows(db, A))[0].n), await server.countAggregateRows(A)]) assert.ok(n === 4 || n === 5, String(n));
     // Properties survive the TabSeparated insert byte for byte.

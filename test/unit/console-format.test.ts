@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { formatCount, formatDate, formatPercent, parseSourceName, plural, relativeTime, sourceHref } from '../../console/src/format.js';
+import { formatBytes, formatCount, formatDate, formatEta, formatPercent, parseSourceName, plural, relativeTime, sourceHref } from '../../console/src/format.js';
 
 const now = Date.parse('2026-11-26T12:00:00.000Z');
 const at = (ms: number) => new Date(now + ms).toISOString();
@@ -35,6 +35,18 @@ test('source names and console routes', () => {
   assert.equal(parseSourceName('canvas:C'), { kind: 'canvas', id: 'C' });
   assert.is(parseSourceName('segment:X'), undefined);
   assert.is(sourceHref('canvas', 'a b'), '#/canvases/a%20b');
+});
+
+test('bytes in binary units, three significant digits; a restore estimate in words', () => {
+  assert.is(formatBytes(0), '0 B');
+  assert.is(formatBytes(1023), '1023 B');
+  assert.is(formatBytes(3_482), '3.40 KiB');
+  assert.is(formatBytes(12.04 * 1024 * 1024), '12.0 MiB');
+  assert.is(formatBytes(125 * 1024 ** 3), '125 GiB');
+  assert.is(formatEta(0), '1 s');
+  assert.is(formatEta(42), '42 s');
+  assert.is(formatEta(150), '3 min');
+  assert.is(formatEta(7_500), '2 h 5 min');
 });
 
 test.run();

@@ -1,6 +1,6 @@
 import { api, describe, type Kind, type SourceState } from '../api.js';
 import { announce, h, replace, time, type Child } from '../dom.js';
-import { formatCount, formatDate, formatPercent, plural, relativeTime } from '../format.js';
+import { formatCount, formatDate, formatEta, formatPercent, plural, relativeTime } from '../format.js';
 import { poller, REFRESH_BUSY_MS, REFRESH_MS } from '../poller.js';
 import { errorBox, focusHeading, tierBadge, type View } from './widgets.js';
 
@@ -194,11 +194,4 @@ export function sourceView(root: HTMLElement, kind: Kind, id: string): View {
 
   render();
   return { dispose: () => poll.stop() };
-}
-
-/** A restore's estimated time left, in words: "12 s", "3 min", "2 h 5 min". */
-function formatEta(seconds: number): string {
-  if (seconds < 60) return `${Math.max(1, seconds)} s`;
-  const min = Math.round(seconds / 60);
-  return min < 60 ? `${min} min` : `${Math.floor(min / 60)} h ${min % 60} min`;
 }

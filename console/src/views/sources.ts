@@ -1,6 +1,6 @@
 import { api, describe, type Kind, type SourceState } from '../api.js';
-import { h, replace, time } from '../dom.js';
-import { formatCount, formatDate, plural, relativeTime, sourceHref } from '../format.js';
+import { h, replace, time, type Child } from '../dom.js';
+import { formatCount, formatDate, formatEta, formatPercent, plural, relativeTime, sourceHref } from '../format.js';
 import { poller, REFRESH_BUSY_MS, REFRESH_MS } from '../poller.js';
 import { errorBox, focusHeading, tierBadge, type View } from './widgets.js';
 
@@ -13,16 +13,10 @@ interface Query {
   size: number;
 }
 
-/** Where a page starts: the API lists each kind on its own, campaigns first, then canvases. */
-interface PageStart {
-  kind: Kind;
-  cursor: string | null;
-}
+/** Where a page starts: the cursor the API gave for it (null: the first page). */
+type PageStart = string | null;
 
 const SIZES = [25, 50, 100];
-// A search reads pages of the API until a page of matches is found, but no more than this.
-const MAX_REQUESTS_PER_PAGE = 20;
-
 const MAX_IDS_PER_CALL = 1_000;
 
 const nameOf = (s: { kind: Kind; id: string }) => `${s.kind}:${s.id}`;
@@ -48,34 +42,18 @@ function writeQuery(q: Query): void {
   history.replaceState(null, '', `#/${s ? `?${s}` : ''}`);
 }
 
-/**
- * Loads one page of the merged list: campaigns in id order, then canvases in id order. With a
- * search, API pages are read and matched here (the API has no search) until a page is full.
- */
-async function loadPage(start: PageStart, q: Query): Promise<{ rows: SourceState[]; next: PageStart | null; scanned: number }> {
-  const kinds: Kind[] = q.kind === 'campaign' || q.kind === 'canvas' ? [q.kind] : ['campaign', 'canvas'];
-  let k = kinds.indexOf(start.kind);
-  if (k < 0) k = 0;
-  let cursor = kinds[k] === start.kind ? start.cursor : null;
-  const needle = q.q.trim().toLowerCase();
-  const matches = (s: SourceState) => !needle || s.id.toLowerCase().includes(needle) || (s.name ?? '').toLowerCase().includes(needle);
-  const rows: SourceState[] = [];
-  let requests = 0;
-  let scanned = 0;
-  while (k < kinds.length && rows.length < q.size && requests < MAX_REQUESTS_PER_PAGE) {
-    // Without a search, ask for exactly what fills the page, so the next page starts at a cursor.
-    const limit = needle ? q.size : q.size - rows.length;
-    const res = await api.list(kinds[k]!, { tier: q.tier, status: q.status, tag: q.tag, limit, cursor });
-    requests++;
-    scanned += res.items.length;
-    rows.push(...res.items.filter(matches));
-    if (res.cursor) cursor = res.cursor;
-    else {
-      k++;
-      cursor = null;
-    }
-  }
-  return { rows, next: k < kinds.length ? { kind: kinds[k]!, cursor } : null, scanned };
+/** Loads one page of campaigns and canvases (campaigns first, each kind by id), searched by the API. */
+async function loadPage(start: PageStart, q: Query): Promise<{ rows: SourceState[]; next: PageStart | null }> {
+  const res = await api.sources({ kind: q.kind, tier: q.tier, status: q.status, tag: q.tag, q: q.q, limit: q.size, cursor: start });
+  return { rows: res.items, next: res.cursor };
+}
+
+/** The tier, and while restoring how far along and how long it is thought to take. */
+function tierCell(s: SourceState): Child {
+  if (s.tier !== 'restoring' || !s.restore) return tierBadge(s.tier);
+  const eta = s.restore.etaSeconds;
+  return [tierBadge(s.tier), h('span', { class: 'sub restore-state' }, formatPercent(s.restore.progress),
+    typeof eta === 'number' ? `, about ${formatEta(eta)} left` : '')];
 }
 
 /** "in 12 days" for a hot source with an expiry; an expired source's past due date is not news. */
@@ -89,11 +67,10 @@ function expiresCell(s: SourceState, now: number): HTMLElement | string {
 /** Campaigns and canvases in one table: filters, search, paging, refresh, bulk restore. */
 export function sourcesView(root: HTMLElement, params: URLSearchParams): View {
   let q = readQuery(params);
-  const pages: PageStart[] = [{ kind: 'campaign', cursor: null }];
+  const pages: PageStart[] = [null];
   let next: PageStart | null = null;
   let rows: SourceState[] = [];
   let loaded = false;
-  let scanned = 0;
   const selected = new Set<string>();
   let autoRefresh = true;
   let generation = 0;
@@ -129,7 +106,7 @@ export function sourcesView(root: HTMLElement, params: URLSearchParams): View {
           size: Number(sizeSel.value),
         };
         writeQuery(q);
-        pages.splice(0, pages.length, { kind: 'campaign', cursor: null });
+        pages.splice(0, pages.length, null);
         renderBulk();
         poll.now();
       },
@@ -203,7 +180,7 @@ export function sourcesView(root: HTMLElement, params: URLSearchParams): View {
   });
 
   function renderRows(): void {
-    caption.textContent = `Sources, page ${pages.length}${q.q ? ` (matching “${q.q}” among ${plural(scanned, 'source')} searched)` : ''}`;
+    caption.textContent = `Sources, page ${pages.length}${q.q ? ` (matching “${q.q}”)` : ''}`;
     const now = Date.now();
     if (rows.length === 0) {
       const text = !loaded ? 'Loading…' : pages.length > 1 ? 'No more sources.' : 'No campaigns or canvases match.';
@@ -229,7 +206,7 @@ export function sourcesView(root: HTMLElement, params: URLSearchParams): View {
             s.tags?.length ? h('span', { class: 'tags' }, s.tags.map((t) => h('span', { class: 'tag' }, t))) : null),
           h('td', { 'data-label': 'Kind' }, s.kind),
           h('td', { 'data-label': 'Status' }, s.status),
-          h('td', { 'data-label': 'Tier' }, tierBadge(s.tier)),
+          h('td', { 'data-label': 'Tier' }, tierCell(s)),
           h('td', { 'data-label': 'Stopped at' }, time(s.stoppedAt, formatDate(s.stoppedAt))),
           h('td', { 'data-label': 'Expires' }, expiresCell(s, now)),
           h('td', { 'data-label': 'Pinned by', class: 'ids' }, s.pinnedBy.length
@@ -305,7 +282,6 @@ export function sourcesView(root: HTMLElement, params: URLSearchParams): View {
       if (gen !== generation) return;
       rows = page.rows;
       next = page.next;
-      scanned = page.scanned;
       loaded = true;
       errors.show(null);
       renderRows();

@@ -1,0 +1,191 @@
+import type { FastifyInstance } from 'fastify';
+import { addDuration, expiringSources, formatTime, largestFirst, parseDuration, sourceName, summarizeSources, type HotIndex, type SourceRecord } from '../../core/index.js';
+import type { AppDeps } from '../app.js';
+import { bearer, errorResponses, kindEnum, nullableTimeSchema, tierEnum, timeSchema } from '../responses.js';
+
+/** Hot sources whose memory is measured, the largest by users first; the rest are estimated from them. */
+export const MAX_MEASURED = 1_000;
+/** How long one measurement of the hot tier's memory is reused (the console refreshes every 5 s). */
+export const MEMORY_TTL_MS = 10_000;
+/** The expiry windows the overview counts (GET /v1/expiring lists them). */
+const WINDOWS = ['P7D', 'P30D'] as const;
+
+interface HotSize {
+  source: string;
+  users: number;
+  memoryBytes: number;
+}
+
+interface HotMeasure {
+  at: number;
+  sources: number;
+  users: number;
+  memoryBytes: number;
+  measuredSources: number;
+  /** Measured sources, largest memory first. */
+  largest: HotSize[];
+}
+
+/**
+ * The hot tier's size: users of every hot source (ZCARD), the Redis memory of the MAX_MEASURED
+ * largest by users (MEMORY USAGE with samples), and for the others their users times the
+ * measured bytes per user. All of it in bounded pipelines (see storage/redis/sizes.ts).
+ */
+async function measureHot(hot: HotIndex, records: readonly SourceRecord[]): Promise<HotMeasure> {
+  const at = Date.now();
+  const refs = records.filter((r) => r.tier === 'hot');
+  const users = await hot.countUsersBySource(refs);
+  const sized = refs.map((r) => ({ ref: r, source: sourceName(r), users: users.get(sourceName(r)) ?? 0 }));
+  const measured = largestFirst(sized, MAX_MEASURED);
+  const memory = await hot.memoryBySource(measured.map((m) => m.ref));
+  const largest = measured
+    .map((m) => ({ source: m.source, users: m.users, memoryBytes: memory.get(m.source) ?? 0 }))
+    .sort((a, b) => b.memoryBytes - a.memoryBytes || (a.source < b.source ? -1 : 1));
+  const measuredBytes = largest.reduce((n, s) => n + s.memoryBytes, 0);
+  const measuredUsers = largest.reduce((n, s) => n + s.users, 0);
+  const totalUsers = sized.reduce((n, s) => n + s.users, 0);
+  const rest = totalUsers - measuredUsers;
+  const estimate = rest > 0 && measuredUsers > 0 ? Math.round((rest * measuredBytes) / measuredUsers) : 0;
+  return { at, sources: refs.length, users: totalUsers, memoryBytes: measuredBytes + estimate, measuredSources: largest.length, largest };
+}
+
+const countsSchema = {
+  type: 'object',
+  required: ['hot', 'demoting', 'expired', 'restoring'],
+  properties: { hot: { type: 'integer' }, demoting: { type: 'integer' }, expired: { type: 'integer' }, restoring: { type: 'integer' } },
+} as const;
+
+const overviewSchema = {
+  description: 'the overview',
+  type: 'object',
+  required: ['sources', 'hot', 'restoring', 'expiring', 'transitions'],
+  properties: {
+    sources: {
+      type: 'object',
+      required: ['total', 'tiers', 'kinds'],
+      properties: {
+        total: { type: 'integer' },
+        tiers: countsSchema,
+        kinds: { type: 'object', required: ['campaign', 'canvas'], properties: { campaign: countsSchema, canvas: countsSchema } },
+      },
+    },
+    hot: {
+      type: 'object',
+      required: ['sources', 'users', 'memoryBytes', 'measuredSources', 'measuredAt', 'top'],
+      properties: {
+        sources: { type: 'integer', description: 'hot sources' },
+        users: { type: 'integer', description: 'sum over hot sources of their users (a user of two sources counts twice)' },
+        memoryBytes: {
+          type: 'integer',
+          description: `Redis memory of the hot sources' keys: measured (MEMORY USAGE with samples) for the ${MAX_MEASURED} largest by users, estimated for the rest from their users and the measured bytes per user`,
+        },
+        measuredSources: { type: 'integer', description: 'hot sources whose memory was measured; fewer than `sources` means memoryBytes is partly estimated' },
+        measuredAt: { ...timeSchema, description: `when the hot tier was measured (a measurement is reused for ${MEMORY_TTL_MS / 1000} s)` },
+        top: {
+          type: 'array',
+          description: 'the hot sources taking the most memory, largest first',
+          items: {
+            type: 'object',
+            required: ['source', 'kind', 'id', 'name', 'users', 'memoryBytes'],
+            properties: { source: { type: 'string' }, kind: kindEnum, id: { type: 'string' }, name: { type: ['string', 'null'] }, users: { type: 'integer' }, memoryBytes: { type: 'integer' } },
+          },
+        },
+      },
+    },
+    restoring: {
+      type: 'array',
+      description: 'sources being restored, furthest along first',
+      items: {
+        type: 'object',
+        required: ['source', 'name', 'startedAt', 'progress', 'etaSeconds'],
+        properties: {
+          source: { type: 'string' },
+          name: { type: ['string', 'null'] },
+          startedAt: nullableTimeSchema,
+          progress: { type: 'number' },
+          etaSeconds: { type: ['integer', 'null'], description: 'as restore.etaSeconds of the state' },
+        },
+      },
+    },
+    expiring: {
+      type: 'object',
+      description: 'hot sources that GET /v1/expiring lists for these windows: how many',
+      required: [...WINDOWS],
+      properties: Object.fromEntries(WINDOWS.map((w) => [w, { type: 'integer' }])),
+    },
+    transitions: {
+      type: 'array',
+      description: 'the most recent tier transitions across sources, newest first',
+      items: {
+        type: 'object',
+        required: ['source', 'name', 'tier', 'at', 'reason'],
+        properties: { source: { type: 'string' }, name: { type: ['string', 'null'] }, tier: tierEnum, at: timeSchema, reason: { type: 'string' } },
+      },
+    },
+  },
+} as const;
+
+/** GET /v1/overview: the console's landing summary, and a health view of the tiers for anyone. */
+export function overviewRoutes(app: FastifyInstance, deps: AppDeps): void {
+  let measure: { at: number; value: Promise<HotMeasure> } | undefined;
+  const hotMeasure = (records: readonly SourceRecord[]) => {
+    if (!measure || Date.now() - measure.at >= MEMORY_TTL_MS) {
+      const value = measureHot(deps.hot, records);
+      measure = { at: Date.now(), value };
+      value.catch(() => (measure = undefined)); // the next call measures again
+    }
+    return measure.value;
+  };
+
+  app.get<{ Querystring: { top?: number; transitions?: number } }>(
+    '/v1/overview',
+    {
+      config: { scope: 'lookup' },
+      schema: {
+        operationId: 'getOverview',
+        summary: 'Sources per tier, the hot tier\'s Redis memory and largest sources, restores running, expiring soon, recent transitions',
+        description:
+          'Everything but the hot tier\'s sizes comes from the registry (no store call). Sizes are read from Redis in pipelines of at most ' +
+          '100 short commands (ZCARD, SMEMBERS, MEMORY USAGE ... SAMPLES 5), so lookups are never held up behind them, ' +
+          `and reused for ${MEMORY_TTL_MS / 1000} s.`,
+        tags: ['sources'],
+        security: bearer,
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            top: { type: 'integer', minimum: 0, maximum: 50, default: 10, description: 'largest hot sources listed' },
+            transitions: { type: 'integer', minimum: 0, maximum: 100, default: 20, description: 'recent transitions listed' },
+          },
+        },
+        response: { 200: overviewSchema, ...errorResponses },
+      },
+    },
+    async (req) => {
+      const { top = 10, transitions = 20 } = req.query;
+      const records = deps.registry.list();
+      const now = Date.now();
+      const summary = summarizeSources(records, now, transitions);
+      const hot = await hotMeasure(records);
+      const iso = (ms: number | null) => (ms === null ? null : formatTime(ms));
+      return {
+        sources: { total: summary.total, tiers: summary.tiers, kinds: summary.kinds },
+        hot: {
+          sources: hot.sources,
+          users: hot.users,
+          memoryBytes: hot.memoryBytes,
+          measuredSources: hot.measuredSources,
+          measuredAt: formatTime(hot.at),
+          top: hot.largest.slice(0, top).map((s) => {
+            const [kind, ...id] = s.source.split(':');
+            const rec = deps.registry.peek({ kind: kind as 'campaign' | 'canvas', id: id.join(':') });
+            return { ...s, kind, id: id.join(':'), name: rec?.name ?? null };
+          }),
+        },
+        restoring: summary.restoring.map((r) => ({ ...r, startedAt: iso(r.startedAt) })),
+        expiring: Object.fromEntries(WINDOWS.map((w) => [w, expiringSources(records, addDuration(now, parseDuration(w)!)).length])),
+        transitions: summary.transitions.map((t) => ({ ...t, at: formatTime(t.at) })),
+      };
+    },
+  );
+}
