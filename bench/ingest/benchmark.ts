@@ -18,6 +18,7 @@ import { ENGINE_DEFAULTS, ensureStreams } from '../../engine/index.js';
 import { ClickHouseHistory, createRedis } from '../../storage/index.js';
 import { machineBusy } from '../measure.js';
 import { PREFILL_FLUSH_EVERY, cleanupNamespace, machineInfo, writeResult } from '../namespace.js';
+import { drawIngest } from '../charts.js';
 import { servicePids } from '../lookups/process-cpu.js';
 import type { Benchmark } from '../types.js';
 import { POLL_MS, type Ctx, type Params } from './context.js';
@@ -146,6 +147,7 @@ async function runIngest(p: Params, signal: AbortSignal): Promise<void> {
 
     const summary = summarize(runs, memory);
     printSummary(summary, p.runs);
+    for (const chart of drawIngest(summary)) console.log(`chart written to ${chart}`);
     const file = writeResult('ingest', startedAt, {
       benchmark: 'ingest',
       question: ingest.question,

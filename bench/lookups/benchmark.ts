@@ -22,6 +22,7 @@ import { ClickHouseHistory, createRedis } from '../../storage/index.js';
 import { machineBusy, round } from '../measure.js';
 import type { Benchmark } from '../types.js';
 import { STALL_MS, cleanupNamespace, machineInfo, writeResult } from '../namespace.js';
+import { drawLookups } from '../charts.js';
 import { RATE_LIMIT, type Ctx, type Params } from './context.js';
 import { startBareFastify, type BareFastify } from './bare-fastify.js';
 import { freePort, startTierstream, type TierstreamProcess } from './tierstream-process.js';
@@ -174,6 +175,7 @@ async function runLookups(p: Params, signal: AbortSignal): Promise<void> {
 
     const summary = summarize(phases);
     printSummary(phases, summary);
+    for (const chart of drawLookups(phases)) console.log(`chart written to ${chart}`);
     const file = writeResult('lookups', startedAt, {
       benchmark: 'lookups',
       question: lookups.question,

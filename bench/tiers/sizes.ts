@@ -13,7 +13,7 @@ import { createTierstream, type Tierstream } from '../../runtime.js';
 import type { FilterPlan } from '../../core/index.js';
 import { queries } from '../../storage/index.js';
 import { restoreEtaSeconds } from '../../core/tiers/rules.js';
-import { lineChart, writeChart } from '../svg.js';
+import { drawSizes } from '../charts.js';
 import { ingestPhase } from './ingest-during-restore.js';
 import { median, round, table } from '../measure.js';
 import { cleanupNamespace, writeResult } from '../namespace.js';
@@ -211,28 +211,3 @@ export async function runSizes(p: Params, sizes: number[], signal: AbortSignal, 
   if (!results.every((r) => r.allChecksOk)) throw new Error('a hot state or a history answer differed from the expected one (see above)');
 }
 
-/** The curves of bench/README.md ("Sizes"), one SVG each, over the sizes of this run. */
-function drawSizes(results: SizeResult[]): string[] {
-  const by = (f: (r: SizeResult) => number): [number, number][] => results.map((r) => [r.events, f(r)]);
-  return [
-    writeChart('tiers-sizes-seconds', lineChart({
-      title: 'Restore and demotion time by source size', x: 'interactions in the source', y: 'seconds', logX: true, logY: true,
-      series: [
-        { name: 'restore, idle', points: by((r) => r.restoreSeconds) },
-        { name: 'restore, under ingest', points: by((r) => r.underIngest.restoreSeconds) },
-        { name: 'demotion', points: by((r) => r.demoteSeconds) },
-      ],
-    })),
-    writeChart('tiers-sizes-checks', lineChart({
-      title: 'History check (100 users) by source size', x: 'interactions in the source', y: 'checks per second', logX: true,
-      series: [
-        { name: 'from latest', points: by((r) => r.checksPerSecond.latest) },
-        { name: 'from raw events', points: by((r) => r.checksPerSecond.rawEvents) },
-      ],
-    })),
-    writeChart('tiers-sizes-memory', lineChart({
-      title: 'Redis bytes per hot member by source size', x: 'interactions in the source', y: 'bytes per member', logX: true,
-      series: [{ name: 'bytes / member', points: by((r) => r.bytesPerMember) }],
-    })),
-  ];
-}
