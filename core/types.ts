@@ -99,6 +99,12 @@ export interface ApplyOptions {
 export interface HotIndex {
   /** Applies folds; a source whose tier gate is not `hot` is skipped atomically. */
   apply(folds: readonly SourceFold[], opts?: ApplyOptions): Promise<void>;
+  /**
+   * Merges a fold read from history (a restore or rebuild chunk) into the source's indexes
+   * with plain bounded ZADD GT, without checking the tier gate: the caller owns the source's
+   * transition. Same max-merge as apply, so it commutes with ingest.
+   */
+  load(fold: SourceFold, opts?: ApplyOptions): Promise<void>;
   /** Distinct users with any hot interaction of the source. */
   countUsers(source: SourceRef): Promise<number>;
   /** countUsers of each source, by source name, in bounded pipelines (a round trip per few hundred sources). */

@@ -59,7 +59,7 @@ export interface Lifecycle {
  *
  * hot -> demoting -> expired: close the Redis tier gate (no batch can write after), unlink
  * the source's keys, mark expired. expired -> restoring -> hot: open the gate for ingest, stream
- * the history aggregate into Redis with the same merge as ingest (max, hot.apply), mark hot.
+ * the history aggregate into Redis with the same merge as ingest (max, hot.load), mark hot.
  *
  * Which tier changes are allowed, and why each is taken, is the state machine in
  * core/tiers/machine.ts; every tier change here goes through its `transition()`.
@@ -206,9 +206,8 @@ export function createTierManager(deps: TierManagerDeps, options: TierManagerOpt
     let failed: { err: unknown } | undefined;
     for await (const rows of deps.history.aggregateSource(source, chunkRows)) {
       if (failed) throw failed.err;
-      // The claim is confirmed before a chunk is sent, not after: a process that stalled past
-      // its lease sends nothing more once it wakes (and hot.apply writes only while the gate
-      // is open: a demotion that took over closes it).
+      // The claim is confirmed before a chunk is sent, not after: hot.load does not check the
+      // gate, so a process that stalled past its lease sends nothing more once it wakes.
       if (performance.now() - lastReport > 250) {
         lastReport = performance.now();
         const progress = total ? Math.min(done / total, 0.99) : 0;
@@ -221,7 +220,7 @@ export function createTierManager(deps: TierManagerDeps, options: TierManagerOpt
         }
       }
       const write: Promise<void> = deps.hot
-        .apply([foldAggregates(source, rows)], { maxInFlight: hotWritesInFlight(deps.pressure) })
+        .load(foldAggregates(source, rows), { maxInFlight: hotWritesInFlight(deps.pressure) })
         .then(
           () => void (done += rows.length),
           (err: unknown) => void (failed ??= { err }),
@@ -375,7 +374,7 @@ export function createTierManager(deps: TierManagerDeps, options: TierManagerOpt
       for (const rec of records) {
         if (rec.tier !== 'hot' && rec.tier !== 'restoring') continue;
         if (rec.tier === 'restoring') await deps.hot.setGate(rec, 'restoring');
-        for await (const rows of deps.history.aggregateSource(rec, chunkRows)) await deps.hot.apply([foldAggregates(rec, rows)], { maxInFlight: hotWritesInFlight(deps.pressure) });
+        for await (const rows of deps.history.aggregateSource(rec, chunkRows)) await deps.hot.load(foldAggregates(rec, rows), { maxInFlight: hotWritesInFlight(deps.pressure) });
       }
       await deps.hot.renewRebuild(owner, 0);
       log.warn({ sources: records.length, seconds: (performance.now() - started) / 1000 }, 'hot tier rebuilt');

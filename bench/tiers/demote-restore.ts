@@ -9,7 +9,7 @@ import { SOURCE, type Ctx } from './context.js';
 import { redisMemory, sourceMemory, type RedisMemory, type SourceMemory } from './redis-memory.js';
 import { checkState, differing, digestOf, type Check, type Expected } from './state-check.js';
 
-export type RestoreStages = Record<'history.countAggregateRows' | 'history.aggregateSource (waiting for the next chunk)' | 'hot.apply' | 'hot.setGate' | 'registry.update', StageTime>;
+export type RestoreStages = Record<'history.countAggregateRows' | 'history.aggregateSource (waiting for the next chunk)' | 'hot.load' | 'hot.setGate' | 'registry.update', StageTime>;
 
 export interface RestoreResult extends PhaseUsage {
   seconds: number;
@@ -49,7 +49,7 @@ export interface Cycle {
   memoryAfterRestore: SourceMemory;
 }
 
-/** Members the instrumented hot.apply was given since the last reset. */
+/** Members the instrumented hot.load was given since the last reset. */
 const membersSent = { n: 0 };
 
 /**
@@ -61,15 +61,15 @@ export function instrument(ts: Tierstream): RestoreStages {
   const stages: RestoreStages = {
     'history.countAggregateRows': { calls: 0, seconds: 0 },
     'history.aggregateSource (waiting for the next chunk)': { calls: 0, seconds: 0 },
-    'hot.apply': { calls: 0, seconds: 0 },
+    'hot.load': { calls: 0, seconds: 0 },
     'hot.setGate': { calls: 0, seconds: 0 },
     'registry.update': { calls: 0, seconds: 0 },
   };
   ts.history.countAggregateRows = timed(stages['history.countAggregateRows'], ts.history.countAggregateRows.bind(ts.history));
-  const apply = timed(stages['hot.apply'], ts.hot.apply.bind(ts.hot));
-  ts.hot.apply = (folds, opts) => {
-    for (const fold of folds) for (const users of fold.indexes.values()) membersSent.n += users.size;
-    return apply(folds, opts);
+  const load = timed(stages['hot.load'], ts.hot.load.bind(ts.hot));
+  ts.hot.load = (fold, opts) => {
+    for (const users of fold.indexes.values()) membersSent.n += users.size;
+    return load(fold, opts);
   };
   ts.hot.setGate = timed(stages['hot.setGate'], ts.hot.setGate.bind(ts.hot));
   ts.registry.update = timed(stages['registry.update'], ts.registry.update.bind(ts.registry));

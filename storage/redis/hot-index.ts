@@ -43,6 +43,10 @@ export class RedisHotIndex implements HotIndex, HotLookup {
     return erase.eraseUser(this.redis, this.ns, userId, sources);
   }
 
+  load(fold: SourceFold, opts: ApplyOptions = {}): Promise<void> {
+    return write.load(this.redis, this.ns, fold, this.maxArgs, opts.maxInFlight);
+  }
+
   setGate(source: SourceRef, tier: Gate): Promise<void> {
     return write.setGate(this.redis, this.ns, source, tier);
   }

@@ -5,7 +5,7 @@ import { sourceKeys } from './keys.js';
 /**
  * The write path: folds merged into the hot index by lua/apply.lua, and the tier gate that
  * script checks (in the same call, so a source is written only while its gate is open);
- * restores and rebuilds apply history folds through the same script (max-merge, gate checked).
+ * history folds loaded by restores and rebuilds with plain ZADD GT.
  */
 
 /**
@@ -47,8 +47,8 @@ function callsFor(redis: WithCommands, ns: string, fold: SourceFold, maxArgs: nu
   };
   for (const [name, users] of fold.indexes) {
     // Joined once per run, not concatenated per member: a string grown pair by pair is a rope
-    // that costs ioredis a flatten and Buffer.byteLength on every call (about 4x the CPU of
-    // the join; bench/README.md, "Restore: where the time went").
+    // that costs a flatten and Buffer.byteLength when ioredis writes it (measured offline on
+    // 1.1M members: about 1.1 s of CPU grown, 0.3 s joined; bench/README.md, tiers "Sizes").
     let run: (string | number)[] = [];
     const close = () => {
       if (run.length === 0) return;
@@ -69,6 +69,44 @@ function callsFor(redis: WithCommands, ns: string, fold: SourceFold, maxArgs: nu
   }
   flush();
   return calls;
+}
+
+/**
+ * Merges a history fold into a source's indexes with plain variadic `ZADD key GT`, at most
+ * `maxArgs` values (maxArgs / 2 members) per command and `maxInFlight` commands sent at a time:
+ * each is bounded like an ingest script call, and costs Redis about half of one (no Lua
+ * argument copies; bench/README.md). GT keeps the larger time, so an event ingested meanwhile
+ * is never overwritten by older history, and repeating a load (a resumed restore) changes
+ * nothing. The index keys are added to the source's key list before any of them is written,
+ * so a demotion finds them. No gate check: see the restore in README "Tiers: how they work".
+ */
+export async function load(redis: WithCommands, ns: string, fold: SourceFold, maxArgs: number, maxInFlight = Infinity): Promise<void> {
+  const k = sourceKeys(ns, fold.source);
+  const names = [...fold.indexes.keys()].map((name) => k.index(name));
+  for (let i = 0; i < names.length; i += maxArgs) await redis.sadd(k.keys, ...names.slice(i, i + maxArgs));
+  const calls: (() => Promise<unknown>)[] = [];
+  const perCall = Math.max(2, maxArgs - (maxArgs % 2));
+  for (const [name, users] of fold.indexes) {
+    const key = k.index(name);
+    let args: (string | number)[] = [];
+    for (const [user, time] of users) {
+      args.push(time, user);
+      if (args.length >= perCall) {
+        const a = args;
+        calls.push(() => redis.zadd(key, 'GT', ...a));
+        args = [];
+      }
+    }
+    if (args.length) {
+      const a = args;
+      calls.push(() => redis.zadd(key, 'GT', ...a));
+    }
+  }
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < calls.length) await calls[next++]!();
+  };
+  await Promise.all(Array.from({ length: Math.min(maxInFlight, calls.length) }, worker));
 }
 
 /** Sets the tier gate the write path checks; null opens it (hot). */

@@ -13,7 +13,6 @@
 import { pino } from 'pino';
 import { configFromEnv } from '../../config.js';
 import { createTierstream } from '../../runtime.js';
-import { sourceName } from '../../core/index.js';
 
 const [point, nth] = (process.env.TIERSTREAM_FAULT ?? '').split(':');
 const config = configFromEnv();
@@ -30,16 +29,16 @@ const killAfter = <A extends unknown[], R>(fn: (...args: A) => Promise<R>) => {
 if (point === 'after-history') ts.history.insert = killAfter(ts.history.insert.bind(ts.history));
 else if (point === 'after-hot') ts.hot.apply = killAfter(ts.hot.apply.bind(ts.hot));
 else if (point === 'mid-restore') {
-  // Restores open the source's tier gate as `restoring`, then apply chunks of that one source.
-  let restoring: string | undefined;
+  // Restores open the source's tier gate as `restoring`, then load chunks.
+  let restoring = false;
   const setGate = ts.hot.setGate.bind(ts.hot);
   ts.hot.setGate = async (source, gate) => {
     await setGate(source, gate);
-    if (gate === 'restoring') restoring = sourceName(source);
+    if (gate === 'restoring') restoring = true;
   };
-  const chunk = killAfter(ts.hot.apply.bind(ts.hot));
-  const plain = ts.hot.apply.bind(ts.hot);
-  ts.hot.apply = (folds, opts) => (folds.length === 1 && sourceName(folds[0]!.source) === restoring ? chunk(folds, opts) : plain(folds, opts));
+  const load = killAfter(ts.hot.load.bind(ts.hot));
+  const plain = ts.hot.load.bind(ts.hot);
+  ts.hot.load = (fold, opts) => (restoring ? load(fold, opts) : plain(fold, opts));
 } else if (point) throw new Error(`unknown TIERSTREAM_FAULT point ${point}`);
 
 await ts.engine!.start();

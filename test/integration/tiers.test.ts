@@ -200,14 +200,14 @@ test('a restore load never overwrites a newer time ingest wrote, and the next de
   // Ingest wrote u1 (newer than history) and u2 (older) while the restore runs.
   await ts.hot.apply([{ source, indexes: new Map([['any', new Map([['u1', 9_000], ['u2', 100]])], ['e:open', new Map([['u1', 9_000], ['u2', 100]])]]) }]);
   const history = new Map([['u1', 5_000], ['u2', 5_000], ['u3', 5_000]]);
-  await ts.hot.apply([{ source, indexes: new Map([['any', history], ['e:open', new Map(history)], ['v:b:open', new Map(history)]]) }]);
+  await ts.hot.load({ source, indexes: new Map([['any', history], ['e:open', new Map(history)], ['v:b:open', new Map(history)]]) });
   await ts.hot.setGate(source, null);
   const merged = { u1: 9_000, u2: 5_000, u3: 5_000 };
   assert.equal(await hotState(ts, source), { any: merged, 'e:open': merged, 'v:b:open': { u1: 5_000, u2: 5_000, u3: 5_000 } });
   await send(ts, 'POST', '/v1/campaigns/merge/demote');
   await eventually(async () => (await getJson(ts, '/v1/campaigns/merge')).body.tier === 'expired', 'demoted');
   assert.is(await ts.hot.sourceKeyCount(source), 0);
-  // Whether or not the key list names it: the key only the restore wrote is gone.
+  // Whether or not the key list names it: the key only the load wrote is gone.
   assert.equal(await hotState(ts, source), {});
   const redis = createRedis({ url: testConfig(stack.ns).redisUrl });
   try {

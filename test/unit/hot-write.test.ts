@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { apply } from '../../storage/redis/write.js';
+import { apply, load } from '../../storage/redis/write.js';
 import type { WithCommands } from '../../storage/redis/commands.js';
 import type { SourceFold } from '../../core/index.js';
 
@@ -51,6 +51,39 @@ test('maxInFlight bounds the calls sent at a time; without it they all go at onc
   const all = fakeRedis();
   await apply(all.redis, 'ns', [fold(5_000), fold(3_000)], 2_000);
   assert.is(all.seen.maxRunning, all.seen.calls);
+});
+
+/** A stand-in for Redis recording load's commands, in order, and how many ran at once. */
+function fakeLoadRedis() {
+  let running = 0;
+  const log: { cmd: string; key: string; args: (string | number)[] }[] = [];
+  const seen = { maxRunning: 0 };
+  const record = (cmd: string) => async (key: string, ...args: (string | number)[]) => {
+    running++;
+    seen.maxRunning = Math.max(seen.maxRunning, running);
+    log.push({ cmd, key, args });
+    await new Promise((r) => setTimeout(r, 1));
+    running--;
+    return 1;
+  };
+  return { redis: { zadd: record('zadd'), sadd: record('sadd') } as unknown as WithCommands, log, seen };
+}
+
+test('load: plain ZADD GT of at most maxArgs values per command, keys listed before any is written, every member once', async () => {
+  const { redis, log, seen } = fakeLoadRedis();
+  await load(redis, 'ns', fold(5_001), 2_000, 3);
+  const firstZadd = log.findIndex((c) => c.cmd === 'zadd');
+  assert.equal(log.slice(0, firstZadd).flatMap((c) => (c.cmd === 'sadd' ? c.args : [])).sort(), ['ns:{campaign:c}:i:any', 'ns:{campaign:c}:i:e:send']);
+  assert.ok(log.slice(0, firstZadd).every((c) => c.key === 'ns:{campaign:c}:keys'));
+  const zadds = log.filter((c) => c.cmd === 'zadd');
+  assert.ok(zadds.every((c) => c.args[0] === 'GT'), 'a max-merge: GT on every ZADD');
+  assert.ok(Math.max(...zadds.map((c) => c.args.length - 1)) <= 2_000, 'bounded commands');
+  const sent = new Map<string, number>();
+  for (const c of zadds) for (let i = 1; i < c.args.length; i += 2) sent.set(`${c.key} ${c.args[i + 1]}`, Number(c.args[i]));
+  assert.is(sent.size, 10_002);
+  assert.is(zadds.reduce((n, c) => n + (c.args.length - 1) / 2, 0), 10_002);
+  assert.is(sent.get('ns:{campaign:c}:i:any u5000'), 6_000);
+  assert.is(seen.maxRunning, 3);
 });
 
 test.run();
