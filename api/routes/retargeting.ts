@@ -48,6 +48,16 @@ const ANSWERS = {
   }),
 } as const;
 
+/**
+ * How each lookup's answer is serialized. fast-json-stringify (the response schemas) is faster
+ * for small objects (a count: 0.04 against 0.27 us) but slower for long arrays of strings, which
+ * it escapes one by one: an audience page of 10,000 user ids took 563 us against 411 us with
+ * JSON.stringify, so check and audience keep JSON.stringify; their schemas still document them
+ * (test/integration/openapi-client.test.ts checks the answers against them).
+ */
+const plainJson = () => (data: unknown) => JSON.stringify(data);
+const SERIALIZER = { check: { serializerCompiler: plainJson }, audience: { serializerCompiler: plainJson }, count: {} } as const;
+
 const OP_NAMES = { check: 'Check', audience: 'Audience', count: 'Count' } as const;
 
 const SUMMARIES = {
@@ -87,6 +97,7 @@ export function retargetingRoutes(app: FastifyInstance, deps: AppDeps): void {
       `/v1/retargeting/${op}`,
       {
         config: { scope: 'lookup', errors: ['invalid_filter', 'source_expired', 'source_restoring'] },
+        ...SERIALIZER[op],
         schema: {
           operationId: `retargeting${OP_NAMES[op]}`,
           summary: SUMMARIES[op],
@@ -105,6 +116,7 @@ export function retargetingRoutes(app: FastifyInstance, deps: AppDeps): void {
       `/v1/filters/:id/${op}`,
       {
         config: { scope: 'lookup', errors: ['filter_not_found', 'source_expired', 'source_restoring'] },
+        ...SERIALIZER[op],
         // A count or audience of a registered filter may come without a body: it is `{}`.
         preValidation: async (req) => {
           req.body ??= {};
