@@ -7,6 +7,7 @@
  *   storage/redis|clickhouse|registry      adapters         -> core
  *   telemetry/                             metrics          -> nothing of ours
  *   core/                                  the domain       -> nothing of ours
+ *   client/                                typed HTTP client -> nothing of ours (generated types, openapi-fetch)
  *
  * Product code only: test/, bench/, scripts/ and console/ (browser code) may reach anywhere.
  */
@@ -60,6 +61,13 @@ module.exports = {
       comment: 'The API calls services through their ports; it does not reach into storage, the ingest engine or the root.',
       from: { path: '^api/' },
       to: { path: '^(engine|storage)/|^(main|runtime|config)\\.ts$' },
+    },
+    {
+      name: 'client-stands-alone',
+      severity: 'error',
+      comment: 'The typed client knows the API by its OpenAPI document only (client/openapi.ts), never by its code.',
+      from: { path: '^client/' },
+      to: { path: product },
     },
     {
       name: 'nothing-imports-main',

@@ -21,6 +21,8 @@ import { erasureRoutes } from './routes/erasures.js';
 import { listingRoutes } from './routes/listing.js';
 import { overviewRoutes } from './routes/overview.js';
 import { consoleRoutes } from './console.js';
+import { describeRoute, OPENAPI_OPTIONS } from './openapi.js';
+import { SHARED_SCHEMAS } from './schemas.js';
 
 /** What the API needs; each piece is an interface so tests can hand in their own. */
 export interface AppDeps {
@@ -146,13 +148,8 @@ export function buildApp(deps: AppDeps, opts: FastifyServerOptions = {}): Fastif
   );
 
   // OpenAPI from the routes' own schemas, at /docs (UI) and /docs/json; assets served locally.
-  app.register(swagger, {
-    openapi: {
-      info: { title: 'tierstream', version: '1', description: 'Message-interaction data with tiered storage. See docs/errors.md for error codes.' },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
-      security: deps.apiKeys ? [{ bearer: [] }] : [],
-    },
-  });
+  for (const schema of SHARED_SCHEMAS) app.addSchema(schema);
+  app.register(swagger, OPENAPI_OPTIONS);
   app.register(swaggerUi, { routePrefix: '/docs' });
   app.register(rateLimit, {
     max: deps.rateLimitPerSecond ?? 5_000,
@@ -165,6 +162,7 @@ export function buildApp(deps: AppDeps, opts: FastifyServerOptions = {}): Fastif
   registerAuth(app, deps.apiKeys);
   // Every /v1 route declares the scope it needs: a route that forgets fails here, at start-up.
   app.addHook('onRoute', checkRouteScope);
+  app.addHook('onRoute', describeRoute);
   app.addHook('onResponse', async (req, reply) => {
     if (req.routeOptions.config.scope === 'lookup' && req.method === 'POST') deps.lookupWatch?.observe(reply.elapsedTime);
     deps.metrics.httpRequests.observe(

@@ -1,4 +1,5 @@
-import { EVENT_TYPES, ID_PATTERN, MAX_DEPTH, MAX_LEAVES, USER_ID_PATTERN } from '../core/index.js';
+import { EVENT_TYPES, ID_PATTERN, MAX_DEPTH, MAX_LEAVES, TIERS, USER_ID_PATTERN } from '../core/index.js';
+import { API_ERRORS, type ApiErrorCode } from './errors.js';
 
 /** JSON Schemas shared by the routes (ids by the contract's character sets). */
 export const idString = { type: 'string', pattern: ID_PATTERN } as const;
@@ -32,3 +33,170 @@ export const filterSchema = {
 export const MAX_PAGE = 500;
 /** The `limit` query parameter of every paged listing. */
 export const pageLimit = { type: 'integer', minimum: 1, maximum: MAX_PAGE, default: 100 } as const;
+
+/*
+ * Answers. Each route's `response` schemas serialize its answers (fast-json-stringify: a
+ * property a schema does not name is dropped, a `required` one missing is a 500) and are the
+ * OpenAPI document's description of them, so the document cannot say one thing while the API
+ * sends another. Shared ones are registered once (`addSchema`, see SHARED_SCHEMAS) and appear
+ * in the document under components/schemas by their `$id`.
+ */
+
+/** An answer's time: ISO-8601 UTC with milliseconds. */
+export const timeString = { type: 'string', format: 'date-time', description: 'ISO-8601 UTC with milliseconds, e.g. 2026-11-25T10:00:00.000Z' } as const;
+const nullableTime = { type: ['string', 'null'], format: 'date-time' } as const;
+const strings = { type: 'array', items: { type: 'string' } } as const;
+const tier = { type: 'string', enum: TIERS } as const;
+/** A `kind:id` source name, e.g. `campaign:A`. */
+const sourceName = { type: 'string', description: 'campaign:<id> or canvas:<id>' } as const;
+/** The next page's cursor, null on the last page. */
+export const cursorAnswer = { type: ['string', 'null'], description: 'pass it back as `cursor` for the next page; null on the last page' } as const;
+/** Where a lookup was answered from. */
+export const servedFrom = { type: 'string', enum: ['hot', 'history'] } as const;
+
+/** `$ref`s to the shared schemas below, by their `$id`. */
+export const ref = {
+  error: { $ref: 'ApiError#' },
+  sourceState: { $ref: 'SourceState#' },
+  filterDoc: { $ref: 'RegisteredFilter#' },
+  erasure: { $ref: 'Erasure#' },
+} as const;
+
+const apiError = {
+  $id: 'ApiError',
+  type: 'object',
+  description: 'Every error answer. The codes are stable (docs/errors.md); messages are for humans and may change.',
+  required: ['error', 'message'],
+  properties: {
+    error: { type: 'string', enum: Object.keys(API_ERRORS) },
+    message: { type: 'string' },
+    path: { type: 'string', description: 'invalid_filter: the offending node, e.g. filter.and[1].within' },
+    sources: { ...strings, description: 'source_expired, source_restoring: the sources concerned (campaign:A, ...)' },
+    checks: { type: 'object', additionalProperties: { type: 'string' }, description: '/readyz: each check, "ok" or what is wrong' },
+  },
+} as const;
+
+const sourceState = {
+  $id: 'SourceState',
+  type: 'object',
+  description: 'A campaign or canvas: lifecycle, tier, pins, restore progress, transitions and counts.',
+  required: ['id', 'kind', 'name', 'tags', 'status', 'tier', 'stoppedAt', 'expiresAt', 'pinnedBy', 'restore', 'transitions', 'counts'],
+  properties: {
+    id: { type: 'string' },
+    kind: { type: 'string', enum: ['campaign', 'canvas'] },
+    name: { type: ['string', 'null'] },
+    tags: strings,
+    status: { type: 'string', enum: ['active', 'stopped'] },
+    tier,
+    stoppedAt: nullableTime,
+    expiresAt: { ...nullableTime, description: 'when a stopped, unpinned source expires; null otherwise' },
+    pinnedBy: { ...strings, description: 'ids of the registered filters that pin it' },
+    restore: {
+      type: ['object', 'null'],
+      description: 'the last restore; null when it was never restored',
+      required: ['startedAt', 'finishedAt', 'progress', 'etaSeconds'],
+      properties: {
+        startedAt: timeString,
+        finishedAt: nullableTime,
+        progress: { type: 'number', minimum: 0, maximum: 1 },
+        etaSeconds: { type: ['integer', 'null'], description: 'estimated seconds left; null before an estimate exists and when not restoring' },
+      },
+    },
+    transitions: {
+      type: 'array',
+      description: 'the audit trail, oldest first (the last 100)',
+      items: { type: 'object', required: ['tier', 'at', 'reason'], properties: { tier, at: timeString, reason: { type: 'string' } } },
+    },
+    counts: {
+      type: 'object',
+      description: 'may lag ingestion by a few seconds',
+      required: ['hot', 'history'],
+      properties: {
+        hot: { type: ['integer', 'null'], description: 'distinct users with any hot interaction; null unless hot' },
+        history: { type: 'integer', description: 'distinct event ids in history' },
+      },
+    },
+  },
+} as const;
+
+const registeredFilter = {
+  $id: 'RegisteredFilter',
+  type: 'object',
+  required: ['id', 'filter', 'sources', 'updatedAt'],
+  properties: {
+    id: { type: 'string' },
+    filter: { ...filterSchema, description: 'the filter as registered' },
+    sources: { ...strings, description: 'the sources it stands for now (named ones, then those carrying its tags)' },
+    updatedAt: timeString,
+  },
+} as const;
+
+const erasure = {
+  $id: 'Erasure',
+  type: 'object',
+  required: ['id', 'userId', 'status', 'requestedAt', 'finishedAt', 'removed'],
+  properties: {
+    id: { type: 'string' },
+    userId: { type: 'string' },
+    status: { type: 'string', enum: ['pending', 'done'] },
+    requestedAt: timeString,
+    finishedAt: nullableTime,
+    removed: {
+      type: 'object',
+      required: ['history', 'hot'],
+      properties: {
+        history: { type: 'integer', description: "the user's distinct event ids removed from history" },
+        hot: { type: 'integer', description: 'hot-index members removed, one per source and index the user was in' },
+      },
+    },
+  },
+} as const;
+
+/** Registered on the app once, before the routes, so routes can `$ref` them. */
+export const SHARED_SCHEMAS = [apiError, sourceState, registeredFilter, erasure] as const;
+
+/** A 2xx answer: its description, and its JSON body's schema (`null` for none). */
+export function answer(description: string, schema: object | null) {
+  if (schema === null) return { description, type: 'null' } as const;
+  return { description, content: { 'application/json': { schema } } } as const;
+}
+
+/** What the error answers of a route carry, by code; the status comes from API_ERRORS. */
+const ERROR_WHEN: Partial<Record<ApiErrorCode, string>> = {
+  invalid_request: 'a body, query or parameter breaks its schema',
+  invalid_filter: 'the filter is outside the grammar (`path` names the node)',
+  unauthorized: 'keys are configured and there is no known Bearer key',
+  forbidden: "the key lacks the route's scope",
+  source_not_found: 'the campaign or canvas is not known',
+  filter_not_found: 'no filter is registered under this id',
+  erasure_not_found: 'no such erasure',
+  source_expired: 'a source the filter names is expired or being demoted (`sources`); use "from": "history"',
+  transition_in_progress: 'the source is being restored',
+  payload_too_large: 'a body over 1 MiB',
+  rate_limited: 'more requests per second than the limit (header Retry-After)',
+  internal_error: 'a bug or an unexpected failure; details are in the log',
+  source_restoring: 'a source the filter names is being restored (`sources`)',
+  store_unavailable: 'Redis, ClickHouse or NATS did not answer in time (header Retry-After: 1)',
+  not_ready: 'NATS, Redis or ClickHouse does not answer (`checks`)',
+  hot_tier_rebuilding: 'the hot tier is being rebuilt from history (`checks`)',
+};
+
+const retryAfter = { 'retry-after': { type: 'integer', description: 'seconds to wait before retrying' } } as const;
+
+/**
+ * Error answers of a route, grouped by status: `{404: {description, content: ApiError}}`.
+ * The description lists each code and when it is answered.
+ */
+export function errorAnswers(codes: readonly ApiErrorCode[]): Record<number, object> {
+  const byStatus = new Map<number, ApiErrorCode[]>();
+  for (const c of codes) byStatus.set(API_ERRORS[c], [...(byStatus.get(API_ERRORS[c]) ?? []), c]);
+  const out: Record<number, object> = {};
+  for (const [status, list] of byStatus) {
+    out[status] = {
+      description: list.map((c) => `${c}: ${ERROR_WHEN[c] ?? c}`).join('; '),
+      ...(list.some((c) => c === 'rate_limited' || c === 'store_unavailable') && { headers: retryAfter }),
+      content: { 'application/json': { schema: ref.error } },
+    };
+  }
+  return out;
+}

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { addDuration, expiringSources, MAX_WITHIN, parseDuration, sourceName, type ExpiringCursor } from '../../core/index.js';
 import type { AppDeps } from '../app.js';
 import { ApiError } from '../errors.js';
-import { pageLimit } from '../schemas.js';
+import { answer, cursorAnswer, pageLimit, timeString } from '../schemas.js';
 
 const MAX_WITHIN_MS = addDuration(0, parseDuration(MAX_WITHIN)!);
 
@@ -23,6 +23,31 @@ export function expiringRoutes(app: FastifyInstance, deps: AppDeps): void {
     {
       config: { scope: 'lookup' },
       schema: {
+        operationId: 'listExpiring',
+        summary: 'Hot sources that will expire by now + within (default P7D), soonest first',
+        tags: ['expiry'],
+        response: {
+          200: answer('a page of sources about to expire', {
+            type: 'object',
+            required: ['items', 'cursor'],
+            properties: {
+              items: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  required: ['source', 'expiresAt', 'stoppedAt', 'tags'],
+                  properties: {
+                    source: { type: 'string', description: 'campaign:<id> or canvas:<id>' },
+                    expiresAt: timeString,
+                    stoppedAt: { type: ['string', 'null'], format: 'date-time' },
+                    tags: { type: 'array', items: { type: 'string' } },
+                  },
+                },
+              },
+              cursor: cursorAnswer,
+            },
+          }),
+        },
         querystring: {
           type: 'object',
           additionalProperties: false,

@@ -2,16 +2,27 @@ import type { FastifyInstance } from 'fastify';
 import { formatTime } from '../../core/index.js';
 import type { AppDeps } from '../app.js';
 import { ApiError } from '../errors.js';
-import { filterSchema, idParams } from '../schemas.js';
+import { answer, filterSchema, idParams, ref } from '../schemas.js';
 
 /** Active retargeting filters: they pin the sources they name. */
 export function filterRoutes(app: FastifyInstance, deps: AppDeps): void {
   app.put<{ Params: { id: string }; Body: { filter: unknown } }>(
     '/v1/filters/:id',
     {
-      config: { scope: 'admin' },
+      config: { scope: 'admin', errors: ['invalid_filter'] },
       schema: {
+        operationId: 'putFilter',
+        summary: 'Register (or replace) an active retargeting filter',
+        description: 'It pins the sources it names, and those its tag leaves stand for (sources gaining the tag later included); expired ones are restored.',
+        tags: ['filters'],
         params: idParams,
+        response: {
+          200: answer('the sources it stands for now, and those being restored', {
+            type: 'object',
+            required: ['id', 'sources', 'restoring'],
+            properties: { id: { type: 'string' }, sources: { type: 'array', items: { type: 'string' } }, restoring: { type: 'array', items: { type: 'string' } } },
+          }),
+        },
         // The filter's own grammar is checked by parseFilter, which names the bad node's path.
         body: { type: 'object', additionalProperties: false, required: ['filter'], properties: { filter: filterSchema } },
       },
@@ -19,7 +30,17 @@ export function filterRoutes(app: FastifyInstance, deps: AppDeps): void {
     async (req) => deps.filters.put(req.params.id, req.body.filter),
   );
 
-  app.delete<{ Params: { id: string } }>('/v1/filters/:id', { config: { scope: 'admin' }, schema: { params: idParams } }, async (req, reply) => {
+  app.delete<{ Params: { id: string } }>('/v1/filters/:id', {
+    config: { scope: 'admin' },
+    schema: {
+      operationId: 'deleteFilter',
+      summary: 'Remove a registered filter, unpinning its sources',
+      description: 'Idempotent: removing a filter that is not registered is a 204 too.',
+      tags: ['filters'],
+      params: idParams,
+      response: { 204: answer('removed', null) },
+    },
+  }, async (req, reply) => {
     // Idempotent: deleting a filter that is not there is not an error.
     await deps.filters.delete(req.params.id);
     return reply.status(204).send();
@@ -29,9 +50,26 @@ export function filterRoutes(app: FastifyInstance, deps: AppDeps): void {
     id: d.id, filter: d.filter, sources: d.sources, updatedAt: formatTime(d.updatedAt),
   });
 
-  app.get('/v1/filters', { config: { scope: 'lookup' } }, async () => ({ items: deps.filters.list().map(shape) }));
+  app.get('/v1/filters', {
+    config: { scope: 'lookup' },
+    schema: {
+      operationId: 'listFilters',
+      summary: 'Every registered filter',
+      tags: ['filters'],
+      response: { 200: answer('the registered filters', { type: 'object', required: ['items'], properties: { items: { type: 'array', items: ref.filterDoc } } }) },
+    },
+  }, async () => ({ items: deps.filters.list().map(shape) }));
 
-  app.get<{ Params: { id: string } }>('/v1/filters/:id', { config: { scope: 'lookup' }, schema: { params: idParams } }, async (req) => {
+  app.get<{ Params: { id: string } }>('/v1/filters/:id', {
+    config: { scope: 'lookup', errors: ['filter_not_found'] },
+    schema: {
+      operationId: 'getFilter',
+      summary: 'A registered filter and the sources it stands for now',
+      tags: ['filters'],
+      params: idParams,
+      response: { 200: answer('the filter', ref.filterDoc) },
+    },
+  }, async (req) => {
     const doc = await deps.filters.get(req.params.id);
     if (!doc) throw new ApiError('filter_not_found', `filter ${req.params.id} is not registered`);
     return shape(doc);

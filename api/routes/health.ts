@@ -1,12 +1,37 @@
 import type { FastifyInstance } from 'fastify';
 import { REBUILDING } from '../../core/index.js';
 import type { AppDeps } from '../app.js';
+import { answer, errorAnswers } from '../schemas.js';
 
 /** /healthz, /readyz, /metrics: no auth, no /v1 prefix. */
 export function healthRoutes(app: FastifyInstance, deps: AppDeps): void {
-  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/healthz', {
+    schema: {
+      operationId: 'health',
+      summary: 'Liveness: 200 while the process lives',
+      tags: ['health'],
+      security: [],
+      response: { 200: answer('alive', { type: 'object', required: ['status'], properties: { status: { type: 'string', enum: ['ok'] } } }) },
+    },
+  }, async () => ({ status: 'ok' }));
 
-  app.get('/readyz', async (_req, reply) => {
+  app.get('/readyz', {
+    schema: {
+      operationId: 'ready',
+      summary: 'Readiness: NATS, Redis and ClickHouse answer and the hot tier is not rebuilding',
+      tags: ['health'],
+      security: [],
+      response: {
+        200: answer('ready', {
+          type: 'object',
+          required: ['status', 'checks'],
+          properties: { status: { type: 'string', enum: ['ready'] }, checks: { type: 'object', additionalProperties: { type: 'string' }, description: 'each check: "ok"' } },
+        }),
+        // Both codes are 503s (typed so, for reply.status(503) below).
+        ...(errorAnswers(['not_ready', 'hot_tier_rebuilding']) as Record<503, object>),
+      },
+    },
+  }, async (_req, reply) => {
     const checks = await deps.readiness();
     const rebuilding = checks.hot_tier === REBUILDING;
     const wrong = Object.entries(checks).filter(([, v]) => v !== null);
@@ -19,7 +44,16 @@ export function healthRoutes(app: FastifyInstance, deps: AppDeps): void {
     });
   });
 
-  app.get('/metrics', async (_req, reply) => {
+  app.get('/metrics', {
+    schema: {
+      operationId: 'metrics',
+      summary: 'Prometheus metrics of every process',
+      tags: ['health'],
+      security: [],
+      produces: ['text/plain'],
+      response: { 200: { description: 'Prometheus text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } } },
+    },
+  }, async (_req, reply) => {
     reply.type(deps.metrics.registry.contentType);
     return deps.metricsText ? deps.metricsText() : deps.metrics.registry.metrics();
   });

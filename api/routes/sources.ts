@@ -4,10 +4,17 @@ import { TierError } from '../../tiers/index.js';
 import type { AppDeps } from '../app.js';
 import { ApiError } from '../errors.js';
 import { sourceState, statesOf } from '../state.js';
-import { idParams, idString, pageLimit, timeValue } from '../schemas.js';
+import { answer, cursorAnswer, idParams, idString, pageLimit, ref, timeValue } from '../schemas.js';
 import { parseSources } from './users.js';
 
 const KINDS = [['campaign', 'campaigns'], ['canvas', 'canvases']] as const;
+
+const tierAnswer = (extra: object = {}) => ({
+  type: 'object',
+  required: ['id', 'tier'],
+  properties: { id: { type: 'string' }, tier: { type: 'string', enum: ['hot', 'demoting', 'expired', 'restoring'] }, ...extra },
+});
+const capital = (s: string) => s[0]!.toUpperCase() + s.slice(1);
 
 async function stateOf(deps: AppDeps, rec: SourceRecord) {
   const [hot, history] = await Promise.all([rec.tier === 'hot' ? deps.hot.countUsers(rec) : null, deps.history.countEvents(rec)]);
@@ -20,7 +27,17 @@ const fromCursor = (c: string) => Buffer.from(c, 'base64url').toString('utf8');
 /** Source state, lifecycle, listing, restore and demotion for campaigns and canvases. */
 export function sourceRoutes(app: FastifyInstance, deps: AppDeps): void {
   for (const [kind, plural] of KINDS) {
-    app.get<{ Params: { id: string } }>(`/v1/${plural}/:id`, { config: { scope: 'lookup' }, schema: { params: idParams } }, async (req) => {
+    const Kind = capital(kind);
+    app.get<{ Params: { id: string } }>(`/v1/${plural}/:id`, {
+      config: { scope: 'lookup', errors: ['source_not_found'] },
+      schema: {
+        operationId: `get${Kind}`,
+        summary: `The state of a ${kind}: lifecycle, tier, restore progress, transitions, counts`,
+        tags: ['sources'],
+        params: idParams,
+        response: { 200: answer(`the ${kind}'s state`, ref.sourceState) },
+      },
+    }, async (req) => {
       const rec = await deps.registry.get({ kind, id: req.params.id });
       if (!rec) throw new ApiError('source_not_found', `${kind} ${req.params.id} is not known`);
       return stateOf(deps, rec);
@@ -31,6 +48,14 @@ export function sourceRoutes(app: FastifyInstance, deps: AppDeps): void {
       {
         config: { scope: 'lookup' },
         schema: {
+          operationId: `list${capital(plural)}`,
+          summary: `A page of ${plural} by id, filtered by tier, status or tag`,
+          tags: ['sources'],
+          response: {
+            200: answer(`a page of ${plural}`, {
+              type: 'object', required: ['items', 'cursor'], properties: { items: { type: 'array', items: ref.sourceState }, cursor: cursorAnswer },
+            }),
+          },
           querystring: {
             type: 'object',
             additionalProperties: false,
@@ -64,7 +89,12 @@ export function sourceRoutes(app: FastifyInstance, deps: AppDeps): void {
       {
         config: { scope: 'admin' },
         schema: {
+          operationId: `put${Kind}`,
+          summary: `Create or update a ${kind}: status, stoppedAt, name, tags`,
+          description: `Setting an expired ${kind} active restores it.`,
+          tags: ['sources'],
           params: idParams,
+          response: { 200: answer(`the ${kind}'s state`, ref.sourceState) },
           body: {
             type: 'object',
             additionalProperties: false,
@@ -98,7 +128,20 @@ export function sourceRoutes(app: FastifyInstance, deps: AppDeps): void {
 
     app.post<{ Params: { id: string } }>(
       `/v1/${plural}/:id/restore`,
-      { config: { scope: 'restore' }, schema: { params: idParams } },
+      {
+        config: { scope: 'restore', errors: ['source_not_found'] },
+        schema: {
+          operationId: `restore${Kind}`,
+          summary: `Restore an expired ${kind} to the hot tier`,
+          description: 'Parallel calls run one restore. A restore asked for while demoting starts when the demotion ends (`restorePending`).',
+          tags: ['sources'],
+          params: idParams,
+          response: {
+            200: answer('already hot', tierAnswer()),
+            202: answer('restoring (or to be restored once the demotion ends)', tierAnswer({ restorePending: { type: 'boolean' } })),
+          },
+        },
+      },
       async (req, reply) => {
         const { record } = await deps.tiers.restore({ kind, id: req.params.id }, 'restore requested by API');
         if (record.tier === 'hot') return { id: record.id, tier: 'hot' };
@@ -108,7 +151,16 @@ export function sourceRoutes(app: FastifyInstance, deps: AppDeps): void {
 
     app.post<{ Params: { id: string } }>(
       `/v1/${plural}/:id/demote`,
-      { config: { scope: 'admin' }, schema: { params: idParams } },
+      {
+        config: { scope: 'admin', errors: ['source_not_found', 'transition_in_progress'] },
+        schema: {
+          operationId: `demote${Kind}`,
+          summary: `Expire a ${kind} now, even if pinned`,
+          tags: ['sources'],
+          params: idParams,
+          response: { 202: answer('demoting (or already expired)', tierAnswer()) },
+        },
+      },
       async (req, reply) => {
         const record = await deps.tiers.demote({ kind, id: req.params.id }, 'demoted by API (admin)', true);
         return reply.status(202).send({ id: record.id, tier: record.tier });
@@ -121,6 +173,30 @@ export function sourceRoutes(app: FastifyInstance, deps: AppDeps): void {
     {
       config: { scope: 'restore' },
       schema: {
+        operationId: 'restoreSources',
+        summary: 'Restore every source carrying a tag, or the sources named',
+        description: 'Body {"tag": tag} or {"ids": ["campaign:A", "canvas:C", ...]} (at most 1,000). An unknown source is listed with tier null and error source_not_found.',
+        tags: ['sources'],
+        response: {
+          202: answer('each source and its tier after the request', {
+            type: 'object',
+            required: ['sources'],
+            properties: {
+              sources: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  required: ['source', 'tier'],
+                  properties: {
+                    source: { type: 'string' },
+                    tier: { type: ['string', 'null'], enum: ['hot', 'demoting', 'expired', 'restoring', null] },
+                    error: { type: 'string', enum: ['source_not_found'] },
+                  },
+                },
+              },
+            },
+          }),
+        },
         body: {
           type: 'object',
           additionalProperties: false,

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { formatTime, parseIndexName, parseSourceName, type SourceRef } from '../../core/index.js';
 import type { AppDeps } from '../app.js';
 import { ApiError } from '../errors.js';
-import { userIdString } from '../schemas.js';
+import { answer, servedFrom, timeString, userIdString } from '../schemas.js';
 
 /** Most sources one user-interactions lookup may name. */
 export const MAX_LOOKUP_SOURCES = 50;
@@ -35,6 +35,34 @@ function interactionsShape(latest: Map<string, number>) {
   return shape;
 }
 
+/** event type -> latest time, only the types the user has. */
+const latestByType = { type: 'object', additionalProperties: timeString, description: 'event type -> the time of the latest such event; only the types the user has' } as const;
+const byId = (what: string) => ({ type: 'object', additionalProperties: latestByType, description: `${what} id -> event type -> latest time` }) as const;
+
+const interactionsAnswer = {
+  type: 'object',
+  required: ['userId', 'sources'],
+  properties: {
+    userId: { type: 'string' },
+    sources: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['source', 'tier'],
+        description: 'a source that is not hot has its tier and no latest, variants or steps, unless from=history',
+        properties: {
+          source: { type: 'string', description: 'campaign:<id> or canvas:<id>' },
+          tier: { type: ['string', 'null'], enum: ['hot', 'demoting', 'expired', 'restoring', null], description: 'null for a source that is not known' },
+          latest: latestByType,
+          variants: byId('variant'),
+          steps: byId('step'),
+        },
+      },
+    },
+    servedFrom: { ...servedFrom, description: 'present, "history", with from=history' },
+  },
+} as const;
+
 /** A user's latest interactions per source: hot from Redis, or from history on request. */
 export function userRoutes(app: FastifyInstance, deps: AppDeps): void {
   app.get<{ Params: { userId: string }; Querystring: { sources: string; from?: 'history' } }>(
@@ -42,6 +70,11 @@ export function userRoutes(app: FastifyInstance, deps: AppDeps): void {
     {
       config: { scope: 'lookup' },
       schema: {
+        operationId: 'getUserInteractions',
+        summary: "A user's latest time of each event type per named source",
+        description: 'sources=campaign:A,canvas:C (at most 50). Never 409 for an expired source: each source carries its tier, and a source that is not hot has no latest unless from=history.',
+        tags: ['users'],
+        response: { 200: answer("the user's interactions, per source in the order named", interactionsAnswer) },
         params: { type: 'object', additionalProperties: false, required: ['userId'], properties: { userId: userIdString } },
         querystring: {
           type: 'object',
