@@ -10,7 +10,10 @@ export interface Config {
   natsServers: string[];
   redisUrl: string;
   redisClusterNodes: string[];
+  /** The ClickHouse HTTP endpoint; with a cluster, every node's, comma separated. */
   clickhouseUrl: string;
+  /** A cluster of ClickHouse's remote_servers: history sharded by user over its nodes. */
+  clickhouseCluster: string | undefined;
   namespace: string;
   host: string;
   port: number;
@@ -95,13 +98,18 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
     if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) throw new ConfigError(`TIERSTREAM_WEBHOOK_URL: "${webhookUrl}" is not an http(s) URL`);
     if (!webhookSecret) throw new ConfigError('TIERSTREAM_WEBHOOK_SECRET: required with TIERSTREAM_WEBHOOK_URL (every delivery is signed with it)');
   }
+  const clickhouseUrl = (env.CLICKHOUSE_URL ?? 'http://127.0.0.1:8123').split(',').map((s) => s.trim()).filter(Boolean).join(',');
+  const clickhouseCluster = env.CLICKHOUSE_CLUSTER || undefined;
+  if (clickhouseCluster !== undefined && !/^[A-Za-z0-9_.-]{1,64}$/.test(clickhouseCluster)) throw new ConfigError(`CLICKHOUSE_CLUSTER: "${clickhouseCluster}" is not a cluster name ([A-Za-z0-9_.-]{1,64})`);
+  if (!clickhouseCluster && clickhouseUrl.includes(',')) throw new ConfigError('CLICKHOUSE_URL: several endpoints need CLICKHOUSE_CLUSTER (the cluster they are the nodes of)');
   const tierExpireAfter = env.TIER_EXPIRE_AFTER ?? 'P3M';
   if (!parseDuration(tierExpireAfter)) throw new ConfigError(`TIER_EXPIRE_AFTER: "${tierExpireAfter}" is not an ISO-8601 duration`);
   return {
     natsServers: (env.NATS_URL ?? 'nats://127.0.0.1:4222').split(',').map((s) => s.trim()).filter(Boolean),
     redisUrl: env.REDIS_URL ?? 'redis://127.0.0.1:6379',
     redisClusterNodes: (env.REDIS_CLUSTER_NODES ?? '').split(',').map((s) => s.trim()).filter(Boolean),
-    clickhouseUrl: env.CLICKHOUSE_URL ?? 'http://127.0.0.1:8123',
+    clickhouseUrl,
+    clickhouseCluster,
     namespace,
     host: env.HOST ?? '127.0.0.1',
     port: int(env, 'PORT', 0, 65_535) ?? 8080,

@@ -56,7 +56,7 @@ export async function createTierstream(
   const jsm = await nc.jetstreamManager();
   const redis = createRedis({ url: config.redisUrl, clusterNodes: config.redisClusterNodes });
   const hot = new RedisHotIndex(redis, { namespace: config.namespace });
-  const history = new ClickHouseHistory({ url: config.clickhouseUrl, database: config.namespace });
+  const history = new ClickHouseHistory({ url: config.clickhouseUrl, cluster: config.clickhouseCluster, database: config.namespace });
   await history.migrate();
   const registry = await NatsKvRegistry.open(js, config.namespace, Date.now, config.streamReplicas);
   const metrics = createMetrics({ defaultMetrics: overrides.defaultMetrics });
@@ -176,7 +176,12 @@ export async function createTierstream(
         return true;
       }),
       check('redis', () => hot.ping()),
-      check('clickhouse', () => history.ping()),
+      // Every node of a cluster: while a shard is away history cannot answer, and says which.
+      check('clickhouse', async () => {
+        const away = await history.unavailableNodes();
+        if (away.length) throw new Error(`not answering: ${away.join(', ')}`);
+        return true;
+      }),
     ]);
     // Asked only of a Redis that answers: a command to one that does not would wait for it.
     let hotTier: string | null = null;

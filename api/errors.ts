@@ -29,7 +29,8 @@ export type ApiErrorCode = keyof typeof API_ERRORS;
 
 const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTCONN', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'TIMEOUT', 'CONNECTION_CLOSED', 'DISCONNECT']);
 const UNAVAILABLE_NAMES = new Set(['MaxRetriesPerRequestError', 'ClusterAllFailedError']);
-const UNAVAILABLE_MESSAGES = /Connection is closed|Too many Cluster redirections|CLUSTERDOWN|socket hang up|ECONNREFUSED|ECONNRESET/;
+// ClickHouse's own: a shard of a cluster that is away (NETWORK_ERROR 210, ALL_CONNECTION_TRIES_FAILED 279).
+const UNAVAILABLE_MESSAGES = /Connection is closed|Too many Cluster redirections|CLUSTERDOWN|socket hang up|ECONNREFUSED|ECONNRESET|All connection tries failed|DB::NetException/;
 
 /** Whether an error says a store (Redis, ClickHouse, NATS) did not answer, rather than a bug. */
 export function isStoreUnavailable(err: unknown): boolean {

@@ -79,8 +79,21 @@ stop_node() { # PORT
   rm -f "$pidfile"
 }
 
+# nats-server before 2.9.21 accepts two concurrent publishes with the same
+# Nats-Expected-Last-Subject-Sequence on a clustered stream (nats-io/nats-server#4320, fixed by
+# #4319 in 2.9.21): a KV compare-and-set on 3 replicas can then lose an update.
+warn_old_server() {
+  local v
+  v="$(nats-server --version 2>/dev/null | sed -n 's/.*v\([0-9][0-9.]*\).*/\1/p')"
+  [ -n "$v" ] || return 0
+  if [ "$(printf '%s\n2.9.21\n' "$v" | sort -V | head -n 1)" != 2.9.21 ]; then
+    log "warning: nats-server $v is older than 2.9.21: KV compare-and-set on replicated buckets may lose updates (nats-io/nats-server#4320); README, \"NATS cluster\""
+  fi
+}
+
 up() {
   local p
+  warn_old_server
   for p in "${ports[@]}"; do
     if answering "$p"; then continue; fi
     log "starting node $host:$p"

@@ -8,23 +8,31 @@ const MUTATION_POLL_MS = 200;
  * Removes a user's events from the history tables with `ALTER TABLE ... DELETE` (a mutation:
  * ClickHouse 18.16 and current alike; the parts are rewritten in the background), then waits
  * until no mutation of those tables is left undone, so what follows reads no erased row.
- * Returns the user's distinct event ids before the delete. Idempotent: a rerun removes what a
+ * Returns the user's distinct event ids before the delete, counted through `reader` (the
+ * `events` it reads, Distributed on a cluster). On a cluster `nodes` are every node and
+ * `tables` the local ones: a mutation runs only on the node it is sent to (no ON CLUSTER
+ * without ZooKeeper), and a Distributed table takes none. Idempotent: a rerun removes what a
  * crash left, and finds 0.
  */
-export async function eraseUser(client: ClickHouseClient, database: string, tables: readonly string[], userId: string): Promise<number> {
+export async function eraseUser(reader: ClickHouseClient, nodes: readonly ClickHouseClient[], database: string, tables: readonly string[], userId: string): Promise<number> {
   const db = sqlIdent(database);
-  const rs = await client.query({ query: `SELECT uniqExact(id) AS n FROM ${db}.events WHERE user_id = ${sqlString(userId)}`, format: 'JSONEachRow' });
+  const rs = await reader.query({ query: `SELECT uniqExact(id) AS n FROM ${db}.events WHERE user_id = ${sqlString(userId)}`, format: 'JSONEachRow' });
   const removed = Number((await rs.json<{ n: string }>())[0]?.n ?? 0);
-  for (const table of tables) {
-    await client.command({ query: `ALTER TABLE ${db}.${sqlIdent(table)} DELETE WHERE user_id = ${sqlString(userId)}` });
+  for (const client of nodes) {
+    for (const table of tables) {
+      await client.command({ query: `ALTER TABLE ${db}.${sqlIdent(table)} DELETE WHERE user_id = ${sqlString(userId)}` });
+    }
   }
   const list = tables.map((t) => sqlString(t)).join(', ');
-  for (;;) {
-    const q = await client.query({
-      query: `SELECT count() AS n FROM system.mutations WHERE database = ${sqlString(db)} AND table IN (${list}) AND is_done = 0`,
-      format: 'JSONEachRow',
-    });
-    if (Number((await q.json<{ n: string }>())[0]?.n ?? 0) === 0) return removed;
-    await new Promise((r) => setTimeout(r, MUTATION_POLL_MS));
+  for (const client of nodes) {
+    for (;;) {
+      const q = await client.query({
+        query: `SELECT count() AS n FROM system.mutations WHERE database = ${sqlString(db)} AND table IN (${list}) AND is_done = 0`,
+        format: 'JSONEachRow',
+      });
+      if (Number((await q.json<{ n: string }>())[0]?.n ?? 0) === 0) break;
+      await new Promise((r) => setTimeout(r, MUTATION_POLL_MS));
+    }
   }
+  return removed;
 }

@@ -1,17 +1,34 @@
 import { Readable } from 'node:stream';
 import { createClient, type ClickHouseClient, ClickHouseLogLevel } from '@clickhouse/client';
 import { type AggregateRow, type FilterPlan, type EventType, type History, type InteractionEvent, type SourceRef, foldAggregates, sourceName } from '../../core/index.js';
-import { MIGRATIONS, baseStatements, eventMonths, recordVersion, schemaVersion, typeEnumStatement } from './schema.js';
+import { MIGRATIONS, SHARD, SINGLE_SERVER, baseStatements, distributedStatements, eventMonths, recordVersion, schemaVersion, tableEngine, typeEnumStatement, type Tables } from './schema.js';
 import { sqlIdent } from './sql.js';
 import * as queries from './queries.js';
 import * as erase from './erase.js';
 
 export interface ClickHouseHistoryOptions {
+  /** HTTP endpoint; with `cluster`, the endpoint of every node of the cluster, comma separated. */
   url: string;
   /** Database name: the namespace. */
   database: string;
+  /**
+   * A cluster of the nodes' `remote_servers`: the history is then sharded by user over its
+   * nodes (schema.ts, `Tables`), each node's tables created by migrate(). Unset: one server.
+   */
+  cluster?: string;
   /** Per-request timeout in ms (default 60_000). */
   requestTimeoutMs?: number;
+}
+
+/** One ClickHouse node: its endpoint (as configured) and a client of its own. */
+export interface ClickHouseNode {
+  url: string;
+  client: ClickHouseClient;
+}
+
+/** Thrown by migrate() when the namespace on a node was made in the other layout (single server or cluster). */
+export class HistoryLayoutError extends Error {
+  override name = 'HistoryLayoutError';
 }
 
 /** TabSeparated escaping of a text field: backslash, tab, newline, carriage return. */
@@ -39,20 +56,42 @@ export function aggregateRowFromTsv(text: string): AggregateRow {
   return { userId, type, variantId, stepId, time: Number(t) };
 }
 
-/** The durable history on ClickHouse: the raw events and their `latest` aggregate in database `<namespace>` (schema.ts). */
+/**
+ * The durable history on ClickHouse: the raw events and their `latest` aggregate in database
+ * `<namespace>` (schema.ts), on one server or sharded by user over a cluster's nodes.
+ *
+ * On a cluster every query and insert goes to the first node, through the Distributed tables,
+ * with two settings that make the cluster answer as one server or not at all:
+ * `insert_distributed_sync=1` (an insert returns once every row is in its shard's table, so
+ * an acknowledged event is on its shard, never queued on the first node) and
+ * `skip_unavailable_shards=0` (a query that cannot reach a shard fails instead of answering
+ * from the others; 18.16's default, set so that no profile can change it).
+ */
 export class ClickHouseHistory implements History {
+  /** The first node's client: every query and insert goes there. */
   readonly client: ClickHouseClient;
   readonly db: string;
+  readonly nodes: readonly ClickHouseNode[];
+  readonly cluster: string | undefined;
 
   constructor(opts: ClickHouseHistoryOptions) {
     this.db = sqlIdent(opts.database);
-    this.client = createClient({
-      url: opts.url,
-      request_timeout: opts.requestTimeoutMs ?? 60_000,
-      // Errors are the caller's to log, with context; the client would print each one too.
-      log: { level: ClickHouseLogLevel.OFF },
-      max_open_connections: 8,
-    });
+    this.cluster = opts.cluster || undefined;
+    const urls = opts.url.split(',').map((u) => u.trim()).filter(Boolean);
+    if (urls.length === 0) throw new TypeError('ClickHouseHistory: no url');
+    if (urls.length > 1 && !this.cluster) throw new TypeError(`ClickHouseHistory: ${urls.length} urls need a cluster (CLICKHOUSE_CLUSTER)`);
+    this.nodes = urls.map((url) => ({
+      url,
+      client: createClient({
+        url,
+        request_timeout: opts.requestTimeoutMs ?? 60_000,
+        // Errors are the caller's to log, with context; the client would print each one too.
+        log: { level: ClickHouseLogLevel.OFF },
+        max_open_connections: 8,
+        ...(this.cluster && { clickhouse_settings: { insert_distributed_sync: 1, skip_unavailable_shards: 0 } }),
+      }),
+    }));
+    this.client = this.nodes[0]!.client;
   }
 
   /**
@@ -62,21 +101,57 @@ export class ClickHouseHistory implements History {
    * interrupt: every step may be repeated (see schema.ts).
    */
   async migrate(): Promise<void> {
-    for (const query of baseStatements(this.db)) await this.client.command({ query });
-    await this.client.command({ query: typeEnumStatement(this.db, 'events') });
-    const [row] = await this.select<{ v: number | string }>(schemaVersion(this.db));
+    if (!this.cluster) {
+      await this.checkLayout(this.nodes[0]!);
+      await this.migrateNode(this.nodes[0]!, SINGLE_SERVER);
+      return;
+    }
+    // No ON CLUSTER (it needs ZooKeeper): each node is migrated here, one after the other,
+    // its shard's tables first, then the Distributed tables over them. Until every node is
+    // done, an insert whose types differ between nodes fails and is retried (ingest waits).
+    for (const node of this.nodes) await this.checkLayout(node);
+    for (const node of this.nodes) {
+      await this.migrateNode(node, SHARD);
+      for (const query of distributedStatements(this.db, this.cluster)) await node.client.command({ query });
+      for (const table of ['events', 'latest']) await node.client.command({ query: typeEnumStatement(this.db, table) });
+    }
+  }
+
+  /** The schema version and migrations of one node, on the tables it stores the history in. */
+  private async migrateNode(node: ClickHouseNode, tables: Tables): Promise<void> {
+    const run = (query: string) => node.client.command({ query });
+    for (const query of baseStatements(this.db, tables)) await run(query);
+    await run(typeEnumStatement(this.db, tables.events));
+    const [row] = await this.selectOn<{ v: number | string }>(node, schemaVersion(this.db));
     const current = Number(row?.v ?? 0);
     for (const m of MIGRATIONS) {
       if (m.version <= current) continue;
-      for (const query of m.statements(this.db)) await this.client.command({ query });
+      for (const query of m.statements(this.db, tables)) await run(query);
       if (m.backfill) {
-        for (const { month } of await this.select<{ month: string }>(eventMonths(this.db))) {
-          await this.client.command({ query: m.backfill(this.db, Number(month)) });
+        for (const { month } of await this.selectOn<{ month: string }>(node, eventMonths(this.db, tables.events))) {
+          await run(m.backfill(this.db, Number(month), tables));
         }
       }
-      await this.client.command({ query: recordVersion(this.db, m.version) });
+      await run(recordVersion(this.db, m.version));
     }
-    await this.client.command({ query: typeEnumStatement(this.db, 'latest') });
+    await run(typeEnumStatement(this.db, tables.latest));
+  }
+
+  /**
+   * Refuses a namespace made in the other layout: on a cluster, an `events` that is not
+   * Distributed is a single server's history (switching is a documented migration, README);
+   * on one server, a Distributed `events` belongs to a cluster.
+   */
+  private async checkLayout(node: ClickHouseNode): Promise<void> {
+    const [row] = await this.selectOn<{ engine: string }>(node, tableEngine(this.db, 'events'));
+    const engine = row?.engine ?? '';
+    if (engine === '') return;
+    if (this.cluster && engine !== 'Distributed') {
+      throw new HistoryLayoutError(`${node.url}: ${this.db}.events is a ${engine} table, a single server's history; CLICKHOUSE_CLUSTER needs the cluster layout (README, "Moving a namespace to a ClickHouse cluster")`);
+    }
+    if (!this.cluster && engine === 'Distributed') {
+      throw new HistoryLayoutError(`${node.url}: ${this.db}.events is a Distributed table of a cluster's history; set CLICKHOUSE_CLUSTER and list every node in CLICKHOUSE_URL`);
+    }
   }
 
   async insert(events: readonly InteractionEvent[]): Promise<void> {
@@ -155,29 +230,48 @@ export class ClickHouseHistory implements History {
   }
 
   async select<T>(query: string): Promise<T[]> {
-    const rs = await this.client.query({ query, format: 'JSONEachRow' });
+    return this.selectOn<T>(this.nodes[0]!, query);
+  }
+
+  /** A query on one node (its own tables and system tables), not through the first. */
+  async selectOn<T>(node: ClickHouseNode, query: string): Promise<T[]> {
+    const rs = await node.client.query({ query, format: 'JSONEachRow' });
     return rs.json<T>();
   }
 
+  /**
+   * Whether every node answers. Ingest retries writes without limit while this is false, so a
+   * shard that is away never turns events into dead letters (writes of users on other shards
+   * may still succeed meanwhile).
+   */
   async ping(): Promise<boolean> {
-    try {
-      return (await this.client.ping()).success;
-    } catch {
-      return false;
-    }
+    return (await this.unavailableNodes()).length === 0;
   }
 
-  /** Erasure of a user: their events out of every history table (see erase.ts). */
+  /** The endpoints of the nodes that do not answer a ping, for /readyz. */
+  async unavailableNodes(): Promise<string[]> {
+    const answers = await Promise.all(this.nodes.map(async (n) => {
+      try {
+        return (await n.client.ping()).success;
+      } catch {
+        return false;
+      }
+    }));
+    return this.nodes.filter((_, i) => !answers[i]).map((n) => n.url);
+  }
+
+  /** Erasure of a user: their events out of every history table, on every node (see erase.ts). */
   eraseUser(userId: string): Promise<number> {
-    return erase.eraseUser(this.client, this.db, ['events', 'latest'], userId);
+    const tables = this.cluster ? SHARD : SINGLE_SERVER;
+    return erase.eraseUser(this.client, this.nodes.map((n) => n.client), this.db, [tables.events, tables.latest], userId);
   }
 
-  /** Drops the namespace's database (tests and benchmarks only). */
+  /** Drops the namespace's database on every node (tests and benchmarks only). */
   async dropDatabase(): Promise<void> {
-    await this.client.command({ query: `DROP DATABASE IF EXISTS ${this.db}` });
+    for (const n of this.nodes) await n.client.command({ query: `DROP DATABASE IF EXISTS ${this.db}` });
   }
 
-  close(): Promise<void> {
-    return this.client.close();
+  async close(): Promise<void> {
+    await Promise.all(this.nodes.map((n) => n.client.close()));
   }
 }

@@ -4,6 +4,19 @@ import { sqlIdent, sqlInt, sqlString } from './sql.js';
 const enumOf = (values: readonly string[]) => values.map((v, i) => `'${v}' = ${i + 1}`).join(', ');
 
 /**
+ * The tables a node stores the history in. On a single server they are the tables queries
+ * read; on a cluster (CLICKHOUSE_CLUSTER) every node stores its shard in `events_local` and
+ * `latest_local`, and queries read `events` and `latest`, Distributed tables over them
+ * (distributedStatements), so every query's text is the same in both layouts.
+ */
+export interface Tables {
+  events: string;
+  latest: string;
+}
+export const SINGLE_SERVER: Tables = { events: 'events', latest: 'latest' };
+export const SHARD: Tables = { events: 'events_local', latest: 'latest_local' };
+
+/**
  * DDL of the history, valid on ClickHouse 18.16 and current releases alike: no DateTime64
  * (times are Int64 epoch milliseconds), no TTL, no LowCardinality, no SimpleAggregateFunction.
  *
@@ -30,11 +43,11 @@ const enumOf = (values: readonly string[]) => values.map((v, i) => `'${v}' = ${i
  * metadata-only on 18.16 and current releases alike: an Enum8 that only gains values rewrites
  * no part), run on every start after the migrations.
  */
-export function baseStatements(database: string): string[] {
+export function baseStatements(database: string, tables: Tables = SINGLE_SERVER): string[] {
   const db = sqlIdent(database);
   return [
     `CREATE DATABASE IF NOT EXISTS ${db}`,
-    `CREATE TABLE IF NOT EXISTS ${db}.events (
+    `CREATE TABLE IF NOT EXISTS ${db}.${sqlIdent(tables.events)} (
       source_kind Enum8('campaign' = 1, 'canvas' = 2),
       source_id String,
       id String,
@@ -59,10 +72,10 @@ const LATEST_COLUMNS = 'source_kind, source_id, user_id, type, variant_id, step_
 
 export interface Migration {
   version: number;
-  /** DDL, each statement safe to repeat. */
-  statements: (db: string) => string[];
+  /** DDL, each statement safe to repeat, on the tables a node stores the history in. */
+  statements: (db: string, tables?: Tables) => string[];
   /** Copies what already exists, one month partition of `events` at a time; safe to repeat. */
-  backfill?: (db: string, month: number) => string;
+  backfill?: (db: string, month: number, tables?: Tables) => string;
 }
 
 /**
@@ -79,8 +92,8 @@ export interface Migration {
 export const MIGRATIONS: readonly Migration[] = [
   {
     version: 2,
-    statements: (db) => [
-      `CREATE TABLE IF NOT EXISTS ${db}.latest (
+    statements: (db, t = SINGLE_SERVER) => [
+      `CREATE TABLE IF NOT EXISTS ${db}.${sqlIdent(t.latest)} (
         source_kind Enum8('campaign' = 1, 'canvas' = 2),
         source_id String,
         user_id String,
@@ -91,18 +104,18 @@ export const MIGRATIONS: readonly Migration[] = [
       ) ENGINE = ReplacingMergeTree(time)
       ORDER BY (source_kind, source_id, user_id, type, variant_id, step_id)
       SETTINGS index_granularity = 256`,
-      `CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.latest_mv TO ${db}.latest AS SELECT ${LATEST_COLUMNS} FROM ${db}.events`,
+      `CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.latest_mv TO ${db}.${sqlIdent(t.latest)} AS SELECT ${LATEST_COLUMNS} FROM ${db}.${sqlIdent(t.events)}`,
     ],
-    backfill: (db, month) =>
-      `INSERT INTO ${db}.latest (${LATEST_COLUMNS}) SELECT ${LATEST_COLUMNS} FROM ${db}.events
+    backfill: (db, month, t = SINGLE_SERVER) =>
+      `INSERT INTO ${db}.${sqlIdent(t.latest)} (${LATEST_COLUMNS}) SELECT ${LATEST_COLUMNS} FROM ${db}.${sqlIdent(t.events)}
       WHERE toYYYYMM(toDateTime(intDiv(time, 1000))) = ${sqlInt(month)}`,
   },
 ];
 
 /** The month partitions `events` holds now (yyyymm), for backfills. */
-export function eventMonths(database: string): string {
+export function eventMonths(database: string, table = 'events'): string {
   return `SELECT DISTINCT partition_id AS month FROM system.parts
-    WHERE database = ${sqlString(sqlIdent(database))} AND table = 'events' AND active`;
+    WHERE database = ${sqlString(sqlIdent(database))} AND table = ${sqlString(sqlIdent(table))} AND active`;
 }
 
 /** The highest migration recorded (0 when none is). */
@@ -121,8 +134,34 @@ export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
  * A table's event-type enum brought to EVENT_TYPES (see the header). `events` is altered
  * before the migrations and `latest` after them: ClickHouse 18.16 pushes into a materialized
  * view only between columns of the very same type, so the view's source and target must gain
- * a new type together (migrate() in history.ts).
+ * a new type together (migrate() in history.ts). On a cluster the Distributed tables are
+ * altered too (a metadata change): 18.16 sends a block to a shard only with the very types of
+ * the shard's table.
  */
-export function typeEnumStatement(database: string, table: 'events' | 'latest'): string {
-  return `ALTER TABLE ${sqlIdent(database)}.${table} MODIFY COLUMN type Enum8(${enumOf(EVENT_TYPES)})`;
+export function typeEnumStatement(database: string, table: string): string {
+  return `ALTER TABLE ${sqlIdent(database)}.${sqlIdent(table)} MODIFY COLUMN type Enum8(${enumOf(EVENT_TYPES)})`;
+}
+
+/**
+ * The sharding key: a deterministic hash of the user id, so all of a user's events, their
+ * duplicates and their `latest` rows are on one shard. Dedup (ReplacingMergeTree within a
+ * shard) and per-user aggregates are then shard-local, and counts merge exactly across shards
+ * (uniqExact and count states are merged by the node that asked).
+ */
+export const SHARDING_KEY = 'cityHash64(user_id)';
+
+/**
+ * On a cluster, on every node: `events` and `latest` as Distributed tables over the node's
+ * `events_local` and `latest_local` and those of every other shard of `cluster` (its
+ * remote_servers), after the local tables exist (they take their columns).
+ */
+export function distributedStatements(database: string, cluster: string): string[] {
+  const db = sqlIdent(database);
+  return (['events', 'latest'] as const).map((t) =>
+    `CREATE TABLE IF NOT EXISTS ${db}.${t} AS ${db}.${SHARD[t]} ENGINE = Distributed(${sqlString(cluster)}, ${db}, ${SHARD[t]}, ${SHARDING_KEY})`);
+}
+
+/** The engine of a table of the namespace ('' when it does not exist), to tell the layouts apart. */
+export function tableEngine(database: string, table: string): string {
+  return `SELECT engine FROM system.tables WHERE database = ${sqlString(sqlIdent(database))} AND name = ${sqlString(sqlIdent(table))}`;
 }

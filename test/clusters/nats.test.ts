@@ -4,7 +4,9 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
+import { connect } from 'nats';
 import { natsNames } from '../../engine/index.js';
+import { KvDocStore } from '../../storage/index.js';
 import { eventually, getJson, startStack } from '../integration/helpers.js';
 
 /**
@@ -54,6 +56,27 @@ test('streams and buckets have 3 replicas; a node stopped during ingest loses no
   } finally {
     await run(join(root, 'scripts/nats-cluster.sh'), ['up']).catch(() => undefined);
     await stack.stop();
+  }
+});
+
+test('a KV read-modify-write on 3 replicas sees the value this process last wrote (reads from the leader)', async () => {
+  const nc = await connect({ servers: urls });
+  const bucket = `rmw_${Date.now().toString(36)}`;
+  const store = await KvDocStore.open<{ n: number }>(nc.jetstream(), bucket, 3);
+  try {
+    let stale = 0;
+    for (let i = 0; i < 300; i++) {
+      await store.update('k', (d) => {
+        if ((d?.n ?? 0) < i) stale++;
+        return { n: (d?.n ?? 0) + 1 };
+      });
+    }
+    // With direct gets (any replica answers) 8 of 300 saw an older value on this cluster.
+    assert.is(stale, 0, `${stale} of 300 updates read a value older than the last write`);
+    assert.is((await store.get('k'))?.doc.n, 300);
+  } finally {
+    await store.destroy();
+    await nc.close();
   }
 });
 

@@ -561,7 +561,85 @@ export const apiLoad = (size: Size) =>
     });
   });
 
-/** Every scenario, in order, with the id `npm run test:faults -- <id>` selects it by. */
+/** The port of each server of a comma-separated URL list (NATS_URL, CLICKHOUSE_URL). */
+const portsOf = (urls: string) => urls.split(',').map((u) => new URL(u.trim()).port);
+const onNatsCluster = () => (process.env.NATS_URL ?? '').includes(',');
+const onClickHouseCluster = () => !!process.env.CLICKHOUSE_CLUSTER && (process.env.CLICKHOUSE_URL ?? '').includes(',');
+
+/**
+ * 13. One node of the NATS cluster (scripts/nats-cluster.sh) stopped during ingest and
+ * started again: streams and buckets have three replicas, so JetStream keeps its quorum and
+ * the engine's client reconnects to another node.
+ */
+export const natsNodeDown = (size: Size) =>
+  scenario(`13 NATS cluster: a node stopped ${size === 'full' ? 15 : 4} s during ingest`, async (v) => {
+    const n = size === 'full' ? 60_000 : 6_000;
+    const port = portsOf(process.env.NATS_URL!)[0]!;
+    const script = join(root, 'scripts/nats-cluster.sh');
+    await withNamespace('natsnode', {}, async (ns, nc) => {
+      const ledger = new Ledger();
+      const engine = new EngineProcess(ns);
+      await engine.start();
+      const { atFault, stillFlowing } = await produceWithFault(nc, ns, events(n, `${ns}n`), ledger,
+        () => engine.metric('tierstream_events_ingested_total'),
+        async () => {
+          await execFileAsync(script, ['stop-node', port]);
+          await sleep(size === 'full' ? 15_000 : 4_000);
+          await execFileAsync(script, ['start-node', port]);
+        });
+      v.notes.push(`node ${port} stopped with ${atFault} events ingested; the producer was ${stillFlowing ? 'still' : 'no longer'} publishing`);
+      await eventually(async () => (await engine.http('GET', '/readyz')).status === 200, '/readyz 200 with the node back', 60_000);
+      await finish(v, ns, nc, ledger);
+      await engine.kill('SIGTERM');
+    }, async () => void (await execFileAsync(script, ['start-node', port])));
+  });
+
+/**
+ * 14. One shard of the ClickHouse cluster (scripts/clickhouse-cluster.sh) stopped during
+ * ingest: nothing is acknowledged while it is away (each batch has users of both shards,
+ * inserts are synchronous), nothing is dead-lettered, /readyz names the node, and ingest
+ * catches up once it is back.
+ */
+export const clickhouseShardDown = (size: Size) =>
+  scenario(`14 ClickHouse cluster: a shard away ${size === 'full' ? 30 : 4} s during ingest`, async (v) => {
+    const n = size === 'full' ? 60_000 : 6_000;
+    const port = portsOf(process.env.CLICKHOUSE_URL!).at(-1)!;
+    const script = join(root, 'scripts/clickhouse-cluster.sh');
+    await withNamespace('chshard', {}, async (ns, nc) => {
+      const ledger = new Ledger();
+      const engine = new EngineProcess(ns);
+      await engine.start();
+      const producing = produce(nc, ns, events(n, `${ns}s`), ledger, { window: 500, paceMs: 20 });
+      await eventually(async () => (await engine.metric('tierstream_events_ingested_total')) > 0, 'ingest under way');
+      await execFileAsync(script, ['stop-node', port]);
+      try {
+        await sleep(1_000); // inserts that were already on both shards settle
+        const ingestedAtStart = await engine.metric('tierstream_events_ingested_total');
+        const ready = await eventually(async () => {
+          const r = await engine.http('GET', '/readyz');
+          return r.status === 503 ? r : undefined;
+        }, '/readyz 503 while a shard is away', 10_000);
+        expect(v, String(ready.body?.checks?.clickhouse).includes(`:${port}`), `/readyz names the node away: ${JSON.stringify(ready.body)}`);
+        await sleep(size === 'full' ? 29_000 : 3_000);
+        const ingestedAtEnd = await engine.metric('tierstream_events_ingested_total');
+        expect(v, ingestedAtEnd === ingestedAtStart, `no ack while a shard is away (${ingestedAtEnd - ingestedAtStart} acked)`);
+        const history = await engine.http('GET', '/v1/users/nobody/interactions?sources=campaign:c0&from=history');
+        expect(v, history.status === 503 && history.body?.error === 'store_unavailable', `history answers 503 store_unavailable (${history.status} ${JSON.stringify(history.body)})`);
+        v.notes.push(`${ingestedAtStart} events ingested when the shard went away, /readyz ${JSON.stringify(ready.body?.checks)}`);
+      } finally {
+        await execFileAsync(script, ['start-node', port]);
+      }
+      await eventually(async () => (await engine.http('GET', '/readyz')).status === 200, '/readyz 200 with the shard back', 60_000);
+      await producing;
+      await finish(v, ns, nc, ledger);
+      await engine.kill('SIGTERM');
+    }, async () => void (await execFileAsync(script, ['start-node', port])));
+  });
+
+/**
+ * Every scenario, in order, with the id `npm run test:faults -- <id>` selects it by. 13 and
+ * 14 only on the clusters they stop nodes of (`npm run test:faults:clusters`).
+ */
 export function all(size: Size, env: NodeJS.ProcessEnv = {}): { id: string; run: () => Promise<Verdict> }[] {
   return [
     { id: '1', run: () => sigkillLoop(size, env) },
@@ -578,5 +656,7 @@ export function all(size: Size, env: NodeJS.ProcessEnv = {}): { id: string; run:
     { id: '10', run: () => interleaved(size) },
     { id: '11', run: () => twoEngines(size) },
     { id: '12', run: () => apiLoad(size) },
+    ...(onNatsCluster() ? [{ id: '13', run: () => natsNodeDown(size) }] : []),
+    ...(onClickHouseCluster() ? [{ id: '14', run: () => clickhouseShardDown(size) }] : []),
   ];
 }

@@ -3,12 +3,12 @@ import * as assert from 'uvu/assert';
 import { Session } from 'chdb';
 import { ClickHouseHistory, MIGRATIONS, SCHEMA_VERSION, baseStatements, typeEnumStatement, eventMonths, queries, recordVersion, schemaVersion, sqlString } from '../../storage/clickhouse/index.js';
 import { validateEvent, type InteractionEvent } from '../../core/index.js';
-import { testNamespace, testConfig } from './helpers.js';
+import { singleClickHouseUrl, testNamespace } from './helpers.js';
 
 /**
  * The history's DDL and queries must run on ClickHouse 18.16 (the server here) and on current
  * ClickHouse alike. chdb is current ClickHouse in-process: run the same text on both and
- * compare the answers.
+ * compare the answers. One server's layout, also under a cluster (its first node).
  */
 const raw = [
   { id: 'e1', type: 'send', userId: 'u1', campaignId: 'A', variantId: 'v1', channel: 'email', time: 1_000, properties: { k: "it's", odd: 'tab\there\nline\\slash "q" é' } },
@@ -23,7 +23,7 @@ const A = { kind: 'campaign', id: 'A' } as const;
 
 test('the same DDL and queries give the same answers on ClickHouse 18.16 and current ClickHouse', async () => {
   const db = testNamespace('compat');
-  const server = new ClickHouseHistory({ url: testConfig(db).clickhouseUrl, database: db });
+  const server = new ClickHouseHistory({ url: singleClickHouseUrl(), database: db });
   const session = new Session();
   try {
     await server.migrate();
@@ -86,7 +86,7 @@ test('the same DDL and queries give the same answers on ClickHouse 18.16 and cur
 
 test('a table created before machine_open keeps its rows and accepts machine opens after migrate, on 18.16 and current ClickHouse', async () => {
   const db = testNamespace('compat');
-  const server = new ClickHouseHistory({ url: testConfig(db).clickhouseUrl, database: db });
+  const server = new ClickHouseHistory({ url: singleClickHouseUrl(), database: db });
   const session = new Session();
   const [createDb, createTable, ...rest] = baseStatements(db);
   // The DDL as it was before machine_open existed: the same Enum8 without its last value.

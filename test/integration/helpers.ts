@@ -6,6 +6,14 @@ import { createTierstream, type Tierstream } from '../../runtime.js';
 import { deleteStreams, natsNames, type EngineOptions } from '../../engine/index.js';
 import type { EventType } from '../../core/index.js';
 
+/**
+ * The ClickHouse endpoint of tests that need one server whatever the environment: the first
+ * node when CLICKHOUSE_URL lists a cluster's nodes (scripts/clickhouse-cluster.sh exec).
+ */
+export function singleClickHouseUrl(): string {
+  return testConfig('t').clickhouseUrl.split(',')[0]!;
+}
+
 /** A fresh namespace per test, as bullmq makes a queue per test. */
 export function testNamespace(prefix = 't'): string {
   return `${prefix}_${randomBytes(5).toString('hex')}`;

@@ -1,19 +1,21 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { validateEvent, type InteractionEvent } from '../../core/index.js';
-import { ClickHouseHistory, MIGRATIONS, SCHEMA_VERSION, schemaVersion, typeEnumStatement } from '../../storage/clickhouse/index.js';
+import { ClickHouseHistory, MIGRATIONS, SCHEMA_VERSION, SHARD, SINGLE_SERVER, distributedStatements, schemaVersion, typeEnumStatement } from '../../storage/clickhouse/index.js';
 import { eventually, getJson, historyFold, hotState, send, startStack, testConfig, testNamespace } from './helpers.js';
 
 /**
  * A namespace made by the version before the `latest` aggregate (only `events`) upgrades in
  * place when the new code starts: restore, user lookups and filters from history answer the
- * fold of every event, and `counts.history` counts each event id once.
+ * fold of every event, and `counts.history` counts each event id once. Under a ClickHouse
+ * cluster (CLICKHOUSE_CLUSTER) the old namespace has that schema on every node, in the
+ * cluster's layout (`events_local` behind a Distributed `events`), and each node is migrated.
  */
 
-/** The history DDL of the version before the aggregate, as it shipped. */
-const oldSchema = (db: string) => [
+/** The history DDL of the version before the aggregate, as it shipped, in `table`. */
+const oldSchema = (db: string, table = 'events') => [
   `CREATE DATABASE IF NOT EXISTS ${db}`,
-  `CREATE TABLE IF NOT EXISTS ${db}.events (
+  `CREATE TABLE IF NOT EXISTS ${db}.${table} (
     source_kind Enum8('campaign' = 1, 'canvas' = 2),
     source_id String,
     id String,
@@ -39,9 +41,18 @@ const eventsOf = (from: number, n: number): InteractionEvent[] =>
   });
 const M = { kind: 'campaign', id: 'm' } as const;
 
+const cluster = testConfig('t').clickhouseCluster;
+const tables = cluster ? SHARD : SINGLE_SERVER;
+
+/** Runs DDL on every node (one, without a cluster), with `dist` after it on a cluster. */
+async function onEveryNode(h: ClickHouseHistory, ddl: string[], dist: string[] = []): Promise<void> {
+  for (const n of h.nodes) for (const query of [...ddl, ...(cluster ? dist : [])]) await n.client.command({ query });
+}
+
 async function oldNamespace(ns: string, events: InteractionEvent[]): Promise<ClickHouseHistory> {
-  const h = new ClickHouseHistory({ url: testConfig(ns).clickhouseUrl, database: ns });
-  for (const query of oldSchema(ns)) await h.client.command({ query });
+  const c = testConfig(ns);
+  const h = new ClickHouseHistory({ url: c.clickhouseUrl, cluster: c.clickhouseCluster, database: ns });
+  await onEveryNode(h, oldSchema(ns, tables.events), cluster ? distributedStatements(ns, cluster).slice(0, 1) : []);
   await h.insert(events);
   await h.insert(events.slice(0, 50)); // redelivered copies, not merged yet
   return h;
@@ -92,7 +103,7 @@ test('an upgrade interrupted after the view was made, with events inserted meanw
     // The process died after the migration's DDL, before its backfill and record: events
     // inserted since went through the view only, older ones are in `events` only.
     // (migrate() brings the events' type enum to today's before the migrations.)
-    for (const query of [typeEnumStatement(ns, 'events'), ...MIGRATIONS[0]!.statements(ns)]) await h.client.command({ query });
+    await onEveryNode(h, [typeEnumStatement(ns, tables.events), ...MIGRATIONS[0]!.statements(ns, tables)], [typeEnumStatement(ns, 'events')]);
     await h.insert(eventsOf(300, 100));
     const [t] = await h.select<{ n: string }>(`SELECT count() AS n FROM system.tables WHERE database = '${ns}' AND name = 'schema_version'`);
     assert.is(Number(t!.n), 0, 'nothing recorded');

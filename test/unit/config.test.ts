@@ -49,6 +49,16 @@ test('configuration: cumulative acks with one ingest process, explicit with seve
   assert.throws(() => configFromEnv({ TIERSTREAM_INGEST_ACK: 'all' }), (e: Error) => e instanceof ConfigError && /TIERSTREAM_INGEST_ACK/.test(e.message));
 });
 
+test('configuration: a ClickHouse cluster lists every node, and several nodes need the cluster', () => {
+  assert.is(configFromEnv({}).clickhouseCluster, undefined);
+  const c = configFromEnv({ CLICKHOUSE_URL: 'http://a:8123, http://b:8123', CLICKHOUSE_CLUSTER: 'tierstream' });
+  assert.is(c.clickhouseUrl, 'http://a:8123,http://b:8123');
+  assert.is(c.clickhouseCluster, 'tierstream');
+  assert.is(configFromEnv({ CLICKHOUSE_URL: 'http://a:8123', CLICKHOUSE_CLUSTER: '' }).clickhouseCluster, undefined);
+  assert.throws(() => configFromEnv({ CLICKHOUSE_URL: 'http://a:8123,http://b:8123' }), /CLICKHOUSE_URL: several endpoints need CLICKHOUSE_CLUSTER/);
+  assert.throws(() => configFromEnv({ CLICKHOUSE_CLUSTER: "x'y" }), /CLICKHOUSE_CLUSTER/);
+});
+
 test('SQL quoting: one escaping function makes any text a literal', () => {
   assert.is(sqlString("o'brien"), "'o\\'brien'");
   assert.is(sqlString('a\\b'), "'a\\\\b'");
