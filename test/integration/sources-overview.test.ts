@@ -21,7 +21,11 @@ async function seed(stack: Stack, source: string, users: number): Promise<number
     if (u % 2 === 0) events.push({ id: `${id}-o${u}`, type: 'open', userId: `u${u}`, ...ref, variantId: 'B', time: Date.now() - 1_800_000 + u });
   }
   await stack.publish(events);
-  await eventually(async () => (await getJson(stack.ts, pathOf(source))).body.counts?.history === events.length, `${source} ingested`);
+  // History is written before Redis, so the hot count is waited for too.
+  await eventually(async () => {
+    const counts = (await getJson(stack.ts, pathOf(source))).body.counts;
+    return counts?.history === events.length && counts?.hot === users;
+  }, `${source} ingested`);
   return events.length;
 }
 
