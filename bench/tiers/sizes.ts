@@ -74,7 +74,10 @@ async function sampleEta(ts: Tierstream, work: () => Promise<void>): Promise<Eta
   let running = true;
   const poll = (async () => {
     while (running) {
-      const rec = await ts.registry.get(SOURCE);
+      // A read that times out (this process's event loop is blocked for seconds by the state
+      // checks of a large source) is a missing sample, not a failed run: unhandled, it ended two
+      // 5M runs with an uncaught NATS TIMEOUT.
+      const rec = await ts.registry.get(SOURCE).catch(() => null);
       const t = Date.now();
       const eta = rec ? restoreEtaSeconds(rec, t) : null;
       if (rec?.restore && eta !== null && rec.restore.progress < 1) {
