@@ -86,8 +86,9 @@ async function runIngest(p: Params, signal: AbortSignal): Promise<void> {
     ns, p, signal, nc,
     js: nc.jetstream(),
     jsm: await nc.jetstreamManager(),
-    history: new ClickHouseHistory({ url: config.clickhouseUrl, database: ns }),
+    history: new ClickHouseHistory({ url: config.clickhouseUrl, cluster: config.clickhouseCluster, database: ns }),
     clickhouseUrl: config.clickhouseUrl,
+    clickhouseCluster: config.clickhouseCluster,
     redis: createRedis({ url: config.redisUrl, clusterNodes: config.redisClusterNodes }),
     // As the engine computes them (engine/engine.ts).
     pull: Math.min(p.batchSize * 2, ENGINE_DEFAULTS.maxInflight),
@@ -103,7 +104,7 @@ async function runIngest(p: Params, signal: AbortSignal): Promise<void> {
   if (busy !== undefined && busy > 0.2) {
     console.log(`warning: ${(busy * 100).toFixed(0)}% of the CPUs were busy in the second before the start: something else uses the machine, expect lower numbers`);
   }
-  const floorHistory = new ClickHouseHistory({ url: config.clickhouseUrl, database: floorNamespace(ctx) });
+  const floorHistory = new ClickHouseHistory({ url: config.clickhouseUrl, cluster: config.clickhouseCluster, database: floorNamespace(ctx) });
   try {
     await ensureStreams(ctx.jsm, {
       namespace: ns,

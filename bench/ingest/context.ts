@@ -45,6 +45,8 @@ export interface Ctx {
   jsm: JetStreamManager;
   history: ClickHouseHistory;
   clickhouseUrl: string;
+  /** CLICKHOUSE_CLUSTER, when the history is sharded. */
+  clickhouseCluster: string | undefined;
   redis: Redis | Cluster;
   /** max_messages of the pull, as the engine computes it. */
   pull: number;

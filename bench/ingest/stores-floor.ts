@@ -35,7 +35,7 @@ export const floorNamespace = (ctx: Pick<Ctx, 'ns'>) => `${ctx.ns}_floor`;
 /** Writes `events` to both stores once, from empty scratch copies, and removes the copies again. */
 export async function runStoresFloor(ctx: Ctx, events: readonly InteractionEvent[]): Promise<FloorResult> {
   const floorNs = floorNamespace(ctx);
-  const history = new ClickHouseHistory({ url: ctx.clickhouseUrl, database: floorNs });
+  const history = new ClickHouseHistory({ url: ctx.clickhouseUrl, cluster: ctx.clickhouseCluster, database: floorNs });
   try {
     await dropFloor(ctx, history);
     await history.migrate();

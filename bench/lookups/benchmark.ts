@@ -98,7 +98,7 @@ async function runLookups(p: Params, signal: AbortSignal): Promise<void> {
   const ctx: Ctx = {
     ns, p, signal, nc,
     jsm: await nc.jetstreamManager(),
-    history: new ClickHouseHistory({ url: config.clickhouseUrl, database: ns }),
+    history: new ClickHouseHistory({ url: config.clickhouseUrl, cluster: config.clickhouseCluster, database: ns }),
     redis: createRedis({ url: config.redisUrl, clusterNodes: config.redisClusterNodes }),
     headers: { 'content-type': 'application/json', authorization: `Bearer ${apiKey}` },
   };

@@ -53,7 +53,7 @@ export async function openContext(p: Params, signal: AbortSignal): Promise<Ctx> 
     ns, p, config, nc, signal,
     js: nc.jetstream(),
     jsm: await nc.jetstreamManager(),
-    history: new ClickHouseHistory({ url: config.clickhouseUrl, database: ns, requestTimeoutMs: 300_000 }),
+    history: new ClickHouseHistory({ url: config.clickhouseUrl, cluster: config.clickhouseCluster, database: ns, requestTimeoutMs: 300_000 }),
     redis: createRedis({ url: config.redisUrl, clusterNodes: config.redisClusterNodes }),
     published: 0,
   };
