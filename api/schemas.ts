@@ -44,9 +44,10 @@ export const pageLimit = { type: 'integer', minimum: 1, maximum: MAX_PAGE, defau
 
 /** An answer's time: ISO-8601 UTC with milliseconds. */
 export const timeString = { type: 'string', format: 'date-time', description: 'ISO-8601 UTC with milliseconds, e.g. 2026-11-25T10:00:00.000Z' } as const;
-const nullableTime = { type: ['string', 'null'], format: 'date-time' } as const;
+export const nullableTime = { type: ['string', 'null'], format: 'date-time' } as const;
 const strings = { type: 'array', items: { type: 'string' } } as const;
-const tier = { type: 'string', enum: TIERS } as const;
+export const tier = { type: 'string', enum: TIERS } as const;
+export const sourceKind = { type: 'string', enum: ['campaign', 'canvas'] } as const;
 /** A `kind:id` source name, e.g. `campaign:A`. */
 const sourceName = { type: 'string', description: 'campaign:<id> or canvas:<id>' } as const;
 /** The next page's cursor, null on the last page. */

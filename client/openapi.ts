@@ -3361,45 +3361,8 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        items: {
-                            id: string;
-                            /** @enum {string} */
-                            kind: "campaign" | "canvas";
-                            name?: string | null;
-                            tags?: string[];
-                            /** @enum {string} */
-                            status: "active" | "stopped";
-                            /** @enum {string} */
-                            tier: "hot" | "demoting" | "expired" | "restoring";
-                            /** Format: date-time */
-                            stoppedAt: string | null;
-                            /** Format: date-time */
-                            expiresAt: string | null;
-                            pinnedBy: string[];
-                            restore: {
-                                /** Format: date-time */
-                                startedAt: string | null;
-                                /** Format: date-time */
-                                finishedAt: string | null;
-                                progress: number;
-                                /** @description estimated seconds left while restoring; null before the first chunk and outside a restore */
-                                etaSeconds: number | null;
-                            } | null;
-                            transitions: {
-                                /** @enum {string} */
-                                tier: "hot" | "demoting" | "expired" | "restoring";
-                                /** Format: date-time */
-                                at: string;
-                                reason: string;
-                            }[];
-                            counts: {
-                                /** @description distinct users with any hot interaction; null unless hot */
-                                hot: number | null;
-                                /** @description distinct event ids in history */
-                                history: number;
-                            };
-                        }[];
-                        /** @description the next page's cursor; null on the last page */
+                        items: components["schemas"]["SourceState"][];
+                        /** @description pass it back as `cursor` for the next page; null on the last page */
                         cursor: string | null;
                     };
                 };
@@ -3554,7 +3517,10 @@ export interface operations {
                             name: string | null;
                             /** @enum {string} */
                             tier: "hot" | "demoting" | "expired" | "restoring";
-                            /** Format: date-time */
+                            /**
+                             * Format: date-time
+                             * @description ISO-8601 UTC with milliseconds, e.g. 2026-11-25T10:00:00.000Z
+                             */
                             at: string;
                             reason: string;
                         }[];

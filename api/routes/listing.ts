@@ -2,8 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { sourceName, type SourceKind, type SourceRecord, type Tier } from '../../core/index.js';
 import type { AppDeps } from '../app.js';
 import { ApiError } from '../errors.js';
-import { bearer, errorResponses, kindEnum, sourceStateSchema, tierEnum } from '../responses.js';
-import { idString, pageLimit } from '../schemas.js';
+import { answer, cursorAnswer, idString, pageLimit, ref, sourceKind, tier } from '../schemas.js';
 import { statesOf } from '../state.js';
 
 /** Longest search text, in characters (an id is at most 128, a name 256). */
@@ -52,13 +51,12 @@ export function listingRoutes(app: FastifyInstance, deps: AppDeps): void {
           '`q` matches a case-insensitive substring of the id or the name. `cursor` is the one the previous page returned; ' +
           'pages stay stable as sources come and go (a source added behind the cursor is not seen by that walk).',
         tags: ['sources'],
-        security: bearer,
         querystring: {
           type: 'object',
           additionalProperties: false,
           properties: {
-            kind: kindEnum,
-            tier: tierEnum,
+            kind: sourceKind,
+            tier,
             status: { type: 'string', enum: ['active', 'stopped'] },
             tag: idString,
             q: { type: 'string', maxLength: MAX_SEARCH },
@@ -67,16 +65,9 @@ export function listingRoutes(app: FastifyInstance, deps: AppDeps): void {
           },
         },
         response: {
-          200: {
-            description: 'a page of source states',
-            type: 'object',
-            required: ['items', 'cursor'],
-            properties: {
-              items: { type: 'array', items: sourceStateSchema },
-              cursor: { type: ['string', 'null'], description: 'the next page\'s cursor; null on the last page' },
-            },
-          },
-          ...errorResponses,
+          200: answer('a page of source states', {
+            type: 'object', required: ['items', 'cursor'], properties: { items: { type: 'array', items: ref.sourceState }, cursor: cursorAnswer },
+          }),
         },
       },
     },

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { addDuration, expiringSources, formatTime, largestFirst, parseDuration, sourceName, summarizeSources, type HotIndex, type SourceRecord } from '../../core/index.js';
 import type { AppDeps } from '../app.js';
-import { bearer, errorResponses, kindEnum, nullableTimeSchema, tierEnum, timeSchema } from '../responses.js';
+import { answer, nullableTime, sourceKind, tier, timeString } from '../schemas.js';
 
 /** Hot sources whose memory is measured, the largest by users first; the rest are estimated from them. */
 export const MAX_MEASURED = 1_000;
@@ -56,7 +56,6 @@ const countsSchema = {
 } as const;
 
 const overviewSchema = {
-  description: 'the overview',
   type: 'object',
   required: ['sources', 'hot', 'restoring', 'expiring', 'transitions'],
   properties: {
@@ -80,14 +79,14 @@ const overviewSchema = {
           description: `Redis memory of the hot sources' keys: measured (MEMORY USAGE with samples) for the ${MAX_MEASURED} largest by users, estimated for the rest from their users and the measured bytes per user`,
         },
         measuredSources: { type: 'integer', description: 'hot sources whose memory was measured; fewer than `sources` means memoryBytes is partly estimated' },
-        measuredAt: { ...timeSchema, description: `when the hot tier was measured (a measurement is reused for ${MEMORY_TTL_MS / 1000} s)` },
+        measuredAt: { ...timeString, description: `when the hot tier was measured (a measurement is reused for ${MEMORY_TTL_MS / 1000} s)` },
         top: {
           type: 'array',
           description: 'the hot sources taking the most memory, largest first',
           items: {
             type: 'object',
             required: ['source', 'kind', 'id', 'name', 'users', 'memoryBytes'],
-            properties: { source: { type: 'string' }, kind: kindEnum, id: { type: 'string' }, name: { type: ['string', 'null'] }, users: { type: 'integer' }, memoryBytes: { type: 'integer' } },
+            properties: { source: { type: 'string' }, kind: sourceKind, id: { type: 'string' }, name: { type: ['string', 'null'] }, users: { type: 'integer' }, memoryBytes: { type: 'integer' } },
           },
         },
       },
@@ -101,7 +100,7 @@ const overviewSchema = {
         properties: {
           source: { type: 'string' },
           name: { type: ['string', 'null'] },
-          startedAt: nullableTimeSchema,
+          startedAt: nullableTime,
           progress: { type: 'number' },
           etaSeconds: { type: ['integer', 'null'], description: 'as restore.etaSeconds of the state' },
         },
@@ -119,7 +118,7 @@ const overviewSchema = {
       items: {
         type: 'object',
         required: ['source', 'name', 'tier', 'at', 'reason'],
-        properties: { source: { type: 'string' }, name: { type: ['string', 'null'] }, tier: tierEnum, at: timeSchema, reason: { type: 'string' } },
+        properties: { source: { type: 'string' }, name: { type: ['string', 'null'] }, tier, at: timeString, reason: { type: 'string' } },
       },
     },
   },
@@ -149,7 +148,6 @@ export function overviewRoutes(app: FastifyInstance, deps: AppDeps): void {
           '100 short commands (ZCARD, SMEMBERS, MEMORY USAGE ... SAMPLES 5), so lookups are never held up behind them, ' +
           `and reused for ${MEMORY_TTL_MS / 1000} s.`,
         tags: ['sources'],
-        security: bearer,
         querystring: {
           type: 'object',
           additionalProperties: false,
@@ -158,7 +156,7 @@ export function overviewRoutes(app: FastifyInstance, deps: AppDeps): void {
             transitions: { type: 'integer', minimum: 0, maximum: 100, default: 20, description: 'recent transitions listed' },
           },
         },
-        response: { 200: overviewSchema, ...errorResponses },
+        response: { 200: answer('the overview', overviewSchema) },
       },
     },
     async (req) => {
