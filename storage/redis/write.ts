@@ -48,7 +48,7 @@ function callsFor(redis: WithCommands, ns: string, fold: SourceFold, maxArgs: nu
   for (const [name, users] of fold.indexes) {
     // Joined once per run, not concatenated per member: a string grown pair by pair is a rope
     // that costs a flatten and Buffer.byteLength when ioredis writes it (measured offline on
-    // 1.1M members: about 1.1 s of CPU grown, 0.3 s joined; bench/README.md, tiers "Sizes").
+    // 1.1M members: about 1.1 s of CPU grown, 0.3 s joined; bench/README.md, "Restore: where the time went").
     let run: (string | number)[] = [];
     const close = () => {
       if (run.length === 0) return;
