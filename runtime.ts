@@ -2,8 +2,8 @@ import { connect, type NatsConnection } from 'nats';
 import { pino, type Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.js';
-import { parseDuration, REBUILDING, withDeadline, type Erasure, type History } from './core/index.js';
-import { createEngine, natsNames, type Engine, type EngineOptions, type LeaseDoc } from './engine/index.js';
+import { parseDuration, REBUILDING, retrying, withDeadline, type Erasure, type History } from './core/index.js';
+import { createEngine, isTransientNatsError, natsNames, type Engine, type EngineOptions, type LeaseDoc } from './engine/index.js';
 import { createErasures, createFilterService, createNotifier, createTierManager, pinsWanted, type Erasures, type Notifier, type FilterDoc, type FilterService, type TierManager, type TierManagerOptions } from './tiers/index.js';
 import { createLookup } from './lookup/index.js';
 import { createMetrics, type Metrics } from './telemetry/index.js';
@@ -34,6 +34,9 @@ export interface Tierstream {
 const PRESSURE_PERIOD_MS = 100;
 const PRESSURE_HOLD_MS = 300;
 
+/** Tries of each JetStream set-up step before the start fails (about a minute with the backoff above). */
+const START_ATTEMPTS = 16;
+
 const withTimeout = <T>(p: Promise<T>, ms: number, what: string): Promise<T> =>
   withDeadline(p, ms, () => new Error(`${what} timed out after ${ms} ms`));
 
@@ -52,13 +55,25 @@ export async function createTierstream(
     maxReconnectAttempts: -1, // never give up: the durable consumer resumes when NATS is back
     reconnectTimeWait: 500,
   });
+  // JetStream's API may not answer for a moment at start (a cluster electing a stream's
+  // leader, a node that has just started, a busy server): each set-up step is retried on a
+  // timeout or "not available" for about a minute, as the engine's consumer set-up is, and
+  // only then does the start fail.
+  const jetstreamStep = <T>(what: string, fn: () => Promise<T>): Promise<T> =>
+    retrying(fn, {
+      retryable: isTransientNatsError,
+      attempts: START_ATTEMPTS,
+      baseMs: 200,
+      maxMs: 5_000,
+      onRetry: (err, attempt, waitMs) => log.warn({ err, attempt, waitMs }, `JetStream did not answer while opening ${what}; retrying`),
+    });
   const js = nc.jetstream();
-  const jsm = await nc.jetstreamManager();
+  const jsm = await jetstreamStep('the JetStream manager', () => nc.jetstreamManager());
   const redis = createRedis({ url: config.redisUrl, clusterNodes: config.redisClusterNodes });
   const hot = new RedisHotIndex(redis, { namespace: config.namespace });
   const history = new ClickHouseHistory({ url: config.clickhouseUrl, cluster: config.clickhouseCluster, database: config.namespace });
   await history.migrate();
-  const registry = await NatsKvRegistry.open(js, config.namespace, Date.now, config.streamReplicas);
+  const registry = await jetstreamStep('the source registry', () => NatsKvRegistry.open(js, config.namespace, Date.now, config.streamReplicas));
   const metrics = createMetrics({ defaultMetrics: overrides.defaultMetrics });
   // Lookup pressure between processes: API processes publish on a core NATS subject while
   // lookups take longer than the target; background writers here yield Redis for a moment
@@ -77,8 +92,8 @@ export async function createTierstream(
     : undefined;
   // Erasures: durable in `<ns>_erasures`; every process mirrors them, so ingest drops an
   // erased user's past and restores and rebuilds skip their rows while history still has them.
-  const erasureStore = await KvDocStore.open<Erasure>(js, `${config.namespace}_erasures`, config.streamReplicas);
-  await erasureStore.startMirror();
+  const erasureStore = await jetstreamStep('the erasures bucket', () => KvDocStore.open<Erasure>(js, `${config.namespace}_erasures`, config.streamReplicas));
+  await jetstreamStep('the erasures mirror', () => erasureStore.startMirror());
   const erasures = createErasures(
     { store: erasureStore, registry, history, hot, log },
     { leaseMs: config.tierLeaseMs ?? 15_000 },
@@ -93,8 +108,8 @@ export async function createTierstream(
     },
   });
   // Filter ids may hold `:`, which KV keys may not: keys are the base64url of the id.
-  const filterStore = await KvDocStore.open<FilterDoc>(js, `${config.namespace}_filters`, config.streamReplicas);
-  await filterStore.startMirror();
+  const filterStore = await jetstreamStep('the filters bucket', () => KvDocStore.open<FilterDoc>(js, `${config.namespace}_filters`, config.streamReplicas));
+  await jetstreamStep('the filters mirror', () => filterStore.startMirror());
   const fkey = (id: string) => Buffer.from(id, 'utf8').toString('base64url');
   const tiers = createTierManager(
     // Tag changes take the pins of the filters this process knows in the same compare-and-set.
@@ -120,12 +135,12 @@ export async function createTierstream(
   // transitions) and publishes what is not yet out; copies are dropped by message id.
   const notifier = config.role === 'api'
     ? undefined
-    : createNotifier({ registry, channel: await NatsNoticeChannel.open(js, jsm, config.namespace, config.streamReplicas), log }, { ...(config.webhook && { webhook: config.webhook }) });
+    : createNotifier({ registry, channel: await jetstreamStep('the tier notices stream', () => NatsNoticeChannel.open(js, jsm, config.namespace, config.streamReplicas)), log }, { ...(config.webhook && { webhook: config.webhook }) });
   notifier?.start();
   if (config.role !== 'api') erasures.start();
 
   // Who consumes, and how (engine/ack-lease.ts): one document in the namespace's `_ingest` bucket.
-  const ingestLease = config.role === 'api' ? undefined : await KvDocStore.open<LeaseDoc>(js, `${config.namespace}_ingest`, config.streamReplicas);
+  const ingestLease = config.role === 'api' ? undefined : await jetstreamStep('the ingest lease bucket', () => KvDocStore.open<LeaseDoc>(js, `${config.namespace}_ingest`, config.streamReplicas));
   // Each lease holder answers on a subject of its own; "no responders" means its connection is
   // gone (a killed process), so a successor takes the lease at once instead of after it lapses.
   const holderSubject = (id: string) => `${config.namespace}.control.ingest.${Buffer.from(id, 'utf8').toString('hex')}`;

@@ -8,6 +8,7 @@ export * from './sources.js';
 export * from './time.js';
 export * from './duration.js';
 export * from './deadline.js';
+export * from './retry.js';
 export * from './readiness.js';
 export * from './pressure.js';
 export * from './validate.js';

@@ -8,9 +8,9 @@ import { decode, type Decoded } from './operators/decode.js';
 import { fromConsumer } from './operators/from-consumer.js';
 import { writeBatches } from './operators/write-batches.js';
 import { InflightCounter } from './inflight-counter.js';
-import { type History, type HotIndex, type LookupPressure, type SourceRegistry } from '../core/index.js';
+import { retrying, type History, type HotIndex, type LookupPressure, type SourceRegistry } from '../core/index.js';
 import { createBatchWriter, HistoryWriteError, WriteFailedError } from './batch-writer.js';
-import { consumerAckPolicy, ensureStreams, natsNames, replaceConsumer, unacknowledged, type StreamSetupOptions } from './jetstream.js';
+import { consumerAckPolicy, ensureStreams, isTransientNatsError, natsNames, replaceConsumer, unacknowledged, type StreamSetupOptions } from './jetstream.js';
 import { createAcker, type AckMode, type Acker } from './acks.js';
 import { AckLease, type LeaseStore } from './ack-lease.js';
 import type { Metrics } from '../telemetry/index.js';
@@ -108,12 +108,6 @@ export interface Engine {
 
 /** Tries of the consumer set-up before the start fails (with the default backoff, about 2 minutes). */
 const START_ATTEMPTS = 30;
-
-/** A JetStream API call that timed out or found JetStream unavailable for now. */
-function isTransientNatsError(err: unknown): boolean {
-  const e = err as { code?: unknown; message?: unknown };
-  return e?.code === 'TIMEOUT' || e?.code === '503' || /timeout|temporarily unavailable|no responders|no suitable peers/i.test(String(e?.message));
-}
 
 function validate(opts: EngineOptions): void {
   for (const k of ['batchSize', 'batchWaitMs', 'writeConcurrency', 'maxInflight', 'ackWaitMs', 'dedupWindowMs', 'writeAttempts', 'leaseMs'] as const) {
@@ -245,17 +239,20 @@ export function createEngine(deps: EngineDeps, options: Partial<EngineOptions> &
       };
       // JetStream's API may not answer for a while (a cluster electing a leader, a stream
       // changing its replicas): retried with backoff, not a start that fails.
-      for (let attempt = 1; ; attempt++) {
-        try {
+      mode = await retrying(
+        async () => {
           await ensureStreams(deps.jsm, setup);
-          mode = await takeConsumer(setup);
-          break;
-        } catch (err) {
-          if (!isTransientNatsError(err) || attempt >= START_ATTEMPTS || stopping.signal.aborted) throw err;
-          log.warn({ err, attempt }, 'JetStream did not answer while setting up the consumer; retrying');
-          await new Promise((r) => setTimeout(r, Math.min(opts.backoffBaseMs * 2 ** (attempt - 1), opts.backoffMaxMs)));
-        }
-      }
+          return takeConsumer(setup);
+        },
+        {
+          retryable: isTransientNatsError,
+          attempts: START_ATTEMPTS,
+          baseMs: opts.backoffBaseMs,
+          maxMs: opts.backoffMaxMs,
+          signal: stopping.signal,
+          onRetry: (err, attempt) => log.warn({ err, attempt }, 'JetStream did not answer while setting up the consumer; retrying'),
+        },
+      );
       acker = createAcker(mode);
       const consumer = await deps.js.consumers.get(names.stream, names.consumer);
       subscription = fromConsumer(consumer, {

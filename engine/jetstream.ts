@@ -120,6 +120,15 @@ export async function unacknowledged(jsm: JetStreamManager, namespace: string): 
   return Math.max(info.num_ack_pending, info.delivered.stream_seq - info.ack_floor.stream_seq);
 }
 
+/**
+ * A JetStream API call that timed out or found JetStream unavailable for now (a cluster
+ * electing a leader, a stream moving its replicas, a node that just started): worth retrying.
+ */
+export function isTransientNatsError(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: unknown };
+  return e?.code === 'TIMEOUT' || e?.code === '503' || /timeout|temporarily unavailable|no responders|no suitable peers/i.test(String(e?.message));
+}
+
 async function upsertStream(jsm: JetStreamManager, cfg: Partial<StreamConfig>): Promise<void> {
   try {
     const info = await jsm.streams.info(cfg.name!);

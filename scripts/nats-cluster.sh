@@ -27,7 +27,6 @@ log() { printf 'nats-cluster: %s\n' "$*" >&2; }
 die() { printf 'nats-cluster: error: %s\n' "$*" >&2; exit 1; }
 
 [ ${#ports[@]} -ge 3 ] || die "NATS_CLUSTER_PORTS needs at least 3 ports (JetStream needs a quorum), got '${NATS_CLUSTER_PORTS:-}'"
-command -v nats-server >/dev/null || die "nats-server is needed (Debian: apt-get install -y nats-server)"
 command -v curl >/dev/null || die "curl is needed (Debian: apt-get install -y curl)"
 
 url_value() { local IFS=,; local list=(); for p in "${ports[@]}"; do list+=("nats://$host:$p"); done; echo "${list[*]}"; }
@@ -65,7 +64,8 @@ CONF
 start_node() { # PORT
   local port="$1" dir="$data/$1"
   [ -f "$dir/nats.conf" ] || write_config "$port"
-  nohup nats-server -c "$dir/nats.conf" -P "$dir/nats.pid" -l "$dir/nats.log" </dev/null >/dev/null 2>&1 &
+  [ -n "${server:-}" ] || choose_server
+  nohup "$server" -c "$dir/nats.conf" -P "$dir/nats.pid" -l "$dir/nats.log" </dev/null >/dev/null 2>&1 &
   wait_until 20 "node $port answering" answering "$port"
 }
 
@@ -81,21 +81,58 @@ stop_node() { # PORT
 
 # nats-server before 2.9.21 accepts two concurrent publishes with the same
 # Nats-Expected-Last-Subject-Sequence on a clustered stream (nats-io/nats-server#4320, fixed by
-# #4319 in 2.9.21): a KV compare-and-set on 3 replicas can then lose an update.
-warn_old_server() {
+# #4319 in 2.9.21): a KV compare-and-set on 3 replicas can then lose an update. Debian 12's
+# package is 2.9.10, so when the nats-server on PATH is older, the nodes run the binary of
+# Debian 13's package instead, fetched once from Debian's mirror (checked against the SHA-256
+# that Debian's signed index gives for it) and unpacked under $TIERSTREAM_DATA_DIR/bin. Set
+# NATS_SERVER_BIN to use another binary; the single server of scripts/services.sh is not
+# affected (a single server has no replicas, so no such race).
+fixed_deb_url="${NATS_SERVER_DEB_URL:-http://deb.debian.org/debian/pool/main/n/nats-server/nats-server_2.10.27-1+b2_amd64.deb}"
+fixed_deb_sha256="${NATS_SERVER_DEB_SHA256:-6d913ac987b78734c08537c2adeb1526cf735f216173a9170d94b185fcfe6f8a}"
+bin_dir="${TIERSTREAM_DATA_DIR:-$root/.data}/bin"
+
+version_of() { "$1" --version 2>/dev/null | sed -n 's/.*v\([0-9][0-9.]*\).*/\1/p'; }
+at_least() { [ "$(printf '%s\n%s\n' "$1" "$2" | sort -V | head -n 1)" = "$2" ]; } # VERSION MIN
+
+fetch_fixed_server() { # prints the path of the unpacked binary
+  local dest="$bin_dir/nats-server-2.10.27" tmp
+  if [ -x "$dest" ]; then echo "$dest"; return 0; fi
+  command -v dpkg-deb >/dev/null || die "dpkg-deb is needed to unpack nats-server's Debian package"
+  mkdir -p "$bin_dir"
+  tmp="$(mktemp -d "$bin_dir/.fetch.XXXXXX")"
+  log "fetching nats-server 2.10.27 (Debian 13's package) from $fixed_deb_url"
+  curl -fsS -m 120 -o "$tmp/nats.deb" "$fixed_deb_url" || { rm -rf "$tmp"; die "could not fetch $fixed_deb_url"; }
+  if ! echo "$fixed_deb_sha256  $tmp/nats.deb" | sha256sum -c --quiet - >/dev/null 2>&1; then
+    rm -rf "$tmp"; die "$fixed_deb_url does not have the expected SHA-256 $fixed_deb_sha256"
+  fi
+  dpkg-deb -x "$tmp/nats.deb" "$tmp/x"
+  mv "$tmp/x/usr/sbin/nats-server" "$dest"
+  rm -rf "$tmp"
+  echo "$dest"
+}
+
+choose_server() { # sets server
   local v
-  v="$(nats-server --version 2>/dev/null | sed -n 's/.*v\([0-9][0-9.]*\).*/\1/p')"
-  [ -n "$v" ] || return 0
-  if [ "$(printf '%s\n2.9.21\n' "$v" | sort -V | head -n 1)" != 2.9.21 ]; then
-    log "warning: nats-server $v is older than 2.9.21: KV compare-and-set on replicated buckets may lose updates (nats-io/nats-server#4320); README, \"NATS cluster\""
+  if [ -n "${NATS_SERVER_BIN:-}" ]; then server="$NATS_SERVER_BIN"; return 0; fi
+  server="$(command -v nats-server || true)"
+  v="$([ -n "$server" ] && version_of "$server" || true)"
+  if [ -n "$v" ] && at_least "$v" 2.9.21; then return 0; fi
+  log "nats-server ${v:-(none)} on PATH is older than 2.9.21 (nats-io/nats-server#4320: KV compare-and-set on replicated buckets may lose updates); the nodes run Debian 13's 2.10.27"
+  server="$(fetch_fixed_server)"
+}
+
+warn_if_old() { # PORT: a node already running (started before this script chose its binary)
+  local v
+  v="$(curl -fsS -m 2 "http://$host:$(($1 + 4000))/varz" 2>/dev/null | sed -n 's/.*"version": *"\([0-9.]*\)".*/\1/p' | head -n 1)"
+  if [ -n "$v" ] && ! at_least "$v" 2.9.21; then
+    log "warning: node $1 runs nats-server $v, older than 2.9.21 (nats-io/nats-server#4320); 'down' then 'up' restarts it on a fixed server"
   fi
 }
 
 up() {
   local p
-  warn_old_server
   for p in "${ports[@]}"; do
-    if answering "$p"; then continue; fi
+    if answering "$p"; then warn_if_old "$p"; continue; fi
     log "starting node $host:$p"
     start_node "$p"
   done
