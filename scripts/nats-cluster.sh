@@ -176,7 +176,13 @@ case "$cmd" in
   stop-node|start-node)
     port="${2:-}"
     [[ " ${ports[*]} " == *" $port "* ]] || die "usage: scripts/nats-cluster.sh $cmd PORT (one of ${ports[*]})"
-    if [ "$cmd" = stop-node ]; then stop_node "$port"; log "node $port stopped"; exit 0; fi
+    if [ "$cmd" = stop-node ]; then
+      stop_node "$port"
+      # A node this checkout did not start (no pid file under its data dir) still answers: say
+      # so, rather than let a fault test run with every node up.
+      if answering "$port"; then die "node $port still answers: it was not started from this checkout (no pid file under $data)"; fi
+      log "node $port stopped"; exit 0
+    fi
     answering "$port" || start_node "$port"
     wait_until 60 "JetStream healthy on every node" all_healthy
     log "node $port is back"

@@ -12,6 +12,7 @@ import { drainProgress, sampleConsumer, type ConsumerSample, type DrainProgress 
 import type { Ctx } from './context.js';
 import type { Bodies } from './hot-data.js';
 import { redisCommandDelta, redisCommandStats, type CommandStats, type CommandUse } from './redis-commands.js';
+import { slowlogWindow, type SlowlogSummary } from '../slowlog.js';
 
 /** Consumer info poll interval during a drain phase, ms. */
 const DRAIN_SAMPLE_MS = 1_000;
@@ -49,6 +50,8 @@ export interface PhaseResult extends PhaseSpec {
   clean: boolean;
   /** Redis time by command over the window (all clients). */
   redisCommands: Record<string, CommandUse>;
+  /** Redis's longest single commands over the window (SLOWLOG, at least 1 ms; all clients). */
+  slowlog: SlowlogSummary;
   /** Drain phases: the consumer over the window, and CPU per event acknowledged (engine and services). */
   ingest?: DrainProgress & { engineUsPerEvent: number; usPerEvent: Record<string, number> };
 }
@@ -63,16 +66,20 @@ export async function runPhase(ctx: Ctx, spec: PhaseSpec, url: string, pool: Bod
   let samplesP: Promise<ConsumerSample[]> | undefined;
   let redisStart: Promise<CommandStats> | undefined;
   let redisEnd: Promise<CommandStats> | undefined;
+  let slowStart: ReturnType<typeof slowlogWindow> | undefined;
+  let slowEnd: Promise<SlowlogSummary> | undefined;
   const watched = { ...pids };
   const onWindow = (edge: 'start' | 'end', pid: number) => {
     if (edge === 'start') {
       watched['load generator'] = [pid];
       start = readCpu(watched);
       redisStart = redisCommandStats(ctx);
+      slowStart = slowlogWindow(ctx);
       if (spec.drain) sampler = sampleConsumer(ctx, performance.now(), DRAIN_SAMPLE_MS);
     } else {
       end = readCpu(watched);
       redisEnd = redisCommandStats(ctx);
+      slowEnd = slowStart?.then((w) => w.stop());
       samplesP = sampler?.stop();
     }
   };
@@ -96,6 +103,7 @@ export async function runPhase(ctx: Ctx, spec: PhaseSpec, url: string, pool: Bod
   const checks = 'answered' in load ? load.answered : load.responses;
   const cpu = cpuUse(start, end, checks);
   const redisCommands = redisCommandDelta(await redisStart!, await redisEnd!);
+  const slowlog = await slowEnd!;
   const result: PhaseResult = {
     ...spec,
     checks,
@@ -108,6 +116,7 @@ export async function runPhase(ctx: Ctx, spec: PhaseSpec, url: string, pool: Bod
     cpu,
     clean: cpu.otherSeconds === undefined || cpu.otherSeconds <= OTHER_CPU_LIMIT_SECONDS,
     redisCommands,
+    slowlog,
   };
   if (samples) {
     const progress = drainProgress(samples);

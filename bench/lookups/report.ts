@@ -1,5 +1,6 @@
 /** The lookups benchmark's printed lines, tables and target verdicts. */
 import { table } from '../measure.js';
+import { formatSlowlog } from '../slowlog.js';
 import {
   TARGET_CEILING_SHARE, TARGET_DRAIN_EVENTS_PER_SECOND, TARGET_P99_DRAIN_MS, TARGET_P99_IDLE_MS, TARGET_RATE,
 } from './context.js';
@@ -32,6 +33,7 @@ export function printPhase(r: PhaseResult): void {
   const redisPerCheck = Object.values(r.redisCommands).reduce((t, c) => t + c.usec, 0) / Math.max(1, r.checks);
   console.log(`  Redis (INFO commandstats, all clients): ${redis.map(([k, v]) => `${k} ${fmt(v.calls)}x ${v.usecPerCall} us`).join(', ') || 'nothing'}; ` +
     `${fmt(redisPerCheck)} us of Redis time per check`);
+  console.log(`  Redis SLOWLOG (longest single commands, all clients): ${formatSlowlog(r.slowlog)}`);
   if (!r.clean) {
     const top = r.cpu.topOthers.map((o) => `${o.comm} (pid ${o.pid}) ${o.seconds.toFixed(2)} s`).join(', ') || 'no single process: kernel time (interrupts)?';
     console.log(`  warning: processes outside the benchmark used ${r.cpu.otherSeconds!.toFixed(2)} CPU-s in this phase (${top}): its numbers are not clean`);

@@ -22,6 +22,7 @@ import { demoteAndRestore, instrument, restoreOnce } from './demote-restore.js';
 import { fmt } from './format.js';
 import { loadSource, waitForMerges } from './load-source.js';
 import { redisMemory } from './redis-memory.js';
+import { formatSlowlog, slowlogWindow, type SlowlogSummary } from '../slowlog.js';
 
 /** How long each history check rate is measured, ms. */
 const CHECK_WINDOW_MS = 3_000;
@@ -59,6 +60,11 @@ export interface SizeResult {
    * than a few progress reports).
    */
   etaAccuracy: { at25: number | null; at50: number | null; at75: number | null; samples: number };
+  /**
+   * Redis's longest single commands (SLOWLOG, at least 1 ms) during the demote-and-restore
+   * cycles, and during the restore under ingest (the engine's applies and the restore's loads).
+   */
+  slowlog: { cycles: SlowlogSummary; underIngest: SlowlogSummary };
   allChecksOk: boolean;
 }
 
@@ -148,6 +154,7 @@ async function oneSize(base: Params, events: number, signal: AbortSignal): Promi
     let ok = build.check.ok;
     const cycles = [];
     const etaSamples: EtaSample[] = [];
+    const cyclesLog = await slowlogWindow(ctx);
     for (let r = 1; r <= p.runs; r++) {
       signal.throwIfAborted();
       await waitForMerges(ctx);
@@ -157,6 +164,8 @@ async function oneSize(base: Params, events: number, signal: AbortSignal): Promi
       cycles.push(c);
       console.log(`  cycle ${r}: demotion ${(c.demotion.seconds * 1000).toFixed(1)} ms, restore ${c.restore.seconds.toFixed(3)} s, state ${c.restore.check.ok ? 'ok' : 'DIFFERS'}`);
     }
+    const slowCycles = await cyclesLog.stop();
+    console.log(`  Redis SLOWLOG during the cycles: ${formatSlowlog(slowCycles)}`);
     const users = [...new Set((await ctx.history.select<{ u: string }>(
       `SELECT DISTINCT user_id AS u FROM ${ns}.latest WHERE ${queries.sourceWhere(SOURCE)} ORDER BY cityHash64(user_id) LIMIT 10000`,
     )).map((r) => r.u))];
@@ -169,7 +178,10 @@ async function oneSize(base: Params, events: number, signal: AbortSignal): Promi
     await ts.tiers.demote(SOURCE, 'bench: before ingest with restore', true);
     await ts.tiers.settled();
     await waitForMerges(ctx);
+    const ingestLog = await slowlogWindow(ctx);
     const ingest = await ingestPhase(ctx, true, load.expected, 0);
+    const slowIngest = await ingestLog.stop();
+    console.log(`  Redis SLOWLOG during the restore under ingest: ${formatSlowlog(slowIngest)}`);
     ok &&= ingest.restoreCheck?.ok === true;
     const underIngest = { restoreSeconds: ingest.restoreSeconds ?? NaN, ingestEventsPerSecond: ingest.window.eventsPerSecond };
     console.log(`  restore under ingest: ${underIngest.restoreSeconds.toFixed(3)} s, ingest meanwhile ${fmt(underIngest.ingestEventsPerSecond)} events/s, state ${ingest.restoreCheck?.ok ? 'ok' : 'DIFFERS'}`);
@@ -187,6 +199,7 @@ async function oneSize(base: Params, events: number, signal: AbortSignal): Promi
       checksPerSecond,
       underIngest,
       etaAccuracy: etaAccuracy(etaSamples),
+      slowlog: { cycles: slowCycles, underIngest: slowIngest },
       allChecksOk: ok,
     };
   } finally {
