@@ -77,7 +77,7 @@ function validatorCompiler() {
 
 /**
  * Errors Node's HTTP parser raises before there is a request (a body that did not arrive in
- * time, headers too large, bytes that are not HTTP), answered in the contract's shape on the
+ * time, headers too large, bytes that are not HTTP), answered in the API's error shape (docs/errors.md) on the
  * raw socket, which is then closed.
  */
 function clientErrorHandler(this: FastifyInstance, err: Error & { code?: string }, socket: import('node:stream').Duplex): void {
