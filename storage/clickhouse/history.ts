@@ -41,9 +41,9 @@ const TSV_ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '
  * One event as a TabSeparated row, columns in table order. TabSeparated costs ClickHouse less
  * to parse than JSONEachRow, and us less to build (bench/README.md). Ids, types and channels
  * are validated by the id character sets of core/sources.ts (no tab, newline or backslash); properties
- * are escaped.
+ * are escaped. Also used by bench/ingest's stores floor.
  */
-const toTsv = (e: InteractionEvent): string =>
+export const eventTsvRow = (e: InteractionEvent): string =>
   `${e.source.kind}\t${e.source.id}\t${e.id}\t${e.type}\t${e.userId}\t${e.variantId ?? ''}\t${e.stepId ?? ''}\t${e.channel ?? ''}\t${e.time}\t${e.properties === undefined ? '' : tsvEscape(e.properties)}\n`;
 
 /**
@@ -157,7 +157,7 @@ export class ClickHouseHistory implements History {
   async insert(events: readonly InteractionEvent[]): Promise<void> {
     if (events.length === 0) return;
     let body = '';
-    for (const e of events) body += toTsv(e);
+    for (const e of events) body += eventTsvRow(e);
     await this.client.insert({ table: `${this.db}.events`, values: Readable.from([Buffer.from(body, 'utf8')], { objectMode: false }), format: 'TabSeparated' });
   }
 
