@@ -77,7 +77,7 @@ function validatorCompiler() {
 
 /**
  * Errors Node's HTTP parser raises before there is a request (a body that did not arrive in
- * time, headers too large, bytes that are not HTTP), answered in the contract's shape on the
+ * time, headers too large, bytes that are not HTTP), answered in the API's error shape (docs/errors.md) on the
  * raw socket, which is then closed.
  */
 function clientErrorHandler(this: FastifyInstance, err: Error & { code?: string }, socket: import('node:stream').Duplex): void {
@@ -109,7 +109,7 @@ export function buildApp(deps: AppDeps, opts: FastifyServerOptions = {}): Fastif
     // Node checks those deadlines every connectionsCheckingInterval (30 s by default): once a
     // second keeps the bound near the configured value.
     http: { headersTimeout: deps.receiveTimeoutMs ?? 30_000, connectionsCheckingInterval: 1_000 },
-    // Errors the router raises before a route is found get the contract's shape too.
+    // Errors the router raises before a route is found get the same error shape too (docs/errors.md).
     frameworkErrors: (err, _req, reply) => {
       const tooLong = err.code === 'FST_ERR_MAX_PARAM_LENGTH';
       void (reply as FastifyReply).status(400).send({
@@ -120,7 +120,7 @@ export function buildApp(deps: AppDeps, opts: FastifyServerOptions = {}): Fastif
     clientErrorHandler,
     ...opts,
   });
-  // Fastify strips unknown properties and coerces types by default; the contract rejects both.
+  // Fastify strips unknown properties and coerces types by default; the API rejects both (400 `invalid_request`).
   app.setValidatorCompiler(validatorCompiler());
 
   const sendApiError = (reply: FastifyReply, err: ApiError) => {

@@ -54,7 +54,8 @@ export class ApiError extends Error {
  * A domain error as the API's answer, in one place for the one error handler: FilterError ->
  * 400 `invalid_filter` with the node's path, LookupError -> 409 `source_expired` or 503
  * `source_restoring` with the sources, TierError -> 404 `source_not_found` or 409
- * `transition_in_progress`. Undefined for anything else.
+ * `transition_in_progress`, ErasureError -> 404 `erasure_not_found`. Undefined for
+ * anything else.
  */
 export function fromDomainError(err: unknown): ApiError | undefined {
   if (err instanceof ApiError) return err;

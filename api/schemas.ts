@@ -1,7 +1,7 @@
 import { EVENT_TYPES, ID_PATTERN, MAX_DEPTH, MAX_LEAVES, TIERS, USER_ID_PATTERN } from '../core/index.js';
 import { API_ERRORS, type ApiErrorCode } from './errors.js';
 
-/** JSON Schemas shared by the routes (ids by the contract's character sets). */
+/** JSON Schemas shared by the routes (ids by the character sets of core/sources.ts). */
 export const idString = { type: 'string', pattern: ID_PATTERN } as const;
 export const userIdString = { type: 'string', pattern: USER_ID_PATTERN } as const;
 // Epoch milliseconds or ISO-8601 text; bodies are not coerced, so `null` or `true` is a 400.

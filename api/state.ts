@@ -2,7 +2,7 @@ import { formatTime, restoreEtaSeconds, sourceName, type History, type HotIndex,
 
 const iso = (ms: number | null) => (ms === null ? null : formatTime(ms));
 
-/** The contract's source state, from a registry record and the counts. */
+/** A source's state as the API answers it (README, "API so far"), from a registry record and the counts. */
 export function sourceState(rec: SourceRecord, counts: { hot: number | null; history: number }) {
   return {
     id: rec.id,

@@ -1,5 +1,5 @@
 /**
- * Erasure of a user (contract: "Erasure of a user"). An erasure is a durable document (NATS
+ * Erasure of a user (README, "Erasure"). An erasure is a durable document (NATS
  * KV); while it is pending, one process at a time (leased) removes the user's events from
  * history and the user from every hot index. What could bring the data back is kept out by
  * the erasure list itself, consulted by ingest (events published before the request, by the

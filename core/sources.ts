@@ -1,7 +1,7 @@
 import type { SourceKind, SourceRef } from './types.js';
 
 /**
- * Id character sets of the contract, shared by event validation, the API schemas and the
+ * Id character sets (README, "Event format"), shared by event validation, the API schemas and the
  * filter grammar. `.` and `..` alone are refused: as a URL path segment they are dot segments,
  * which browsers and proxies remove even percent-encoded (`%2E%2E`), so such a source or user
  * could be ingested but never reached through the API.

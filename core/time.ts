@@ -52,7 +52,7 @@ function daysInMonth(year: number, month: number): number {
   return new Date(Date.UTC(year, month, 0)).getUTCDate();
 }
 
-/** Epoch milliseconds as the contract prints times: ISO-8601 UTC with milliseconds. */
+/** Epoch milliseconds as the API prints times: ISO-8601 UTC with milliseconds. */
 export function formatTime(ms: number): string {
   return new Date(ms).toISOString();
 }

@@ -2,7 +2,7 @@ import type { FilterPlan, Program } from './filter/program.js';
 import type { TagRef } from './filter/grammar.js';
 
 /**
- * The interaction event types of the contract; `send` is Braze's "received", `machine_open` an
+ * The interaction event types (README, "Event format"); `send` is Braze's "received", `machine_open` an
  * open made by a machine (a mail privacy proxy prefetching the message), kept apart from
  * `open`. The order is the history's Enum8 numbering: new types go at the end.
  */

@@ -3,7 +3,7 @@ import { CHANNELS, EVENT_TYPES, type InteractionEvent } from './types.js';
 import { parseTime, parseTimeReference } from './time.js';
 import { ID_PATTERN, USER_ID_PATTERN } from './sources.js';
 
-/** Largest message accepted, in bytes (the contract's 16 KiB). */
+/** Largest message accepted, in bytes (16 KiB: README, "Event format"). */
 export const MAX_MESSAGE_BYTES = 16 * 1024;
 
 /**
@@ -40,7 +40,7 @@ export class DecodeError extends Error {
 const ID = ID_PATTERN;
 
 /**
- * The contract as JSON Schema: the specification validateEvent implements by hand. Compiled only
+ * The event format (README, "Event format") as JSON Schema: the specification validateEvent implements by hand. Compiled only
  * by validateEventReference (tests and bench/validate.ts compare the two on random inputs).
  */
 const eventSchema = {
@@ -91,7 +91,7 @@ function describe(err: ErrorObject): string {
 }
 
 /**
- * Decodes and validates one message payload against the contract.
+ * Decodes and validates one message payload against the event format (README, "Event format").
  * Throws DecodeError with a stable code; never anything else.
  */
 export function decodeEvent(payload: Uint8Array): InteractionEvent {
@@ -168,7 +168,7 @@ function enumError(field: string, v: unknown, allowed: ReadonlySet<string>): str
  * Validates an already parsed event. Throws DecodeError.
  *
  * Hand-written for the hot path (issue 13): one for-in over the object's keys collects the
- * contract's fields into locals, then each rule is checked in the order the JSON Schema
+ * event format's fields into locals, then each rule is checked in the order the JSON Schema
  * (`eventSchema`, compiled by validateEventReference) reports it, so the code and message are
  * the same for every input: not an object; a missing required field (id, type, userId, time);
  * the first unknown key in key order (`__proto__` and `constructor` included: only the ten

@@ -3,7 +3,7 @@ import {
   type JetStreamManager, type ConsumerConfig, type StreamConfig,
 } from 'nats';
 
-/** Names the namespace owns on NATS (see the contract). */
+/** Names the namespace owns on NATS (README, "What the namespace owns"). */
 export function natsNames(namespace: string) {
   return {
     stream: `${namespace.toUpperCase()}_EVENTS`,

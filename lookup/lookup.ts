@@ -14,7 +14,7 @@ const CHUNK = 1_000;
 const ref = (name: string): SourceRef => parseSourceName(name)!;
 
 /**
- * Retargeting lookups with the contract's semantics, from the hot tier (Redis) or, with
+ * Retargeting lookups with the semantics of README, "Retargeting semantics", from the hot tier (Redis) or, with
  * `fromHistory`, from ClickHouse. A leaf matches when the user's latest event of its kind is
  * in [after, before); `not` ranges over users with any event of the named sources.
  * Takes a parsed filter (core parseFilter: inline filters are parsed by the API, registered

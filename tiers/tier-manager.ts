@@ -70,7 +70,7 @@ export function createTierManager(deps: TierManagerDeps, options: TierManagerOpt
   const leaseMs = options.leaseMs ?? 15_000;
   const chunkRows = options.restoreChunkRows ?? 20_000;
   const scheduler = options.scheduler ?? asyncScheduler;
-  const log = deps.log.child({ module: 'engine.tiers' });
+  const log = deps.log.child({ module: 'tiers.manager' });
   const running = new Map<string, Promise<void>>();
   let rebuildingHere = false;
   const subs = new Subscription();

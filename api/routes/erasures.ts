@@ -5,14 +5,14 @@ import { answer, cursorAnswer, pageLimit, ref, timeString, userIdString } from '
 
 const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
 
-/** An erasure as the contract shows it. */
+/** An erasure as the API shows it. */
 function erasureView(e: Erasure) {
   return { id: e.id, userId: e.userId, status: e.status, requestedAt: iso(e.requestedAt), finishedAt: iso(e.finishedAt), removed: e.removed };
 }
 
 const ERASURE_ID = { type: 'string', pattern: '^[a-z0-9]{9}-[a-f0-9]{8}$' } as const;
 
-/** Erasure of a user (contract: "Erasure of a user"): request, state, audit trail. Admin only. */
+/** Erasure of a user (README, "Erasure"): request, state, audit trail. Admin only. */
 export function erasureRoutes(app: FastifyInstance, deps: AppDeps): void {
   app.delete<{ Params: { userId: string } }>(
     '/v1/users/:userId',

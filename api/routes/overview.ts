@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { addDuration, expiringSources, formatTime, largestFirst, parseDuration, sourceName, summarizeSources, type HotIndex, type SourceRecord } from '../../core/index.js';
+import { addDuration, expiringSources, formatTime, largestFirst, parseDuration, parseSourceName, sourceName, summarizeSources, type HotIndex, type SourceRecord } from '../../core/index.js';
 import type { AppDeps } from '../app.js';
 import { answer, nullableTime, sourceKind, tier, timeString } from '../schemas.js';
 
@@ -175,9 +175,9 @@ export function overviewRoutes(app: FastifyInstance, deps: AppDeps): void {
           measuredSources: hot.measuredSources,
           measuredAt: formatTime(hot.at),
           top: hot.largest.slice(0, top).map((s) => {
-            const [kind, ...id] = s.source.split(':');
-            const rec = deps.registry.peek({ kind: kind as 'campaign' | 'canvas', id: id.join(':') });
-            return { ...s, kind, id: id.join(':'), name: rec?.name ?? null };
+            // A registry record's name (measureHot), so always one parseSourceName accepts.
+            const ref = parseSourceName(s.source)!;
+            return { ...s, kind: ref.kind, id: ref.id, name: deps.registry.peek(ref)?.name ?? null };
           }),
         },
         restoring: summary.restoring.map((r) => ({ ...r, startedAt: iso(r.startedAt) })),

@@ -23,7 +23,7 @@ export function parseSources(list: string, max = MAX_LOOKUP_SOURCES): SourceRef[
   return out;
 }
 
-/** index name -> time, as the contract's `latest`, `variants` and `steps` objects. */
+/** index name -> time, as the API's `latest`, `variants` and `steps` objects. */
 function interactionsShape(latest: Map<string, number>) {
   const shape = { latest: {} as Record<string, string>, variants: {} as Record<string, Record<string, string>>, steps: {} as Record<string, Record<string, string>> };
   for (const [name, t] of latest) {

@@ -9,7 +9,7 @@
  */
 import { Readable } from 'node:stream';
 import { foldEvents, type InteractionEvent } from '../../core/index.js';
-import { ClickHouseHistory, sourceKeys } from '../../storage/index.js';
+import { ClickHouseHistory, eventTsvRow, sourceKeys } from '../../storage/index.js';
 import { RssSampler, MiB, forceGc, round } from '../measure.js';
 import { redisKeys } from '../namespace.js';
 import type { Ctx } from './context.js';
@@ -72,11 +72,6 @@ export async function dropFloor(ctx: Ctx, history: ClickHouseHistory): Promise<v
   await redisKeys({ ...ctx, ns: floorNamespace(ctx) }, true);
 }
 
-/** One event as a TabSeparated row in table order, as storage/clickhouse writes it. */
-const toTsv = (e: InteractionEvent): string =>
-  `${e.source.kind}\t${e.source.id}\t${e.id}\t${e.type}\t${e.userId}\t${e.variantId ?? ''}\t${e.stepId ?? ''}\t${e.channel ?? ''}\t${e.time}\t${e.properties === undefined ? '' : e.properties.replace(/[\\\t\n\r]/g, (c) => TSV_ESCAPES[c]!)}\n`;
-const TSV_ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' };
-
 /** Inserts one after the other; the next body is built while the previous insert runs. */
 async function insertHistory(ctx: Ctx, history: ClickHouseHistory, events: readonly InteractionEvent[]) {
   const t0 = performance.now();
@@ -88,7 +83,7 @@ async function insertHistory(ctx: Ctx, history: ClickHouseHistory, events: reado
   for (let i = 0; i < events.length; i += ctx.p.insertRows) {
     let body = '';
     const end = Math.min(events.length, i + ctx.p.insertRows);
-    for (let j = i; j < end; j++) body += toTsv(events[j]!);
+    for (let j = i; j < end; j++) body += eventTsvRow(events[j]!);
     await pending;
     pending = insert(body);
     inserts++;

@@ -39,7 +39,7 @@ export interface ListQuery {
 
 export type TierCounts = Record<Tier, number>;
 
-/** GET /v1/overview (README, "Overview"). */
+/** GET /v1/overview (README, "Sources listing and overview"). */
 export interface Overview {
   sources: { total: number; tiers: TierCounts; kinds: Record<Kind, TierCounts> };
   hot: {

@@ -3,7 +3,7 @@ import { EVENT_TYPES, type EventType, type SourceKind, type SourceRef } from '..
 import { parseTime } from '../time.js';
 import { isId, sourceName } from '../sources.js';
 
-/** Limits of the contract's filter grammar. */
+/** Limits of the filter grammar (README, "Retargeting semantics"). */
 export const MAX_LEAVES = 32;
 export const MAX_DEPTH = 8;
 /**
@@ -58,7 +58,7 @@ const LEAF_KEYS = new Set(['campaign', 'canvas', 'tag', 'kind', 'event', 'varian
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 /**
- * Parses a retargeting filter of the contract's grammar. Throws FilterError naming the path of
+ * Parses a retargeting filter of the grammar in README, "Retargeting semantics". Throws FilterError naming the path of
  * the offending node (`filter.and[1].not.campaign`) for unknown keys, wrong types, empty
  * combinators, invalid ids, more than 32 leaves or depth beyond 8.
  */

@@ -1,5 +1,5 @@
 /**
- * Tier notifications (contract: "Tier notifications"): every transition a source's record
+ * Tier notifications (README, "Tier notifications"): every transition a source's record
  * keeps in `transitions` becomes one notice, in that order. The record remembers the last
  * transition whose notice is in the stream (`notified`), so a process that dies between a
  * transition and its notice leaves the notice to whoever sees the record next; a notice

@@ -10,7 +10,7 @@ import type { SourceRecord } from '../types.js';
 export const MAX_TRANSITIONS = 100;
 
 /**
- * The contract's expiry: for a stopped, unpinned source,
+ * The expiry (README, "Tiers: how they work"): for a stopped, unpinned source,
  * max(stoppedAt, end of the last restore, last unpin) + TIER_EXPIRE_AFTER; otherwise null.
  */
 export function expiresAt(rec: SourceRecord, expireAfter: Duration): number | null {

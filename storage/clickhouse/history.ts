@@ -40,15 +40,15 @@ const TSV_ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '
 /**
  * One event as a TabSeparated row, columns in table order. TabSeparated costs ClickHouse less
  * to parse than JSONEachRow, and us less to build (bench/README.md). Ids, types and channels
- * are validated by the contract's character sets (no tab, newline or backslash); properties
- * are escaped.
+ * are validated by the id character sets of core/sources.ts (no tab, newline or backslash); properties
+ * are escaped. Also used by bench/ingest's stores floor.
  */
-const toTsv = (e: InteractionEvent): string =>
+export const eventTsvRow = (e: InteractionEvent): string =>
   `${e.source.kind}\t${e.source.id}\t${e.id}\t${e.type}\t${e.userId}\t${e.variantId ?? ''}\t${e.stepId ?? ''}\t${e.channel ?? ''}\t${e.time}\t${e.properties === undefined ? '' : tsvEscape(e.properties)}\n`;
 
 /**
  * One TabSeparated row of (user_id, type, variant_id, step_id, time), as queries.aggregateSource
- * returns it, as an AggregateRow. The columns hold only ids of the contract's character sets (no
+ * returns it, as an AggregateRow. The columns hold only ids (character sets of core/sources.ts: no
  * tab, newline or backslash), so a split is exact. Also read by bench/tiers for raw events.
  */
 export function aggregateRowFromTsv(text: string): AggregateRow {
@@ -157,7 +157,7 @@ export class ClickHouseHistory implements History {
   async insert(events: readonly InteractionEvent[]): Promise<void> {
     if (events.length === 0) return;
     let body = '';
-    for (const e of events) body += toTsv(e);
+    for (const e of events) body += eventTsvRow(e);
     await this.client.insert({ table: `${this.db}.events`, values: Readable.from([Buffer.from(body, 'utf8')], { objectMode: false }), format: 'TabSeparated' });
   }
 
@@ -197,7 +197,7 @@ export class ClickHouseHistory implements History {
    */
   async *aggregateSource(source: SourceRef, chunkRows: number): AsyncGenerator<AggregateRow[]> {
     // TabSeparated: 18.16 has no JSONCompactEachRow, and the columns hold only ids of the
-    // contract's character sets (ASCII, no tab, newline or backslash), so a split is exact.
+    // id character sets of core/sources.ts (ASCII, no tab, newline or backslash), so a split is exact.
     // The response is split into lines here, from its raw buffers: the client's per-row
     // objects cost more than the query (bench/README.md).
     const { stream } = await this.client.exec({ query: `${queries.aggregateSource(this.db, source)} FORMAT TabSeparated` });

@@ -1,6 +1,6 @@
 /**
  * The one way values enter SQL text. ClickHouse 18.16 has no query parameters, so values are
- * quoted here and nowhere else: callers validate ids by the contract's character sets first,
+ * quoted here and nowhere else: callers validate ids by the character sets of core/sources.ts first,
  * and this quoting makes even unvalidated text safe inside a string literal.
  */
 export function sqlString(value: string): string {

@@ -21,7 +21,8 @@ export interface RedisHotIndexOptions {
 /**
  * The hot retargeting index on Redis (standalone or Cluster). It holds the client (with the
  * scripts registered), the namespace and the options; each method is one function of the
- * module for its concern: write, drop, reads, sizes, sentinel, maintenance.
+ * module for its concern: write (and the tier gate), drop, erase, reads, sizes, sentinel,
+ * maintenance.
  */
 export class RedisHotIndex implements HotIndex, HotLookup {
   private readonly redis: WithCommands;

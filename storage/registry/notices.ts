@@ -1,7 +1,7 @@
 import { AckPolicy, DeliverPolicy, RetentionPolicy, StorageType, type JetStreamClient, type JetStreamManager } from 'nats';
 
 const nanos = (ms: number) => ms * 1_000_000;
-/** Notices are kept this long, so subscribers can catch up (contract). */
+/** Notices are kept this long, so subscribers can catch up (README, "Tier notifications": 7 days). */
 const KEEP_MS = 7 * 24 * 3_600_000;
 /** Copies of a notice (same message id) within this window are dropped by the server. */
 const DEDUP_MS = 15 * 60_000;
