@@ -126,12 +126,16 @@ async function runIngest(p: Params, signal: AbortSignal): Promise<void> {
       printPhase(label, a1);
       const a2 = await runStoresFloor(ctx, decoded);
       printPhase(label, a2);
+      // Ingest alone in one process (role engine: no supervisor, no API child), beside (b1) in
+      // the same run: what the process split costs ingest.
+      const alone = p.processes.includes(1) ? await runTierstream(ctx, 1, p.events, '(b0) ingest alone: one process, role engine', true) : undefined;
+      if (alone) printPhase(label, alone);
       const b: TierstreamResult[] = [];
       for (const n of p.processes) {
         b.push(await runTierstream(ctx, n, p.events, `(b) tierstream, ${n} ingest process${n > 1 ? 'es' : ''}`));
         printPhase(label, b.at(-1)!);
       }
-      runs.push({ a0, a1, a2, b });
+      runs.push({ a0, a1, a2, ...(alone && { alone }), b });
     }
     decoded.length = 0;
 

@@ -13,8 +13,13 @@ export interface Run {
   a0: CeilingResult;
   a1: CeilingResult;
   a2: FloorResult;
+  /** (b0) one process of role engine alone, the split's baseline (when 1 is among the process counts). */
+  alone?: TierstreamResult;
   b: TierstreamResult[];
 }
+
+/** (b1) as `npm start` runs it against (b0) ingest alone in one process: the issue's "loses no more than 10%". */
+const TARGET_SPLIT_RATIO = 0.9;
 
 /** The columns of CPU per event: the ingest processes are summed into `engines`. */
 const COLUMNS = ['bench', 'engines', 'supervisor', 'api', 'nats', 'redis', 'clickhouse'] as const;
@@ -61,6 +66,8 @@ export interface Summary {
   a0: PhaseSummary;
   a1: PhaseSummary;
   a2: PhaseSummary;
+  /** (b0): ingest alone in one process, as before the process split. */
+  alone?: PhaseSummary;
   /** (b), by process count. */
   tierstream: Record<string, PhaseSummary & { ratioToA1: number; cpuToA1PlusA2: number }>;
   memory?: { phase: string; events: number; seconds: number; maxPeakRssMiB: number; eventsPerSecond: number; otherSeconds: number | undefined }[];
@@ -82,6 +89,11 @@ export function summarize(runs: Run[], memory: TierstreamResult[]): Summary {
     targets[`CPU/event (b${first.processes}) / ((a1)+(a2))`] = { target: TARGET_CPU_FACTOR, actual: cpuToA1PlusA2, met: cpuToA1PlusA2 <= TARGET_CPU_FACTOR };
   });
   const summary: Summary = { a0: summarizePhase(runs.map((r) => r.a0)), a1, a2, tierstream, targets };
+  if (runs.every((r) => r.alone) && tierstream[1]) {
+    summary.alone = summarizePhase(runs.map((r) => r.alone!));
+    const ratio = round(tierstream[1].eventsPerSecond / summary.alone.eventsPerSecond, 3);
+    targets['ratio (b1) split / (b0) alone'] = { target: TARGET_SPLIT_RATIO, actual: ratio, met: ratio >= TARGET_SPLIT_RATIO };
+  }
   if (memory.length >= 2) {
     summary.memory = memory.map((m) => ({ phase: m.phase, events: m.events, seconds: m.seconds, maxPeakRssMiB: m.maxPeakRssMiB, eventsPerSecond: m.eventsPerSecond, otherSeconds: m.cpu.otherSeconds }));
     const factor = round(memory.at(-1)!.maxPeakRssMiB / memory[0]!.maxPeakRssMiB, 3);
@@ -128,7 +140,7 @@ export function printPhase(label: string, r: PhaseResult): void {
 
 export function printSummary(s: Summary, runs: number): void {
   console.log(`\nsummary${runs > 1 ? ` (medians of ${runs} runs)` : ''}: CPU µs per event by process\n`);
-  const phases = [s.a0, s.a1, s.a2, ...Object.values(s.tierstream)];
+  const phases = [s.a0, s.a1, s.a2, ...(s.alone ? [s.alone] : []), ...Object.values(s.tierstream)];
   console.log(table(['phase', 'events/s', 'seconds', ...COLUMNS, 'total', 'else s'], phases.map((x) => [
     x.phase, x.eventsPerSecond, x.seconds.toFixed(3),
     ...COLUMNS.map((c) => (c in x.usPerEvent ? x.usPerEvent[c]!.toFixed(1) : '-')),

@@ -37,8 +37,12 @@ export interface TierstreamResult {
   warnings: { count: number; last: string[] };
 }
 
-/** Drains the stream's `events` messages with `processes` ingest processes; throws when tierstream fails. */
-export async function runTierstream(ctx: Ctx, processes: number, events: number, label: string): Promise<TierstreamResult> {
+/**
+ * Drains the stream's `events` messages with `processes` ingest processes; throws when
+ * tierstream fails. `alone`: one process of role `engine` instead (no supervisor, no API, nice
+ * 0): ingest as it ran before the process split, the split's baseline.
+ */
+export async function runTierstream(ctx: Ctx, processes: number, events: number, label: string, alone = false): Promise<TierstreamResult> {
   const names = natsNames(ctx.ns);
   await resetStores(ctx);
   const env = {
@@ -50,9 +54,9 @@ export async function runTierstream(ctx: Ctx, processes: number, events: number,
     TIERSTREAM_LOOKUP_TARGET_MS: String(ctx.p.lookupTargetMs),
   };
   const t0Spawn = performance.now();
-  const ts = spawnTierstream(env, await freePort());
+  const ts = spawnTierstream(env, await freePort(), alone ? 'engine' : 'all');
   try {
-    const watched = () => ({
+    const watched = () => alone ? { engine1: [ts.pids.engine], ...ctx.services } : ({
       supervisor: [ts.pids.supervisor],
       ...Object.fromEntries(ts.pids.engines.map((pid, i) => [`engine${i + 1}`, [pid]])),
       api: ts.pids.api ? [ts.pids.api] : [],

@@ -57,16 +57,20 @@ export async function startTierstream(env: Record<string, string>, port: number,
  * Spawns main.ts with `env` (on top of this process's) and returns at once, the pids still
  * arriving; `ready()` resolves once every child has started and /readyz answers 200 (it stops
  * the processes and rejects when they exit first or take longer than READY_TIMEOUT_MS).
+ * Role `engine` runs ingest alone in that one process, without a supervisor or an API (what
+ * ingest was before the process split): its pid is the supervisor's and the only engine's, and
+ * `ready()` is not for it (there is no /readyz).
  */
-export function spawnTierstream(env: Record<string, string>, port: number): TierstreamProcess & { ready(signal: AbortSignal): Promise<void> } {
+export function spawnTierstream(env: Record<string, string>, port: number, role: 'all' | 'engine' = 'all'): TierstreamProcess & { ready(signal: AbortSignal): Promise<void> } {
   const t0 = performance.now();
   const engines = Number(env.TIERSTREAM_ENGINE_PROCESSES ?? process.env.TIERSTREAM_ENGINE_PROCESSES ?? 1);
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'main.ts'], {
     cwd: repoRoot,
-    env: { ...process.env, ...env, TIERSTREAM_ROLE: 'all', LOG_LEVEL: 'info', HOST: '127.0.0.1', PORT: String(port) },
+    env: { ...process.env, ...env, TIERSTREAM_ROLE: role, LOG_LEVEL: 'info', HOST: '127.0.0.1', PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const pids: Partial<TierstreamProcess['pids']> & { engines: number[] } = { supervisor: child.pid, engines: [] };
+  const pids: Partial<TierstreamProcess['pids']> & { engines: number[] } =
+    role === 'engine' ? { supervisor: child.pid, engine: child.pid, engines: [child.pid!] } : { supervisor: child.pid, engines: [] };
   const tail: string[] = [];
   const warnings: string[] = [];
   let exit: { code: number | null; signal: string | null } | undefined;
@@ -98,7 +102,7 @@ export function spawnTierstream(env: Record<string, string>, port: number): Tier
   }
   const baseUrl = `http://127.0.0.1:${port}`;
   const kill = () => {
-    for (const pid of [pids.api, ...pids.engines, pids.supervisor]) {
+    for (const pid of new Set([pids.api, ...pids.engines, pids.supervisor])) {
       try {
         if (pid) process.kill(pid, 'SIGKILL');
       } catch {
