@@ -28,14 +28,23 @@ if (!process.argv.slice(2).length) {
   console.log(`layout: ${cruise.status === 0 ? 'ok' : 'FAILED'}`);
 }
 
+/**
+ * Longest one suite may run before it is killed and counted as failed: a test that hangs (a
+ * promise that never settles) must end in a red line, not in a CI job that never ends.
+ */
+const SUITE_TIMEOUT_MS = Number(process.env.TEST_SUITE_TIMEOUT_MS ?? 20 * 60_000);
+
 for (const suite of suites) {
   const res = spawnSync(
     process.execPath,
     ['--import', 'tsx', join(root, 'node_modules/uvu/bin.js'), join('test', suite), '\\.test\\.ts$'],
-    { cwd: root, env: { ...process.env, FORCE_COLOR: '0', NO_COLOR: '1', LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent' }, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
+    { cwd: root, env: { ...process.env, FORCE_COLOR: '0', NO_COLOR: '1', LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent' }, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, timeout: SUITE_TIMEOUT_MS, killSignal: 'SIGKILL' },
   );
   process.stdout.write(res.stdout);
   process.stderr.write(res.stderr);
+  if (res.signal === 'SIGKILL' && (res.error as NodeJS.ErrnoException | undefined)?.code === 'ETIMEDOUT') {
+    console.log(`suite ${suite}: still running after ${SUITE_TIMEOUT_MS / 1000} s, killed (a test hangs: the files above finished, the next one did not)`);
+  }
   const total = Number(/Total:\s+(\d+)/.exec(res.stdout)?.[1] ?? 0);
   const ok = Number(/Passed:\s+(\d+)/.exec(res.stdout)?.[1] ?? 0);
   // uvu's Total counts the tests that ran; skipped ones are not in it.

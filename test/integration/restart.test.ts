@@ -9,6 +9,7 @@ import { eventually, testConfig, testNamespace, cleanup } from './helpers.js';
 import { createTierstream } from '../../runtime.js';
 import { ensureStreams, natsNames, ENGINE_DEFAULTS } from '../../engine/index.js';
 import { generateEvents } from '../../scripts/generate.js';
+import { withDeadline } from '../../core/index.js';
 
 const root = dirname(dirname(dirname(fileURLToPath(import.meta.url))));
 
@@ -63,7 +64,8 @@ test('SIGKILL of the engine mid-stream loses nothing; SIGTERM drains and exits 0
       await new Promise((r) => child.once('exit', r));
       child = startEngineProcess(ns);
     }
-    await publishing;
+    // Bounded: a publish that never settles would otherwise hang the suite, not fail it.
+    await withDeadline(publishing, 60_000, () => new Error('publishing did not finish within 60 s'));
     await eventually(async () => (await stored()) === N, `all ${N} events in history`, 60_000);
     // Redeliveries of what the killed processes held come back within the ack wait; once the
     // engine has caught up with them, a SIGTERM drain must leave nothing unacknowledged.
@@ -77,7 +79,7 @@ test('SIGKILL of the engine mid-stream loses nothing; SIGTERM drains and exits 0
     const c0 = events.filter((e) => e.campaignId === 'c0');
     const users = new Set(c0.map((e) => e.userId)).size;
     assert.is(await view.hot.countUsers({ kind: 'campaign', id: 'c0' }), users);
-    await child.ingesting;
+    await withDeadline(child.ingesting, 30_000, () => new Error('the engine did not log "ingest started" within 30 s'));
     await new Promise((r) => setTimeout(r, 200));
     child.kill('SIGTERM');
     const code = await new Promise((r) => child.once('exit', r));
