@@ -8,13 +8,14 @@ import { startStack, type Stack } from './helpers.js';
 const ADMIN = 'admin-key-0123456789';
 const LOOKUP = 'lookup-key-0123456789';
 const RESTORE = 'restore-key-012345678';
+const RATE = 'rate-key-0123456789ab';
 const test = suite<{ stack: Stack }>('api security');
 const root = dirname(dirname(dirname(fileURLToPath(import.meta.url))));
 
 test.before(async (ctx) => {
   ctx.stack = await startStack(undefined, {}, {
     TIER_EXPIRE_AFTER: 'PT2S', TIER_SCAN_INTERVAL: 'PT0.2S',
-    TIERSTREAM_API_KEYS: `${ADMIN}:admin;${LOOKUP}:lookup;${RESTORE}:restore,lookup`,
+    TIERSTREAM_API_KEYS: `${ADMIN}:admin;${LOOKUP}:lookup;${RESTORE}:restore,lookup;${RATE}:lookup`,
     TIERSTREAM_RATE_LIMIT: '20',
   });
 });
@@ -82,6 +83,26 @@ test('rate limiting per key: 429 with Retry-After, other keys unaffected', async
   assert.is(limited[0]!.json().error, 'rate_limited');
   assert.ok(Number(limited[0]!.headers['retry-after']) >= 0);
   assert.is((await call(stack, 'GET', '/v1/campaigns', ADMIN)).statusCode, 200);
+});
+
+test('the rate limit holds whatever the path encoding (percent-encoded letters and digits)', async ({ stack }) => {
+  // It used to exempt any URL not starting with "/v1/", so "/%761/..." was never limited.
+  // inject sends a percent-encoded path as written (it normalises an absolute-form one, kept here
+  // as a plain case; api-edge walks absolute-form lines over a socket, for the key check).
+  const paths = ['/%761/campaigns', '/%76%31/%63ampaigns', '/v1/%63ampaigns', 'http://127.0.0.1/v1/campaigns'];
+  for (const path of paths) {
+    // Each path on its own reaches the limit of the one key (the bucket is shared, so later ones at once).
+    const seen: number[] = [];
+    for (let i = 0; i < 100 && !seen.includes(429); i++) {
+      const res = await call(stack, 'GET', path, RATE);
+      seen.push(res.statusCode);
+      if (res.statusCode === 429) assert.is(res.json().error, 'rate_limited');
+    }
+    assert.ok(seen.includes(429), `${path} never limited: ${seen.join(',')}`);
+    assert.ok(seen.every((s) => s === 200 || s === 429), `${path}: ${seen.join(',')}`);
+  }
+  // Without a key the same paths are refused before the limit counts anything.
+  for (const path of paths) assert.is((await call(stack, 'GET', path)).statusCode, 401, path);
 });
 
 test('without keys the API refuses a non-loopback address; bad keys are a clear error', () => {
