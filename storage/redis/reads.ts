@@ -34,12 +34,13 @@ export async function scores(
   };
   const leafKeys = leaves.map((l) => read(l.source, sourceKeys(ns, l.source).index(l.index)));
   const anyKeys = sources.map((s) => read(s, sourceKeys(ns, s).index('any')));
-  const res = (await pipelined(redis, keys, (pipe, key) => pipe.zmscore(key, ...users))) as (string | null)[][];
+  // Buffer replies: the scores are read from their bytes, not made into a string each.
+  const res = (await pipelined(redis, keys, (pipe, key) => pipe.zmscoreBuffer(key, ...users))) as (Buffer | null)[][];
   for (let l = 0; l < width; l++) {
     const reply = res[leafKeys[l]!]!;
     for (let u = 0; u < reply.length; u++) {
       const v = reply[u];
-      if (v !== null) latest[u * width + l] = +v!;
+      if (v !== null) latest[u * width + l] = scoreOf(v!);
     }
   }
   for (const k of anyKeys) {
@@ -47,6 +48,23 @@ export async function scores(
     for (let u = 0; u < reply.length; u++) if (reply[u] !== null) known[u] = 1;
   }
   return { latest, known };
+}
+
+/**
+ * A score as Redis writes it: times are integers, written as up to 15 plain digits here,
+ * read from the bytes; anything else (a sign, a fraction, an exponent, "inf", more digits
+ * than a double holds exactly) goes through Number() as ioredis's string would.
+ */
+export function scoreOf(b: Buffer): number {
+  const n = b.length;
+  if (n === 0 || n > 15) return Number(b.toString('latin1'));
+  let x = 0;
+  for (let i = 0; i < n; i++) {
+    const c = b[i]! - 48;
+    if (c < 0 || c > 9) return Number(b.toString('latin1'));
+    x = x * 10 + c;
+  }
+  return x;
 }
 
 /**
