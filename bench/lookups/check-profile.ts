@@ -213,7 +213,7 @@ function summarizeRun(dir: string, pid: number, root: string, fromUs: number, to
 
 function treeVersion(root: string): string {
   try {
-    const git = (...args: string[]) => execFileSync('git', args, { cwd: root, encoding: 'utf8' }).trim();
+    const git = (...args: string[]) => execFileSync('git', args, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
     return `${git('rev-parse', '--short', 'HEAD')}${git('status', '--porcelain', '--untracked-files=no') ? ' dirty' : ''}`;
   } catch {
     return 'not a git checkout';
