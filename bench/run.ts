@@ -10,10 +10,11 @@ import { parseArgs } from 'node:util';
 import { ingest } from './ingest/benchmark.js';
 import { tiers } from './tiers/benchmark.js';
 import { lookups } from './lookups/benchmark.js';
+import { checkProfile } from './lookups/check-profile.js';
 import { table } from './measure.js';
 import type { Benchmark } from './types.js';
 
-const BENCHMARKS: Benchmark[] = [ingest, tiers, lookups];
+const BENCHMARKS: Benchmark[] = [ingest, tiers, lookups, checkProfile];
 
 function usage(): string {
   const lines = ['usage: npm run bench -- [NAME...] [--option N ...]', '', 'benchmarks:'];

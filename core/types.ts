@@ -183,8 +183,13 @@ export interface SourceRegistry {
 
 /** What the hot path needs of Redis. */
 export interface HotLookup {
+  /**
+   * For each user u and leaf l, `latest[u * leaves.length + l]`: the user's latest time in the
+   * leaf's index, NaN when none; `known[u]` 1 when the user has any event of `sources`.
+   * Flat typed arrays: no array per user on the hot path (see core evaluateRow).
+   */
   scores(leaves: readonly { source: SourceRef; index: string }[], sources: readonly SourceRef[], users: readonly string[]):
-    Promise<{ latest: (number | undefined)[][]; known: boolean[] }>;
+    Promise<{ latest: Float64Array; known: Uint8Array }>;
   users(sources: readonly SourceRef[]): Promise<string[]>;
   filterSet(
     source: SourceRef,

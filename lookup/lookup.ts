@@ -1,4 +1,4 @@
-import { compile, evaluate, parseSourceName, type FilterPlan, type Filter, type HistoryLookup, type HotLookup, type SourceRef, type SourceRegistry } from '../core/index.js';
+import { compile, evaluateRow, parseSourceName, type FilterPlan, type Filter, type HistoryLookup, type HotLookup, type SourceRef, type SourceRecord, type SourceRegistry } from '../core/index.js';
 
 export class LookupError extends Error {
   constructor(readonly code: 'source_expired' | 'source_restoring', message: string, readonly sources: string[]) {
@@ -32,7 +32,8 @@ export function createLookup(deps: { registry: SourceRegistry; hot: HotLookup; h
       // Tiers from the registry's in-memory mirror: a lookup at send time must not wait for a
       // round trip. The mirror trails a transition by milliseconds; a source it does not know
       // (yet) is read from the registry itself.
-      const recs = await Promise.all(sources.map((s) => deps.registry.peek(s) ?? deps.registry.get(s)));
+      let recs: (SourceRecord | null | undefined)[] = sources.map((s) => deps.registry.peek(s));
+      if (recs.includes(undefined)) recs = await Promise.all(sources.map((s, i) => recs[i] ?? deps.registry.get(s)));
       const expired = c.sources.filter((_, i) => recs[i]?.tier === 'expired' || recs[i]?.tier === 'demoting');
       if (expired.length) throw new LookupError('source_expired', `not in the hot tier: ${expired.join(', ')}; restore them or ask with "from": "history"`, expired);
       const restoring = c.sources.filter((_, i) => recs[i]?.tier === 'restoring');
@@ -46,7 +47,9 @@ export function createLookup(deps: { registry: SourceRegistry; hot: HotLookup; h
     // The universe is read only when the filter can match a user with no leaf event.
     const universe = p.c.needsUniverse;
     const { latest, known } = await deps.hot.scores(p.leaves, universe ? p.sources : [], users);
-    return users.filter((_, u) => evaluate(p.c, latest[u]!, !universe || known[u]!));
+    const out: string[] = [];
+    for (let u = 0; u < users.length; u++) if (evaluateRow(p.c, latest, u, !universe || known[u] === 1)) out.push(users[u]!);
+    return out;
   }
 
   return {
@@ -55,7 +58,8 @@ export function createLookup(deps: { registry: SourceRegistry; hot: HotLookup; h
       const p = await prepare(filter, fromHistory);
       // No source named (only tags no source carries): the universe is empty.
       if (p.sources.length === 0) return [];
-      const unique = [...new Set(userIds)];
+      const seen = new Set(userIds);
+      const unique = seen.size === userIds.length ? userIds : [...seen];
       if (!fromHistory) return matchHot(p, unique);
       const found = new Set(await deps.history.filterUsers(p.sql, { users: unique }));
       return unique.filter((u) => found.has(u));

@@ -54,7 +54,7 @@ export async function runTierstream(ctx: Ctx, processes: number, events: number,
     TIERSTREAM_LOOKUP_TARGET_MS: String(ctx.p.lookupTargetMs),
   };
   const t0Spawn = performance.now();
-  const ts = spawnTierstream(env, await freePort(), alone ? 'engine' : 'all');
+  const ts = spawnTierstream(env, await freePort(), { role: alone ? 'engine' : 'all' });
   try {
     const watched = () => alone ? { engine1: [ts.pids.engine], ...ctx.services } : ({
       supervisor: [ts.pids.supervisor],

@@ -216,7 +216,7 @@ function reportAnswers(when: string, a: Agreement): void {
 }
 
 /** Waits until ClickHouse runs no merge in the namespace's database: merges after the setup would take CPU from the phases. */
-async function waitForMerges(ctx: Ctx): Promise<{ seconds: number }> {
+export async function waitForMerges(ctx: Ctx): Promise<{ seconds: number }> {
   const t0 = performance.now();
   for (;;) {
     ctx.signal.throwIfAborted();

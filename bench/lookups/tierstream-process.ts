@@ -46,9 +46,21 @@ export function freePort(): Promise<number> {
   });
 }
 
+/**
+ * How to run main.ts: role `all` (default, the supervisor and its children), `api` alone
+ * (its own pid is the api's; no engine) or `engine` alone (its pid is the only engine's: ingest as
+ * it ran before the process split; no /readyz, so not for `ready()`); extra node flags (e.g. `--cpu-prof`); and the
+ * checkout to run it from (default this one), so that two versions can be measured side by side.
+ */
+export interface SpawnOptions {
+  role?: 'all' | 'api' | 'engine';
+  nodeArgs?: string[];
+  root?: string;
+}
+
 /** Spawns main.ts with `env` (on top of this process's) and resolves once /readyz answers 200. */
-export async function startTierstream(env: Record<string, string>, port: number, signal: AbortSignal): Promise<TierstreamProcess> {
-  const proc = spawnTierstream(env, port);
+export async function startTierstream(env: Record<string, string>, port: number, signal: AbortSignal, opts: SpawnOptions = {}): Promise<TierstreamProcess> {
+  const proc = spawnTierstream(env, port, opts);
   await proc.ready(signal);
   return proc;
 }
@@ -57,20 +69,21 @@ export async function startTierstream(env: Record<string, string>, port: number,
  * Spawns main.ts with `env` (on top of this process's) and returns at once, the pids still
  * arriving; `ready()` resolves once every child has started and /readyz answers 200 (it stops
  * the processes and rejects when they exit first or take longer than READY_TIMEOUT_MS).
- * Role `engine` runs ingest alone in that one process, without a supervisor or an API (what
- * ingest was before the process split): its pid is the supervisor's and the only engine's, and
- * `ready()` is not for it (there is no /readyz).
  */
-export function spawnTierstream(env: Record<string, string>, port: number, role: 'all' | 'engine' = 'all'): TierstreamProcess & { ready(signal: AbortSignal): Promise<void> } {
+export function spawnTierstream(env: Record<string, string>, port: number, opts: SpawnOptions = {}): TierstreamProcess & { ready(signal: AbortSignal): Promise<void> } {
   const t0 = performance.now();
-  const engines = Number(env.TIERSTREAM_ENGINE_PROCESSES ?? process.env.TIERSTREAM_ENGINE_PROCESSES ?? 1);
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'main.ts'], {
-    cwd: repoRoot,
+  const role = opts.role ?? 'all';
+  const engines = role === 'api' ? 0 : Number(env.TIERSTREAM_ENGINE_PROCESSES ?? process.env.TIERSTREAM_ENGINE_PROCESSES ?? 1);
+  const child: ChildProcess = spawn(process.execPath, [...(opts.nodeArgs ?? []), '--import', 'tsx', 'main.ts'], {
+    cwd: opts.root ?? repoRoot,
     env: { ...process.env, ...env, TIERSTREAM_ROLE: role, LOG_LEVEL: 'info', HOST: '127.0.0.1', PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const pids: Partial<TierstreamProcess['pids']> & { engines: number[] } =
-    role === 'engine' ? { supervisor: child.pid, engine: child.pid, engines: [child.pid!] } : { supervisor: child.pid, engines: [] };
+  const pids: Partial<TierstreamProcess['pids']> & { engines: number[] } = { supervisor: child.pid, engines: [] };
+  // Role api or engine alone: the process is the api, or the only engine (and stands in as the
+  // supervisor, for stop()).
+  if (role === 'api') pids.api = child.pid;
+  if (role === 'engine') (pids.engine = child.pid), pids.engines.push(child.pid!);
   const tail: string[] = [];
   const warnings: string[] = [];
   let exit: { code: number | null; signal: string | null } | undefined;

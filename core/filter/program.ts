@@ -135,16 +135,31 @@ export function compile(filter: Filter, now: number, tagged: TagResolver): Compi
  * filter names: a `not` only matches known users, so a filter never returns strangers. When
  * `needsUniverse` is false, `known` may be passed as true for every user: the answer is the same.
  */
-export function evaluate(c: Compiled, latest: (number | undefined)[], known: boolean): boolean {
-  const run = (p: Program): boolean => {
-    if ('leaf' in p) {
-      const t = latest[p.leaf];
-      const l = c.leaves[p.leaf]!;
-      return t !== undefined && t >= l.after && t < l.before;
-    }
-    if ('not' in p) return known && !run(p.not);
-    if ('and' in p) return p.and.every(run);
-    return p.or.some(run);
-  };
-  return known && run(c.program);
+export function evaluate(c: Compiled, latest: ArrayLike<number | undefined>, known: boolean): boolean {
+  return known && run(c, c.program, latest, 0);
+}
+
+/**
+ * `evaluate` for user `u` of a row-major table: `latest[u * c.leaves.length + i]` is the user's
+ * latest time in leaf i's index, NaN when none (NaN is in no window), as the hot path reads it
+ * (HotLookup.scores), without an array per user.
+ */
+export function evaluateRow(c: Compiled, latest: ArrayLike<number>, u: number, known: boolean): boolean {
+  return known && run(c, c.program, latest, u * c.leaves.length);
+}
+
+/** One recursive function, not a closure per call: the hot path evaluates once per user. */
+function run(c: Compiled, p: Program, latest: ArrayLike<number | undefined>, offset: number): boolean {
+  if ('leaf' in p) {
+    const t = latest[offset + p.leaf];
+    const l = c.leaves[p.leaf]!;
+    return t !== undefined && t >= l.after && t < l.before;
+  }
+  if ('not' in p) return !run(c, p.not, latest, offset);
+  if ('and' in p) {
+    for (const m of p.and) if (!run(c, m, latest, offset)) return false;
+    return true;
+  }
+  for (const m of p.or) if (run(c, m, latest, offset)) return true;
+  return false;
 }

@@ -60,7 +60,7 @@ export class RedisHotIndex implements HotIndex, HotLookup {
     leaves: readonly { source: SourceRef; index: string }[],
     sources: readonly SourceRef[],
     users: readonly string[],
-  ): Promise<{ latest: (number | undefined)[][]; known: boolean[] }> {
+  ): Promise<{ latest: Float64Array; known: Uint8Array }> {
     return reads.scores(this.redis, this.ns, leaves, sources, users);
   }
 

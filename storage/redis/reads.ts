@@ -8,10 +8,11 @@ import { sourceKeys } from './keys.js';
 /** The lookups: what the hot path (core HotLookup) and the HotIndex port read of Redis. */
 
 /**
- * For each user: the latest time in each of `leaves`' indexes, and whether the user has any
- * event of `sources`. One pipelined round trip of ZMSCORE calls, one per distinct key (leaves
- * over one index with different windows, as a tag leaf's are, read it once; on Redis Cluster
- * one pipeline per source, in parallel).
+ * For each user: the latest time in each of `leaves`' indexes (`latest[u * leaves.length + l]`,
+ * NaN when none), and whether the user has any event of `sources` (`known[u]`, 1 or 0). One
+ * pipelined round trip of ZMSCORE calls, one per distinct key (leaves over one index with
+ * different windows, as a tag leaf's are, read it once; on Redis Cluster one pipeline per
+ * source, in parallel). Typed arrays, filled in place: no array per user.
  */
 export async function scores(
   redis: RedisClient,
@@ -19,9 +20,10 @@ export async function scores(
   leaves: readonly { source: SourceRef; index: string }[],
   sources: readonly SourceRef[],
   users: readonly string[],
-): Promise<{ latest: (number | undefined)[][]; known: boolean[] }> {
-  const latest = users.map(() => new Array<number | undefined>(leaves.length));
-  const known = users.map(() => false);
+): Promise<{ latest: Float64Array; known: Uint8Array }> {
+  const width = leaves.length;
+  const latest = new Float64Array(users.length * width).fill(NaN);
+  const known = new Uint8Array(users.length);
   if (users.length === 0) return { latest, known };
   const keys: { source: SourceRef; key: string }[] = [];
   const slot = new Map<string, number>();
@@ -32,18 +34,37 @@ export async function scores(
   };
   const leafKeys = leaves.map((l) => read(l.source, sourceKeys(ns, l.source).index(l.index)));
   const anyKeys = sources.map((s) => read(s, sourceKeys(ns, s).index('any')));
-  const res = (await pipelined(redis, keys, (pipe, key) => pipe.zmscore(key, ...users))) as (string | null)[][];
-  leafKeys.forEach((k, l) => {
-    res[k]!.forEach((v, u) => {
-      if (v !== null) latest[u]![l] = Number(v);
-    });
-  });
+  // Buffer replies: the scores are read from their bytes, not made into a string each.
+  const res = (await pipelined(redis, keys, (pipe, key) => pipe.zmscoreBuffer(key, ...users))) as (Buffer | null)[][];
+  for (let l = 0; l < width; l++) {
+    const reply = res[leafKeys[l]!]!;
+    for (let u = 0; u < reply.length; u++) {
+      const v = reply[u];
+      if (v !== null) latest[u * width + l] = scoreOf(v!);
+    }
+  }
   for (const k of anyKeys) {
-    res[k]!.forEach((v, u) => {
-      if (v !== null) known[u] = true;
-    });
+    const reply = res[k]!;
+    for (let u = 0; u < reply.length; u++) if (reply[u] !== null) known[u] = 1;
   }
   return { latest, known };
+}
+
+/**
+ * A score as Redis writes it: times are integers, written as up to 15 plain digits here,
+ * read from the bytes; anything else (a sign, a fraction, an exponent, "inf", more digits
+ * than a double holds exactly) goes through Number() as ioredis's string would.
+ */
+export function scoreOf(b: Buffer): number {
+  const n = b.length;
+  if (n === 0 || n > 15) return Number(b.toString('latin1'));
+  let x = 0;
+  for (let i = 0; i < n; i++) {
+    const c = b[i]! - 48;
+    if (c < 0 || c > 9) return Number(b.toString('latin1'));
+    x = x * 10 + c;
+  }
+  return x;
 }
 
 /**

@@ -1,7 +1,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
-import { compile, evaluate, parseFilter, type Filter } from '../../core/index.js';
+import { compile, evaluate, evaluateRow, parseFilter, type Filter } from '../../core/index.js';
+import { scoreOf } from '../../storage/redis/reads.js';
 
 const NOW = Date.UTC(2026, 10, 1);
 const leaf = fc.record({
@@ -35,6 +36,26 @@ test('needsUniverse: when false, passing known = true for every user changes no 
     if (c.needsUniverse) return;
     for (const u of users) assert.is(evaluate(c, u.latest, true), evaluate(c, u.latest, u.known));
   }), { numRuns: 500 });
+});
+
+test('evaluateRow over a flat table (NaN: no event) answers as evaluate does per user', () => {
+  fc.assert(fc.property(filter.chain((raw) => {
+    const c = compile(parseFilter(raw), NOW, () => []);
+    return fc.tuple(fc.constant(c), fc.array(user(c.leaves.length), { minLength: 1, maxLength: 20 }));
+  }), ([c, users]) => {
+    const table = Float64Array.from(users.flatMap((u) => u.latest.map((t) => t ?? NaN)));
+    users.forEach((u, i) => assert.is(evaluateRow(c, table, i, u.known), evaluate(c, u.latest, u.known)));
+  }), { numRuns: 500 });
+});
+
+test('scoreOf reads a score from its bytes as Number() reads its text (what the string replies gave)', () => {
+  for (const text of ['0', '7', '1764612345678', '999999999999999', '9007199254740993', '-5', '1.5', '1.7646123456780001e+15', 'inf', '-inf', '']) {
+    assert.ok(Object.is(scoreOf(Buffer.from(text)), Number(text)), text);
+  }
+  fc.assert(fc.property(fc.oneof(fc.double(), fc.maxSafeNat()), (x) => {
+    const text = String(x).replace('Infinity', 'inf');
+    assert.ok(Object.is(scoreOf(Buffer.from(text)), Number(text)), text);
+  }));
 });
 
 test('needsUniverse: a lone not, or an or with a not, needs it; an and with a positive leaf does not', () => {
