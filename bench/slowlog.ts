@@ -13,6 +13,8 @@ export interface SlowlogSummary {
   thresholdUs: number;
   /** Commands that took at least the threshold, by command name (EVALSHA counts as one name). */
   over: Record<string, number>;
+  /** The longest of each command name, µs. */
+  maxByCommand: Record<string, number>;
   /** The longest ones, longest first (at most 5). */
   longest: SlowCommand[];
   /** SLOWLOG kept at most its length per master: more were over the threshold than counted. */
@@ -34,6 +36,7 @@ export async function slowlogWindow(ctx: { redis: Redis | Cluster }, thresholdUs
   return {
     async stop() {
       const over: Record<string, number> = {};
+      const maxByCommand: Record<string, number> = {};
       const all: SlowCommand[] = [];
       let truncated = false;
       for (const [i, n] of nodes.entries()) {
@@ -42,17 +45,17 @@ export async function slowlogWindow(ctx: { redis: Redis | Cluster }, thresholdUs
         for (const [, , usec, argv] of entries) {
           const command = String(argv[0]).toUpperCase();
           over[command] = (over[command] ?? 0) + 1;
+          maxByCommand[command] = Math.max(maxByCommand[command] ?? 0, usec);
           all.push({ usec, command });
         }
         await n.config('SET', 'slowlog-log-slower-than', saved[i]!.slower);
         await n.config('SET', 'slowlog-max-len', saved[i]!.len);
       }
-      return { thresholdUs, over, longest: all.sort((a, b) => b.usec - a.usec).slice(0, 5), truncated };
+      return { thresholdUs, over, maxByCommand, longest: all.sort((a, b) => b.usec - a.usec).slice(0, 5), truncated };
     },
   };
 }
 
 export const formatSlowlog = (s: SlowlogSummary): string =>
-  `${Object.entries(s.over).map(([c, n]) => `${n} x ${c}`).join(', ') || 'none'} at or over ${s.thresholdUs} us` +
-  (s.longest.length ? `; longest ${s.longest.map((c) => `${c.command} ${c.usec} us`).join(', ')}` : '') +
+  `${Object.entries(s.over).map(([c, n]) => `${n} x ${c} (longest ${s.maxByCommand[c]} us)`).join(', ') || 'none'} at or over ${s.thresholdUs} us` +
   (s.truncated ? ' (log full: more than counted)' : '');
