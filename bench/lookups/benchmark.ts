@@ -12,18 +12,14 @@
  * (publish, consumer progress), phases (one measured phase), process-cpu and report. The load
  * generators are ../http-load.ts (closed loop) and ../open-loop.ts.
  */
-import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { connect } from 'nats';
-import { configFromEnv } from '../../config.js';
 import { natsNames } from '../../engine/index.js';
-import { ClickHouseHistory, createRedis } from '../../storage/index.js';
 import { machineBusy, round } from '../measure.js';
 import type { Benchmark } from '../types.js';
 import { STALL_MS, cleanupNamespace, machineInfo, writeResult } from '../namespace.js';
 import { drawLookups } from '../charts.js';
-import { RATE_LIMIT, type Ctx, type Params } from './context.js';
+import { RATE_LIMIT, openContext, type Ctx, type Params } from './context.js';
 import { startBareFastify, type BareFastify } from './bare-fastify.js';
 import { freePort, startTierstream, type TierstreamProcess } from './tierstream-process.js';
 import { FILTER, checkAnswers, requestBodies, writeHotData, type Agreement } from './hot-data.js';
@@ -86,22 +82,8 @@ export const lookups: Benchmark = {
 };
 
 async function runLookups(p: Params, signal: AbortSignal): Promise<void> {
-  const ns = `bench_${randomBytes(4).toString('hex')}`;
-  const apiKey = randomBytes(16).toString('hex');
-  const env = {
-    TIERSTREAM_NAMESPACE: ns,
-    TIERSTREAM_RATE_LIMIT: String(RATE_LIMIT),
-    TIERSTREAM_API_KEYS: `${apiKey}:lookup`,
-  };
-  const config = configFromEnv({ ...process.env, ...env });
-  const nc = await connect({ servers: config.natsServers, name: `bench-${ns}` });
-  const ctx: Ctx = {
-    ns, p, signal, nc,
-    jsm: await nc.jetstreamManager(),
-    history: new ClickHouseHistory({ url: config.clickhouseUrl, cluster: config.clickhouseCluster, database: ns }),
-    redis: createRedis({ url: config.redisUrl, clusterNodes: config.redisClusterNodes }),
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${apiKey}` },
-  };
+  const { ctx, env, config } = await openContext(p, signal);
+  const { ns } = ctx;
   const startedAt = new Date();
   const loadAtStart = os.loadavg();
   console.log(`namespace ${ns}; ${os.cpus().length} CPUs, node ${process.version}, load average ${loadAtStart.map((x) => x.toFixed(2)).join(' ')}; ` +

@@ -15,20 +15,16 @@
  * µs per check is taken from the unprofiled runs. Every answer is checked before each run.
  */
 import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { connect } from 'nats';
-import { configFromEnv } from '../../config.js';
-import { ClickHouseHistory, createRedis } from '../../storage/index.js';
 import { median, pidCpuSeconds, round, table } from '../measure.js';
 import { cleanupNamespace, codeVersion, machineInfo, writeResult } from '../namespace.js';
 import { readProfile, summarizeProfile, type ProfileSummary } from '../cpuprofile.js';
 import { runLoad } from '../http-load.js';
 import type { Benchmark } from '../types.js';
-import { RATE_LIMIT, type Ctx, type Params } from './context.js';
+import { RATE_LIMIT, openContext, type Params } from './context.js';
 import { FILTER, checkAnswers, requestBodies, writeHotData } from './hot-data.js';
 import { waitForMerges } from './benchmark.js';
 import { servicePids } from './process-cpu.js';
@@ -85,24 +81,14 @@ interface RunResult {
 }
 
 async function runCheckProfile(raw: Record<string, number>, trees: Tree[], signal: AbortSignal): Promise<void> {
-  const ns = `bench_${randomBytes(4).toString('hex')}`;
-  const apiKey = randomBytes(16).toString('hex');
-  const env = { TIERSTREAM_NAMESPACE: ns, TIERSTREAM_RATE_LIMIT: String(RATE_LIMIT), TIERSTREAM_API_KEYS: `${apiKey}:lookup` };
-  const config = configFromEnv({ ...process.env, ...env });
   // The lookups benchmark's parameters: only those of the data and the bodies are read here.
   const p: Params = {
     users: raw.users!, clickPct: raw['click-pct']!, idsPerCheck: raw['ids-per-check']!, bodies: raw.bodies!, connections: raw.connections!,
     closedDuration: raw.duration!, closedWarmup: raw.warmup!, rateLow: 0, rateHigh: 0, duration: 0, warmup: 0, sockets: 0, generatorNice: 0,
     backlog: 0, backlogCampaigns: 0, backlogUsers: 0, seed: raw.seed!,
   };
-  const nc = await connect({ servers: config.natsServers, name: `bench-${ns}` });
-  const ctx: Ctx = {
-    ns, p, signal, nc,
-    jsm: await nc.jetstreamManager(),
-    history: new ClickHouseHistory({ url: config.clickhouseUrl, cluster: config.clickhouseCluster, database: ns }),
-    redis: createRedis({ url: config.redisUrl, clusterNodes: config.redisClusterNodes }),
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${apiKey}` },
-  };
+  const { ctx, env, config } = await openContext(p, signal);
+  const { ns } = ctx;
   const startedAt = new Date();
   const loadAtStart = os.loadavg();
   const profileDir = mkdtempSync(join(os.tmpdir(), 'tierstream-check-profile-'));

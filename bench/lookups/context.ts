@@ -1,7 +1,9 @@
 /** What every part of the lookups benchmark shares: its parameters, its connections, the targets. */
-import type { JetStreamManager, NatsConnection } from 'nats';
+import { randomBytes } from 'node:crypto';
+import { connect, type JetStreamManager, type NatsConnection } from 'nats';
 import type { Cluster, Redis } from 'ioredis';
-import type { ClickHouseHistory } from '../../storage/index.js';
+import { configFromEnv, type Config } from '../../config.js';
+import { ClickHouseHistory, createRedis } from '../../storage/index.js';
 
 /** The issue's targets (bench/README.md), reported, never asserted. */
 export const TARGET_P99_IDLE_MS = 2;
@@ -46,4 +48,24 @@ export interface Ctx {
   redis: Redis | Cluster;
   /** Headers of every check request: JSON, and the bench's API key (scope lookup). */
   headers: Record<string, string>;
+}
+
+/**
+ * A fresh namespace with one API key (scope lookup), the environment tierstream runs with
+ * (rate limit out of the way), its configuration, and the benchmark's own connections.
+ */
+export async function openContext(p: Params, signal: AbortSignal): Promise<{ ctx: Ctx; env: Record<string, string>; config: Config }> {
+  const ns = `bench_${randomBytes(4).toString('hex')}`;
+  const apiKey = randomBytes(16).toString('hex');
+  const env = { TIERSTREAM_NAMESPACE: ns, TIERSTREAM_RATE_LIMIT: String(RATE_LIMIT), TIERSTREAM_API_KEYS: `${apiKey}:lookup` };
+  const config = configFromEnv({ ...process.env, ...env });
+  const nc = await connect({ servers: config.natsServers, name: `bench-${ns}` });
+  const ctx: Ctx = {
+    ns, p, signal, nc,
+    jsm: await nc.jetstreamManager(),
+    history: new ClickHouseHistory({ url: config.clickhouseUrl, cluster: config.clickhouseCluster, database: ns }),
+    redis: createRedis({ url: config.redisUrl, clusterNodes: config.redisClusterNodes }),
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${apiKey}` },
+  };
+  return { ctx, env, config };
 }
