@@ -1,30 +1,16 @@
 // The console's only way to tierstream: the public /v1 API (README, "API so far"), with the
 // operator's key as a bearer token.
 
-export type Kind = 'campaign' | 'canvas';
-export type Tier = 'hot' | 'demoting' | 'expired' | 'restoring';
+import type { components, operations } from '../../client/openapi.js';
 
-export interface SourceState {
-  id: string;
-  kind: Kind;
-  name?: string | null;
-  tags?: string[];
-  status: 'active' | 'stopped';
-  tier: Tier;
-  stoppedAt: string | null;
-  expiresAt: string | null;
-  pinnedBy: string[];
-  restore: { startedAt: string | null; finishedAt: string | null; progress: number; etaSeconds?: number | null } | null;
-  transitions: { tier: Tier; at: string; reason: string }[];
-  counts: { hot: number | null; history: number };
-}
+// The answers' types come from the OpenAPI document (client/openapi.ts, `npm run openapi`),
+// not from a copy of them: the console sees a changed answer as a type error.
+type Json<R> = R extends { content: { 'application/json': infer T } } ? T : never;
 
-export interface FilterDoc {
-  id: string;
-  filter: unknown;
-  sources: string[];
-  updatedAt: string;
-}
+export type SourceState = components['schemas']['SourceState'];
+export type Kind = SourceState['kind'];
+export type Tier = SourceState['tier'];
+export type FilterDoc = components['schemas']['RegisteredFilter'];
 
 export interface ListQuery {
   kind?: string;
@@ -40,27 +26,9 @@ export interface ListQuery {
 export type TierCounts = Record<Tier, number>;
 
 /** GET /v1/overview (README, "Sources listing and overview"). */
-export interface Overview {
-  sources: { total: number; tiers: TierCounts; kinds: Record<Kind, TierCounts> };
-  hot: {
-    sources: number;
-    users: number;
-    memoryBytes: number;
-    measuredSources: number;
-    measuredAt: string;
-    top: { source: string; kind: Kind; id: string; name: string | null; users: number; memoryBytes: number }[];
-  };
-  restoring: { source: string; name: string | null; startedAt: string | null; progress: number; etaSeconds: number | null }[];
-  expiring: Record<'P7D' | 'P30D', number>;
-  transitions: { source: string; name: string | null; tier: Tier; at: string; reason: string }[];
-}
+export type Overview = Json<operations['getOverview']['responses'][200]>;
 
-export interface ExpiringItem {
-  source: string;
-  expiresAt: string;
-  stoppedAt: string | null;
-  tags: string[];
-}
+export type ExpiringItem = Json<operations['listExpiring']['responses'][200]>['items'][number];
 
 /** Where a retargeting answer came from. */
 export type ServedFrom = 'hot' | 'history';
