@@ -12,8 +12,10 @@ export interface RedisHotIndexOptions {
   namespace: string;
   /**
    * Most ARGV values sent in one script call or ZADD (load); larger folds are split (default 2_000, about
-   * 1,000 members: under a millisecond of Redis time, so a lookup never waits long behind
-   * ingest, restore or rebuild writes; 40_000 kept Redis busy 12-17 ms per call).
+   * 1,000 members: an ingest apply averaged 0.5-0.6 ms of Redis time during a drain, so a lookup
+   * never waits long behind ingest, restore or rebuild writes; 40_000 kept Redis busy 12-17 ms per
+   * call. Half of it made restores under ingest 40% slower: bench/README.md, "Redis's longest
+   * commands").
    */
   maxArgsPerCall?: number;
 }
