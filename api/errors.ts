@@ -6,6 +6,7 @@ import { ErasureError, TierError } from '../tiers/index.js';
 export const API_ERRORS = {
   invalid_request: 400,
   invalid_filter: 400,
+  invalid_cursor: 400,
   unauthorized: 401,
   forbidden: 403,
   source_not_found: 404,
@@ -23,6 +24,7 @@ export const API_ERRORS = {
   hot_tier_rebuilding: 503,
   source_restoring: 503,
   store_unavailable: 503,
+  lookup_timeout: 503,
 } as const;
 
 export type ApiErrorCode = keyof typeof API_ERRORS;

@@ -166,6 +166,7 @@ export function answer(description: string, schema: object | null) {
 const ERROR_WHEN: Partial<Record<ApiErrorCode, string>> = {
   invalid_request: 'a body, query or parameter breaks its schema',
   invalid_filter: 'the filter is outside the grammar (`path` names the node)',
+  invalid_cursor: 'the cursor was not given by this kind of walk (hot or history); start again without it',
   unauthorized: 'keys are configured and there is no known Bearer key',
   forbidden: "the key lacks the route's scope",
   source_not_found: 'the campaign or canvas is not known',
@@ -178,6 +179,7 @@ const ERROR_WHEN: Partial<Record<ApiErrorCode, string>> = {
   internal_error: 'a bug or an unexpected failure; details are in the log',
   source_restoring: 'a source the filter names is being restored (`sources`)',
   store_unavailable: 'Redis, ClickHouse or NATS did not answer in time (header Retry-After: 1)',
+  lookup_timeout: 'a count or audience page did not finish its walk in time; it stopped sending work (ask for an estimate)',
   not_ready: 'NATS, Redis or ClickHouse does not answer (`checks`)',
   hot_tier_rebuilding: 'the hot tier is being rebuilt from history (`checks`)',
 };

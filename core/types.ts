@@ -1,4 +1,4 @@
-import type { FilterPlan, Program } from './filter/program.js';
+import type { FilterPlan } from './filter/program.js';
 import type { TagRef } from './filter/grammar.js';
 
 /**
@@ -105,6 +105,11 @@ export interface HotIndex {
    * transition. Same max-merge as apply, so it commutes with ingest.
    */
   load(fold: SourceFold, opts?: ApplyOptions): Promise<void>;
+  /**
+   * Sizes an empty source for about `users` users before a restore or rebuild loads it (no
+   * effect on a source holding users): the load then needs no growth step by step.
+   */
+  reserve(source: SourceRef, users: number): Promise<void>;
   /** Distinct users with any hot interaction of the source. */
   countUsers(source: SourceRef): Promise<number>;
   /** countUsers of each source, by source name, in bounded pipelines (a round trip per few hundred sources). */
@@ -190,13 +195,25 @@ export interface HotLookup {
    */
   scores(leaves: readonly { source: SourceRef; index: string }[], sources: readonly SourceRef[], users: readonly string[]):
     Promise<{ latest: Float64Array; known: Uint8Array }>;
-  users(sources: readonly SourceRef[]): Promise<string[]>;
-  filterSet(
-    source: SourceRef,
-    leaves: readonly { index: string; after: number; before: number }[],
-    program: Program,
-    mode: { count: true } | { count?: false; afterUser?: string; limit: number },
-  ): Promise<number | string[]>;
+  /**
+   * One bounded step of a walk over the users of `sources` in position order (a hash of the
+   * user id; README "Hot index"): the users whose position is in [from, end), end <= to,
+   * about `maxUsers` of them, sorted by (position, id), with their leaf times as `scores`
+   * gives them. A walk from 0 to 2^32 meets every user present throughout exactly once,
+   * whatever is written between steps.
+   */
+  segment(leaves: readonly { source: SourceRef; index: string }[], sources: readonly SourceRef[], from: number, to: number, maxUsers: number): Promise<HotSegment>;
+}
+
+/** One step of a hot walk (HotLookup.segment). */
+export interface HotSegment {
+  users: string[];
+  /** Each user's position, in [0, 2^32). */
+  positions: Float64Array;
+  /** `latest[u * leaves + l]`: user u's time in leaf l's index, NaN when none. */
+  latest: Float64Array;
+  /** Every user with a position in [from, end) is in `users`; 2^32 when the walk is over. */
+  end: number;
 }
 
 /** What the history path needs of ClickHouse. */

@@ -1,14 +1,42 @@
 import { compile, evaluateRow, parseSourceName, type FilterPlan, type Filter, type HistoryLookup, type HotLookup, type SourceRef, type SourceRecord, type SourceRegistry } from '../core/index.js';
 
 export class LookupError extends Error {
-  constructor(readonly code: 'source_expired' | 'source_restoring', message: string, readonly sources: string[]) {
+  constructor(readonly code: 'source_expired' | 'source_restoring' | 'invalid_cursor' | 'lookup_timeout', message: string, readonly sources: string[] = []) {
     super(message);
     this.name = 'LookupError';
   }
 }
 
-/** Users evaluated per Redis round trip in count and audience walks. */
-const CHUNK = 1_000;
+/**
+ * Users one walk step reads per source (whole buckets, so up to a bucket more): a step is one
+ * lua/walk.lua call per source, well under a millisecond of Redis time.
+ */
+const STEP_USERS = 1_000;
+/** Walks a count runs side by side, each over a quarter of the positions. */
+const COUNT_WALKS = 4;
+/** Users an estimate reads per source: one step from position 0, a uniform sample of the hash. */
+const SAMPLE_USERS = 4_000;
+/** End of the walk: positions are 32-bit. */
+const POSITIONS = 2 ** 32;
+/** A count or an audience page gives up (503 lookup_timeout) past this, and stops sending work. */
+const WALK_BUDGET_MS = 9_000;
+
+/**
+ * Where an audience walk stands, as the API hands it out (base64url of this text): `h` then
+ * the last user's position (8 hex digits) and id for a hot walk, `c` then the last id for a
+ * history walk (user id order).
+ */
+export function encodeCursor(c: HotCursor | { user: string }): string {
+  return 'pos' in c ? `h${c.pos.toString(16).padStart(8, '0')}${c.user}` : `c${c.user}`;
+}
+
+type HotCursor = { pos: number; user: string };
+
+function decodeCursor(text: string, fromHistory: boolean): HotCursor | { user: string } {
+  if (fromHistory && text.startsWith('c')) return { user: text.slice(1) };
+  if (!fromHistory && /^h[0-9a-f]{8}/.test(text)) return { pos: parseInt(text.slice(1, 9), 16), user: text.slice(9) };
+  throw new LookupError('invalid_cursor', `the cursor is not one this ${fromHistory ? 'history' : 'hot'} walk gave; start again without it`);
+}
 
 /** Compiled leaves name their source as `kind:id`, valid by construction. */
 const ref = (name: string): SourceRef => parseSourceName(name)!;
@@ -20,8 +48,9 @@ const ref = (name: string): SourceRef => parseSourceName(name)!;
  * Takes a parsed filter (core parseFilter: inline filters are parsed by the API, registered
  * ones once, when registered). Throws LookupError when a named source is not hot.
  */
-export function createLookup(deps: { registry: SourceRegistry; hot: HotLookup; history: HistoryLookup; now?: () => number }) {
+export function createLookup(deps: { registry: SourceRegistry; hot: HotLookup; history: HistoryLookup; now?: () => number; walkBudgetMs?: number }) {
   const now = deps.now ?? Date.now;
+  const budgetMs = deps.walkBudgetMs ?? WALK_BUDGET_MS;
 
   async function prepare(filter: Filter, fromHistory: boolean) {
     // Tag leaves stand for the sources carrying the tag now, as this process's mirror of the
@@ -42,8 +71,9 @@ export function createLookup(deps: { registry: SourceRegistry; hot: HotLookup; h
     const leaves = c.leaves.map((l) => ({ source: ref(l.source), index: l.index, after: l.after, before: l.before }));
     return { c, sources, leaves, sql: { leaves, program: c.program, sources } satisfies FilterPlan };
   }
+  type Prepared = Awaited<ReturnType<typeof prepare>>;
 
-  async function matchHot(p: Awaited<ReturnType<typeof prepare>>, users: readonly string[]): Promise<string[]> {
+  async function matchHot(p: Prepared, users: readonly string[]): Promise<string[]> {
     // The universe is read only when the filter can match a user with no leaf event.
     const universe = p.c.needsUniverse;
     const { latest, known } = await deps.hot.scores(p.leaves, universe ? p.sources : [], users);
@@ -65,58 +95,92 @@ export function createLookup(deps: { registry: SourceRegistry; hot: HotLookup; h
       return unique.filter((u) => found.has(u));
     },
 
+    /**
+     * How many users match: exact, from a walk over every position in bounded steps (hot), or
+     * one query (history).
+     */
     async count(filter: Filter, fromHistory = false): Promise<number> {
       const p = await prepare(filter, fromHistory);
       if (p.sources.length === 0) return 0;
       if (fromHistory) return deps.history.filterCount(p.sql);
-      // One source: Redis computes the set in the source's slot. Several: their keys live in
-      // different Cluster slots, so the universe is read and evaluated here, 1,000 at a time.
-      if (p.sources.length === 1) return (await deps.hot.filterSet(p.sources[0]!, p.leaves, p.c.program, { count: true })) as number;
-      const universe = await deps.hot.users(p.sources);
-      let n = 0;
-      for (let i = 0; i < universe.length; i += CHUNK) n += (await matchHot(p, universe.slice(i, i + CHUNK))).length;
-      return n;
+      const deadline = performance.now() + budgetMs;
+      const quarter = POSITIONS / COUNT_WALKS;
+      const counts = await Promise.all(
+        Array.from({ length: COUNT_WALKS }, async (_, i) => {
+          let n = 0;
+          for (let pos = i * quarter; pos < (i + 1) * quarter; ) {
+            const seg = await step(p, pos, (i + 1) * quarter, STEP_USERS, deadline);
+            for (let u = 0; u < seg.users.length; u++) if (evaluateRow(p.c, seg.latest, u, true)) n++;
+            pos = seg.end;
+          }
+          return n;
+        }),
+      );
+      return counts.reduce((a, b) => a + b, 0);
     },
 
     /**
-     * A page of matching users in user id order, after `cursor` (the last id of the previous
-     * page). Pages of one walk never repeat a user, and a user matching throughout the walk is
-     * never skipped, whatever arrives meanwhile.
+     * An estimate of the count from a sample: the users of the first positions (a hash of the
+     * id, so a uniform sample), about SAMPLE_USERS of each source, scaled up; `margin` is the
+     * half-width of a 95% interval (binomial sampling of each matching user with the sampled
+     * share). Exact, with margin 0, when the sample is the whole walk or from history.
+     */
+    async estimate(filter: Filter, fromHistory = false): Promise<{ count: number; margin: number }> {
+      const p = await prepare(filter, fromHistory);
+      if (p.sources.length === 0) return { count: 0, margin: 0 };
+      if (fromHistory) return { count: await deps.history.filterCount(p.sql), margin: 0 };
+      const seg = await step(p, 0, POSITIONS, SAMPLE_USERS, performance.now() + budgetMs);
+      let m = 0;
+      for (let u = 0; u < seg.users.length; u++) if (evaluateRow(p.c, seg.latest, u, true)) m++;
+      if (seg.end >= POSITIONS) return { count: m, margin: 0 };
+      const f = seg.end / POSITIONS;
+      // No match in the sample: the rule of three bounds the rate by 3 / sampled share.
+      const margin = m === 0 ? 3 / f : (1.96 * Math.sqrt(m * (1 - f))) / f;
+      return { count: Math.round(m / f), margin: Math.ceil(margin) };
+    },
+
+    /**
+     * A page of matching users after `cursor` (encodeCursor's text). Hot: in position order (a
+     * hash of the id; README "Hot index"), walked in bounded steps from the cursor, so a page
+     * costs about its size; history: in user id order. Pages of one walk never repeat a user,
+     * and a user matching throughout the walk is never skipped, whatever arrives meanwhile.
      */
     async audience(filter: Filter, limit: number, cursor: string | undefined, fromHistory = false): Promise<{ users: string[]; next: string | null }> {
       const p = await prepare(filter, fromHistory);
-      let users: string[];
-      if (p.sources.length === 0) {
-        users = [];
-      } else if (fromHistory) {
-        users = await deps.history.filterUsers(p.sql, { limit: limit + 1, ...(cursor !== undefined && { afterUser: cursor }) });
-      } else if (p.sources.length === 1) {
-        users = (await deps.hot.filterSet(p.sources[0]!, p.leaves, p.c.program, { limit, ...(cursor !== undefined && { afterUser: cursor }) })) as string[];
-      } else {
-        const universe = await deps.hot.users(p.sources);
-        let i = cursor === undefined ? 0 : upperBound(universe, cursor);
-        users = [];
-        while (i < universe.length && users.length <= limit) {
-          users.push(...(await matchHot(p, universe.slice(i, i + CHUNK))));
-          i += CHUNK;
-        }
+      const after = cursor === undefined ? undefined : decodeCursor(cursor, fromHistory);
+      if (p.sources.length === 0) return { users: [], next: null };
+      if (fromHistory) {
+        const users = await deps.history.filterUsers(p.sql, { limit: limit + 1, ...(after && { afterUser: after.user }) });
+        const page = users.slice(0, limit);
+        return { users: page, next: users.length > limit ? encodeCursor({ user: page[page.length - 1]! }) : null };
       }
-      const page = users.slice(0, limit);
-      return { users: page, next: users.length > limit ? page[page.length - 1]! : null };
+      const deadline = performance.now() + budgetMs;
+      const start = after && 'pos' in after ? (after as HotCursor) : undefined;
+      const page: string[] = [];
+      let last: HotCursor | undefined = start;
+      let pos = start?.pos ?? 0;
+      while (pos < POSITIONS) {
+        const seg = await step(p, pos, POSITIONS, Math.max(STEP_USERS, limit - page.length), deadline);
+        for (let u = 0; u < seg.users.length; u++) {
+          const at = seg.positions[u]!;
+          const user = seg.users[u]!;
+          if (start && (at < start.pos || (at === start.pos && user <= start.user))) continue;
+          if (!evaluateRow(p.c, seg.latest, u, true)) continue;
+          if (page.length === limit) return { users: page, next: encodeCursor(last!) };
+          page.push(user);
+          last = { pos: at, user };
+        }
+        pos = seg.end;
+      }
+      return { users: page, next: null };
     },
   };
-}
 
-/** First index whose value is greater than `x` in a sorted array. */
-function upperBound(sorted: string[], x: string): number {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (sorted[mid]! <= x) lo = mid + 1;
-    else hi = mid;
+  /** One walk step, refused once the lookup's time is up: a late walk stops sending work. */
+  async function step(p: Prepared, from: number, to: number, maxUsers: number, deadline: number) {
+    if (performance.now() > deadline) throw new LookupError('lookup_timeout', `the walk did not finish within ${budgetMs} ms; ask for an estimate or narrow the filter`);
+    return deps.hot.segment(p.leaves, p.sources, from, to, maxUsers);
   }
-  return lo;
 }
 
 export type Lookup = ReturnType<typeof createLookup>;

@@ -191,13 +191,14 @@ export function createTierManager(deps: TierManagerDeps, options: TierManagerOpt
 
   async function runRestore(source: SourceRef): Promise<void> {
     const started = performance.now();
+    // Sized while the gate is still closed (the source holds no user): the load then writes
+    // into buckets of the right number instead of growing them one split at a time. Aggregate
+    // rows are at least the users, so this errs on more, smaller buckets.
+    const rows = await deps.history.countAggregateRows(source).catch(() => 0);
+    if (rows > 0) await deps.hot.reserve(source, rows);
     await deps.hot.setGate(source, 'restoring');
-    // The row count is for progress only: it runs beside the first chunk's read, not before it.
-    let total = 0;
-    void deps.history.countAggregateRows(source).then(
-      (n) => void (total = n),
-      () => undefined,
-    );
+    // The row count sizes the source and measures progress.
+    const total = rows;
     let done = 0;
     let lastReport = performance.now();
     // Up to RESTORE_WRITES_IN_FLIGHT chunks are written to Redis while the next is read from
@@ -374,6 +375,7 @@ export function createTierManager(deps: TierManagerDeps, options: TierManagerOpt
       for (const rec of records) {
         if (rec.tier !== 'hot' && rec.tier !== 'restoring') continue;
         if (rec.tier === 'restoring') await deps.hot.setGate(rec, 'restoring');
+        await deps.hot.reserve(rec, await deps.history.countAggregateRows(rec));
         for await (const rows of deps.history.aggregateSource(rec, chunkRows)) await deps.hot.load(foldAggregates(rec, rows), { maxInFlight: hotWritesInFlight(deps.pressure) });
       }
       await deps.hot.renewRebuild(owner, 0);

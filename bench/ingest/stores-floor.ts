@@ -9,7 +9,7 @@
  */
 import { Readable } from 'node:stream';
 import { foldEvents, type InteractionEvent } from '../../core/index.js';
-import { ClickHouseHistory, eventTsvRow, sourceKeys } from '../../storage/index.js';
+import { ClickHouseHistory, eventTsvRow, sourceTag } from '../../storage/index.js';
 import { RssSampler, MiB, forceGc, round } from '../measure.js';
 import { redisKeys } from '../namespace.js';
 import type { Ctx } from './context.js';
@@ -103,10 +103,11 @@ async function writeHot(ctx: Ctx, floorNs: string, events: readonly InteractionE
   const perCommand = ctx.p.zaddMembers;
   function* pipelines(): Generator<(string | number)[][]> {
     for (const fold of foldEvents(events)) {
-      const k = sourceKeys(floorNs, fold.source);
+      // The floor writes plain sorted sets (the layout before the compact one): ZADD GT alone.
+      const base = `${floorNs}:${sourceTag(fold.source)}:i:`;
       let cmds: (string | number)[][] = [];
       for (const [name, users] of fold.indexes) {
-        const key = k.index(name);
+        const key = base + name;
         counts.keys++;
         let args: (string | number)[] = [key, 'GT'];
         for (const [user, time] of users) {

@@ -64,7 +64,7 @@ export async function writeHotData(ctx: Ctx, config: Config): Promise<HotData> {
     return {
       events,
       seconds: round((performance.now() - t0) / 1000, 1),
-      redis: { any: await ctx.redis.zcard(keys.index('any')), send: await ctx.redis.zcard(keys.index('e:send')), click: await ctx.redis.zcard(keys.index('e:click')) },
+      redis: { any: Number(await ctx.redis.hget(keys.meta, 'n')), send: p.users, click: clicked.reduce((n: number, c: number) => n + c, 0) },
       clicked,
     };
   } finally {

@@ -2,14 +2,18 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { SourceRef } from '../../core/index.js';
 import { sourceKeys } from '../../storage/index.js';
+import { forEachRecord } from '../../storage/redis/layout.js';
 import { round } from '../measure.js';
 import { STALL_MS, masters } from '../namespace.js';
 import type { Ctx } from './context.js';
 
 export interface SourceMemory {
-  /** Keys of the source that exist: key list, tier gate, index zsets. */
+  /** Keys of the source that exist: tier gate, meta, buckets. */
   keys: number;
-  /** Members over all its index zsets. */
+  /**
+   * Entries: a user in one index of the source (`any`, a type, a variant x type, a step x type),
+   * as the layout before stored one sorted-set member each; here `any` plus each record.
+   */
   members: number;
   /** Sum of MEMORY USAGE <key> SAMPLES 0 over those keys. */
   bytes: number;
@@ -21,17 +25,23 @@ export interface RedisMemory {
   usedMemoryRss: number;
 }
 
-/** MEMORY USAGE (SAMPLES 0: every member counted) of the source's key list, tier gate and index keys. */
+/** MEMORY USAGE (SAMPLES 0: every field counted) of the source's tier gate, meta and buckets. */
 export async function sourceMemory(ctx: Ctx, source: SourceRef): Promise<SourceMemory> {
   const k = sourceKeys(ctx.ns, source);
-  const names = await ctx.redis.smembers(k.keys);
+  const [level, split, gen] = await ctx.redis.hmget(k.meta, 'L', 'p', 'g');
+  const buckets = level === null ? 0 : 2 ** Number(level) + Number(split);
   const out: SourceMemory = { keys: 0, members: 0, bytes: 0 };
-  for (const key of [k.keys, k.tier, ...names]) {
+  const keys = [k.tier, k.meta, ...Array.from({ length: buckets }, (_, b) => k.bucket(gen!, b))];
+  for (const key of keys) {
     const bytes = (await ctx.redis.call('MEMORY', 'USAGE', key, 'SAMPLES', '0')) as number | null;
     if (bytes === null) continue;
     out.keys++;
     out.bytes += bytes;
-    if (key !== k.keys && key !== k.tier) out.members += await ctx.redis.zcard(key);
+    if (key === k.tier || key === k.meta) continue;
+    for (const value of Object.values(await ctx.redis.hgetallBuffer(key))) {
+      out.members++; // any
+      forEachRecord(value, () => void out.members++);
+    }
   }
   return out;
 }

@@ -3,29 +3,52 @@ import type { Cluster, Redis } from 'ioredis';
 
 /**
  * The project's Lua scripts (lua/*.lua, each with its KEYS/ARGV header) as typed client
- * commands. None of them answers with an error code of its own: apply and sentinel return
- * plain numbers their callers read, and filter_set's failures arrive as Redis error replies.
+ * commands. None of them answers with an error of its own: they return numbers or arrays
+ * their callers read (write's -1 asks for the index ids again; see write.ts).
  */
 
 export type RedisClient = Redis | Cluster;
 
+type Arg = string | number | Buffer;
+
 /** A client with the scripts registered (see defineCommands). */
 export type WithCommands = RedisClient & {
-  /** lua/filter_set.lua: count or page of a one-source filter. */
-  tsFilterSet(numKeys: number, ...args: (string | number)[]): Promise<number | string[]>;
-  /** lua/apply.lua: 1 applied, 0 skipped (tier gate closed). */
-  tsApply(numKeys: number, ...args: (string | number)[]): Promise<number>;
+  /** lua/dict.lua: {generation, ids...}. */
+  tsDict(meta: string, legacyKeys: string, tier: string, ...args: Arg[]): Promise<[string, ...number[]]>;
+  /** lua/write.lua: 1 applied, 0 skipped (tier gate closed), -1 generation changed. */
+  tsWrite(tier: string, meta: string, ...args: Arg[]): Promise<number>;
+  /** lua/read.lua, replies as Buffers: {ids..., value per user}. */
+  tsReadBuffer(meta: string, ...args: Arg[]): Promise<(number | Buffer | null)[]>;
+  /** lua/walk.lua, replies as Buffers: {end, ids..., user, value, ...}. */
+  tsWalkBuffer(meta: string, ...args: Arg[]): Promise<(number | Buffer)[]>;
+  /** lua/user.lua: {} or {value, names...}, as Buffers. */
+  tsUserBuffer(meta: string, ...args: Arg[]): Promise<Buffer[]>;
+  /** lua/erase.lua: entries removed. */
+  tsErase(meta: string, ...args: Arg[]): Promise<number>;
+  /** lua/reserve.lua: the level in force (-1: no meta). */
+  tsReserve(meta: string, level: number): Promise<number>;
   /** lua/sentinel.lua: 0..3, see its header. */
   tsSentinel(sentinel: string, rebuilding: string, owner: string, ttlMs: number, force: 0 | 1): Promise<number>;
 };
 
 const lua = (name: string) => readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), 'utf8');
 
+const SCRIPTS: [command: string, file: string, keys: number][] = [
+  ['tsDict', 'dict', 3],
+  ['tsWrite', 'write', 2],
+  ['tsRead', 'read', 1],
+  ['tsWalk', 'walk', 1],
+  ['tsUser', 'user', 1],
+  ['tsErase', 'erase', 1],
+  ['tsReserve', 'reserve', 1],
+  ['tsSentinel', 'sentinel', 2],
+];
+
 /** Registers the project's Lua scripts once, so calls use EVALSHA and reload on NOSCRIPT. */
 export function defineCommands(redis: RedisClient): WithCommands {
-  const r = redis as WithCommands;
-  if (typeof r.tsApply !== 'function') redis.defineCommand('tsApply', { lua: lua('apply') });
-  if (typeof r.tsFilterSet !== 'function') redis.defineCommand('tsFilterSet', { lua: lua('filter_set') });
-  if (typeof r.tsSentinel !== 'function') redis.defineCommand('tsSentinel', { lua: lua('sentinel'), numberOfKeys: 2 });
-  return r;
+  const r = redis as unknown as Record<string, unknown>;
+  for (const [name, file, numberOfKeys] of SCRIPTS) {
+    if (typeof r[name] !== 'function') redis.defineCommand(name, { lua: lua(file), numberOfKeys });
+  }
+  return redis as WithCommands;
 }

@@ -3,20 +3,28 @@ import type { RedisClient } from './commands.js';
 import { sourceKeys } from './keys.js';
 
 /**
- * Removes every index key of a source without blocking Redis: the key list is walked with
- * SSCAN and keys are UNLINKed (freed in the background) in batches. Returns keys removed.
- * All keys share the source's hash slot, so each UNLINK is valid on Redis Cluster.
+ * Removes every key of a source but its tier gate, without blocking Redis: its buckets (their
+ * number is in the meta) are UNLINKed in batches of `batchSize`, then the meta, then what the
+ * previous layout left (its key list and the keys in it). The caller has closed the tier gate,
+ * so no write adds a bucket meanwhile. Returns keys removed. All keys share the source's hash
+ * slot, so each UNLINK is valid on Redis Cluster.
  */
-export async function dropSource(redis: RedisClient, ns: string, source: SourceRef, batchSize = 200): Promise<number> {
+export async function dropSource(redis: RedisClient, ns: string, source: SourceRef, batchSize = 500): Promise<number> {
   const k = sourceKeys(ns, source);
+  const [level, split, gen] = await redis.hmget(k.meta, 'L', 'p', 'g');
+  const buckets = level === null ? 0 : 2 ** Number(level) + Number(split);
   let removed = 0;
+  for (let i = 0; i < buckets; i += batchSize) {
+    const keys = Array.from({ length: Math.min(batchSize, buckets - i) }, (_, j) => k.bucket(gen!, i + j));
+    removed += await redis.unlink(...keys);
+  }
+  removed += await redis.unlink(k.meta);
   let cursor = '0';
   do {
-    const [next, keys] = await redis.sscan(k.keys, cursor, 'COUNT', batchSize);
+    const [next, keys] = await redis.sscan(k.legacyKeys, cursor, 'COUNT', batchSize);
     cursor = next;
     if (keys.length) removed += await redis.unlink(...keys);
   } while (cursor !== '0');
-  // The apply script adds a key to the list in the same call that creates it: none is missed.
-  removed += await redis.unlink(k.keys);
+  removed += await redis.unlink(k.legacyKeys);
   return removed;
 }

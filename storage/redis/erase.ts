@@ -1,24 +1,28 @@
 import type { SourceRef } from '../../core/index.js';
-import type { RedisClient } from './commands.js';
+import type { WithCommands } from './commands.js';
 import { sourceKeys } from './keys.js';
+import { hashUser } from './layout.js';
+
+/** Calls sent at a time: each is one HGET and HDEL in one bucket. */
+const IN_FLIGHT = 100;
 
 /**
- * Removes a user from every index key of each source (the key list each source keeps), one
- * pipeline per source: its keys share a hash slot, so this works on Redis Cluster too.
- * Returns the members removed (one per source and index the user was in).
+ * Removes a user from each source (lua/erase.lua: the user's field in its bucket, every index
+ * of the source at once), at most IN_FLIGHT calls at a time; each call is routed to its
+ * source's node on Redis Cluster. Returns the entries removed (the user's `any` and each of
+ * its records in each source), as the layout before counted sorted-set members.
  */
-export async function eraseUser(redis: RedisClient, ns: string, userId: string, sources: readonly SourceRef[]): Promise<number> {
+export async function eraseUser(redis: WithCommands, ns: string, userId: string, sources: readonly SourceRef[]): Promise<number> {
+  const h = hashUser(userId);
   let removed = 0;
-  for (const source of sources) {
-    const k = sourceKeys(ns, source);
-    const keys = await redis.smembers(k.keys);
-    if (keys.length === 0) continue;
-    const p = redis.pipeline();
-    for (const key of keys) p.zrem(key, userId);
-    for (const [err, n] of (await p.exec()) ?? []) {
-      if (err) throw err;
-      removed += Number(n);
-    }
+  for (let i = 0; i < sources.length; i += IN_FLIGHT) {
+    const res = await Promise.all(
+      sources.slice(i, i + IN_FLIGHT).map((s) => {
+        const k = sourceKeys(ns, s);
+        return redis.tsErase(k.meta, k.bucketPrefix, h, userId);
+      }),
+    );
+    for (const n of res) removed += Number(n);
   }
   return removed;
 }

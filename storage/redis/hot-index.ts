@@ -1,4 +1,4 @@
-import type { ApplyOptions, Gate, HotIndex, HotLookup, Program, SentinelState, SourceFold, SourceRef } from '../../core/index.js';
+import type { ApplyOptions, Gate, HotIndex, HotLookup, HotSegment, SentinelState, SourceFold, SourceRef } from '../../core/index.js';
 import { defineCommands, type RedisClient, type WithCommands } from './commands.js';
 import * as drop from './drop.js';
 import * as erase from './erase.js';
@@ -11,13 +11,12 @@ import * as write from './write.js';
 export interface RedisHotIndexOptions {
   namespace: string;
   /**
-   * Most ARGV values sent in one script call or ZADD (load); larger folds are split (default 2_000, about
-   * 1,000 members: an ingest apply averaged 0.5-0.6 ms of Redis time during a drain, so a lookup
-   * never waits long behind ingest, restore or rebuild writes; 40_000 kept Redis busy 12-17 ms per
-   * call. Half of it made restores under ingest 40% slower: bench/README.md, "Redis's longest
-   * commands").
+   * Most users one write call (lua/write.lua) carries; larger folds are split (default 250: each
+   * user costs the script an HGET, a merge of its records and an HSET, so a call stays near a
+   * millisecond of Redis time and a lookup never waits long behind ingest, restore or rebuild
+   * writes; bench/README.md, "Hot index").
    */
-  maxArgsPerCall?: number;
+  maxUsersPerCall?: number;
 }
 
 /**
@@ -29,16 +28,18 @@ export interface RedisHotIndexOptions {
 export class RedisHotIndex implements HotIndex, HotLookup {
   private readonly redis: WithCommands;
   private readonly ns: string;
-  private readonly maxArgs: number;
+  private readonly maxUsers: number;
+  private readonly dicts: write.Dictionaries;
 
   constructor(redis: RedisClient, opts: RedisHotIndexOptions) {
     this.redis = defineCommands(redis);
     this.ns = opts.namespace;
-    this.maxArgs = opts.maxArgsPerCall ?? 2_000;
+    this.maxUsers = opts.maxUsersPerCall ?? 250;
+    this.dicts = new write.Dictionaries(this.redis, this.ns);
   }
 
   apply(folds: readonly SourceFold[], opts: ApplyOptions = {}): Promise<void> {
-    return write.apply(this.redis, this.ns, folds, this.maxArgs, opts.maxInFlight);
+    return write.write(this.redis, this.ns, this.dicts, folds, 'apply', this.maxUsers, opts.maxInFlight);
   }
 
   /** Erasure of a user: out of every index of these sources (see erase.ts). */
@@ -47,7 +48,11 @@ export class RedisHotIndex implements HotIndex, HotLookup {
   }
 
   load(fold: SourceFold, opts: ApplyOptions = {}): Promise<void> {
-    return write.load(this.redis, this.ns, fold, this.maxArgs, opts.maxInFlight);
+    return write.write(this.redis, this.ns, this.dicts, [fold], 'load', this.maxUsers, opts.maxInFlight);
+  }
+
+  reserve(source: SourceRef, users: number): Promise<void> {
+    return write.reserve(this.redis, this.ns, this.dicts, source, users);
   }
 
   setGate(source: SourceRef, tier: Gate): Promise<void> {
@@ -55,6 +60,7 @@ export class RedisHotIndex implements HotIndex, HotLookup {
   }
 
   dropSource(source: SourceRef, batchSize?: number): Promise<number> {
+    this.dicts.forget(source);
     return drop.dropSource(this.redis, this.ns, source, batchSize);
   }
 
@@ -66,17 +72,14 @@ export class RedisHotIndex implements HotIndex, HotLookup {
     return reads.scores(this.redis, this.ns, leaves, sources, users);
   }
 
-  filterSet(
-    source: SourceRef,
-    leaves: readonly { index: string; after: number; before: number }[],
-    program: Program,
-    mode: { count: true } | { count?: false; afterUser?: string; limit: number },
-  ): Promise<number | string[]> {
-    return reads.filterSet(this.redis, this.ns, source, leaves, program, mode);
-  }
-
-  users(sources: readonly SourceRef[]): Promise<string[]> {
-    return reads.users(this.redis, this.ns, sources);
+  segment(
+    leaves: readonly { source: SourceRef; index: string }[],
+    sources: readonly SourceRef[],
+    from: number,
+    to: number,
+    maxUsers: number,
+  ): Promise<HotSegment> {
+    return reads.segment(this.redis, this.ns, leaves, sources, from, to, maxUsers);
   }
 
   countUsers(source: SourceRef): Promise<number> {

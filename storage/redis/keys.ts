@@ -3,15 +3,19 @@ import { sourceName, type SourceRef } from '../../core/index.js';
 /**
  * The one place Redis key names are built. Every key of a source carries the hash tag
  * `{<kind>:<id>}` so that all of it lives in one Redis Cluster slot (ids cannot contain braces).
+ * The layout is README "Hot index" (values: layout.ts):
  *
- *   <ns>:{campaign:A}:tier           string: the tier gate the write path checks (absent = hot)
- *   <ns>:{campaign:A}:keys           set: names of every index key of the source
- *   <ns>:{campaign:A}:i:any          zset: user -> latest time of any event
- *   <ns>:{campaign:A}:i:e:<type>     zset: user -> latest time of <type>
- *   <ns>:{campaign:A}:i:v:<variant>:<type>
- *   <ns>:{canvas:C}:i:s:<step>:<type>
- *   <ns>:{<ns>}:sentinel, <ns>:{<ns>}:rebuilding   see namespaceKeys
- *   <ns>:{<ns>:m<i>}:sentinel        Redis Cluster: one per master, see namespaceKeys
+ *   <ns>:{campaign:A}:tier        string: the tier gate the write path checks (absent = hot)
+ *   <ns>:{campaign:A}:m           hash: the meta: g (generation), L and p (linear hashing: level
+ *                                 and split pointer), n (users), i (last index id), the index
+ *                                 dictionary (<index name> -> id, #<id> -> name)
+ *   <ns>:{campaign:A}:b:<g>:<n>   hash, bucket n of generation g (the meta's): user -> the
+ *                                 user's records (index id + time, packed); at most a few
+ *                                 hundred fields, so listpack-encoded
+ *   <ns>:{campaign:A}:keys        the previous layout's key list (removed on upgrade, see
+ *                                 lua/dict.lua), as were its sorted sets <ns>:{campaign:A}:i:*
+ *   <ns>:{<ns>}:sentinel2, <ns>:{<ns>}:rebuilding   see namespaceKeys
+ *   <ns>:{<ns>:m<i>}:sentinel2    Redis Cluster: one per master, see namespaceKeys
  */
 
 export function sourceTag(source: SourceRef): string {
@@ -22,10 +26,14 @@ export function sourceKeys(namespace: string, source: SourceRef) {
   const base = `${namespace}:${sourceTag(source)}`;
   return {
     tier: `${base}:tier`,
-    keys: `${base}:keys`,
-    /** Prefix of index keys; `index(name)` is the full key. */
-    indexPrefix: `${base}:i:`,
-    index: (name: string) => `${base}:i:${name}`,
+    meta: `${base}:m`,
+    /** Prefix of bucket keys; `bucket(generation, n)` is the full key. */
+    bucketPrefix: `${base}:b:`,
+    bucket: (generation: string, n: number) => `${base}:b:${generation}:${n}`,
+    /** The previous layout's key list (sorted sets per index), removed on upgrade. */
+    legacyKeys: `${base}:keys`,
+    /** Glob matching every key of the source (for tests' SCANs), with glob characters escaped. */
+    pattern: `${base.replace(/[*?[\]\\]/g, (c) => `\\${c}`)}:*`,
   };
 }
 
@@ -37,13 +45,13 @@ export function sourceKeys(namespace: string, source: SourceRef) {
  */
 export function namespaceKeys(namespace: string) {
   return {
-    sentinel: `${namespace}:{${namespace}}:sentinel`,
+    sentinel: `${namespace}:{${namespace}}:sentinel2`,
     rebuilding: `${namespace}:{${namespace}}:rebuilding`,
     /** The hash tag of master sentinel `i`, which decides its slot. */
     masterSentinelTag: (i: number) => `${namespace}:m${i}`,
-    masterSentinel: (i: number) => `${namespace}:{${namespace}:m${i}}:sentinel`,
+    masterSentinel: (i: number) => `${namespace}:{${namespace}:m${i}}:sentinel2`,
     /** True for the sentinel and every master sentinel of the namespace. */
     isSentinel: (key: string) =>
-      key === `${namespace}:{${namespace}}:sentinel` || (key.startsWith(`${namespace}:{${namespace}:m`) && key.endsWith('}:sentinel')),
+      key === `${namespace}:{${namespace}}:sentinel2` || (key.startsWith(`${namespace}:{${namespace}:m`) && key.endsWith('}:sentinel2')),
   };
 }

@@ -1,7 +1,8 @@
 import type { Cluster, Redis } from 'ioredis';
-import type { SourceRef } from '../../core/index.js';
+import { indexName, type SourceRef } from '../../core/index.js';
 import type { RedisClient } from './commands.js';
 import { namespaceKeys, sourceKeys } from './keys.js';
+import { forEachRecord, latestOf } from './layout.js';
 import { masters } from './sentinel.js';
 
 /**
@@ -10,28 +11,49 @@ import { masters } from './sentinel.js';
  */
 
 /**
- * The whole hot state of a source as plain data: index name -> user -> time. For checkers
- * and tests (it reads every member; not for request paths).
+ * The whole hot state of a source as plain data: index name -> user -> time, `any` included
+ * (the largest record of each user). For checkers and tests (it reads every bucket; not for
+ * request paths).
  */
 export async function snapshot(redis: RedisClient, ns: string, source: SourceRef): Promise<Map<string, Map<string, number>>> {
   const k = sourceKeys(ns, source);
+  const meta = await redis.hgetall(k.meta);
   const out = new Map<string, Map<string, number>>();
-  for (const key of (await redis.smembers(k.keys)).sort()) {
-    const flat = await redis.zrange(key, 0, -1, 'WITHSCORES');
-    const users = new Map<string, number>();
-    for (let i = 0; i < flat.length; i += 2) users.set(flat[i]!, Number(flat[i + 1]));
-    out.set(key.slice(k.indexPrefix.length), users);
+  if (meta.L === undefined) return out;
+  const names = new Map<number, string>();
+  for (const [field, value] of Object.entries(meta)) if (field.startsWith('#')) names.set(Number(field.slice(1)), value);
+  const put = (name: string, user: string, time: number) => {
+    let users = out.get(name);
+    if (!users) out.set(name, (users = new Map()));
+    users.set(user, time);
+  };
+  const buckets = 2 ** Number(meta.L) + Number(meta.p);
+  for (let b = 0; b < buckets; b++) {
+    const flat = await redis.hgetallBuffer(k.bucket(meta.g!, b));
+    for (const [user, value] of Object.entries(flat)) {
+      forEachRecord(value, (id, time) => put(names.get(id) ?? `#${id}`, user, time));
+      put(indexName.any, user, latestOf(value));
+    }
   }
-  return out;
+  return new Map([...out].sort(([a], [b]) => (a < b ? -1 : 1)));
 }
 
-/** Keys of a source (its key list and the keys in it); tests use it to prove demotion. */
+/** Keys of a source but its tier gate, found by SCAN on every master; tests use it to prove demotion. */
 export async function sourceKeyCount(redis: RedisClient, ns: string, source: SourceRef): Promise<number> {
   const k = sourceKeys(ns, source);
-  const names = await redis.smembers(k.keys);
-  const all = [k.keys, k.index('any'), ...names];
   let n = 0;
-  for (const key of new Set(all)) n += await redis.exists(key);
+  for (const master of redis.isCluster ? masters(redis) : ['']) {
+    n += await onMaster(redis, master, async (node) => {
+      let found = 0;
+      let cursor = '0';
+      do {
+        const [next, keys] = await node.scan(cursor, 'MATCH', k.pattern, 'COUNT', 1_000);
+        cursor = next;
+        found += keys.filter((key) => key !== k.tier).length;
+      } while (cursor !== '0');
+      return found;
+    });
+  }
   return n;
 }
 

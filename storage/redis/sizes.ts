@@ -3,17 +3,17 @@ import type { RedisClient } from './commands.js';
 import { sourceKeys } from './keys.js';
 
 /**
- * How big the hot sources are: users per source (ZCARD of its `any` index) and the Redis memory
+ * How big the hot sources are: users per source (the count its meta keeps) and the Redis memory
  * of its keys (MEMORY USAGE). Both read in pipelines of at most PIPELINE_COMMANDS commands
  * sent one after another, so Redis is never busy with one of them for more than about a
  * millisecond and lookups interleave (a pipeline's commands run back to back).
  */
 
-/** Commands per pipeline: ZCARD and MEMORY USAGE ... SAMPLES 5 take a few microseconds each. */
+/** Commands per pipeline: HGET and MEMORY USAGE ... SAMPLES 5 take a few microseconds each. */
 const PIPELINE_COMMANDS = 100;
 /**
- * Members MEMORY USAGE samples in a sorted set (Redis's own default is 5): the estimate is the
- * sampled members' average size times the cardinality, and the call costs O(samples), not O(n).
+ * Fields MEMORY USAGE samples in a hash that is no listpack (Redis's own default is 5): the
+ * call costs O(samples), not O(n); a listpack's size is read whole.
  */
 const SAMPLES = 5;
 
@@ -44,28 +44,39 @@ async function bounded(redis: RedisClient, cmds: readonly { source: string; cmd:
   return out;
 }
 
-/** Users with any hot interaction, per source name. */
+/** Users with any hot interaction, per source name (the meta's count). */
 export async function countUsersBySource(redis: RedisClient, ns: string, sources: readonly SourceRef[]): Promise<Map<string, number>> {
-  const cmds = sources.map((s) => ({ source: sourceName(s), cmd: ['zcard', sourceKeys(ns, s).index('any')] as Cmd }));
+  const cmds = sources.map((s) => ({ source: sourceName(s), cmd: ['hget', sourceKeys(ns, s).meta, 'n'] as Cmd }));
   const res = await bounded(redis, cmds);
   return new Map(cmds.map((c, i) => [c.source, Number(res[i] ?? 0)]));
 }
 
+/** Buckets measured per source: the estimate is their average times the number of buckets. */
+const SAMPLED_BUCKETS = 3;
+
 /**
- * Bytes of memory of every key of each source (its index keys, the set naming them, its tier
- * gate), per source name: SMEMBERS of each source's key set, then one MEMORY USAGE per key.
- * A key gone in between counts 0.
+ * Bytes of memory of each source's keys, per source name: MEMORY USAGE of its meta and tier
+ * gate, and of up to SAMPLED_BUCKETS of its buckets (spread over them), whose average stands
+ * for every bucket. Bounded per source whatever its size; exact when it has few buckets.
  */
 export async function memoryBySource(redis: RedisClient, ns: string, sources: readonly SourceRef[]): Promise<Map<string, number>> {
   const names = sources.map(sourceName);
-  const members = (await bounded(redis, sources.map((s, i) => ({ source: names[i]!, cmd: ['smembers', sourceKeys(ns, s).keys] as Cmd })))) as string[][];
-  const cmds: { source: string; cmd: Cmd }[] = [];
+  const states = (await bounded(redis, sources.map((s, i) => ({ source: names[i]!, cmd: ['hmget', sourceKeys(ns, s).meta, 'L', 'p', 'g'] as Cmd })))) as (string | null)[][];
+  const cmds: { source: string; cmd: Cmd; weight: number }[] = [];
   sources.forEach((s, i) => {
     const k = sourceKeys(ns, s);
-    for (const key of [k.keys, k.tier, ...members[i]!]) cmds.push({ source: names[i]!, cmd: ['memory', 'usage', key, 'samples', SAMPLES] });
+    for (const key of [k.meta, k.tier]) cmds.push({ source: names[i]!, cmd: ['memory', 'usage', key, 'samples', SAMPLES], weight: 1 });
+    const [level, split, gen] = states[i]!;
+    if (level === null || level === undefined) return;
+    const buckets = 2 ** Number(level) + Number(split);
+    const sampled = Math.min(SAMPLED_BUCKETS, buckets);
+    for (let j = 0; j < sampled; j++) {
+      const b = Math.floor((j * buckets) / sampled);
+      cmds.push({ source: names[i]!, cmd: ['memory', 'usage', k.bucket(gen!, b), 'samples', SAMPLES], weight: buckets / sampled });
+    }
   });
   const res = await bounded(redis, cmds);
   const out = new Map(names.map((n) => [n, 0]));
-  cmds.forEach((c, i) => out.set(c.source, out.get(c.source)! + Number(res[i] ?? 0)));
+  cmds.forEach((c, i) => out.set(c.source, out.get(c.source)! + Math.round(Number(res[i] ?? 0) * c.weight)));
   return out;
 }

@@ -1,22 +1,180 @@
-import type { Gate, SourceFold, SourceRef } from '../../core/index.js';
+import { randomBytes } from 'node:crypto';
+import { indexName, sourceName, type Gate, type SourceFold, type SourceRef } from '../../core/index.js';
 import type { WithCommands } from './commands.js';
 import { sourceKeys } from './keys.js';
+import { hashUser, MAX_INDEX_ID, MAX_TIME } from './layout.js';
 
 /**
- * The write path: folds merged into the hot index by lua/apply.lua, and the tier gate that
- * script checks (in the same call, so a source is written only while its gate is open);
- * history folds loaded by restores and rebuilds with plain ZADD GT.
+ * The write path: folds merged into the source's buckets by lua/write.lua (one script call per
+ * group of users: records merged with max, the tier gate checked in the same call unless a
+ * restore or rebuild owns the source), and the tier gate itself.
  */
 
+/** Users per bucket, on average, past which lua/write.lua splits a bucket (see SPLITS_PER_CALL). */
+export const BUCKET_USERS = 200;
 /**
- * Applies folds as script calls of at most `maxArgs` values, at most `maxInFlight` of them
- * sent at a time (the rest wait for one to answer), so a lookup arriving meanwhile waits
- * behind at most that many short scripts in Redis. A source split into several calls has its
- * gate checked by each; the gate can only close between calls (demotion), never reopen, so a
- * source applied only in part means "demoting started meanwhile".
+ * Splits one write call may do. A call carries at most maxUsersPerCall users, so with 250
+ * users and 4 splits of room for 200 each the buckets keep up with any growth; the largest
+ * bucket stays near 2 x 200 users (the one split last in a round), under the listpack limit
+ * of 512 fields (hash-max-listpack-entries).
  */
-export async function apply(redis: WithCommands, ns: string, folds: readonly SourceFold[], maxArgs: number, maxInFlight = Infinity): Promise<void> {
-  const calls = folds.flatMap((fold) => callsFor(redis, ns, fold, maxArgs));
+const SPLITS_PER_CALL = 4;
+
+/** A source's index ids as this process knows them, and the generation they belong to. */
+interface Dictionary {
+  gen: string;
+  ids: Map<string, number>;
+}
+
+/**
+ * Index ids of the sources this process wrote, by source name. Ids never change within a
+ * generation; a write with ids of a generation that is gone (the source was dropped, or Redis
+ * lost it) is refused by the script and resolved again. At most MAX_SOURCES are kept.
+ */
+export class Dictionaries {
+  private static readonly MAX_SOURCES = 10_000;
+  private readonly bySource = new Map<string, Dictionary>();
+  private readonly pending = new Map<string, Promise<Dictionary | null>>();
+
+  constructor(private readonly redis: WithCommands, private readonly ns: string) {}
+
+  /**
+   * The ids of `names` (resolving unknown ones with lua/dict.lua) and their generation; calls
+   * for one source wait for a resolution under way, so concurrent writes ask once.
+   */
+  async resolve(source: SourceRef, names: readonly string[], fresh = false, mode: 'apply' | 'load' = 'load'): Promise<Dictionary | null> {
+    const key = sourceName(source);
+    for (;;) {
+      const busy = this.pending.get(key);
+      if (!busy) break;
+      await busy.catch(() => undefined);
+      fresh = false;
+    }
+    const dict = fresh ? undefined : this.bySource.get(key);
+    const missing = dict ? names.filter((n) => !dict.ids.has(n)) : names;
+    if (dict && missing.length === 0) return dict;
+    const asking = this.ask(source, key, dict, missing, names, mode);
+    this.pending.set(key, asking);
+    try {
+      return await asking;
+    } finally {
+      this.pending.delete(key);
+    }
+  }
+
+  private async ask(
+    source: SourceRef, key: string, known: Dictionary | undefined, missing: readonly string[], all: readonly string[], mode: 'apply' | 'load',
+  ): Promise<Dictionary | null> {
+    const k = sourceKeys(this.ns, source);
+    const [gen, ...ids] = await this.redis.tsDict(k.meta, k.legacyKeys, k.tier, randomBytes(6).toString('base64url'), MAX_INDEX_ID, mode, ...missing);
+    // The tier gate is closed (apply only): nothing to write, nothing created.
+    if (String(gen) === '') return null;
+    // The dictionary this process knew is gone: every name is asked for again.
+    if (known && known.gen !== String(gen)) return this.ask(source, key, undefined, all, all, mode);
+    const dict = known ?? { gen: String(gen), ids: new Map<string, number>() };
+    missing.forEach((name, i) => {
+      const id = Number(ids[i]);
+      if (id === 0) throw new RangeError(`${key}: more than ${MAX_INDEX_ID} indexes; ${name} cannot be added`);
+      dict.ids.set(name, id);
+    });
+    if (this.bySource.size >= Dictionaries.MAX_SOURCES) this.bySource.clear();
+    this.bySource.set(key, dict);
+    return dict;
+  }
+
+  forget(source: SourceRef): void {
+    this.bySource.delete(sourceName(source));
+  }
+}
+
+/**
+ * One source's fold turned around: for each user, its records as (index number, time) pairs,
+ * the index number pointing into `names`. `any` is left out (it is the largest record).
+ */
+interface UserRecords {
+  names: string[];
+  users: string[];
+  records: number[][];
+}
+
+function byUser(fold: SourceFold): UserRecords {
+  const names: string[] = [];
+  const at = new Map<string, number>();
+  const records: number[][] = [];
+  for (const [name, users] of fold.indexes) {
+    if (name === indexName.any) continue;
+    const n = names.push(name) - 1;
+    for (const [user, time] of users) {
+      let slot = at.get(user);
+      if (slot === undefined) {
+        slot = records.push([]) - 1;
+        at.set(user, slot);
+      }
+      records[slot]!.push(n, time);
+    }
+  }
+  return { names, users: [...at.keys()], records };
+}
+
+/** A user's records as a value (layout.ts): ids from the dictionary, sorted by id. */
+function encode(pairs: readonly number[], ids: Int32Array): Buffer {
+  const count = pairs.length / 2;
+  const order = new Array<number>(count);
+  for (let i = 0; i < count; i++) order[i] = i;
+  if (count > 1) order.sort((a, b) => ids[pairs[2 * a]!]! - ids[pairs[2 * b]!]!);
+  let size = 0;
+  for (let i = 0; i < count; i++) size += (ids[pairs[2 * i]!]! < 0x80 ? 1 : 2) + 6;
+  const out = Buffer.allocUnsafe(size);
+  let o = 0;
+  for (const i of order) {
+    const id = ids[pairs[2 * i]!]!;
+    const t = pairs[2 * i + 1]!;
+    if (!(t >= 0 && t <= MAX_TIME) || !Number.isInteger(t)) throw new RangeError(`time ${t} is not a whole number of ms in [0, 2^48)`);
+    if (id < 0x80) out[o++] = id;
+    else {
+      out[o++] = 0x80 | (id >> 8);
+      out[o++] = id & 0xff;
+    }
+    out.writeUIntBE(t, o, 6);
+    o += 6;
+  }
+  return out;
+}
+
+/**
+ * Merges folds into the hot index as script calls of at most `maxUsers` users, at most
+ * `maxInFlight` calls sent at a time (the rest wait for one to answer), so a lookup arriving
+ * meanwhile waits behind at most that many short scripts in Redis. `mode` "apply" checks the
+ * tier gate in each call (the gate can only close between calls, never reopen, so a source
+ * applied only in part means "demoting started meanwhile"); "load" does not (restores and
+ * rebuilds, which own the source's transition).
+ */
+export async function write(
+  redis: WithCommands, ns: string, dicts: Dictionaries, folds: readonly SourceFold[], mode: 'apply' | 'load', maxUsers: number, maxInFlight = Infinity,
+): Promise<void> {
+  const calls: (() => Promise<void>)[] = [];
+  for (const fold of folds) {
+    const recs = byUser(fold);
+    if (recs.users.length === 0) continue;
+    const k = sourceKeys(ns, fold.source);
+    const hashes = recs.users.map(hashUser);
+    for (let start = 0; start < recs.users.length; start += maxUsers) {
+      const end = Math.min(start + maxUsers, recs.users.length);
+      calls.push(async () => {
+        for (let attempt = 0; ; attempt++) {
+          const dict = await dicts.resolve(fold.source, recs.names, attempt > 0, mode);
+          if (!dict) return; // apply to a source whose gate is closed: skipped, as write.lua would
+          const ids = Int32Array.from(recs.names, (n) => dict.ids.get(n)!);
+          const args: (string | number | Buffer)[] = [mode, dict.gen, k.bucketPrefix, BUCKET_USERS, SPLITS_PER_CALL];
+          for (let u = start; u < end; u++) args.push(hashes[u]!, recs.users[u]!, encode(recs.records[u]!, ids));
+          const res = await redis.tsWrite(k.tier, k.meta, ...args);
+          if (res !== -1) return;
+          // The source's dictionary was dropped or made anew since the ids were read.
+          if (attempt >= 3) throw new Error(`${sourceName(fold.source)}: index dictionary kept changing during a write`);
+        }
+      });
+    }
+  }
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < calls.length) await calls[next++]!();
@@ -25,88 +183,15 @@ export async function apply(redis: WithCommands, ns: string, folds: readonly Sou
 }
 
 /**
- * One source's fold as script calls (not yet sent) of at most `maxArgs` values each (a member
- * and its score are two). Each index key gets one ARGV string, `score member score member ...`
- * (user ids have no spaces), split by the script: one argument per index instead of two per
- * member costs ioredis a fraction of the encoding (measured: bench/README.md, ingest).
+ * Sizes an empty source for about `users` users before a restore or rebuild loads it, so the
+ * load writes into buckets of the right number instead of splitting them one at a time. Does
+ * nothing when the source already holds users.
  */
-function callsFor(redis: WithCommands, ns: string, fold: SourceFold, maxArgs: number): (() => Promise<number>)[] {
-  const k = sourceKeys(ns, fold.source);
-  const calls: (() => Promise<number>)[] = [];
-  let keys: string[] = [];
-  let args: string[] = [];
-  let values = 0;
-  const flush = () => {
-    if (keys.length === 0) return;
-    const callKeys = keys;
-    const callArgs = args;
-    calls.push(() => redis.tsApply(callKeys.length + 2, k.tier, k.keys, ...callKeys, ...callArgs));
-    keys = [];
-    args = [];
-    values = 0;
-  };
-  for (const [name, users] of fold.indexes) {
-    // Joined once per run, not concatenated per member: a string grown pair by pair is a rope
-    // that costs a flatten and Buffer.byteLength when ioredis writes it (measured offline on
-    // 1.1M members: about 1.1 s of CPU grown, 0.3 s joined; bench/README.md, "Restore: where the time went").
-    let run: (string | number)[] = [];
-    const close = () => {
-      if (run.length === 0) return;
-      keys.push(k.index(name));
-      args.push(run.join(' '));
-      run = [];
-    };
-    for (const [user, time] of users) {
-      // A call is full when one more pair would pass maxArgs: close this index's run in it.
-      if (values + 2 > maxArgs) {
-        close();
-        flush();
-      }
-      run.push(time, user);
-      values += 2;
-    }
-    close();
-  }
-  flush();
-  return calls;
-}
-
-/**
- * Merges a history fold into a source's indexes with plain variadic `ZADD key GT`, at most
- * `maxArgs` values (maxArgs / 2 members) per command and `maxInFlight` commands sent at a time:
- * each is bounded like an ingest script call, and costs Redis about half of one (no Lua
- * argument copies; bench/README.md). GT keeps the larger time, so an event ingested meanwhile
- * is never overwritten by older history, and repeating a load (a resumed restore) changes
- * nothing. The index keys are added to the source's key list before any of them is written,
- * so a demotion finds them. No gate check: see the restore in README "Tiers: how they work".
- */
-export async function load(redis: WithCommands, ns: string, fold: SourceFold, maxArgs: number, maxInFlight = Infinity): Promise<void> {
-  const k = sourceKeys(ns, fold.source);
-  const names = [...fold.indexes.keys()].map((name) => k.index(name));
-  for (let i = 0; i < names.length; i += maxArgs) await redis.sadd(k.keys, ...names.slice(i, i + maxArgs));
-  const calls: (() => Promise<unknown>)[] = [];
-  const perCall = Math.max(2, maxArgs - (maxArgs % 2));
-  for (const [name, users] of fold.indexes) {
-    const key = k.index(name);
-    let args: (string | number)[] = [];
-    for (const [user, time] of users) {
-      args.push(time, user);
-      if (args.length >= perCall) {
-        const a = args;
-        calls.push(() => redis.zadd(key, 'GT', ...a));
-        args = [];
-      }
-    }
-    if (args.length) {
-      const a = args;
-      calls.push(() => redis.zadd(key, 'GT', ...a));
-    }
-  }
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < calls.length) await calls[next++]!();
-  };
-  await Promise.all(Array.from({ length: Math.min(maxInFlight, calls.length) }, worker));
+export async function reserve(redis: WithCommands, ns: string, dicts: Dictionaries, source: SourceRef, users: number): Promise<void> {
+  const level = Math.max(0, Math.ceil(Math.log2(users / BUCKET_USERS)));
+  if (level === 0) return;
+  await dicts.resolve(source, [], true);
+  await redis.tsReserve(sourceKeys(ns, source).meta, Math.min(level, 24));
 }
 
 /** Sets the tier gate the write path checks; null opens it (hot). */

@@ -102,10 +102,12 @@ test('lookups, inline and registered, hot and history; user interactions', async
   const count = await lookup.POST('/v1/retargeting/count', { body: { filter, from: 'history' } });
   assert.equal(count.data, { count: 4, servedFrom: 'history' });
   const page = await lookup.POST('/v1/retargeting/audience', { body: { filter: { campaign: 'oaA', event: 'send' }, limit: 1 } });
-  assert.equal(page.data?.users, ['u0']);
+  assert.is(page.data?.users.length, 1);
   assert.ok(page.data?.cursor);
   const rest = await lookup.POST('/v1/retargeting/audience', { body: { filter: { campaign: 'oaA', event: 'send' }, cursor: page.data!.cursor! } });
-  assert.equal(rest.data, { users: ['u1', 'u2', 'u3'], cursor: null, servedFrom: 'hot' });
+  assert.equal({ ...rest.data, users: [] }, { users: [], cursor: null, servedFrom: 'hot' });
+  // Hot pages come in position order (a hash of the id); the two pages are the four users once.
+  assert.equal([...page.data!.users, ...rest.data!.users].sort(), ['u0', 'u1', 'u2', 'u3']);
 
   const bad = await lookup.POST('/v1/retargeting/count', { body: { filter: { and: [] } } });
   assert.is(bad.response.status, 400);
@@ -120,7 +122,9 @@ test('lookups, inline and registered, hot and history; user interactions', async
   assert.equal((await lookup.GET('/v1/filters')).data?.items.map((f) => f.id), ['oaF']);
   assert.equal((await lookup.POST('/v1/filters/{id}/count', { ...id('oaF'), body: {} })).data, { count: 4, servedFrom: 'hot' });
   assert.equal((await lookup.POST('/v1/filters/{id}/check', { ...id('oaF'), body: { userIds: ['u2'], from: 'history' } })).data, { matched: ['u2'], servedFrom: 'history' });
-  assert.equal((await lookup.POST('/v1/filters/{id}/audience', { ...id('oaF'), body: { limit: 2 } })).data?.users, ['u0', 'u1']);
+  const two = (await lookup.POST('/v1/filters/{id}/audience', { ...id('oaF'), body: { limit: 2 } })).data?.users ?? [];
+  assert.is(two.length, 2);
+  assert.ok(two.every((u) => ['u0', 'u1', 'u2', 'u3'].includes(u)), two.join());
   const pinned = await lookup.GET('/v1/campaigns/{id}', id('oaA'));
   assert.equal(pinned.data?.pinnedBy, ['oaF']);
   assert.is(pinned.data?.expiresAt, null);

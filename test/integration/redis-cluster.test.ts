@@ -58,7 +58,8 @@ test('a filter naming sources on every master: check, count, audience and user l
   const page1 = await send(stack.ts, 'POST', '/v1/retargeting/audience', { filter, limit: 3 });
   assert.is(page1.status, 200, JSON.stringify(page1.body));
   const page2 = await send(stack.ts, 'POST', '/v1/retargeting/audience', { filter, limit: 3, cursor: page1.body.cursor });
-  assert.equal([...page1.body.users, ...page2.body.users], expected);
+  // Hot pages come in position order (a hash of the id): the walk, not the order, is checked.
+  assert.equal([...page1.body.users, ...page2.body.users].sort(), expected);
   assert.is(page2.body.cursor, null);
 
   const user = await getJson(stack.ts, '/v1/users/u3/interactions?sources=campaign:x4,campaign:x1,campaign:x3');

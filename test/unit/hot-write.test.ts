@@ -1,89 +1,151 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { apply, load } from '../../storage/redis/write.js';
+import fc from 'fast-check';
+import { Dictionaries, write } from '../../storage/redis/write.js';
 import type { WithCommands } from '../../storage/redis/commands.js';
+import { bucketOf, encodeValue, hashBytes, forEachRecord, hashUser, latestOf, mergeValues, reverse32, timeOf } from '../../storage/redis/layout.js';
 import type { SourceFold } from '../../core/index.js';
 
-/** A stand-in for Redis that records each script call's size and how many ran at once. */
-function fakeRedis() {
+/**
+ * A stand-in for Redis that answers lua/dict.lua with ids in first-seen order and records each
+ * lua/write.lua call: its users, and how many calls ran at once. `stale` calls answer -1 (the
+ * dictionary was made anew) once each.
+ */
+function fakeRedis(stale = 0) {
   let running = 0;
-  const seen = { calls: 0, maxRunning: 0, maxArgs: 0, members: 0 };
+  let gen = 'g1';
+  const ids = new Map<string, number>();
+  const seen = { calls: 0, maxRunning: 0, maxUsers: 0, users: [] as string[], dicts: 0, values: new Map<string, Buffer>() };
   const redis = {
-    async tsApply(numKeys: number, ...rest: (string | number)[]) {
+    async tsDict(_meta: string, _legacy: string, _tier: string, _token: string, _limit: number, _mode: string, ...names: string[]) {
+      seen.dicts++;
+      return [gen, ...names.map((n) => ids.get(n) ?? (ids.set(n, ids.size + 1), ids.size))];
+    },
+    async tsWrite(_tier: string, _meta: string, mode: string, g: string, _prefix: string, _cap: number, _splits: number, ...triples: (string | number | Buffer)[]) {
       running++;
       seen.calls++;
       seen.maxRunning = Math.max(seen.maxRunning, running);
-      const args = rest.slice(numKeys) as string[];
-      assert.is(args.length, numKeys - 2, 'one packed argument per index key');
-      // ARGV: per index key, "score member score member ...": two values per member.
-      const values = args.reduce((n, a) => n + a.split(' ').length, 0);
-      seen.maxArgs = Math.max(seen.maxArgs, values);
-      seen.members += values / 2;
       await new Promise((r) => setTimeout(r, 1));
       running--;
+      if (stale > 0) {
+        stale--;
+        gen = `g${seen.calls + 1}`;
+        return -1;
+      }
+      assert.is(g, gen, 'written with the ids of the current generation');
+      assert.ok(mode === 'apply' || mode === 'load');
+      seen.maxUsers = Math.max(seen.maxUsers, triples.length / 3);
+      for (let i = 0; i < triples.length; i += 3) {
+        assert.is(triples[i], hashUser(triples[i + 1] as string), 'the hash is the user id\'s');
+        seen.users.push(triples[i + 1] as string);
+        seen.values.set(triples[i + 1] as string, triples[i + 2] as Buffer);
+      }
       return 1;
     },
   } as unknown as WithCommands;
-  return { redis, seen };
+  return { redis, seen, ids };
 }
 
-const fold = (members: number): SourceFold => {
-  const users = new Map(Array.from({ length: members }, (_, i) => [`u${i}`, 1_000 + i] as const));
-  return { source: { kind: 'campaign', id: 'c' }, indexes: new Map([['any', users], ['e:send', new Map(users)]]) };
+const fold = (users: number, id = 'c'): SourceFold => {
+  const times = new Map(Array.from({ length: users }, (_, i) => [`u${i}`, 1_000 + i] as const));
+  return { source: { kind: 'campaign', id }, indexes: new Map([['any', times], ['e:send', new Map(times)], ['v:a:send', new Map(times)]]) };
 };
 
-test('a large fold is split into calls of at most maxArgs values, every member sent once', async () => {
+test('a large fold is split into calls of at most maxUsers users, every user sent once, any left out', async () => {
+  const { redis, seen, ids } = fakeRedis();
+  await write(redis, 'ns', new Dictionaries(redis, 'ns'), [fold(5_000)], 'apply', 250);
+  assert.ok(seen.maxUsers <= 250, `largest call ${seen.maxUsers} users`);
+  assert.is(seen.users.length, 5_000);
+  assert.is(new Set(seen.users).size, 5_000);
+  assert.equal([...ids.keys()].sort(), ['e:send', 'v:a:send'], '`any` is no stored index');
+  const v = seen.values.get('u7')!;
+  assert.is(timeOf(v, ids.get('e:send')!), 1_007);
+  assert.is(timeOf(v, ids.get('v:a:send')!), 1_007);
+  assert.is(latestOf(v), 1_007);
+});
+
+test('ids are resolved once per source and process, not per call', async () => {
   const { redis, seen } = fakeRedis();
-  await apply(redis, 'ns', [fold(5_000)], 2_000);
-  assert.ok(seen.maxArgs <= 2_000, `largest call ${seen.maxArgs} values`);
-  assert.is(seen.members, 10_000);
-  assert.ok(seen.calls >= 10);
+  const dicts = new Dictionaries(redis, 'ns');
+  await write(redis, 'ns', dicts, [fold(1_000)], 'apply', 250);
+  await write(redis, 'ns', dicts, [fold(1_000)], 'apply', 250);
+  assert.is(seen.dicts, 1);
+});
+
+test('a write refused for a changed generation resolves the ids again and is sent again', async () => {
+  const { redis, seen } = fakeRedis(1);
+  await write(redis, 'ns', new Dictionaries(redis, 'ns'), [fold(10)], 'load', 250);
+  assert.is(seen.dicts, 2);
+  assert.is(seen.users.length, 10);
 });
 
 test('maxInFlight bounds the calls sent at a time; without it they all go at once', async () => {
   const one = fakeRedis();
-  await apply(one.redis, 'ns', [fold(5_000), fold(3_000)], 2_000, 1);
+  await write(one.redis, 'ns', new Dictionaries(one.redis, 'ns'), [fold(5_000), fold(3_000, 'd')], 'apply', 250, 1);
   assert.is(one.seen.maxRunning, 1);
-  assert.is(one.seen.members, 16_000);
+  assert.is(one.seen.users.length, 8_000);
   const four = fakeRedis();
-  await apply(four.redis, 'ns', [fold(5_000), fold(3_000)], 2_000, 4);
+  await write(four.redis, 'ns', new Dictionaries(four.redis, 'ns'), [fold(5_000), fold(3_000, 'd')], 'apply', 250, 4);
   assert.is(four.seen.maxRunning, 4);
   const all = fakeRedis();
-  await apply(all.redis, 'ns', [fold(5_000), fold(3_000)], 2_000);
+  await write(all.redis, 'ns', new Dictionaries(all.redis, 'ns'), [fold(5_000), fold(3_000, 'd')], 'apply', 250);
   assert.is(all.seen.maxRunning, all.seen.calls);
 });
 
-/** A stand-in for Redis recording load's commands, in order, and how many ran at once. */
-function fakeLoadRedis() {
-  let running = 0;
-  const log: { cmd: string; key: string; args: (string | number)[] }[] = [];
-  const seen = { maxRunning: 0 };
-  const record = (cmd: string) => async (key: string, ...args: (string | number)[]) => {
-    running++;
-    seen.maxRunning = Math.max(seen.maxRunning, running);
-    log.push({ cmd, key, args });
-    await new Promise((r) => setTimeout(r, 1));
-    running--;
-    return 1;
-  };
-  return { redis: { zadd: record('zadd'), sadd: record('sadd') } as unknown as WithCommands, log, seen };
-}
+test('values: records round-trip, sorted by id, ids past 127 in two bytes, times to 2^48', () => {
+  fc.assert(
+    fc.property(fc.uniqueArray(fc.integer({ min: 1, max: 0x7fff }), { minLength: 1, maxLength: 20 }), fc.array(fc.integer({ min: 0, max: 2 ** 48 - 1 }), { minLength: 20, maxLength: 20 }), (ids, times) => {
+      const v = encodeValue(ids, times.slice(0, ids.length));
+      const seen: [number, number][] = [];
+      forEachRecord(v, (id, t) => seen.push([id, t]));
+      const want = ids.map((id, i) => [id, times[i]!] as [number, number]).sort((a, b) => a[0] - b[0]);
+      assert.equal(seen, want);
+      for (const [id, t] of want) assert.is(timeOf(v, id), t);
+      assert.is(latestOf(v), Math.max(...want.map(([, t]) => t)));
+    }),
+  );
+});
 
-test('load: plain ZADD GT of at most maxArgs values per command, keys listed before any is written, every member once', async () => {
-  const { redis, log, seen } = fakeLoadRedis();
-  await load(redis, 'ns', fold(5_001), 2_000, 3);
-  const firstZadd = log.findIndex((c) => c.cmd === 'zadd');
-  assert.equal(log.slice(0, firstZadd).flatMap((c) => (c.cmd === 'sadd' ? c.args : [])).sort(), ['ns:{campaign:c}:i:any', 'ns:{campaign:c}:i:e:send']);
-  assert.ok(log.slice(0, firstZadd).every((c) => c.key === 'ns:{campaign:c}:keys'));
-  const zadds = log.filter((c) => c.cmd === 'zadd');
-  assert.ok(zadds.every((c) => c.args[0] === 'GT'), 'a max-merge: GT on every ZADD');
-  assert.ok(Math.max(...zadds.map((c) => c.args.length - 1)) <= 2_000, 'bounded commands');
-  const sent = new Map<string, number>();
-  for (const c of zadds) for (let i = 1; i < c.args.length; i += 2) sent.set(`${c.key} ${c.args[i + 1]}`, Number(c.args[i]));
-  assert.is(sent.size, 10_002);
-  assert.is(zadds.reduce((n, c) => n + (c.args.length - 1) / 2, 0), 10_002);
-  assert.is(sent.get('ns:{campaign:c}:i:any u5000'), 6_000);
-  assert.is(seen.maxRunning, 3);
+test('merging values is a max per index, in any order', () => {
+  const rec = fc.dictionary(fc.integer({ min: 1, max: 300 }).map(String), fc.integer({ min: 0, max: 2 ** 47 }), { minKeys: 1, maxKeys: 8 });
+  fc.assert(
+    fc.property(rec, rec, (a, b) => {
+      const enc = (r: Record<string, number>) => encodeValue(Object.keys(r).map(Number), Object.values(r));
+      const m = mergeValues(enc(a), enc(b));
+      assert.equal(m, mergeValues(enc(b), enc(a)));
+      for (const id of new Set([...Object.keys(a), ...Object.keys(b)])) assert.is(timeOf(m, Number(id)), Math.max(a[id] ?? -1, b[id] ?? -1));
+    }),
+  );
+});
+
+test('hash: FNV-1a 32 of the UTF-8 bytes (known vectors); positions reverse its bits', () => {
+  assert.is(hashUser(''), 0x811c9dc5);
+  assert.is(hashUser('a'), 0xe40c292c);
+  assert.is(hashUser('foobar'), 0xbf9cf968);
+  assert.is(hashUser('o.brien+é@x'), hashBytes(Buffer.from('o.brien+é@x', 'utf8')));
+  assert.is(reverse32(1), 0x80000000);
+  assert.is(reverse32(0x80000000), 1);
+  fc.assert(fc.property(fc.integer({ min: 0, max: 2 ** 32 - 1 }), (h) => assert.is(reverse32(reverse32(h)), h)));
+});
+
+test('bucketOf: linear hashing; a bucket holds one contiguous range of positions', () => {
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: 20 }), fc.integer({ min: 0, max: 2 ** 20 }), fc.array(fc.integer({ min: 0, max: 2 ** 32 - 1 }), { maxLength: 200 }), (level, s, hashes) => {
+      const split = s % 2 ** level;
+      const ranges = new Map<number, [number, number]>();
+      for (const h of hashes) {
+        const b = bucketOf(h, level, split);
+        assert.ok(b < 2 ** level + split, 'an existing bucket');
+        const bits = b < split || b >= 2 ** level ? level + 1 : level;
+        assert.is(h % 2 ** bits, b);
+        const pos = reverse32(h);
+        const start = Math.floor(pos / 2 ** (32 - bits)) * 2 ** (32 - bits);
+        const r = ranges.get(b) ?? [start, start + 2 ** (32 - bits)];
+        ranges.set(b, r);
+        assert.ok(pos >= r[0] && pos < r[1], 'position inside its bucket\'s range');
+      }
+    }),
+  );
 });
 
 test.run();

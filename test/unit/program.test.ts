@@ -2,7 +2,6 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import { compile, evaluate, evaluateRow, parseFilter, type Filter } from '../../core/index.js';
-import { scoreOf } from '../../storage/redis/reads.js';
 
 const NOW = Date.UTC(2026, 10, 1);
 const leaf = fc.record({
@@ -48,15 +47,6 @@ test('evaluateRow over a flat table (NaN: no event) answers as evaluate does per
   }), { numRuns: 500 });
 });
 
-test('scoreOf reads a score from its bytes as Number() reads its text (what the string replies gave)', () => {
-  for (const text of ['0', '7', '1764612345678', '999999999999999', '9007199254740993', '-5', '1.5', '1.7646123456780001e+15', 'inf', '-inf', '']) {
-    assert.ok(Object.is(scoreOf(Buffer.from(text)), Number(text)), text);
-  }
-  fc.assert(fc.property(fc.oneof(fc.double(), fc.maxSafeNat()), (x) => {
-    const text = String(x).replace('Infinity', 'inf');
-    assert.ok(Object.is(scoreOf(Buffer.from(text)), Number(text)), text);
-  }));
-});
 
 test('needsUniverse: a lone not, or an or with a not, needs it; an and with a positive leaf does not', () => {
   const c = (f: unknown) => compile(parseFilter(f as Filter), NOW, () => []).needsUniverse;

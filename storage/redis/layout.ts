@@ -1,0 +1,139 @@
+/**
+ * The hot index's compact layout, the parts Node computes (README, "Hot index"; the key map is
+ * in keys.ts). A source's users are spread over hash buckets by linear hashing on a 32-bit
+ * FNV-1a hash of the user id; each bucket is a Redis hash small enough to stay listpack-encoded,
+ * whose field is the user and whose value packs every time the user has in the source:
+ *
+ *   value  = record*, sorted by index id
+ *   record = id (1 byte below 128, else 2 bytes: 0x80 | id >> 8, id & 0xff) + time (6 bytes,
+ *            big-endian epoch milliseconds)
+ *
+ * Index ids are a per-source dictionary kept in the source's meta hash (lua/dict.lua). The
+ * `any` index is not stored: it is the largest time of the user's records (every event writes
+ * its type's index), and "the user has any event" is "the field exists".
+ *
+ * The same hash is computed in Lua (lua/write.lua splits buckets with it); a property test
+ * keeps the two equal.
+ */
+
+/** Distinct index ids one source can hold (2-byte ids). */
+export const MAX_INDEX_ID = 0x7fff;
+/** Times are 6 bytes: epoch ms in [0, 2^48). */
+export const MAX_TIME = 2 ** 48 - 1;
+/** Walk positions are 32-bit: the end of the walk. */
+export const POSITIONS = 2 ** 32;
+
+/** 32-bit FNV-1a of the UTF-8 bytes of `s`. */
+export function hashUser(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x80) return hashBytes(Buffer.from(s, 'utf8'));
+    h = Math.imul(h ^ c, 16777619);
+  }
+  return h >>> 0;
+}
+
+/** 32-bit FNV-1a of bytes (a user id as Redis returns it). */
+export function hashBytes(b: Uint8Array, start = 0, end = b.length): number {
+  let h = 0x811c9dc5;
+  for (let i = start; i < end; i++) h = Math.imul(h ^ b[i]!, 16777619);
+  return h >>> 0;
+}
+
+/** The 32 bits of `h` in reverse order: a user's position in a walk. */
+export function reverse32(h: number): number {
+  h = ((h >>> 1) & 0x55555555) | ((h & 0x55555555) << 1);
+  h = ((h >>> 2) & 0x33333333) | ((h & 0x33333333) << 2);
+  h = ((h >>> 4) & 0x0f0f0f0f) | ((h & 0x0f0f0f0f) << 4);
+  h = ((h >>> 8) & 0x00ff00ff) | ((h & 0x00ff00ff) << 8);
+  return ((h >>> 16) | (h << 16)) >>> 0;
+}
+
+/** A user's walk position: its hash reversed, so each bucket is one contiguous range of positions. */
+export const positionOf = (user: string): number => reverse32(hashUser(user));
+
+/**
+ * The bucket of hash `h` under linear hashing with `level` and split pointer `split`: its low
+ * `level` bits, or `level + 1` bits for buckets already split in this round.
+ */
+export function bucketOf(h: number, level: number, split: number): number {
+  const low = level >= 32 ? h : h % 2 ** level;
+  return low < split ? h % 2 ** (level + 1) : low;
+}
+
+/** One user's records as (index id, time) pairs, sorted by id. */
+export function encodeValue(ids: readonly number[], times: readonly number[]): Buffer {
+  const order = ids.map((_, i) => i).sort((a, b) => ids[a]! - ids[b]!);
+  let size = 0;
+  for (const id of ids) size += (id < 0x80 ? 1 : 2) + 6;
+  const out = Buffer.allocUnsafe(size);
+  let o = 0;
+  for (const i of order) {
+    const id = ids[i]!;
+    const t = times[i]!;
+    if (!(id >= 1 && id <= MAX_INDEX_ID) || !Number.isInteger(id)) throw new RangeError(`index id ${id} out of range`);
+    if (!(t >= 0 && t <= MAX_TIME) || !Number.isInteger(t)) throw new RangeError(`time ${t} is not a whole number of ms in [0, 2^48)`);
+    if (id < 0x80) out[o++] = id;
+    else {
+      out[o++] = 0x80 | (id >> 8);
+      out[o++] = id & 0xff;
+    }
+    out.writeUIntBE(t, o, 6);
+    o += 6;
+  }
+  return out;
+}
+
+/** Calls `each(id, time)` for every record of a value (or of `b[start, end)`). */
+export function forEachRecord(b: Uint8Array, each: (id: number, time: number) => void, start = 0, end = b.length): void {
+  let i = start;
+  while (i < end) {
+    let id = b[i++]!;
+    if (id >= 0x80) id = ((id & 0x7f) << 8) | b[i++]!;
+    each(id, readTime(b, i));
+    i += 6;
+  }
+}
+
+/** The time of the record with index id `want`, or NaN (records are sorted by id). */
+export function timeOf(b: Uint8Array, want: number, start = 0, end = b.length): number {
+  let i = start;
+  while (i < end) {
+    let id = b[i++]!;
+    if (id >= 0x80) id = ((id & 0x7f) << 8) | b[i++]!;
+    if (id === want) return readTime(b, i);
+    if (id > want) return NaN;
+    i += 6;
+  }
+  return NaN;
+}
+
+/** The largest time of a value's records: the user's `any`. */
+export function latestOf(b: Uint8Array, start = 0, end = b.length): number {
+  let max = NaN;
+  let i = start;
+  while (i < end) {
+    if (b[i++]! >= 0x80) i++;
+    const t = readTime(b, i);
+    if (!(t <= max)) max = t;
+    i += 6;
+  }
+  return max;
+}
+
+function readTime(b: Uint8Array, i: number): number {
+  return (b[i]! * 0x10000 + (b[i + 1]! << 8) + b[i + 2]!) * 0x1000000 + ((b[i + 3]! << 16) | (b[i + 4]! << 8) | b[i + 5]!);
+}
+
+/** Merges two values record by record with max (what lua/write.lua does): the fold's law, for tests. */
+export function mergeValues(a: Uint8Array, b: Uint8Array): Buffer {
+  const m = new Map<number, number>();
+  const put = (id: number, t: number) => {
+    const prev = m.get(id);
+    if (prev === undefined || t > prev) m.set(id, t);
+  };
+  forEachRecord(a, put);
+  forEachRecord(b, put);
+  return encodeValue([...m.keys()], [...m.values()]);
+}
