@@ -18,6 +18,12 @@ export interface TierManagerOptions {
   leaseMs?: number;
   /** Rows per restore chunk written to Redis (default 20_000). */
   restoreChunkRows?: number;
+  /**
+   * A fault point (tests): awaited before each restore or rebuild chunk, read and filtered, is
+   * written to Redis; `chunk` counts from 0 per source. Holding it models a process that stalls
+   * between its history read and its write.
+   */
+  beforeChunkWrite?: (at: { source: SourceRef; chunk: number; work: 'restore' | 'rebuild' }) => Promise<void>;
   now?: () => number;
   scheduler?: SchedulerLike;
 }
@@ -204,6 +210,7 @@ export function createTierManager(deps: TierManagerDeps, options: TierManagerOpt
     // ClickHouse: hot writes are max-merges, so chunks commute.
     const writing = new Set<Promise<void>>();
     let failed: { err: unknown } | undefined;
+    let chunk = 0;
     for await (const rows of deps.history.aggregateSource(source, chunkRows)) {
       if (failed) throw failed.err;
       // The claim is confirmed before a chunk is sent, not after: hot.load does not check the
@@ -219,6 +226,7 @@ export function createTierManager(deps: TierManagerDeps, options: TierManagerOpt
           return; // our claim was taken over: the new owner finishes
         }
       }
+      await options.beforeChunkWrite?.({ source, chunk: chunk++, work: 'restore' });
       const write: Promise<void> = deps.hot
         .load(foldAggregates(source, rows), { maxInFlight: hotWritesInFlight(deps.pressure) })
         .then(
@@ -374,7 +382,11 @@ export function createTierManager(deps: TierManagerDeps, options: TierManagerOpt
       for (const rec of records) {
         if (rec.tier !== 'hot' && rec.tier !== 'restoring') continue;
         if (rec.tier === 'restoring') await deps.hot.setGate(rec, 'restoring');
-        for await (const rows of deps.history.aggregateSource(rec, chunkRows)) await deps.hot.load(foldAggregates(rec, rows), { maxInFlight: hotWritesInFlight(deps.pressure) });
+        let chunk = 0;
+        for await (const rows of deps.history.aggregateSource(rec, chunkRows)) {
+          await options.beforeChunkWrite?.({ source: rec, chunk: chunk++, work: 'rebuild' });
+          await deps.hot.load(foldAggregates(rec, rows), { maxInFlight: hotWritesInFlight(deps.pressure) });
+        }
       }
       await deps.hot.renewRebuild(owner, 0);
       log.warn({ sources: records.length, seconds: (performance.now() - started) / 1000 }, 'hot tier rebuilt');
