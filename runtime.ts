@@ -2,7 +2,7 @@ import { connect, type NatsConnection } from 'nats';
 import { pino, type Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.js';
-import { parseDuration, REBUILDING, retrying, withDeadline, type Erasure, type History } from './core/index.js';
+import { parseDuration, REBUILDING, retrying, withDeadline, type Erasure } from './core/index.js';
 import { createEngine, isTransientNatsError, natsNames, type Engine, type EngineOptions, type LeaseDoc } from './engine/index.js';
 import { createErasures, createFilterService, createNotifier, createTierManager, pinsWanted, type Erasures, type Notifier, type FilterDoc, type FilterService, type TierManager, type TierManagerOptions } from './tiers/index.js';
 import { createLookup } from './lookup/index.js';
@@ -91,29 +91,21 @@ export async function createTierstream(
       })
     : undefined;
   // Erasures: durable in `<ns>_erasures`; every process mirrors them, so ingest drops an
-  // erased user's past and restores and rebuilds skip their rows while history still has them.
+  // erased user's past, and restores and rebuilds neither write their rows nor leave written
+  // ones behind an erasure made meanwhile (tiers' fence, README "Erasure").
   const erasureStore = await jetstreamStep('the erasures bucket', () => KvDocStore.open<Erasure>(js, `${config.namespace}_erasures`, config.streamReplicas));
   await jetstreamStep('the erasures mirror', () => erasureStore.startMirror());
   const erasures = createErasures(
     { store: erasureStore, registry, history, hot, log },
     { leaseMs: config.tierLeaseMs ?? 15_000 },
   );
-  const tierHistory: History = Object.create(history, {
-    aggregateSource: {
-      value: async function* (source: Parameters<History['aggregateSource']>[0], chunkRows: number) {
-        for await (const rows of history.aggregateSource(source, chunkRows)) {
-          yield erasures.index.size ? rows.filter((r) => !erasures.index.pending(r.userId)) : rows;
-        }
-      },
-    },
-  });
   // Filter ids may hold `:`, which KV keys may not: keys are the base64url of the id.
   const filterStore = await jetstreamStep('the filters bucket', () => KvDocStore.open<FilterDoc>(js, `${config.namespace}_filters`, config.streamReplicas));
   await jetstreamStep('the filters mirror', () => filterStore.startMirror());
   const fkey = (id: string) => Buffer.from(id, 'utf8').toString('base64url');
   const tiers = createTierManager(
     // Tag changes take the pins of the filters this process knows in the same compare-and-set.
-    { registry, hot, history: tierHistory, metrics, log, pressure, pinsWanted: (rec) => pinsWanted(filterStore.values(), rec) },
+    { registry, hot, history, metrics, log, pressure, pinsWanted: (rec) => pinsWanted(filterStore.values(), rec), erasures: erasures.fence },
     { expireAfter: parseDuration(config.tierExpireAfter)!, scanIntervalMs: config.tierScanIntervalMs, ...(config.tierLeaseMs && { leaseMs: config.tierLeaseMs }), ...overrides.tiers },
   );
   const filters = createFilterService({

@@ -4,7 +4,8 @@
  * history and the user from every hot index. What could bring the data back is kept out by
  * the erasure list itself, consulted by ingest (events published before the request, by the
  * stream's timestamp, are dropped: redeliveries and replays alike) and by restores and rebuilds
- * while the history still holds the user (pending erasures). See the README, "Erasure".
+ * (ErasureFence: rows of a user whose erasure was not done before their read began, and a
+ * removal again after their writes). See the README, "Erasure".
  */
 import type { SourceRef } from './types.js';
 
@@ -30,20 +31,52 @@ export interface HotEraser {
   eraseUser(userId: string, sources: readonly SourceRef[]): Promise<number>;
 }
 
+/**
+ * What a restore or a rebuild asks of erasures so that none is undone by it (README, "Erasure").
+ * A history read holds the rows it began with: an erasure that finishes while it streams does
+ * not take the user out of the rows still to come, and a chunk read before this process heard
+ * of an erasure may land in Redis after the erasure's removal.
+ */
+export interface ErasureFence {
+  /** Taken before a history read begins: which erasures were already done when it began. */
+  mark(): number;
+  /** Whether rows of `userId` read since `mark` are to be dropped: an erasure of theirs is pending, or was seen since. */
+  excludes(userId: string, mark: number): boolean;
+  /**
+   * Once writes of `userIds` (read since `mark`) have landed: removes from `sources` those
+   * that `excludes` now, as this process knows erasures (no round trip). Returns members removed.
+   */
+  recheck(userIds: Iterable<string>, mark: number, sources: readonly SourceRef[]): Promise<number>;
+  /**
+   * Once every write of rows read since `mark` has landed: brings this process's view of the
+   * erasures up to date with the store (one round trip), then removes from `sources` every
+   * user that `excludes`. After it, no erasure recorded before the writes landed is undone
+   * by them, however late this process heard of it. Returns members removed.
+   */
+  settle(mark: number, sources: readonly SourceRef[]): Promise<number>;
+}
+
 /** The erasures by user, as ingest and restores ask: which events and rows to keep out. */
 export class ErasureIndex {
-  /** user -> latest requestedAt of any of their erasures, and whether one is pending. */
-  private readonly byUser = new Map<string, { requestedAt: number; pending: number }>();
+  /**
+   * user -> latest requestedAt of any of their erasures, how many are pending, and the version
+   * of this index at which one of them was last seen to change (marks compare with it).
+   */
+  private readonly byUser = new Map<string, { requestedAt: number; pending: number; seen: number }>();
   private readonly docs = new Map<string, Erasure>();
+  /** Counts the changes this index has seen: a mark is its value at some moment. */
+  private version = 0;
 
   set(doc: Erasure | null, id: string): void {
     const old = this.docs.get(id);
+    this.version++;
     if (old) this.unindex(old);
     if (doc) {
       this.docs.set(id, doc);
-      const u = this.byUser.get(doc.userId) ?? { requestedAt: 0, pending: 0 };
+      const u = this.byUser.get(doc.userId) ?? { requestedAt: 0, pending: 0, seen: 0 };
       u.requestedAt = Math.max(u.requestedAt, doc.requestedAt);
       if (doc.status === 'pending') u.pending++;
+      u.seen = this.version;
       this.byUser.set(doc.userId, u);
     } else {
       this.docs.delete(id);
@@ -66,9 +99,30 @@ export class ErasureIndex {
     return u !== undefined && publishedMs <= u.requestedAt;
   }
 
-  /** Whether history may still hold the user's erased events (restores and rebuilds skip them). */
+  /** Whether history may still hold the user's erased events. */
   pending(userId: string): boolean {
     return (this.byUser.get(userId)?.pending ?? 0) > 0;
+  }
+
+  /** The index's version now: erasures that change after it compare as "since the mark". */
+  mark(): number {
+    return this.version;
+  }
+
+  /**
+   * Whether `userId` has an erasure pending, or one this index saw change after `mark` (done
+   * since, or first heard of since): history read since the mark may hold their erased rows.
+   */
+  excludes(userId: string, mark: number): boolean {
+    const u = this.byUser.get(userId);
+    return u !== undefined && (u.pending > 0 || u.seen > mark);
+  }
+
+  /** The users `excludes` says of at `mark`. */
+  excludedSince(mark: number): string[] {
+    const out: string[] = [];
+    for (const [userId, u] of this.byUser) if (u.pending > 0 || u.seen > mark) out.push(userId);
+    return out;
   }
 
   get size(): number {

@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { ErasureIndex, type Erasure, type HistoryEraser, type HotEraser, type SourceRegistry } from '../core/index.js';
+import { ErasureIndex, type Erasure, type ErasureFence, type HistoryEraser, type HotEraser, type SourceRef, type SourceRegistry } from '../core/index.js';
 
 /** The erasures' durable documents (NATS KV `<ns>_erasures`, compare-and-set; KvDocStore). */
 export interface ErasureStore {
@@ -9,6 +9,8 @@ export interface ErasureStore {
   update(id: string, fn: (doc: Erasure | null) => Erasure | undefined): Promise<{ doc: Erasure | null; changed: boolean }>;
   values(): IterableIterator<Erasure>;
   onChange(listener: (key: string, doc: Erasure | null) => void): void;
+  /** Resolves once `values()` and `onChange` have shown every document stored before the call. */
+  sync(): Promise<void>;
 }
 
 export interface ErasureOptions {
@@ -83,8 +85,36 @@ export function createErasures(
     }
   }
 
+  /** Removes each user from `sources` again (see ErasureFence). */
+  async function eraseAgain(userIds: Iterable<string>, sources: readonly SourceRef[]): Promise<number> {
+    let removed = 0;
+    for (const userId of userIds) removed += await deps.hot.eraseUser(userId, sources);
+    return removed;
+  }
+
+  const fence: ErasureFence = {
+    mark: () => index.mark(),
+    excludes: (userId, mark) => index.excludes(userId, mark),
+    async recheck(userIds, mark, sources) {
+      const hit = new Set<string>();
+      for (const u of userIds) if (index.excludes(u, mark)) hit.add(u);
+      const removed = await eraseAgain(hit, sources);
+      if (hit.size) log.info({ users: hit.size, removed }, 'erased again: rows read before this process heard of the erasure were written');
+      return removed;
+    },
+    async settle(mark, sources) {
+      await deps.store.sync();
+      const users = index.excludedSince(mark);
+      const removed = await eraseAgain(users, sources);
+      if (removed) log.info({ users: users.length, removed }, 'erased again after a restore or rebuild: its writes had brought members back');
+      return removed;
+    },
+  };
+
   return {
     index,
+    /** What restores and rebuilds ask so that none undoes an erasure. */
+    fence,
     /** Records the request; the work starts after the grace period in some process. */
     async request(userId: string): Promise<Erasure> {
       const requestedAt = now();

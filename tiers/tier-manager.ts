@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { exhaustMap, interval, type SchedulerLike, asyncScheduler, Subscription } from 'rxjs';
 import type { Logger } from 'pino';
-import { type Duration, foldAggregates, hotWritesInFlight, sourceName, type LookupPressure, type History, type HotIndex, type SourceRecord, type SourceRef, type SourceRegistry, isDue, leaseLapsed, newSourceRecord, recompute, transition } from '../core/index.js';
+import { type AggregateRow, type Duration, type ErasureFence, foldAggregates, hotWritesInFlight, retrying, sourceName, type LookupPressure, type History, type HotIndex, type SourceRecord, type SourceRef, type SourceRegistry, isDue, leaseLapsed, newSourceRecord, recompute, transition } from '../core/index.js';
 import type { Metrics } from '../telemetry/index.js';
 
 /** Restore chunks being written to Redis at once (measured: 3 hides most of the read time). */
@@ -18,6 +18,12 @@ export interface TierManagerOptions {
   leaseMs?: number;
   /** Rows per restore chunk written to Redis (default 20_000). */
   restoreChunkRows?: number;
+  /**
+   * A fault point (tests): awaited before each restore or rebuild chunk, read and filtered, is
+   * written to Redis; `chunk` counts from 0 per source. Holding it models a process that stalls
+   * between its history read and its write.
+   */
+  beforeChunkWrite?: (at: { source: SourceRef; chunk: number; work: 'restore' | 'rebuild' }) => Promise<void>;
   now?: () => number;
   scheduler?: SchedulerLike;
 }
@@ -36,6 +42,12 @@ export interface TierManagerDeps {
    * source never carries a pinned tag unpinned in between, and by `repin`. Absent: tags pin nothing.
    */
   pinsWanted?: (rec: SourceRecord) => string[];
+  /**
+   * Erasures, as restores and rebuilds must respect them (README, "Erasure"): rows of users it
+   * excludes are not written, and users whose erasure is heard of while chunks are on their
+   * way are removed again after they land. Absent: history is written as read.
+   */
+  erasures?: ErasureFence;
 }
 
 export class TierError extends Error {
@@ -155,6 +167,47 @@ export function createTierManager(deps: TierManagerDeps, options: TierManagerOpt
     }
   }
 
+  // ---- chunks of history, and erasures ------------------------------------------------------
+
+  /**
+   * A restore or rebuild chunk less the rows of users an erasure excludes: pending, or done or
+   * first heard of since `mark`, taken before the read began (the read still returns rows that
+   * a later erasure deleted). `heard`: what this process knew of erasures when it filtered.
+   */
+  function keptRows(read: AggregateRow[], mark: number): { rows: AggregateRow[]; heard: number } {
+    const fence = deps.erasures;
+    if (!fence) return { rows: read, heard: 0 };
+    return { rows: read.filter((r) => !fence.excludes(r.userId, mark)), heard: fence.mark() };
+  }
+
+  /**
+   * Loads a filtered chunk; if this process heard of an erasure while the chunk was on its way
+   * (after keptRows), removes that erasure's users from the source again once the chunk landed.
+   */
+  async function loadChunk(source: SourceRef, chunk: { rows: AggregateRow[]; heard: number }, mark: number): Promise<void> {
+    if (chunk.rows.length) await deps.hot.load(foldAggregates(source, chunk.rows), { maxInFlight: hotWritesInFlight(deps.pressure) });
+    const fence = deps.erasures;
+    if (fence && fence.mark() !== chunk.heard) await fence.recheck(chunk.rows.map((r) => r.userId), mark, [source]);
+  }
+
+  /**
+   * After a restore's or rebuild's writes have all landed: removes from `sources`, again, every
+   * user of an erasure not done before `mark`, as the erasure store says now (not as this
+   * process's mirror said: it may have heard late). Tried for about a minute: until it
+   * succeeds, an erasure made during the work may be undone by it.
+   */
+  async function settleErasures(mark: number, sources: readonly SourceRef[]): Promise<void> {
+    const fence = deps.erasures;
+    if (!fence || sources.length === 0) return;
+    await retrying(() => fence.settle(mark, sources), {
+      retryable: () => true,
+      attempts: 15,
+      baseMs: 200,
+      maxMs: 5_000,
+      onRetry: (err, attempt) => log.warn({ err, attempt }, 'erasures not settled after a restore or rebuild; retrying'),
+    });
+  }
+
   // ---- restore --------------------------------------------------------------------------
 
   /**
@@ -197,6 +250,8 @@ export function createTierManager(deps: TierManagerDeps, options: TierManagerOpt
     const rows = await deps.history.countAggregateRows(source).catch(() => 0);
     if (rows > 0) await deps.hot.reserve(source, rows);
     await deps.hot.setGate(source, 'restoring');
+    // Before the read begins: what it returns may hold users of any erasure not done by now.
+    const mark = deps.erasures?.mark() ?? 0;
     // The row count sizes the source and measures progress.
     const total = rows;
     let done = 0;
@@ -205,32 +260,37 @@ export function createTierManager(deps: TierManagerDeps, options: TierManagerOpt
     // ClickHouse: hot writes are max-merges, so chunks commute.
     const writing = new Set<Promise<void>>();
     let failed: { err: unknown } | undefined;
-    for await (const rows of deps.history.aggregateSource(source, chunkRows)) {
-      if (failed) throw failed.err;
-      // The claim is confirmed before a chunk is sent, not after: hot.load does not check the
-      // gate, so a process that stalled past its lease sends nothing more once it wakes.
-      if (performance.now() - lastReport > 250) {
-        lastReport = performance.now();
-        const progress = total ? Math.min(done / total, 0.99) : 0;
-        const { changed } = await deps.registry.update(source, (rec) =>
-          mine(rec) && rec!.tier === 'restoring' ? { ...rec!, lease: lease(), restore: { ...rec!.restore!, progress, progressAt: now() } } : undefined,
-        );
-        if (!changed) {
-          await Promise.all(writing);
-          return; // our claim was taken over: the new owner finishes
+    let chunk = 0;
+    try {
+      for await (const rows of deps.history.aggregateSource(source, chunkRows)) {
+        if (failed) throw failed.err;
+        // The claim is confirmed before a chunk is sent, not after: hot.load does not check the
+        // gate, so a process that stalled past its lease sends nothing more once it wakes.
+        if (performance.now() - lastReport > 250) {
+          lastReport = performance.now();
+          const progress = total ? Math.min(done / total, 0.99) : 0;
+          const { changed } = await deps.registry.update(source, (rec) =>
+            mine(rec) && rec!.tier === 'restoring' ? { ...rec!, lease: lease(), restore: { ...rec!.restore!, progress, progressAt: now() } } : undefined,
+          );
+          if (!changed) return; // our claim was taken over: the new owner finishes
         }
+        const kept = keptRows(rows, mark);
+        await options.beforeChunkWrite?.({ source, chunk: chunk++, work: 'restore' });
+        const write: Promise<void> = loadChunk(source, kept, mark)
+          .then(
+            () => void (done += rows.length),
+            (err: unknown) => void (failed ??= { err }),
+          )
+          .finally(() => writing.delete(write));
+        writing.add(write);
+        if (writing.size >= RESTORE_WRITES_IN_FLIGHT) await Promise.race(writing);
       }
-      const write: Promise<void> = deps.hot
-        .load(foldAggregates(source, rows), { maxInFlight: hotWritesInFlight(deps.pressure) })
-        .then(
-          () => void (done += rows.length),
-          (err: unknown) => void (failed ??= { err }),
-        )
-        .finally(() => writing.delete(write));
-      writing.add(write);
-      if (writing.size >= RESTORE_WRITES_IN_FLIGHT) await Promise.race(writing);
+    } finally {
+      // Every exit (finished, taken over, failed): once what was sent has landed, no erasure
+      // recorded meanwhile stays undone by it. Writes never reject (failures are kept in `failed`).
+      await Promise.all(writing);
+      await settleErasures(mark, [source]);
     }
-    await Promise.all(writing);
     if (failed) throw failed.err;
     await deps.hot.setGate(source, null);
     const { record, changed } = await deps.registry.update(source, (rec) => {
@@ -364,19 +424,33 @@ export function createTierManager(deps: TierManagerDeps, options: TierManagerOpt
     const started = performance.now();
     log.warn('hot tier lost (Redis empty or replaced): rebuilding from history');
     const renew = setInterval(() => void deps.hot.renewRebuild(owner, ttl).catch(() => undefined), ttl / 3);
+    // Before any read begins: see runRestore.
+    const mark = deps.erasures?.mark() ?? 0;
+    const rebuilt: SourceRef[] = [];
     try {
       const records = deps.registry.list();
-      for (const rec of records) {
-        if (rec.tier === 'expired' || rec.tier === 'demoting') {
-          await deps.hot.setGate(rec, rec.tier);
-          await deps.hot.dropSource(rec);
+      try {
+        for (const rec of records) {
+          if (rec.tier === 'expired' || rec.tier === 'demoting') {
+            await deps.hot.setGate(rec, rec.tier);
+            await deps.hot.dropSource(rec);
+          }
         }
-      }
-      for (const rec of records) {
-        if (rec.tier !== 'hot' && rec.tier !== 'restoring') continue;
-        if (rec.tier === 'restoring') await deps.hot.setGate(rec, 'restoring');
-        await deps.hot.reserve(rec, await deps.history.countAggregateRows(rec));
-        for await (const rows of deps.history.aggregateSource(rec, chunkRows)) await deps.hot.load(foldAggregates(rec, rows), { maxInFlight: hotWritesInFlight(deps.pressure) });
+        for (const rec of records) {
+          if (rec.tier !== 'hot' && rec.tier !== 'restoring') continue;
+          if (rec.tier === 'restoring') await deps.hot.setGate(rec, 'restoring');
+          rebuilt.push(rec);
+          await deps.hot.reserve(rec, await deps.history.countAggregateRows(rec));
+          let chunk = 0;
+          for await (const rows of deps.history.aggregateSource(rec, chunkRows)) {
+            const kept = keptRows(rows, mark);
+            await options.beforeChunkWrite?.({ source: rec, chunk: chunk++, work: 'rebuild' });
+            await loadChunk(rec, kept, mark);
+          }
+        }
+      } finally {
+        // As a restore does, on every exit: the rebuild is not over until this is done.
+        await settleErasures(mark, rebuilt);
       }
       await deps.hot.renewRebuild(owner, 0);
       log.warn({ sources: records.length, seconds: (performance.now() - started) / 1000 }, 'hot tier rebuilt');

@@ -1,4 +1,5 @@
 import { StorageType, type JetStreamClient, type KV, type KvEntry, type QueuedIterator } from 'nats';
+import { withDeadline } from '../../core/index.js';
 
 const WRONG_LAST_SEQUENCE = 10071;
 
@@ -16,6 +17,9 @@ export class KvDocStore<T> {
   private readonly revisions = new Map<string, number>();
   private watcher: QueuedIterator<KvEntry> | undefined;
   private listeners: ((key: string, doc: T | null) => void)[] = [];
+  /** The last revision the watch delivered, and who waits for a later one (sync). */
+  private watched = 0;
+  private waiting: { revision: number; resolve: () => void }[] = [];
 
   private constructor(readonly kv: KV) {}
 
@@ -45,7 +49,11 @@ export class KvDocStore<T> {
     const initialized = new Promise<void>((r) => (ready = r));
     this.watcher = await this.kv.watch({ initializedFn: () => ready() });
     void (async () => {
-      for await (const e of this.watcher!) this.mirrorValue(e.key, e.operation === 'PUT' ? e.json<T>() : null, e.revision);
+      for await (const e of this.watcher!) {
+        this.mirrorValue(e.key, e.operation === 'PUT' ? e.json<T>() : null, e.revision);
+        this.watched = Math.max(this.watched, e.revision);
+        if (this.waiting.length) this.waiting = this.waiting.filter((w) => w.revision > this.watched || (w.resolve(), false));
+      }
     })().catch(() => undefined);
     await initialized;
   }
@@ -70,6 +78,20 @@ export class KvDocStore<T> {
   /** The mirrored documents (eventually consistent; use get() for a fresh read). */
   values(): IterableIterator<T> {
     return this.mirror.values();
+  }
+
+  /**
+   * Resolves once the mirror holds every change the bucket stored before this call: one round
+   * trip for the bucket's last revision, then the watch catching up to it. Throws after
+   * `timeoutMs` (default 10_000) or when there is no mirror.
+   */
+  async sync(timeoutMs = 10_000): Promise<void> {
+    if (!this.watcher) throw new Error('sync needs a mirror: call startMirror first');
+    const status = await this.kv.status();
+    const last = status.streamInfo.state.last_seq;
+    if (last <= this.watched) return;
+    const caughtUp = new Promise<void>((resolve) => this.waiting.push({ revision: last, resolve }));
+    await withDeadline(caughtUp, timeoutMs, () => new Error(`the mirror of ${status.bucket} did not reach revision ${last} in ${timeoutMs} ms`));
   }
 
   cached(key: string): T | undefined {

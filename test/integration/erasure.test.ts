@@ -1,8 +1,11 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { foldEvents, sourceName, type InteractionEvent } from '../../core/index.js';
+import { pino } from 'pino';
+import { foldEvents, sourceName, type InteractionEvent, type SourceRef } from '../../core/index.js';
 import { natsNames } from '../../engine/index.js';
-import { eventually, getJson, send, startStack, testNamespace, type Stack } from './helpers.js';
+import { createTierstream } from '../../runtime.js';
+import type { TierManagerOptions } from '../../tiers/index.js';
+import { eventually, getJson, hotState, historyFold, send, startStack, testConfig, testNamespace, TEST_ENGINE, type Stack } from './helpers.js';
 
 /** Erasure of a user (contract: "Erasure of a user"): gone from every answer, and stays gone. */
 const test = suite('erasure');
@@ -144,6 +147,115 @@ test('an erasure whose process died is finished by another; unknown ids are 404'
     assert.is(missing.status, 404);
     assert.is(missing.body.error, 'erasure_not_found');
   } finally {
+    await stack.stop();
+  }
+});
+
+/**
+ * Holds the first chunk of `work` on campaign `id` before it is written (the tier manager's
+ * fault point): `reached` resolves once a chunk read and filtered is waiting, `release` lets it go.
+ */
+function holdFirstChunk(id: string, work: 'restore' | 'rebuild') {
+  let release!: () => void;
+  let reached!: () => void;
+  const released = new Promise<void>((r) => (release = r));
+  const reachedP = new Promise<void>((r) => (reached = r));
+  const beforeChunkWrite: TierManagerOptions['beforeChunkWrite'] = async (at) => {
+    if (at.source.id !== id || at.work !== work || at.chunk !== 0) return;
+    reached();
+    await released;
+  };
+  return { beforeChunkWrite, reached: reachedP, release };
+}
+
+/**
+ * `a0` (the first user in the aggregate's user order) has 6 aggregate rows (3 types, 2 variants),
+ * so with 4-row chunks the user is the whole first chunk and the start of the second; 9 other users.
+ */
+const HELD = { kind: 'campaign', id: 'held' } as const satisfies SourceRef;
+const heldEvents = () => [
+  ...Array.from({ length: 6 }, (_, i) => ({ id: `h-a0-${i}`, type: TYPES[i % 3], userId: 'a0', campaignId: 'held', variantId: `v${i % 2}`, time: Date.UTC(2026, 0, 1) + i })),
+  ...Array.from({ length: 27 }, (_, i) => ({ id: `h-b-${i}`, type: TYPES[i % 3], userId: `b${i % 9}`, campaignId: 'held', variantId: 'v0', time: Date.UTC(2026, 0, 2) + i })),
+];
+
+/** Erases a0 through `via` and waits until the erasure is done, as seen by `via`. */
+async function eraseA0(via: Stack['ts'] | Stack['ts']['app']) {
+  const asked = await send(via, 'DELETE', '/v1/users/a0');
+  assert.is(asked.status, 202);
+  return eventually(async () => ((await getJson(via, `/v1/erasures/${asked.body.id}`)).body.status === 'done' ? true : undefined), 'erasure done', 30_000);
+}
+
+/** After the held work finished: a0 in no index of the source, every other user as history says. */
+async function assertA0Gone(ts: Stack['ts'], what: string) {
+  // An index that held only the erased user is listed empty (its key stays in the source's key list).
+  const snap = Object.fromEntries(Object.entries(await hotState(ts, HELD)).filter(([, users]) => Object.keys(users).length > 0));
+  const withA0 = Object.entries(snap).filter(([, users]) => 'a0' in users).map(([k]) => k);
+  assert.equal(withA0, [], `${what}: a0 is back in ${withA0.join(', ')}`);
+  assert.equal(snap, await historyFold(ts, HELD), `${what}: hot equals the fold of history`);
+}
+
+async function publishHeldAndDemote(stack: Stack) {
+  await stack.publish(heldEvents());
+  await eventually(async () => (await historyCount(stack, 'campaign:held')) === 33, 'held ingested');
+  assert.is((await send(stack.ts, 'POST', '/v1/campaigns/held/demote')).status, 202);
+  await eventually(async () => (await getJson(stack.ts, '/v1/campaigns/held')).body.tier === 'expired', 'held expired');
+}
+
+test('a restore whose history read began before an erasure does not write the user after it (one process)', async () => {
+  const hold = holdFirstChunk('held', 'restore');
+  const stack = await startStack(testNamespace('er'), {}, SLOW_TIERS, { restoreChunkRows: 4, leaseMs: 60_000, beforeChunkWrite: hold.beforeChunkWrite });
+  try {
+    await publishHeldAndDemote(stack);
+    assert.is((await send(stack.ts, 'POST', '/v1/campaigns/held/restore')).status, 202);
+    await hold.reached; // the first chunk (a0's rows) is read and filtered: no erasure yet
+    await eraseA0(stack.ts);
+    hold.release();
+    await stack.ts.tiers.settled();
+    assert.is((await getJson(stack.ts, '/v1/campaigns/held')).body.tier, 'hot');
+    await assertA0Gone(stack.ts, 'after the restore');
+  } finally {
+    hold.release();
+    await stack.stop();
+  }
+});
+
+test('a restore in one API process does not undo an erasure made by another process while it was held', async () => {
+  const hold = holdFirstChunk('held', 'restore');
+  const a = await startStack(testNamespace('er'), {}, SLOW_TIERS);
+  // b: an API process (no ingest, no erasure work) that runs the restore.
+  const b = await createTierstream(testConfig(a.ns, { ...SLOW_TIERS, TIERSTREAM_ROLE: 'api' }), {
+    engine: TEST_ENGINE, tiers: { restoreChunkRows: 4, leaseMs: 60_000, beforeChunkWrite: hold.beforeChunkWrite }, log: pino({ level: 'silent' }),
+  });
+  try {
+    await publishHeldAndDemote(a);
+    assert.is((await send(b.app, 'POST', '/v1/campaigns/held/restore')).status, 202);
+    await hold.reached;
+    await eraseA0(a.ts); // requested, worked and done in a
+    hold.release();
+    await b.tiers.settled();
+    assert.is((await getJson(a.ts, '/v1/campaigns/held')).body.tier, 'hot');
+    await assertA0Gone(a.ts, 'after the restore in the other process');
+  } finally {
+    hold.release();
+    await b.close();
+    await a.stop();
+  }
+});
+
+test('a hot-tier rebuild whose history read began before an erasure does not write the user after it', async () => {
+  const hold = holdFirstChunk('held', 'rebuild');
+  const stack = await startStack(testNamespace('er'), {}, SLOW_TIERS, { restoreChunkRows: 4, leaseMs: 60_000, beforeChunkWrite: hold.beforeChunkWrite });
+  try {
+    await stack.publish(heldEvents());
+    await eventually(async () => (await historyCount(stack, 'campaign:held')) === 33, 'held ingested');
+    await stack.ts.hot.unlinkNamespace(); // Redis lost the namespace: a rebuild is claimed
+    await hold.reached;
+    await eraseA0(stack.ts);
+    hold.release();
+    await eventually(async () => (await stack.ts.app.inject({ method: 'GET', url: '/readyz' })).statusCode === 200, 'rebuilt');
+    await assertA0Gone(stack.ts, 'after the rebuild');
+  } finally {
+    hold.release();
     await stack.stop();
   }
 });

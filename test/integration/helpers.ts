@@ -5,6 +5,7 @@ import { configFromEnv, type Config } from '../../config.js';
 import { createTierstream, type Tierstream } from '../../runtime.js';
 import { deleteStreams, natsNames, type EngineOptions } from '../../engine/index.js';
 import type { EventType } from '../../core/index.js';
+import type { TierManagerOptions } from '../../tiers/index.js';
 
 /**
  * The ClickHouse endpoint of tests that need one server whatever the environment: the first
@@ -40,10 +41,11 @@ export async function startStack(
   ns = testNamespace(),
   engine: Partial<EngineOptions> = {},
   env: NodeJS.ProcessEnv = { TIER_EXPIRE_AFTER: 'PT2S', TIER_SCAN_INTERVAL: 'PT0.2S' },
+  tiers: Partial<TierManagerOptions> = {},
 ): Promise<Stack> {
   const ts = await createTierstream(testConfig(ns, env), {
     engine: { ...TEST_ENGINE, ...engine },
-    tiers: { leaseMs: 3_000, restoreChunkRows: 500 },
+    tiers: { leaseMs: 3_000, restoreChunkRows: 500, ...tiers },
     log: pino({ level: process.env.LOG_LEVEL ?? 'silent' }),
   });
   await ts.engine!.start();
