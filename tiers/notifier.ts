@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { pendingNotices, sourceName, webhookSignature, withNoticeMark, type SourceRecord, type SourceRegistry } from '../core/index.js';
+import { pendingNotices, sourceName, UnpublishableNoticeError, webhookSignature, withNoticeMark, type SourceRecord, type SourceRegistry } from '../core/index.js';
 
 /**
  * Most of a webhook answer read, in bytes: enough for a receiver's error message in the log.
@@ -30,6 +30,7 @@ async function readAtMost(body: ReadableStream<Uint8Array> | null, limit: number
 
 /** Where notices go (storage/registry/notices.ts on NATS). */
 export interface NoticeChannel {
+  /** Throws UnpublishableNoticeError for a notice that can never be published (not retried). */
   publish(kind: string, id: string, body: string, msgId: string): Promise<void>;
   consume(deliver: (body: Uint8Array) => Promise<boolean>, opts: { signal: AbortSignal; retryDelayMs: (attempt: number) => number; ackWaitMs: number }): Promise<void>;
 }
@@ -70,6 +71,11 @@ export function createNotifier(deps: { registry: SourceRegistry; channel: Notice
           await deps.channel.publish(rec.kind, rec.id, JSON.stringify(p.notice), p.msgId);
           break;
         } catch (err) {
+          if (err instanceof UnpublishableNoticeError) {
+            // Never publishable: marked as if published, so no process retries it for ever.
+            log.error({ err, source: name, notice: p.notice }, 'tier notice can never be published; given up');
+            break;
+          }
           log.warn({ err, source: name, attempt }, 'tier notice not published; retrying');
           await new Promise((r) => setTimeout(r, backoff(attempt)));
         }

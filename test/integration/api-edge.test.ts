@@ -202,9 +202,14 @@ test('ids "." and ".." are refused at the edge, in paths, bodies and filters', a
   assert.is((await api(ctx, 'GET', '/v1/users/u1/interactions?sources=campaign:..', LOOKUP)).status, 400);
   assert.is((await api(ctx, 'POST', '/v1/retargeting/check', LOOKUP, { filter: { campaign: 'a', event: 'send' }, userIds: ['.'] })).status, 400);
   assert.is((await api(ctx, 'PUT', '/v1/campaigns/dots', ADMIN, { status: 'active', tags: ['..'] })).status, 400);
-  // "..." and ids with dots inside are ordinary ids.
-  assert.is((await api(ctx, 'PUT', '/v1/campaigns/...', ADMIN, { status: 'active' })).status, 200);
-  assert.is((await api(ctx, 'PUT', '/v1/campaigns/a..b', ADMIN, { status: 'active' })).status, 200);
+  // Ids with dots between tokens are ordinary ids; an empty token makes no NATS subject (issue 22, finding 3).
+  assert.is((await api(ctx, 'PUT', '/v1/campaigns/a.b.c', ADMIN, { status: 'active' })).status, 200);
+  for (const id of ['...', 'a..b', '.a', 'a.']) {
+    const res = await api(ctx, 'PUT', `/v1/campaigns/${id}`, ADMIN, { status: 'active' });
+    assert.is(res.status, 400, id);
+    assert.is(res.body.error, 'invalid_request', id);
+  }
+  assert.is((await api(ctx, 'POST', '/v1/retargeting/count', LOOKUP, { filter: { campaign: 'x..y', event: 'send' } })).body.error, 'invalid_filter');
 });
 
 test('wrong types in bodies are refused, never coerced; query strings still coerce', async (ctx) => {

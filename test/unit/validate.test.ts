@@ -37,7 +37,18 @@ test('ids "." and ".." are refused in every id field (URL dot segments); other d
     assert.is(codeOf({ id: 'e', type: 'send', userId: 'u', canvasId: 'C', stepId: dots, time: 5 }), 'invalid_field');
     assert.is(codeOf({ id: 'e', type: 'send', userId: 'u', canvasId: dots, time: 5 }), 'invalid_field');
   }
-  for (const ok of ['...', '.a', 'a.', 'a..b']) assert.is(codeOf({ ...good, campaignId: ok, userId: ok }), 'ok', ok);
+  for (const ok of ['...', '.a', 'a.', 'a..b']) assert.is(codeOf({ ...good, userId: ok }), 'ok', ok);
+  for (const ok of ['a.b', 'a.b.c', 'a:b-c_d']) assert.is(codeOf({ ...good, campaignId: ok }), 'ok', ok);
+});
+
+test('ids with an empty dot-separated token (no NATS subject token) are refused in every id field but userId', () => {
+  for (const bad of ['x..y', 'a.', '.a', '...', 'a...b']) {
+    assert.is(codeOf({ ...good, id: bad }), 'invalid_field', bad);
+    assert.is(codeOf({ ...good, campaignId: bad }), 'invalid_field', bad);
+    assert.is(codeOf({ ...good, variantId: bad }), 'invalid_field', bad);
+    assert.is(codeOf({ id: 'e', type: 'send', userId: 'u', canvasId: bad, time: 5 }), 'invalid_field', bad);
+    assert.is(codeOf({ id: 'e', type: 'send', userId: 'u', canvasId: 'C', stepId: bad, time: 5 }), 'invalid_field', bad);
+  }
 });
 
 test('a canvas event with a step, time in epoch ms', () => {
