@@ -25,10 +25,24 @@ export type DecodeErrorCode =
   | 'invalid_source';
 
 /**
- * Every code a dead letter carries: a decode code, or `write_failed` for a valid event that
- * history refused alone, repeatedly, while ClickHouse and Redis answered.
+ * Every code a dead letter carries: a decode code; `time_in_future` for an event more than
+ * TIERSTREAM_MAX_FUTURE ahead of the time it was published (see isTooFarAhead); or
+ * `write_failed` for a valid event that history refused alone, repeatedly, while ClickHouse
+ * and Redis answered.
  */
-export type DeadLetterCode = DecodeErrorCode | 'write_failed';
+export type DeadLetterCode = DecodeErrorCode | 'time_in_future' | 'write_failed';
+
+/** Default of TIERSTREAM_MAX_FUTURE (P1D), ms: how far ahead of its ingestion an event may be. */
+export const DEFAULT_MAX_FUTURE_MS = 86_400_000;
+
+/**
+ * Whether an event at `timeMs` is further than `maxFutureMs` ahead of `ingestedMs`. Such an
+ * event would stay its user's latest for ever (the fold keeps the maximum), so the user would
+ * match every `within` window: it is dead-lettered (`time_in_future`) instead.
+ */
+export function isTooFarAhead(timeMs: number, ingestedMs: number, maxFutureMs: number): boolean {
+  return timeMs > ingestedMs + maxFutureMs;
+}
 
 export class DecodeError extends Error {
   constructor(readonly code: DecodeErrorCode, message: string) {

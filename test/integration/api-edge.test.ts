@@ -212,6 +212,17 @@ test('ids "." and ".." are refused at the edge, in paths, bodies and filters', a
   assert.is((await api(ctx, 'POST', '/v1/retargeting/count', LOOKUP, { filter: { campaign: 'x..y', event: 'send' } })).body.error, 'invalid_filter');
 });
 
+test('stoppedAt: in the future or outside 1970-2099 is a 400; a past one is kept', async (ctx) => {
+  for (const stoppedAt of [Date.now() + 60_000, new Date(Date.now() + 60_000).toISOString(), '0070-01-01T00:00:00Z', '2150-01-01T00:00:00Z']) {
+    const res = await api(ctx, 'PUT', '/v1/campaigns/stop-when', ADMIN, { status: 'stopped', stoppedAt });
+    assert.is(res.status, 400, String(stoppedAt));
+    assert.is(res.body.error, 'invalid_request', String(stoppedAt));
+  }
+  const past = await api(ctx, 'PUT', '/v1/campaigns/stop-when', ADMIN, { status: 'stopped', stoppedAt: '2026-01-01T00:00:00Z' });
+  assert.is(past.status, 200);
+  assert.is(past.body.stoppedAt, '2026-01-01T00:00:00.000Z');
+});
+
 test('wrong types in bodies are refused, never coerced; query strings still coerce', async (ctx) => {
   const filter = { campaign: 'types', event: 'send' };
   const cases: [string, string, unknown][] = [
