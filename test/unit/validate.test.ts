@@ -179,6 +179,24 @@ test('a payload that is not valid UTF-8 is invalid_json, wherever the bad bytes 
   assert.is(codeOf('\ufeff' + JSON.stringify(good)), 'invalid_json');
 });
 
+test('properties are kept as sent, byte for byte: numbers that JSON.parse would change, white space, key order, escapes', () => {
+  const props = '{ "big": 12345678901234567890123, "inf": 1e309, "x" : [1.0, 2E2, -0, 0.1000000000000000055511151231257827],\n "s": "\\u00e9\\"}" , "k": {}}';
+  const text = `{"id":"e1","type":"send","userId":"u","campaignId":"A","time":5,"properties": ${props} }`;
+  assert.is(decodeEvent(enc(text)).properties, props);
+  // The member JSON.parse keeps (the last of the same name, escaped or not) is the one kept.
+  const twice = `{"id":"e1","type":"send","properties":{"a":1},"userId":"u","campaignId":"A","time":5,"propert\\u0069es":{"b":[1e400]}}`;
+  assert.is(decodeEvent(enc(twice)).properties, '{"b":[1e400]}');
+  assert.is(decodeEvent(enc(`{"properties":{"a":"}"},"id":"e1","type":"send","userId":"u","campaignId":"A","time":5}`)).properties, '{"a":"}"}');
+});
+
+test('property: properties of any JSON text are kept as that text', () => {
+  fc.assert(fc.property(fc.json(), fc.constantFrom('', ' ', '\n\t'), (value, ws) => {
+    const props = `{${ws}"v"${ws}:${ws}${value}${ws}}`;
+    const text = `{"id":"e","type":"send","userId":"u","campaignId":"A","time":5,${ws}"properties"${ws}:${ws}${props}${ws}}`;
+    assert.is(decodeEvent(enc(text)).properties, props);
+  }), { numRuns: 2_000 });
+});
+
 test('valid multi-byte UTF-8 in properties is kept exactly', () => {
   const e = decodeEvent(enc({ ...good, properties: { s: 'é € 😀 \u{10ffff}' } }));
   assert.equal(JSON.parse(e.properties!), { s: 'é € 😀 \u{10ffff}' });
