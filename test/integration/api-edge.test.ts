@@ -223,6 +223,20 @@ test('stoppedAt: in the future or outside 1970-2099 is a 400; a past one is kept
   assert.is(past.body.stoppedAt, '2026-01-01T00:00:00.000Z');
 });
 
+test('a body that is not valid UTF-8 is 400 invalid_json, never read with U+FFFD in place', async (ctx) => {
+  for (const bytes of [[0xff], [0xc0, 0xaf], [0xed, 0xa0, 0x80], [0xe2, 0x82]]) {
+    const payload = Buffer.concat([Buffer.from('{"status":"active","name":"a'), Buffer.from(bytes), Buffer.from('"}')]);
+    const res = await ctx.stack.ts.app.inject({ method: 'PUT', url: '/v1/campaigns/utf8', payload, headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' } });
+    assert.is(res.statusCode, 400, String(bytes));
+    assert.is(res.json().error, 'invalid_json', String(bytes));
+  }
+  const bad = await ctx.stack.ts.app.inject({ method: 'PUT', url: '/v1/campaigns/utf8', payload: '{"status":', headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' } });
+  assert.is(bad.statusCode, 400);
+  const ok = await ctx.stack.ts.app.inject({ method: 'PUT', url: '/v1/campaigns/utf8', payload: Buffer.from('{"status":"active","name":"é €"}'), headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json; charset=utf-8' } });
+  assert.is(ok.statusCode, 200);
+  assert.is(ok.json().name, 'é €');
+});
+
 test('wrong types in bodies are refused, never coerced; query strings still coerce', async (ctx) => {
   const filter = { campaign: 'types', event: 'send' };
   const cases: [string, string, unknown][] = [
