@@ -223,6 +223,15 @@ test('stoppedAt: in the future or outside 1970-2099 is a 400; a past one is kept
   assert.is(past.body.stoppedAt, '2026-01-01T00:00:00.000Z');
 });
 
+test('/metrics is gathered at most about once a second: requests meanwhile get the same text', async (ctx) => {
+  const get = async () => (await ctx.stack.ts.app.inject({ method: 'GET', url: '/metrics' })).body;
+  const first = await get();
+  const again = await Promise.all([get(), get(), get()]);
+  for (const b of again) assert.is(b, first, 'the same text within the second');
+  await new Promise((r) => setTimeout(r, 1_100));
+  assert.is.not(await get(), first, 'gathered anew (it counts its own requests)');
+});
+
 test('a body that is not valid UTF-8 is 400 invalid_json, never read with U+FFFD in place', async (ctx) => {
   for (const bytes of [[0xff], [0xc0, 0xaf], [0xed, 0xa0, 0x80], [0xe2, 0x82]]) {
     const payload = Buffer.concat([Buffer.from('{"status":"active","name":"a'), Buffer.from(bytes), Buffer.from('"}')]);
