@@ -42,6 +42,8 @@ export interface Config {
   streamReplicas: number;
   /** Where tier notices are POSTed, signed with the secret (both or neither). */
   webhook: { url: string; secret: string } | undefined;
+  /** TIERSTREAM_MAX_FUTURE (default P1D), ms: events further ahead of their publication are dead-lettered. */
+  maxFutureMs: number;
 }
 
 export class ConfigError extends Error {
@@ -133,6 +135,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
     lookupTargetMs: int(env, 'TIERSTREAM_LOOKUP_TARGET_MS', 0, 10_000) ?? 5,
     streamReplicas: int(env, 'TIERSTREAM_STREAM_REPLICAS', 1, 5) ?? 1,
     webhook: webhookUrl && webhookSecret ? { url: webhookUrl, secret: webhookSecret } : undefined,
+    maxFutureMs: fixedDurationMs(env.TIERSTREAM_MAX_FUTURE || 'P1D', 'TIERSTREAM_MAX_FUTURE'),
   };
 }
 

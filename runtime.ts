@@ -159,6 +159,7 @@ export async function createTierstream(
             namespace: config.namespace,
             ackMode: config.ingestAck,
             streamReplicas: config.streamReplicas,
+            maxFutureMs: config.maxFutureMs,
             ...(config.tierLeaseMs && { leaseMs: config.tierLeaseMs }),
             ...(config.batchSize && { batchSize: config.batchSize }),
             ...(config.batchWaitMs && { batchWaitMs: config.batchWaitMs }),

@@ -59,6 +59,9 @@ export interface AppDeps {
   receiveTimeoutMs?: number;
 }
 
+/** Throws on invalid UTF-8 (an invalid byte, overlong form, encoded surrogate, truncated sequence); a BOM stays and is refused by JSON. */
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
 /** Longest path parameter, in characters: ids are at most 128, and percent-encoding may triple them. */
 export const MAX_PARAM_LENGTH = 400;
 
@@ -122,6 +125,19 @@ export function buildApp(deps: AppDeps, opts: FastifyServerOptions = {}): Fastif
   });
   // Fastify strips unknown properties and coerces types by default; the API rejects both (400 `invalid_request`).
   app.setValidatorCompiler(validatorCompiler());
+  // Bodies as bytes, decoded strictly: Fastify's own parser decodes with U+FFFD in place of
+  // invalid UTF-8, so a mangled name or id was stored as if sent. Events refuse it too.
+  const jsonParser = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, body, done) => {
+    let text: string;
+    try {
+      text = STRICT_UTF8.decode(body as Buffer);
+    } catch {
+      return done(new ApiError('invalid_json', 'the body is not valid UTF-8'), undefined);
+    }
+    jsonParser(req, text, done);
+  });
 
   const sendApiError = (reply: FastifyReply, err: ApiError) => {
     if (err.status === 503) reply.header('retry-after', '1');

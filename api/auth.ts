@@ -49,7 +49,10 @@ export function findKey(keys: readonly ApiKey[], presented: string): ApiKey | un
 
 declare module 'fastify' {
   interface FastifyRequest {
+    /** The request's key, when it is known and has the route's scope. */
     apiKey?: ApiKey;
+    /** Why the request is refused (401 or 403), answered after the rate limiter counted it. */
+    authRefusal?: ApiError;
   }
   interface FastifyContextConfig {
     /**
@@ -82,16 +85,20 @@ export function checkRouteScope(route: { method: string | string[]; url: string;
  */
 export function registerAuth(app: FastifyInstance, keys: readonly ApiKey[] | undefined): void {
   if (!keys) return;
+  // Decided first, refused later: the rate limiter (an onRequest hook registered after this
+  // one) runs in between, so 401 and 403 answers count against the client address's limit;
+  // refused at once, they were never limited. preParsing still comes before the body is read.
   app.addHook('onRequest', async (req: FastifyRequest) => {
     const scope = req.routeOptions.config.scope;
     if (scope === undefined) return;
     const header = req.headers.authorization ?? '';
     const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
     const key = m ? findKey(keys, m[1]!) : undefined;
-    if (!key) throw new ApiError('unauthorized', m ? 'unknown API key' : 'Authorization: Bearer <key> required');
-    if (!key.scopes.has('admin') && !key.scopes.has(scope)) {
-      throw new ApiError('forbidden', `this key lacks the "${scope}" scope`);
-    }
-    req.apiKey = key;
+    if (!key) req.authRefusal = new ApiError('unauthorized', m ? 'unknown API key' : 'Authorization: Bearer <key> required');
+    else if (!key.scopes.has('admin') && !key.scopes.has(scope)) req.authRefusal = new ApiError('forbidden', `this key lacks the "${scope}" scope`);
+    else req.apiKey = key;
+  });
+  app.addHook('preParsing', async (req: FastifyRequest) => {
+    if (req.authRefusal) throw req.authRefusal;
   });
 }

@@ -5,6 +5,7 @@ import { ErasureError, TierError } from '../tiers/index.js';
 /** Every error code the API answers with, its HTTP status, in one place (listed in the README). */
 export const API_ERRORS = {
   invalid_request: 400,
+  invalid_json: 400,
   invalid_filter: 400,
   invalid_cursor: 400,
   unauthorized: 401,

@@ -1,12 +1,20 @@
 /** Latest time accepted: 2100-01-01T00:00:00Z. ClickHouse's DateTime ends in 2105. */
 export const MAX_TIME_MS = 4_102_444_800_000;
 
+/**
+ * Years a written time may name, whatever its offset (the instant must also be in
+ * [1970, 2100) UTC). Checked before Date.UTC, which reads years 0-99 as 1900-1999: without
+ * it `0070-01-01T00:00:00Z` was read as 1970.
+ */
+const MIN_YEAR = 1970;
+const MAX_YEAR = 2099;
+
 const ISO = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?(Z|[+-]\d{2}(?::?\d{2})?)$/i;
 
 /**
  * Parses an event time: an ISO-8601 date-time with an offset (`Z` or `+hh:mm`), or epoch
  * milliseconds. Returns epoch milliseconds (fractions below a millisecond are truncated),
- * or undefined when the value is not a valid time in [1970, 2100). Strings are read by char
+ * or undefined when the value is not a valid time in [1970, 2100) (a written year 1970-2099). Strings are read by char
  * codes (isoTime below): it runs once per ingested event.
  */
 export function parseTime(value: unknown): number | undefined {
@@ -30,6 +38,7 @@ export function parseTimeReference(value: unknown): number | undefined {
     const [, y, mo, d, h, mi, s = '0', frac = '', off] = m as unknown as string[];
     const year = Number(y), month = Number(mo), day = Number(d);
     const hour = Number(h), minute = Number(mi), second = Number(s);
+    if (year < MIN_YEAR || year > MAX_YEAR) return undefined;
     if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return undefined;
     if (hour > 23 || minute > 59 || second > 59) return undefined;
     let offsetMin = 0;
@@ -116,17 +125,14 @@ function isoTime(s: string): number | undefined {
     return undefined;
   }
   const year = century * 100 + yy;
+  if (year < MIN_YEAR || year > MAX_YEAR) return undefined;
   if (month < 1 || month > 12 || day < 1 || day > daysInMonthOf(year, month)) return undefined;
   if (hour > 23 || minute > 59 || second > 59) return undefined;
   const ms = Date.UTC(year, month - 1, day, hour, minute, second, millis) - offsetMin * 60_000;
   return ms >= 0 && ms < MAX_TIME_MS ? ms : undefined;
 }
 
-/**
- * Days in `month` (1-12), as parseTimeReference's Date arithmetic counts them. (Date.UTC reads
- * years 0-99 as 1900-1999: 0-69 then fall before 1970 and are refused, 70-99 have the same leap
- * years.)
- */
+/** Days in `month` (1-12) of `year` (1970-2099, checked before), by the Gregorian calendar. */
 function daysInMonthOf(year: number, month: number): number {
   if (month !== 2) return DAYS_IN_MONTH[month - 1]!;
   return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28;

@@ -25,10 +25,24 @@ export type DecodeErrorCode =
   | 'invalid_source';
 
 /**
- * Every code a dead letter carries: a decode code, or `write_failed` for a valid event that
- * history refused alone, repeatedly, while ClickHouse and Redis answered.
+ * Every code a dead letter carries: a decode code; `time_in_future` for an event more than
+ * TIERSTREAM_MAX_FUTURE ahead of the time it was published (see isTooFarAhead); or
+ * `write_failed` for a valid event that history refused alone, repeatedly, while ClickHouse
+ * and Redis answered.
  */
-export type DeadLetterCode = DecodeErrorCode | 'write_failed';
+export type DeadLetterCode = DecodeErrorCode | 'time_in_future' | 'write_failed';
+
+/** Default of TIERSTREAM_MAX_FUTURE (P1D), ms: how far ahead of its ingestion an event may be. */
+export const DEFAULT_MAX_FUTURE_MS = 86_400_000;
+
+/**
+ * Whether an event at `timeMs` is further than `maxFutureMs` ahead of `ingestedMs`. Such an
+ * event would stay its user's latest for ever (the fold keeps the maximum), so the user would
+ * match every `within` window: it is dead-lettered (`time_in_future`) instead.
+ */
+export function isTooFarAhead(timeMs: number, ingestedMs: number, maxFutureMs: number): boolean {
+  return timeMs > ingestedMs + maxFutureMs;
+}
 
 export class DecodeError extends Error {
   constructor(readonly code: DecodeErrorCode, message: string) {
@@ -110,7 +124,63 @@ export function decodeEvent(payload: Uint8Array): InteractionEvent {
   } catch (e) {
     throw new DecodeError('invalid_json', (e as Error).message);
   }
-  return validateEvent(raw);
+  const event = check(raw, text);
+  if (event === undefined) throw new DecodeError(failure.code, failure.message);
+  return event;
+}
+
+/** Index of the first character at or after `i` that is not JSON white space. */
+function skipSpace(s: string, i: number): number {
+  for (let c = s.charCodeAt(i); c === 32 || c === 10 || c === 13 || c === 9; c = s.charCodeAt(++i));
+  return i;
+}
+
+/** Index just after the JSON string that opens at `i` (its `"`). */
+function skipString(s: string, i: number): number {
+  for (i++; ; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 34) return i + 1; // "
+    if (c === 92) i++; // a backslash: the next character is escaped
+  }
+}
+
+/** Index just after the JSON value that starts at `i`. */
+function skipValue(s: string, i: number): number {
+  const c = s.charCodeAt(i);
+  if (c === 34) return skipString(s, i);
+  if (c === 123 || c === 91) { // { or [: to the bracket that closes it, strings skipped whole
+    let depth = 0;
+    for (; ; i++) {
+      const d = s.charCodeAt(i);
+      if (d === 34) i = skipString(s, i) - 1;
+      else if (d === 123 || d === 91) depth++;
+      else if ((d === 125 || d === 93) && --depth === 0) return i + 1;
+    }
+  }
+  // A number, true, false or null: up to the next delimiter.
+  for (let d = s.charCodeAt(i); d !== 44 && d !== 125 && d !== 93 && d !== 32 && d !== 10 && d !== 13 && d !== 9 && i < s.length; d = s.charCodeAt(++i));
+  return i;
+}
+
+/**
+ * The text of the top-level member `name` of `json`, exactly as written (the last member of
+ * that name, as JSON.parse keeps the last; names compared after unescaping). `json` must be a
+ * JSON object that JSON.parse accepted: the scan checks nothing. Undefined when absent.
+ */
+export function rawMember(json: string, name: string): string | undefined {
+  let found: string | undefined;
+  let i = skipSpace(json, skipSpace(json, 0) + 1); // past the opening {
+  while (json.charCodeAt(i) === 34) {
+    const keyEnd = skipString(json, i);
+    const written = json.slice(i + 1, keyEnd - 1);
+    const key = written.includes('\\') ? JSON.parse(json.slice(i, keyEnd)) as string : written;
+    const start = skipSpace(json, skipSpace(json, keyEnd) + 1); // past the :
+    const end = skipValue(json, start);
+    if (key === name) found = json.slice(start, end);
+    i = skipSpace(json, end);
+    if (json.charCodeAt(i) === 44) i = skipSpace(json, i + 1); // ,
+  }
+  return found;
 }
 
 /**
@@ -181,7 +251,7 @@ function enumError(field: string, v: unknown, allowed: ReadonlySet<string>): str
  * the property tests in test/unit/validate.test.ts compare the two.
  */
 export function validateEvent(raw: unknown): InteractionEvent {
-  const event = check(raw);
+  const event = check(raw, undefined);
   if (event === undefined) throw new DecodeError(failure.code, failure.message);
   return event;
 }
@@ -198,8 +268,13 @@ function fail(code: DecodeErrorCode, message: string): undefined {
   return undefined;
 }
 
-/** The event, or undefined with the reason in `failure`. */
-function check(raw: unknown): InteractionEvent | undefined {
+/**
+ * The event, or undefined with the reason in `failure`. With `text`, the JSON that `raw` was
+ * parsed from, `properties` is kept as written there (README, "Event format"), not
+ * re-serialised: JSON.parse turns `1e309` into Infinity (then `null`) and rounds
+ * `12345678901234567890123` to 17 digits.
+ */
+function check(raw: unknown, text: string | undefined): InteractionEvent | undefined {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return fail('not_an_object', 'an event is a JSON object');
   const o = raw as Record<string, unknown>;
   let id: unknown, type: unknown, userId: unknown, campaignId: unknown, canvasId: unknown;
@@ -257,11 +332,15 @@ function check(raw: unknown): InteractionEvent | undefined {
     if (deeperThan(properties, MAX_PROPERTIES_DEPTH)) {
       return fail('invalid_field', `properties nested more than ${MAX_PROPERTIES_DEPTH} levels deep (objects and arrays)`);
     }
-    try {
-      serialised = JSON.stringify(properties);
-    } catch (err) {
-      // Not reachable from decodeEvent's parsed JSON; an object given to validateEvent may hold a BigInt.
-      return fail('invalid_field', `properties cannot be serialised as JSON: ${(err as Error).message}`);
+    if (text !== undefined) {
+      serialised = rawMember(text, 'properties');
+    } else {
+      try {
+        serialised = JSON.stringify(properties);
+      } catch (err) {
+        // An object given to validateEvent (not parsed from text) may hold a BigInt.
+        return fail('invalid_field', `properties cannot be serialised as JSON: ${(err as Error).message}`);
+      }
     }
   }
   // Built in the same key order as before: the same object for every consumer.

@@ -8,7 +8,7 @@ import { decode, type Decoded } from './operators/decode.js';
 import { fromConsumer } from './operators/from-consumer.js';
 import { writeBatches } from './operators/write-batches.js';
 import { InflightCounter } from './inflight-counter.js';
-import { retrying, type History, type HotIndex, type LookupPressure, type SourceRegistry } from '../core/index.js';
+import { DEFAULT_MAX_FUTURE_MS, retrying, type History, type HotIndex, type LookupPressure, type SourceRegistry } from '../core/index.js';
 import { createBatchWriter, HistoryWriteError, WriteFailedError } from './batch-writer.js';
 import { consumerAckPolicy, ensureStreams, isTransientNatsError, natsNames, replaceConsumer, unacknowledged, type StreamSetupOptions } from './jetstream.js';
 import { createAcker, type AckMode, type Acker } from './acks.js';
@@ -52,6 +52,8 @@ export interface EngineOptions {
   streamReplicas: number;
   /** The ingest lease lapses this long after its last renewal, ms (default 15_000; see ack-lease.ts). */
   leaseMs: number;
+  /** An event further ahead of its publication is dead-lettered `time_in_future`, ms (TIERSTREAM_MAX_FUTURE, default 86_400_000). */
+  maxFutureMs: number;
   scheduler?: SchedulerLike;
 }
 
@@ -70,6 +72,7 @@ export const ENGINE_DEFAULTS: Omit<EngineOptions, 'namespace'> = {
   ackMode: 'cumulative',
   streamReplicas: 1,
   leaseMs: 15_000,
+  maxFutureMs: DEFAULT_MAX_FUTURE_MS,
 };
 
 export interface EngineDeps {
@@ -113,6 +116,7 @@ function validate(opts: EngineOptions): void {
   for (const k of ['batchSize', 'batchWaitMs', 'writeConcurrency', 'maxInflight', 'ackWaitMs', 'dedupWindowMs', 'writeAttempts', 'leaseMs'] as const) {
     if (!Number.isFinite(opts[k]) || opts[k] <= 0) throw new RangeError(`engine option ${k} must be a positive number, got ${opts[k]}`);
   }
+  if (!(opts.maxFutureMs >= 0)) throw new RangeError(`engine option maxFutureMs must be a number >= 0, got ${opts.maxFutureMs}`);
   if (opts.maxInflight < opts.batchSize) throw new RangeError('engine option maxInflight must be at least batchSize');
   if (opts.ackMode !== 'cumulative' && opts.ackMode !== 'explicit') throw new RangeError(`engine option ackMode must be cumulative or explicit, got ${String(opts.ackMode)}`);
 }
@@ -265,7 +269,7 @@ export function createEngine(deps: EngineDeps, options: Partial<EngineOptions> &
             acker!.delivered(msg);
             if (msg.info.redeliveryCount > 1) deps.metrics.redeliveries.inc();
           }),
-          decode(),
+          decode({ maxFutureMs: opts.maxFutureMs }),
           batch(opts.batchSize, opts.batchWaitMs, opts.scheduler),
           tap((items) => open.set(items, performance.now())),
           writeBatches(write, {

@@ -1,8 +1,36 @@
 import type { Logger } from 'pino';
-import { pendingNotices, sourceName, webhookSignature, withNoticeMark, type SourceRecord, type SourceRegistry } from '../core/index.js';
+import { pendingNotices, sourceName, UnpublishableNoticeError, webhookSignature, withNoticeMark, type SourceRecord, type SourceRegistry } from '../core/index.js';
+
+/**
+ * Most of a webhook answer read, in bytes: enough for a receiver's error message in the log.
+ * The rest is not read (the connection is closed): a receiver answering a huge body once took
+ * the ingest process from 101 MB to 2.5 GB.
+ */
+export const MAX_ANSWER_BYTES = 4_096;
+
+/** The first `limit` bytes of `body` as text; the stream is cancelled there, never read further. */
+async function readAtMost(body: ReadableStream<Uint8Array> | null, limit: number): Promise<string> {
+  if (!body) return '';
+  const reader = body.getReader();
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  try {
+    while (size < limit) {
+      const { done, value } = await reader.read();
+      if (done) return Buffer.concat(parts, size).toString('utf8');
+      parts.push(value);
+      size += value.byteLength;
+    }
+    await reader.cancel();
+    return Buffer.concat(parts, size).subarray(0, limit).toString('utf8');
+  } finally {
+    reader.releaseLock();
+  }
+}
 
 /** Where notices go (storage/registry/notices.ts on NATS). */
 export interface NoticeChannel {
+  /** Throws UnpublishableNoticeError for a notice that can never be published (not retried). */
   publish(kind: string, id: string, body: string, msgId: string): Promise<void>;
   consume(deliver: (body: Uint8Array) => Promise<boolean>, opts: { signal: AbortSignal; retryDelayMs: (attempt: number) => number; ackWaitMs: number }): Promise<void>;
 }
@@ -10,7 +38,7 @@ export interface NoticeChannel {
 export interface NotifierOptions {
   /** TIERSTREAM_WEBHOOK_URL and TIERSTREAM_WEBHOOK_SECRET: deliveries are made by this process when set. */
   webhook?: { url: string; secret: string };
-  /** Longest wait for the receiver's answer, ms (default 10_000). */
+  /** Longest a delivery may take, from the request to the end of the answer's body, ms (default 10_000). */
   webhookTimeoutMs?: number;
   /** Backoff of a failed publish (NATS away) or delivery: min(base * 2^(n-1), max) ms. */
   backoffBaseMs?: number;
@@ -43,6 +71,11 @@ export function createNotifier(deps: { registry: SourceRegistry; channel: Notice
           await deps.channel.publish(rec.kind, rec.id, JSON.stringify(p.notice), p.msgId);
           break;
         } catch (err) {
+          if (err instanceof UnpublishableNoticeError) {
+            // Never publishable: marked as if published, so no process retries it for ever.
+            log.error({ err, source: name, notice: p.notice }, 'tier notice can never be published; given up');
+            break;
+          }
           log.warn({ err, source: name, attempt }, 'tier notice not published; retrying');
           await new Promise((r) => setTimeout(r, backoff(attempt)));
         }
@@ -77,18 +110,30 @@ export function createNotifier(deps: { registry: SourceRegistry; channel: Notice
   async function deliver(bytes: Uint8Array): Promise<boolean> {
     const hook = opts.webhook!;
     const body = Buffer.from(bytes).toString('utf8'); // the notice as published: UTF-8 JSON
+    const timeoutMs = opts.webhookTimeoutMs ?? 10_000;
+    // A timer of our own, not AbortSignal.timeout: a timeout signal combined with
+    // AbortSignal.any can be garbage-collected before it fires (nodejs/node#57736), which let a
+    // hanging receiver hold a delivery for undici's 300 s. The timer bounds the whole delivery,
+    // answer body included, so a receiver trickling its answer is cut off too.
+    const ac = new AbortController();
+    const timer = setTimeout(() => ac.abort(new Error(`no complete answer within ${timeoutMs} ms`)), timeoutMs);
+    const onStop = () => ac.abort(stopping.signal.reason);
+    stopping.signal.addEventListener('abort', onStop, { once: true });
     try {
       const res = await fetch(hook.url, {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'tierstream-signature': webhookSignature(body, hook.secret) },
         body,
-        signal: AbortSignal.any([stopping.signal, AbortSignal.timeout(opts.webhookTimeoutMs ?? 10_000)]),
+        signal: ac.signal,
       });
-      await res.arrayBuffer().catch(() => undefined);
+      const excerpt = await readAtMost(res.body, MAX_ANSWER_BYTES);
       if (res.ok) return true;
-      log.warn({ status: res.status }, 'webhook receiver refused a tier notice; retrying later');
+      log.warn({ status: res.status, answer: excerpt }, 'webhook receiver refused a tier notice; retrying later');
     } catch (err) {
       if (!stopping.signal.aborted) log.warn({ err }, 'webhook receiver not reached; retrying later');
+    } finally {
+      clearTimeout(timer);
+      stopping.signal.removeEventListener('abort', onStop);
     }
     return false;
   }

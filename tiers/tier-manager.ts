@@ -312,9 +312,9 @@ export function createTierManager(deps: TierManagerDeps, options: TierManagerOpt
    * The record with `pinnedBy` set to `pins` (sorted): removing the last pin restarts the expiry
    * clock, as an unpin does. `gained` says whether a pin was added.
    */
-  function withPins(rec: SourceRecord, pins: string[]): { next: SourceRecord; gained: boolean } {
+  function withPins(rec: SourceRecord, pins: string[]): { next: SourceRecord; gained: string[] } {
     const pinnedBy = [...new Set(pins)].sort();
-    const gained = pinnedBy.some((f) => !rec.pinnedBy.includes(f));
+    const gained = pinnedBy.filter((f) => !rec.pinnedBy.includes(f));
     const lost = rec.pinnedBy.some((f) => !pinnedBy.includes(f));
     const lastUnpinAt = lost && pinnedBy.length === 0 ? now() : rec.lastUnpinAt;
     return { next: recompute({ ...rec, pinnedBy, lastUnpinAt }, options.expireAfter), gained };
@@ -323,8 +323,14 @@ export function createTierManager(deps: TierManagerDeps, options: TierManagerOpt
   const samePins = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((f) => b.includes(f));
   const notHot = (rec: SourceRecord) => rec.tier === 'expired' || rec.tier === 'demoting';
 
+  /**
+   * A restore's reason when pins were gained: the filters that gained them, whether they name
+   * the source by id or by one of its tags (was "(tag)" for both).
+   */
+  const pinnedReason = (gained: readonly string[]) => `pinned by filter ${gained.join(', ')}`;
+
   async function setLifecycle(source: SourceRef, body: Lifecycle): Promise<SourceRecord> {
-    let gained = false;
+    let gained: string[] = [];
     const { record } = await deps.registry.update(source, (rec) => {
       const base = rec ?? newSourceRecord(source, now(), 'created by PUT');
       let next: SourceRecord = {
@@ -334,12 +340,12 @@ export function createTierManager(deps: TierManagerDeps, options: TierManagerOpt
         name: body.name ?? base.name,
         tags: body.tags ?? base.tags,
       };
-      gained = false;
+      gained = [];
       if (deps.pinsWanted) ({ next, gained } = withPins(next, deps.pinsWanted(next)));
       return recompute(next, options.expireAfter);
     });
-    if (record && notHot(record) && (body.status === 'active' || gained)) {
-      return (await restore(source, body.status === 'active' ? 'set active' : `pinned by ${record.pinnedBy.join(', ')} (tag)`)).record;
+    if (record && notHot(record) && (body.status === 'active' || gained.length > 0)) {
+      return (await restore(source, body.status === 'active' ? 'set active' : pinnedReason(gained))).record;
     }
     return record!;
   }
@@ -351,14 +357,14 @@ export function createTierManager(deps: TierManagerDeps, options: TierManagerOpt
    */
   async function repin(source: SourceRef): Promise<void> {
     if (!deps.pinsWanted) return;
-    let gained = false;
+    let gained: string[] = [];
     const { record, changed } = await deps.registry.update(source, (rec) => {
       if (!rec || samePins(rec.pinnedBy, deps.pinsWanted!(rec))) return undefined;
       let next: SourceRecord;
       ({ next, gained } = withPins(rec, deps.pinsWanted!(rec)));
       return next;
     });
-    if (changed && record && gained && (notHot(record) || record.tier === 'restoring')) await restore(source, `pinned by ${record.pinnedBy.join(', ')} (tag)`);
+    if (changed && record && gained.length > 0 && (notHot(record) || record.tier === 'restoring')) await restore(source, pinnedReason(gained));
   }
 
   /** Pins sources for a filter (creating unknown ones); restores expired ones. */

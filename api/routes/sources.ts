@@ -25,6 +25,18 @@ const cursorOf = (id: string) => Buffer.from(id, 'utf8').toString('base64url');
 const fromCursor = (c: string) => Buffer.from(c, 'base64url').toString('utf8');
 
 /** Source state, lifecycle, listing, restore and demotion for campaigns and canvases. */
+/**
+ * A body's `stoppedAt` in epoch ms; ApiError `invalid_request` when it is no time of
+ * 1970-2099 or lies after `now`: a source stopped in the future would say `stopped` while it
+ * still runs, and its expiry would move by as much.
+ */
+export function stoppedAtOf(value: string | number, now: number): number {
+  const t = parseTime(value);
+  if (t === undefined) throw new ApiError('invalid_request', 'body/stoppedAt must be ISO-8601 with an offset or epoch milliseconds, in the years 1970-2099');
+  if (t > now) throw new ApiError('invalid_request', 'body/stoppedAt is in the future: set it when the source stops');
+  return t;
+}
+
 export function sourceRoutes(app: FastifyInstance, deps: AppDeps): void {
   for (const [kind, plural] of KINDS) {
     const Kind = capital(kind);
@@ -112,8 +124,7 @@ export function sourceRoutes(app: FastifyInstance, deps: AppDeps): void {
         const { status, stoppedAt, name, tags } = req.body;
         let stopped: number | undefined;
         if (stoppedAt !== undefined) {
-          stopped = parseTime(stoppedAt);
-          if (stopped === undefined) throw new ApiError('invalid_request', 'body/stoppedAt must be ISO-8601 with an offset or epoch milliseconds');
+          stopped = stoppedAtOf(stoppedAt, Date.now());
           if (status !== 'stopped') throw new ApiError('invalid_request', 'body/stoppedAt is only meaningful with status "stopped"');
         }
         const rec = await deps.tiers.setLifecycle({ kind, id: req.params.id }, {

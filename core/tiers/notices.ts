@@ -72,3 +72,13 @@ export function withNoticeMark(rec: SourceRecord | null, mark: NoticeMark): Sour
 export function webhookSignature(body: string | Uint8Array, secret: string): string {
   return `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
 }
+
+/**
+ * A notice that can never be published (its subject is no valid NATS subject: a source id with
+ * an empty token, recorded before such ids were refused). Thrown by a notice channel; the
+ * notifier gives the notice up instead of retrying it for ever.
+ */
+export class UnpublishableNoticeError extends Error {
+  override name = 'UnpublishableNoticeError';
+  readonly code = 'invalid_subject';
+}

@@ -1,10 +1,16 @@
 import { AckPolicy, DeliverPolicy, RetentionPolicy, StorageType, type JetStreamClient, type JetStreamManager } from 'nats';
+import { UnpublishableNoticeError } from '../../core/index.js';
 
 const nanos = (ms: number) => ms * 1_000_000;
 /** Notices are kept this long, so subscribers can catch up (README, "Tier notifications": 7 days). */
 const KEEP_MS = 7 * 24 * 3_600_000;
 /** Copies of a notice (same message id) within this window are dropped by the server. */
 const DEDUP_MS = 15 * 60_000;
+
+/** A subject to publish on: dot-separated tokens, none empty, none a wildcard or holding white space. */
+function isSubject(subject: string): boolean {
+  return subject.split('.').every((t) => t !== '' && t !== '*' && t !== '>' && !/\s/.test(t));
+}
 
 /** Names the namespace owns for tier notifications. */
 export function noticeNames(namespace: string) {
@@ -41,9 +47,15 @@ export class NatsNoticeChannel {
     return new NatsNoticeChannel(js, jsm, names);
   }
 
-  /** Publishes one notice; resolves once the stream has it (or had it: a duplicate). */
+  /**
+   * Publishes one notice; resolves once the stream has it (or had it: a duplicate). Throws
+   * UnpublishableNoticeError when the subject is not a valid one: the server answers such a
+   * publish as it answers one while the stream is away (503), so it is told apart here.
+   */
   async publish(kind: string, id: string, body: string, msgId: string): Promise<void> {
-    await this.js.publish(this.names.subject(kind, id), body, { msgID: msgId });
+    const subject = this.names.subject(kind, id);
+    if (!isSubject(subject)) throw new UnpublishableNoticeError(`"${subject}" is not a NATS subject (an empty token, a wildcard or white space)`);
+    await this.js.publish(subject, body, { msgID: msgId });
   }
 
   /**

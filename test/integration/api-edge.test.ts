@@ -202,9 +202,48 @@ test('ids "." and ".." are refused at the edge, in paths, bodies and filters', a
   assert.is((await api(ctx, 'GET', '/v1/users/u1/interactions?sources=campaign:..', LOOKUP)).status, 400);
   assert.is((await api(ctx, 'POST', '/v1/retargeting/check', LOOKUP, { filter: { campaign: 'a', event: 'send' }, userIds: ['.'] })).status, 400);
   assert.is((await api(ctx, 'PUT', '/v1/campaigns/dots', ADMIN, { status: 'active', tags: ['..'] })).status, 400);
-  // "..." and ids with dots inside are ordinary ids.
-  assert.is((await api(ctx, 'PUT', '/v1/campaigns/...', ADMIN, { status: 'active' })).status, 200);
-  assert.is((await api(ctx, 'PUT', '/v1/campaigns/a..b', ADMIN, { status: 'active' })).status, 200);
+  // Ids with dots between tokens are ordinary ids; an empty token makes no NATS subject (issue 22, finding 3).
+  assert.is((await api(ctx, 'PUT', '/v1/campaigns/a.b.c', ADMIN, { status: 'active' })).status, 200);
+  for (const id of ['...', 'a..b', '.a', 'a.']) {
+    const res = await api(ctx, 'PUT', `/v1/campaigns/${id}`, ADMIN, { status: 'active' });
+    assert.is(res.status, 400, id);
+    assert.is(res.body.error, 'invalid_request', id);
+  }
+  assert.is((await api(ctx, 'POST', '/v1/retargeting/count', LOOKUP, { filter: { campaign: 'x..y', event: 'send' } })).body.error, 'invalid_filter');
+});
+
+test('stoppedAt: in the future or outside 1970-2099 is a 400; a past one is kept', async (ctx) => {
+  for (const stoppedAt of [Date.now() + 60_000, new Date(Date.now() + 60_000).toISOString(), '0070-01-01T00:00:00Z', '2150-01-01T00:00:00Z']) {
+    const res = await api(ctx, 'PUT', '/v1/campaigns/stop-when', ADMIN, { status: 'stopped', stoppedAt });
+    assert.is(res.status, 400, String(stoppedAt));
+    assert.is(res.body.error, 'invalid_request', String(stoppedAt));
+  }
+  const past = await api(ctx, 'PUT', '/v1/campaigns/stop-when', ADMIN, { status: 'stopped', stoppedAt: '2026-01-01T00:00:00Z' });
+  assert.is(past.status, 200);
+  assert.is(past.body.stoppedAt, '2026-01-01T00:00:00.000Z');
+});
+
+test('/metrics is gathered at most about once a second: requests meanwhile get the same text', async (ctx) => {
+  const get = async () => (await ctx.stack.ts.app.inject({ method: 'GET', url: '/metrics' })).body;
+  const first = await get();
+  const again = await Promise.all([get(), get(), get()]);
+  for (const b of again) assert.is(b, first, 'the same text within the second');
+  await new Promise((r) => setTimeout(r, 1_100));
+  assert.is.not(await get(), first, 'gathered anew (it counts its own requests)');
+});
+
+test('a body that is not valid UTF-8 is 400 invalid_json, never read with U+FFFD in place', async (ctx) => {
+  for (const bytes of [[0xff], [0xc0, 0xaf], [0xed, 0xa0, 0x80], [0xe2, 0x82]]) {
+    const payload = Buffer.concat([Buffer.from('{"status":"active","name":"a'), Buffer.from(bytes), Buffer.from('"}')]);
+    const res = await ctx.stack.ts.app.inject({ method: 'PUT', url: '/v1/campaigns/utf8', payload, headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' } });
+    assert.is(res.statusCode, 400, String(bytes));
+    assert.is(res.json().error, 'invalid_json', String(bytes));
+  }
+  const bad = await ctx.stack.ts.app.inject({ method: 'PUT', url: '/v1/campaigns/utf8', payload: '{"status":', headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' } });
+  assert.is(bad.statusCode, 400);
+  const ok = await ctx.stack.ts.app.inject({ method: 'PUT', url: '/v1/campaigns/utf8', payload: Buffer.from('{"status":"active","name":"é €"}'), headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json; charset=utf-8' } });
+  assert.is(ok.statusCode, 200);
+  assert.is(ok.json().name, 'é €');
 });
 
 test('wrong types in bodies are refused, never coerced; query strings still coerce', async (ctx) => {

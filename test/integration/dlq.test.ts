@@ -28,6 +28,11 @@ test('each kind of bad input lands in the DLQ with its code; good events around 
       // properties nested 7,000 levels (14 KB): over the depth limit, not a stack overflow labelled invalid_json.
       ['invalid_field', `${JSON.stringify(base).slice(0, -1)},"properties":{"a":${'['.repeat(7_000)}${']'.repeat(7_000)}}}`],
       ['invalid_time', JSON.stringify({ ...base, time: '2026-01-01T00:00:00' })],
+      // Date.UTC reads year 70 as 1970: refused as written (issue 22, finding 8).
+      ['invalid_time', JSON.stringify({ ...base, time: '0070-01-01T00:00:00Z' })],
+      // More than TIERSTREAM_MAX_FUTURE (P1D) ahead of the time it was published.
+      ['time_in_future', JSON.stringify({ ...base, time: Date.now() + 2 * 86_400_000 })],
+      ['time_in_future', JSON.stringify({ ...base, time: '2099-01-01T00:00:00Z' })],
       ['invalid_source', JSON.stringify({ ...base, canvasId: 'C' })],
       ['invalid_source', JSON.stringify({ ...base, stepId: 's1' })],
       ['message_too_large', JSON.stringify({ ...base, properties: { pad: 'x'.repeat(16 * 1024) } })],

@@ -2,7 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createServer, type Server } from 'node:http';
 import { AckPolicy, DeliverPolicy } from 'nats';
-import { webhookSignature } from '../../core/index.js';
+import { newSourceRecord, pendingNotices, webhookSignature } from '../../core/index.js';
 import { noticeNames } from '../../storage/index.js';
 import { eventually, getJson, send, startStack, testNamespace, type Stack } from './helpers.js';
 
@@ -98,6 +98,23 @@ test('the webhook gets every notice signed, after a receiver that fails at first
   } finally {
     await b?.stop();
     await new Promise((r) => server.close(r));
+  }
+});
+
+test('a source whose id makes no subject (recorded before such ids were refused): its notices are given up, not retried for ever', async () => {
+  const stack = await startStack(undefined, {}, FAST_TIERS);
+  try {
+    const bad = { kind: 'campaign' as const, id: 'x..y' };
+    await stack.ts.registry.update(bad, (cur) => cur ?? newSourceRecord(bad, Date.now()));
+    await stack.publish(evs('ok1'));
+    const rec = await eventually(async () => {
+      const r = await stack.ts.registry.get(bad);
+      return r && pendingNotices(r).length === 0 ? r : undefined;
+    }, 'the notice given up and marked', 5_000);
+    assert.is(rec.notified?.tier, 'hot');
+    await eventually(async () => (await streamed(stack, 'campaign', 'ok1')).length === 1, 'other sources notified');
+  } finally {
+    await stack.stop();
   }
 });
 

@@ -28,6 +28,9 @@ test('configuration: defaults of the contract, errors name the variable', () => 
   assert.is(c.port, 8080);
   assert.is(c.tierExpireAfter, 'P3M');
   assert.is(c.tierScanIntervalMs, 60_000);
+  assert.is(c.maxFutureMs, 86_400_000);
+  assert.is(configFromEnv({ TIERSTREAM_MAX_FUTURE: 'PT1H' }).maxFutureMs, 3_600_000);
+  assert.throws(() => configFromEnv({ TIERSTREAM_MAX_FUTURE: 'P1M' }), /TIERSTREAM_MAX_FUTURE/);
   assert.is(c.role, 'all');
   assert.equal(configFromEnv({ NATS_URL: 'nats://a:1, nats://b:2' }).natsServers, ['nats://a:1', 'nats://b:2']);
   for (const [name, value] of [

@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { parseTime, formatTime } from '../../core/time.js';
+import { parseTime, parseTimeReference, formatTime } from '../../core/time.js';
 
 test('ISO-8601 with Z and offsets', () => {
   assert.is(parseTime('2026-03-01T00:00:00Z'), Date.UTC(2026, 2, 1));
@@ -24,6 +24,16 @@ test('rejects what is not a time', () => {
     1.5, -1, Number.NaN, Infinity, 4_102_444_800_000, null, true, {}, [],
   ]) {
     assert.is(parseTime(bad), undefined, JSON.stringify(bad));
+  }
+});
+
+test('only years 1970-2099 as written: years 0070-0099 are not read as 1970-1999 (Date.UTC maps 0-99 to 1900-1999)', () => {
+  for (const parse of [parseTime, parseTimeReference]) {
+    for (const bad of ['0070-01-01T00:00:00Z', '0099-12-31T23:59:59Z', '0000-01-01T00:00:00Z', '1969-12-31T23:59:59Z', '2100-01-01T00:00:00Z', '2100-01-01T00:30:00+01:00']) {
+      assert.is(parse(bad), undefined, bad);
+    }
+    assert.is(parse('1970-01-01T00:00:00Z'), 0);
+    assert.is(parse('2099-12-31T23:59:59.999Z'), 4_102_444_799_999);
   }
 });
 

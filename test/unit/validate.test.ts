@@ -37,7 +37,18 @@ test('ids "." and ".." are refused in every id field (URL dot segments); other d
     assert.is(codeOf({ id: 'e', type: 'send', userId: 'u', canvasId: 'C', stepId: dots, time: 5 }), 'invalid_field');
     assert.is(codeOf({ id: 'e', type: 'send', userId: 'u', canvasId: dots, time: 5 }), 'invalid_field');
   }
-  for (const ok of ['...', '.a', 'a.', 'a..b']) assert.is(codeOf({ ...good, campaignId: ok, userId: ok }), 'ok', ok);
+  for (const ok of ['...', '.a', 'a.', 'a..b']) assert.is(codeOf({ ...good, userId: ok }), 'ok', ok);
+  for (const ok of ['a.b', 'a.b.c', 'a:b-c_d']) assert.is(codeOf({ ...good, campaignId: ok }), 'ok', ok);
+});
+
+test('ids with an empty dot-separated token (no NATS subject token) are refused in every id field but userId', () => {
+  for (const bad of ['x..y', 'a.', '.a', '...', 'a...b']) {
+    assert.is(codeOf({ ...good, id: bad }), 'invalid_field', bad);
+    assert.is(codeOf({ ...good, campaignId: bad }), 'invalid_field', bad);
+    assert.is(codeOf({ ...good, variantId: bad }), 'invalid_field', bad);
+    assert.is(codeOf({ id: 'e', type: 'send', userId: 'u', canvasId: bad, time: 5 }), 'invalid_field', bad);
+    assert.is(codeOf({ id: 'e', type: 'send', userId: 'u', canvasId: 'C', stepId: bad, time: 5 }), 'invalid_field', bad);
+  }
 });
 
 test('a canvas event with a step, time in epoch ms', () => {
@@ -166,6 +177,24 @@ test('a payload that is not valid UTF-8 is invalid_json, wherever the bad bytes 
   }
   // A byte-order mark is not JSON whitespace: still refused, as before strict decoding.
   assert.is(codeOf('\ufeff' + JSON.stringify(good)), 'invalid_json');
+});
+
+test('properties are kept as sent, byte for byte: numbers that JSON.parse would change, white space, key order, escapes', () => {
+  const props = '{ "big": 12345678901234567890123, "inf": 1e309, "x" : [1.0, 2E2, -0, 0.1000000000000000055511151231257827],\n "s": "\\u00e9\\"}" , "k": {}}';
+  const text = `{"id":"e1","type":"send","userId":"u","campaignId":"A","time":5,"properties": ${props} }`;
+  assert.is(decodeEvent(enc(text)).properties, props);
+  // The member JSON.parse keeps (the last of the same name, escaped or not) is the one kept.
+  const twice = `{"id":"e1","type":"send","properties":{"a":1},"userId":"u","campaignId":"A","time":5,"propert\\u0069es":{"b":[1e400]}}`;
+  assert.is(decodeEvent(enc(twice)).properties, '{"b":[1e400]}');
+  assert.is(decodeEvent(enc(`{"properties":{"a":"}"},"id":"e1","type":"send","userId":"u","campaignId":"A","time":5}`)).properties, '{"a":"}"}');
+});
+
+test('property: properties of any JSON text are kept as that text', () => {
+  fc.assert(fc.property(fc.json(), fc.constantFrom('', ' ', '\n\t'), (value, ws) => {
+    const props = `{${ws}"v"${ws}:${ws}${value}${ws}}`;
+    const text = `{"id":"e","type":"send","userId":"u","campaignId":"A","time":5,${ws}"properties"${ws}:${ws}${props}${ws}}`;
+    assert.is(decodeEvent(enc(text)).properties, props);
+  }), { numRuns: 2_000 });
 });
 
 test('valid multi-byte UTF-8 in properties is kept exactly', () => {
