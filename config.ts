@@ -1,6 +1,6 @@
 // Directly, not through api/index.ts: the engine role reads its config without loading Fastify.
 import { ApiKeyError, parseApiKeys, type ApiKey } from './api/auth.js';
-import { DurationError, fixedDurationMs as fixedMs, parseDuration } from './core/index.js';
+import { DurationError, fixedDurationMs as fixedMs, LIMIT_DEFAULTS, MAX_TAGS_LIMIT, MAX_VARIANTS_AND_STEPS_LIMIT, parseDuration, type Limits } from './core/index.js';
 
 /**
  * Configuration from the environment, validated with messages naming the bad variable.
@@ -42,6 +42,8 @@ export interface Config {
   streamReplicas: number;
   /** Where tier notices are POSTed, signed with the secret (both or neither). */
   webhook: { url: string; secret: string } | undefined;
+  /** The named limits (TIERSTREAM_MAX_*; README, "Limits"). */
+  limits: Limits;
 }
 
 export class ConfigError extends Error {
@@ -133,6 +135,12 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
     lookupTargetMs: int(env, 'TIERSTREAM_LOOKUP_TARGET_MS', 0, 10_000) ?? 5,
     streamReplicas: int(env, 'TIERSTREAM_STREAM_REPLICAS', 1, 5) ?? 1,
     webhook: webhookUrl && webhookSecret ? { url: webhookUrl, secret: webhookSecret } : undefined,
+    limits: {
+      variantsAndStepsPerSource: int(env, 'TIERSTREAM_MAX_VARIANTS_AND_STEPS', 1, MAX_VARIANTS_AND_STEPS_LIMIT) ?? LIMIT_DEFAULTS.variantsAndStepsPerSource,
+      sources: int(env, 'TIERSTREAM_MAX_SOURCES', 1, 100_000_000) ?? LIMIT_DEFAULTS.sources,
+      filters: int(env, 'TIERSTREAM_MAX_FILTERS', 1, 1_000_000) ?? LIMIT_DEFAULTS.filters,
+      tagsPerSource: int(env, 'TIERSTREAM_MAX_TAGS', 1, MAX_TAGS_LIMIT) ?? LIMIT_DEFAULTS.tagsPerSource,
+    },
   };
 }
 

@@ -2,6 +2,7 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { CHANNELS, EVENT_TYPES, type InteractionEvent } from './types.js';
 import { parseTime, parseTimeReference } from './time.js';
 import { ID_PATTERN, USER_ID_PATTERN } from './sources.js';
+import type { LimitCode } from './limits.js';
 
 /** Largest message accepted, in bytes (16 KiB: README, "Event format"). */
 export const MAX_MESSAGE_BYTES = 16 * 1024;
@@ -25,10 +26,11 @@ export type DecodeErrorCode =
   | 'invalid_source';
 
 /**
- * Every code a dead letter carries: a decode code, or `write_failed` for a valid event that
- * history refused alone, repeatedly, while ClickHouse and Redis answered.
+ * Every code a dead letter carries: a decode code, `write_failed` for a valid event that
+ * history refused alone, repeatedly, while ClickHouse and Redis answered, or a limit's code
+ * (core/limits.ts) for a valid event past a named limit.
  */
-export type DeadLetterCode = DecodeErrorCode | 'write_failed';
+export type DeadLetterCode = DecodeErrorCode | 'write_failed' | LimitCode;
 
 export class DecodeError extends Error {
   constructor(readonly code: DecodeErrorCode, message: string) {

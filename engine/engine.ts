@@ -8,7 +8,8 @@ import { decode, type Decoded } from './operators/decode.js';
 import { fromConsumer } from './operators/from-consumer.js';
 import { writeBatches } from './operators/write-batches.js';
 import { InflightCounter } from './inflight-counter.js';
-import { retrying, type History, type HotIndex, type LookupPressure, type SourceRegistry } from '../core/index.js';
+import { createSourceLimits } from './source-limits.js';
+import { LIMIT_DEFAULTS, limitsWith, retrying, type History, type HotIndex, type Limits, type LookupPressure, type SourceIdSets, type SourceRegistry } from '../core/index.js';
 import { createBatchWriter, HistoryWriteError, WriteFailedError } from './batch-writer.js';
 import { consumerAckPolicy, ensureStreams, isTransientNatsError, natsNames, replaceConsumer, unacknowledged, type StreamSetupOptions } from './jetstream.js';
 import { createAcker, type AckMode, type Acker } from './acks.js';
@@ -52,6 +53,8 @@ export interface EngineOptions {
   streamReplicas: number;
   /** The ingest lease lapses this long after its last renewal, ms (default 15_000; see ack-lease.ts). */
   leaseMs: number;
+  /** The named limits (core/limits.ts); `sources` and `variantsAndStepsPerSource` are checked with `sourceIds`. */
+  limits: Limits;
   scheduler?: SchedulerLike;
 }
 
@@ -70,6 +73,7 @@ export const ENGINE_DEFAULTS: Omit<EngineOptions, 'namespace'> = {
   ackMode: 'cumulative',
   streamReplicas: 1,
   leaseMs: 15_000,
+  limits: LIMIT_DEFAULTS,
 };
 
 export interface EngineDeps {
@@ -91,6 +95,8 @@ export interface EngineDeps {
   leaseProbe?: { serve(id: string): () => void; alive(id: string): Promise<boolean> };
   /** Erased users' past events are dropped (see batch-writer.ts). */
   erased?: (userId: string, publishedMs: number) => boolean;
+  /** Each source's variant and step ids: with it, the `sources` and `variants_and_steps_per_source` limits are enforced. */
+  sourceIds?: SourceIdSets;
 }
 
 export interface Engine {
@@ -119,12 +125,13 @@ function validate(opts: EngineOptions): void {
 
 /** The ingest pipeline: JetStream -> decode -> batch -> history + hot index + DLQ -> ack. */
 export function createEngine(deps: EngineDeps, options: Partial<EngineOptions> & { namespace: string }): Engine {
-  const opts: EngineOptions = { ...ENGINE_DEFAULTS, ...options };
+  const opts: EngineOptions = { ...ENGINE_DEFAULTS, ...options, limits: limitsWith(options.limits) };
   validate(opts);
   const names = natsNames(opts.namespace);
   const log = deps.log.child({ module: 'engine.ingest' });
   const inflight = new InflightCounter();
-  const write = createBatchWriter({ ...deps, dlqSubject: names.dlqSubject, log });
+  const limits = deps.sourceIds && createSourceLimits({ registry: deps.registry, sourceIds: deps.sourceIds, limits: opts.limits });
+  const write = createBatchWriter({ ...deps, dlqSubject: names.dlqSubject, log, ...(limits && { limits }) });
   // Batches closed and not yet settled, with when they closed. A batch waiting for a slow
   // store (being written, or queued behind the batches being written) must not have its
   // messages redelivered meanwhile: every sixth of the ack wait, the messages of batches
