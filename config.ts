@@ -1,6 +1,6 @@
 // Directly, not through api/index.ts: the engine role reads its config without loading Fastify.
 import { ApiKeyError, parseApiKeys, type ApiKey } from './api/auth.js';
-import { DurationError, fixedDurationMs as fixedMs, parseDuration } from './core/index.js';
+import { DurationError, fixedDurationMs as fixedMs, LIMIT_DEFAULTS, MAX_TAGS_LIMIT, MAX_VARIANTS_AND_STEPS_LIMIT, parseDuration, type Limits } from './core/index.js';
 
 /**
  * Configuration from the environment, validated with messages naming the bad variable.
@@ -44,6 +44,8 @@ export interface Config {
   webhook: { url: string; secret: string } | undefined;
   /** TIERSTREAM_MAX_FUTURE (default P1D), ms: events further ahead of their publication are dead-lettered. */
   maxFutureMs: number;
+  /** The named limits (TIERSTREAM_MAX_*; README, "Limits"). */
+  limits: Limits;
 }
 
 export class ConfigError extends Error {
@@ -136,6 +138,12 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
     streamReplicas: int(env, 'TIERSTREAM_STREAM_REPLICAS', 1, 5) ?? 1,
     webhook: webhookUrl && webhookSecret ? { url: webhookUrl, secret: webhookSecret } : undefined,
     maxFutureMs: fixedDurationMs(env.TIERSTREAM_MAX_FUTURE || 'P1D', 'TIERSTREAM_MAX_FUTURE'),
+    limits: {
+      variantsAndStepsPerSource: int(env, 'TIERSTREAM_MAX_VARIANTS_AND_STEPS', 1, MAX_VARIANTS_AND_STEPS_LIMIT) ?? LIMIT_DEFAULTS.variantsAndStepsPerSource,
+      sources: int(env, 'TIERSTREAM_MAX_SOURCES', 1, 100_000_000) ?? LIMIT_DEFAULTS.sources,
+      filters: int(env, 'TIERSTREAM_MAX_FILTERS', 1, 1_000_000) ?? LIMIT_DEFAULTS.filters,
+      tagsPerSource: int(env, 'TIERSTREAM_MAX_TAGS', 1, MAX_TAGS_LIMIT) ?? LIMIT_DEFAULTS.tagsPerSource,
+    },
   };
 }
 

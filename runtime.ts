@@ -7,7 +7,7 @@ import { createEngine, isTransientNatsError, natsNames, type Engine, type Engine
 import { createErasures, createFilterService, createNotifier, createTierManager, pinsWanted, type Erasures, type Notifier, type FilterDoc, type FilterService, type TierManager, type TierManagerOptions } from './tiers/index.js';
 import { createLookup } from './lookup/index.js';
 import { createMetrics, type Metrics } from './telemetry/index.js';
-import { ClickHouseHistory, KvDocStore, NatsKvRegistry, NatsNoticeChannel, RedisHotIndex, createRedis } from './storage/index.js';
+import { ClickHouseHistory, KvDocStore, NatsKvRegistry, NatsKvSourceIds, NatsNoticeChannel, RedisHotIndex, createRedis } from './storage/index.js';
 
 export interface Tierstream {
   /** The API app, not listening yet; the `engine` role has none (it throws), and loads no HTTP code. */
@@ -20,6 +20,7 @@ export interface Tierstream {
   tiers: TierManager;
   filters: FilterService;
   filterStore: KvDocStore<FilterDoc>;
+  sourceIds: NatsKvSourceIds;
   erasures: Erasures;
   erasureStore: KvDocStore<Erasure>;
   /** Tier notices (roles that run ingest): published from the registry, delivered to the webhook. */
@@ -99,6 +100,9 @@ export async function createTierstream(
     { store: erasureStore, registry, history, hot, log },
     { leaseMs: config.tierLeaseMs ?? 15_000 },
   );
+  // Each source's variant and step ids (the variants_and_steps_per_source limit): read by
+  // ingest, dropped with a deleted source by the API; no mirror.
+  const sourceIds = await jetstreamStep('the source ids bucket', () => NatsKvSourceIds.open(js, config.namespace, config.streamReplicas));
   // Filter ids may hold `:`, which KV keys may not: keys are the base64url of the id.
   const filterStore = await jetstreamStep('the filters bucket', () => KvDocStore.open<FilterDoc>(js, `${config.namespace}_filters`, config.streamReplicas));
   await jetstreamStep('the filters mirror', () => filterStore.startMirror());
@@ -120,6 +124,7 @@ export async function createTierstream(
     tiers,
     registry,
     log,
+    maxFilters: config.limits.filters,
   });
   filters.start();
 
@@ -154,9 +159,10 @@ export async function createTierstream(
     config.role === 'api'
       ? undefined
       : createEngine(
-          { js, jsm, history, hot, registry, metrics, log, pressure, ackLease: (fn) => ingestLease!.update('holders', fn), leaseProbe, erased: (u, t) => erasures.index.erased(u, t) },
+          { js, jsm, history, hot, registry, metrics, log, pressure, ackLease: (fn) => ingestLease!.update('holders', fn), leaseProbe, erased: (u, t) => erasures.index.erased(u, t), sourceIds },
           {
             namespace: config.namespace,
+            limits: config.limits,
             ackMode: config.ingestAck,
             streamReplicas: config.streamReplicas,
             maxFutureMs: config.maxFutureMs,
@@ -212,7 +218,8 @@ export async function createTierstream(
     if (worstMs > config.lookupTargetMs) nc.publish(names.pressureSubject, JSON.stringify({ worstMs: Math.round(worstMs * 1000) / 1000 }));
   }, PRESSURE_PERIOD_MS).unref();
   const app = api?.buildApp({
-    registry, hot, history, metrics, tiers, filters, erasures, lookup, readiness,
+    registry, hot, history, metrics, tiers, filters, erasures, lookup, readiness, sourceIds,
+    limits: config.limits,
     ...(lookupWatch && { lookupWatch }),
     logger: log.child({ module: 'api' }),
     apiKeys: config.apiKeys,
@@ -227,7 +234,7 @@ export async function createTierstream(
       if (!app) throw new Error('the engine role serves no API');
       return app;
     },
-    engine, nc, history, hot, registry, tiers, filters, filterStore, erasures, erasureStore, notifier, metrics, log,
+    engine, nc, history, hot, registry, tiers, filters, filterStore, sourceIds, erasures, erasureStore, notifier, metrics, log,
     async close() {
       clearInterval(pressureTimer);
       lookupWatch?.stop();

@@ -7,7 +7,7 @@ import { Ajv } from 'ajv';
 import { checkRouteScope, registerAuth, type ApiKey } from './auth.js';
 import type { Logger } from 'pino';
 import type { Metrics } from '../telemetry/index.js';
-import { type History, type HotIndex, type Readiness, type SourceRegistry, withDeadline } from '../core/index.js';
+import { type History, type HotIndex, type Limits, type Readiness, type SourceIdSets, type SourceRegistry, withDeadline } from '../core/index.js';
 import type { Erasures, FilterService, TierManager } from '../tiers/index.js';
 import type { Lookup } from '../lookup/index.js';
 import { API_ERRORS, ApiError, fromDomainError, isStoreUnavailable, type ApiErrorCode } from './errors.js';
@@ -38,6 +38,10 @@ export interface AppDeps {
   filters: FilterService;
   erasures: Erasures;
   lookup: Lookup;
+  /** Each source's variant and step ids: dropped with a deleted source. */
+  sourceIds?: SourceIdSets;
+  /** The named limits (default LIMIT_DEFAULTS): sources and tags per source here, filters in the filter service. */
+  limits?: Limits;
   /** Named checks for /readyz: each resolves to null when healthy, or what is wrong. */
   readiness: () => Promise<Readiness>;
   logger?: Logger | false;

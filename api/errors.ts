@@ -1,6 +1,6 @@
-import { FilterError } from '../core/index.js';
+import { FilterError, LimitError, SourceNotFoundError } from '../core/index.js';
 import { LookupError } from '../lookup/index.js';
-import { ErasureError, TierError } from '../tiers/index.js';
+import { ErasureError, RemovalError, TierError } from '../tiers/index.js';
 
 /** Every error code the API answers with, its HTTP status, in one place (listed in the README). */
 export const API_ERRORS = {
@@ -14,7 +14,12 @@ export const API_ERRORS = {
   not_found: 404,
   filter_not_found: 404,
   erasure_not_found: 404,
+  too_many_tags: 400,
   source_expired: 409,
+  source_has_events: 409,
+  source_pinned: 409,
+  too_many_sources: 409,
+  too_many_filters: 409,
   request_timeout: 408,
   transition_in_progress: 409,
   payload_too_large: 413,
@@ -57,8 +62,10 @@ export class ApiError extends Error {
  * A domain error as the API's answer, in one place for the one error handler: FilterError ->
  * 400 `invalid_filter` with the node's path, LookupError -> 409 `source_expired` or 503
  * `source_restoring` with the sources, TierError -> 404 `source_not_found` or 409
- * `transition_in_progress`, ErasureError -> 404 `erasure_not_found`. Undefined for
- * anything else.
+ * `transition_in_progress`, ErasureError -> 404 `erasure_not_found`, SourceNotFoundError ->
+ * 404 `source_not_found` with the sources, RemovalError -> 409 `source_has_events` or
+ * `source_pinned`, LimitError -> 400 or 409 with the limit's code, name and value. Undefined
+ * for anything else.
  */
 export function fromDomainError(err: unknown): ApiError | undefined {
   if (err instanceof ApiError) return err;
@@ -66,5 +73,9 @@ export function fromDomainError(err: unknown): ApiError | undefined {
   if (err instanceof LookupError) return new ApiError(err.code, err.message, { sources: err.sources });
   if (err instanceof TierError) return new ApiError(err.code, err.message);
   if (err instanceof ErasureError) return new ApiError(err.code, err.message);
+  if (err instanceof SourceNotFoundError) return new ApiError(err.code, err.message, { sources: err.sources });
+  if (err instanceof RemovalError) return new ApiError(err.code, err.message, err.detail);
+  // The API never takes events (the limit on variants and steps is ingest's): its limits are these.
+  if (err instanceof LimitError && err.code !== 'too_many_variants_and_steps') return new ApiError(err.code, err.message, { limit: err.limit, max: err.max });
   return undefined;
 }

@@ -65,15 +65,23 @@ export interface paths {
          */
         get: operations["getCampaign"];
         /**
-         * Create or update a campaign: status, stoppedAt, name, tags
-         * @description Setting an expired campaign active restores it. Scope: admin (admin implies all).
+         * Create (declare) or update a campaign: status, stoppedAt, name, tags
+         * @description Declares the campaign when unknown, before its first event. Setting an expired campaign active restores it. Scope: admin (admin implies all).
          */
         put: operations["putCampaign"];
         post?: never;
-        delete?: never;
+        /**
+         * Delete a campaign that has no events (one declared by mistake)
+         * @description A campaign with events in history answers 409 source_has_events, one a registered filter names 409 source_pinned, one being demoted or restored 409 transition_in_progress. An event of the campaign arriving later creates it again. Scope: admin (admin implies all).
+         */
+        delete: operations["deleteCampaign"];
         options?: never;
         head?: never;
-        patch?: never;
+        /**
+         * Change some of a campaign's lifecycle: name, tags, status, stoppedAt
+         * @description Absent fields are unchanged; `"name": null` clears the name. stoppedAt needs the campaign stopped (by this body or already). Setting an expired campaign active restores it. Never creates a campaign. Scope: admin (admin implies all).
+         */
+        patch: operations["patchCampaign"];
         trace?: never;
     };
     "/v1/campaigns": {
@@ -149,15 +157,23 @@ export interface paths {
          */
         get: operations["getCanvas"];
         /**
-         * Create or update a canvas: status, stoppedAt, name, tags
-         * @description Setting an expired canvas active restores it. Scope: admin (admin implies all).
+         * Create (declare) or update a canvas: status, stoppedAt, name, tags
+         * @description Declares the canvas when unknown, before its first event. Setting an expired canvas active restores it. Scope: admin (admin implies all).
          */
         put: operations["putCanvas"];
         post?: never;
-        delete?: never;
+        /**
+         * Delete a canvas that has no events (one declared by mistake)
+         * @description A canvas with events in history answers 409 source_has_events, one a registered filter names 409 source_pinned, one being demoted or restored 409 transition_in_progress. An event of the canvas arriving later creates it again. Scope: admin (admin implies all).
+         */
+        delete: operations["deleteCanvas"];
         options?: never;
         head?: never;
-        patch?: never;
+        /**
+         * Change some of a canvas's lifecycle: name, tags, status, stoppedAt
+         * @description Absent fields are unchanged; `"name": null` clears the name. stoppedAt needs the canvas stopped (by this body or already). Setting an expired canvas active restores it. Never creates a canvas. Scope: admin (admin implies all).
+         */
+        patch: operations["patchCanvas"];
         trace?: never;
     };
     "/v1/canvases": {
@@ -274,7 +290,7 @@ export interface paths {
         get: operations["getFilter"];
         /**
          * Register (or replace) an active retargeting filter
-         * @description It pins the sources it names, and those its tag leaves stand for (sources gaining the tag later included); expired ones are restored. Scope: admin (admin implies all).
+         * @description It pins the sources it names, and those its tag leaves stand for (sources gaining the tag later included); expired ones are restored. A source named by id must exist (404 source_not_found with `sources`: declare it with PUT /v1/campaigns/:id first); a tag no source carries stands for no source. Scope: admin (admin implies all).
          */
         put: operations["putFilter"];
         post?: never;
@@ -319,7 +335,7 @@ export interface paths {
         put?: never;
         /**
          * Which of these users (at most 1,000) match the filter?
-         * @description A leaf matches a user whose latest event of that kind (source, type, variant or step) has a time t with after <= t < before; "within": D means after = now - D. A filter's universe is every user with any event of the sources it names: a "not" matches only users of that universe, so a lone "not" under count or audience means "users known for those sources, minus ...". A named source that is expired answers 409 source_expired, one being restored 503 source_restoring, unless "from": "history". Scope: lookup (admin implies all).
+         * @description A leaf matches a user whose latest event of that kind (source, type, variant or step) has a time t with after <= t < before; "within": D means after = now - D. A filter's universe is every user with any event of the sources it names: a "not" matches only users of that universe, so a lone "not" under count or audience means "users known for those sources, minus ...". A named source that is expired answers 409 source_expired, one being restored 503 source_restoring, unless "from": "history"; a source named by id that does not exist answers 404 source_not_found (a tag no source carries stands for no source). Scope: lookup (admin implies all).
          */
         post: operations["retargetingCheck"];
         delete?: never;
@@ -339,7 +355,7 @@ export interface paths {
         put?: never;
         /**
          * Which of these users (at most 1,000) match the filter? (a registered filter)
-         * @description The same answer as POST /v1/retargeting/check with the filter registered under this id (PUT /v1/filters/:id), parsed once, not per call. 404 filter_not_found. A leaf matches a user whose latest event of that kind (source, type, variant or step) has a time t with after <= t < before; "within": D means after = now - D. A filter's universe is every user with any event of the sources it names: a "not" matches only users of that universe, so a lone "not" under count or audience means "users known for those sources, minus ...". A named source that is expired answers 409 source_expired, one being restored 503 source_restoring, unless "from": "history". Scope: lookup (admin implies all).
+         * @description The same answer as POST /v1/retargeting/check with the filter registered under this id (PUT /v1/filters/:id), parsed once, not per call. 404 filter_not_found. A leaf matches a user whose latest event of that kind (source, type, variant or step) has a time t with after <= t < before; "within": D means after = now - D. A filter's universe is every user with any event of the sources it names: a "not" matches only users of that universe, so a lone "not" under count or audience means "users known for those sources, minus ...". A named source that is expired answers 409 source_expired, one being restored 503 source_restoring, unless "from": "history"; a source named by id that does not exist answers 404 source_not_found (a tag no source carries stands for no source). Scope: lookup (admin implies all).
          */
         post: operations["filterCheck"];
         delete?: never;
@@ -358,8 +374,8 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * A page of the users matching the filter, in user id order
-         * @description A leaf matches a user whose latest event of that kind (source, type, variant or step) has a time t with after <= t < before; "within": D means after = now - D. A filter's universe is every user with any event of the sources it names: a "not" matches only users of that universe, so a lone "not" under count or audience means "users known for those sources, minus ...". A named source that is expired answers 409 source_expired, one being restored 503 source_restoring, unless "from": "history". Pages of one walk never repeat a user and never skip one that matches throughout the walk. Scope: lookup (admin implies all).
+         * A page of the users matching the filter (hot: in position order, a hash of the id; history: in user id order)
+         * @description A leaf matches a user whose latest event of that kind (source, type, variant or step) has a time t with after <= t < before; "within": D means after = now - D. A filter's universe is every user with any event of the sources it names: a "not" matches only users of that universe, so a lone "not" under count or audience means "users known for those sources, minus ...". A named source that is expired answers 409 source_expired, one being restored 503 source_restoring, unless "from": "history"; a source named by id that does not exist answers 404 source_not_found (a tag no source carries stands for no source). Pages of one walk never repeat a user and never skip one that matches throughout the walk. Scope: lookup (admin implies all).
          */
         post: operations["retargetingAudience"];
         delete?: never;
@@ -378,8 +394,8 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * A page of the users matching the filter, in user id order (a registered filter)
-         * @description The same answer as POST /v1/retargeting/audience with the filter registered under this id (PUT /v1/filters/:id), parsed once, not per call. 404 filter_not_found. A leaf matches a user whose latest event of that kind (source, type, variant or step) has a time t with after <= t < before; "within": D means after = now - D. A filter's universe is every user with any event of the sources it names: a "not" matches only users of that universe, so a lone "not" under count or audience means "users known for those sources, minus ...". A named source that is expired answers 409 source_expired, one being restored 503 source_restoring, unless "from": "history". Scope: lookup (admin implies all).
+         * A page of the users matching the filter (hot: in position order, a hash of the id; history: in user id order) (a registered filter)
+         * @description The same answer as POST /v1/retargeting/audience with the filter registered under this id (PUT /v1/filters/:id), parsed once, not per call. 404 filter_not_found. A leaf matches a user whose latest event of that kind (source, type, variant or step) has a time t with after <= t < before; "within": D means after = now - D. A filter's universe is every user with any event of the sources it names: a "not" matches only users of that universe, so a lone "not" under count or audience means "users known for those sources, minus ...". A named source that is expired answers 409 source_expired, one being restored 503 source_restoring, unless "from": "history"; a source named by id that does not exist answers 404 source_not_found (a tag no source carries stands for no source). Scope: lookup (admin implies all).
          */
         post: operations["filterAudience"];
         delete?: never;
@@ -399,7 +415,7 @@ export interface paths {
         put?: never;
         /**
          * How many users match the filter
-         * @description A leaf matches a user whose latest event of that kind (source, type, variant or step) has a time t with after <= t < before; "within": D means after = now - D. A filter's universe is every user with any event of the sources it names: a "not" matches only users of that universe, so a lone "not" under count or audience means "users known for those sources, minus ...". A named source that is expired answers 409 source_expired, one being restored 503 source_restoring, unless "from": "history". Scope: lookup (admin implies all).
+         * @description A leaf matches a user whose latest event of that kind (source, type, variant or step) has a time t with after <= t < before; "within": D means after = now - D. A filter's universe is every user with any event of the sources it names: a "not" matches only users of that universe, so a lone "not" under count or audience means "users known for those sources, minus ...". A named source that is expired answers 409 source_expired, one being restored 503 source_restoring, unless "from": "history"; a source named by id that does not exist answers 404 source_not_found (a tag no source carries stands for no source). Scope: lookup (admin implies all).
          */
         post: operations["retargetingCount"];
         delete?: never;
@@ -419,7 +435,7 @@ export interface paths {
         put?: never;
         /**
          * How many users match the filter (a registered filter)
-         * @description The same answer as POST /v1/retargeting/count with the filter registered under this id (PUT /v1/filters/:id), parsed once, not per call. 404 filter_not_found. A leaf matches a user whose latest event of that kind (source, type, variant or step) has a time t with after <= t < before; "within": D means after = now - D. A filter's universe is every user with any event of the sources it names: a "not" matches only users of that universe, so a lone "not" under count or audience means "users known for those sources, minus ...". A named source that is expired answers 409 source_expired, one being restored 503 source_restoring, unless "from": "history". Scope: lookup (admin implies all).
+         * @description The same answer as POST /v1/retargeting/count with the filter registered under this id (PUT /v1/filters/:id), parsed once, not per call. 404 filter_not_found. A leaf matches a user whose latest event of that kind (source, type, variant or step) has a time t with after <= t < before; "within": D means after = now - D. A filter's universe is every user with any event of the sources it names: a "not" matches only users of that universe, so a lone "not" under count or audience means "users known for those sources, minus ...". A named source that is expired answers 409 source_expired, one being restored 503 source_restoring, unless "from": "history"; a source named by id that does not exist answers 404 source_not_found (a tag no source carries stands for no source). Scope: lookup (admin implies all).
          */
         post: operations["filterCount"];
         delete?: never;
@@ -555,12 +571,20 @@ export interface components {
         /** @description Every error answer. The codes are stable (docs/errors.md); messages are for humans and may change. */
         ApiError: {
             /** @enum {string} */
-            error: "invalid_request" | "invalid_filter" | "unauthorized" | "forbidden" | "source_not_found" | "not_found" | "filter_not_found" | "erasure_not_found" | "source_expired" | "request_timeout" | "transition_in_progress" | "payload_too_large" | "headers_too_large" | "rate_limited" | "internal_error" | "not_ready" | "hot_tier_rebuilding" | "source_restoring" | "store_unavailable";
+            error: "invalid_request" | "invalid_json" | "invalid_filter" | "invalid_cursor" | "unauthorized" | "forbidden" | "source_not_found" | "not_found" | "filter_not_found" | "erasure_not_found" | "too_many_tags" | "source_expired" | "source_has_events" | "source_pinned" | "too_many_sources" | "too_many_filters" | "request_timeout" | "transition_in_progress" | "payload_too_large" | "headers_too_large" | "rate_limited" | "internal_error" | "not_ready" | "hot_tier_rebuilding" | "source_restoring" | "store_unavailable" | "lookup_timeout";
             message: string;
             /** @description invalid_filter: the offending node, e.g. filter.and[1].within */
             path?: string;
-            /** @description source_expired, source_restoring: the sources concerned (campaign:A, ...) */
+            /** @description source_expired, source_restoring, source_not_found: the sources concerned (campaign:A, ...) */
             sources?: string[];
+            /** @description too_many_*: the limit passed (sources, filters, tags_per_source) */
+            limit?: string;
+            /** @description too_many_*: the limit's value (TIERSTREAM_MAX_*) */
+            max?: number;
+            /** @description source_has_events: the events history holds for the source */
+            events?: number;
+            /** @description source_pinned: the registered filters that pin the source */
+            pinnedBy?: string[];
             /** @description /readyz: each check, "ok" or what is wrong */
             checks?: {
                 [key: string]: string;
@@ -784,7 +808,7 @@ export interface operations {
                     "application/json": components["schemas"]["ApiError"];
                 };
             };
-            /** @description source_not_found: the campaign or canvas is not known */
+            /** @description source_not_found: a campaign or canvas named is not known (`sources` when a filter names it) */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -856,6 +880,102 @@ export interface operations {
                     "application/json": components["schemas"]["SourceState"];
                 };
             };
+            /** @description invalid_request: a body, query or parameter breaks its schema; too_many_tags: more tags than a source may carry (`limit`, `max`: TIERSTREAM_MAX_TAGS) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description unauthorized: keys are configured and there is no known Bearer key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description forbidden: the key lacks the route's scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description too_many_sources: a new source would pass the namespace's limit (`limit`, `max`: TIERSTREAM_MAX_SOURCES) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description payload_too_large: a body over 1 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description rate_limited: more requests per second than the limit (header Retry-After) */
+            429: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description internal_error: a bug or an unexpected failure; details are in the log */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description store_unavailable: Redis, ClickHouse or NATS did not answer in time (header Retry-After: 1) */
+            503: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    deleteCampaign: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description invalid_request: a body, query or parameter breaks its schema */
             400: {
                 headers: {
@@ -876,6 +996,123 @@ export interface operations {
             };
             /** @description forbidden: the key lacks the route's scope */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description source_not_found: a campaign or canvas named is not known (`sources` when a filter names it) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description source_has_events: the source has events in history; only a source without events can be deleted (`events`); source_pinned: a registered filter names the source (`pinnedBy`): delete or replace the filter first; transition_in_progress: the source is being restored */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description rate_limited: more requests per second than the limit (header Retry-After) */
+            429: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description internal_error: a bug or an unexpected failure; details are in the log */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description store_unavailable: Redis, ClickHouse or NATS did not answer in time (header Retry-After: 1) */
+            503: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    patchCampaign: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @enum {string} */
+                    status?: "active" | "stopped";
+                    stoppedAt?: number | string;
+                    name?: string | null;
+                    tags?: string[];
+                };
+            };
+        };
+        responses: {
+            /** @description the campaign's state */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SourceState"];
+                };
+            };
+            /** @description invalid_request: a body, query or parameter breaks its schema; too_many_tags: more tags than a source may carry (`limit`, `max`: TIERSTREAM_MAX_TAGS) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description unauthorized: keys are configured and there is no known Bearer key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description forbidden: the key lacks the route's scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description source_not_found: a campaign or canvas named is not known (`sources` when a filter names it) */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1078,7 +1315,7 @@ export interface operations {
                     "application/json": components["schemas"]["ApiError"];
                 };
             };
-            /** @description source_not_found: the campaign or canvas is not known */
+            /** @description source_not_found: a campaign or canvas named is not known (`sources` when a filter names it) */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1171,7 +1408,7 @@ export interface operations {
                     "application/json": components["schemas"]["ApiError"];
                 };
             };
-            /** @description source_not_found: the campaign or canvas is not known */
+            /** @description source_not_found: a campaign or canvas named is not known (`sources` when a filter names it) */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1269,7 +1506,7 @@ export interface operations {
                     "application/json": components["schemas"]["ApiError"];
                 };
             };
-            /** @description source_not_found: the campaign or canvas is not known */
+            /** @description source_not_found: a campaign or canvas named is not known (`sources` when a filter names it) */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1341,6 +1578,102 @@ export interface operations {
                     "application/json": components["schemas"]["SourceState"];
                 };
             };
+            /** @description invalid_request: a body, query or parameter breaks its schema; too_many_tags: more tags than a source may carry (`limit`, `max`: TIERSTREAM_MAX_TAGS) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description unauthorized: keys are configured and there is no known Bearer key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description forbidden: the key lacks the route's scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description too_many_sources: a new source would pass the namespace's limit (`limit`, `max`: TIERSTREAM_MAX_SOURCES) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description payload_too_large: a body over 1 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description rate_limited: more requests per second than the limit (header Retry-After) */
+            429: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description internal_error: a bug or an unexpected failure; details are in the log */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description store_unavailable: Redis, ClickHouse or NATS did not answer in time (header Retry-After: 1) */
+            503: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    deleteCanvas: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description invalid_request: a body, query or parameter breaks its schema */
             400: {
                 headers: {
@@ -1361,6 +1694,123 @@ export interface operations {
             };
             /** @description forbidden: the key lacks the route's scope */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description source_not_found: a campaign or canvas named is not known (`sources` when a filter names it) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description source_has_events: the source has events in history; only a source without events can be deleted (`events`); source_pinned: a registered filter names the source (`pinnedBy`): delete or replace the filter first; transition_in_progress: the source is being restored */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description rate_limited: more requests per second than the limit (header Retry-After) */
+            429: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description internal_error: a bug or an unexpected failure; details are in the log */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description store_unavailable: Redis, ClickHouse or NATS did not answer in time (header Retry-After: 1) */
+            503: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    patchCanvas: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @enum {string} */
+                    status?: "active" | "stopped";
+                    stoppedAt?: number | string;
+                    name?: string | null;
+                    tags?: string[];
+                };
+            };
+        };
+        responses: {
+            /** @description the canvas's state */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SourceState"];
+                };
+            };
+            /** @description invalid_request: a body, query or parameter breaks its schema; too_many_tags: more tags than a source may carry (`limit`, `max`: TIERSTREAM_MAX_TAGS) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description unauthorized: keys are configured and there is no known Bearer key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description forbidden: the key lacks the route's scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description source_not_found: a campaign or canvas named is not known (`sources` when a filter names it) */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1563,7 +2013,7 @@ export interface operations {
                     "application/json": components["schemas"]["ApiError"];
                 };
             };
-            /** @description source_not_found: the campaign or canvas is not known */
+            /** @description source_not_found: a campaign or canvas named is not known (`sources` when a filter names it) */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1656,7 +2106,7 @@ export interface operations {
                     "application/json": components["schemas"]["ApiError"];
                 };
             };
-            /** @description source_not_found: the campaign or canvas is not known */
+            /** @description source_not_found: a campaign or canvas named is not known (`sources` when a filter names it) */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2071,6 +2521,24 @@ export interface operations {
                     "application/json": components["schemas"]["ApiError"];
                 };
             };
+            /** @description source_not_found: a campaign or canvas named is not known (`sources` when a filter names it) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description too_many_filters: a new filter would pass the limit of registered filters (`limit`, `max`: TIERSTREAM_MAX_FILTERS) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
             /** @description payload_too_large: a body over 1 MiB */
             413: {
                 headers: {
@@ -2305,7 +2773,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description invalid_request: a body, query or parameter breaks its schema; invalid_filter: the filter is outside the grammar (`path` names the node) */
+            /** @description invalid_request: a body, query or parameter breaks its schema; invalid_filter: the filter is outside the grammar (`path` names the node); invalid_cursor: the cursor was not given by this kind of walk (hot or history); start again without it */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2325,6 +2793,15 @@ export interface operations {
             };
             /** @description forbidden: the key lacks the route's scope */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description source_not_found: a campaign or canvas named is not known (`sources` when a filter names it) */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2370,7 +2847,7 @@ export interface operations {
                     "application/json": components["schemas"]["ApiError"];
                 };
             };
-            /** @description store_unavailable: Redis, ClickHouse or NATS did not answer in time (header Retry-After: 1); source_restoring: a source the filter names is being restored (`sources`) */
+            /** @description store_unavailable: Redis, ClickHouse or NATS did not answer in time (header Retry-After: 1); source_restoring: a source the filter names is being restored (`sources`); lookup_timeout: a count or audience page did not finish its walk in time; it stopped sending work (ask for an estimate) */
             503: {
                 headers: {
                     /** @description seconds to wait before retrying */
@@ -2417,7 +2894,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description invalid_request: a body, query or parameter breaks its schema */
+            /** @description invalid_request: a body, query or parameter breaks its schema; invalid_cursor: the cursor was not given by this kind of walk (hot or history); start again without it */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2444,7 +2921,7 @@ export interface operations {
                     "application/json": components["schemas"]["ApiError"];
                 };
             };
-            /** @description filter_not_found: no filter is registered under this id */
+            /** @description filter_not_found: no filter is registered under this id; source_not_found: a campaign or canvas named is not known (`sources` when a filter names it) */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2491,7 +2968,7 @@ export interface operations {
                     "application/json": components["schemas"]["ApiError"];
                 };
             };
-            /** @description store_unavailable: Redis, ClickHouse or NATS did not answer in time (header Retry-After: 1); source_restoring: a source the filter names is being restored (`sources`) */
+            /** @description store_unavailable: Redis, ClickHouse or NATS did not answer in time (header Retry-After: 1); source_restoring: a source the filter names is being restored (`sources`); lookup_timeout: a count or audience page did not finish its walk in time; it stopped sending work (ask for an estimate) */
             503: {
                 headers: {
                     /** @description seconds to wait before retrying */
@@ -2527,7 +3004,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description a page of matching users, in user id order */
+            /** @description a page of matching users: hot in position order (a hash of the user id), history in user id order */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -2542,7 +3019,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description invalid_request: a body, query or parameter breaks its schema; invalid_filter: the filter is outside the grammar (`path` names the node) */
+            /** @description invalid_request: a body, query or parameter breaks its schema; invalid_filter: the filter is outside the grammar (`path` names the node); invalid_cursor: the cursor was not given by this kind of walk (hot or history); start again without it */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2562,6 +3039,15 @@ export interface operations {
             };
             /** @description forbidden: the key lacks the route's scope */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description source_not_found: a campaign or canvas named is not known (`sources` when a filter names it) */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2607,7 +3093,7 @@ export interface operations {
                     "application/json": components["schemas"]["ApiError"];
                 };
             };
-            /** @description store_unavailable: Redis, ClickHouse or NATS did not answer in time (header Retry-After: 1); source_restoring: a source the filter names is being restored (`sources`) */
+            /** @description store_unavailable: Redis, ClickHouse or NATS did not answer in time (header Retry-After: 1); source_restoring: a source the filter names is being restored (`sources`); lookup_timeout: a count or audience page did not finish its walk in time; it stopped sending work (ask for an estimate) */
             503: {
                 headers: {
                     /** @description seconds to wait before retrying */
@@ -2643,7 +3129,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description a page of matching users, in user id order */
+            /** @description a page of matching users: hot in position order (a hash of the user id), history in user id order */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -2658,7 +3144,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description invalid_request: a body, query or parameter breaks its schema */
+            /** @description invalid_request: a body, query or parameter breaks its schema; invalid_cursor: the cursor was not given by this kind of walk (hot or history); start again without it */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2685,7 +3171,7 @@ export interface operations {
                     "application/json": components["schemas"]["ApiError"];
                 };
             };
-            /** @description filter_not_found: no filter is registered under this id */
+            /** @description filter_not_found: no filter is registered under this id; source_not_found: a campaign or canvas named is not known (`sources` when a filter names it) */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2732,7 +3218,7 @@ export interface operations {
                     "application/json": components["schemas"]["ApiError"];
                 };
             };
-            /** @description store_unavailable: Redis, ClickHouse or NATS did not answer in time (header Retry-After: 1); source_restoring: a source the filter names is being restored (`sources`) */
+            /** @description store_unavailable: Redis, ClickHouse or NATS did not answer in time (header Retry-After: 1); source_restoring: a source the filter names is being restored (`sources`); lookup_timeout: a count or audience page did not finish its walk in time; it stopped sending work (ask for an estimate) */
             503: {
                 headers: {
                     /** @description seconds to wait before retrying */
@@ -2759,13 +3245,18 @@ export interface operations {
                 "application/json": {
                     /** @description A leaf {"campaign": id, "event": type, "variant"?: id, "after"?: time, "before"?: time, "within"?: duration} or {"canvas": id, "step"?: id, "event": type, ...}, or a tag leaf {"tag": tag, "kind"?: "campaign"|"canvas", "event": type, "after"?, "before"?, "within"?} (the sources of that kind carrying the tag when the lookup runs; it matches on the latest such event over all of them; a tag no source carries matches no user), or {"and": [f, ...]}, {"or": [f, ...]}, {"not": f}; at most 32 leaves and depth 8. Event types: send, delivery, open, click, conversion, bounce, unsubscribe, spam, control, machine_open (an "open" leaf does not match machine opens). */
                     filter: unknown;
+                    /**
+                     * @description answer from a sample of the hot index, with a 95% margin, in a few milliseconds at any size
+                     * @default false
+                     */
+                    estimate?: boolean;
                     /** @enum {string} */
                     from?: "history" | "hot";
                 };
             };
         };
         responses: {
-            /** @description how many users match */
+            /** @description how many users match (with "estimate": true, an estimate and its margin) */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -2773,12 +3264,16 @@ export interface operations {
                 content: {
                     "application/json": {
                         count: number;
+                        /** @description present and true when the count is an estimate from a sample */
+                        estimate?: boolean;
+                        /** @description half-width of the estimate's 95% interval (0: exact) */
+                        margin?: number;
                         /** @enum {string} */
                         servedFrom: "hot" | "history";
                     };
                 };
             };
-            /** @description invalid_request: a body, query or parameter breaks its schema; invalid_filter: the filter is outside the grammar (`path` names the node) */
+            /** @description invalid_request: a body, query or parameter breaks its schema; invalid_filter: the filter is outside the grammar (`path` names the node); invalid_cursor: the cursor was not given by this kind of walk (hot or history); start again without it */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2805,118 +3300,7 @@ export interface operations {
                     "application/json": components["schemas"]["ApiError"];
                 };
             };
-            /** @description source_expired: a source the filter names is expired or being demoted (`sources`); use "from": "history" */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ApiError"];
-                };
-            };
-            /** @description payload_too_large: a body over 1 MiB */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ApiError"];
-                };
-            };
-            /** @description rate_limited: more requests per second than the limit (header Retry-After) */
-            429: {
-                headers: {
-                    /** @description seconds to wait before retrying */
-                    "retry-after"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ApiError"];
-                };
-            };
-            /** @description internal_error: a bug or an unexpected failure; details are in the log */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ApiError"];
-                };
-            };
-            /** @description store_unavailable: Redis, ClickHouse or NATS did not answer in time (header Retry-After: 1); source_restoring: a source the filter names is being restored (`sources`) */
-            503: {
-                headers: {
-                    /** @description seconds to wait before retrying */
-                    "retry-after"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ApiError"];
-                };
-            };
-        };
-    };
-    filterCount: {
-        parameters: {
-            query?: {
-                from?: "history" | "hot";
-            };
-            header?: never;
-            path: {
-                id: string;
-            };
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": {
-                    /** @enum {string} */
-                    from?: "history" | "hot";
-                };
-            };
-        };
-        responses: {
-            /** @description how many users match */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        count: number;
-                        /** @enum {string} */
-                        servedFrom: "hot" | "history";
-                    };
-                };
-            };
-            /** @description invalid_request: a body, query or parameter breaks its schema */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ApiError"];
-                };
-            };
-            /** @description unauthorized: keys are configured and there is no known Bearer key */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ApiError"];
-                };
-            };
-            /** @description forbidden: the key lacks the route's scope */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ApiError"];
-                };
-            };
-            /** @description filter_not_found: no filter is registered under this id */
+            /** @description source_not_found: a campaign or canvas named is not known (`sources` when a filter names it) */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2963,7 +3347,136 @@ export interface operations {
                     "application/json": components["schemas"]["ApiError"];
                 };
             };
-            /** @description store_unavailable: Redis, ClickHouse or NATS did not answer in time (header Retry-After: 1); source_restoring: a source the filter names is being restored (`sources`) */
+            /** @description store_unavailable: Redis, ClickHouse or NATS did not answer in time (header Retry-After: 1); source_restoring: a source the filter names is being restored (`sources`); lookup_timeout: a count or audience page did not finish its walk in time; it stopped sending work (ask for an estimate) */
+            503: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    filterCount: {
+        parameters: {
+            query?: {
+                from?: "history" | "hot";
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /**
+                     * @description answer from a sample of the hot index, with a 95% margin, in a few milliseconds at any size
+                     * @default false
+                     */
+                    estimate?: boolean;
+                    /** @enum {string} */
+                    from?: "history" | "hot";
+                };
+            };
+        };
+        responses: {
+            /** @description how many users match (with "estimate": true, an estimate and its margin) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        count: number;
+                        /** @description present and true when the count is an estimate from a sample */
+                        estimate?: boolean;
+                        /** @description half-width of the estimate's 95% interval (0: exact) */
+                        margin?: number;
+                        /** @enum {string} */
+                        servedFrom: "hot" | "history";
+                    };
+                };
+            };
+            /** @description invalid_request: a body, query or parameter breaks its schema; invalid_cursor: the cursor was not given by this kind of walk (hot or history); start again without it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description unauthorized: keys are configured and there is no known Bearer key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description forbidden: the key lacks the route's scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description filter_not_found: no filter is registered under this id; source_not_found: a campaign or canvas named is not known (`sources` when a filter names it) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description source_expired: a source the filter names is expired or being demoted (`sources`); use "from": "history" */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description payload_too_large: a body over 1 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description rate_limited: more requests per second than the limit (header Retry-After) */
+            429: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description internal_error: a bug or an unexpected failure; details are in the log */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description store_unavailable: Redis, ClickHouse or NATS did not answer in time (header Retry-After: 1); source_restoring: a source the filter names is being restored (`sources`); lookup_timeout: a count or audience page did not finish its walk in time; it stopped sending work (ask for an estimate) */
             503: {
                 headers: {
                     /** @description seconds to wait before retrying */

@@ -22,3 +22,4 @@ export * from './tiers/notices.js';
 export * from './tiers/expiring.js';
 export * from './erasure.js';
 export * from './overview.js';
+export * from './limits.js';

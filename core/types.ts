@@ -184,6 +184,30 @@ export interface SourceRegistry {
   tagged(tag: TagRef): SourceRef[];
   /** Called for every change the mirror sees (this process's writes and others'); null: deleted. */
   onChange(listener: (rec: SourceRecord | null) => void): void;
+  /** How many sources the mirror holds (the `sources` limit), without a scan. */
+  size(): number;
+  /**
+   * Deletes the record if `allow` (given the current record) says so, compare-and-set: a change
+   * made meanwhile is seen by `allow` on a fresh read. Resolves with the record deleted, or null
+   * when there was none; rejects with `allow`'s error (it throws to refuse).
+   */
+  remove(source: SourceRef, allow: (rec: SourceRecord) => void): Promise<SourceRecord | null>;
+}
+
+/**
+ * The distinct variant and step ids of each source (`v:B`, `s:s3`; core variantStepIds), the
+ * `variants_and_steps_per_source` limit's memory: durable and shared by every ingest process,
+ * kept apart from the registry record so that a new variant costs no registry change.
+ */
+export interface SourceIdSets {
+  /**
+   * Admits each entry's ids into its source's set, in order, while the set stays within `max`
+   * (an entry's ids are admitted together or not at all; ids already in the set always are).
+   * Resolves with whether each entry was admitted.
+   */
+  admit(source: SourceRef, entries: readonly (readonly string[])[], max: number): Promise<boolean[]>;
+  /** Forgets a source's set (the source was deleted). */
+  drop(source: SourceRef): Promise<void>;
 }
 
 /** What the hot path needs of Redis. */

@@ -2,6 +2,7 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { CHANNELS, EVENT_TYPES, type InteractionEvent } from './types.js';
 import { parseTime, parseTimeReference } from './time.js';
 import { ID_PATTERN, USER_ID_PATTERN } from './sources.js';
+import type { LimitCode } from './limits.js';
 
 /** Largest message accepted, in bytes (16 KiB: README, "Event format"). */
 export const MAX_MESSAGE_BYTES = 16 * 1024;
@@ -28,9 +29,9 @@ export type DecodeErrorCode =
  * Every code a dead letter carries: a decode code; `time_in_future` for an event more than
  * TIERSTREAM_MAX_FUTURE ahead of the time it was published (see isTooFarAhead); or
  * `write_failed` for a valid event that history refused alone, repeatedly, while ClickHouse
- * and Redis answered.
+ * and Redis answered; or a limit's code (core/limits.ts) for a valid event past a named limit.
  */
-export type DeadLetterCode = DecodeErrorCode | 'time_in_future' | 'write_failed';
+export type DeadLetterCode = DecodeErrorCode | 'time_in_future' | 'write_failed' | LimitCode;
 
 /** Default of TIERSTREAM_MAX_FUTURE (P1D), ms: how far ahead of its ingestion an event may be. */
 export const DEFAULT_MAX_FUTURE_MS = 86_400_000;

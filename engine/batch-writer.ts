@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { foldEvents, hotWritesInFlight, sourceName, type LookupPressure, type History, type HotIndex, type InteractionEvent, type SourceRef, type SourceRegistry } from '../core/index.js';
 import type { Decoded } from './operators/decode.js';
 import type { Metrics } from '../telemetry/index.js';
+import type { SourceLimits } from './source-limits.js';
 
 export interface BatchWriterDeps {
   history: History;
@@ -19,6 +20,8 @@ export interface BatchWriterDeps {
    * (core/erasure.ts): it is acknowledged and written nowhere. Asked at every write attempt.
    */
   erased?: (userId: string, publishedMs: number) => boolean;
+  /** The named limits checked before writing (engine/source-limits.ts); absent: none. */
+  limits?: SourceLimits;
 }
 
 /**
@@ -47,19 +50,35 @@ export class WriteFailedError extends Error {
  */
 export function createBatchWriter(deps: BatchWriterDeps) {
   return async function writeBatch(batch: Decoded[]): Promise<void> {
-    const events: InteractionEvent[] = [];
+    let events: InteractionEvent[] = [];
+    let at: number[] = [];
     const bad: Rejected[] = [];
-    const sources = new Map<string, SourceRef>();
-    for (const d of batch) {
+    for (let i = 0; i < batch.length; i++) {
+      const d = batch[i]!;
       if (d.error) {
         bad.push(d);
-      } else if (deps.erased?.(d.event.userId, d.msg.info.timestampNanos / 1e6)) {
-        continue;
-      } else {
+      } else if (!deps.erased?.(d.event.userId, d.msg.info.timestampNanos / 1e6)) {
         events.push(d.event);
-        sources.set(sourceName(d.event.source), d.event.source);
+        at.push(i);
       }
     }
+    if (deps.limits && events.length) {
+      // An event past a limit becomes a dead letter in the batch itself (the array is the
+      // caller's), so a retry of the batch or its settling sees it as one.
+      const refused = await deps.limits.check(events);
+      if (refused.some((r) => r !== undefined)) {
+        const keep: number[] = [];
+        for (let j = 0; j < at.length; j++) {
+          const error = refused[j];
+          if (!error) keep.push(j);
+          else bad.push((batch[at[j]!] = { msg: batch[at[j]!]!.msg, error }));
+        }
+        events = keep.map((j) => events[j]!);
+        at = keep.map((j) => at[j]!);
+      }
+    }
+    const sources = new Map<string, SourceRef>();
+    for (const e of events) sources.set(sourceName(e.source), e.source);
     // While lookups queue, a batch waits (at most YIELD_MAX_MS) before it writes: ingest gives
     // the machine back to the API, and still drains (at worst a batch per second per writer).
     if (deps.pressure?.pressed()) await yieldWhilePressed(deps.pressure);
@@ -68,11 +87,13 @@ export function createBatchWriter(deps: BatchWriterDeps) {
     // so if it found the source not hot, these events were already durable before any restore
     // could start reading history, and that restore includes them. In parallel, a restore
     // could read history before our insert landed and we would then skip the hot write.
+    // The registry is ensured again after the insert: a source deleted (DELETE, no events yet)
+    // while this batch was written comes back with its events (a map lookup when it is known).
     await Promise.all([
       deps.history.insert(events).then(
         () => deps.hot.apply(foldEvents(events), { maxInFlight: hotWritesInFlight(deps.pressure) }),
         (err: unknown) => Promise.reject(new HistoryWriteError(err)),
-      ),
+      ).then(() => deps.registry.ensure([...sources.values()])),
       Promise.all(bad.map((d) => deadLetter(deps, d))),
     ]);
   };

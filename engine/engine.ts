@@ -8,7 +8,8 @@ import { decode, type Decoded } from './operators/decode.js';
 import { fromConsumer } from './operators/from-consumer.js';
 import { writeBatches } from './operators/write-batches.js';
 import { InflightCounter } from './inflight-counter.js';
-import { DEFAULT_MAX_FUTURE_MS, retrying, type History, type HotIndex, type LookupPressure, type SourceRegistry } from '../core/index.js';
+import { createSourceLimits } from './source-limits.js';
+import { DEFAULT_MAX_FUTURE_MS, LIMIT_DEFAULTS, limitsWith, retrying, type History, type HotIndex, type Limits, type LookupPressure, type SourceIdSets, type SourceRegistry } from '../core/index.js';
 import { createBatchWriter, HistoryWriteError, WriteFailedError } from './batch-writer.js';
 import { consumerAckPolicy, ensureStreams, isTransientNatsError, natsNames, replaceConsumer, unacknowledged, type StreamSetupOptions } from './jetstream.js';
 import { createAcker, type AckMode, type Acker } from './acks.js';
@@ -54,6 +55,8 @@ export interface EngineOptions {
   leaseMs: number;
   /** An event further ahead of its publication is dead-lettered `time_in_future`, ms (TIERSTREAM_MAX_FUTURE, default 86_400_000). */
   maxFutureMs: number;
+  /** The named limits (core/limits.ts); `sources` and `variantsAndStepsPerSource` are checked with `sourceIds`. */
+  limits: Limits;
   scheduler?: SchedulerLike;
 }
 
@@ -73,6 +76,7 @@ export const ENGINE_DEFAULTS: Omit<EngineOptions, 'namespace'> = {
   streamReplicas: 1,
   leaseMs: 15_000,
   maxFutureMs: DEFAULT_MAX_FUTURE_MS,
+  limits: LIMIT_DEFAULTS,
 };
 
 export interface EngineDeps {
@@ -94,6 +98,8 @@ export interface EngineDeps {
   leaseProbe?: { serve(id: string): () => void; alive(id: string): Promise<boolean> };
   /** Erased users' past events are dropped (see batch-writer.ts). */
   erased?: (userId: string, publishedMs: number) => boolean;
+  /** Each source's variant and step ids: with it, the `sources` and `variants_and_steps_per_source` limits are enforced. */
+  sourceIds?: SourceIdSets;
 }
 
 export interface Engine {
@@ -123,12 +129,13 @@ function validate(opts: EngineOptions): void {
 
 /** The ingest pipeline: JetStream -> decode -> batch -> history + hot index + DLQ -> ack. */
 export function createEngine(deps: EngineDeps, options: Partial<EngineOptions> & { namespace: string }): Engine {
-  const opts: EngineOptions = { ...ENGINE_DEFAULTS, ...options };
+  const opts: EngineOptions = { ...ENGINE_DEFAULTS, ...options, limits: limitsWith(options.limits) };
   validate(opts);
   const names = natsNames(opts.namespace);
   const log = deps.log.child({ module: 'engine.ingest' });
   const inflight = new InflightCounter();
-  const write = createBatchWriter({ ...deps, dlqSubject: names.dlqSubject, log });
+  const limits = deps.sourceIds && createSourceLimits({ registry: deps.registry, sourceIds: deps.sourceIds, limits: opts.limits });
+  const write = createBatchWriter({ ...deps, dlqSubject: names.dlqSubject, log, ...(limits && { limits }) });
   // Batches closed and not yet settled, with when they closed. A batch waiting for a slow
   // store (being written, or queued behind the batches being written) must not have its
   // messages redelivered meanwhile: every sixth of the ack wait, the messages of batches

@@ -3,3 +3,4 @@ export { createTierManager, TierError, type TierManager, type TierManagerOptions
 export { createFilterService, pinsWanted, type FilterService, type FilterDoc, type FilterStore } from './pinning.js';
 export { createNotifier, type Notifier, type NoticeChannel } from './notifier.js';
 export { createErasures, ErasureError, type Erasures, type ErasureStore } from './erasures.js';
+export { removeSource, RemovalError } from './removal.js';

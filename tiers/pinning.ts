@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { carriesTag, filterSources, filterTags, parseFilter, parseSourceName, sourceName, type Filter, type SourceRecord, type SourceRef, type SourceRegistry, type TagRef } from '../core/index.js';
+import { carriesTag, filterSources, filterTags, LIMIT_DEFAULTS, LimitError, parseFilter, parseSourceName, SourceNotFoundError, sourceName, unknownSources, type Filter, type SourceRecord, type SourceRef, type SourceRegistry, type TagRef } from '../core/index.js';
 import type { TierManager } from './tier-manager.js';
 
 /** An active retargeting filter as stored. */
@@ -24,6 +24,12 @@ export interface FilterStore {
   /** Called for every change the mirror sees, this process's and others' (null: deleted). */
   onChange(listener: (id: string, doc: FilterDoc | null) => void): void;
 }
+
+const countOf = (docs: Iterable<unknown>): number => {
+  let n = 0;
+  for (const _ of docs) n++;
+  return n;
+};
 
 /** Stored filters name their sources as `kind:id`, valid by construction. */
 const toRef = (name: string): SourceRef => parseSourceName(name)!;
@@ -55,7 +61,10 @@ export function pinsWanted(docs: Iterable<FilterDoc>, rec: SourceRecord): string
  * by `start()`'s listeners, which repin each source whose pins differ from what they should be.
  * Throws FilterError (with the path of the bad node) for filters outside the grammar.
  */
-export function createFilterService(deps: { store: FilterStore; tiers: TierManager; registry: SourceRegistry; log: Logger }, now: () => number = Date.now) {
+export function createFilterService(
+  deps: { store: FilterStore; tiers: TierManager; registry: SourceRegistry; log: Logger; /** The `filters` limit (default LIMIT_DEFAULTS). */ maxFilters?: number },
+  now: () => number = Date.now,
+) {
   const { store, tiers, registry } = deps;
   const log = deps.log.child({ module: 'tiers.pinning' });
   /** Parsed filters by id, with the mirrored document they were parsed from (a new one per version). */
@@ -101,13 +110,21 @@ export function createFilterService(deps: { store: FilterStore; tiers: TierManag
     /** Registers or replaces a filter; answers the sources it stands for now and those restoring. */
     async put(id: string, filter: unknown): Promise<{ id: string; sources: string[]; restoring: string[] }> {
       const f = parseFilter(filter);
+      // A source named by id must exist: a typo would otherwise pin a source that never gets an event.
+      const unknown = await unknownSources(registry, filterSources(f));
+      if (unknown.length) throw new SourceNotFoundError(unknown);
+      const max = deps.maxFilters ?? LIMIT_DEFAULTS.filters;
+      // The mirror's count: processes registering new filters at the same moment may pass it by one each.
+      if (store.peek(id) === undefined && countOf(store.values()) >= max && !(await store.get(id))) {
+        throw new LimitError('filters', max, `filter ${id} would be a new one`);
+      }
       const doc: FilterDoc = { id, filter, sources: filterSources(f).map(sourceName), tags: filterTags(f), updatedAt: now() };
       let previous: string[] = [];
       await store.update(id, (cur) => {
         previous = cur?.sources ?? [];
         return doc;
       });
-      // Named sources are created when unknown (pin); then every source it pins or pinned is
+      // Named sources are pinned (pin); then every source it pins or pinned is
       // set to what the filters say, the store's mirror holding this document already. This
       // process's listener may have repinned (and started restores) first: what is restoring is
       // read from the registry, not from which call did it.

@@ -60,7 +60,8 @@ export class TierError extends Error {
 export interface Lifecycle {
   status: 'active' | 'stopped';
   stoppedAt?: number;
-  name?: string;
+  /** null clears it (PATCH). */
+  name?: string | null;
   tags?: string[];
 }
 
@@ -329,25 +330,32 @@ export function createTierManager(deps: TierManagerDeps, options: TierManagerOpt
    */
   const pinnedReason = (gained: readonly string[]) => `pinned by filter ${gained.join(', ')}`;
 
-  async function setLifecycle(source: SourceRef, body: Lifecycle): Promise<SourceRecord> {
+  /**
+   * Sets a source's lifecycle (PUT, creating it when unknown) or changes some of it (PATCH,
+   * `create` false: absent fields unchanged; TierError `source_not_found` when unknown).
+   */
+  async function setLifecycle(source: SourceRef, body: Lifecycle | Partial<Lifecycle>, create = true): Promise<SourceRecord> {
     let gained: string[] = [];
     const { record } = await deps.registry.update(source, (rec) => {
+      if (!rec && !create) return undefined;
       const base = rec ?? newSourceRecord(source, now(), 'created by PUT');
+      const status = body.status ?? base.status;
       let next: SourceRecord = {
         ...base,
-        status: body.status,
-        stoppedAt: body.status === 'stopped' ? body.stoppedAt ?? base.stoppedAt ?? now() : null,
-        name: body.name ?? base.name,
+        status,
+        stoppedAt: status === 'stopped' ? body.stoppedAt ?? base.stoppedAt ?? now() : null,
+        name: body.name === undefined ? base.name : body.name,
         tags: body.tags ?? base.tags,
       };
       gained = [];
       if (deps.pinsWanted) ({ next, gained } = withPins(next, deps.pinsWanted(next)));
       return recompute(next, options.expireAfter);
     });
-    if (record && notHot(record) && (body.status === 'active' || gained.length > 0)) {
+    if (!record) throw new TierError('source_not_found', `${sourceName(source)} is not known`);
+    if (notHot(record) && (body.status === 'active' || gained.length > 0)) {
       return (await restore(source, body.status === 'active' ? 'set active' : pinnedReason(gained))).record;
     }
-    return record!;
+    return record;
   }
 
   /**
@@ -367,13 +375,12 @@ export function createTierManager(deps: TierManagerDeps, options: TierManagerOpt
     if (changed && record && gained.length > 0 && (notHot(record) || record.tier === 'restoring')) await restore(source, pinnedReason(gained));
   }
 
-  /** Pins sources for a filter (creating unknown ones); restores expired ones. */
+  /** Pins sources for a filter (unknown ones are left alone: a filter never creates a source); restores expired ones. */
   async function pin(filterId: string, sources: SourceRef[]): Promise<void> {
     for (const source of sources) {
       const { record } = await deps.registry.update(source, (rec) => {
-        const base = rec ?? newSourceRecord(source, now(), `created by filter ${filterId}`);
-        if (base.pinnedBy.includes(filterId)) return rec ? undefined : base;
-        return recompute({ ...base, pinnedBy: [...base.pinnedBy, filterId].sort() }, options.expireAfter);
+        if (!rec || rec.pinnedBy.includes(filterId)) return undefined;
+        return recompute({ ...rec, pinnedBy: [...rec.pinnedBy, filterId].sort() }, options.expireAfter);
       });
       if (record && (record.tier === 'expired' || record.tier === 'demoting' || record.tier === 'restoring')) {
         await restore(source, `pinned by filter ${filterId}`);

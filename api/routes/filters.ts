@@ -9,11 +9,11 @@ export function filterRoutes(app: FastifyInstance, deps: AppDeps): void {
   app.put<{ Params: { id: string }; Body: { filter: unknown } }>(
     '/v1/filters/:id',
     {
-      config: { scope: 'admin', errors: ['invalid_filter'] },
+      config: { scope: 'admin', errors: ['invalid_filter', 'source_not_found', 'too_many_filters'] },
       schema: {
         operationId: 'putFilter',
         summary: 'Register (or replace) an active retargeting filter',
-        description: 'It pins the sources it names, and those its tag leaves stand for (sources gaining the tag later included); expired ones are restored.',
+        description: 'It pins the sources it names, and those its tag leaves stand for (sources gaining the tag later included); expired ones are restored. A source named by id must exist (404 source_not_found with `sources`: declare it with PUT /v1/campaigns/:id first); a tag no source carries stands for no source.',
         tags: ['filters'],
         params: idParams,
         response: {

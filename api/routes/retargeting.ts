@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { parseFilter, type Filter } from '../../core/index.js';
+import { filterSources, parseFilter, SourceNotFoundError, unknownSources, type Filter } from '../../core/index.js';
 import type { AppDeps } from '../app.js';
 import { ApiError } from '../errors.js';
 import { answer, cursorAnswer, filterSchema, idParams, servedFrom, userIdString } from '../schemas.js';
@@ -15,7 +15,8 @@ const SEMANTICS =
   'A leaf matches a user whose latest event of that kind (source, type, variant or step) has a time t with after <= t < before; ' +
   '"within": D means after = now - D. A filter\'s universe is every user with any event of the sources it names: a "not" matches ' +
   'only users of that universe, so a lone "not" under count or audience means "users known for those sources, minus ...". ' +
-  'A named source that is expired answers 409 source_expired, one being restored 503 source_restoring, unless "from": "history".';
+  'A named source that is expired answers 409 source_expired, one being restored 503 source_restoring, unless "from": "history"; ' +
+  'a source named by id that does not exist answers 404 source_not_found (a tag no source carries stands for no source).';
 
 const cursorOf = (text: string) => Buffer.from(text, 'utf8').toString('base64url');
 
@@ -88,7 +89,7 @@ export function retargetingRoutes(app: FastifyInstance, deps: AppDeps): void {
   const fromHistory = (body: Body, query: { from?: string }) => (body.from ?? query.from) === 'history';
   const served = (h: boolean) => ({ servedFrom: h ? 'history' : 'hot' });
 
-  const answer = {
+  const lookups = {
     async check(f: Filter, body: Body, h: boolean) {
       return { matched: await deps.lookup.check(f, body.userIds as string[], h), ...served(h) };
     },
@@ -104,12 +105,25 @@ export function retargetingRoutes(app: FastifyInstance, deps: AppDeps): void {
     },
   };
 
+  /**
+   * Each lookup, refusing a filter that names (by id) a source the registry does not know:
+   * 404 `source_not_found` with them, rather than an answer silently empty (or, inside a
+   * `not`, every user of the other sources). Tag leaves stand for sources that exist.
+   */
+  const answer = Object.fromEntries(
+    Object.entries(lookups).map(([op, run]) => [op, async (f: Filter, body: Body, h: boolean) => {
+      const unknown = await unknownSources(deps.registry, filterSources(f));
+      if (unknown.length) throw new SourceNotFoundError(unknown);
+      return run(f, body, h);
+    }]),
+  ) as typeof lookups;
+
   for (const op of ['check', 'audience', 'count'] as const) {
     const spec = BODIES[op];
     app.post<{ Querystring: { from?: From }; Body: Body & { filter: unknown } }>(
       `/v1/retargeting/${op}`,
       {
-        config: { scope: 'lookup', errors: ['invalid_filter', 'invalid_cursor', 'source_expired', 'source_restoring', 'lookup_timeout'] },
+        config: { scope: 'lookup', errors: ['invalid_filter', 'invalid_cursor', 'source_not_found', 'source_expired', 'source_restoring', 'lookup_timeout'] },
         ...SERIALIZER[op],
         schema: {
           operationId: `retargeting${OP_NAMES[op]}`,
@@ -128,7 +142,7 @@ export function retargetingRoutes(app: FastifyInstance, deps: AppDeps): void {
     app.post<{ Params: { id: string }; Querystring: { from?: From }; Body: Body }>(
       `/v1/filters/:id/${op}`,
       {
-        config: { scope: 'lookup', errors: ['filter_not_found', 'invalid_cursor', 'source_expired', 'source_restoring', 'lookup_timeout'] },
+        config: { scope: 'lookup', errors: ['filter_not_found', 'invalid_cursor', 'source_not_found', 'source_expired', 'source_restoring', 'lookup_timeout'] },
         ...SERIALIZER[op],
         // A count or audience of a registered filter may come without a body: it is `{}`.
         preValidation: async (req) => {

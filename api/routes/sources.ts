@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import { type SourceKind, type SourceRecord, type SourceRef, parseTime } from '../../core/index.js';
-import { TierError } from '../../tiers/index.js';
+import { LIMIT_DEFAULTS, LimitError, MAX_TAGS_LIMIT, type Limits, type SourceKind, type SourceRecord, type SourceRef, parseTime } from '../../core/index.js';
+import { removeSource, TierError, type Lifecycle } from '../../tiers/index.js';
 import type { AppDeps } from '../app.js';
 import { ApiError } from '../errors.js';
 import { sourceState, statesOf } from '../state.js';
@@ -19,6 +19,33 @@ const capital = (s: string) => s[0]!.toUpperCase() + s.slice(1);
 async function stateOf(deps: AppDeps, rec: SourceRecord) {
   const [hot, history] = await Promise.all([rec.tier === 'hot' ? deps.hot.countUsers(rec) : null, deps.history.countEvents(rec)]);
   return sourceState(rec, { hot, history });
+}
+
+type LifecycleBody = { status?: 'active' | 'stopped'; stoppedAt?: string | number; name?: string | null; tags?: string[] };
+
+/** PUT's and PATCH's body (PUT: `status` required, `name` not null). */
+const lifecycleBody = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    status: { type: 'string', enum: ['active', 'stopped'] },
+    stoppedAt: timeValue,
+    name: { type: ['string', 'null'], maxLength: 256 },
+    // The hard ceiling; the configured limit (TIERSTREAM_MAX_TAGS) answers too_many_tags.
+    tags: { type: 'array', maxItems: MAX_TAGS_LIMIT, uniqueItems: true, items: idString },
+  },
+} as const;
+
+/** The lifecycle fields of a body, read and checked (`status`: the one the source will have). */
+function lifecycleOf(body: LifecycleBody, status: 'active' | 'stopped' | undefined, limits: Limits): Omit<Lifecycle, 'status'> {
+  const { stoppedAt, name, tags } = body;
+  let stopped: number | undefined;
+  if (stoppedAt !== undefined) {
+    stopped = stoppedAtOf(stoppedAt, Date.now());
+    if (status !== 'stopped') throw new ApiError('invalid_request', 'body/stoppedAt is only meaningful with status "stopped"');
+  }
+  if (tags && tags.length > limits.tagsPerSource) throw new LimitError('tagsPerSource', limits.tagsPerSource, `${tags.length} tags`);
+  return { ...(stopped !== undefined && { stoppedAt: stopped }), ...(name !== undefined && { name }), ...(tags !== undefined && { tags }) };
 }
 
 const cursorOf = (id: string) => Buffer.from(id, 'utf8').toString('base64url');
@@ -96,46 +123,73 @@ export function sourceRoutes(app: FastifyInstance, deps: AppDeps): void {
       },
     );
 
-    app.put<{ Params: { id: string }; Body: { status: 'active' | 'stopped'; stoppedAt?: string | number; name?: string; tags?: string[] } }>(
+    app.put<{ Params: { id: string }; Body: LifecycleBody & { status: 'active' | 'stopped' } }>(
       `/v1/${plural}/:id`,
       {
-        config: { scope: 'admin' },
+        config: { scope: 'admin', errors: ['too_many_sources', 'too_many_tags'] },
         schema: {
           operationId: `put${Kind}`,
-          summary: `Create or update a ${kind}: status, stoppedAt, name, tags`,
-          description: `Setting an expired ${kind} active restores it.`,
+          summary: `Create (declare) or update a ${kind}: status, stoppedAt, name, tags`,
+          description: `Declares the ${kind} when unknown, before its first event. Setting an expired ${kind} active restores it.`,
           tags: ['sources'],
           params: idParams,
           response: { 200: answer(`the ${kind}'s state`, ref.sourceState) },
-          body: {
-            type: 'object',
-            additionalProperties: false,
-            required: ['status'],
-            properties: {
-              status: { type: 'string', enum: ['active', 'stopped'] },
-              stoppedAt: timeValue,
-              name: { type: 'string', maxLength: 256 },
-              tags: { type: 'array', maxItems: 64, uniqueItems: true, items: idString },
-            },
-          },
+          body: { ...lifecycleBody, required: ['status'], properties: { ...lifecycleBody.properties, name: { type: 'string', maxLength: 256 } } },
         },
       },
       async (req) => {
-        const { status, stoppedAt, name, tags } = req.body;
-        let stopped: number | undefined;
-        if (stoppedAt !== undefined) {
-          stopped = stoppedAtOf(stoppedAt, Date.now());
-          if (status !== 'stopped') throw new ApiError('invalid_request', 'body/stoppedAt is only meaningful with status "stopped"');
+        const source = { kind, id: req.params.id };
+        const limits = deps.limits ?? LIMIT_DEFAULTS;
+        const body = lifecycleOf(req.body, req.body.status, limits);
+        // The mirror's count: processes declaring sources at the same moment may pass it by one each.
+        if (deps.registry.peek(source) === undefined && deps.registry.size() >= limits.sources && !(await deps.registry.get(source))) {
+          throw new LimitError('sources', limits.sources, `${kind}:${source.id} would be a new source`);
         }
-        const rec = await deps.tiers.setLifecycle({ kind, id: req.params.id }, {
-          status,
-          ...(stopped !== undefined && { stoppedAt: stopped }),
-          ...(name !== undefined && { name }),
-          ...(tags !== undefined && { tags }),
-        });
-        return stateOf(deps, rec);
+        return stateOf(deps, await deps.tiers.setLifecycle(source, { status: req.body.status, ...body }));
       },
     );
+
+    app.patch<{ Params: { id: string }; Body: LifecycleBody }>(
+      `/v1/${plural}/:id`,
+      {
+        config: { scope: 'admin', errors: ['source_not_found', 'too_many_tags'] },
+        schema: {
+          operationId: `patch${Kind}`,
+          summary: `Change some of a ${kind}'s lifecycle: name, tags, status, stoppedAt`,
+          description: `Absent fields are unchanged; \`"name": null\` clears the name. stoppedAt needs the ${kind} stopped (by this body or already). Setting an expired ${kind} active restores it. Never creates a ${kind}.`,
+          tags: ['sources'],
+          params: idParams,
+          response: { 200: answer(`the ${kind}'s state`, ref.sourceState) },
+          body: lifecycleBody,
+        },
+      },
+      async (req) => {
+        const source = { kind, id: req.params.id };
+        let status = req.body.status;
+        if (status === undefined && req.body.stoppedAt !== undefined) {
+          const rec = await deps.registry.get(source);
+          if (!rec) throw new ApiError('source_not_found', `${kind} ${source.id} is not known`);
+          status = rec.status;
+        }
+        const body = lifecycleOf(req.body, status, deps.limits ?? LIMIT_DEFAULTS);
+        return stateOf(deps, await deps.tiers.setLifecycle(source, { ...(req.body.status && { status: req.body.status }), ...body }, false));
+      },
+    );
+
+    app.delete<{ Params: { id: string } }>(`/v1/${plural}/:id`, {
+      config: { scope: 'admin', errors: ['source_not_found', 'source_has_events', 'source_pinned', 'transition_in_progress'] },
+      schema: {
+        operationId: `delete${Kind}`,
+        summary: `Delete a ${kind} that has no events (one declared by mistake)`,
+        description: `A ${kind} with events in history answers 409 source_has_events, one a registered filter names 409 source_pinned, one being demoted or restored 409 transition_in_progress. An event of the ${kind} arriving later creates it again.`,
+        tags: ['sources'],
+        params: idParams,
+        response: { 204: answer('deleted', null) },
+      },
+    }, async (req, reply) => {
+      await removeSource(deps, { kind, id: req.params.id });
+      return reply.status(204).send();
+    });
 
     app.post<{ Params: { id: string } }>(
       `/v1/${plural}/:id/restore`,

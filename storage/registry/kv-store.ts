@@ -94,6 +94,11 @@ export class KvDocStore<T> {
     await withDeadline(caughtUp, timeoutMs, () => new Error(`the mirror of ${status.bucket} did not reach revision ${last} in ${timeoutMs} ms`));
   }
 
+  /** How many documents the mirror holds. */
+  get size(): number {
+    return this.mirror.size;
+  }
+
   cached(key: string): T | undefined {
     return this.mirror.get(key);
   }
@@ -142,6 +147,29 @@ export class KvDocStore<T> {
     // The deletion's revision, so the mirror drops the key at once, as it takes writes.
     const e = this.watcher && (await this.kv.get(key));
     if (e) this.mirrorValue(key, e.operation === 'PUT' ? e.json<T>() : null, e.revision);
+  }
+
+  /**
+   * Deletes the document if `allow` (given the current one) does not throw, compare-and-set on
+   * its revision: re-read and asked again after a conflicting write. Resolves with the document
+   * deleted, or null when there was none.
+   */
+  async deleteIf(key: string, allow: (doc: T) => void): Promise<T | null> {
+    for (let attempt = 0; ; attempt++) {
+      const cur = await this.kv.get(key);
+      if (!cur || cur.operation !== 'PUT') return null;
+      const doc = cur.json<T>();
+      allow(doc);
+      try {
+        await this.kv.delete(key, { previousSeq: cur.revision });
+      } catch (err) {
+        if (!isCasConflict(err) || attempt > 50) throw err;
+        continue;
+      }
+      const e = this.watcher && (await this.kv.get(key));
+      if (e) this.mirrorValue(key, e.operation === 'PUT' ? e.json<T>() : null, e.revision);
+      return doc;
+    }
   }
 
   stop(): void {

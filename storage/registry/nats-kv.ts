@@ -30,6 +30,8 @@ export class NatsKvRegistry implements SourceRegistry {
   }
 
   private index(key: string, rec: SourceRecord | null): void {
+    // A deleted source is created again by its next event.
+    if (!rec) this.known.delete(key);
     for (const tag of this.tagsOf.get(key) ?? []) {
       const keys = this.byTag.get(tag)!;
       keys.delete(key);
@@ -77,6 +79,14 @@ export class NatsKvRegistry implements SourceRegistry {
 
   list(): SourceRecord[] {
     return [...this.store.values()];
+  }
+
+  size(): number {
+    return this.store.size;
+  }
+
+  async remove(source: SourceRef, allow: (rec: SourceRecord) => void): Promise<SourceRecord | null> {
+    return this.store.deleteIf(registryKey(source), allow);
   }
 
   onChange(listener: (rec: SourceRecord | null) => void): void {

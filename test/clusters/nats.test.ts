@@ -25,7 +25,7 @@ test('streams and buckets have 3 replicas; a node stopped during ingest loses no
   const names = natsNames(stack.ns);
   try {
     const jsm = await stack.ts.nc.jetstreamManager();
-    for (const s of [names.stream, names.dlqStream, `${stack.ns.toUpperCase()}_TIERS`, `KV_${stack.ns}_sources`, `KV_${stack.ns}_filters`, `KV_${stack.ns}_ingest`, `KV_${stack.ns}_erasures`]) {
+    for (const s of [names.stream, names.dlqStream, `${stack.ns.toUpperCase()}_TIERS`, `KV_${stack.ns}_sources`, `KV_${stack.ns}_filters`, `KV_${stack.ns}_ingest`, `KV_${stack.ns}_erasures`, `KV_${stack.ns}_source_ids`]) {
       const info = await jsm.streams.info(s);
       assert.is(info.config.num_replicas, 3, `${s} replicas`);
     }

@@ -24,6 +24,8 @@ const ROUTES: [method: string, path: string, scope: Scope][] = [
     ['GET', `/v1/${p}`, 'lookup'],
     ['GET', `/v1/${p}/{id}`, 'lookup'],
     ['PUT', `/v1/${p}/{id}`, 'admin'],
+    ['PATCH', `/v1/${p}/{id}`, 'admin'],
+    ['DELETE', `/v1/${p}/{id}`, 'admin'],
     ['POST', `/v1/${p}/{id}/restore`, 'restore'],
     ['POST', `/v1/${p}/{id}/demote`, 'admin'],
   ]),

@@ -95,6 +95,7 @@ export async function cleanup(ts: Tierstream, ns: string): Promise<void> {
   await ts.tiers.stop();
   await ts.registry.destroy().catch(() => false);
   await ts.filterStore.destroy().catch(() => false);
+  await ts.sourceIds.destroy().catch(() => false);
   for (const b of ['ingest', 'erasures']) await jsm.streams.delete(`KV_${ns}_${b}`).catch(() => false); // the ingest lease's and erasures' buckets
   await ts.history.dropDatabase();
   await ts.hot.unlinkNamespace();
@@ -123,7 +124,7 @@ export async function getJson(ts: Tierstream | Tierstream['app'], url: string): 
   return { status: res.statusCode, body: res.json() };
 }
 
-export async function send(ts: Tierstream | Tierstream['app'], method: 'PUT' | 'POST' | 'DELETE', url: string, payload?: object): Promise<{ status: number; body: any }> {
+export async function send(ts: Tierstream | Tierstream['app'], method: 'PUT' | 'PATCH' | 'POST' | 'DELETE', url: string, payload?: object): Promise<{ status: number; body: any }> {
   const app = 'app' in ts ? ts.app : ts;
   const res = await app.inject({ method, url, ...(payload && { payload }) });
   return { status: res.statusCode, body: res.body ? res.json() : undefined };

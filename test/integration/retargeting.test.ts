@@ -348,7 +348,10 @@ test('ids and values that look like SQL or Redis patterns are rejected or handle
   // Allowed characters that mean something to Redis or SQL elsewhere are just characters.
   const odd = await send(stack.ts, 'POST', '/v1/retargeting/check', { filter: { campaign: 'rA:*', event: 'send' }, userIds: ['a@b+c'] });
   assert.is(odd.status, 400); // `*` is outside the id charset
-  const ok = await send(stack.ts, 'POST', '/v1/retargeting/check', { filter: { campaign: 'no.such:id-1', event: 'send' }, userIds: ['a@b+c'], from: 'history' });
+  const odder = { filter: { campaign: 'no.such:id-1', event: 'send' }, userIds: ['a@b+c'], from: 'history' };
+  assert.equal((await send(stack.ts, 'POST', '/v1/retargeting/check', odder)).body.sources, ['campaign:no.such:id-1']);
+  assert.is((await send(stack.ts, 'PUT', '/v1/campaigns/no.such:id-1', { status: 'active' })).status, 200);
+  const ok = await send(stack.ts, 'POST', '/v1/retargeting/check', odder);
   assert.equal(ok.body, { matched: [], servedFrom: 'history' });
 });
 

@@ -117,6 +117,8 @@ test('a filter with tag leaves pins what carries its tags, also sources tagged l
   // pt1 is due too; register before the scan gets to it is not guaranteed, so pin a hot one below.
   await send(stack.ts, 'POST', '/v1/campaigns/pt1/restore');
   await send(stack.ts, 'PUT', '/v1/canvases/pt2', { status: 'active' });
+  // A filter names only sources that exist: ptx is declared, before any event.
+  await send(stack.ts, 'PUT', '/v1/campaigns/ptx', { status: 'active' });
 
   const put = await send(stack.ts, 'PUT', '/v1/filters/ptf', { filter: { or: [{ tag: 'pintag', event: 'send' }, { campaign: 'ptx', event: 'open' }] } });
   assert.is(put.status, 200, JSON.stringify(put.body));

@@ -1,0 +1,115 @@
+import type { SourceRecord, SourceRef } from './types.js';
+import { sourceName } from './sources.js';
+
+/**
+ * Named limits (README, "Limits"): each bounds something whose cost would otherwise grow
+ * without end, with a default generous for real use (a Braze campaign has up to 8 variants, a
+ * canvas hundreds of steps). Configured by the entry point (TIERSTREAM_MAX_*).
+ */
+export interface Limits {
+  /**
+   * Distinct variant ids plus distinct step ids one source may have (each adds hot-index keys
+   * that a user lookup reads). Events bringing more are dead-lettered `too_many_variants_and_steps`.
+   */
+  variantsAndStepsPerSource: number;
+  /** Sources (campaigns and canvases) in the namespace: every process mirrors the registry. */
+  sources: number;
+  /** Registered filters (PUT /v1/filters/:id): each is consulted at every registry change. */
+  filters: number;
+  /** Tags one source may carry. */
+  tagsPerSource: number;
+}
+
+export const LIMIT_DEFAULTS: Limits = {
+  variantsAndStepsPerSource: 1_000,
+  sources: 1_000_000,
+  filters: 10_000,
+  tagsPerSource: 64,
+};
+
+/**
+ * The largest `variantsAndStepsPerSource` allowed: a source's ids are one NATS KV document,
+ * and 5,000 ids of 128 characters stay under NATS's default 1 MiB payload.
+ */
+export const MAX_VARIANTS_AND_STEPS_LIMIT = 5_000;
+
+/** The largest `tagsPerSource` allowed (the API's schemas refuse longer tag lists outright). */
+export const MAX_TAGS_LIMIT = 1_000;
+
+/** A limit's name as answers and dead letters give it (`limit`), beside its option. */
+export const LIMIT_NAMES = {
+  variantsAndStepsPerSource: 'variants_and_steps_per_source',
+  sources: 'sources',
+  filters: 'filters',
+  tagsPerSource: 'tags_per_source',
+} as const satisfies Record<keyof Limits, string>;
+
+/** The stable code of each limit: the dead letter's `Tierstream-Error` and the API's `error`. */
+export const LIMIT_CODES = {
+  variantsAndStepsPerSource: 'too_many_variants_and_steps',
+  sources: 'too_many_sources',
+  filters: 'too_many_filters',
+  tagsPerSource: 'too_many_tags',
+} as const satisfies Record<keyof Limits, string>;
+
+export type LimitCode = (typeof LIMIT_CODES)[keyof Limits];
+
+/** Something would pass a limit: carries the limit's code, name and value. */
+export class LimitError extends Error {
+  override name = 'LimitError';
+  readonly code: LimitCode;
+  readonly limit: string;
+  constructor(readonly which: keyof Limits, readonly max: number, what: string) {
+    super(`${what}: past the limit ${LIMIT_NAMES[which]} (${max})`);
+    this.code = LIMIT_CODES[which];
+    this.limit = LIMIT_NAMES[which];
+  }
+}
+
+/** The limits with `partial` merged over the defaults; RangeError naming a bad field. */
+export function limitsWith(partial: Partial<Limits> = {}): Limits {
+  const limits = { ...LIMIT_DEFAULTS, ...partial };
+  for (const k of Object.keys(LIMIT_DEFAULTS) as (keyof Limits)[]) {
+    if (!Number.isInteger(limits[k]) || limits[k] < 1) throw new RangeError(`limit ${k} must be a positive integer, got ${limits[k]}`);
+  }
+  if (limits.tagsPerSource > MAX_TAGS_LIMIT) throw new RangeError(`limit tagsPerSource must be at most ${MAX_TAGS_LIMIT}, got ${limits.tagsPerSource}`);
+  if (limits.variantsAndStepsPerSource > MAX_VARIANTS_AND_STEPS_LIMIT) {
+    throw new RangeError(`limit variantsAndStepsPerSource must be at most ${MAX_VARIANTS_AND_STEPS_LIMIT}, got ${limits.variantsAndStepsPerSource}`);
+  }
+  return limits;
+}
+
+/**
+ * A source's variant and step ids as one set's members (`v:B`, `s:s3`): both kinds of id add
+ * index keys, so one limit counts them together.
+ */
+export function variantStepIds(e: { variantId?: string; stepId?: string }): string[] {
+  const ids: string[] = [];
+  if (e.variantId !== undefined) ids.push(`v:${e.variantId}`);
+  if (e.stepId !== undefined) ids.push(`s:${e.stepId}`);
+  return ids;
+}
+
+/** Sources named by a filter or a request that the registry does not know. */
+export class SourceNotFoundError extends Error {
+  override name = 'SourceNotFoundError';
+  readonly code = 'source_not_found' as const;
+  constructor(readonly sources: string[]) {
+    super(`not known: ${sources.join(', ')}; declare them with PUT /v1/campaigns/:id (or canvases), or check the ids`);
+  }
+}
+
+/**
+ * The names (`campaign:A`) of `sources` the registry does not know: from its mirror without a
+ * round trip, and a source the mirror lacks (created elsewhere a moment ago) read from the
+ * registry itself.
+ */
+export async function unknownSources(
+  registry: { peek(s: SourceRef): SourceRecord | undefined; get(s: SourceRef): Promise<SourceRecord | null> },
+  sources: readonly SourceRef[],
+): Promise<string[]> {
+  const missing = sources.filter((s) => registry.peek(s) === undefined);
+  if (missing.length === 0) return [];
+  const found = await Promise.all(missing.map((s) => registry.get(s)));
+  return missing.filter((_, i) => found[i] === null).map(sourceName);
+}
