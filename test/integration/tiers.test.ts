@@ -62,7 +62,9 @@ test('late events for an expired source go to history only, and appear after res
   // Demote again, then late events: only history has them.
   await send(stack.ts, 'POST', '/v1/campaigns/late/demote');
   await eventually(async () => (await getJson(stack.ts, '/v1/campaigns/late')).body.tier === 'expired', 'demoted again');
-  await stack.publish([ev('late', 1_000, 'newcomer', 'click', 1_800_000_000_000)]);
+  // A recent time: one more than TIERSTREAM_MAX_FUTURE (P1D) ahead would be dead-lettered.
+  const lateAt = Date.now() - 60_000;
+  await stack.publish([ev('late', 1_000, 'newcomer', 'click', lateAt)]);
   await eventually(async () => (await historyCount(stack, 'late')) === 101, 'late event in history');
   const u = await getJson(stack.ts, '/v1/users/newcomer/interactions?sources=campaign:late');
   assert.equal(u.body.sources, [{ source: 'campaign:late', tier: 'expired' }]);
@@ -70,7 +72,7 @@ test('late events for an expired source go to history only, and appear after res
   r = await send(stack.ts, 'POST', '/v1/campaigns/late/restore');
   await eventually(async () => (await getJson(stack.ts, '/v1/campaigns/late')).body.tier === 'hot', 'restored again');
   const after = await getJson(stack.ts, '/v1/users/newcomer/interactions?sources=campaign:late');
-  assert.equal(after.body.sources[0].latest, { click: new Date(1_800_000_000_000).toISOString() });
+  assert.equal(after.body.sources[0].latest, { click: new Date(lateAt).toISOString() });
   assert.equal(await hotState(stack.ts, { kind: 'campaign', id: 'late' }), await historyFold(stack.ts, { kind: 'campaign', id: 'late' }));
   // A restore of a hot source answers 200.
   assert.is((await send(stack.ts, 'POST', '/v1/campaigns/late/restore')).status, 200);
