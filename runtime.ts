@@ -159,7 +159,7 @@ export async function createTierstream(
     config.role === 'api'
       ? undefined
       : createEngine(
-          { js, jsm, history, hot, registry, metrics, log, pressure, ackLease: (fn) => ingestLease!.update('holders', fn), leaseProbe, erased: (u, t) => erasures.index.erased(u, t), sourceIds },
+          { js, jsm, history, hot, registry, metrics, log, pressure, ackLease: (fn) => ingestLease!.update('holders', fn), leaseProbe, erasures: erasures.ingest, sourceIds },
           {
             namespace: config.namespace,
             limits: config.limits,
