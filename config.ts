@@ -1,5 +1,6 @@
 // Directly, not through api/index.ts: the engine role reads its config without loading Fastify.
 import { ApiKeyError, parseApiKeys, type ApiKey } from './api/auth.js';
+import { parseListen } from './telemetry/index.js';
 import { DurationError, fixedDurationMs as fixedMs, LIMIT_DEFAULTS, MAX_TAGS_LIMIT, MAX_VARIANTS_AND_STEPS_LIMIT, parseDuration, type Limits } from './core/index.js';
 
 /**
@@ -17,6 +18,8 @@ export interface Config {
   namespace: string;
   host: string;
   port: number;
+  /** TIERSTREAM_METRICS_LISTEN: /metrics on this address of its own, and no longer on the API's. */
+  metricsListen: { host: string; port: number } | undefined;
   apiKeys: ApiKey[] | undefined;
   rateLimitPerSecond: number;
   tierExpireAfter: string;
@@ -72,6 +75,16 @@ function keys(spec: string | undefined): ApiKey[] | undefined {
   }
 }
 
+function listen(env: NodeJS.ProcessEnv, name: string): { host: string; port: number } | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  try {
+    return parseListen(raw);
+  } catch (err) {
+    throw new ConfigError(`${name}: ${(err as Error).message}`);
+  }
+}
+
 /** A duration without months or years, in ms, or a ConfigError naming the variable. */
 export function fixedDurationMs(text: string, name: string): number {
   try {
@@ -117,6 +130,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
     namespace,
     host: env.HOST ?? '127.0.0.1',
     port: int(env, 'PORT', 0, 65_535) ?? 8080,
+    metricsListen: listen(env, 'TIERSTREAM_METRICS_LISTEN'),
     apiKeys: keys(env.TIERSTREAM_API_KEYS),
     rateLimitPerSecond: int(env, 'TIERSTREAM_RATE_LIMIT', 1, 10_000_000) ?? 5_000,
     tierExpireAfter,

@@ -69,7 +69,11 @@ async function main(): Promise<void> {
     });
   }
   if (config.role !== 'engine') await ts.app.listen({ host: config.host, port: config.port });
-  ts.log.info({ role: config.role, host: config.host, port: config.port }, 'tierstream started');
+  // /metrics on its own address: served by API processes (under the supervisor they share it,
+  // as they share the API port, and each answers for every process) and by an engine run
+  // alone; an engine under the supervisor is counted by the API processes' answer.
+  const metricsAt = config.role === 'engine' && isSupervised() ? undefined : await ts.listenMetrics();
+  ts.log.info({ role: config.role, host: config.host, port: config.port, ...(metricsAt && { metrics: `${metricsAt.address}:${metricsAt.port}` }) }, 'tierstream started');
 }
 
 main().catch((err) => {

@@ -6,7 +6,7 @@ import { parseDuration, REBUILDING, retrying, withDeadline, type Erasure } from 
 import { createEngine, isTransientNatsError, natsNames, type Engine, type EngineOptions, type LeaseDoc } from './engine/index.js';
 import { createErasures, createFilterService, createNotifier, createTierManager, pinsWanted, type Erasures, type Notifier, type FilterDoc, type FilterService, type TierManager, type TierManagerOptions } from './tiers/index.js';
 import { createLookup } from './lookup/index.js';
-import { createMetrics, type Metrics } from './telemetry/index.js';
+import { cachedGathering, createMetrics, serveMetrics, type Metrics, type MetricsServer } from './telemetry/index.js';
 import { ClickHouseHistory, KvDocStore, NatsKvRegistry, NatsKvSourceIds, NatsNoticeChannel, RedisHotIndex, createRedis } from './storage/index.js';
 
 export interface Tierstream {
@@ -27,6 +27,11 @@ export interface Tierstream {
   notifier: Notifier | undefined;
   metrics: Metrics;
   log: Logger;
+  /**
+   * Starts serving /metrics on TIERSTREAM_METRICS_LISTEN (any role; the API then serves none);
+   * resolves with where it listens, or undefined when the variable is unset.
+   */
+  listenMetrics(): Promise<MetricsServer['address'] | undefined>;
   /** Drains the engine, closes the API and every connection. */
   close(): Promise<void>;
 }
@@ -159,7 +164,7 @@ export async function createTierstream(
     config.role === 'api'
       ? undefined
       : createEngine(
-          { js, jsm, history, hot, registry, metrics, log, pressure, ackLease: (fn) => ingestLease!.update('holders', fn), leaseProbe, erased: (u, t) => erasures.index.erased(u, t), sourceIds },
+          { js, jsm, history, hot, registry, metrics, log, pressure, ackLease: (fn) => ingestLease!.update('holders', fn), leaseProbe, erasures: erasures.ingest, sourceIds },
           {
             namespace: config.namespace,
             limits: config.limits,
@@ -227,7 +232,9 @@ export async function createTierstream(
     ...(config.requestTimeoutMs && { requestTimeoutMs: config.requestTimeoutMs }),
     ...(config.receiveTimeoutMs && { receiveTimeoutMs: config.receiveTimeoutMs }),
     ...(overrides.metricsText && { metricsText: overrides.metricsText }),
+    metricsRoute: !config.metricsListen,
   });
+  let metricsServer: MetricsServer | undefined;
 
   return {
     get app(): FastifyInstance {
@@ -235,6 +242,16 @@ export async function createTierstream(
       return app;
     },
     engine, nc, history, hot, registry, tiers, filters, filterStore, sourceIds, erasures, erasureStore, notifier, metrics, log,
+    async listenMetrics() {
+      if (!config.metricsListen) return undefined;
+      metricsServer ??= await serveMetrics({
+        ...config.metricsListen,
+        text: cachedGathering(overrides.metricsText ?? (() => metrics.registry.metrics())),
+        contentType: metrics.registry.contentType,
+        onError: (err) => log.warn({ err }, 'metrics not gathered'),
+      });
+      return metricsServer.address;
+    },
     async close() {
       clearInterval(pressureTimer);
       lookupWatch?.stop();
@@ -247,6 +264,7 @@ export async function createTierstream(
       registry.stop();
       filterStore.stop();
       await app?.close();
+      await metricsServer?.close();
       await nc.drain().catch(() => undefined);
       redis.disconnect();
       await history.close();

@@ -34,6 +34,8 @@ export interface AppDeps {
   lookupWatch?: { observe(ms: number): void };
   /** Prometheus text for /metrics (default: this process's registry; supervised: every process's). */
   metricsText?: () => Promise<string>;
+  /** Whether the API serves /metrics (default true; false when it has a listen address of its own). */
+  metricsRoute?: boolean;
   tiers: TierManager;
   filters: FilterService;
   erasures: Erasures;

@@ -19,6 +19,12 @@ export interface Erasure {
   removed: { history: number; hot: number };
   /** The process working on it and until when its claim holds (absent once done). */
   lease?: { owner: string; until: number } | null;
+  /**
+   * Times ingest found that a batch it checked before hearing of this erasure landed after
+   * the work may have begun, and set it back to `pending` (IngestErasures.landed): the work
+   * then runs again, and a run that sees it change while working runs once more.
+   */
+  reopened?: number;
 }
 
 /** Removes a user's events from history (and any table derived from it); returns distinct ids removed. */
@@ -54,6 +60,28 @@ export interface ErasureFence {
    * by them, however late this process heard of it. Returns members removed.
    */
   settle(mark: number, sources: readonly SourceRef[]): Promise<number>;
+}
+
+/**
+ * What ingest asks of erasures (README, "Erasure"). A batch is checked at each write attempt,
+ * but the check can miss an erasure: one this process had not heard of yet, or one requested
+ * while the checked batch waited to be written. Once the erasure's grace is over its work
+ * deletes history and the hot index; a batch that lands after that would bring the user back.
+ */
+export interface IngestErasures {
+  /** Whether an event of `userId` the stream received at `publishedMs` is erased (dropped). */
+  erased(userId: string, publishedMs: number): boolean;
+  /** Taken before a write attempt's check: which erasures this process knew of. */
+  mark(): number;
+  /**
+   * Once a write attempt checked at `mark` has landed (or failed, having perhaps written some):
+   * sets back to `pending` every erasure whose work may have run before the landing and that
+   * covers one of `written` (user, stream time), so that its work runs again. Asks the store
+   * (one round trip) only when this process's view of the erasures may be older than half the
+   * grace; otherwise decides from the mirror, and does nothing unless it changed since `mark`.
+   * Returns the erasures set back.
+   */
+  landed(mark: number, written: () => Iterable<readonly [userId: string, publishedMs: number]>): Promise<number>;
 }
 
 /** The erasures by user, as ingest and restores ask: which events and rows to keep out. */
@@ -102,6 +130,14 @@ export class ErasureIndex {
   /** Whether history may still hold the user's erased events. */
   pending(userId: string): boolean {
     return (this.byUser.get(userId)?.pending ?? 0) > 0;
+  }
+
+  /** The ids of the erasures of `userId` that cover an event the stream received at `publishedMs`. */
+  covering(userId: string, publishedMs: number): string[] {
+    if (!this.erased(userId, publishedMs)) return [];
+    const out: string[] = [];
+    for (const [id, d] of this.docs) if (d.userId === userId && publishedMs <= d.requestedAt) out.push(id);
+    return out;
   }
 
   /** The index's version now: erasures that change after it compare as "since the mark". */

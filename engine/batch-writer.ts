@@ -1,6 +1,6 @@
 import { headers as natsHeaders, type JetStreamClient } from 'nats';
 import type { Logger } from 'pino';
-import { foldEvents, hotWritesInFlight, sourceName, type LookupPressure, type History, type HotIndex, type InteractionEvent, type SourceRef, type SourceRegistry } from '../core/index.js';
+import { foldEvents, hotWritesInFlight, sourceName, type LookupPressure, type History, type HotIndex, type IngestErasures, type InteractionEvent, type SourceRef, type SourceRegistry } from '../core/index.js';
 import type { Decoded } from './operators/decode.js';
 import type { Metrics } from '../telemetry/index.js';
 import type { SourceLimits } from './source-limits.js';
@@ -16,12 +16,15 @@ export interface BatchWriterDeps {
   /** Lookups queueing: the hot write then sends one script call at a time. */
   pressure?: LookupPressure;
   /**
-   * Whether an event of this user, received by the stream at this epoch ms, was erased
-   * (core/erasure.ts): it is acknowledged and written nowhere. Asked at every write attempt.
+   * The erasures (core/erasure.ts): at every write attempt an event of an erased user's past
+   * (by the stream's time) is acknowledged and written nowhere; once the attempt's writes
+   * landed, an erasure it raced (heard of after the check) is run again.
    */
-  erased?: (userId: string, publishedMs: number) => boolean;
+  erasures?: IngestErasures;
   /** The named limits checked before writing (engine/source-limits.ts); absent: none. */
   limits?: SourceLimits;
+  /** A fault point (tests): see EngineOptions.afterErasureCheck. */
+  afterErasureCheck?: (events: readonly InteractionEvent[]) => Promise<void>;
 }
 
 /**
@@ -53,11 +56,13 @@ export function createBatchWriter(deps: BatchWriterDeps) {
     let events: InteractionEvent[] = [];
     let at: number[] = [];
     const bad: Rejected[] = [];
+    const erasures = deps.erasures;
+    const mark = erasures?.mark();
     for (let i = 0; i < batch.length; i++) {
       const d = batch[i]!;
       if (d.error) {
         bad.push(d);
-      } else if (!deps.erased?.(d.event.userId, d.msg.info.timestampNanos / 1e6)) {
+      } else if (!erasures?.erased(d.event.userId, d.msg.info.timestampNanos / 1e6)) {
         events.push(d.event);
         at.push(i);
       }
@@ -77,6 +82,7 @@ export function createBatchWriter(deps: BatchWriterDeps) {
         at = keep.map((j) => at[j]!);
       }
     }
+    await deps.afterErasureCheck?.(events);
     const sources = new Map<string, SourceRef>();
     for (const e of events) sources.set(sourceName(e.source), e.source);
     // While lookups queue, a batch waits (at most YIELD_MAX_MS) before it writes: ingest gives
@@ -89,13 +95,27 @@ export function createBatchWriter(deps: BatchWriterDeps) {
     // could read history before our insert landed and we would then skip the hot write.
     // The registry is ensured again after the insert: a source deleted (DELETE, no events yet)
     // while this batch was written comes back with its events (a map lookup when it is known).
-    await Promise.all([
+    const writes = Promise.all([
       deps.history.insert(events).then(
         () => deps.hot.apply(foldEvents(events), { maxInFlight: hotWritesInFlight(deps.pressure) }),
         (err: unknown) => Promise.reject(new HistoryWriteError(err)),
       ).then(() => deps.registry.ensure([...sources.values()])),
       Promise.all(bad.map((d) => deadLetter(deps, d))),
     ]);
+    if (!erasures || mark === undefined || events.length === 0) return void (await writes);
+    // An erasure requested after the check, or one this process had not heard of at it, may
+    // have run before these writes landed: it is run again (README, "Erasure"). Asked also when
+    // the attempt failed, as some of it may have landed; the batch is acknowledged only after.
+    const written = function* () {
+      for (let j = 0; j < events.length; j++) yield [events[j]!.userId, batch[at[j]!]!.msg.info.timestampNanos / 1e6] as const;
+    };
+    try {
+      await writes;
+    } catch (err) {
+      await erasures.landed(mark, written).catch((e: unknown) => deps.log.warn({ err: e }, 'erasures not checked after a failed write attempt'));
+      throw err;
+    }
+    await erasures.landed(mark, written);
   };
 }
 

@@ -9,7 +9,7 @@ import { fromConsumer } from './operators/from-consumer.js';
 import { writeBatches } from './operators/write-batches.js';
 import { InflightCounter } from './inflight-counter.js';
 import { createSourceLimits } from './source-limits.js';
-import { DEFAULT_MAX_FUTURE_MS, LIMIT_DEFAULTS, limitsWith, retrying, type History, type HotIndex, type Limits, type LookupPressure, type SourceIdSets, type SourceRegistry } from '../core/index.js';
+import { DEFAULT_MAX_FUTURE_MS, LIMIT_DEFAULTS, limitsWith, retrying, type History, type HotIndex, type IngestErasures, type InteractionEvent, type Limits, type LookupPressure, type SourceIdSets, type SourceRegistry } from '../core/index.js';
 import { createBatchWriter, HistoryWriteError, WriteFailedError } from './batch-writer.js';
 import { consumerAckPolicy, ensureStreams, isTransientNatsError, natsNames, replaceConsumer, unacknowledged, type StreamSetupOptions } from './jetstream.js';
 import { createAcker, type AckMode, type Acker } from './acks.js';
@@ -57,6 +57,12 @@ export interface EngineOptions {
   maxFutureMs: number;
   /** The named limits (core/limits.ts); `sources` and `variantsAndStepsPerSource` are checked with `sourceIds`. */
   limits: Limits;
+  /**
+   * A fault point (tests): awaited at each write attempt once its events were checked against
+   * the erasures and before they are written. Holding it models a process that stalls between
+   * its check and its writes, or a write slower than the erasure's grace.
+   */
+  afterErasureCheck?: (events: readonly InteractionEvent[]) => Promise<void>;
   scheduler?: SchedulerLike;
 }
 
@@ -96,8 +102,8 @@ export interface EngineDeps {
    * runs, `alive(id)` asks another; without it a killed holder's successor waits `leaseMs`.
    */
   leaseProbe?: { serve(id: string): () => void; alive(id: string): Promise<boolean> };
-  /** Erased users' past events are dropped (see batch-writer.ts). */
-  erased?: (userId: string, publishedMs: number) => boolean;
+  /** Erased users' past events are dropped, and erasures a batch raced run again (see batch-writer.ts). */
+  erasures?: IngestErasures;
   /** Each source's variant and step ids: with it, the `sources` and `variants_and_steps_per_source` limits are enforced. */
   sourceIds?: SourceIdSets;
 }
@@ -135,7 +141,7 @@ export function createEngine(deps: EngineDeps, options: Partial<EngineOptions> &
   const log = deps.log.child({ module: 'engine.ingest' });
   const inflight = new InflightCounter();
   const limits = deps.sourceIds && createSourceLimits({ registry: deps.registry, sourceIds: deps.sourceIds, limits: opts.limits });
-  const write = createBatchWriter({ ...deps, dlqSubject: names.dlqSubject, log, ...(limits && { limits }) });
+  const write = createBatchWriter({ ...deps, dlqSubject: names.dlqSubject, log, ...(limits && { limits }), ...(opts.afterErasureCheck && { afterErasureCheck: opts.afterErasureCheck }) });
   // Batches closed and not yet settled, with when they closed. A batch waiting for a slow
   // store (being written, or queued behind the batches being written) must not have its
   // messages redelivered meanwhile: every sixth of the ack wait, the messages of batches

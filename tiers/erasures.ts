@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { ErasureIndex, type Erasure, type ErasureFence, type HistoryEraser, type HotEraser, type SourceRef, type SourceRegistry } from '../core/index.js';
+import { ErasureIndex, type Erasure, type ErasureFence, type HistoryEraser, type HotEraser, type IngestErasures, type SourceRef, type SourceRegistry } from '../core/index.js';
 
 /** The erasures' durable documents (NATS KV `<ns>_erasures`, compare-and-set; KvDocStore). */
 export interface ErasureStore {
@@ -18,8 +18,9 @@ export interface ErasureOptions {
   leaseMs: number;
   /**
    * How long after the request the work starts, ms (default 2_000): a batch that passed the
-   * ingest check just before the request appeared in its process is stored by then (the check
-   * runs at each write attempt, so only a store call in flight can miss it).
+   * ingest check just before the request appeared in its process is usually stored by then (the
+   * check runs at each write attempt, so only a store call in flight can miss it). One that is
+   * not (a stalled process, a write slower than this) is found once it lands (`ingest.landed`).
    */
   graceMs?: number;
   /** How often pending erasures are looked for, ms (default 1_000). */
@@ -53,26 +54,93 @@ export function createErasures(
 
   async function work(id: string): Promise<void> {
     const t = now();
-    const { doc, changed } = await deps.store.update(id, (d) => (claimable(d, t) ? { ...d!, lease: { owner, until: t + opts.leaseMs } } : undefined));
+    let { doc, changed } = await deps.store.update(id, (d) => (claimable(d, t) ? { ...d!, lease: { owner, until: t + opts.leaseMs } } : undefined));
     if (!changed || !doc) return;
     const renew = setInterval(() => {
       void deps.store.update(id, (d) => (d && d.status === 'pending' && d.lease?.owner === owner ? { ...d, lease: { owner, until: now() + opts.leaseMs } } : undefined)).catch(() => undefined);
     }, Math.max(100, opts.leaseMs / 3));
     try {
-      // History first: once it holds none of the user's past, restores and rebuilds cannot
-      // bring them back, and the hot removal after it is final.
-      // Counted as each step ends: a run resumed after a crash adds what it still finds.
-      const history = await deps.history.eraseUser(doc.userId);
-      await deps.store.update(id, (d) => (d && d.status === 'pending' ? { ...d, removed: { ...d.removed, history: d.removed.history + history } } : undefined));
-      const hot = await deps.hot.eraseUser(doc.userId, deps.registry.list());
-      await deps.store.update(id, (d) => (d && d.status === 'pending'
-        ? { ...d, status: 'done', finishedAt: now(), removed: { ...d.removed, hot: d.removed.hot + hot }, lease: null }
-        : undefined));
-      log.info({ erasure: id, history, hot }, 'user erased');
+      // Run again while ingest reopens it meanwhile (a batch it checked before hearing of this
+      // erasure landed after this run's history delete may have begun; see ingest.landed).
+      while (doc && doc.status === 'pending' && doc.lease?.owner === owner) {
+        const since = doc.reopened ?? 0;
+        // History first: once it holds none of the user's past, restores and rebuilds cannot
+        // bring them back, and the hot removal after it is final.
+        // Counted as each step ends: a run resumed after a crash adds what it still finds.
+        const history = await deps.history.eraseUser(doc.userId);
+        await deps.store.update(id, (d) => (d && d.status === 'pending' ? { ...d, removed: { ...d.removed, history: d.removed.history + history } } : undefined));
+        const hot = await deps.hot.eraseUser(doc.userId, deps.registry.list());
+        ({ doc } = await deps.store.update(id, (d) => {
+          if (!d || d.status !== 'pending') return undefined;
+          const removed = { ...d.removed, hot: d.removed.hot + hot };
+          return (d.reopened ?? 0) === since ? { ...d, status: 'done', finishedAt: now(), removed, lease: null } : { ...d, removed };
+        }));
+        if (doc?.status === 'done') log.info({ erasure: id, history, hot }, 'user erased');
+        else log.info({ erasure: id, history, hot }, 'erasure reopened by ingest while it ran; running it again');
+      }
     } finally {
       clearInterval(renew);
     }
   }
+
+  /**
+   * Sets an erasure back to `pending` (counting it in `reopened`) unless its work has not
+   * begun: a pending erasure nobody claimed deletes, when claimed, what landed before.
+   */
+  async function reopen(id: string): Promise<boolean> {
+    const { changed } = await deps.store.update(id, (d) => {
+      if (!d || (d.status === 'pending' && !d.lease)) return undefined;
+      return { ...d, status: 'pending', finishedAt: null, reopened: (d.reopened ?? 0) + 1, lease: d.status === 'done' ? null : d.lease };
+    });
+    return changed;
+  }
+
+  // Ingest's view of the erasures is known complete up to `freshAt` (now() when the last sync
+  // that completed began; the watch usually brings them sooner). A background sync keeps it
+  // within a quarter of the grace while batches land, so that a batch waits for one only after
+  // a pause (idle ingest, a stalled process, a slow store).
+  const graceMs = opts.graceMs ?? 2_000;
+  let freshAt = -Infinity;
+  let background: { startedAt: number; done: Promise<void> } | undefined;
+  const syncFrom = async (startedAt: number) => {
+    await deps.store.sync();
+    freshAt = Math.max(freshAt, startedAt);
+  };
+
+  const ingest: IngestErasures = {
+    erased: (userId, publishedMs) => index.erased(userId, publishedMs),
+    mark: () => index.mark(),
+    async landed(mark, written) {
+      // An erasure's work deletes no earlier than its requestedAt + grace, so one that could
+      // have run before this landing was stored before now - grace: with a view complete up to
+      // now - grace / 2 (half the grace for clock skew between processes and the request's own
+      // store call), this process knows every such erasure.
+      const t = now();
+      const need = t - graceMs / 2;
+      if (freshAt < need) {
+        if (background && background.startedAt >= need) await background.done;
+        if (freshAt < need) await syncFrom(now());
+      } else if (freshAt < t - graceMs / 4 && !background) {
+        const startedAt = now();
+        const done = syncFrom(startedAt)
+          .catch((err) => log.debug({ err }, 'erasure sync failed; the next batch syncs'))
+          .finally(() => (background = undefined));
+        background = { startedAt, done };
+      }
+      // Unchanged since the check: it dropped every event any known erasure covers.
+      if (index.mark() === mark) return 0;
+      const earliest = new Map<string, number>();
+      for (const [userId, publishedMs] of written()) {
+        if (index.erased(userId, publishedMs)) earliest.set(userId, Math.min(earliest.get(userId) ?? Infinity, publishedMs));
+      }
+      const ids = new Set<string>();
+      for (const [userId, publishedMs] of earliest) for (const id of index.covering(userId, publishedMs)) ids.add(id);
+      let reopened = 0;
+      for (const id of ids) if (await reopen(id)) reopened++;
+      if (reopened) log.warn({ users: earliest.size, reopened }, 'a batch checked before its process heard of an erasure landed after it may have run; erasure set back to pending');
+      return reopened;
+    },
+  };
 
   async function scan(): Promise<void> {
     const t = now();
@@ -113,6 +181,8 @@ export function createErasures(
 
   return {
     index,
+    /** What ingest asks: events to drop, and erasures a landed batch may have undone. */
+    ingest,
     /** What restores and rebuilds ask so that none undoes an erasure. */
     fence,
     /** Records the request; the work starts after the grace period in some process. */

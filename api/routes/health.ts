@@ -1,30 +1,13 @@
 import type { FastifyInstance } from 'fastify';
 import { REBUILDING } from '../../core/index.js';
+import { cachedGathering } from '../../telemetry/index.js';
 import type { AppDeps } from '../app.js';
 import { answer, errorAnswers } from '../schemas.js';
 
-/**
- * How long one gathering of /metrics answers requests, ms. Gathering cost about 30 ms of CPU
- * (every process's registry, aggregated): 300 requests in 7 s took 1.3 of 2 cores. Prometheus
- * scrapes every 15 s or so; a second-old answer loses nothing.
- */
-export const METRICS_CACHE_MS = 1_000;
-
-/** /healthz, /readyz, /metrics: no auth, no /v1 prefix. */
+/** /healthz, /readyz, /metrics (unless `metricsRoute` is false): no auth, no /v1 prefix. */
 export function healthRoutes(app: FastifyInstance, deps: AppDeps): void {
-  let gathered: { text: Promise<string>; at: number } | undefined;
-  const metricsText = (): Promise<string> => {
-    const now = performance.now();
-    if (!gathered || now - gathered.at >= METRICS_CACHE_MS) {
-      const text = deps.metricsText ? deps.metricsText() : deps.metrics.registry.metrics();
-      // Requests while it is gathered wait for the same text; a failure is not kept.
-      gathered = { text, at: now };
-      text.catch(() => {
-        if (gathered?.text === text) gathered = undefined;
-      });
-    }
-    return gathered.text;
-  };
+  // At most one gathering a second (telemetry's cachedGathering): each costs about 30 ms of CPU.
+  const metricsText = cachedGathering(deps.metricsText ?? (() => deps.metrics.registry.metrics()));
 
   app.get('/healthz', {
     schema: {
@@ -65,6 +48,7 @@ export function healthRoutes(app: FastifyInstance, deps: AppDeps): void {
     });
   });
 
+  if (deps.metricsRoute === false) return;
   app.get('/metrics', {
     schema: {
       operationId: 'metrics',

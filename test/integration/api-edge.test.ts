@@ -325,6 +325,37 @@ test('durations beyond any sensible range are 400 invalid_filter with the path, 
   assert.equal(await namespaceKeys(ctx.stack.ns), before);
 });
 
+test('filter bounds outside the years 1970-2099 are 400 invalid_filter with the path (0070-0099 are not read as 1970-1999), in every lookup and PUT /v1/filters', async (ctx) => {
+  await seed(ctx, 'yrs', 4);
+  const before = await namespaceKeys(ctx.stack.ns);
+  const bad = ['0070-01-01T00:00:00Z', '0099-12-31T23:59:59Z', '0099-12-31T23:00:00-05:00', '2100-01-01T00:00:00Z', '2150-06-01T00:00:00Z', '2099-12-31T23:30:00-01:00', 4_102_444_800_000, -1];
+  for (const at of bad) {
+    for (const k of ['after', 'before'] as const) {
+      const filter = { or: [{ campaign: 'yrs', event: 'click' }, { campaign: 'yrs', event: 'send', [k]: at }] };
+      const what = `${k} ${String(at)}`;
+      for (const from of ['hot', 'history'] as const) {
+        for (const [path, extra] of [['count', {}], ['audience', { limit: 5 }], ['check', { userIds: ['u1', 'u2'] }]] as const) {
+          const res = await api(ctx, 'POST', `/v1/retargeting/${path}`, LOOKUP, { filter, from, ...extra });
+          assert.is(res.status, 400, `${path} ${from} ${what}: ${JSON.stringify(res.body)}`);
+          assert.is(res.body.error, 'invalid_filter', what);
+          assert.is(res.body.path, `filter.or[1].${k}`, what);
+        }
+      }
+      const put = await api(ctx, 'PUT', '/v1/filters/yrs-bound', ADMIN, { filter });
+      assert.is(put.status, 400, `PUT ${what}`);
+      assert.is(put.body.error, 'invalid_filter', `PUT ${what}`);
+    }
+  }
+  assert.is((await api(ctx, 'GET', '/v1/filters/yrs-bound', LOOKUP)).status, 404, 'no filter registered');
+  // The edges of the range are bounds like any other: all 4 users sent before 2099 ends, none before 1970 ended.
+  const edge = async (k: 'after' | 'before', at: string) =>
+    (await api(ctx, 'POST', '/v1/retargeting/count', LOOKUP, { filter: { campaign: 'yrs', event: 'send', [k]: at } })).body.count;
+  assert.is(await edge('before', '2099-12-31T23:59:59.999Z'), 4);
+  assert.is(await edge('after', '1970-01-01T00:00:00Z'), 4);
+  assert.is(await edge('before', '1970-01-01T00:00:00Z'), 0);
+  assert.equal(await namespaceKeys(ctx.stack.ns), before);
+});
+
 test('property: random filters with extreme windows answer 200 or 400, never 500, and leave no key behind', async (ctx) => {
   await seed(ctx, 'prop', 30);
   const before = await namespaceKeys(ctx.stack.ns);

@@ -4,6 +4,7 @@ import { pino } from 'pino';
 import { foldEvents, sourceName, type InteractionEvent, type SourceRef } from '../../core/index.js';
 import { natsNames } from '../../engine/index.js';
 import { createTierstream } from '../../runtime.js';
+import type { EngineOptions } from '../../engine/index.js';
 import type { TierManagerOptions } from '../../tiers/index.js';
 import { eventually, getJson, hotState, historyFold, send, startStack, testConfig, testNamespace, TEST_ENGINE, type Stack } from './helpers.js';
 
@@ -257,6 +258,85 @@ test('a hot-tier rebuild whose history read began before an erasure does not wri
   } finally {
     hold.release();
     await stack.stop();
+  }
+});
+
+/**
+ * Holds the first write attempt of a batch holding an event of `userId` once it passed the
+ * erasure check, before its writes (the engine's fault point).
+ */
+function holdBatchOf(userId: string) {
+  let release!: () => void;
+  let reached!: () => void;
+  const released = new Promise<void>((r) => (release = r));
+  const reachedP = new Promise<void>((r) => (reached = r));
+  let held = false;
+  const afterErasureCheck: EngineOptions['afterErasureCheck'] = async (evs) => {
+    if (held || !evs.some((e) => e.userId === userId)) return;
+    held = true;
+    reached();
+    await released;
+  };
+  return { afterErasureCheck, reached: reachedP, release };
+}
+
+/** Publishes others then a0's events to `held`; resolves once a0's batch is held after its check. */
+async function publishAndHoldA0(stack: Stack, hold: ReturnType<typeof holdBatchOf>) {
+  // The source exists and holds others before a0's batch: the erasure's hot removal covers it.
+  const [a0, others] = [heldEvents().filter((e) => e.userId === 'a0'), heldEvents().filter((e) => e.userId !== 'a0')];
+  await stack.publish(others);
+  await eventually(async () => (await historyCount(stack, 'campaign:held')) === others.length, 'others ingested');
+  await stack.publish(a0);
+  await hold.reached; // a0's batch passed the check: no erasure yet
+}
+
+/** Once the held batch is released: acknowledged, the erasure done again, a0 nowhere. */
+async function assertBatchLandedAndA0Gone(stack: Stack, id: string) {
+  const { stream, consumer } = natsNames(stack.ns);
+  const jsm = await stack.ts.nc.jetstreamManager();
+  // The batch lands and is acknowledged; the erasure must then be done again, and hold.
+  await eventually(async () => {
+    const info = await jsm.consumers.info(stream, consumer);
+    return info.delivered.stream_seq >= heldEvents().length && info.num_ack_pending === 0 && info.num_pending === 0;
+  }, 'the held batch acknowledged');
+  await eventually(async () => ((await getJson(stack.ts, `/v1/erasures/${id}`)).body.status === 'done' ? true : undefined), 'erasure done', 30_000);
+  await stack.ts.erasures.settled();
+  assert.is(Number((await stack.ts.history.select<{ n: string }>(`SELECT count() AS n FROM ${stack.ts.history.db}.events WHERE user_id = 'a0'`))[0]!.n), 0, 'a0 is back in history');
+  await assertA0Gone(stack.ts, 'after the held batch landed');
+  assert.is((await stack.ts.erasureStore.get(id))!.doc.reopened, 1, 'run again once, after the batch landed');
+}
+
+test('a batch checked before an erasure and written after it does not bring the user back (ingest held between its check and its writes)', async () => {
+  const hold = holdBatchOf('a0');
+  const stack = await startStack(testNamespace('er'), { afterErasureCheck: hold.afterErasureCheck }, SLOW_TIERS);
+  try {
+    await publishAndHoldA0(stack, hold);
+    const asked = await send(stack.ts, 'DELETE', '/v1/users/a0');
+    assert.is(asked.status, 202);
+    await eventually(async () => ((await getJson(stack.ts, `/v1/erasures/${asked.body.id}`)).body.status === 'done' ? true : undefined), 'erasure done while the batch is held', 30_000);
+    hold.release();
+    await assertBatchLandedAndA0Gone(stack, asked.body.id);
+  } finally {
+    hold.release();
+    await stack.stop();
+  }
+});
+
+test('the same with the erasure requested through another (API) process: ingest hears of it by its watch', async () => {
+  const hold = holdBatchOf('a0');
+  const a = await startStack(testNamespace('er'), { afterErasureCheck: hold.afterErasureCheck }, SLOW_TIERS);
+  const b = await createTierstream(testConfig(a.ns, { ...SLOW_TIERS, TIERSTREAM_ROLE: 'api' }), { engine: TEST_ENGINE, log: pino({ level: 'silent' }) });
+  try {
+    await publishAndHoldA0(a, hold);
+    const asked = await send(b.app, 'DELETE', '/v1/users/a0');
+    assert.is(asked.status, 202);
+    await eventually(async () => ((await getJson(b.app, `/v1/erasures/${asked.body.id}`)).body.status === 'done' ? true : undefined), 'erasure done (worked by the ingest process) while the batch is held', 30_000);
+    hold.release();
+    await assertBatchLandedAndA0Gone(a, asked.body.id);
+  } finally {
+    hold.release();
+    await b.close();
+    await a.stop();
   }
 });
 

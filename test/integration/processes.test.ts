@@ -106,6 +106,25 @@ test('killing the ingest process does not leave the API running silently: the wh
   }
 });
 
+test('TIERSTREAM_METRICS_LISTEN: every process\'s metrics on that address (the API processes share it), none on the API port', async () => {
+  const metricsPort = await freePort();
+  const s = await start({ TIERSTREAM_API_PROCESSES: '2', TIERSTREAM_METRICS_LISTEN: `127.0.0.1:${metricsPort}` });
+  try {
+    await eventually(async () => [...s.pids.keys()].filter((k) => k.startsWith('api')).length === 2, 'two API processes');
+    // The consumer lag only the ingest process measures: summed in by the supervisor.
+    await eventually(async () => /^tierstream_consumer_lag_messages\{state="pending"\} \d+/m.test(await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text()), 'ingest metrics on the metrics address');
+    const answers = await Promise.all(Array.from({ length: 10 }, () => fetch(`http://127.0.0.1:${metricsPort}/metrics`)));
+    assert.ok(answers.every((r) => r.status === 200));
+    assert.is((await fetch(`http://127.0.0.1:${s.port}/metrics`)).status, 404, 'not on the API port');
+    assert.match(s.log(), new RegExp(`"metrics":"127\\.0\\.0\\.1:${metricsPort}"`));
+    s.child.kill('SIGTERM');
+    assert.is(await s.exited, 0, s.log().slice(-3000));
+  } finally {
+    s.child.kill('SIGKILL');
+    await removeNamespace(s.ns);
+  }
+});
+
 test('two API processes share the port', async () => {
   const s = await start({ TIERSTREAM_API_PROCESSES: '2' });
   try {

@@ -72,6 +72,17 @@ test('configuration: named limits, their defaults and bounds (README, "Limits")'
   }
 });
 
+test('configuration: TIERSTREAM_METRICS_LISTEN is host:port (a v6 host in brackets); unset by default', () => {
+  assert.is(configFromEnv({}).metricsListen, undefined);
+  assert.is(configFromEnv({ TIERSTREAM_METRICS_LISTEN: '' }).metricsListen, undefined);
+  assert.equal(configFromEnv({ TIERSTREAM_METRICS_LISTEN: '0.0.0.0:9464' }).metricsListen, { host: '0.0.0.0', port: 9464 });
+  assert.equal(configFromEnv({ TIERSTREAM_METRICS_LISTEN: 'metrics.internal:9100' }).metricsListen, { host: 'metrics.internal', port: 9100 });
+  assert.equal(configFromEnv({ TIERSTREAM_METRICS_LISTEN: '[::1]:9464' }).metricsListen, { host: '::1', port: 9464 });
+  for (const bad of ['9464', ':9464', 'host:', 'host:99999', 'host:port', '::1:9464', 'a b:1', 'http://h:1']) {
+    assert.throws(() => configFromEnv({ TIERSTREAM_METRICS_LISTEN: bad }), (e: Error) => e instanceof ConfigError && e.message.startsWith('TIERSTREAM_METRICS_LISTEN'), bad);
+  }
+});
+
 test('SQL quoting: one escaping function makes any text a literal', () => {
   assert.is(sqlString("o'brien"), "'o\\'brien'");
   assert.is(sqlString('a\\b'), "'a\\\\b'");
