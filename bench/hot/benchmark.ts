@@ -24,8 +24,8 @@ import type { Benchmark } from '../types.js';
 import { freePort, startTierstream, type TierstreamProcess } from '../lookups/tierstream-process.js';
 import { checkAnswers, type Agreement, type Bodies } from '../lookups/hot-data.js';
 import { barChart, writeChart } from '../svg.js';
-import { FILTER, namespaceMemory, writeCompact, writeSortedSets, type Memory } from './data.js';
-import { countEstimate, countExact, walk, type CountResult, type EstimateResult, type WalkResult } from './lookups.js';
+import { FILTER, namespaceMemory, writeCompact, writeReserved, writeSortedSets, type Memory } from './data.js';
+import { countEstimate, countExact, walk, walkInProcess, type CountResult, type EstimateResult, type WalkResult } from './lookups.js';
 import { formatPhase, longestTierstreamCall, slowlogSession, type PhaseSlowlog } from './slowlog.js';
 
 /** The issue's targets at 1M users, reported, never asserted. */
@@ -81,7 +81,13 @@ export interface SizeResult {
   count: CountResult;
   estimate: EstimateResult & { error: number; withinMargin: boolean };
   walk: WalkResult;
-  check: { idle: OpenLoopResult; duringWalk: OpenLoopResult; p99Ratio: number; walksDuring: { complete: number; pages: number; users: number; pageMsP99: number } };
+  check: {
+    idle: OpenLoopResult; duringWalk: OpenLoopResult; p99Ratio: number; walksDuring: { complete: number; pages: number; users: number; pageMsP99: number };
+    /** Walks by a Lookup in the benchmark's process: the API process serving checks does no walk. */
+    duringWalkElsewhere: OpenLoopResult & { walks: { complete: number; pages: number; users: number; pageMsP99: number } };
+  };
+  /** apply of the same folds into a source reserved for N users first (no splits). */
+  writeReserved: { seconds: number };
   answers: { beforePhases: Agreement; afterPhases: Agreement };
   slowlog: PhaseSlowlog[];
   longestTierstreamCall: { us: number; script: string; phase: string } | null;
@@ -102,6 +108,7 @@ function bodiesFor(users: number, p: Params): Bodies {
 async function oneSize(p: Params, users: number, signal: AbortSignal): Promise<SizeResult> {
   const ns = `bench_${randomBytes(4).toString('hex')}`;
   const ns2 = `${ns}z`;
+  const ns3 = `${ns}r`;
   const apiKey = randomBytes(16).toString('hex');
   const env = { TIERSTREAM_NAMESPACE: ns, TIERSTREAM_RATE_LIMIT: '10000000', TIERSTREAM_API_KEYS: `${apiKey}:lookup` };
   const config = configFromEnv({ ...process.env, ...env });
@@ -115,7 +122,7 @@ async function oneSize(p: Params, users: number, signal: AbortSignal): Promise<S
   if (config.redisClusterNodes?.length) throw new Error('the hot benchmark reads SLOWLOG of one standalone Redis; unset the cluster nodes');
   const headers = { 'content-type': 'application/json', authorization: `Bearer ${apiKey}` };
   let api: TierstreamProcess | undefined;
-  const session = await slowlogSession(redis, p.slowlogUs, [ns, ns2]);
+  const session = await slowlogSession(redis, p.slowlogUs, [ns, ns2, ns3]);
   const phases: PhaseSlowlog[] = [];
   const measure = async <T>(name: string, work: () => Promise<T>): Promise<T> => {
     const w = await session.phase(name);
@@ -133,6 +140,8 @@ async function oneSize(p: Params, users: number, signal: AbortSignal): Promise<S
     const written = await measure('write (RedisHotIndex.apply)', () => writeCompact(redis, ns, users, p.clickPct, p.seed, signal));
     console.log(`  wrote ${fmt(users)} users (${fmt(written.clicks)} clicked, ${fmt(written.entries)} entries) in ${written.seconds} s of apply; meta n = ${fmt(written.metaUsers)}`);
     if (written.metaUsers !== users) throw new Error(`the meta counts ${written.metaUsers} users, not ${users}`);
+    const reserved = await measure('write into a reserved source (no splits)', () => writeReserved(redis, ns3, users, written.folds));
+    console.log(`  the same folds into a source reserved for ${fmt(users)} users (no splits): ${reserved.seconds} s of apply`);
     const compact = await measure('memory (bench: SCAN + MEMORY USAGE of every key)', () => namespaceMemory(redis, ns, users, written.entries));
     const sortedSets = await measure('previous layout (bench: ZADD + MEMORY USAGE)', async () => {
       await writeSortedSets(redis, ns2, users, written.folds);
@@ -166,34 +175,43 @@ async function oneSize(p: Params, users: number, signal: AbortSignal): Promise<S
     const idle = await measure('check idle (open loop)', () => open({ signal }));
     console.log(`  check idle ${p.rate}/s: p50 ${idle.latencyMs.p50} ms, p99 ${idle.latencyMs.p99} ms (${idle.answered}/${idle.requests}, ${idle.non2xx} non-2xx)`);
 
-    // Walks one after the other from the open loop's window start to its end (the last is cut short).
-    const walksDuring = { complete: 0, pages: 0, users: 0, pageMsP99: 0 };
-    const duringWalk = await measure('check during walks (open loop + walks)', async () => {
-      let inWindow = false;
-      let walking: Promise<void> | undefined;
-      const r = await open({
-        signal,
-        onWindow: (edge) => {
-          inWindow = edge === 'start';
-          if (edge !== 'start') return;
-          walking = (async () => {
-            while (inWindow) {
-              const one = await walk(api!.baseUrl, headers, p.limit, () => !inWindow);
-              walksDuring.complete += one.complete ? 1 : 0;
-              walksDuring.pages += one.pages;
-              walksDuring.users += one.users;
-              walksDuring.pageMsP99 = Math.max(walksDuring.pageMsP99, one.pageMs.p99);
-            }
-          })();
-        },
+    // Walks one after the other from the open loop's window start to its end (the last is cut short):
+    // over HTTP by the API process that also serves the checks, then by a Lookup in this process.
+    type During = { complete: number; pages: number; users: number; pageMsP99: number };
+    const during = (name: string, walker: (stop: () => boolean) => Promise<WalkResult & { complete: boolean }>) => {
+      const walks: During = { complete: 0, pages: 0, users: 0, pageMsP99: 0 };
+      return measure(name, async () => {
+        let inWindow = false;
+        let walking: Promise<void> | undefined;
+        const r = await open({
+          signal,
+          onWindow: (edge) => {
+            inWindow = edge === 'start';
+            if (edge !== 'start') return;
+            walking = (async () => {
+              while (inWindow) {
+                const one = await walker(() => !inWindow);
+                walks.complete += one.complete ? 1 : 0;
+                walks.pages += one.pages;
+                walks.users += one.users;
+                walks.pageMsP99 = Math.max(walks.pageMsP99, one.pageMs.p99);
+              }
+            })();
+          },
+        });
+        inWindow = false;
+        await walking;
+        return { ...r, walks };
       });
-      inWindow = false;
-      await walking;
-      return r;
-    });
+    };
+    const report = (what: string, r: OpenLoopResult & { walks: During }) => console.log(`  check during ${what}: p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms ` +
+      `(${round(r.latencyMs.p99 / idle.latencyMs.p99, 2)}x idle); ${r.walks.complete} complete walks, ${r.walks.pages} pages meanwhile (page p99 up to ${round(r.walks.pageMsP99, 1)} ms)`);
+    const duringWalk = await during('check during walks (open loop + walks over HTTP, same API process)', (stop) => walk(api!.baseUrl, headers, p.limit, stop));
+    report('walks by the API process', duringWalk);
+    const duringOther = await during('check during walks by another process (open loop + in-process Lookup walks)', (stop) => walkInProcess(redis, ns, p.limit, stop));
+    report('walks by another process', duringOther);
     const p99Ratio = round(duringWalk.latencyMs.p99 / idle.latencyMs.p99, 2);
-    console.log(`  check during walks: p50 ${duringWalk.latencyMs.p50} ms, p99 ${duringWalk.latencyMs.p99} ms (${p99Ratio}x idle); ` +
-      `${walksDuring.complete} complete walks, ${walksDuring.pages} pages meanwhile (page p99 up to ${walksDuring.pageMsP99} ms)`);
+    const walksDuring = duringWalk.walks;
     const afterPhases = await checkAnswers(checkUrl, headers, pool, written.clicked);
 
     const longest = longestTierstreamCall(phases);
@@ -205,7 +223,8 @@ async function oneSize(p: Params, users: number, signal: AbortSignal): Promise<S
       write: { seconds: written.seconds, usersPerSecond: Math.round(users / written.seconds), metaUsers: written.metaUsers },
       memory: { compact, sortedSets, ratio: round(sortedSets.bytes / compact.bytes, 2) },
       count, estimate, walk: w,
-      check: { idle, duringWalk, p99Ratio, walksDuring },
+      check: { idle, duringWalk, p99Ratio, walksDuring, duringWalkElsewhere: duringOther },
+      writeReserved: reserved,
       answers: { beforePhases, afterPhases },
       slowlog: phases,
       longestTierstreamCall: longest,
@@ -221,7 +240,8 @@ async function oneSize(p: Params, users: number, signal: AbortSignal): Promise<S
     await session.restore().catch((err) => console.error(`bench: restoring the slowlog settings failed: ${(err as Error).message}`));
     await cleanupNamespace(ctx, [
       ['tierstream api (SIGTERM)', async () => api?.stop()],
-      [`Redis keys ${ns2}:*`, () => redisKeys({ ...ctx, ns: ns2 }, false).then((n) => n && redisKeys({ ...ctx, ns: ns2 }, true))],
+      [`Redis keys ${ns2}:*`, () => redisKeys({ ...ctx, ns: ns2 }, true)],
+      [`Redis keys ${ns3}:*`, () => redisKeys({ ...ctx, ns: ns3 }, true)],
     ]);
   }
 }
@@ -237,12 +257,13 @@ async function runHot(p: Params, sizes: number[], signal: AbortSignal): Promise<
   const ms = (us: number | undefined) => (us === undefined ? '-' : (us / 1000).toFixed(2));
   console.log(`\n${table(
     ['users', 'entries', 'B/entry', 'B/entry zsets', 'B/user', 'count ms', 'estimate ms', 'est. ± margin (err)', 'walk s', 'users/s', 'page p50/p99 ms',
-      'check p50/p99 idle', 'check p50/p99 walk', 'x', 'longest call ms'],
+      'check p50/p99 idle', 'check p50/p99 walk', 'x', 'walk elsewhere', 'apply s grow/reserved', 'longest call ms'],
     results.map((r) => [
       fmt(r.users), fmt(r.entries), r.memory.compact.bytesPerEntry, r.memory.sortedSets.bytesPerEntry, r.memory.compact.bytesPerUser,
       r.count.medianMs, r.estimate.medianMs, `${fmt(r.estimate.count)} ± ${fmt(r.estimate.margin)} (${r.estimate.error})`, r.walk.seconds, fmt(r.walk.usersPerSecond),
       `${r.walk.pageMs.p50} / ${r.walk.pageMs.p99}`, `${r.check.idle.latencyMs.p50} / ${r.check.idle.latencyMs.p99}`,
       `${r.check.duringWalk.latencyMs.p50} / ${r.check.duringWalk.latencyMs.p99}`, r.check.p99Ratio,
+      `${r.check.duringWalkElsewhere.latencyMs.p50} / ${r.check.duringWalkElsewhere.latencyMs.p99}`, `${r.write.seconds} / ${r.writeReserved.seconds}`,
       `${ms(r.longestTierstreamCall?.us)} ${r.longestTierstreamCall?.script ?? ''}`,
     ]),
   )}`);
@@ -269,7 +290,8 @@ export function drawHot(results: SizeResult[]): string[] {
       title: 'Check (100 ids) at 200/s, open loop: p99', x: 'ms',
       bars: results.flatMap((r) => [
         { label: `${fmt(r.users)} users, idle`, value: r.check.idle.latencyMs.p99 },
-        { label: `${fmt(r.users)} users, during walks`, value: r.check.duringWalk.latencyMs.p99 },
+        { label: `${fmt(r.users)} users, walks in the API`, value: r.check.duringWalk.latencyMs.p99 },
+        { label: `${fmt(r.users)} users, walks elsewhere`, value: r.check.duringWalkElsewhere.latencyMs.p99 },
       ]),
     })),
     writeChart('hot-lookups', barChart({

@@ -3,6 +3,10 @@
  * asks them): count (exact), count with "estimate": true, and a full audience walk, page by
  * page with the cursor each page hands out.
  */
+import type { Redis } from 'ioredis';
+import { parseFilter, type SourceRegistry, type HistoryLookup } from '../../core/index.js';
+import { createLookup } from '../../lookup/index.js';
+import { RedisHotIndex } from '../../storage/index.js';
 import { median, round } from '../measure.js';
 import { latencySummary, type LatencyMs } from '../load-child.js';
 import { FILTER } from './data.js';
@@ -78,6 +82,38 @@ export async function walk(baseUrl: string, headers: Record<string, string>, lim
       else seen.add(u);
     }
     cursor = r.cursor as string | null;
+  } while (cursor && !stop());
+  const seconds = (performance.now() - t0) / 1000;
+  return {
+    users: seen.size, pages: pageMs.length, seconds: round(seconds, 3), usersPerSecond: Math.round(seen.size / seconds),
+    pageMs: latencySummary(Float64Array.from(pageMs)), duplicates, complete: !cursor,
+  };
+}
+
+/**
+ * A walk as `walk` does it, but by a Lookup in this process (createLookup over a RedisHotIndex of
+ * the bench's own connection, no registry: every source reads as hot), so the API process
+ * serving checks meanwhile shares only Redis and the machine with it, not its event loop.
+ */
+export async function walkInProcess(redis: Redis, ns: string, limit: number, stop: () => boolean): Promise<WalkResult & { complete: boolean }> {
+  const registry = { peek: () => null, get: async () => null, tagged: () => [] } as unknown as SourceRegistry;
+  const history = {} as HistoryLookup;
+  const lookup = createLookup({ registry, hot: new RedisHotIndex(redis, { namespace: ns }), history });
+  const filter = parseFilter(FILTER);
+  const seen = new Set<string>();
+  const pageMs: number[] = [];
+  let duplicates = 0;
+  let cursor: string | null | undefined;
+  const t0 = performance.now();
+  do {
+    const p0 = performance.now();
+    const r = await lookup.audience(filter, limit, cursor ?? undefined);
+    pageMs.push(performance.now() - p0);
+    for (const u of r.users) {
+      if (seen.has(u)) duplicates++;
+      else seen.add(u);
+    }
+    cursor = r.next;
   } while (cursor && !stop());
   const seconds = (performance.now() - t0) / 1000;
   return {
