@@ -160,7 +160,7 @@ export function createLookup(deps: { registry: SourceRegistry; hot: HotLookup; h
       let last: HotCursor | undefined = start;
       let pos = start?.pos ?? 0;
       while (pos < POSITIONS) {
-        const seg = await step(p, pos, POSITIONS, Math.max(STEP_USERS, limit - page.length), deadline);
+        const seg = await step(p, pos, POSITIONS, STEP_USERS, deadline);
         for (let u = 0; u < seg.users.length; u++) {
           const at = seg.positions[u]!;
           const user = seg.users[u]!;
