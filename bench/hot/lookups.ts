@@ -37,7 +37,7 @@ export async function countExact(baseUrl: string, headers: Record<string, string
     const res = await fetch(`${baseUrl}/v1/retargeting/count`, { method: 'POST', headers, body: JSON.stringify({ filter: FILTER }) });
     const r = (await res.json()) as Record<string, unknown>;
     runsMs.push(round(performance.now() - t0, 1));
-    if (res.status === 503 && r.code === 'lookup_timeout') {
+    if (res.status === 503 && (r.error ?? r.code) === 'lookup_timeout') {
       timedOut++;
       continue;
     }
