@@ -219,7 +219,9 @@ async function oneSize(p: Params, users: number, signal: AbortSignal): Promise<S
     const afterPhases = await checkAnswers(checkUrl, headers, pool, written.clicked);
 
     const longest = longestTierstreamCall(phases);
-    const is1M = users >= 1_000_000;
+    // The issue states bytes at 1M and 10M, the count and the walk (~700k matching users) at 1M.
+    const is1M = users === 1_000_000;
+    const atLeast1M = users >= 1_000_000;
     const t = (value: number, target: string, met: boolean) => ({ value, target, met });
     const checkLimit = Math.max(TARGETS.checkP99FloorMs, TARGETS.checkP99Ratio * idle.latencyMs.p99);
     return {
@@ -233,7 +235,7 @@ async function oneSize(p: Params, users: number, signal: AbortSignal): Promise<S
       slowlog: phases,
       longestTierstreamCall: longest,
       targets: {
-        bytesPerEntry: is1M ? t(compact.bytesPerEntry, `<= ${TARGETS.bytesPerEntry}`, compact.bytesPerEntry <= TARGETS.bytesPerEntry) : null,
+        bytesPerEntry: atLeast1M ? t(compact.bytesPerEntry, `<= ${TARGETS.bytesPerEntry}`, compact.bytesPerEntry <= TARGETS.bytesPerEntry) : null,
         exactCountMs: is1M ? t(count.medianMs, `< ${TARGETS.exactCountMs}`, !count.timedOut && count.medianMs < TARGETS.exactCountMs) : null,
         walkSeconds: is1M ? t(w.seconds, `< ${TARGETS.walkSeconds}`, w.seconds < TARGETS.walkSeconds) : null,
         checkP99DuringWalkMs: t(duringWalk.latencyMs.p99, `<= ${round(checkLimit, 3)}`, duringWalk.latencyMs.p99 <= checkLimit),
@@ -272,7 +274,9 @@ async function runHot(p: Params, sizes: number[], signal: AbortSignal): Promise<
     ]),
   )}`);
   console.log(`\n${table(['users', 'target', 'value', 'wanted', 'met'], results.flatMap((r) => Object.entries(r.targets).filter(([, v]) => v).map(([k, v]) => [fmt(r.users), k, v!.value, v!.target, v!.met ? 'met' : 'NOT met'])))}`);
-  for (const file of drawHot(results)) console.log(`chart written to ${file}`);
+  // A run of one size (10M alone, say) keeps the charts of the last run of several; redraw runs
+  // together with `npx tsx bench/charts.ts bench/results/hot-A.json bench/results/hot-B.json`.
+  if (results.length > 1) for (const file of drawHot(results)) console.log(`chart written to ${file}`);
   const file = writeResult('hot', startedAt, {
     benchmark: 'hot', question: hot.question, startedAt: startedAt.toISOString(), parameters: p, sizes, targets: TARGETS,
     machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, loadAverage: loadAtStart.map((x) => round(x, 2)), cpuBusyBeforeStart: busy, node: process.version },
