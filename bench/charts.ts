@@ -69,14 +69,27 @@ export function drawSizes(results: SizePoint[]): string[] {
   ];
 }
 
-/** Redraws the charts of saved result files. */
-function main(files: string[]): void {
+/**
+ * Redraws the charts of saved result files. `hot` results are drawn together (a 10M run is
+ * usually a run of its own beside the 100k,1M one): every hot file given, its sizes in order.
+ */
+async function main(files: string[]): Promise<void> {
+  const hot: unknown[] = [];
   for (const f of files) {
     const r = JSON.parse(readFileSync(f, 'utf8'));
+    if (r.benchmark === 'hot') {
+      hot.push(...r.results);
+      continue;
+    }
     const written = r.benchmark === 'ingest' ? drawIngest(r.summary) : r.benchmark === 'lookups' ? drawLookups(r.phases) : r.mode === 'sizes' ? drawSizes(r.results) : [];
     if (written.length === 0) console.error(`${f}: no chart for this result`);
     for (const w of written) console.log(`chart written to ${w}`);
   }
+  if (hot.length) {
+    const { drawHot } = await import('./hot/benchmark.js');
+    for (const w of drawHot(hot as Parameters<typeof drawHot>[0])) console.log(`chart written to ${w}`);
+  }
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) main(process.argv.slice(2));
+// Not awaited at the top level: hot/benchmark.ts imports this module again (through tiers/sizes.ts).
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) main(process.argv.slice(2)).catch((err) => (console.error(err), process.exit(1)));
