@@ -222,15 +222,20 @@ export interface HotLookup {
   /**
    * One bounded step of a walk over the users of `sources` in position order (a hash of the
    * user id; README "Hot index"): the users whose position is in [from, end), end <= to,
-   * about `maxUsers` of them, sorted by (position, id), with their leaf times as `scores`
-   * gives them. A walk from 0 to 2^32 meets every user present throughout exactly once,
+   * about `maxUsers` of them, with their leaf times as `scores` gives them; sorted by
+   * (position, id) and with their ids unless `ordered` is false (a count needs neither). A walk from 0 to 2^32 meets every user present throughout exactly once,
    * whatever is written between steps.
    */
-  segment(leaves: readonly { source: SourceRef; index: string }[], sources: readonly SourceRef[], from: number, to: number, maxUsers: number): Promise<HotSegment>;
+  segment(
+    leaves: readonly { source: SourceRef; index: string }[], sources: readonly SourceRef[], from: number, to: number, maxUsers: number, ordered?: boolean,
+  ): Promise<HotSegment>;
 }
 
 /** One step of a hot walk (HotLookup.segment). */
 export interface HotSegment {
+  /** Users in the step (rows of `latest`). */
+  size: number;
+  /** Their ids, in (position, id) order; empty when the step was not `ordered`. */
   users: string[];
   /** Each user's position, in [0, 2^32). */
   positions: Float64Array;

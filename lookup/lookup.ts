@@ -9,12 +9,12 @@ export class LookupError extends Error {
 
 /**
  * Users one walk step reads per source (whole buckets, so up to a bucket more): a step is one
- * lua/walk.lua call per source, well under a millisecond of Redis time.
+ * MULTI of about ten HGETALLs per source, well under a millisecond of Redis time.
  */
 const STEP_USERS = 1_000;
 /** Walks a count runs side by side, each over a quarter of the positions. */
 const COUNT_WALKS = 4;
-/** Users an estimate reads per source: one step from position 0, a uniform sample of the hash. */
+/** Users an estimate reads per source, in steps from position 0: a uniform sample of the hash. */
 const SAMPLE_USERS = 4_000;
 /** End of the walk: positions are 32-bit. */
 const POSITIONS = 2 ** 32;
@@ -109,8 +109,8 @@ export function createLookup(deps: { registry: SourceRegistry; hot: HotLookup; h
         Array.from({ length: COUNT_WALKS }, async (_, i) => {
           let n = 0;
           for (let pos = i * quarter; pos < (i + 1) * quarter; ) {
-            const seg = await step(p, pos, (i + 1) * quarter, STEP_USERS, deadline);
-            for (let u = 0; u < seg.users.length; u++) if (evaluateRow(p.c, seg.latest, u, true)) n++;
+            const seg = await step(p, pos, (i + 1) * quarter, STEP_USERS, deadline, false);
+            for (let u = 0; u < seg.size; u++) if (evaluateRow(p.c, seg.latest, u, true)) n++;
             pos = seg.end;
           }
           return n;
@@ -129,11 +129,19 @@ export function createLookup(deps: { registry: SourceRegistry; hot: HotLookup; h
       const p = await prepare(filter, fromHistory);
       if (p.sources.length === 0) return { count: 0, margin: 0 };
       if (fromHistory) return { count: await deps.history.filterCount(p.sql), margin: 0 };
-      const seg = await step(p, 0, POSITIONS, SAMPLE_USERS, performance.now() + budgetMs);
+      // Steps of STEP_USERS from position 0 until SAMPLE_USERS users: each call stays bounded.
+      const deadline = performance.now() + budgetMs;
       let m = 0;
-      for (let u = 0; u < seg.users.length; u++) if (evaluateRow(p.c, seg.latest, u, true)) m++;
-      if (seg.end >= POSITIONS) return { count: m, margin: 0 };
-      const f = seg.end / POSITIONS;
+      let sampled = 0;
+      let pos = 0;
+      while (pos < POSITIONS && sampled < SAMPLE_USERS) {
+        const seg = await step(p, pos, POSITIONS, STEP_USERS, deadline, false);
+        for (let u = 0; u < seg.size; u++) if (evaluateRow(p.c, seg.latest, u, true)) m++;
+        sampled += seg.size;
+        pos = seg.end;
+      }
+      if (pos >= POSITIONS) return { count: m, margin: 0 };
+      const f = pos / POSITIONS;
       // No match in the sample: the rule of three bounds the rate by 3 / sampled share.
       const margin = m === 0 ? 3 / f : (1.96 * Math.sqrt(m * (1 - f))) / f;
       return { count: Math.round(m / f), margin: Math.ceil(margin) };
@@ -177,9 +185,9 @@ export function createLookup(deps: { registry: SourceRegistry; hot: HotLookup; h
   };
 
   /** One walk step, refused once the lookup's time is up: a late walk stops sending work. */
-  async function step(p: Prepared, from: number, to: number, maxUsers: number, deadline: number) {
+  async function step(p: Prepared, from: number, to: number, maxUsers: number, deadline: number, ordered = true) {
     if (performance.now() > deadline) throw new LookupError('lookup_timeout', `the walk did not finish within ${budgetMs} ms; ask for an estimate or narrow the filter`);
-    return deps.hot.segment(p.leaves, p.sources, from, to, maxUsers);
+    return deps.hot.segment(p.leaves, p.sources, from, to, maxUsers, ordered);
   }
 }
 

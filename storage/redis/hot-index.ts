@@ -11,10 +11,10 @@ import * as write from './write.js';
 export interface RedisHotIndexOptions {
   namespace: string;
   /**
-   * Most users one write call (lua/write.lua) carries; larger folds are split (default 250: each
-   * user costs the script an HGET, a merge of its records and an HSET, so a call stays near a
-   * millisecond of Redis time and a lookup never waits long behind ingest, restore or rebuild
-   * writes; bench/README.md, "Hot index").
+   * Most users one write call (lua/write.lua) carries; larger folds are split (default 100: each
+   * user costs the script an HGET, a merge of its records and an HSET in a listpack, 2-5 us, so
+   * a call stays under a millisecond of Redis time and a lookup never waits long behind ingest,
+   * restore or rebuild writes; 250 averaged 1.3 ms a call: bench/README.md, "Hot index").
    */
   maxUsersPerCall?: number;
 }
@@ -30,11 +30,13 @@ export class RedisHotIndex implements HotIndex, HotLookup {
   private readonly ns: string;
   private readonly maxUsers: number;
   private readonly dicts: write.Dictionaries;
+  /** Each walked source's linear-hashing state as last seen (reads.ts walkSource). */
+  private readonly layouts = new Map<string, reads.Layout>();
 
   constructor(redis: RedisClient, opts: RedisHotIndexOptions) {
     this.redis = defineCommands(redis);
     this.ns = opts.namespace;
-    this.maxUsers = opts.maxUsersPerCall ?? 250;
+    this.maxUsers = opts.maxUsersPerCall ?? 100;
     this.dicts = new write.Dictionaries(this.redis, this.ns);
   }
 
@@ -78,8 +80,9 @@ export class RedisHotIndex implements HotIndex, HotLookup {
     from: number,
     to: number,
     maxUsers: number,
+    ordered = true,
   ): Promise<HotSegment> {
-    return reads.segment(this.redis, this.ns, leaves, sources, from, to, maxUsers);
+    return reads.segment(this.redis, this.ns, this.layouts, leaves, sources, from, to, maxUsers, ordered);
   }
 
   countUsers(source: SourceRef): Promise<number> {

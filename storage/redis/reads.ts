@@ -1,7 +1,8 @@
 import { indexName, sourceName, type HotSegment, type SourceRef } from '../../core/index.js';
 import type { RedisClient, WithCommands } from './commands.js';
+import { BUCKET_USERS } from './write.js';
 import { sourceKeys } from './keys.js';
-import { hashBytes, hashUser, latestOf, POSITIONS, reverse32, timeOf } from './layout.js';
+import { hashUser, latestOf, reverse32, timeOf } from './layout.js';
 
 /** The lookups: what the hot path (core HotLookup) and the HotIndex port read of Redis. */
 
@@ -85,62 +86,145 @@ export async function scores(
   return { latest, known };
 }
 
+/** A source's linear-hashing state as last read: the buckets a walk step names. */
+export interface Layout {
+  level: number;
+  split: number;
+  gen: string;
+}
+
+/** The bucket holding position `pos`, and the end of its range of positions. */
+export function bucketAt(pos: number, l: Layout): { bucket: number; end: number } {
+  let level = l.level;
+  let top = Math.floor(pos / 2 ** (32 - level));
+  let bucket = level === 0 ? 0 : reverse32(top) >>> (32 - level);
+  if (bucket < l.split) {
+    level++;
+    top = Math.floor(pos / 2 ** (32 - level));
+    bucket = reverse32(top) >>> (32 - level);
+  }
+  return { bucket, end: (top + 1) * 2 ** (32 - level) };
+}
+
+/** Buckets one walk step reads of a source: about `maxUsers` users at the buckets' target size. */
+const bucketsPerStep = (maxUsers: number) => Math.max(1, Math.round(maxUsers / BUCKET_USERS));
+
+/**
+ * One source's part of a walk step: the buckets from the one holding `from`, read with plain
+ * HGETALLs in one MULTI with the meta (no script copies a bucket), named from the layout this
+ * process last saw. A split between that read and this one shows in the meta's answer: the
+ * step is named again from it (buckets only split, so this ends).
+ */
+async function walkSource(
+  redis: RedisClient, ns: string, layouts: Map<string, Layout>, source: SourceRef, names: readonly string[], from: number, to: number, maxUsers: number,
+): Promise<{ end: number; ids: number[]; buckets: Record<string, Buffer>[] }> {
+  const k = sourceKeys(ns, source);
+  const key = sourceName(source);
+  for (let attempt = 0; ; attempt++) {
+    const assumed = layouts.get(key);
+    const tx = redis.multi();
+    tx.hmget(k.meta, 'L', 'p', 'g', ...names);
+    const ends: number[] = [];
+    if (assumed) {
+      for (let pos = from, i = bucketsPerStep(maxUsers); pos < to && i > 0; i--) {
+        const { bucket, end } = bucketAt(pos, assumed);
+        tx.hgetallBuffer(k.bucket(assumed.gen, bucket));
+        ends.push(end);
+        pos = end;
+      }
+    }
+    const res = (await tx.exec()) ?? [];
+    for (const [err] of res) if (err) throw err;
+    const [level, split, gen, ...ids] = res[0]![1] as (string | null)[];
+    if (level === null || level === undefined) return { end: to, ids: names.map(() => 0), buckets: [] };
+    const seen = { level: Number(level), split: Number(split), gen: gen! };
+    if (assumed && assumed.level === seen.level && assumed.split === seen.split && assumed.gen === seen.gen) {
+      return { end: Math.min(to, ends[ends.length - 1]!), ids: ids.map((id) => Number(id ?? 0)), buckets: res.slice(1).map(([, r]) => r as Record<string, Buffer>) };
+    }
+    layouts.set(key, seen);
+    if (attempt >= 8) throw new Error(`${key}: its buckets kept splitting during a walk step`);
+  }
+}
+
 /**
  * One step of a walk in position order (README "Hot index"): every user of `sources` whose
- * position is in [from, end), sorted by (position, id), with the leaves' times as `scores`
- * gives them. Each source is read with one lua/walk.lua call of whole buckets from `from`
- * until about `maxUsers` users; `end` is the least position every source was read up to, so
+ * position is in [from, end), with the leaves' times as `scores` gives them, sorted by
+ * (position, id) when `ordered` (audience pages), in bucket order with no ids otherwise (a
+ * count only evaluates them). Each source reads whole buckets from `from` until about
+ * `maxUsers` users (walkSource); `end` is the least position every source was read up to, so
  * users past it (read from a source that went further) are left for the next step.
  */
 export async function segment(
-  redis: WithCommands,
+  redis: RedisClient,
   ns: string,
+  layouts: Map<string, Layout>,
   leaves: readonly Leaf[],
   sources: readonly SourceRef[],
   from: number,
   to: number,
   maxUsers: number,
+  ordered = true,
 ): Promise<HotSegment> {
   const p = plan(leaves, sources);
-  const replies = await Promise.all(
-    p.reads.map((r) => {
-      const k = sourceKeys(ns, r.source);
-      return redis.tsWalkBuffer(k.meta, k.bucketPrefix, from, to, maxUsers, r.names.length, ...r.names);
-    }),
-  );
+  const parts = await Promise.all(p.reads.map((r) => walkSource(redis, ns, layouts, r.source, r.names, from, to, maxUsers)));
   let end = to;
-  for (const reply of replies) end = Math.min(end, Number(reply[0]));
-  // Users within [from, end), each with its value per source (null: none).
+  for (const part of parts) end = Math.min(end, part.end);
   const width = leaves.length;
-  const rows = new Map<string, { pos: number; values: (Buffer | null)[] }>();
-  replies.forEach((reply, read) => {
-    const first = 1 + p.reads[read]!.names.length;
-    for (let i = first; i < reply.length; i += 2) {
-      const user = reply[i] as Buffer;
-      const pos = reverse32(hashBytes(user));
-      if (pos < from || pos >= end) continue;
-      const id = user.toString('utf8');
-      let row = rows.get(id);
-      if (!row) rows.set(id, (row = { pos, values: new Array<Buffer | null>(replies.length).fill(null) }));
-      row.values[read] = reply[i + 1] as Buffer;
+  // For each leaf: its source's part and the index id to read (-1: any; 0: no such index).
+  const leafIds = p.leafAt.map(({ read, name }) => (name < 0 ? -1 : parts[read]!.ids[name]!));
+  const fill = (latest: Float64Array, u: number, values: (Buffer | undefined)[]) => {
+    for (let l = 0; l < width; l++) {
+      const v = values[p.leafAt[l]!.read];
+      if (!v) continue;
+      const id = leafIds[l]!;
+      if (id < 0) latest[u * width + l] = latestOf(v);
+      else if (id > 0) latest[u * width + l] = timeOf(v, id);
+    }
+  };
+  if (parts.length === 1) {
+    // One source: no join. Its users in [from, end), in bucket order.
+    const rows: { user: string; pos: number; value: Buffer }[] = [];
+    for (const bucket of parts[0]!.buckets) {
+      for (const user in bucket) {
+        const pos = reverse32(hashUser(user));
+        if (pos >= from && pos < end) rows.push({ user, pos, value: bucket[user]! });
+      }
+    }
+    const users = ordered ? rows.map((r) => r.user) : [];
+    let order = rows.map((_, i) => i);
+    if (ordered) order = order.sort((a, b) => rows[a]!.pos - rows[b]!.pos || (users[a]! < users[b]! ? -1 : users[a]! > users[b]! ? 1 : 0));
+    const latest = new Float64Array(rows.length * width).fill(NaN);
+    const positions = new Float64Array(rows.length);
+    const one: (Buffer | undefined)[] = [undefined];
+    order.forEach((r, u) => {
+      positions[u] = rows[r]!.pos;
+      one[0] = rows[r]!.value;
+      fill(latest, u, one);
+    });
+    return { size: rows.length, users: ordered ? order.map((r) => users[r]!) : [], positions, latest, end };
+  }
+  // Several sources: users joined by id.
+  const rows = new Map<string, { pos: number; values: (Buffer | undefined)[] }>();
+  parts.forEach((part, read) => {
+    for (const bucket of part.buckets) {
+      for (const id in bucket) {
+        const pos = reverse32(hashUser(id));
+        if (pos < from || pos >= end) continue;
+        let row = rows.get(id);
+        if (!row) rows.set(id, (row = { pos, values: new Array<Buffer | undefined>(parts.length) }));
+        row.values[read] = bucket[id];
+      }
     }
   });
-  const sorted = [...rows].sort(([a, ra], [b, rb]) => ra.pos - rb.pos || (a < b ? -1 : a > b ? 1 : 0));
-  const users = sorted.map(([id]) => id);
-  const positions = new Float64Array(users.length);
-  const latest = new Float64Array(users.length * width).fill(NaN);
-  const ids = p.leafAt.map(({ read, name }) => (name < 0 ? 0 : Number(replies[read]![1 + name] ?? 0)));
+  const sorted = [...rows];
+  if (ordered) sorted.sort(([a, ra], [b, rb]) => ra.pos - rb.pos || (a < b ? -1 : a > b ? 1 : 0));
+  const latest = new Float64Array(sorted.length * width).fill(NaN);
+  const positions = new Float64Array(sorted.length);
   sorted.forEach(([, row], u) => {
     positions[u] = row.pos;
-    for (let l = 0; l < width; l++) {
-      const { read, name } = p.leafAt[l]!;
-      const v = row.values[read];
-      if (!v) continue;
-      if (name < 0) latest[u * width + l] = latestOf(v);
-      else if (ids[l] !== 0) latest[u * width + l] = timeOf(v, ids[l]!);
-    }
+    fill(latest, u, row.values);
   });
-  return { users, positions, latest, end: end >= POSITIONS ? POSITIONS : end };
+  return { size: sorted.length, users: ordered ? sorted.map(([id]) => id) : [], positions, latest, end };
 }
 
 /** Distinct users with any hot event of the source (the meta's count; no scan). */

@@ -10,15 +10,19 @@ import { hashUser, MAX_INDEX_ID, MAX_TIME } from './layout.js';
  * restore or rebuild owns the source), and the tier gate itself.
  */
 
-/** Users per bucket, on average, past which lua/write.lua splits a bucket (see SPLITS_PER_CALL). */
-export const BUCKET_USERS = 200;
 /**
- * Splits one write call may do. A call carries at most maxUsersPerCall users, so with 250
- * users and 4 splits of room for 200 each the buckets keep up with any growth; the largest
- * bucket stays near 2 x 200 users (the one split last in a round), under the listpack limit
- * of 512 fields (hash-max-listpack-entries).
+ * Users per bucket, on average, past which lua/write.lua splits a bucket. A lookup's HGET scans
+ * its bucket's listpack, so smaller buckets make checks cheaper in Redis; each bucket key costs
+ * about 100 bytes of its own, under 0.5 byte an entry at this size (bench/README.md, "Hot index").
  */
-const SPLITS_PER_CALL = 4;
+export const BUCKET_USERS = 100;
+/**
+ * Splits one write call may do. A call carries at most maxUsersPerCall (100) users, so one
+ * split of room for 100 per call keeps up with any growth and the second catches up; the
+ * largest bucket stays near 2 x 100 users (the one split last in a round), far under the
+ * listpack limit of 512 fields (hash-max-listpack-entries).
+ */
+const SPLITS_PER_CALL = 2;
 
 /** A source's index ids as this process knows them, and the generation they belong to. */
 interface Dictionary {
