@@ -24,7 +24,7 @@ import type { Benchmark } from '../types.js';
 import { freePort, startTierstream, type TierstreamProcess } from '../lookups/tierstream-process.js';
 import { checkAnswers, type Agreement, type Bodies } from '../lookups/hot-data.js';
 import { barChart, writeChart } from '../svg.js';
-import { FILTER, namespaceMemory, writeCompact, writeReserved, writeSortedSets, type Memory } from './data.js';
+import { FILTER, SOURCE, namespaceMemory, writeCompact, writeReserved, writeSortedSets, type Memory } from './data.js';
 import { countEstimate, countExact, walk, walkInProcess, type CountResult, type EstimateResult, type WalkResult } from './lookups.js';
 import { formatPhase, longestTierstreamCall, slowlogSession, type PhaseSlowlog } from './slowlog.js';
 
@@ -112,7 +112,7 @@ async function oneSize(p: Params, users: number, signal: AbortSignal): Promise<S
   const ns2 = `${ns}z`;
   const ns3 = `${ns}r`;
   const apiKey = randomBytes(16).toString('hex');
-  const env = { TIERSTREAM_NAMESPACE: ns, TIERSTREAM_RATE_LIMIT: '10000000', TIERSTREAM_API_KEYS: `${apiKey}:lookup` };
+  const env = { TIERSTREAM_NAMESPACE: ns, TIERSTREAM_RATE_LIMIT: '10000000', TIERSTREAM_API_KEYS: `${apiKey}:lookup;${apiKey}-admin:admin` };
   const config = configFromEnv({ ...process.env, ...env });
   const nc = await connect({ servers: config.natsServers, name: `bench-${ns}` });
   const ctx: BenchNamespace = {
@@ -139,6 +139,11 @@ async function oneSize(p: Params, users: number, signal: AbortSignal): Promise<S
     api = await startTierstream(env, await freePort(), signal, { role: 'api' });
     console.log(`  tierstream api ready in ${api.readySeconds.toFixed(1)} s (pid ${api.pids.api})`);
 
+    // Lookups naming an unknown source answer 404: the source is declared first, as a sender would.
+    const declared = await fetch(`${api.baseUrl}/v1/campaigns/${SOURCE.id}`, {
+      method: 'PUT', headers: { ...headers, authorization: `Bearer ${apiKey}-admin` }, body: JSON.stringify({ status: 'active' }),
+    });
+    if (declared.status !== 200) throw new Error(`declaring ${SOURCE.id} answered ${declared.status}: ${await declared.text()}`);
     const written = await measure('write (RedisHotIndex.apply)', () => writeCompact(redis, ns, users, p.clickPct, p.seed, signal));
     console.log(`  wrote ${fmt(users)} users (${fmt(written.clicks)} clicked, ${fmt(written.entries)} entries) in ${written.seconds} s of apply; meta n = ${fmt(written.metaUsers)}`);
     if (written.metaUsers !== users) throw new Error(`the meta counts ${written.metaUsers} users, not ${users}`);

@@ -2,7 +2,7 @@ import { indexName, sourceName, type HotSegment, type SourceRef } from '../../co
 import type { RedisClient, WithCommands } from './commands.js';
 import { BUCKET_USERS } from './write.js';
 import { sourceKeys } from './keys.js';
-import { hashUser, latestOf, reverse32, timeOf } from './layout.js';
+import { hashBytes, hashUser, latestOf, reverse32, timeOf } from './layout.js';
 
 /** The lookups: what the hot path (core HotLookup) and the HotIndex port read of Redis. */
 
@@ -106,6 +106,9 @@ export function bucketAt(pos: number, l: Layout): { bucket: number; end: number 
   return { bucket, end: (top + 1) * 2 ** (32 - level) };
 }
 
+/** HSCAN's COUNT: more than any bucket holds, so one call returns a bucket whole. */
+const SCAN_COUNT = '100000';
+
 /** Buckets one walk step reads of a source: about `maxUsers` users at the buckets' target size. */
 const bucketsPerStep = (maxUsers: number) => Math.max(1, Math.round(maxUsers / BUCKET_USERS));
 
@@ -117,7 +120,7 @@ const bucketsPerStep = (maxUsers: number) => Math.max(1, Math.round(maxUsers / B
  */
 async function walkSource(
   redis: RedisClient, ns: string, layouts: Map<string, Layout>, source: SourceRef, names: readonly string[], from: number, to: number, maxUsers: number,
-): Promise<{ end: number; ids: number[]; buckets: Record<string, Buffer>[] }> {
+): Promise<{ end: number; ids: number[]; buckets: Buffer[][] }> {
   const k = sourceKeys(ns, source);
   const key = sourceName(source);
   for (let attempt = 0; ; attempt++) {
@@ -128,7 +131,9 @@ async function walkSource(
     if (assumed) {
       for (let pos = from, i = bucketsPerStep(maxUsers); pos < to && i > 0; i--) {
         const { bucket, end } = bucketAt(pos, assumed);
-        tx.hgetallBuffer(k.bucket(assumed.gen, bucket));
+        // HSCAN, not HGETALL: its reply stays a flat array (ioredis makes HGETALL's an object, 3x
+        // slower to build and walk); a listpack bucket is scanned whole in one call.
+        tx.callBuffer('hscan', k.bucket(assumed.gen, bucket), '0', 'COUNT', SCAN_COUNT);
         ends.push(end);
         pos = end;
       }
@@ -139,11 +144,54 @@ async function walkSource(
     if (level === null || level === undefined) return { end: to, ids: names.map(() => 0), buckets: [] };
     const seen = { level: Number(level), split: Number(split), gen: gen! };
     if (assumed && assumed.level === seen.level && assumed.split === seen.split && assumed.gen === seen.gen) {
-      return { end: Math.min(to, ends[ends.length - 1]!), ids: ids.map((id) => Number(id ?? 0)), buckets: res.slice(1).map(([, r]) => r as Record<string, Buffer>) };
+      const buckets = res.slice(1).map(([, r]) => {
+        const [cursor, flat] = r as [Buffer, Buffer[]];
+        if (cursor.toString() !== '0') throw new Error(`${key}: a bucket of more than ${SCAN_COUNT} users`);
+        return flat;
+      });
+      return { end: Math.min(to, ends[ends.length - 1]!), ids: ids.map((id) => Number(id ?? 0)), buckets };
     }
     layouts.set(key, seen);
     if (attempt >= 8) throw new Error(`${key}: its buckets kept splitting during a walk step`);
   }
+}
+
+/**
+ * A count's step over one source (lua/tally.lua): the values of whole buckets from `from`, as
+ * one packed string, no ids (a count only evaluates them): one Buffer per step instead of two
+ * per user. Undefined when `from` falls inside a bucket (a small source): segment then reads
+ * the step with ids.
+ */
+async function tally(
+  redis: WithCommands, ns: string, source: SourceRef, names: readonly string[], leafAt: readonly { name: number }[], width: number, from: number, to: number, maxUsers: number,
+): Promise<HotSegment | undefined> {
+  const k = sourceKeys(ns, source);
+  const reply = await redis.tsTallyBuffer(k.meta, k.bucketPrefix, from, to, maxUsers, names.length, ...names);
+  const end = Number(reply[0]);
+  if (end === -1) return undefined;
+  const packed = reply[1 + names.length] as Buffer | undefined;
+  const empty = { size: 0, users: [], positions: new Float64Array(0), latest: new Float64Array(0), end };
+  if (!packed || packed.length === 0) return empty;
+  const ids = leafAt.map(({ name }) => (name < 0 ? -1 : Number(reply[1 + name] ?? 0)));
+  // Values start where their length says: first find them, then fill one row each.
+  const starts: number[] = [];
+  const ends: number[] = [];
+  for (let i = 0; i < packed.length; ) {
+    let n = packed[i++]!;
+    if (n >= 0x80) n = ((n & 0x7f) << 8) | packed[i++]!;
+    starts.push(i);
+    ends.push(i + n);
+    i += n;
+  }
+  const latest = new Float64Array(starts.length * width).fill(NaN);
+  for (let u = 0; u < starts.length; u++) {
+    for (let l = 0; l < width; l++) {
+      const id = ids[l]!;
+      if (id < 0) latest[u * width + l] = latestOf(packed, starts[u], ends[u]);
+      else if (id > 0) latest[u * width + l] = timeOf(packed, id, starts[u], ends[u]);
+    }
+  }
+  return { size: starts.length, users: [], positions: new Float64Array(0), latest, end };
 }
 
 /**
@@ -166,6 +214,10 @@ export async function segment(
   ordered = true,
 ): Promise<HotSegment> {
   const p = plan(leaves, sources);
+  if (!ordered && p.reads.length === 1) {
+    const counted = await tally(redis as WithCommands, ns, p.reads[0]!.source, p.reads[0]!.names, p.leafAt, leaves.length, from, to, maxUsers);
+    if (counted) return counted;
+  }
   const parts = await Promise.all(p.reads.map((r) => walkSource(redis, ns, layouts, r.source, r.names, from, to, maxUsers)));
   let end = to;
   for (const part of parts) end = Math.min(end, part.end);
@@ -183,14 +235,14 @@ export async function segment(
   };
   if (parts.length === 1) {
     // One source: no join. Its users in [from, end), in bucket order.
-    const rows: { user: string; pos: number; value: Buffer }[] = [];
-    for (const bucket of parts[0]!.buckets) {
-      for (const user in bucket) {
-        const pos = reverse32(hashUser(user));
-        if (pos >= from && pos < end) rows.push({ user, pos, value: bucket[user]! });
+    const rows: { user: Buffer; pos: number; value: Buffer }[] = [];
+    for (const flat of parts[0]!.buckets) {
+      for (let i = 0; i < flat.length; i += 2) {
+        const pos = reverse32(hashBytes(flat[i]!));
+        if (pos >= from && pos < end) rows.push({ user: flat[i]!, pos, value: flat[i + 1]! });
       }
     }
-    const users = ordered ? rows.map((r) => r.user) : [];
+    const users = ordered ? rows.map((r) => r.user.toString('utf8')) : [];
     let order = rows.map((_, i) => i);
     if (ordered) order = order.sort((a, b) => rows[a]!.pos - rows[b]!.pos || (users[a]! < users[b]! ? -1 : users[a]! > users[b]! ? 1 : 0));
     const latest = new Float64Array(rows.length * width).fill(NaN);
@@ -206,13 +258,14 @@ export async function segment(
   // Several sources: users joined by id.
   const rows = new Map<string, { pos: number; values: (Buffer | undefined)[] }>();
   parts.forEach((part, read) => {
-    for (const bucket of part.buckets) {
-      for (const id in bucket) {
-        const pos = reverse32(hashUser(id));
+    for (const flat of part.buckets) {
+      for (let i = 0; i < flat.length; i += 2) {
+        const pos = reverse32(hashBytes(flat[i]!));
         if (pos < from || pos >= end) continue;
+        const id = flat[i]!.toString('utf8');
         let row = rows.get(id);
         if (!row) rows.set(id, (row = { pos, values: new Array<Buffer | undefined>(parts.length) }));
-        row.values[read] = bucket[id];
+        row.values[read] = flat[i + 1];
       }
     }
   });

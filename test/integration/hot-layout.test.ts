@@ -183,6 +183,11 @@ test('count is exact and the estimate is within its margin, against brute force'
     } while (cursor);
     assert.is(walked.length, brute);
     assert.is(new Set(walked).size, brute);
+    // A source of one bucket spans every quarter a count walks: each user is counted once.
+    await hot.apply(foldEvents(Array.from({ length: 30 }, (_, u) => event(u, u, B, 'send', 1_000 + u))));
+    const small = createLookupPort(hot, [A, B]);
+    assert.is(await small.count(parseFilter({ canvas: 'B', event: 'send' })), 30);
+    assert.equal(await small.estimate(parseFilter({ canvas: 'B', event: 'send' })), { count: 30, margin: 0 });
   } finally {
     await hot.unlinkNamespace();
     redis.disconnect();
