@@ -105,6 +105,7 @@ export class SourcesSummaryIndex {
    * hold less; default after's own).
    */
   apply(before: SourceRecord | undefined, after: SourceRecord | null, transitions: SourceRecord['transitions'] = after?.transitions ?? []): void {
+    if (!before && !after) return; // a deletion of a record never applied
     const name = sourceName((after ?? before)!);
     if (before) {
       this.total--;
@@ -124,13 +125,15 @@ export class SourcesSummaryIndex {
       this.kinds[after.kind][after.tier]++;
       if (after.tier === 'restoring') this.restoring.set(name, after);
     }
-    if (before && before.name !== after.name) {
+    // Deleted and created again (a watch may skip the deletion, seeing only the next revision): a new trail.
+    if (before && before.createdAt !== after.createdAt) this.dropTransitions((t) => t.source === name);
+    else if (before && before.name !== after.name) {
       for (let i = 0; i < this.recent.length; i++) if (this.recent[i]!.source === name) this.recent[i] = { ...this.recent[i]!, name: after.name };
     }
     if (transitions.length >= MAX_TRANSITIONS) {
-      const oldest = transitions[0]!;
-      const cut = { source: name, name: after.name, tier: oldest.tier, at: oldest.at, reason: oldest.reason };
-      this.dropTransitions((t) => t.source === name && newerFirst(cut, t) < 0);
+      // The trail may have lost its oldest: those leave (by key, not by time: clocks of two processes differ).
+      const kept = new Set(transitions.map((t) => transitionKey(name, t)));
+      this.dropTransitions((t) => t.source === name && !kept.has(transitionKey(name, t)));
     }
     // The new ones, newest first, until one older than the oldest kept (older ones cannot enter either).
     const fresh: SourceTransition[] = [];
