@@ -11,10 +11,11 @@ import { ingest } from './ingest/benchmark.js';
 import { tiers } from './tiers/benchmark.js';
 import { lookups } from './lookups/benchmark.js';
 import { checkProfile } from './lookups/check-profile.js';
+import { sources } from './sources/benchmark.js';
 import { table } from './measure.js';
 import type { Benchmark } from './types.js';
 
-const BENCHMARKS: Benchmark[] = [ingest, tiers, lookups, checkProfile];
+const BENCHMARKS: Benchmark[] = [ingest, tiers, lookups, checkProfile, sources];
 
 function usage(): string {
   const lines = ['usage: npm run bench -- [NAME...] [--option N ...]', '', 'benchmarks:'];
