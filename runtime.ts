@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.js';
 import { parseDuration, REBUILDING, retrying, withDeadline, type Erasure } from './core/index.js';
 import { createEngine, isTransientNatsError, natsNames, type Engine, type EngineOptions, type LeaseDoc } from './engine/index.js';
-import { createErasures, createFilterService, createNotifier, createTierManager, pinsWanted, type Erasures, type Notifier, type FilterDoc, type FilterService, type TierManager, type TierManagerOptions } from './tiers/index.js';
+import { createErasures, createFilterService, createNotifier, createPinIndex, createTierManager, type Erasures, type Notifier, type FilterDoc, type FilterService, type FilterStore, type TierManager, type TierManagerOptions } from './tiers/index.js';
 import { createLookup } from './lookup/index.js';
 import { cachedGathering, createMetrics, serveMetrics, type Metrics, type MetricsServer } from './telemetry/index.js';
 import { ClickHouseHistory, KvDocStore, NatsKvRegistry, NatsKvSourceIds, NatsNoticeChannel, RedisHotIndex, createRedis } from './storage/index.js';
@@ -112,20 +112,24 @@ export async function createTierstream(
   const filterStore = await jetstreamStep('the filters bucket', () => KvDocStore.open<FilterDoc>(js, `${config.namespace}_filters`, config.streamReplicas));
   await jetstreamStep('the filters mirror', () => filterStore.startMirror());
   const fkey = (id: string) => Buffer.from(id, 'utf8').toString('base64url');
+  const filterDocs: FilterStore = {
+    get: (id) => filterStore.get(fkey(id)),
+    update: (id, fn) => filterStore.update(fkey(id), fn),
+    delete: (id) => filterStore.delete(fkey(id)),
+    values: () => filterStore.values(),
+    peek: (id) => filterStore.cached(fkey(id)),
+    onChange: (listener) => filterStore.onChange((key, doc) => listener(Buffer.from(key, 'base64url').toString('utf8'), doc)),
+  };
+  // Before the filter service's listeners: the index sees each filter change first.
+  const pins = createPinIndex(filterDocs);
   const tiers = createTierManager(
     // Tag changes take the pins of the filters this process knows in the same compare-and-set.
-    { registry, hot, history, metrics, log, pressure, pinsWanted: (rec) => pinsWanted(filterStore.values(), rec), erasures: erasures.fence },
+    { registry, hot, history, metrics, log, pressure, pinsWanted: (rec) => pins.wanted(rec), erasures: erasures.fence },
     { expireAfter: parseDuration(config.tierExpireAfter)!, scanIntervalMs: config.tierScanIntervalMs, ...(config.tierLeaseMs && { leaseMs: config.tierLeaseMs }), ...overrides.tiers },
   );
   const filters = createFilterService({
-    store: {
-      get: (id) => filterStore.get(fkey(id)),
-      update: (id, fn) => filterStore.update(fkey(id), fn),
-      delete: (id) => filterStore.delete(fkey(id)),
-      values: () => filterStore.values(),
-      peek: (id) => filterStore.cached(fkey(id)),
-      onChange: (listener) => filterStore.onChange((key, doc) => listener(Buffer.from(key, 'base64url').toString('utf8'), doc)),
-    },
+    store: filterDocs,
+    pins,
     tiers,
     registry,
     log,

@@ -553,7 +553,7 @@ export interface paths {
         };
         /**
          * Sources per tier, the hot tier's Redis memory and largest sources, restores running, expiring soon, recent transitions
-         * @description Everything but the hot tier's sizes comes from the registry (no store call). Sizes are read from Redis in pipelines of at most 100 short commands (ZCARD, SMEMBERS, MEMORY USAGE ... SAMPLES 5), so lookups are never held up behind them, and reused for 10 s. Scope: lookup (admin implies all). Scope: lookup (admin implies all).
+         * @description Everything but the hot tier's sizes comes from the registry's summary, maintained as sources change (no store call, no scan). Sizes are read from Redis in pipelines of at most 100 short commands (ZCARD, SMEMBERS, MEMORY USAGE ... SAMPLES 5), so lookups are never held up behind them; a measurement is answered for 10 s or 20 times as long as it took, whichever is longer, while the next one runs (only the first request waits for one). Scope: lookup (admin implies all). Scope: lookup (admin implies all).
          */
         get: operations["getOverview"];
         put?: never;
@@ -3995,7 +3995,7 @@ export interface operations {
                             measuredSources: number;
                             /**
                              * Format: date-time
-                             * @description when the hot tier was measured (a measurement is reused for 10 s)
+                             * @description when the hot tier was measured (a measurement is reused for 10 s, or 20 times as long as it took)
                              */
                             measuredAt: string;
                             /** @description the hot sources taking the most memory, largest first */

@@ -1,5 +1,7 @@
 import type { FilterPlan } from './filter/program.js';
 import type { TagRef } from './filter/grammar.js';
+import type { SourcesSummary } from './overview.js';
+import type { ExpiringCursor } from './tiers/expiring.js';
 
 /**
  * The interaction event types (README, "Event format"); `send` is Braze's "received", `machine_open` an
@@ -173,10 +175,37 @@ export interface SourceRegistry {
    * or undefined for no change; it is re-run on conflicting writes, so it must be pure.
    */
   update(source: SourceRef, fn: (rec: SourceRecord | null) => SourceRecord | undefined): Promise<{ record: SourceRecord | null; changed: boolean }>;
-  /** Every record, as mirrored by this process (eventually consistent, within milliseconds). */
+  /**
+   * Every record, as mirrored by this process (eventually consistent, within milliseconds).
+   * Mirrored records are compact (core mirrorRecord): their `transitions` hold only the notices
+   * still to publish; get() reads the whole record. A copy of the mirror: O(sources).
+   */
   list(): SourceRecord[];
-  /** One record from the mirror, without a round trip (undefined when the mirror has none). */
+  /** One record from the mirror, without a round trip (undefined when the mirror has none); compact as list()'s. */
   peek(source: SourceRef): SourceRecord | undefined;
+  /** Records in the mirror. */
+  size(): number;
+  /**
+   * Mirrored records in source-name order (`campaign:…` before `canvas:…`, then by id), from the
+   * first after `after`; from a maintained index, O(log sources) to start. Not to be held
+   * across an await (the index moves with the mirror).
+   */
+  inOrder(after?: SourceRef): IterableIterator<SourceRecord>;
+  /** The mirrored records in `tier` when it is one few sources are in (restoring, demoting); undefined for the others. */
+  inTier(tier: Tier): SourceRecord[] | undefined;
+  /** The mirrored records carrying `tag` (of either kind), in no particular order. */
+  taggedRecords(tag: string): SourceRecord[];
+  /** The sources whose `pinnedBy` holds `filterId`, from the mirror, in no particular order. */
+  pinned(filterId: string): SourceRef[];
+  /**
+   * The expiry preview's records (core expiringSources: hot, unpinned, expiring by `until`)
+   * soonest first, ties by source name, after `after`; from a maintained index.
+   */
+  expiring(until: number, after?: ExpiringCursor): IterableIterator<SourceRecord>;
+  /** How many records expiring(until) yields, in O(sources / 512). */
+  countExpiring(until: number): number;
+  /** summarizeSources over every record, maintained as changes arrive (core SourcesSummaryIndex): no scan. */
+  summary(now: number, transitions: number): SourcesSummary;
   /**
    * The sources carrying a tag (of the tag's kind, when it names one), from the mirror without a
    * round trip, in no particular order: what a tag leaf stands for when a lookup runs.

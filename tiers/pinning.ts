@@ -53,6 +53,64 @@ export function pinsWanted(docs: Iterable<FilterDoc>, rec: SourceRecord): string
 }
 
 /**
+ * Which filters pin what, maintained from the filter store's changes (README, "Sources at
+ * scale"): `wanted(rec)` answers pinsWanted(store.values(), rec) in O(the record's pins and
+ * tags), not O(filters), so a registry change costs the same with 2,000 filters as with none.
+ * Create it before anything else listens to the store: it must see a change first.
+ */
+export function createPinIndex(store: Pick<FilterStore, 'values' | 'onChange'>) {
+  const docs = new Map<string, FilterDoc>();
+  /** `campaign:A` -> ids of the filters naming it. */
+  const byName = new Map<string, Set<string>>();
+  /** tag -> filter id -> that filter's tag leaves of the tag (with or without a kind). */
+  const byTag = new Map<string, Map<string, TagRef[]>>();
+  const put = (id: string, doc: FilterDoc | null) => {
+    const old = docs.get(id);
+    if (old) {
+      for (const n of old.sources) {
+        const ids = byName.get(n)!;
+        ids.delete(id);
+        if (ids.size === 0) byName.delete(n);
+      }
+      for (const t of old.tags ?? []) {
+        const ids = byTag.get(t.tag)!;
+        ids.delete(id);
+        if (ids.size === 0) byTag.delete(t.tag);
+      }
+      docs.delete(id);
+    }
+    if (!doc) return;
+    docs.set(id, doc);
+    for (const n of doc.sources) {
+      let ids = byName.get(n);
+      if (!ids) byName.set(n, (ids = new Set()));
+      ids.add(id);
+    }
+    for (const t of doc.tags ?? []) {
+      let ids = byTag.get(t.tag);
+      if (!ids) byTag.set(t.tag, (ids = new Map()));
+      ids.set(id, [...(ids.get(id) ?? []), t]);
+    }
+  };
+  for (const doc of store.values()) put(doc.id, doc);
+  store.onChange(put);
+  return {
+    /** As pinsWanted(store.values(), rec): pins of filters this process does not know kept, then those of the ones it knows. */
+    wanted(rec: SourceRecord): string[] {
+      const out = rec.pinnedBy.filter((f) => !docs.has(f));
+      const pins = new Set(byName.get(sourceName(rec)));
+      for (const tag of rec.tags) {
+        for (const [id, leaves] of byTag.get(tag) ?? []) if (leaves.some((t) => carriesTag(t, rec.kind, rec.tags))) pins.add(id);
+      }
+      out.push(...pins);
+      return out.sort();
+    },
+  };
+}
+
+export type PinIndex = ReturnType<typeof createPinIndex>;
+
+/**
  * Active retargeting filters: registering one pins every source it names and every source
  * carrying one of its tag leaves' tags (restoring expired ones at once); replacing it unpins
  * sources it no longer stands for; deleting it unpins all. Tag changes move pins with them: in
@@ -62,10 +120,11 @@ export function pinsWanted(docs: Iterable<FilterDoc>, rec: SourceRecord): string
  * Throws FilterError (with the path of the bad node) for filters outside the grammar.
  */
 export function createFilterService(
-  deps: { store: FilterStore; tiers: TierManager; registry: SourceRegistry; log: Logger; /** The `filters` limit (default LIMIT_DEFAULTS). */ maxFilters?: number },
+  deps: { store: FilterStore; tiers: TierManager; registry: SourceRegistry; log: Logger; pins?: PinIndex; /** The `filters` limit (default LIMIT_DEFAULTS). */ maxFilters?: number },
   now: () => number = Date.now,
 ) {
   const { store, tiers, registry } = deps;
+  const pins = deps.pins ?? createPinIndex(store);
   const log = deps.log.child({ module: 'tiers.pinning' });
   /** Parsed filters by id, with the mirrored document they were parsed from (a new one per version). */
   const parsed = new Map<string, { doc: FilterDoc; filter: Filter }>();
@@ -78,14 +137,16 @@ export function createFilterService(
   const shown = (doc: FilterDoc): FilterDoc => ({ ...doc, sources: standsFor(doc) });
 
   const differs = (rec: SourceRecord) => {
-    const want = pinsWanted(store.values(), rec);
+    const want = pins.wanted(rec);
     return want.length !== rec.pinnedBy.length || want.some((f) => !rec.pinnedBy.includes(f));
   };
 
-  /** Repins every source (of this process's mirror, and `also`) a filter pins or pinned. */
+  /**
+   * Repins every source a filter pins or pinned (by the registry's indexes: those it names,
+   * carrying its tags, or pinned by it in this process's mirror) and `also`.
+   */
   async function repinFor(id: string, doc: FilterDoc, also: readonly string[] = []): Promise<void> {
-    const names = new Set(also);
-    for (const rec of registry.list()) if (rec.pinnedBy.includes(id) || pinsSource(doc, rec)) names.add(sourceName(rec));
+    const names = new Set([...also, ...standsFor(doc), ...registry.pinned(id).map(sourceName)]);
     for (const name of names) await tiers.repin(toRef(name));
   }
 
@@ -141,7 +202,7 @@ export function createFilterService(
       if (!cur) return false;
       await store.delete(id);
       // Filters this process does not know keep their pins (pinsWanted), so this one's go by name.
-      const pinned = registry.list().filter((r) => r.pinnedBy.includes(id)).map(sourceName);
+      const pinned = registry.pinned(id).map(sourceName);
       await tiers.unpin(id, [...new Set([...cur.doc.sources, ...pinned])].map(toRef));
       return true;
     },
@@ -168,7 +229,7 @@ export function createFilterService(
       store.onChange((id, doc) => {
         if (doc) run('repin', () => repinFor(id, doc));
         else {
-          const pinned = registry.list().filter((r) => r.pinnedBy.includes(id));
+          const pinned = registry.pinned(id);
           if (pinned.length) run('unpin', () => tiers.unpin(id, pinned));
         }
       });

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { addDuration, expiringSources, MAX_WITHIN, parseDuration, sourceName, type ExpiringCursor } from '../../core/index.js';
+import { addDuration, MAX_WITHIN, parseDuration, sourceName, type ExpiringCursor, type SourceRecord } from '../../core/index.js';
 import type { AppDeps } from '../app.js';
 import { ApiError } from '../errors.js';
 import { answer, cursorAnswer, pageLimit, timeString } from '../schemas.js';
@@ -64,7 +64,9 @@ export function expiringRoutes(app: FastifyInstance, deps: AppDeps): void {
       const d = parseDuration(within);
       if (!d) throw new ApiError('invalid_request', `within: "${within}" is not an ISO-8601 duration such as P7D`);
       if (!(addDuration(0, d) <= MAX_WITHIN_MS)) throw new ApiError('invalid_request', `within: must be at most ${MAX_WITHIN}`);
-      const all = expiringSources(deps.registry.list(), addDuration(Date.now(), d), cursor ? fromCursor(cursor) : undefined);
+      // From the registry's expiry index: limit + 1 records read, whatever the number of sources.
+      const all: SourceRecord[] = [];
+      for (const r of deps.registry.expiring(addDuration(Date.now(), d), cursor ? fromCursor(cursor) : undefined)) if (all.push(r) > limit) break;
       const page = all.slice(0, limit);
       const items = page.map((r) => ({
         source: sourceName(r),

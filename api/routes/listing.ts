@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { sourceName, type SourceKind, type SourceRecord, type Tier } from '../../core/index.js';
+import { sourceName, type SourceKind, type SourceRecord, type SourceRef, type SourceRegistry, type Tier } from '../../core/index.js';
 import type { AppDeps } from '../app.js';
 import { ApiError } from '../errors.js';
 import { answer, cursorAnswer, idString, pageLimit, ref, sourceKind, tier } from '../schemas.js';
@@ -18,24 +18,63 @@ interface Query {
   cursor?: string;
 }
 
+/** A set of candidates at most this large is sorted for a page; a larger one is found by walking the name index instead. */
+export const MAX_SORTED = 10_000;
+
 const cursorOf = (name: string) => Buffer.from(name, 'utf8').toString('base64url');
-const fromCursor = (c: string) => {
+const fromCursor = (c: string): SourceRef => {
   const name = Buffer.from(c, 'base64url').toString('utf8');
-  if (!/^(campaign|canvas):/.test(name)) throw new ApiError('invalid_request', 'cursor: not a cursor this listing returned');
-  return name;
+  const m = /^(campaign|canvas):/.exec(name);
+  if (!m) throw new ApiError('invalid_request', 'cursor: not a cursor this listing returned');
+  return { kind: m[1] as SourceKind, id: name.slice(m[0].length) };
 };
+/** Source-name order, without building the names. */
+const byName = (a: SourceRef, b: SourceRef) => (a.kind < b.kind ? -1 : a.kind > b.kind ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
 /** Whether a record passes the listing's filters; `needle` is the search text in lower case. */
-function matches(r: SourceRecord, q: Query, needle: string): boolean {
+function matches(r: SourceRecord, q: Pick<Query, 'kind' | 'tier' | 'status' | 'tag'>, needle: string): boolean {
   if ((q.kind && r.kind !== q.kind) || (q.tier && r.tier !== q.tier) || (q.status && r.status !== q.status)) return false;
   if (q.tag && !r.tags.includes(q.tag)) return false;
   return !needle || r.id.toLowerCase().includes(needle) || (r.name ?? '').toLowerCase().includes(needle);
 }
 
 /**
+ * Up to `n` mirrored records that pass the filters, after `after`, in source-name order. When a
+ * tag or a tier few sources are in (restoring, demoting) leaves at most MAX_SORTED candidates,
+ * those are filtered and sorted; otherwise the registry's name index is walked from the cursor
+ * (from the kind's first source) until `n` pass. The walk reads about n x sources / matching
+ * records: a page of a filter most sources pass reads about n; a search (`q`) for a rare text
+ * reads every source after the cursor (bench/README.md, "sources").
+ */
+export function pageOf(registry: SourceRegistry, q: Pick<Query, 'kind' | 'tier' | 'status' | 'tag'>, needle: string, after: SourceRef | undefined, n: number): SourceRecord[] {
+  const sets = [q.tag === undefined ? undefined : registry.taggedRecords(q.tag), q.tier && registry.inTier(q.tier)].filter((x): x is SourceRecord[] => !!x);
+  const fewest = sets.sort((a, b) => a.length - b.length)[0];
+  if (fewest && fewest.length <= MAX_SORTED) {
+    return fewest.filter((r) => matches(r, q, needle) && (!after || byName(r, after) > 0)).sort(byName).slice(0, n);
+  }
+  let from = after;
+  if (q.kind && (!from || from.kind < q.kind)) from = { kind: q.kind, id: '' };
+  const out: SourceRecord[] = [];
+  for (const r of registry.inOrder(from)) {
+    if (q.kind && r.kind !== q.kind) break;
+    if (matches(r, q, needle) && out.push(r) === n) break;
+  }
+  return out;
+}
+
+/**
+ * The whole records of a page of mirrored ones (the mirror holds no audit trails), one KV read
+ * each, all at once; one deleted meanwhile is left out.
+ */
+export async function wholeRecords(registry: SourceRegistry, page: readonly SourceRecord[]): Promise<SourceRecord[]> {
+  return (await Promise.all(page.map((r) => registry.get(r)))).filter((r): r is SourceRecord => r !== null);
+}
+
+/**
  * GET /v1/sources: campaigns and canvases in one listing, filtered and searched, in source-name
  * order (`campaign:…` before `canvas:…`, then by id), paged by cursor. Filtering reads the
- * registry's mirror (no store call); the page's counts cost one ClickHouse query and one
+ * registry's mirror and its indexes (pageOf: no sort of every source); the page's records are
+ * read whole from the registry (in parallel), its counts cost one ClickHouse query and one
  * pipelined Redis read.
  */
 export function listingRoutes(app: FastifyInstance, deps: AppDeps): void {
@@ -75,16 +114,10 @@ export function listingRoutes(app: FastifyInstance, deps: AppDeps): void {
       const { limit = 100, cursor } = req.query;
       const after = cursor ? fromCursor(cursor) : undefined;
       const needle = (req.query.q ?? '').trim().toLowerCase();
-      const all: { name: string; rec: SourceRecord }[] = [];
-      for (const rec of deps.registry.list()) {
-        if (!matches(rec, req.query, needle)) continue;
-        const name = sourceName(rec);
-        if (after === undefined || name > after) all.push({ name, rec });
-      }
-      all.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-      const page = all.slice(0, limit);
-      const items = await statesOf(deps, page.map((p) => p.rec));
-      return { items, cursor: all.length > limit ? cursorOf(page[page.length - 1]!.name) : null };
+      const found = pageOf(deps.registry, req.query, needle, after, limit + 1);
+      const page = found.slice(0, limit);
+      const items = await statesOf(deps, await wholeRecords(deps.registry, page));
+      return { items, cursor: found.length > limit ? cursorOf(sourceName(page[page.length - 1]!)) : null };
     },
   );
 }

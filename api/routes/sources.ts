@@ -1,9 +1,10 @@
 import type { FastifyInstance } from 'fastify';
-import { LIMIT_DEFAULTS, LimitError, MAX_TAGS_LIMIT, type Limits, type SourceKind, type SourceRecord, type SourceRef, parseTime } from '../../core/index.js';
+import { LIMIT_DEFAULTS, LimitError, MAX_TAGS_LIMIT, type Limits, type SourceKind, type SourceRecord, type SourceRef, type Tier, parseTime } from '../../core/index.js';
 import { removeSource, TierError, type Lifecycle } from '../../tiers/index.js';
 import type { AppDeps } from '../app.js';
 import { ApiError } from '../errors.js';
 import { sourceState, statesOf } from '../state.js';
+import { pageOf, wholeRecords } from './listing.js';
 import { answer, cursorAnswer, idParams, idString, pageLimit, ref, timeValue } from '../schemas.js';
 import { parseSources } from './users.js';
 
@@ -112,14 +113,11 @@ export function sourceRoutes(app: FastifyInstance, deps: AppDeps): void {
         const { tier, status, tag, limit = 100, cursor } = req.query;
         const after = cursor ? fromCursor(cursor) : undefined;
         // Ordered by id: a cursor is the last id returned, so pages stay stable as sources come and go.
-        const all = deps.registry
-          .list()
-          .filter((r) => r.kind === kind && (!tier || r.tier === tier) && (!status || r.status === status) && (!tag || r.tags.includes(tag)))
-          .filter((r) => after === undefined || r.id > after)
-          .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-        const page = all.slice(0, limit);
-        const items = await statesOf(deps, page);
-        return { items, cursor: all.length > limit ? cursorOf(page[page.length - 1]!.id) : null };
+        // From the registry's indexes, as GET /v1/sources pages (listing.ts pageOf).
+        const found = pageOf(deps.registry, { kind, tier: tier as Tier | undefined, status: status as 'active' | 'stopped' | undefined, tag }, '', after === undefined ? undefined : { kind, id: after }, limit + 1);
+        const page = found.slice(0, limit);
+        const items = await statesOf(deps, await wholeRecords(deps.registry, page));
+        return { items, cursor: found.length > limit ? cursorOf(page[page.length - 1]!.id) : null };
       },
     );
 

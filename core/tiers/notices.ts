@@ -82,3 +82,26 @@ export class UnpublishableNoticeError extends Error {
   override name = 'UnpublishableNoticeError';
   readonly code = 'invalid_subject';
 }
+
+/** One empty list shared by every mirrored record that has none (a million records, one array). */
+const NONE: never[] = Object.freeze([]) as unknown as never[];
+
+/**
+ * The record as a registry's mirror keeps it (README, "Sources at scale"): every field but the
+ * audit trail, cut to the notices still to publish (with the last one published before them, for
+ * their `previous`), so `pendingNotices` answers of it as of the whole record; usually nothing.
+ * Empty lists are one shared frozen array. A few hundred bytes a source instead of kilobytes
+ * (bench/README.md, "sources").
+ */
+export function mirrorRecord(rec: SourceRecord): SourceRecord {
+  const from = markedIndex(rec, rec.notified);
+  const pending = from < rec.transitions.length - 1;
+  // A spread, not a list of fields: a field the record gains is kept without a change here.
+  return {
+    ...rec,
+    tags: rec.tags.length ? rec.tags : NONE,
+    pinnedBy: rec.pinnedBy.length ? rec.pinnedBy : NONE,
+    transitions: pending ? rec.transitions.slice(Math.max(0, from)) : NONE,
+    notified: pending ? rec.notified ?? null : null,
+  };
+}

@@ -16,12 +16,13 @@ export class KvDocStore<T> {
   /** The revision each key's mirrored value (or deletion) comes from: older news is ignored. */
   private readonly revisions = new Map<string, number>();
   private watcher: QueuedIterator<KvEntry> | undefined;
-  private listeners: ((key: string, doc: T | null) => void)[] = [];
+  private listeners: ((key: string, doc: T | null, before: T | undefined) => void)[] = [];
   /** The last revision the watch delivered, and who waits for a later one (sync). */
   private watched = 0;
   private waiting: { revision: number; resolve: () => void }[] = [];
 
-  private constructor(readonly kv: KV) {}
+  /** `keep`: what the mirror holds of each document (default the document itself). */
+  private constructor(readonly kv: KV, private readonly keep: (doc: T) => T) {}
 
   /**
    * Opens (creating it if missing) the bucket, with `replicas` copies on a NATS cluster.
@@ -37,9 +38,9 @@ export class KvDocStore<T> {
    * npm run test:clusters). The same could skip a restore asked for an expired source that a
    * stale read showed hot. Leader reads: 0 of 300, no slower (311 ms direct, 277 ms leader).
    */
-  static async open<T>(js: JetStreamClient, bucket: string, replicas = 1): Promise<KvDocStore<T>> {
+  static async open<T>(js: JetStreamClient, bucket: string, replicas = 1, keep: (doc: T) => T = (doc) => doc): Promise<KvDocStore<T>> {
     const kv = await js.views.kv(bucket, { history: 1, storage: StorageType.File, replicas, allow_direct: false });
-    return new KvDocStore<T>(kv);
+    return new KvDocStore<T>(kv, keep);
   }
 
   /** Starts mirroring every document; resolves once the initial values are in. */
@@ -65,17 +66,21 @@ export class KvDocStore<T> {
   private mirrorValue(key: string, doc: T | null, revision: number): void {
     if (revision <= (this.revisions.get(key) ?? 0)) return;
     this.revisions.set(key, revision);
-    if (doc) this.mirror.set(key, doc);
+    const before = this.mirror.get(key);
+    if (doc) this.mirror.set(key, this.keep(doc));
     else this.mirror.delete(key);
-    for (const l of this.listeners) l(key, doc);
+    for (const l of this.listeners) l(key, doc, before);
   }
 
-  /** Called for every change the mirror sees (own and other processes' writes), once per revision. */
-  onChange(listener: (key: string, doc: T | null) => void): void {
+  /**
+   * Called for every change the mirror sees (own and other processes' writes), once per
+   * revision, with the whole document (null: deleted) and what the mirror held before it.
+   */
+  onChange(listener: (key: string, doc: T | null, before: T | undefined) => void): void {
     this.listeners.push(listener);
   }
 
-  /** The mirrored documents (eventually consistent; use get() for a fresh read). */
+  /** The mirrored documents, as `keep` cut them (eventually consistent; use get() for a fresh read). */
   values(): IterableIterator<T> {
     return this.mirror.values();
   }

@@ -1,6 +1,19 @@
 import type { JetStreamClient } from 'nats';
-import { type SourceRecord, type SourceRef, type SourceRegistry, type TagRef, carriesTag, newSourceRecord } from '../../core/index.js';
+import {
+  type ExpiringCursor, type SourceRecord, type SourceRef, type SourceRegistry, type SourcesSummary, type TagRef, type Tier,
+  SourcesSummaryIndex, carriesTag, mirrorRecord, newSourceRecord,
+} from '../../core/index.js';
 import { KvDocStore } from './kv-store.js';
+import { SortedList } from './sorted-list.js';
+
+/** Source-name order (`campaign:…` before `canvas:…`, then by id), without building the names. */
+const byName = (a: SourceRef, b: SourceRef) => (a.kind < b.kind ? -1 : a.kind > b.kind ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+/** The expiry preview's order: soonest first, then by source name. */
+const byExpiry = (a: SourceRecord, b: SourceRecord) => a.expiresAt! - b.expiresAt! || byName(a, b);
+/** In the expiry preview (core expiringSources): hot, with an expiry, unpinned. */
+const expires = (r: SourceRecord | undefined): r is SourceRecord => !!r && r.tier === 'hot' && r.expiresAt !== null && r.pinnedBy.length === 0;
+/** Tiers few sources are in at a time, each kept as a set (a listing of one of them costs no walk). */
+const FEW: readonly Tier[] = ['restoring', 'demoting'];
 
 /** KV keys allow `[-/_=.A-Za-z0-9]`; source ids may hold `:`, so the id is base64url-encoded. */
 export function registryKey(source: SourceRef): string {
@@ -11,40 +24,62 @@ export function registryKey(source: SourceRef): string {
  * The source registry in the NATS KV bucket `<ns>_sources`: durable (file storage), shared by
  * every engine process, compare-and-set on revisions so two processes never both make the
  * same transition, and mirrored in memory for scans and listings.
+ *
+ * The mirror keeps compact records (core mirrorRecord: no audit trail) and, maintained on each
+ * change so that no answer scans it (README, "Sources at scale"): the overview's summary, the
+ * records in source-name order, the expiry preview's order, the sets of the few restoring and
+ * demoting sources, and the sources by tag and by pinning filter.
  */
 export class NatsKvRegistry implements SourceRegistry {
+  /** Keys this process created and the mirror does not show yet. */
   private readonly known = new Set<string>();
   /** tag -> KV key -> the mirrored record carrying it: tag leaves resolve without a scan. */
   private readonly byTag = new Map<string, Map<string, SourceRecord>>();
-  private readonly tagsOf = new Map<string, string[]>();
+  /** filter id -> KV key -> the mirrored record it pins. */
+  private readonly byPin = new Map<string, Map<string, SourceRecord>>();
+  private readonly byTier = new Map<Tier, Map<string, SourceRecord>>(FEW.map((t) => [t, new Map()]));
+  private readonly ordered = new SortedList<SourceRecord>(byName);
+  private readonly expiry = new SortedList<SourceRecord>(byExpiry);
+  private readonly summaryIndex = new SourcesSummaryIndex();
 
   private constructor(readonly store: KvDocStore<SourceRecord>, private readonly now: () => number) {
-    store.onChange((key, rec) => this.index(key, rec));
+    store.onChange((key, rec, before) => this.index(key, rec, before));
   }
 
   static async open(js: JetStreamClient, namespace: string, now: () => number = Date.now, replicas = 1): Promise<NatsKvRegistry> {
-    const store = await KvDocStore.open<SourceRecord>(js, `${namespace}_sources`, replicas);
+    const store = await KvDocStore.open<SourceRecord>(js, `${namespace}_sources`, replicas, mirrorRecord);
     const registry = new NatsKvRegistry(store, now);
     await store.startMirror();
     return registry;
   }
 
-  private index(key: string, rec: SourceRecord | null): void {
-    // A deleted source is created again by its next event.
-    if (!rec) this.known.delete(key);
-    for (const tag of this.tagsOf.get(key) ?? []) {
-      const keys = this.byTag.get(tag)!;
-      keys.delete(key);
-      if (keys.size === 0) this.byTag.delete(tag);
+  /** Moves one record in every index: `before` and the mirror's new record are compact, `doc` whole. */
+  private index(key: string, doc: SourceRecord | null, before: SourceRecord | undefined): void {
+    const rec = doc ? this.store.cached(key)! : null;
+    this.known.delete(key);
+    const move = (index: Map<string, Map<string, SourceRecord>>, was: readonly string[], now: readonly string[]) => {
+      for (const k of was) {
+        const keys = index.get(k);
+        keys?.delete(key);
+        if (keys?.size === 0) index.delete(k);
+      }
+      for (const k of now) {
+        let keys = index.get(k);
+        if (!keys) index.set(k, (keys = new Map()));
+        keys.set(key, rec!);
+      }
+    };
+    move(this.byTag, before?.tags ?? [], rec?.tags ?? []);
+    move(this.byPin, before?.pinnedBy ?? [], rec?.pinnedBy ?? []);
+    for (const [tier, keys] of this.byTier) {
+      if (rec?.tier === tier) keys.set(key, rec);
+      else keys.delete(key);
     }
-    const tags = rec?.tags ?? [];
-    for (const tag of tags) {
-      let keys = this.byTag.get(tag);
-      if (!keys) this.byTag.set(tag, (keys = new Map()));
-      keys.set(key, rec!);
-    }
-    if (tags.length) this.tagsOf.set(key, tags);
-    else this.tagsOf.delete(key);
+    if (rec) this.ordered.insert(rec);
+    else if (before) this.ordered.remove(before);
+    if (expires(before)) this.expiry.remove(before);
+    if (expires(rec ?? undefined)) this.expiry.insert(rec!);
+    this.summaryIndex.apply(before, rec, doc?.transitions);
   }
 
   tagged(tag: TagRef): SourceRef[] {
@@ -59,7 +94,8 @@ export class NatsKvRegistry implements SourceRegistry {
         const key = registryKey(source);
         if (this.known.has(key) || this.store.cached(key)) return;
         await this.store.create(key, newSourceRecord(source, this.now()));
-        this.known.add(key);
+        // Until the mirror shows it (ours is mirrored at once; one created elsewhere comes by the watch).
+        if (!this.store.cached(key)) this.known.add(key);
       }),
     );
   }
@@ -82,11 +118,49 @@ export class NatsKvRegistry implements SourceRegistry {
   }
 
   size(): number {
-    return this.store.size;
+    return this.ordered.size;
   }
 
   async remove(source: SourceRef, allow: (rec: SourceRecord) => void): Promise<SourceRecord | null> {
     return this.store.deleteIf(registryKey(source), allow);
+  }
+
+  inOrder(after?: SourceRef): IterableIterator<SourceRecord> {
+    return this.ordered.from(after && ({ kind: after.kind, id: after.id } as SourceRecord));
+  }
+
+  inTier(tier: Tier): SourceRecord[] | undefined {
+    const keys = this.byTier.get(tier);
+    return keys && [...keys.values()];
+  }
+
+  taggedRecords(tag: string): SourceRecord[] {
+    return [...(this.byTag.get(tag)?.values() ?? [])];
+  }
+
+  pinned(filterId: string): SourceRef[] {
+    return [...(this.byPin.get(filterId)?.values() ?? [])].map((r) => ({ kind: r.kind, id: r.id }));
+  }
+
+  *expiring(until: number, after?: ExpiringCursor): IterableIterator<SourceRecord> {
+    let from: SourceRecord | undefined;
+    if (after) {
+      const colon = after.source.indexOf(':');
+      from = { kind: after.source.slice(0, colon), id: after.source.slice(colon + 1), expiresAt: after.expiresAt } as SourceRecord;
+    }
+    for (const r of this.expiry.from(from)) {
+      if (r.expiresAt! > until) return;
+      yield r;
+    }
+  }
+
+  countExpiring(until: number): number {
+    // Past every expiry at `until`: the first item with a later one, or the end.
+    return this.expiry.rank({ kind: '\uffff', id: '', expiresAt: until } as unknown as SourceRecord);
+  }
+
+  summary(now: number, transitions: number): SourcesSummary {
+    return this.summaryIndex.summary(now, transitions);
   }
 
   onChange(listener: (rec: SourceRecord | null) => void): void {
