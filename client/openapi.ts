@@ -564,6 +564,66 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Publish tierstream events: each checked as on NATS, answered once JetStream stored it
+         * @description Events in the format of README "Event format", at most 1000 per request. Nats-Msg-Id is the event's id. Scope: ingest (admin implies all).
+         */
+        post: operations["ingestEvents"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/ingest/braze-currents": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Braze Currents' Custom HTTP connector: its batches, mapped by README's table
+         * @description A 2xx only once every mapped event is stored; events with no tierstream meaning are counted and skipped. Idempotent by the Currents `id`. Scope: ingest (admin implies all).
+         */
+        post: operations["ingestBrazeCurrents"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/ingest/segment": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Segment track calls (email and push specs, Braze's Segment export), mapped by README's table
+         * @description One call, or Segment's batch {"batch": [call, ...]} of at most 1000. Idempotent by messageId; other calls and events are counted and skipped. Scope: ingest (admin implies all).
+         */
+        post: operations["ingestSegment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -4060,6 +4120,363 @@ export interface operations {
             };
             /** @description forbidden: the key lacks the route's scope */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description rate_limited: more requests per second than the limit (header Retry-After) */
+            429: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description internal_error: a bug or an unexpected failure; details are in the log */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description store_unavailable: Redis, ClickHouse or NATS did not answer in time (header Retry-After: 1) */
+            503: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    ingestEvents: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description tierstream events */
+                    events: unknown[];
+                };
+            };
+        };
+        responses: {
+            /** @description each event stored, a duplicate, rejected (with its code) or skipped */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        stored: number;
+                        duplicates: number;
+                        rejected: number;
+                        skipped: number;
+                        /** @description skipped events by their foreign type or name */
+                        skippedByName: {
+                            [key: string]: number;
+                        };
+                        results: {
+                            /** @description the event's position in the request's array */
+                            index: number;
+                            /** @description the event's id as sent (Braze's `id`, Segment's `messageId`) */
+                            id?: string;
+                            /**
+                             * @description stored: JetStream stored it; duplicate: JetStream already held an event of this message id; rejected: see `error`; skipped: no tierstream meaning (`name`)
+                             * @enum {string}
+                             */
+                            status: "stored" | "duplicate" | "rejected" | "skipped";
+                            /** @description rejected: the code, as a dead letter would carry it (docs/errors.md) */
+                            error?: string;
+                            message?: string;
+                            /** @description skipped: the foreign event type or name */
+                            name?: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description invalid_request: a body, query or parameter breaks its schema */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description unauthorized: keys are configured and there is no known Bearer key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description forbidden: the key lacks the route's scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description payload_too_large: a body over 1 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description rate_limited: more requests per second than the limit (header Retry-After) */
+            429: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description internal_error: a bug or an unexpected failure; details are in the log */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description store_unavailable: Redis, ClickHouse or NATS did not answer in time (header Retry-After: 1) */
+            503: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    ingestBrazeCurrents: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description Currents events as Braze sends them */
+                    events: unknown[];
+                };
+            };
+        };
+        responses: {
+            /** @description each event stored, a duplicate, rejected (with its code) or skipped */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        stored: number;
+                        duplicates: number;
+                        rejected: number;
+                        skipped: number;
+                        /** @description skipped events by their foreign type or name */
+                        skippedByName: {
+                            [key: string]: number;
+                        };
+                        results: {
+                            /** @description the event's position in the request's array */
+                            index: number;
+                            /** @description the event's id as sent (Braze's `id`, Segment's `messageId`) */
+                            id?: string;
+                            /**
+                             * @description stored: JetStream stored it; duplicate: JetStream already held an event of this message id; rejected: see `error`; skipped: no tierstream meaning (`name`)
+                             * @enum {string}
+                             */
+                            status: "stored" | "duplicate" | "rejected" | "skipped";
+                            /** @description rejected: the code, as a dead letter would carry it (docs/errors.md) */
+                            error?: string;
+                            message?: string;
+                            /** @description skipped: the foreign event type or name */
+                            name?: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description invalid_request: a body, query or parameter breaks its schema */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description unauthorized: keys are configured and there is no known Bearer key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description forbidden: the key lacks the route's scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description payload_too_large: a body over 1 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description rate_limited: more requests per second than the limit (header Retry-After) */
+            429: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description internal_error: a bug or an unexpected failure; details are in the log */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description store_unavailable: Redis, ClickHouse or NATS did not answer in time (header Retry-After: 1) */
+            503: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    ingestSegment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description a Segment call, or {"batch": [...]} */
+        requestBody: {
+            content: {
+                "application/json": {
+                    batch?: unknown[];
+                };
+            };
+        };
+        responses: {
+            /** @description each event stored, a duplicate, rejected (with its code) or skipped */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        stored: number;
+                        duplicates: number;
+                        rejected: number;
+                        skipped: number;
+                        /** @description skipped events by their foreign type or name */
+                        skippedByName: {
+                            [key: string]: number;
+                        };
+                        results: {
+                            /** @description the event's position in the request's array */
+                            index: number;
+                            /** @description the event's id as sent (Braze's `id`, Segment's `messageId`) */
+                            id?: string;
+                            /**
+                             * @description stored: JetStream stored it; duplicate: JetStream already held an event of this message id; rejected: see `error`; skipped: no tierstream meaning (`name`)
+                             * @enum {string}
+                             */
+                            status: "stored" | "duplicate" | "rejected" | "skipped";
+                            /** @description rejected: the code, as a dead letter would carry it (docs/errors.md) */
+                            error?: string;
+                            message?: string;
+                            /** @description skipped: the foreign event type or name */
+                            name?: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description invalid_request: a body, query or parameter breaks its schema */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description unauthorized: keys are configured and there is no known Bearer key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description forbidden: the key lacks the route's scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description payload_too_large: a body over 1 MiB */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -1,5 +1,6 @@
 /** The ingest engine: JetStream in, batches written to history and the hot index, acks out. */
 export { createEngine, ENGINE_DEFAULTS, type Engine, type EngineDeps, type EngineOptions } from './engine.js';
 export { natsNames, ensureStreams, deleteStreams, consumerAckPolicy, isTransientNatsError } from './jetstream.js';
+export { createEventSink } from './event-sink.js';
 export type { LeaseDoc } from './ack-lease.js';
 export type { AckMode } from './acks.js';
