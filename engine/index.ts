@@ -2,5 +2,7 @@
 export { createEngine, ENGINE_DEFAULTS, type Engine, type EngineDeps, type EngineOptions } from './engine.js';
 export { natsNames, ensureStreams, deleteStreams, consumerAckPolicy, isTransientNatsError } from './jetstream.js';
 export { createEventSink } from './event-sink.js';
+export { createDeadLetterStore, replayedBucket } from './dead-letters.js';
+export { DLQ_LIMITS } from './jetstream.js';
 export type { LeaseDoc } from './ack-lease.js';
 export type { AckMode } from './acks.js';

@@ -33,6 +33,9 @@ test('scope ingest: an ingest or admin key may publish, a lookup key may not; an
   const lookup = await a.inject({ method: 'POST', url: '/v1/retargeting/count', headers: { authorization: `Bearer ${INGEST}` }, payload: {} });
   assert.is(lookup.statusCode, 403);
   assert.equal(published, ['send:e1', 'send:e1']);
+  // Dead letters are the admin's: an ingest key may neither read nor replay them.
+  assert.is((await a.inject({ method: 'GET', url: '/v1/dead-letters', headers: { authorization: `Bearer ${INGEST}` } })).statusCode, 403);
+  assert.is((await a.inject({ method: 'POST', url: '/v1/dead-letters/replay', headers: { authorization: `Bearer ${INGEST}` }, payload: { seqs: [1] } })).statusCode, 403);
   await a.close();
 });
 
