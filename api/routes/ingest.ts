@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
   checkEvent, DEFAULT_MAX_FUTURE_MS, mapBrazeCurrentsEvent, mapSegmentCall,
   type EventSink, type Mapped, type PublishOutcome,
@@ -66,7 +66,7 @@ const batchBody = (description: string, field: 'events' | 'batch') => ({
  */
 function eventRate(rate: number) {
   const buckets = new Map<string, { tokens: number; at: number }>();
-  return (req: FastifyRequest, n: number) => {
+  return (req: FastifyRequest, reply: FastifyReply, n: number) => {
     const key = req.apiKey?.id ?? req.ip;
     const now = performance.now();
     const b = buckets.get(key) ?? { tokens: rate, at: now };
@@ -75,7 +75,8 @@ function eventRate(rate: number) {
     if (buckets.size > 10_000) buckets.clear();
     buckets.set(key, b);
     if (n > b.tokens) {
-      const after = Math.ceil((n - b.tokens) / rate);
+      const after = Math.max(1, Math.ceil((n - b.tokens) / rate));
+      reply.header('retry-after', String(after));
       throw new ApiError('rate_limited', `more than ${rate} events per second; retry after ${after} s`);
     }
     b.tokens -= n;
@@ -94,8 +95,8 @@ export function ingestRoutes(app: FastifyInstance, deps: AppDeps): void {
   const take = eventRate(deps.ingestEventsPerSecond ?? DEFAULT_INGEST_RATE);
   const maxFutureMs = deps.maxFutureMs ?? DEFAULT_MAX_FUTURE_MS;
 
-  async function ingest(req: FastifyRequest, mapped: Mapped[]) {
-    take(req, mapped.length);
+  async function ingest(req: FastifyRequest, reply: FastifyReply, mapped: Mapped[]) {
+    take(req, reply, mapped.length);
     const sink: EventSink | undefined = deps.events;
     if (!sink) throw new ApiError('store_unavailable', 'this process does not publish events');
     const now = Date.now();
@@ -154,7 +155,7 @@ export function ingestRoutes(app: FastifyInstance, deps: AppDeps): void {
       `Events in the format of README "Event format", at most ${MAX_INGEST_BATCH} per request. Nats-Msg-Id is the event's id.`,
       batchBody('tierstream events', 'events'),
     ),
-    async (req) => ingest(req, req.body.events.map((event) => ({
+    async (req, reply) => ingest(req, reply, req.body.events.map((event) => ({
       kind: 'event',
       event: event as Record<string, unknown>,
       id: typeof (event as { id?: unknown } | null)?.id === 'string' ? (event as { id: string }).id : undefined,
@@ -169,7 +170,7 @@ export function ingestRoutes(app: FastifyInstance, deps: AppDeps): void {
       'A 2xx only once every mapped event is stored; events with no tierstream meaning are counted and skipped. Idempotent by the Currents `id`.',
       batchBody('Currents events as Braze sends them', 'events'),
     ),
-    async (req) => ingest(req, req.body.events.map(mapBrazeCurrentsEvent)),
+    async (req, reply) => ingest(req, reply, req.body.events.map(mapBrazeCurrentsEvent)),
   );
   app.post<{ Body: Record<string, unknown> }>(
     '/v1/ingest/segment',
@@ -183,9 +184,9 @@ export function ingestRoutes(app: FastifyInstance, deps: AppDeps): void {
         description: 'a Segment call, or {"batch": [...]}',
       },
     ),
-    async (req) => {
+    async (req, reply) => {
       const calls = Array.isArray(req.body.batch) ? req.body.batch : [req.body];
-      return ingest(req, calls.map(mapSegmentCall));
+      return ingest(req, reply, calls.map(mapSegmentCall));
     },
   );
 }
