@@ -22,6 +22,8 @@ export interface Config {
   metricsListen: { host: string; port: number } | undefined;
   apiKeys: ApiKey[] | undefined;
   rateLimitPerSecond: number;
+  /** TIERSTREAM_INGEST_RATE: events per second per key on the HTTP ingestion routes (default 50,000). */
+  ingestEventsPerSecond?: number;
   tierExpireAfter: string;
   tierScanIntervalMs: number;
   role: 'all' | 'engine' | 'api';
@@ -133,6 +135,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
     metricsListen: listen(env, 'TIERSTREAM_METRICS_LISTEN'),
     apiKeys: keys(env.TIERSTREAM_API_KEYS),
     rateLimitPerSecond: int(env, 'TIERSTREAM_RATE_LIMIT', 1, 10_000_000) ?? 5_000,
+    ingestEventsPerSecond: int(env, 'TIERSTREAM_INGEST_RATE', 1, 100_000_000),
     tierExpireAfter,
     tierScanIntervalMs: fixedDurationMs(env.TIER_SCAN_INTERVAL ?? 'PT1M', 'TIER_SCAN_INTERVAL'),
     role,

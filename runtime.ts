@@ -3,7 +3,7 @@ import { pino, type Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.js';
 import { parseDuration, REBUILDING, retrying, withDeadline, type Erasure } from './core/index.js';
-import { createEngine, isTransientNatsError, natsNames, type Engine, type EngineOptions, type LeaseDoc } from './engine/index.js';
+import { createDeadLetterStore, createEngine, createEventSink, isTransientNatsError, natsNames, type Engine, type EngineOptions, type LeaseDoc } from './engine/index.js';
 import { createErasures, createFilterService, createNotifier, createPinIndex, createTierManager, type Erasures, type Notifier, type FilterDoc, type FilterService, type FilterStore, type TierManager, type TierManagerOptions } from './tiers/index.js';
 import { createLookup } from './lookup/index.js';
 import { cachedGathering, createMetrics, serveMetrics, type Metrics, type MetricsServer } from './telemetry/index.js';
@@ -237,6 +237,10 @@ export async function createTierstream(
     ...(config.receiveTimeoutMs && { receiveTimeoutMs: config.receiveTimeoutMs }),
     ...(overrides.metricsText && { metricsText: overrides.metricsText }),
     metricsRoute: !config.metricsListen,
+    events: createEventSink(js, config.namespace),
+    deadLetters: createDeadLetterStore(js, jsm, config.namespace, config.streamReplicas),
+    maxFutureMs: config.maxFutureMs,
+    ...(config.ingestEventsPerSecond && { ingestEventsPerSecond: config.ingestEventsPerSecond }),
   });
   let metricsServer: MetricsServer | undefined;
 

@@ -7,7 +7,7 @@ import { Ajv } from 'ajv';
 import { checkRouteScope, registerAuth, type ApiKey } from './auth.js';
 import type { Logger } from 'pino';
 import type { Metrics } from '../telemetry/index.js';
-import { type History, type HotIndex, type Limits, type Readiness, type SourceIdSets, type SourceRegistry, withDeadline } from '../core/index.js';
+import { type DeadLetterStore, type EventSink, type History, type HotIndex, type Limits, type Readiness, type SourceIdSets, type SourceRegistry, withDeadline } from '../core/index.js';
 import type { Erasures, FilterService, TierManager } from '../tiers/index.js';
 import type { Lookup } from '../lookup/index.js';
 import { API_ERRORS, ApiError, fromDomainError, isStoreUnavailable, type ApiErrorCode } from './errors.js';
@@ -20,6 +20,8 @@ import { expiringRoutes } from './routes/expiring.js';
 import { erasureRoutes } from './routes/erasures.js';
 import { listingRoutes } from './routes/listing.js';
 import { overviewRoutes } from './routes/overview.js';
+import { ingestRoutes } from './routes/ingest.js';
+import { deadLetterRoutes } from './routes/dead-letters.js';
 import { consoleRoutes } from './console.js';
 import { describeRoute, OPENAPI_OPTIONS } from './openapi.js';
 import { SHARED_SCHEMAS } from './schemas.js';
@@ -63,6 +65,14 @@ export interface AppDeps {
    * or stops its body holds a socket for ever.
    */
   receiveTimeoutMs?: number;
+  /** Where POST /v1/events and /v1/ingest/* publish (JetStream); absent: they answer 503. */
+  events?: EventSink;
+  /** The dead-letter stream, for GET /v1/dead-letters and replays; absent: they answer 503. */
+  deadLetters?: DeadLetterStore;
+  /** TIERSTREAM_MAX_FUTURE, ms: events further ahead of now are refused `time_in_future` over HTTP. */
+  maxFutureMs?: number;
+  /** TIERSTREAM_INGEST_RATE: events per second per key on the ingestion routes (default 50,000). */
+  ingestEventsPerSecond?: number;
 }
 
 /** Throws on invalid UTF-8 (an invalid byte, overlong form, encoded surrogate, truncated sequence); a BOM stays and is refused by JSON. */
@@ -213,6 +223,8 @@ export function buildApp(deps: AppDeps, opts: FastifyServerOptions = {}): Fastif
     erasureRoutes(api, deps);
     listingRoutes(api, deps);
     overviewRoutes(api, deps);
+    ingestRoutes(api, deps);
+    deadLetterRoutes(api, deps);
     // The web console (outside /v1: no key, no rate limit; it calls /v1 with the operator's key).
     consoleRoutes(api);
   });

@@ -2,7 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ApiError } from './errors.js';
 
-export const SCOPES = ['lookup', 'restore', 'admin'] as const;
+export const SCOPES = ['lookup', 'restore', 'ingest', 'admin'] as const;
 export type Scope = (typeof SCOPES)[number];
 
 export interface ApiKey {
@@ -20,7 +20,7 @@ const sha256 = (s: string) => createHash('sha256').update(s, 'utf8').digest();
 
 /**
  * Parses TIERSTREAM_API_KEYS: `key:scope,scope;key2:scope`. Keys are at least 16 characters of
- * `[A-Za-z0-9._~+/=-]`; scopes are lookup, restore, admin (admin implies the others).
+ * `[A-Za-z0-9._~+/=-]`; scopes are lookup, restore, ingest, admin (admin implies the others).
  * Only digests are kept in memory.
  */
 export function parseApiKeys(spec: string): ApiKey[] {
@@ -30,7 +30,7 @@ export function parseApiKeys(spec: string): ApiKey[] {
     const key = colon < 0 ? entry : entry.slice(0, colon);
     const scopes = colon < 0 ? [] : entry.slice(colon + 1).split(',').map((s) => s.trim()).filter(Boolean);
     if (!/^[A-Za-z0-9._~+/=-]{16,256}$/.test(key)) throw new ApiKeyError('TIERSTREAM_API_KEYS: each key needs 16 to 256 characters of [A-Za-z0-9._~+/=-]');
-    if (scopes.length === 0) throw new ApiKeyError('TIERSTREAM_API_KEYS: each key needs at least one scope (lookup, restore, admin)');
+    if (scopes.length === 0) throw new ApiKeyError('TIERSTREAM_API_KEYS: each key needs at least one scope (lookup, restore, ingest, admin)');
     for (const s of scopes) if (!(SCOPES as readonly string[]).includes(s)) throw new ApiKeyError(`TIERSTREAM_API_KEYS: unknown scope "${s}"`);
     const digest = sha256(key);
     keys.push({ id: digest.subarray(0, 4).toString('hex'), digest, scopes: new Set(scopes as Scope[]) });

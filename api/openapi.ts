@@ -21,6 +21,7 @@ const TAGS = [
   { name: 'retargeting', description: 'Retargeting lookups: check, count, audience' },
   { name: 'users', description: "A user's interactions, and erasure of a user" },
   { name: 'expiry', description: 'What will expire soon' },
+  { name: 'ingest', description: 'Events over HTTP: tierstream events, Braze Currents, Segment; dead letters' },
   { name: 'health', description: 'Liveness, readiness and metrics (no key)' },
 ];
 

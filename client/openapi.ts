@@ -564,6 +564,106 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Publish tierstream events: each checked as on NATS, answered once JetStream stored it
+         * @description Events in the format of README "Event format", at most 1000 per request. Nats-Msg-Id is the event's id. Scope: ingest (admin implies all).
+         */
+        post: operations["ingestEvents"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/ingest/braze-currents": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Braze Currents' Custom HTTP connector: its batches, mapped by README's table
+         * @description A 2xx only once every mapped event is stored; events with no tierstream meaning are counted and skipped. Idempotent by the Currents `id`. Scope: ingest (admin implies all).
+         */
+        post: operations["ingestBrazeCurrents"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/ingest/segment": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Segment track calls (email and push specs, Braze's Segment export), mapped by README's table
+         * @description One call, or Segment's batch {"batch": [call, ...]} of at most 1000. Idempotent by messageId; other calls and events are counted and skipped. Scope: ingest (admin implies all).
+         */
+        post: operations["ingestSegment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/dead-letters": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The dead letters, oldest first, with code, subject, time and an excerpt
+         * @description Scope: admin (admin implies all). Scope: admin (admin implies all).
+         */
+        get: operations["listDeadLetters"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/dead-letters/replay": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Republish dead letters to the subject they came from (after a fix upstream), and mark them replayed
+         * @description A letter replayed before is not sent again (`already_replayed`); one still bad becomes a new letter. Scope: admin (admin implies all).
+         */
+        post: operations["replayDeadLetters"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -4060,6 +4160,577 @@ export interface operations {
             };
             /** @description forbidden: the key lacks the route's scope */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description rate_limited: more requests per second than the limit (header Retry-After) */
+            429: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description internal_error: a bug or an unexpected failure; details are in the log */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description store_unavailable: Redis, ClickHouse or NATS did not answer in time (header Retry-After: 1) */
+            503: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    ingestEvents: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description tierstream events */
+                    events: unknown[];
+                };
+            };
+        };
+        responses: {
+            /** @description each event stored, a duplicate, rejected (with its code) or skipped */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        stored: number;
+                        duplicates: number;
+                        rejected: number;
+                        skipped: number;
+                        /** @description skipped events by their foreign type or name */
+                        skippedByName: {
+                            [key: string]: number;
+                        };
+                        results: {
+                            /** @description the event's position in the request's array */
+                            index: number;
+                            /** @description the event's id as sent (Braze's `id`, Segment's `messageId`) */
+                            id?: string;
+                            /**
+                             * @description stored: JetStream stored it; duplicate: JetStream already held an event of this message id; rejected: see `error`; skipped: no tierstream meaning (`name`)
+                             * @enum {string}
+                             */
+                            status: "stored" | "duplicate" | "rejected" | "skipped";
+                            /** @description rejected: the code, as a dead letter would carry it (docs/errors.md) */
+                            error?: string;
+                            message?: string;
+                            /** @description skipped: the foreign event type or name */
+                            name?: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description invalid_request: a body, query or parameter breaks its schema */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description unauthorized: keys are configured and there is no known Bearer key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description forbidden: the key lacks the route's scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description payload_too_large: a body over 1 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description rate_limited: more requests per second than the limit (header Retry-After) */
+            429: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description internal_error: a bug or an unexpected failure; details are in the log */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description store_unavailable: Redis, ClickHouse or NATS did not answer in time (header Retry-After: 1) */
+            503: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    ingestBrazeCurrents: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description Currents events as Braze sends them */
+                    events: unknown[];
+                };
+            };
+        };
+        responses: {
+            /** @description each event stored, a duplicate, rejected (with its code) or skipped */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        stored: number;
+                        duplicates: number;
+                        rejected: number;
+                        skipped: number;
+                        /** @description skipped events by their foreign type or name */
+                        skippedByName: {
+                            [key: string]: number;
+                        };
+                        results: {
+                            /** @description the event's position in the request's array */
+                            index: number;
+                            /** @description the event's id as sent (Braze's `id`, Segment's `messageId`) */
+                            id?: string;
+                            /**
+                             * @description stored: JetStream stored it; duplicate: JetStream already held an event of this message id; rejected: see `error`; skipped: no tierstream meaning (`name`)
+                             * @enum {string}
+                             */
+                            status: "stored" | "duplicate" | "rejected" | "skipped";
+                            /** @description rejected: the code, as a dead letter would carry it (docs/errors.md) */
+                            error?: string;
+                            message?: string;
+                            /** @description skipped: the foreign event type or name */
+                            name?: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description invalid_request: a body, query or parameter breaks its schema */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description unauthorized: keys are configured and there is no known Bearer key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description forbidden: the key lacks the route's scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description payload_too_large: a body over 1 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description rate_limited: more requests per second than the limit (header Retry-After) */
+            429: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description internal_error: a bug or an unexpected failure; details are in the log */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description store_unavailable: Redis, ClickHouse or NATS did not answer in time (header Retry-After: 1) */
+            503: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    ingestSegment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description a Segment call, or {"batch": [...]} */
+        requestBody: {
+            content: {
+                "application/json": {
+                    batch?: unknown[];
+                };
+            };
+        };
+        responses: {
+            /** @description each event stored, a duplicate, rejected (with its code) or skipped */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        stored: number;
+                        duplicates: number;
+                        rejected: number;
+                        skipped: number;
+                        /** @description skipped events by their foreign type or name */
+                        skippedByName: {
+                            [key: string]: number;
+                        };
+                        results: {
+                            /** @description the event's position in the request's array */
+                            index: number;
+                            /** @description the event's id as sent (Braze's `id`, Segment's `messageId`) */
+                            id?: string;
+                            /**
+                             * @description stored: JetStream stored it; duplicate: JetStream already held an event of this message id; rejected: see `error`; skipped: no tierstream meaning (`name`)
+                             * @enum {string}
+                             */
+                            status: "stored" | "duplicate" | "rejected" | "skipped";
+                            /** @description rejected: the code, as a dead letter would carry it (docs/errors.md) */
+                            error?: string;
+                            message?: string;
+                            /** @description skipped: the foreign event type or name */
+                            name?: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description invalid_request: a body, query or parameter breaks its schema */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description unauthorized: keys are configured and there is no known Bearer key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description forbidden: the key lacks the route's scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description payload_too_large: a body over 1 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description rate_limited: more requests per second than the limit (header Retry-After) */
+            429: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description internal_error: a bug or an unexpected failure; details are in the log */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description store_unavailable: Redis, ClickHouse or NATS did not answer in time (header Retry-After: 1) */
+            503: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    listDeadLetters: {
+        parameters: {
+            query?: {
+                limit?: number;
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description a page of dead letters */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: {
+                            /** @description the letter's sequence in the dead-letter stream: name it to replay it */
+                            seq: number;
+                            /** @description the Tierstream-Error code (README, "Event format") */
+                            code: string;
+                            /** @description the subject the message was published on */
+                            subject: string;
+                            /**
+                             * Format: date-time
+                             * @description when it was dead-lettered
+                             */
+                            time: string;
+                            /** @description the reason in words */
+                            message: string;
+                            /** @description the payload's size, bytes */
+                            size: number;
+                            /** @description the payload's first 256 characters (invalid UTF-8 shown as U+FFFD) */
+                            excerpt: string;
+                            /**
+                             * Format: date-time
+                             * @description when it was replayed; null if never
+                             */
+                            replayedAt: string | null;
+                        }[];
+                        /** @description pass it back as `cursor` for the next page; null on the last page */
+                        cursor: string | null;
+                    };
+                };
+            };
+            /** @description invalid_request: a body, query or parameter breaks its schema */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description unauthorized: keys are configured and there is no known Bearer key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description forbidden: the key lacks the route's scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description rate_limited: more requests per second than the limit (header Retry-After) */
+            429: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description internal_error: a bug or an unexpected failure; details are in the log */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description store_unavailable: Redis, ClickHouse or NATS did not answer in time (header Retry-After: 1) */
+            503: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    replayDeadLetters: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    seqs: number[];
+                };
+            };
+        };
+        responses: {
+            /** @description what became of each letter */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        results: {
+                            seq: number;
+                            /** @enum {string} */
+                            result: "replayed" | "already_replayed" | "not_found" | "not_an_event_subject";
+                            /**
+                             * Format: date-time
+                             * @description ISO-8601 UTC with milliseconds, e.g. 2026-11-25T10:00:00.000Z
+                             */
+                            replayedAt?: string;
+                            /** @description not_an_event_subject: the subject, outside the events stream */
+                            subject?: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description invalid_request: a body, query or parameter breaks its schema */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description unauthorized: keys are configured and there is no known Bearer key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description forbidden: the key lacks the route's scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description payload_too_large: a body over 1 MiB */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -23,3 +23,7 @@ export * from './tiers/expiring.js';
 export * from './erasure.js';
 export * from './overview.js';
 export * from './limits.js';
+export * from './ingest.js';
+export * from './mappings/mapped.js';
+export * from './mappings/braze-currents.js';
+export * from './mappings/segment.js';

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { AckPolicy, type JetStreamClient, type JetStreamManager } from 'nats';
 import type { Logger } from 'pino';
+import { createDeadLetterLog } from './dead-letter-log.js';
 import { batch } from './operators/batch.js';
 import { decode, type Decoded } from './operators/decode.js';
 import { fromConsumer } from './operators/from-consumer.js';
@@ -176,13 +177,17 @@ export function createEngine(deps: EngineDeps, options: Partial<EngineOptions> &
     rejectDone(err);
   });
 
+  const deadLetterLog = createDeadLetterLog(log);
   const settle = (items: Decoded[]) => {
     let good = 0;
     const msgs = new Array<Decoded['msg']>(items.length);
     for (let i = 0; i < items.length; i++) {
       const d = items[i]!;
       msgs[i] = d.msg;
-      if (d.error) deps.metrics.deadLetters.inc({ code: d.error.code });
+      if (d.error) {
+        deps.metrics.deadLetters.inc({ code: d.error.code });
+        deadLetterLog(d.error.code, d.msg.subject, d.error.message);
+      }
       else good++;
     }
     acker!.settle(msgs, (i) => items[i]!.error !== undefined);

@@ -1,5 +1,5 @@
 import {
-  AckPolicy, DeliverPolicy, RetentionPolicy, StorageType,
+  AckPolicy, DeliverPolicy, DiscardPolicy, RetentionPolicy, StorageType,
   type JetStreamManager, type ConsumerConfig, type StreamConfig,
 } from 'nats';
 
@@ -34,6 +34,13 @@ export interface StreamSetupOptions {
 const nanos = (ms: number) => ms * 1_000_000;
 
 /**
+ * The dead-letter stream's bounds (README, "Dead letters"): 30 days, 1 GiB, a million letters;
+ * past any of them the oldest letters are dropped first (discard old), so a flood of bad
+ * messages never blocks dead-lettering nor fills the disk.
+ */
+export const DLQ_LIMITS = { maxAgeMs: 30 * 24 * 3_600_000, maxBytes: 1024 * 1_048_576, maxMsgs: 1_000_000 } as const;
+
+/**
  * Creates or updates the events stream, the dead-letter stream and the durable engine
  * consumer. Safe to run from several processes at once.
  */
@@ -54,7 +61,10 @@ export async function ensureStreams(jsm: JetStreamManager, opts: StreamSetupOpti
     storage: StorageType.File,
     retention: RetentionPolicy.Limits,
     duplicate_window: nanos(opts.dedupWindowMs),
-    max_age: nanos(30 * 24 * 3_600_000),
+    max_age: nanos(DLQ_LIMITS.maxAgeMs),
+    max_bytes: DLQ_LIMITS.maxBytes,
+    max_msgs: DLQ_LIMITS.maxMsgs,
+    discard: DiscardPolicy.Old,
     num_replicas: opts.replicas ?? 1,
   };
   for (const cfg of [events, dlq]) await upsertStream(jsm, cfg);
@@ -132,8 +142,11 @@ export function isTransientNatsError(err: unknown): boolean {
 async function upsertStream(jsm: JetStreamManager, cfg: Partial<StreamConfig>): Promise<void> {
   try {
     const info = await jsm.streams.info(cfg.name!);
-    if (info.config.duplicate_window !== cfg.duplicate_window || info.config.max_age !== cfg.max_age || info.config.num_replicas !== cfg.num_replicas) {
-      await jsm.streams.update(cfg.name!, { ...info.config, duplicate_window: cfg.duplicate_window, max_age: cfg.max_age, num_replicas: cfg.num_replicas });
+    // Bounds absent from `cfg` are unlimited (-1), so an older stream gains them at the next start.
+    const bounds = { max_bytes: cfg.max_bytes ?? -1, max_msgs: cfg.max_msgs ?? -1, discard: cfg.discard ?? DiscardPolicy.Old };
+    if (info.config.duplicate_window !== cfg.duplicate_window || info.config.max_age !== cfg.max_age || info.config.num_replicas !== cfg.num_replicas
+      || info.config.max_bytes !== bounds.max_bytes || info.config.max_msgs !== bounds.max_msgs || info.config.discard !== bounds.discard) {
+      await jsm.streams.update(cfg.name!, { ...info.config, ...bounds, duplicate_window: cfg.duplicate_window, max_age: cfg.max_age, num_replicas: cfg.num_replicas });
     }
   } catch (err) {
     if (!isNotFound(err)) throw err;
@@ -155,5 +168,5 @@ function isNotFound(err: unknown): boolean {
 export async function deleteStreams(jsm: JetStreamManager, namespace: string): Promise<void> {
   const n = natsNames(namespace);
   // With the tier notices' stream (storage/registry/notices.ts), which the namespace owns too.
-  for (const s of [n.stream, n.dlqStream, `${namespace.toUpperCase()}_TIERS`]) await jsm.streams.delete(s).catch(() => false);
+  for (const s of [n.stream, n.dlqStream, `${namespace.toUpperCase()}_TIERS`, `KV_${namespace}_dlq_replayed`]) await jsm.streams.delete(s).catch(() => false);
 }

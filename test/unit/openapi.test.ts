@@ -36,7 +36,7 @@ test('every /v1 operation needs the Bearer key and names its scope; its auth err
   assert.ok(v1.length >= 26, `${v1.length} operations`);
   for (const { name, op } of v1) {
     assert.equal(op.security, [{ bearer: [] }], name);
-    assert.ok(['lookup', 'restore', 'admin'].includes(op['x-scope'] ?? ''), `${name}: x-scope ${op['x-scope']}`);
+    assert.ok(['lookup', 'restore', 'ingest', 'admin'].includes(op['x-scope'] ?? ''), `${name}: x-scope ${op['x-scope']}`);
     for (const status of ['400', '401', '403', '429', '503']) assert.ok(op.responses[status], `${name}: ${status}`);
   }
   for (const { name, op } of operations(doc).filter((o) => !o.path.startsWith('/v1/'))) assert.equal(op.security, [], `${name} is public`);
