@@ -12,10 +12,11 @@ import { tiers } from './tiers/benchmark.js';
 import { lookups } from './lookups/benchmark.js';
 import { checkProfile } from './lookups/check-profile.js';
 import { hot } from './hot/benchmark.js';
+import { startup } from './startup.js';
 import { table } from './measure.js';
 import type { Benchmark } from './types.js';
 
-const BENCHMARKS: Benchmark[] = [ingest, tiers, lookups, checkProfile, hot];
+const BENCHMARKS: Benchmark[] = [ingest, tiers, lookups, checkProfile, hot, startup];
 
 function usage(): string {
   const lines = ['usage: npm run bench -- [NAME...] [--option N ...]', '', 'benchmarks:'];
