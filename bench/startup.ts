@@ -4,7 +4,7 @@
  * dist/main.js`, `npm start`), side by side in one run: the two alternate, run after run, on
  * one namespace, after a warm-up pair that is not counted.
  *
- *   npm run bench -- startup [--runs 5] [--warmup 1]
+ *   npm run bench -- startup [--runs 5] [--warmup 1] [--roles api,engine,all]
  *
  * Per role (`api` and `engine` alone, `all`: the supervisor with one engine and one API child):
  * milliseconds from spawn until every tierstream process logged "tierstream started" and, with
@@ -116,7 +116,10 @@ export const startup: Benchmark = {
     runs: { default: 5, min: 1, description: 'counted starts per role and variant (medians reported)' },
     warmup: { default: 1, min: 0, description: 'starts per role and variant before those, not counted' },
   },
-  async run(p, signal) {
+  textOptions: { roles: { description: `roles to start, comma separated (default ${ROLES.join(',')})` } },
+  async run(p, signal, _lists, text) {
+    const roles = (text.roles?.split(',').map((r) => r.trim()) ?? [...ROLES]) as Role[];
+    for (const r of roles) if (!ROLES.includes(r)) throw new Error(`--roles: unknown role "${r}" (known: ${ROLES.join(', ')})`);
     const startedAt = new Date();
     const loadAtStart = (await import('node:os')).loadavg();
     const build = spawnSync(`${root}scripts/build.sh`, ['--if-stale'], { cwd: root, stdio: 'inherit' });
@@ -133,7 +136,7 @@ export const startup: Benchmark = {
     };
     const samples: Record<string, Sample[]> = {};
     try {
-      for (const role of ROLES) {
+      for (const role of roles) {
         for (let i = 0; i < p.warmup! + p.runs!; i++) {
           // Alternating which goes first: neither always starts on a machine the other just left.
           for (const variant of i % 2 ? [...VARIANTS].reverse() : VARIANTS) {
@@ -146,7 +149,7 @@ export const startup: Benchmark = {
       }
       const rows: (string | number)[][] = [];
       const summary: Record<string, unknown> = {};
-      for (const role of ROLES) {
+      for (const role of roles) {
         const med = (v: Variant, f: (s: Sample) => number) => median(samples[`${role}/${v}`]!.map(f));
         const names = [...new Set(VARIANTS.flatMap((v) => samples[`${role}/${v}`]!.flatMap((s) => Object.keys(s.rss))))];
         const line = (what: string, f: (s: Sample) => number, digits: number) => {
