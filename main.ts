@@ -6,7 +6,7 @@
  */
 import { pino } from 'pino';
 import { configFromEnv, isLoopback, ConfigError } from './config.js';
-import { createTierstream, type Tierstream } from './runtime.js';
+import type { Tierstream } from './runtime.js';
 import { isSupervised, superviseProcesses, supervisedMetrics } from './supervisor.js';
 import { shareRegistry } from './telemetry/index.js';
 
@@ -53,6 +53,10 @@ async function main(): Promise<void> {
   // A child whose supervisor is gone drains and exits rather than run on unwatched.
   if (isSupervised()) process.on('disconnect', () => void stop('supervisor gone'));
 
+  // Loaded here, not at the top: the supervisor of role `all` never wires tierstream, and
+  // loading every client, RxJS and the stores' code before it forks cost it about 30 MiB and
+  // its children's start that long.
+  const { createTierstream } = await import('./runtime.js');
   ts = await createTierstream(config, { defaultMetrics: true, ...(isSupervised() && { metricsText: () => supervisedMetrics() }) });
   if (isSupervised()) shareRegistry(ts.metrics.registry);
   if (stopping) {

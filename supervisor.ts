@@ -25,7 +25,10 @@ type Role = 'engine' | 'api';
  * with no ingest behind it, would look healthy while events pile up). SIGTERM and SIGINT are
  * passed to every child; this process exits 0 once all have drained.
  *
- * The children are cluster workers running the same entry point with `TIERSTREAM_ROLE` set.
+ * The children are cluster workers running the same entry point with `TIERSTREAM_ROLE` set,
+ * the way this process runs (cluster.fork re-runs `process.argv[1]` with `process.execArgv`):
+ * `node dist/main.js` forks compiled children (`npm start`), `tsx main.ts` children under tsx's
+ * loader (`npm run dev`).
  * Resolves with the exit code.
  */
 export function superviseProcesses(layout: ProcessLayout, log: Logger): Promise<number> {

@@ -1,11 +1,24 @@
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
-/** Where the console's sources live: `console/` at the repository root. */
+/**
+ * Where the console lives: `console/` beside `api/`. Run from the sources (`tsx`) that is the
+ * repository's `console/`, bundled with esbuild at the first request; run compiled, it is
+ * `dist/console/`, which `npm run build` filled with the three files already built
+ * (writeConsoleAssets), so a production process never loads esbuild.
+ */
 export const CONSOLE_DIR = join(dirname(dirname(fileURLToPath(import.meta.url))), 'console');
+
+/** The files the console is served as, by name, as `npm run build` writes them. */
+const SERVED = [
+  ['index.html', 'text/html; charset=utf-8'],
+  ['app.css', 'text/css; charset=utf-8'],
+  ['app.js', 'text/javascript; charset=utf-8'],
+] as const;
 
 interface Asset {
   body: Buffer;
@@ -56,10 +69,24 @@ export async function buildConsoleAssets(dir = CONSOLE_DIR): Promise<Map<string,
   ]);
 }
 
-// One build per process, shared by every app instance (tests build many apps).
+/** Writes the console's served files, built from the sources in `srcDir`, into `outDir` (`npm run build`). */
+export async function writeConsoleAssets(srcDir: string, outDir: string): Promise<void> {
+  const assets = await buildConsoleAssets(srcDir);
+  await mkdir(outDir, { recursive: true });
+  await Promise.all(SERVED.map(([name]) => writeFile(join(outDir, name), assets.get(name)!.body)));
+}
+
+/** The console's files: those written by the build when `dir` holds them, else built from the sources there. */
+export async function loadConsoleAssets(dir = CONSOLE_DIR): Promise<Map<string, Asset>> {
+  if (!existsSync(join(dir, 'app.js'))) return buildConsoleAssets(dir);
+  const bodies = await Promise.all(SERVED.map(([name]) => readFile(join(dir, name))));
+  return new Map(SERVED.map(([name, type], i) => [name, asset(bodies[i]!, type)]));
+}
+
+// One build (or read) per process, shared by every app instance (tests build many apps).
 let built: Promise<Map<string, Asset>> | undefined;
 const assets = () => {
-  built ??= buildConsoleAssets().catch((err) => {
+  built ??= loadConsoleAssets().catch((err) => {
     built = undefined; // a later request tries again (e.g. after the file is fixed)
     throw err;
   });

@@ -13,10 +13,11 @@ import { lookups } from './lookups/benchmark.js';
 import { checkProfile } from './lookups/check-profile.js';
 import { hot } from './hot/benchmark.js';
 import { sources } from './sources/benchmark.js';
+import { startup } from './startup.js';
 import { table } from './measure.js';
 import type { Benchmark } from './types.js';
 
-const BENCHMARKS: Benchmark[] = [ingest, tiers, lookups, checkProfile, hot, sources];
+const BENCHMARKS: Benchmark[] = [ingest, tiers, lookups, checkProfile, hot, sources, startup];
 
 function usage(): string {
   const lines = ['usage: npm run bench -- [NAME...] [--option N ...]', '', 'benchmarks:'];
