@@ -17,7 +17,7 @@ const LOOKUP = 'edge-lookup-012345678';
 const RESTORE = 'edge-restore-01234567';
 const WRONG = 'edge-wrong-0123456789';
 
-type Scope = 'lookup' | 'restore' | 'admin';
+type Scope = 'lookup' | 'restore' | 'admin' | 'ingest';
 /** The route table of the README: every /v1 route and the scope it needs. */
 const ROUTES: [method: string, path: string, scope: Scope][] = [
   ...(['campaigns', 'canvases'] as const).flatMap((p): [string, string, Scope][] => [
@@ -47,6 +47,11 @@ const ROUTES: [method: string, path: string, scope: Scope][] = [
   ['DELETE', '/v1/users/{userId}', 'admin'],
   ['GET', '/v1/erasures', 'admin'],
   ['GET', '/v1/erasures/{id}', 'admin'],
+  ['POST', '/v1/events', 'ingest'],
+  ['POST', '/v1/ingest/braze-currents', 'ingest'],
+  ['POST', '/v1/ingest/segment', 'ingest'],
+  ['GET', '/v1/dead-letters', 'admin'],
+  ['POST', '/v1/dead-letters/replay', 'admin'],
 ];
 
 interface Ctx { stack: Stack; port: number }
