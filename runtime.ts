@@ -3,7 +3,7 @@ import { pino, type Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.js';
 import { parseDuration, REBUILDING, retrying, withDeadline, type Erasure } from './core/index.js';
-import { createDeadLetterStore, createEngine, createEventSink, isTransientNatsError, natsNames, type Engine, type EngineOptions, type LeaseDoc } from './engine/index.js';
+import { createDeadLetterStore, createEngine, createEventSink, isTransientNatsError, natsNames, type Engine, type EngineOptions, type LeaseDoc } from './engine/ingest/index.js';
 import { createErasures, createFilterService, createNotifier, createPinIndex, createTierManager, type Erasures, type Notifier, type FilterDoc, type FilterService, type FilterStore, type TierManager, type TierManagerOptions } from './tiers/index.js';
 import { createLookup } from './lookup/index.js';
 import { cachedGathering, createMetrics, serveMetrics, type Metrics, type MetricsServer } from './telemetry/index.js';
@@ -145,7 +145,7 @@ export async function createTierstream(
   notifier?.start();
   if (config.role !== 'api') erasures.start();
 
-  // Who consumes, and how (engine/ack-lease.ts): one document in the namespace's `_ingest` bucket.
+  // Who consumes, and how (engine/ingest/ack-lease.ts): one document in the namespace's `_ingest` bucket.
   const ingestLease = config.role === 'api' ? undefined : await jetstreamStep('the ingest lease bucket', () => KvDocStore.open<LeaseDoc>(js, `${config.namespace}_ingest`, config.streamReplicas));
   // Each lease holder answers on a subject of its own; "no responders" means its connection is
   // gone (a killed process), so a successor takes the lease at once instead of after it lapses.

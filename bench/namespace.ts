@@ -8,7 +8,7 @@ import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { headers as natsHeaders, type JetStreamManager, type NatsConnection } from 'nats';
 import { Cluster, type Redis } from 'ioredis';
-import { deleteStreams } from '../engine/index.js';
+import { deleteStreams } from '../engine/ingest/index.js';
 import { NatsKvRegistry, type ClickHouseHistory } from '../storage/index.js';
 import { MiB, round } from './measure.js';
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { connect } from 'nats';
-import { natsNames } from '../../engine/index.js';
+import { natsNames } from '../../engine/ingest/index.js';
 import { KvDocStore } from '../../storage/index.js';
 import { eventually, getJson, startStack } from '../integration/helpers.js';
 

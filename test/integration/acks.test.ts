@@ -2,12 +2,12 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { AckPolicy } from 'nats';
 import { pino } from 'pino';
-import { consumerAckPolicy, ENGINE_DEFAULTS, ensureStreams } from '../../engine/index.js';
+import { consumerAckPolicy, ENGINE_DEFAULTS, ensureStreams } from '../../engine/ingest/index.js';
 import { createTierstream } from '../../runtime.js';
 import { eventually, getJson, startStack, testConfig, testNamespace, TEST_ENGINE } from './helpers.js';
 
 /**
- * How ingest processes share the durable consumer (engine/acks.ts, engine/ack-lease.ts):
+ * How ingest processes share the durable consumer (engine/ingest/acks.ts, engine/ingest/ack-lease.ts):
  * cumulative acknowledgement needs the consumer to one process, explicit shares it.
  */
 const test = suite('acks');

@@ -3,7 +3,7 @@ import { headers as natsHeaders, type JsMsg } from 'nats';
 import { pino } from 'pino';
 import { configFromEnv, type Config } from '../../config.js';
 import { createTierstream, type Tierstream } from '../../runtime.js';
-import { deleteStreams, natsNames, type EngineOptions } from '../../engine/index.js';
+import { deleteStreams, natsNames, type EngineOptions } from '../../engine/ingest/index.js';
 import type { EventType } from '../../core/index.js';
 import type { TierManagerOptions } from '../../tiers/index.js';
 

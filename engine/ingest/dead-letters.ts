@@ -1,5 +1,5 @@
 import { type JetStreamClient, type JetStreamManager, type JsMsg, type KV, type StoredMsg } from 'nats';
-import { DEAD_LETTER_EXCERPT, type DeadLetter, type DeadLetterStore, type ReplayOutcome } from '../core/index.js';
+import { DEAD_LETTER_EXCERPT, type DeadLetter, type DeadLetterStore, type ReplayOutcome } from '../../core/index.js';
 import { DLQ_LIMITS, natsNames } from './jetstream.js';
 
 /** The KV bucket that marks replayed letters, by the letter's sequence: `<ns>_dlq_replayed`. */

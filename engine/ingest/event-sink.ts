@@ -1,5 +1,5 @@
 import type { JetStreamClient } from 'nats';
-import type { EventSink } from '../core/index.js';
+import type { EventSink } from '../../core/index.js';
 import { natsNames } from './jetstream.js';
 
 /**
