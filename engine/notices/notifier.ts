@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { pendingNotices, sourceName, UnpublishableNoticeError, webhookSignature, withNoticeMark, type SourceRecord, type SourceRegistry } from '../core/index.js';
+import { pendingNotices, sourceName, UnpublishableNoticeError, webhookSignature, withNoticeMark, type SourceRecord, type SourceRegistry } from '../../core/index.js';
 
 /**
  * Most of a webhook answer read, in bytes: enough for a receiver's error message in the log.
