@@ -6,7 +6,7 @@ import { parseDuration, REBUILDING, retrying, withDeadline, type Erasure } from 
 import { createDeadLetterStore, createEngine, createEventSink, isTransientNatsError, natsNames, type Engine, type EngineOptions, type LeaseDoc } from './engine/ingest/index.js';
 import { createErasures, type Erasures } from './engine/erasures/index.js';
 import { createNotifier, type Notifier } from './engine/notices/index.js';
-import { createTierManager, type TierManager, type TierManagerOptions } from './tiers/index.js';
+import { createTierManager, type TierManager, type TierManagerOptions } from './engine/tiers/index.js';
 import { createFilterService, createPinIndex, type FilterDoc, type FilterService, type FilterStore } from './engine/filters/index.js';
 import { createLookup } from './lookup/index.js';
 import { cachedGathering, createMetrics, serveMetrics, type Metrics, type MetricsServer } from './telemetry/index.js';

@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import type { Metrics } from '../telemetry/index.js';
 import { type DeadLetterStore, type EventSink, type History, type HotIndex, type Limits, type Readiness, type SourceIdSets, type SourceRegistry, withDeadline } from '../core/index.js';
 import type { Erasures } from '../engine/erasures/index.js';
-import type { TierManager } from '../tiers/index.js';
+import type { TierManager } from '../engine/tiers/index.js';
 import type { FilterService } from '../engine/filters/index.js';
 import type { Lookup } from '../lookup/index.js';
 import { API_ERRORS, ApiError, fromDomainError, isStoreUnavailable, type ApiErrorCode } from './errors.js';

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { LIMIT_DEFAULTS, LimitError, MAX_TAGS_LIMIT, type Limits, type SourceKind, type SourceRecord, type SourceRef, type Tier, parseTime } from '../../core/index.js';
-import { removeSource, TierError, type Lifecycle } from '../../tiers/index.js';
+import { removeSource, TierError, type Lifecycle } from '../../engine/tiers/index.js';
 import type { AppDeps } from '../app.js';
 import { ApiError } from '../errors.js';
 import { sourceState, statesOf } from '../state.js';

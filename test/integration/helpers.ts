@@ -5,7 +5,7 @@ import { configFromEnv, type Config } from '../../config.js';
 import { createTierstream, type Tierstream } from '../../runtime.js';
 import { deleteStreams, natsNames, type EngineOptions } from '../../engine/ingest/index.js';
 import type { EventType } from '../../core/index.js';
-import type { TierManagerOptions } from '../../tiers/index.js';
+import type { TierManagerOptions } from '../../engine/tiers/index.js';
 
 /**
  * The ClickHouse endpoint of tests that need one server whatever the environment: the first
