@@ -8,7 +8,7 @@ import { createErasures, type Erasures } from './engine/erasures/index.js';
 import { createNotifier, type Notifier } from './engine/notices/index.js';
 import { createTierManager, type TierManager, type TierManagerOptions } from './engine/tiers/index.js';
 import { createFilterService, createPinIndex, type FilterDoc, type FilterService, type FilterStore } from './engine/filters/index.js';
-import { createLookup } from './lookup/index.js';
+import { createLookup } from './engine/lookup/index.js';
 import { cachedGathering, createMetrics, serveMetrics, type Metrics, type MetricsServer } from './telemetry/index.js';
 import { ClickHouseHistory, KvDocStore, NatsKvRegistry, NatsKvSourceIds, NatsNoticeChannel, RedisHotIndex, createRedis } from './storage/index.js';
 

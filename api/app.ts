@@ -11,7 +11,7 @@ import { type DeadLetterStore, type EventSink, type History, type HotIndex, type
 import type { Erasures } from '../engine/erasures/index.js';
 import type { TierManager } from '../engine/tiers/index.js';
 import type { FilterService } from '../engine/filters/index.js';
-import type { Lookup } from '../lookup/index.js';
+import type { Lookup } from '../engine/lookup/index.js';
 import { API_ERRORS, ApiError, fromDomainError, isStoreUnavailable, type ApiErrorCode } from './errors.js';
 import { healthRoutes } from './routes/health.js';
 import { sourceRoutes } from './routes/sources.js';

@@ -1,5 +1,5 @@
 import { FilterError, LimitError, SourceNotFoundError } from '../core/index.js';
-import { LookupError } from '../lookup/index.js';
+import { LookupError } from '../engine/lookup/index.js';
 import { ErasureError } from '../engine/erasures/index.js';
 import { RemovalError, TierError } from '../engine/tiers/index.js';
 
