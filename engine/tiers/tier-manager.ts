@@ -38,7 +38,7 @@ export interface TierManagerDeps {
   pressure?: LookupPressure;
   /**
    * The filter ids that should pin a record given its tags and the filters this process knows
-   * (tiers/pinning.ts pinsWanted). Applied inside the same compare-and-set as a tag change, so a
+   * (engine/filters/pinning.ts pinsWanted). Applied inside the same compare-and-set as a tag change, so a
    * source never carries a pinned tag unpinned in between, and by `repin`. Absent: tags pin nothing.
    */
   pinsWanted?: (rec: SourceRecord) => string[];

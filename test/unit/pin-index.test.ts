@@ -4,7 +4,7 @@ import { newSourceRecord, type SourceKind, type SourceRecord, type TagRef } from
 import { createPinIndex, pinsWanted, type FilterDoc } from '../../engine/filters/index.js';
 
 /**
- * The pin index (tiers/pinning.ts createPinIndex) answers what pinsWanted answers over every
+ * The pin index (engine/filters/pinning.ts createPinIndex) answers what pinsWanted answers over every
  * filter, after random filter registrations, replacements and deletions.
  */
 const test = suite('pin index');
