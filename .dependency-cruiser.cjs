@@ -5,7 +5,7 @@
  *   api/               HTTP                                 -> core, the services but ingest, telemetry
  *   engine/<service>/  services: ingest, tiers, filters,    -> core, telemetry, another service's face
  *                      erasures, notices, lookup
- *   storage/redis|clickhouse|registry      adapters         -> core
+ *   storage/redis|clickhouse|nats          adapters         -> core
  *   telemetry/                             metrics          -> nothing of ours
  *   core/                                  the domain       -> nothing of ours
  *   client/                                typed HTTP client -> nothing of ours (generated types, openapi-fetch)

@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { connect, StorageType, type KV, type NatsConnection } from 'nats';
 import { configFromEnv } from '../../config.js';
 import { MAX_TRANSITIONS, type SourceKind, type SourceRecord, type Tier } from '../../core/index.js';
-import { registryKey } from '../../storage/registry/index.js';
+import { registryKey } from '../../storage/nats/index.js';
 import { median, pidCpuSeconds, round, table } from '../measure.js';
 import { runOpenLoop } from '../open-loop.js';
 import { freePort, startTierstream, type TierstreamProcess } from '../lookups/tierstream-process.js';
