@@ -3,8 +3,8 @@
  *
  *   composition root   main.ts, runtime.ts, config.ts, supervisor.ts   (nothing below imports them)
  *   api/               HTTP                                 -> core, the services but ingest, telemetry
- *   engine/<service>/  services: ingest, tiers, filters,    -> core, telemetry, another service's face
- *                      erasures, notices, lookup
+ *   engine/<service>/  services: ingest, tiers, filters,    -> core, telemetry, another service's face,
+ *                      erasures, notices, lookup               storage/nats/names.ts (ingest speaks JetStream)
  *   storage/redis|clickhouse|nats          adapters         -> core
  *   telemetry/                             metrics          -> nothing of ours
  *   core/                                  the domain       -> nothing of ours
@@ -16,6 +16,11 @@
 const product = '^(core|engine|telemetry|storage|api)/|^(main|runtime|config|supervisor)\\.ts$';
 /** One room each: a folder of engine/ or storage/ is a room of its own. */
 const room = 'core|engine/[^/]+|telemetry|storage/[^/]+|api';
+/**
+ * Every NATS name (streams, subjects, buckets) is built in this one file, which imports nothing;
+ * the ingest service, which speaks JetStream itself, takes it without the rest of the adapter.
+ */
+const natsNames = '^storage/nats/names\\.ts$';
 
 module.exports = {
   forbidden: [
@@ -47,6 +52,13 @@ module.exports = {
       to: { path: product, pathNot: '^(storage|core)/' },
     },
     {
+      name: 'nats-names-are-a-leaf',
+      severity: 'error',
+      comment: 'storage/nats/names.ts, which the ingest service takes too, imports nothing of ours.',
+      from: { path: natsNames },
+      to: { path: product },
+    },
+    {
       name: 'one-adapter-does-not-use-another',
       severity: 'error',
       from: { path: '^storage/([^/]+)/' },
@@ -57,7 +69,7 @@ module.exports = {
       severity: 'error',
       comment: 'A service (a folder of engine/) depends on the domain room (and metrics) and on other services through their faces (see through-the-public-face), never on storage, the API or the root.',
       from: { path: '^(engine/[^/]+)/' },
-      to: { path: product, pathNot: ['^core/', '^telemetry/', '^engine/'] },
+      to: { path: product, pathNot: ['^core/', '^telemetry/', '^engine/', natsNames] },
     },
     {
       name: 'api-takes-services',
@@ -92,7 +104,7 @@ module.exports = {
       from: { path: `^(${room})/` },
       to: {
         path: `^(${room})/`,
-        pathNot: ['^$1/', `^(${room})/index\\.ts$`],
+        pathNot: ['^$1/', `^(${room})/index\\.ts$`, natsNames],
       },
     },
     {

@@ -2,7 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { pino } from 'pino';
 import { foldEvents, sourceName, type InteractionEvent, type SourceRef } from '../../core/index.js';
-import { natsNames } from '../../engine/ingest/index.js';
+import { natsNames } from '../../storage/nats/index.js';
 import { createTierstream } from '../../runtime.js';
 import type { EngineOptions } from '../../engine/ingest/index.js';
 import type { TierManagerOptions } from '../../engine/tiers/index.js';
