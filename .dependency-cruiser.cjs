@@ -2,16 +2,25 @@
  * The layout's floors, checked by `npm test` (test/run.ts runs depcruise with this file; `npm run layout`):
  *
  *   composition root   main.ts, runtime.ts, config.ts, supervisor.ts   (nothing below imports them)
- *   api/               HTTP                                 -> core, tiers, lookup, telemetry
- *   engine/ tiers/ lookup/                 services         -> core, telemetry
- *   storage/redis|clickhouse|registry      adapters         -> core
+ *   api/               HTTP                                 -> core, the services but ingest, telemetry
+ *   engine/<service>/  services: ingest, tiers, filters,    -> core, telemetry, another service's face,
+ *                      erasures, notices, lookup               storage/nats/names.ts (ingest speaks JetStream)
+ *   storage/redis|clickhouse|nats          adapters         -> core
  *   telemetry/                             metrics          -> nothing of ours
  *   core/                                  the domain       -> nothing of ours
  *   client/                                typed HTTP client -> nothing of ours (generated types, openapi-fetch)
  *
+ * Rooms: core/, telemetry/, api/, client/, and each folder of engine/ and of storage/.
  * Product code only: test/, bench/, scripts/ and console/ (browser code) may reach anywhere.
  */
-const product = '^(core|engine|tiers|lookup|telemetry|storage|api)/|^(main|runtime|config|supervisor)\\.ts$';
+const product = '^(core|engine|telemetry|storage|api)/|^(main|runtime|config|supervisor)\\.ts$';
+/** One room each: a folder of engine/ or storage/ is a room of its own. */
+const room = 'core|engine/[^/]+|telemetry|storage/[^/]+|api';
+/**
+ * Every NATS name (streams, subjects, buckets) is built in this one file, which imports nothing;
+ * the ingest service, which speaks JetStream itself, takes it without the rest of the adapter.
+ */
+const natsNames = '^storage/nats/names\\.ts$';
 
 module.exports = {
   forbidden: [
@@ -43,6 +52,13 @@ module.exports = {
       to: { path: product, pathNot: '^(storage|core)/' },
     },
     {
+      name: 'nats-names-are-a-leaf',
+      severity: 'error',
+      comment: 'storage/nats/names.ts, which the ingest service takes too, imports nothing of ours.',
+      from: { path: natsNames },
+      to: { path: product },
+    },
+    {
       name: 'one-adapter-does-not-use-another',
       severity: 'error',
       from: { path: '^storage/([^/]+)/' },
@@ -51,16 +67,16 @@ module.exports = {
     {
       name: 'services-take-the-domain',
       severity: 'error',
-      comment: 'Ingest, tiers and lookups depend on the domain room (and metrics), never on each other, storage, the API or the root.',
-      from: { path: '^(engine|tiers|lookup)/' },
-      to: { path: product, pathNot: ['^core/', '^telemetry/', '^$1/'] },
+      comment: 'A service (a folder of engine/) depends on the domain room (and metrics) and on other services through their faces (see through-the-public-face), never on storage, the API or the root.',
+      from: { path: '^(engine/[^/]+)/' },
+      to: { path: product, pathNot: ['^core/', '^telemetry/', '^engine/', natsNames] },
     },
     {
       name: 'api-takes-services',
       severity: 'error',
       comment: 'The API calls services through their ports; it does not reach into storage, the ingest engine or the root.',
       from: { path: '^api/' },
-      to: { path: '^(engine|storage)/|^(main|runtime|config|supervisor)\\.ts$' },
+      to: { path: '^(engine/ingest|storage)/|^(main|runtime|config|supervisor)\\.ts$' },
     },
     {
       name: 'client-stands-alone',
@@ -78,17 +94,17 @@ module.exports = {
     {
       name: 'root-only-from-the-root',
       severity: 'error',
-      from: { path: '^(core|engine|tiers|lookup|telemetry|storage|api)/' },
+      from: { path: '^(core|engine|telemetry|storage|api)/' },
       to: { path: '^(main|runtime|config|supervisor)\\.ts$' },
     },
     {
       name: 'through-the-public-face',
       severity: 'error',
       comment: 'Another room is entered through its index.ts. The root is not held to it: config.ts takes api/auth.ts itself, since api/index.ts would load Fastify in the engine role.',
-      from: { path: '^(core|engine|tiers|lookup|telemetry|storage/[^/]+|api)/' },
+      from: { path: `^(${room})/` },
       to: {
-        path: '^(core|engine|tiers|lookup|telemetry|storage/[^/]+|api)/',
-        pathNot: ['^$1/', '^(core|engine|tiers|lookup|telemetry|storage/[^/]+|api)/index\\.ts$'],
+        path: `^(${room})/`,
+        pathNot: ['^$1/', `^(${room})/index\\.ts$`, natsNames],
       },
     },
     {
@@ -105,7 +121,7 @@ module.exports = {
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },
     reporterOptions: {
-      dot: { collapsePattern: '^(core|engine|tiers|lookup|telemetry|api|storage/[^/]+)/' },
+      dot: { collapsePattern: `^(${room})/` },
       text: { highlightFocused: true },
     },
   },

@@ -3,11 +3,14 @@ import { pino, type Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.js';
 import { parseDuration, REBUILDING, retrying, withDeadline, type Erasure } from './core/index.js';
-import { createDeadLetterStore, createEngine, createEventSink, isTransientNatsError, natsNames, type Engine, type EngineOptions, type LeaseDoc } from './engine/index.js';
-import { createErasures, createFilterService, createNotifier, createPinIndex, createTierManager, type Erasures, type Notifier, type FilterDoc, type FilterService, type FilterStore, type TierManager, type TierManagerOptions } from './tiers/index.js';
-import { createLookup } from './lookup/index.js';
+import { createDeadLetterStore, createEngine, createEventSink, isTransientNatsError, type Engine, type EngineOptions, type LeaseDoc } from './engine/ingest/index.js';
+import { createErasures, type Erasures } from './engine/erasures/index.js';
+import { createNotifier, type Notifier } from './engine/notices/index.js';
+import { createTierManager, type TierManager, type TierManagerOptions } from './engine/tiers/index.js';
+import { createFilterService, createPinIndex, type FilterDoc, type FilterService, type FilterStore } from './engine/filters/index.js';
+import { createLookup } from './engine/lookup/index.js';
 import { cachedGathering, createMetrics, serveMetrics, type Metrics, type MetricsServer } from './telemetry/index.js';
-import { ClickHouseHistory, KvDocStore, NatsKvRegistry, NatsKvSourceIds, NatsNoticeChannel, RedisHotIndex, createRedis } from './storage/index.js';
+import { bucketNames, ClickHouseHistory, KvDocStore, natsNames, NatsKvRegistry, NatsKvSourceIds, NatsNoticeChannel, RedisHotIndex, createRedis } from './storage/index.js';
 
 export interface Tierstream {
   /** The API app, not listening yet; the `engine` role has none (it throws), and loads no HTTP code. */
@@ -99,7 +102,7 @@ export async function createTierstream(
   // Erasures: durable in `<ns>_erasures`; every process mirrors them, so ingest drops an
   // erased user's past, and restores and rebuilds neither write their rows nor leave written
   // ones behind an erasure made meanwhile (tiers' fence, README "Erasure").
-  const erasureStore = await jetstreamStep('the erasures bucket', () => KvDocStore.open<Erasure>(js, `${config.namespace}_erasures`, config.streamReplicas));
+  const erasureStore = await jetstreamStep('the erasures bucket', () => KvDocStore.open<Erasure>(js, bucketNames(config.namespace).erasures, config.streamReplicas));
   await jetstreamStep('the erasures mirror', () => erasureStore.startMirror());
   const erasures = createErasures(
     { store: erasureStore, registry, history, hot, log },
@@ -109,7 +112,7 @@ export async function createTierstream(
   // ingest, dropped with a deleted source by the API; no mirror.
   const sourceIds = await jetstreamStep('the source ids bucket', () => NatsKvSourceIds.open(js, config.namespace, config.streamReplicas));
   // Filter ids may hold `:`, which KV keys may not: keys are the base64url of the id.
-  const filterStore = await jetstreamStep('the filters bucket', () => KvDocStore.open<FilterDoc>(js, `${config.namespace}_filters`, config.streamReplicas));
+  const filterStore = await jetstreamStep('the filters bucket', () => KvDocStore.open<FilterDoc>(js, bucketNames(config.namespace).filters, config.streamReplicas));
   await jetstreamStep('the filters mirror', () => filterStore.startMirror());
   const fkey = (id: string) => Buffer.from(id, 'utf8').toString('base64url');
   const filterDocs: FilterStore = {
@@ -145,19 +148,18 @@ export async function createTierstream(
   notifier?.start();
   if (config.role !== 'api') erasures.start();
 
-  // Who consumes, and how (engine/ack-lease.ts): one document in the namespace's `_ingest` bucket.
-  const ingestLease = config.role === 'api' ? undefined : await jetstreamStep('the ingest lease bucket', () => KvDocStore.open<LeaseDoc>(js, `${config.namespace}_ingest`, config.streamReplicas));
+  // Who consumes, and how (engine/ingest/ack-lease.ts): one document in the namespace's `_ingest` bucket.
+  const ingestLease = config.role === 'api' ? undefined : await jetstreamStep('the ingest lease bucket', () => KvDocStore.open<LeaseDoc>(js, bucketNames(config.namespace).ingest, config.streamReplicas));
   // Each lease holder answers on a subject of its own; "no responders" means its connection is
   // gone (a killed process), so a successor takes the lease at once instead of after it lapses.
-  const holderSubject = (id: string) => `${config.namespace}.control.ingest.${Buffer.from(id, 'utf8').toString('hex')}`;
   const leaseProbe = {
     serve: (id: string) => {
-      const sub = nc.subscribe(holderSubject(id), { callback: (_err, m) => m.respond() });
+      const sub = nc.subscribe(names.holderSubject(id), { callback: (_err, m) => m.respond() });
       return () => sub.unsubscribe();
     },
     alive: async (id: string) => {
       try {
-        await nc.request(holderSubject(id), undefined, { timeout: 1_000 });
+        await nc.request(names.holderSubject(id), undefined, { timeout: 1_000 });
         return true;
       } catch (err) {
         return (err as { code?: string }).code !== '503'; // 503: no responders

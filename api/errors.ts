@@ -1,6 +1,7 @@
 import { FilterError, LimitError, SourceNotFoundError } from '../core/index.js';
-import { LookupError } from '../lookup/index.js';
-import { ErasureError, RemovalError, TierError } from '../tiers/index.js';
+import { LookupError } from '../engine/lookup/index.js';
+import { ErasureError } from '../engine/erasures/index.js';
+import { RemovalError, TierError } from '../engine/tiers/index.js';
 
 /** Every error code the API answers with, its HTTP status, in one place (listed in the README). */
 export const API_ERRORS = {

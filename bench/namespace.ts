@@ -8,8 +8,8 @@ import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { headers as natsHeaders, type JetStreamManager, type NatsConnection } from 'nats';
 import { Cluster, type Redis } from 'ioredis';
-import { deleteStreams } from '../engine/index.js';
-import { NatsKvRegistry, type ClickHouseHistory } from '../storage/index.js';
+import { deleteStreams } from '../engine/ingest/index.js';
+import { kvStream, NatsKvRegistry, type ClickHouseHistory } from '../storage/index.js';
 import { MiB, round } from './measure.js';
 
 /** Longest a wait may see no progress before the benchmark gives up. */
@@ -53,7 +53,7 @@ export async function until(
  */
 export async function destroyKvBuckets(ctx: BenchNamespace): Promise<void> {
   await (await NatsKvRegistry.open(ctx.nc.jetstream(), ctx.ns)).destroy();
-  const prefix = `KV_${ctx.ns}_`;
+  const prefix = kvStream(`${ctx.ns}_`);
   for await (const name of ctx.jsm.streams.names()) {
     if (name.startsWith(prefix)) await ctx.jsm.streams.delete(name);
   }

@@ -13,8 +13,9 @@ import { parseArgs } from 'node:util';
 import { connect, headers as natsHeaders } from 'nats';
 import { SingleBar, Presets } from 'cli-progress';
 import { configFromEnv } from '../config.js';
-import { ensureStreams, natsNames } from '../engine/jetstream.js';
-import { ENGINE_DEFAULTS } from '../engine/engine.js';
+import { ensureStreams } from '../engine/ingest/jetstream.js';
+import { natsNames } from '../storage/nats/index.js';
+import { ENGINE_DEFAULTS } from '../engine/ingest/engine.js';
 import { generateEvents } from './generate.js';
 
 const { values } = parseArgs({

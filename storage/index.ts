@@ -1,3 +1,3 @@
 export * from './redis/index.js';
 export * from './clickhouse/index.js';
-export * from './registry/index.js';
+export * from './nats/index.js';

@@ -118,10 +118,16 @@ export function retargetingRoutes(app: FastifyInstance, deps: AppDeps): void {
     }]),
   ) as typeof lookups;
 
+  /** Each lookup's two routes, their paths written out (so `grep -r retargeting/check api/` finds them). */
+  const PATHS = {
+    check: { inBody: '/v1/retargeting/check', registered: '/v1/filters/:id/check' },
+    audience: { inBody: '/v1/retargeting/audience', registered: '/v1/filters/:id/audience' },
+    count: { inBody: '/v1/retargeting/count', registered: '/v1/filters/:id/count' },
+  } as const;
   for (const op of ['check', 'audience', 'count'] as const) {
     const spec = BODIES[op];
     app.post<{ Querystring: { from?: From }; Body: Body & { filter: unknown } }>(
-      `/v1/retargeting/${op}`,
+      PATHS[op].inBody,
       {
         config: { scope: 'lookup', errors: ['invalid_filter', 'invalid_cursor', 'source_not_found', 'source_expired', 'source_restoring', 'lookup_timeout'] },
         ...SERIALIZER[op],
@@ -140,7 +146,7 @@ export function retargetingRoutes(app: FastifyInstance, deps: AppDeps): void {
     );
 
     app.post<{ Params: { id: string }; Querystring: { from?: From }; Body: Body }>(
-      `/v1/filters/:id/${op}`,
+      PATHS[op].registered,
       {
         config: { scope: 'lookup', errors: ['filter_not_found', 'invalid_cursor', 'source_not_found', 'source_expired', 'source_restoring', 'lookup_timeout'] },
         ...SERIALIZER[op],
@@ -153,7 +159,7 @@ export function retargetingRoutes(app: FastifyInstance, deps: AppDeps): void {
           summary: `${SUMMARIES[op]} (a registered filter)`,
           tags: ['retargeting'],
           response: { 200: ANSWERS[op] },
-          description: `The same answer as POST /v1/retargeting/${op} with the filter registered under this id (PUT /v1/filters/:id), parsed once, not per call. 404 filter_not_found. ${SEMANTICS}`,
+          description: `The same answer as POST ${PATHS[op].inBody} with the filter registered under this id (PUT /v1/filters/:id), parsed once, not per call. 404 filter_not_found. ${SEMANTICS}`,
           params: idParams,
           querystring: fromQuery,
           body: { type: 'object', additionalProperties: false, required: [...spec.required], properties: { ...spec.properties, ...fromProp } },

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { LIMIT_DEFAULTS, LimitError, MAX_TAGS_LIMIT, type Limits, type SourceKind, type SourceRecord, type SourceRef, type Tier, parseTime } from '../../core/index.js';
-import { removeSource, TierError, type Lifecycle } from '../../tiers/index.js';
+import { removeSource, TierError, type Lifecycle } from '../../engine/tiers/index.js';
 import type { AppDeps } from '../app.js';
 import { ApiError } from '../errors.js';
 import { sourceState, statesOf } from '../state.js';
@@ -8,7 +8,11 @@ import { pageOf, wholeRecords } from './listing.js';
 import { answer, cursorAnswer, idParams, idString, pageLimit, ref, timeValue } from '../schemas.js';
 import { parseSources } from './users.js';
 
-const KINDS = [['campaign', 'campaigns'], ['canvas', 'canvases']] as const;
+/** Each source kind's routes, their paths written out (so `grep -r /v1/campaigns/ api/` finds them). */
+const KINDS = [
+  { kind: 'campaign', plural: 'campaigns', paths: { list: '/v1/campaigns', one: '/v1/campaigns/:id', restore: '/v1/campaigns/:id/restore', demote: '/v1/campaigns/:id/demote' } },
+  { kind: 'canvas', plural: 'canvases', paths: { list: '/v1/canvases', one: '/v1/canvases/:id', restore: '/v1/canvases/:id/restore', demote: '/v1/canvases/:id/demote' } },
+] as const;
 
 const tierAnswer = (extra: object = {}) => ({
   type: 'object',
@@ -66,9 +70,9 @@ export function stoppedAtOf(value: string | number, now: number): number {
 }
 
 export function sourceRoutes(app: FastifyInstance, deps: AppDeps): void {
-  for (const [kind, plural] of KINDS) {
+  for (const { kind, plural, paths } of KINDS) {
     const Kind = capital(kind);
-    app.get<{ Params: { id: string } }>(`/v1/${plural}/:id`, {
+    app.get<{ Params: { id: string } }>(paths.one, {
       config: { scope: 'lookup', errors: ['source_not_found'] },
       schema: {
         operationId: `get${Kind}`,
@@ -84,7 +88,7 @@ export function sourceRoutes(app: FastifyInstance, deps: AppDeps): void {
     });
 
     app.get<{ Querystring: { tier?: string; status?: string; tag?: string; limit?: number; cursor?: string } }>(
-      `/v1/${plural}`,
+      paths.list,
       {
         config: { scope: 'lookup' },
         schema: {
@@ -122,7 +126,7 @@ export function sourceRoutes(app: FastifyInstance, deps: AppDeps): void {
     );
 
     app.put<{ Params: { id: string }; Body: LifecycleBody & { status: 'active' | 'stopped' } }>(
-      `/v1/${plural}/:id`,
+      paths.one,
       {
         config: { scope: 'admin', errors: ['too_many_sources', 'too_many_tags'] },
         schema: {
@@ -148,7 +152,7 @@ export function sourceRoutes(app: FastifyInstance, deps: AppDeps): void {
     );
 
     app.patch<{ Params: { id: string }; Body: LifecycleBody }>(
-      `/v1/${plural}/:id`,
+      paths.one,
       {
         config: { scope: 'admin', errors: ['source_not_found', 'too_many_tags'] },
         schema: {
@@ -174,7 +178,7 @@ export function sourceRoutes(app: FastifyInstance, deps: AppDeps): void {
       },
     );
 
-    app.delete<{ Params: { id: string } }>(`/v1/${plural}/:id`, {
+    app.delete<{ Params: { id: string } }>(paths.one, {
       config: { scope: 'admin', errors: ['source_not_found', 'source_has_events', 'source_pinned', 'transition_in_progress'] },
       schema: {
         operationId: `delete${Kind}`,
@@ -190,7 +194,7 @@ export function sourceRoutes(app: FastifyInstance, deps: AppDeps): void {
     });
 
     app.post<{ Params: { id: string } }>(
-      `/v1/${plural}/:id/restore`,
+      paths.restore,
       {
         config: { scope: 'restore', errors: ['source_not_found'] },
         schema: {
@@ -213,7 +217,7 @@ export function sourceRoutes(app: FastifyInstance, deps: AppDeps): void {
     );
 
     app.post<{ Params: { id: string } }>(
-      `/v1/${plural}/:id/demote`,
+      paths.demote,
       {
         config: { scope: 'admin', errors: ['source_not_found', 'transition_in_progress'] },
         schema: {

@@ -5,7 +5,7 @@
  */
 import type { Redis } from 'ioredis';
 import { parseFilter, type SourceRegistry, type HistoryLookup } from '../../core/index.js';
-import { createLookup } from '../../lookup/index.js';
+import { createLookup } from '../../engine/lookup/index.js';
 import { RedisHotIndex } from '../../storage/index.js';
 import { median, round } from '../measure.js';
 import { latencySummary, type LatencyMs } from '../load-child.js';

@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import { connect } from 'nats';
 import { configFromEnv } from '../../config.js';
-import { ENGINE_DEFAULTS, ensureStreams } from '../../engine/index.js';
+import { ENGINE_DEFAULTS, ensureStreams } from '../../engine/ingest/index.js';
 import { ClickHouseHistory, createRedis } from '../../storage/index.js';
 import { machineBusy } from '../measure.js';
 import { PREFILL_FLUSH_EVERY, cleanupNamespace, machineInfo, writeResult } from '../namespace.js';
@@ -90,7 +90,7 @@ async function runIngest(p: Params, signal: AbortSignal): Promise<void> {
     clickhouseUrl: config.clickhouseUrl,
     clickhouseCluster: config.clickhouseCluster,
     redis: createRedis({ url: config.redisUrl, clusterNodes: config.redisClusterNodes }),
-    // As the engine computes them (engine/engine.ts).
+    // As the engine computes them (engine/ingest/engine.ts).
     pull: Math.min(p.batchSize * 2, ENGINE_DEFAULTS.maxInflight),
     maxAckPending: ENGINE_DEFAULTS.maxInflight,
     services: servicePids(),

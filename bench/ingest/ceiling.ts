@@ -5,7 +5,8 @@
  * `ackEvery` messages and the last one.
  */
 import { AckPolicy, DeliverPolicy, type JsMsg } from 'nats';
-import { ENGINE_DEFAULTS, natsNames } from '../../engine/index.js';
+import { ENGINE_DEFAULTS } from '../../engine/ingest/index.js';
+import { natsNames } from '../../storage/nats/index.js';
 import { RssSampler, MiB, forceGc, round } from '../measure.js';
 import { STALL_MS, until } from '../namespace.js';
 import { POLL_MS, type Ctx } from './context.js';

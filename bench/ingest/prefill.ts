@@ -4,7 +4,7 @@
  * by core publish; and the same events decoded, for the stores' minimum (a2).
  */
 import { decodeEvent, type InteractionEvent } from '../../core/index.js';
-import { natsNames } from '../../engine/index.js';
+import { natsNames } from '../../storage/nats/index.js';
 import { generateEvents, type WireEvent } from '../../scripts/generate.js';
 import { round } from '../measure.js';
 import { corePublish, until } from '../namespace.js';

@@ -8,7 +8,7 @@
  * peak RSS (VmHWM) at the end.
  */
 import { readFileSync } from 'node:fs';
-import { natsNames } from '../../engine/index.js';
+import { natsNames } from '../../storage/nats/index.js';
 import { round } from '../measure.js';
 import { destroyKvBuckets, redisKeys, until } from '../namespace.js';
 import { freePort, spawnTierstream } from '../lookups/tierstream-process.js';

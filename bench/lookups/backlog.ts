@@ -6,7 +6,7 @@
  * durable consumer (JetStream consumer info) over time.
  */
 import { createInbox, headers as natsHeaders } from 'nats';
-import { natsNames } from '../../engine/index.js';
+import { natsNames } from '../../storage/nats/index.js';
 import { generateEvents } from '../../scripts/generate.js';
 import { round } from '../measure.js';
 import type { Ctx } from './context.js';

@@ -14,7 +14,7 @@
  */
 import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { natsNames } from '../../engine/index.js';
+import { natsNames } from '../../storage/nats/index.js';
 import { machineBusy, round } from '../measure.js';
 import type { Benchmark } from '../types.js';
 import { STALL_MS, cleanupNamespace, machineInfo, writeResult } from '../namespace.js';

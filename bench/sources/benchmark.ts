@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { connect, StorageType, type KV, type NatsConnection } from 'nats';
 import { configFromEnv } from '../../config.js';
 import { MAX_TRANSITIONS, type SourceKind, type SourceRecord, type Tier } from '../../core/index.js';
-import { registryKey } from '../../storage/registry/index.js';
+import { bucketNames, registryKey } from '../../storage/nats/index.js';
 import { median, pidCpuSeconds, round, table } from '../measure.js';
 import { runOpenLoop } from '../open-loop.js';
 import { freePort, startTierstream, type TierstreamProcess } from '../lookups/tierstream-process.js';
@@ -127,7 +127,7 @@ async function measureNamespace(nc: NatsConnection, n: number, p: Params, signal
   const key = randomBytes(16).toString('hex');
   const env = { TIERSTREAM_NAMESPACE: ns, TIERSTREAM_RATE_LIMIT: '10000000', TIERSTREAM_API_KEYS: `${key}:admin`, TIER_EXPIRE_AFTER: 'P30D' };
   const headers = { 'content-type': 'application/json', authorization: `Bearer ${key}` };
-  const kv = await nc.jetstream().views.kv(`${ns}_sources`, { history: 1, storage: StorageType.File, allow_direct: false });
+  const kv = await nc.jetstream().views.kv(bucketNames(ns).sources, { history: 1, storage: StorageType.File, allow_direct: false });
   let proc: TierstreamProcess | undefined;
   try {
     const now = Date.now();

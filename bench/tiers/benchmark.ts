@@ -12,7 +12,7 @@
 import os from 'node:os';
 import { pino } from 'pino';
 import { createTierstream, type Tierstream } from '../../runtime.js';
-import { ENGINE_DEFAULTS } from '../../engine/index.js';
+import { ENGINE_DEFAULTS } from '../../engine/ingest/index.js';
 import { machineBusy } from '../measure.js';
 import type { Benchmark } from '../types.js';
 import { PREFILL_FLUSH_EVERY, cleanupNamespace, machineInfo, writeResult } from '../namespace.js';

@@ -4,7 +4,8 @@
  */
 import { pino } from 'pino';
 import { createTierstream } from '../../runtime.js';
-import { ENGINE_DEFAULTS, ensureStreams, natsNames } from '../../engine/index.js';
+import { ENGINE_DEFAULTS, ensureStreams } from '../../engine/ingest/index.js';
+import { natsNames } from '../../storage/nats/index.js';
 import { generateEvents } from '../../scripts/generate.js';
 import { cpuDelta, round, serviceCpu, startPhase, type CpuSnapshot, type PhaseUsage } from '../measure.js';
 import { corePublish, until } from '../namespace.js';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { connect } from 'nats';
-import { natsNames } from '../../engine/index.js';
+import { bucketNames, kvStream, natsNames, noticeNames } from '../../storage/nats/index.js';
 import { KvDocStore } from '../../storage/index.js';
 import { eventually, getJson, startStack } from '../integration/helpers.js';
 
@@ -25,7 +25,8 @@ test('streams and buckets have 3 replicas; a node stopped during ingest loses no
   const names = natsNames(stack.ns);
   try {
     const jsm = await stack.ts.nc.jetstreamManager();
-    for (const s of [names.stream, names.dlqStream, `${stack.ns.toUpperCase()}_TIERS`, `KV_${stack.ns}_sources`, `KV_${stack.ns}_filters`, `KV_${stack.ns}_ingest`, `KV_${stack.ns}_erasures`, `KV_${stack.ns}_source_ids`]) {
+    const buckets = bucketNames(stack.ns);
+    for (const s of [names.stream, names.dlqStream, noticeNames(stack.ns).stream, ...[buckets.sources, buckets.filters, buckets.ingest, buckets.erasures, buckets.sourceIds].map(kvStream)]) {
       const info = await jsm.streams.info(s);
       assert.is(info.config.num_replicas, 3, `${s} replicas`);
     }

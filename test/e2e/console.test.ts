@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import type { Browser, Page } from 'playwright-core';
 import { eventually, startStack, type Stack } from '../integration/helpers.js';
 import { buildApp } from '../../api/index.js';
-import { createLookup } from '../../lookup/index.js';
+import { createLookup } from '../../engine/lookup/index.js';
 import { accessibilityViolations, launch, open, screenshot, type Watched } from './browser.js';
 
 const ADMIN = 'e2e-admin-key-0123456789';

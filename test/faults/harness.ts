@@ -15,7 +15,7 @@ import { pino } from 'pino';
 import { configFromEnv, type Config } from '../../config.js';
 import { createTierstream, type Tierstream } from '../../runtime.js';
 import { decodeEvent, foldEvents, sourceName, type InteractionEvent, type SourceRef } from '../../core/index.js';
-import { natsNames } from '../../engine/index.js';
+import { natsNames } from '../../storage/nats/index.js';
 import { generateEvents, type WireEvent } from '../../scripts/generate.js';
 import { cleanup, eventually, hotState } from '../integration/helpers.js';
 

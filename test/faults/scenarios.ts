@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { connect, headers as natsHeaders, type NatsConnection } from 'nats';
-import { natsNames } from '../../engine/index.js';
+import { natsNames } from '../../storage/nats/index.js';
 import { sourceName } from '../../core/index.js';
 import { rng } from '../../scripts/generate.js';
 import { send, getJson, startStack, type Stack } from '../integration/helpers.js';

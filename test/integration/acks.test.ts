@@ -2,12 +2,13 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { AckPolicy } from 'nats';
 import { pino } from 'pino';
-import { consumerAckPolicy, ENGINE_DEFAULTS, ensureStreams } from '../../engine/index.js';
+import { consumerAckPolicy, ENGINE_DEFAULTS, ensureStreams } from '../../engine/ingest/index.js';
+import { natsNames } from '../../storage/nats/index.js';
 import { createTierstream } from '../../runtime.js';
 import { eventually, getJson, startStack, testConfig, testNamespace, TEST_ENGINE } from './helpers.js';
 
 /**
- * How ingest processes share the durable consumer (engine/acks.ts, engine/ack-lease.ts):
+ * How ingest processes share the durable consumer (engine/ingest/acks.ts, engine/ingest/ack-lease.ts):
  * cumulative acknowledgement needs the consumer to one process, explicit shares it.
  */
 const test = suite('acks');
@@ -30,10 +31,10 @@ test('an explicit consumer left by an earlier version is switched to cumulative 
     assert.is(await consumerAckPolicy(jsm, ns), AckPolicy.All);
     await b.publish(evs('new', 300, 'sw'));
     await eventually(async () => (await getJson(b!.ts, '/v1/campaigns/sw')).body.counts?.history === 500, 'ingested cumulatively');
-    const info = await jsm.consumers.info(`${ns.toUpperCase()}_EVENTS`, `${ns}_engine`);
+    const info = await jsm.consumers.info(natsNames(ns).stream, natsNames(ns).consumer);
     // Nothing before the switch was delivered again (it had all been acknowledged).
     assert.is(info.delivered.stream_seq, 500);
-    await eventually(async () => (await jsm.consumers.info(`${ns.toUpperCase()}_EVENTS`, `${ns}_engine`)).num_ack_pending === 0, 'every message covered by an ack');
+    await eventually(async () => (await jsm.consumers.info(natsNames(ns).stream, natsNames(ns).consumer)).num_ack_pending === 0, 'every message covered by an ack');
   } finally {
     await a.ts.close().catch(() => undefined);
     await b?.stop();

@@ -2,7 +2,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { DiscardPolicy } from 'nats';
 import { eventually, getJson, send, startStack } from './helpers.js';
-import { DLQ_LIMITS, natsNames } from '../../engine/index.js';
+import { DLQ_LIMITS } from '../../engine/ingest/index.js';
+import { natsNames } from '../../storage/nats/index.js';
 
 test('dead letters: listed in pages with code, subject, time and excerpt; replayed after a fix, marked, not twice; the DLQ stream bounded', async () => {
   // Events more than 1 s ahead of the stream's time are dead-lettered: a clock running ahead, fixed by waiting.

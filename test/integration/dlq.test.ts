@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { eventually, getJson, startStack, TEST_ENGINE } from './helpers.js';
-import { natsNames } from '../../engine/index.js';
+import { natsNames } from '../../storage/nats/index.js';
 
 test('each kind of bad input lands in the DLQ with its code; good events around it are stored', async () => {
   const stack = await startStack();

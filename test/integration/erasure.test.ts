@@ -2,10 +2,10 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { pino } from 'pino';
 import { foldEvents, sourceName, type InteractionEvent, type SourceRef } from '../../core/index.js';
-import { natsNames } from '../../engine/index.js';
+import { natsNames } from '../../storage/nats/index.js';
 import { createTierstream } from '../../runtime.js';
-import type { EngineOptions } from '../../engine/index.js';
-import type { TierManagerOptions } from '../../tiers/index.js';
+import type { EngineOptions } from '../../engine/ingest/index.js';
+import type { TierManagerOptions } from '../../engine/tiers/index.js';
 import { eventually, getJson, hotState, historyFold, send, startStack, testConfig, testNamespace, TEST_ENGINE, type Stack } from './helpers.js';
 
 /** Erasure of a user (contract: "Erasure of a user"): gone from every answer, and stays gone. */

@@ -3,9 +3,10 @@ import { headers as natsHeaders, type JsMsg } from 'nats';
 import { pino } from 'pino';
 import { configFromEnv, type Config } from '../../config.js';
 import { createTierstream, type Tierstream } from '../../runtime.js';
-import { deleteStreams, natsNames, type EngineOptions } from '../../engine/index.js';
+import { deleteStreams, type EngineOptions } from '../../engine/ingest/index.js';
+import { bucketNames, kvStream, natsNames } from '../../storage/nats/index.js';
 import type { EventType } from '../../core/index.js';
-import type { TierManagerOptions } from '../../tiers/index.js';
+import type { TierManagerOptions } from '../../engine/tiers/index.js';
 
 /**
  * The ClickHouse endpoint of tests that need one server whatever the environment: the first
@@ -96,7 +97,7 @@ export async function cleanup(ts: Tierstream, ns: string): Promise<void> {
   await ts.registry.destroy().catch(() => false);
   await ts.filterStore.destroy().catch(() => false);
   await ts.sourceIds.destroy().catch(() => false);
-  for (const b of ['ingest', 'erasures']) await jsm.streams.delete(`KV_${ns}_${b}`).catch(() => false); // the ingest lease's and erasures' buckets
+  for (const b of [bucketNames(ns).ingest, bucketNames(ns).erasures]) await jsm.streams.delete(kvStream(b)).catch(() => false); // the ingest lease's and erasures' buckets
   await ts.history.dropDatabase();
   await ts.hot.unlinkNamespace();
   await ts.close();

@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import { foldEvents, parseFilter, sourceName, type EventType, type InteractionEvent, type SourceRecord, type SourceRef, type SourceRegistry } from '../../core/index.js';
-import { createLookup } from '../../lookup/index.js';
+import { createLookup } from '../../engine/lookup/index.js';
 import { createRedis, RedisHotIndex, sourceKeys } from '../../storage/redis/index.js';
 import { eventually, getJson, hotState, historyFold, startStack, testConfig, testNamespace } from './helpers.js';
 

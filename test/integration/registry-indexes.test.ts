@@ -5,7 +5,7 @@ import {
   MAX_TRANSITIONS, expiringSources, mirrorRecord, newSourceRecord, pendingNotices, sourceName, summarizeSources,
   type SourceKind, type SourceRecord, type SourceRef, type Tier,
 } from '../../core/index.js';
-import { NatsKvRegistry, registryKey } from '../../storage/registry/index.js';
+import { NatsKvRegistry, registryKey } from '../../storage/nats/index.js';
 import { eventually, testConfig, testNamespace } from './helpers.js';
 
 /**

@@ -7,7 +7,8 @@ import { connect, headers as natsHeaders } from 'nats';
 import { pino } from 'pino';
 import { eventually, testConfig, testNamespace, cleanup } from './helpers.js';
 import { createTierstream } from '../../runtime.js';
-import { ensureStreams, natsNames, ENGINE_DEFAULTS } from '../../engine/index.js';
+import { ensureStreams, ENGINE_DEFAULTS } from '../../engine/ingest/index.js';
+import { natsNames } from '../../storage/nats/index.js';
 import { generateEvents } from '../../scripts/generate.js';
 import { withDeadline } from '../../core/index.js';
 

@@ -4,7 +4,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { pino } from 'pino';
-import { createNotifier, type NoticeChannel } from '../../tiers/index.js';
+import { createNotifier, type NoticeChannel } from '../../engine/notices/index.js';
 import type { SourceRegistry } from '../../core/index.js';
 
 /**

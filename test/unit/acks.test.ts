@@ -1,8 +1,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { JsMsg } from 'nats';
-import { CumulativeAcker, createAcker } from '../../engine/acks.js';
-import { AckLease, type LeaseDoc, type LeaseStore } from '../../engine/ack-lease.js';
+import { CumulativeAcker, createAcker } from '../../engine/ingest/acks.js';
+import { AckLease, type LeaseDoc, type LeaseStore } from '../../engine/ingest/ack-lease.js';
 import { rng } from '../../scripts/generate.js';
 
 /** A message that records what was sent for it. */

@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createDeadLetterLog } from '../../engine/dead-letter-log.js';
+import { createDeadLetterLog } from '../../engine/ingest/dead-letter-log.js';
 
 test('a log line per dead-letter code at most every period, counting the letters in between', () => {
   const lines: { code: string; count: number }[] = [];

@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { pino } from 'pino';
 import type { Erasure, SourceRef } from '../../core/index.js';
-import { createErasures, type ErasureStore } from '../../tiers/index.js';
+import { createErasures, type ErasureStore } from '../../engine/erasures/index.js';
 
 /**
  * The fence restores and rebuilds ask (README, "Erasure"), over a store whose mirror lags: the

@@ -2,8 +2,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { TestScheduler } from 'rxjs/testing';
 import { asyncScheduler, from, lastValueFrom, of, tap } from 'rxjs';
-import { batch } from '../../engine/operators/batch.js';
-import { writeBatches } from '../../engine/operators/write-batches.js';
+import { batch } from '../../engine/ingest/operators/batch.js';
+import { writeBatches } from '../../engine/ingest/operators/write-batches.js';
 
 const scheduler = () => new TestScheduler((actual, expected) => assert.equal(actual, expected));
 

@@ -1,10 +1,10 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { newSourceRecord, type SourceKind, type SourceRecord, type TagRef } from '../../core/index.js';
-import { createPinIndex, pinsWanted, type FilterDoc } from '../../tiers/index.js';
+import { createPinIndex, pinsWanted, type FilterDoc } from '../../engine/filters/index.js';
 
 /**
- * The pin index (tiers/pinning.ts createPinIndex) answers what pinsWanted answers over every
+ * The pin index (engine/filters/pinning.ts createPinIndex) answers what pinsWanted answers over every
  * filter, after random filter registrations, replacements and deletions.
  */
 const test = suite('pin index');

@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { retrying, type RetryPolicy } from '../../core/index.js';
-import { isTransientNatsError } from '../../engine/index.js';
+import { isTransientNatsError } from '../../engine/ingest/index.js';
 
 const timeout = () => Object.assign(new Error('TIMEOUT'), { code: 'TIMEOUT' });
 

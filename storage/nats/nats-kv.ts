@@ -4,6 +4,7 @@ import {
   SourcesSummaryIndex, carriesTag, mirrorRecord, newSourceRecord,
 } from '../../core/index.js';
 import { KvDocStore } from './kv-store.js';
+import { bucketNames } from './names.js';
 import { SortedList } from './sorted-list.js';
 
 /** Source-name order (`campaign:…` before `canvas:…`, then by id), without building the names. */
@@ -47,7 +48,7 @@ export class NatsKvRegistry implements SourceRegistry {
   }
 
   static async open(js: JetStreamClient, namespace: string, now: () => number = Date.now, replicas = 1): Promise<NatsKvRegistry> {
-    const store = await KvDocStore.open<SourceRecord>(js, `${namespace}_sources`, replicas, mirrorRecord);
+    const store = await KvDocStore.open<SourceRecord>(js, bucketNames(namespace).sources, replicas, mirrorRecord);
     const registry = new NatsKvRegistry(store, now);
     await store.startMirror();
     return registry;

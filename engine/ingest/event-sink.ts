@@ -1,6 +1,6 @@
 import type { JetStreamClient } from 'nats';
-import type { EventSink } from '../core/index.js';
-import { natsNames } from './jetstream.js';
+import type { EventSink } from '../../core/index.js';
+import { natsNames } from '../../storage/nats/names.js';
 
 /**
  * The API's EventSink (core/ingest.ts) on JetStream: each event on `<ns>.events.<type>` with

@@ -1,6 +1,7 @@
 import type { JetStreamClient } from 'nats';
 import type { SourceIdSets, SourceRef } from '../../core/index.js';
 import { KvDocStore } from './kv-store.js';
+import { bucketNames } from './names.js';
 import { registryKey } from './nats-kv.js';
 
 interface IdsDoc {
@@ -26,7 +27,7 @@ export class NatsKvSourceIds implements SourceIdSets {
   private constructor(private readonly store: KvDocStore<IdsDoc>) {}
 
   static async open(js: JetStreamClient, namespace: string, replicas = 1): Promise<NatsKvSourceIds> {
-    return new NatsKvSourceIds(await KvDocStore.open<IdsDoc>(js, `${namespace}_source_ids`, replicas));
+    return new NatsKvSourceIds(await KvDocStore.open<IdsDoc>(js, bucketNames(namespace).sourceIds, replicas));
   }
 
   async admit(source: SourceRef, entries: readonly (readonly string[])[], max: number): Promise<boolean[]> {

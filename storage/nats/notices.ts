@@ -1,5 +1,6 @@
 import { AckPolicy, DeliverPolicy, RetentionPolicy, StorageType, type JetStreamClient, type JetStreamManager } from 'nats';
 import { UnpublishableNoticeError } from '../../core/index.js';
+import { noticeNames } from './names.js';
 
 const nanos = (ms: number) => ms * 1_000_000;
 /** Notices are kept this long, so subscribers can catch up (README, "Tier notifications": 7 days). */
@@ -10,16 +11,6 @@ const DEDUP_MS = 15 * 60_000;
 /** A subject to publish on: dot-separated tokens, none empty, none a wildcard or holding white space. */
 function isSubject(subject: string): boolean {
   return subject.split('.').every((t) => t !== '' && t !== '*' && t !== '>' && !/\s/.test(t));
-}
-
-/** Names the namespace owns for tier notifications. */
-export function noticeNames(namespace: string) {
-  return {
-    stream: `${namespace.toUpperCase()}_TIERS`,
-    subjects: `${namespace}.tiers.>`,
-    subject: (kind: string, id: string) => `${namespace}.tiers.${kind}.${id}`,
-    webhookConsumer: `${namespace}_webhook`,
-  };
 }
 
 /**

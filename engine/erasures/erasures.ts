@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { ErasureIndex, type Erasure, type ErasureFence, type HistoryEraser, type HotEraser, type IngestErasures, type SourceRef, type SourceRegistry } from '../core/index.js';
+import { ErasureIndex, type Erasure, type ErasureFence, type HistoryEraser, type HotEraser, type IngestErasures, type SourceRef, type SourceRegistry } from '../../core/index.js';
 
 /** The erasures' durable documents (NATS KV `<ns>_erasures`, compare-and-set; KvDocStore). */
 export interface ErasureStore {

@@ -1,9 +1,10 @@
 import { type JetStreamClient, type JetStreamManager, type JsMsg, type KV, type StoredMsg } from 'nats';
-import { DEAD_LETTER_EXCERPT, type DeadLetter, type DeadLetterStore, type ReplayOutcome } from '../core/index.js';
-import { DLQ_LIMITS, natsNames } from './jetstream.js';
+import { DEAD_LETTER_EXCERPT, type DeadLetter, type DeadLetterStore, type ReplayOutcome } from '../../core/index.js';
+import { DLQ_LIMITS } from './jetstream.js';
+import { bucketNames, natsNames } from '../../storage/nats/names.js';
 
 /** The KV bucket that marks replayed letters, by the letter's sequence: `<ns>_dlq_replayed`. */
-export const replayedBucket = (namespace: string) => `${namespace}_dlq_replayed`;
+export const replayedBucket = (namespace: string) => bucketNames(namespace).dlqReplayed;
 
 const lenient = new TextDecoder('utf-8'); // an excerpt may cut a character, or hold invalid bytes
 

@@ -1,8 +1,8 @@
 import { headers as natsHeaders, type JetStreamClient } from 'nats';
 import type { Logger } from 'pino';
-import { foldEvents, hotWritesInFlight, sourceName, type LookupPressure, type History, type HotIndex, type IngestErasures, type InteractionEvent, type SourceRef, type SourceRegistry } from '../core/index.js';
+import { foldEvents, hotWritesInFlight, sourceName, type LookupPressure, type History, type HotIndex, type IngestErasures, type InteractionEvent, type SourceRef, type SourceRegistry } from '../../core/index.js';
 import type { Decoded } from './operators/decode.js';
-import type { Metrics } from '../telemetry/index.js';
+import type { Metrics } from '../../telemetry/index.js';
 import type { SourceLimits } from './source-limits.js';
 
 export interface BatchWriterDeps {
@@ -21,7 +21,7 @@ export interface BatchWriterDeps {
    * landed, an erasure it raced (heard of after the check) is run again.
    */
   erasures?: IngestErasures;
-  /** The named limits checked before writing (engine/source-limits.ts); absent: none. */
+  /** The named limits checked before writing (engine/ingest/source-limits.ts); absent: none. */
   limits?: SourceLimits;
   /** A fault point (tests): see EngineOptions.afterErasureCheck. */
   afterErasureCheck?: (events: readonly InteractionEvent[]) => Promise<void>;

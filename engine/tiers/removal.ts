@@ -1,4 +1,4 @@
-import { sourceName, type History, type HotIndex, type SourceIdSets, type SourceRecord, type SourceRef, type SourceRegistry } from '../core/index.js';
+import { sourceName, type History, type HotIndex, type SourceIdSets, type SourceRecord, type SourceRef, type SourceRegistry } from '../../core/index.js';
 import { TierError } from './tier-manager.js';
 
 /** Why a source may not be deleted: it has events, or a registered filter names it. */

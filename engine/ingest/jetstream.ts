@@ -2,20 +2,7 @@ import {
   AckPolicy, DeliverPolicy, DiscardPolicy, RetentionPolicy, StorageType,
   type JetStreamManager, type ConsumerConfig, type StreamConfig,
 } from 'nats';
-
-/** Names the namespace owns on NATS (README, "What the namespace owns"). */
-export function natsNames(namespace: string) {
-  return {
-    stream: `${namespace.toUpperCase()}_EVENTS`,
-    subjects: `${namespace}.events.>`,
-    subjectPrefix: `${namespace}.events.`,
-    dlqStream: `${namespace.toUpperCase()}_DLQ`,
-    dlqSubject: `${namespace}.dlq`,
-    consumer: `${namespace}_engine`,
-    /** Core NATS (no stream): API processes say here that lookups queue; ingest yields. */
-    pressureSubject: `${namespace}.control.pressure`,
-  };
-}
+import { bucketNames, kvStream, natsNames, noticeNames } from '../../storage/nats/names.js';
 
 export interface StreamSetupOptions {
   namespace: string;
@@ -167,6 +154,6 @@ function isNotFound(err: unknown): boolean {
 /** Deletes the namespace's streams (tests and benchmarks only). */
 export async function deleteStreams(jsm: JetStreamManager, namespace: string): Promise<void> {
   const n = natsNames(namespace);
-  // With the tier notices' stream (storage/registry/notices.ts), which the namespace owns too.
-  for (const s of [n.stream, n.dlqStream, `${namespace.toUpperCase()}_TIERS`, `KV_${namespace}_dlq_replayed`]) await jsm.streams.delete(s).catch(() => false);
+  // With the tier notices' stream (storage/nats/notices.ts), which the namespace owns too.
+  for (const s of [n.stream, n.dlqStream, noticeNames(namespace).stream, kvStream(bucketNames(namespace).dlqReplayed)]) await jsm.streams.delete(s).catch(() => false);
 }

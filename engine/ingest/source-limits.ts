@@ -1,4 +1,4 @@
-import { LimitError, sourceName, variantStepIds, type InteractionEvent, type Limits, type SourceIdSets, type SourceRef, type SourceRegistry } from '../core/index.js';
+import { LimitError, sourceName, variantStepIds, type InteractionEvent, type Limits, type SourceIdSets, type SourceRef, type SourceRegistry } from '../../core/index.js';
 
 /**
  * The ingest side of the named limits `sources` and `variants_and_steps_per_source` (README,

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
-import { carriesTag, filterSources, filterTags, LIMIT_DEFAULTS, LimitError, parseFilter, parseSourceName, SourceNotFoundError, sourceName, unknownSources, type Filter, type SourceRecord, type SourceRef, type SourceRegistry, type TagRef } from '../core/index.js';
-import type { TierManager } from './tier-manager.js';
+import { carriesTag, filterSources, filterTags, LIMIT_DEFAULTS, LimitError, parseFilter, parseSourceName, SourceNotFoundError, sourceName, unknownSources, type Filter, type SourceRecord, type SourceRef, type SourceRegistry, type TagRef } from '../../core/index.js';
+import type { TierManager } from '../tiers/index.js';
 
 /** An active retargeting filter as stored. */
 export interface FilterDoc {

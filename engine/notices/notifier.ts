@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { pendingNotices, sourceName, UnpublishableNoticeError, webhookSignature, withNoticeMark, type SourceRecord, type SourceRegistry } from '../core/index.js';
+import { pendingNotices, sourceName, UnpublishableNoticeError, webhookSignature, withNoticeMark, type SourceRecord, type SourceRegistry } from '../../core/index.js';
 
 /**
  * Most of a webhook answer read, in bytes: enough for a receiver's error message in the log.
@@ -28,7 +28,7 @@ async function readAtMost(body: ReadableStream<Uint8Array> | null, limit: number
   }
 }
 
-/** Where notices go (storage/registry/notices.ts on NATS). */
+/** Where notices go (storage/nats/notices.ts on NATS). */
 export interface NoticeChannel {
   /** Throws UnpublishableNoticeError for a notice that can never be published (not retried). */
   publish(kind: string, id: string, body: string, msgId: string): Promise<void>;

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { exhaustMap, interval, type SchedulerLike, asyncScheduler, Subscription } from 'rxjs';
 import type { Logger } from 'pino';
-import { type AggregateRow, type Duration, type ErasureFence, foldAggregates, hotWritesInFlight, retrying, sourceName, type LookupPressure, type History, type HotIndex, type SourceRecord, type SourceRef, type SourceRegistry, isDue, leaseLapsed, newSourceRecord, recompute, transition } from '../core/index.js';
-import type { Metrics } from '../telemetry/index.js';
+import { type AggregateRow, type Duration, type ErasureFence, foldAggregates, hotWritesInFlight, retrying, sourceName, type LookupPressure, type History, type HotIndex, type SourceRecord, type SourceRef, type SourceRegistry, isDue, leaseLapsed, newSourceRecord, recompute, transition } from '../../core/index.js';
+import type { Metrics } from '../../telemetry/index.js';
 
 /** Restore chunks being written to Redis at once (measured: 3 hides most of the read time). */
 const RESTORE_WRITES_IN_FLIGHT = 3;
@@ -38,7 +38,7 @@ export interface TierManagerDeps {
   pressure?: LookupPressure;
   /**
    * The filter ids that should pin a record given its tags and the filters this process knows
-   * (tiers/pinning.ts pinsWanted). Applied inside the same compare-and-set as a tag change, so a
+   * (engine/filters/pinning.ts pinsWanted). Applied inside the same compare-and-set as a tag change, so a
    * source never carries a pinned tag unpinned in between, and by `repin`. Absent: tags pin nothing.
    */
   pinsWanted?: (rec: SourceRecord) => string[];

@@ -1,6 +1,6 @@
 import { map, type OperatorFunction } from 'rxjs';
 import type { JsMsg } from 'nats';
-import { DecodeError, decodeEvent, DEFAULT_MAX_FUTURE_MS, formatTime, isTooFarAhead, type DeadLetterCode, type InteractionEvent } from '../../core/index.js';
+import { DecodeError, decodeEvent, DEFAULT_MAX_FUTURE_MS, formatTime, isTooFarAhead, type DeadLetterCode, type InteractionEvent } from '../../../core/index.js';
 
 /** Why a message is dead-lettered: its stable code (the `Tierstream-Error` header) and words. */
 export interface DeadLetterReason {

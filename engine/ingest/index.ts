@@ -1,6 +1,6 @@
 /** The ingest engine: JetStream in, batches written to history and the hot index, acks out. */
 export { createEngine, ENGINE_DEFAULTS, type Engine, type EngineDeps, type EngineOptions } from './engine.js';
-export { natsNames, ensureStreams, deleteStreams, consumerAckPolicy, isTransientNatsError } from './jetstream.js';
+export { ensureStreams, deleteStreams, consumerAckPolicy, isTransientNatsError } from './jetstream.js';
 export { createEventSink } from './event-sink.js';
 export { createDeadLetterStore, replayedBucket } from './dead-letters.js';
 export { DLQ_LIMITS } from './jetstream.js';

@@ -1,6 +1,0 @@
-/** The tier manager (expiry, demotion, restore, Redis-loss rebuild) and filter pinning. */
-export { createTierManager, TierError, type TierManager, type TierManagerOptions, type Lifecycle } from './tier-manager.js';
-export { createFilterService, createPinIndex, pinsWanted, type FilterService, type FilterDoc, type FilterStore, type PinIndex } from './pinning.js';
-export { createNotifier, type Notifier, type NoticeChannel } from './notifier.js';
-export { createErasures, ErasureError, type Erasures, type ErasureStore } from './erasures.js';
-export { removeSource, RemovalError } from './removal.js';
