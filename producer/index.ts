@@ -110,8 +110,8 @@ export interface Producer {
    * once JetStream stored each: `stored`, or `duplicate` when it already held that id (within
    * its duplicate window; a retried publish whose first acknowledgement was lost answers so).
    */
-  publish(event: ProducerEvent | object): Promise<PublishOutcome>;
   publish(events: readonly (ProducerEvent | object)[]): Promise<PublishOutcome[]>;
+  publish(event: ProducerEvent | object): Promise<PublishOutcome>;
   /** Publishes waiting for their acknowledgement now (at most `window`). */
   readonly inFlight: number;
   /** Resolves once every publish started so far is settled. */
@@ -171,8 +171,8 @@ class JetStreamProducer implements Producer {
     return this.#inFlight;
   }
 
-  publish(event: ProducerEvent | object): Promise<PublishOutcome>;
   publish(events: readonly (ProducerEvent | object)[]): Promise<PublishOutcome[]>;
+  publish(event: ProducerEvent | object): Promise<PublishOutcome>;
   publish(input: object | readonly object[]): Promise<PublishOutcome | PublishOutcome[]> {
     const many = Array.isArray(input);
     const events: readonly unknown[] = many ? input : [input];
