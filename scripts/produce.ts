@@ -19,7 +19,7 @@ import { generateEvents } from './generate.js';
 const HELP = `Usage: npm run produce -- [options]
 
 Publishes generated interaction events to the namespace's events stream (TIERSTREAM_NAMESPACE,
-TIERSTREAM_NATS_URL) through the producer library, and creates the stream when missing.
+NATS_URL) through the producer library, and creates the stream when missing.
 
 Options:
   --events N         events to publish (default 10000)
