@@ -9,18 +9,22 @@
  *   telemetry/                             metrics          -> nothing of ours
  *   core/                                  the domain       -> nothing of ours
  *   client/                                typed HTTP client -> nothing of ours (generated types, openapi-fetch)
+ *   producer/                              producer library  -> core, storage/nats/names.ts, engine/ingest/jetstream.ts
+ *                                                                (the stream set-up, itself a leaf but for names.ts)
  *
- * Rooms: core/, telemetry/, api/, client/, and each folder of engine/ and of storage/.
+ * Rooms: core/, telemetry/, api/, client/, producer/, and each folder of engine/ and of storage/.
  * Product code only: test/, bench/, scripts/ and console/ (browser code) may reach anywhere.
  */
-const product = '^(core|engine|telemetry|storage|api)/|^(main|runtime|config|supervisor)\\.ts$';
+const product = '^(core|engine|telemetry|storage|api|producer)/|^(main|runtime|config|supervisor)\\.ts$';
 /** One room each: a folder of engine/ or storage/ is a room of its own. */
-const room = 'core|engine/[^/]+|telemetry|storage/[^/]+|api';
+const room = 'core|engine/[^/]+|telemetry|storage/[^/]+|api|producer';
 /**
  * Every NATS name (streams, subjects, buckets) is built in this one file, which imports nothing;
  * the ingest service, which speaks JetStream itself, takes it without the rest of the adapter.
  */
 const natsNames = '^storage/nats/names\\.ts$';
+/** The events streams' set-up, which the producer library shares with the engine. */
+const streamSetup = '^engine/ingest/jetstream\\.ts$';
 
 module.exports = {
   forbidden: [
@@ -59,6 +63,27 @@ module.exports = {
       to: { path: product },
     },
     {
+      name: 'stream-setup-is-a-leaf',
+      severity: 'error',
+      comment: 'engine/ingest/jetstream.ts, which the producer library takes too, imports only the NATS names: a producer never loads the engine.',
+      from: { path: streamSetup },
+      to: { path: product, pathNot: natsNames },
+    },
+    {
+      name: 'producer-takes-the-contract',
+      severity: 'error',
+      comment: 'The producer library (shipped apart, dist/producer) takes the domain (the validator, the schema), the NATS names and the stream set-up: nothing else of ours.',
+      from: { path: '^producer/' },
+      to: { path: product, pathNot: ['^producer/', '^core/index\\.ts$', '^core/', natsNames, streamSetup] },
+    },
+    {
+      name: 'nothing-imports-the-producer',
+      severity: 'error',
+      comment: 'The library is for other projects (and scripts/): product code does not use it.',
+      from: { path: product, pathNot: '^producer/' },
+      to: { path: '^producer/' },
+    },
+    {
       name: 'one-adapter-does-not-use-another',
       severity: 'error',
       from: { path: '^storage/([^/]+)/' },
@@ -94,14 +119,14 @@ module.exports = {
     {
       name: 'root-only-from-the-root',
       severity: 'error',
-      from: { path: '^(core|engine|telemetry|storage|api)/' },
+      from: { path: '^(core|engine|telemetry|storage|api|producer)/' },
       to: { path: '^(main|runtime|config|supervisor)\\.ts$' },
     },
     {
       name: 'through-the-public-face',
       severity: 'error',
       comment: 'Another room is entered through its index.ts. The root is not held to it: config.ts takes api/auth.ts itself, since api/index.ts would load Fastify in the engine role.',
-      from: { path: `^(${room})/` },
+      from: { path: `^(${room})/`, pathNot: '^producer/' },
       to: {
         path: `^(${room})/`,
         pathNot: ['^$1/', `^(${room})/index\\.ts$`, natsNames],

@@ -14,6 +14,7 @@ import type { FilterService } from '../engine/filters/index.js';
 import type { Lookup } from '../engine/lookup/index.js';
 import { API_ERRORS, ApiError, fromDomainError, isStoreUnavailable, type ApiErrorCode } from './errors.js';
 import { healthRoutes } from './routes/health.js';
+import { schemaRoutes } from './routes/schema.js';
 import { sourceRoutes } from './routes/sources.js';
 import { userRoutes } from './routes/users.js';
 import { filterRoutes } from './routes/filters.js';
@@ -217,6 +218,7 @@ export function buildApp(deps: AppDeps, opts: FastifyServerOptions = {}): Fastif
   });
   app.register(async (api) => {
     healthRoutes(api, deps);
+    schemaRoutes(api);
     sourceRoutes(api, deps);
     userRoutes(api, deps);
     filterRoutes(api, deps);

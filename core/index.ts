@@ -12,6 +12,7 @@ export * from './retry.js';
 export * from './readiness.js';
 export * from './pressure.js';
 export * from './validate.js';
+export * from './event-schema.js';
 export * from './index-names.js';
 export * from './fold.js';
 export * from './filter/grammar.js';

@@ -67,6 +67,29 @@ node --input-type=module -e '
   await writeConsoleAssets(src, dest);
 ' "$root/console" "$tmp/console" "$tmp/api/console.js"
 
+# The producer library (producer/): its own package in OUTDIR/producer, with types and the event's
+# JSON Schema, for other projects to install (README, "Producing events", "Library").
+node node_modules/typescript/bin/tsc -p tsconfig.producer.json --outDir "$tmp/producer"
+node --input-type=module -e '
+  import { readFileSync, writeFileSync } from "node:fs";
+  import { pathToFileURL } from "node:url";
+  const [root, dest] = process.argv.slice(1);
+  const own = JSON.parse(readFileSync(`${root}/package.json`, "utf8"));
+  const { EVENT_JSON_SCHEMA } = await import(pathToFileURL(`${dest}/core/event-schema.js`).href);
+  writeFileSync(`${dest}/event.schema.json`, JSON.stringify(EVENT_JSON_SCHEMA, null, 2) + "\n");
+  writeFileSync(`${dest}/package.json`, JSON.stringify({
+    name: "@tierstream/producer",
+    version: own.version,
+    description: "Publishes tierstream events to NATS JetStream, checked by the engine validator",
+    type: "module",
+    main: "./producer/index.js",
+    types: "./producer/index.d.ts",
+    exports: { ".": { types: "./producer/index.d.ts", default: "./producer/index.js" }, "./event.schema.json": "./event.schema.json" },
+    engines: own.engines,
+    dependencies: { nats: own.dependencies.nats, ajv: own.dependencies.ajv },
+  }, null, 2) + "\n");
+' "$root" "$tmp/producer"
+
 # The compiled files are ES modules: said here too, for a dist/ deployed without the repository's package.json.
 printf '{ "type": "module" }\n' > "$tmp/package.json"
 

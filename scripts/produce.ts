@@ -1,8 +1,9 @@
 /**
- * Sample producer: publishes realistic interaction events to JetStream.
+ * Sample producer: publishes realistic interaction events to JetStream through the producer
+ * library (producer/).
  *
  *   npm run produce -- --events N [--campaigns C] [--users U] [--variants V] [--rate R]
- *                      [--canvas-share 0.2] [--window W] [--seed S]
+ *                      [--canvas-share 0.2] [--window W] [--seed S] [--quiet]
  *
  * Each message goes through a user's funnel: a send, then with falling probability a delivery,
  * open, click and conversion (some bounces, unsubscribes and control-group entries), about a
@@ -10,27 +11,59 @@
  * an assumption: see generate.ts) also get a machine_open after delivery. Nats-Msg-Id is the event id. --rate caps events/s.
  */
 import { parseArgs } from 'node:util';
-import { connect, headers as natsHeaders } from 'nats';
 import { SingleBar, Presets } from 'cli-progress';
 import { configFromEnv } from '../config.js';
-import { ensureStreams } from '../engine/ingest/jetstream.js';
-import { natsNames } from '../storage/nats/index.js';
-import { ENGINE_DEFAULTS } from '../engine/ingest/engine.js';
+import { createProducer } from '../producer/index.js';
 import { generateEvents } from './generate.js';
 
-const { values } = parseArgs({
-  options: {
-    events: { type: 'string', default: '10000' },
-    campaigns: { type: 'string', default: '10' },
-    users: { type: 'string', default: '10000' },
-    variants: { type: 'string', default: '2' },
-    rate: { type: 'string' },
-    'canvas-share': { type: 'string', default: '0.2' },
-    window: { type: 'string', default: '4096' },
-    seed: { type: 'string', default: String(Date.now()) },
-    quiet: { type: 'boolean', default: false },
-  },
-});
+const HELP = `Usage: npm run produce -- [options]
+
+Publishes generated interaction events to the namespace's events stream (TIERSTREAM_NAMESPACE,
+NATS_URL) through the producer library, and creates the stream when missing.
+
+Options:
+  --events N         events to publish (default 10000)
+  --campaigns C      campaigns and canvases to spread them over (default 10)
+  --users U          distinct users (default 10000)
+  --variants V       variants per source, 0 for none (default 2)
+  --canvas-share F   share of canvas events, 0..1 (default 0.2)
+  --rate R           at most R events per second (default: as fast as JetStream stores them)
+  --window W         publishes awaiting their acknowledgement at once (default 4096)
+  --seed S           random seed (default: the time)
+  --quiet            no progress bar
+  -h, --help         this help
+`;
+
+const usage = (message: string): never => {
+  console.error(`produce: ${message}\nTry 'npm run produce -- --help'.`);
+  process.exit(2);
+};
+
+let parsed;
+try {
+  parsed = parseArgs({
+    options: {
+      events: { type: 'string', default: '10000' },
+      campaigns: { type: 'string', default: '10' },
+      users: { type: 'string', default: '10000' },
+      variants: { type: 'string', default: '2' },
+      rate: { type: 'string' },
+      'canvas-share': { type: 'string', default: '0.2' },
+      window: { type: 'string', default: '4096' },
+      seed: { type: 'string', default: String(Date.now()) },
+      quiet: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+} catch (err) {
+  // parseArgs's own messages (an unknown option, a missing value), without its stack trace.
+  usage((err as Error).message.replace(/\. To specify a positional argument.*$/s, ''));
+}
+const { values } = parsed!;
+if (values.help) {
+  process.stdout.write(HELP);
+  process.exit(0);
+}
 
 const num = (name: keyof typeof values, min: number) => {
   const v = Number(values[name]);
@@ -45,24 +78,29 @@ const config = configFromEnv();
 const total = num('events', 1);
 const rate = values.rate === undefined ? Infinity : num('rate', 1);
 const windowSize = num('window', 1);
-const names = natsNames(config.namespace);
-const nc = await connect({ servers: config.natsServers, maxReconnectAttempts: -1 });
-const js = nc.jetstream();
-// The engine creates the stream; a producer started first creates it the same way.
-await ensureStreams(await nc.jetstreamManager(), {
-  namespace: config.namespace,
-  dedupWindowMs: ENGINE_DEFAULTS.dedupWindowMs,
-  maxAgeMs: ENGINE_DEFAULTS.streamMaxAgeMs,
-  ackWaitMs: ENGINE_DEFAULTS.ackWaitMs,
-  maxAckPending: ENGINE_DEFAULTS.maxInflight,
-});
+const producer = await createProducer({ servers: config.natsServers, namespace: config.namespace, window: windowSize });
 
 const bar = values.quiet ? undefined : new SingleBar({ format: 'produce [{bar}] {percentage}% {value}/{total} events {rate} ev/s', hideCursor: true }, Presets.shades_classic);
 bar?.start(total, 0, { rate: 0 });
 const started = performance.now();
 let sent = 0;
 let failed = 0;
-const inflight = new Set<Promise<unknown>>();
+/** Chunks of events handed to the library, two at a time: the window stays full across chunks. */
+const CHUNK = Math.max(1_000, windowSize);
+const pending: Promise<unknown>[] = [];
+let chunk: object[] = [];
+const flushChunk = async () => {
+  const events = chunk;
+  chunk = [];
+  pending.push(producer.publish(events).then(
+    () => undefined,
+    (err: unknown) => {
+      failed += events.length;
+      if (failed <= 5 * events.length) console.error(`produce: ${(err as Error).message}`);
+    },
+  ));
+  if (pending.length >= 2) await pending.shift();
+};
 for (const event of generateEvents({
   count: total,
   campaigns: num('campaigns', 1),
@@ -71,32 +109,26 @@ for (const event of generateEvents({
   canvasShare: num('canvas-share', 0),
   seed: Number(values.seed),
 })) {
-  const h = natsHeaders();
-  h.set('Nats-Msg-Id', event.id);
-  const p: Promise<void> = js.publish(`${names.subjectPrefix}${event.type}`, JSON.stringify(event), { headers: h }).then(
-    () => void inflight.delete(p),
-    (err: unknown) => {
-      failed++;
-      inflight.delete(p);
-      if (failed <= 5) console.error(`produce: publish failed: ${(err as Error).message}`);
-    },
-  );
-  inflight.add(p);
+  chunk.push(event);
   sent++;
-  if (inflight.size >= windowSize) await Promise.race(inflight);
+  if (chunk.length >= CHUNK) await flushChunk();
   if (sent % 1000 === 0) {
     const elapsed = (performance.now() - started) / 1000;
     bar?.update(sent, { rate: Math.round(sent / elapsed) });
     if (rate !== Infinity) {
       const ahead = sent / rate - elapsed;
-      if (ahead > 0) await new Promise((r) => setTimeout(r, ahead * 1000));
+      if (ahead > 0) {
+        if (chunk.length > 0) await flushChunk();
+        await new Promise((r) => setTimeout(r, ahead * 1000));
+      }
     }
   }
 }
-await Promise.all(inflight);
+if (chunk.length > 0) await flushChunk();
+await Promise.all(pending);
 const seconds = (performance.now() - started) / 1000;
 bar?.update(sent, { rate: Math.round(sent / seconds) });
 bar?.stop();
 console.log(`produced ${sent - failed} events in ${seconds.toFixed(2)} s: ${Math.round((sent - failed) / seconds)} events/s${failed ? `, ${failed} failed` : ''}`);
-await nc.close();
+await producer.close();
 process.exit(failed ? 1 : 0);

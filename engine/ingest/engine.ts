@@ -12,7 +12,7 @@ import { InflightCounter } from './inflight-counter.js';
 import { createSourceLimits } from './source-limits.js';
 import { DEFAULT_MAX_FUTURE_MS, LIMIT_DEFAULTS, limitsWith, retrying, type History, type HotIndex, type IngestErasures, type InteractionEvent, type Limits, type LookupPressure, type SourceIdSets, type SourceRegistry } from '../../core/index.js';
 import { createBatchWriter, HistoryWriteError, WriteFailedError } from './batch-writer.js';
-import { consumerAckPolicy, ensureStreams, isTransientNatsError, replaceConsumer, unacknowledged, type StreamSetupOptions } from './jetstream.js';
+import { consumerAckPolicy, ensureStreams, STREAM_DEFAULTS, isTransientNatsError, replaceConsumer, unacknowledged, type StreamSetupOptions } from './jetstream.js';
 import { createAcker, type AckMode, type Acker } from './acks.js';
 import { AckLease, type LeaseStore } from './ack-lease.js';
 import { natsNames } from '../../storage/nats/names.js';
@@ -74,8 +74,8 @@ export const ENGINE_DEFAULTS: Omit<EngineOptions, 'namespace'> = {
   writeConcurrency: 3,
   maxInflight: 20_000,
   ackWaitMs: 30_000,
-  dedupWindowMs: 120_000,
-  streamMaxAgeMs: 7 * 24 * 3_600_000,
+  dedupWindowMs: STREAM_DEFAULTS.dedupWindowMs,
+  streamMaxAgeMs: STREAM_DEFAULTS.maxAgeMs,
   backoffBaseMs: 100,
   backoffMaxMs: 5_000,
   writeAttempts: 10,

@@ -4,16 +4,26 @@ import {
 } from 'nats';
 import { bucketNames, kvStream, natsNames, noticeNames } from '../../storage/nats/names.js';
 
-export interface StreamSetupOptions {
+/**
+ * The events stream's settings when nothing says otherwise: the engine's (engine.ts,
+ * ENGINE_DEFAULTS) and the producer library's (producer/), which creates the streams alike.
+ */
+export const STREAM_DEFAULTS = { dedupWindowMs: 120_000, maxAgeMs: 7 * 24 * 3_600_000 } as const;
+
+/** What the events and dead-letter streams are made of. */
+export interface EventStreamOptions {
   namespace: string;
   /** Window in which a repeated Nats-Msg-Id is dropped by the server, ms. */
   dedupWindowMs: number;
   /** How long events stay in the stream after being written, ms (history is ClickHouse). */
   maxAgeMs: number;
-  ackWaitMs: number;
-  maxAckPending: number;
   /** Replicas of the streams (and so of the consumer) on a NATS cluster (default 1). */
   replicas?: number;
+}
+
+export interface StreamSetupOptions extends EventStreamOptions {
+  ackWaitMs: number;
+  maxAckPending: number;
   /** The consumer's ack policy when this call creates it (default explicit); an existing one keeps its own (see replaceConsumer). */
   ackPolicy?: AckPolicy.Explicit | AckPolicy.All;
 }
@@ -32,30 +42,8 @@ export const DLQ_LIMITS = { maxAgeMs: 30 * 24 * 3_600_000, maxBytes: 1024 * 1_04
  * consumer. Safe to run from several processes at once.
  */
 export async function ensureStreams(jsm: JetStreamManager, opts: StreamSetupOptions): Promise<void> {
+  await ensureEventStreams(jsm, opts);
   const n = natsNames(opts.namespace);
-  const events: Partial<StreamConfig> = {
-    name: n.stream,
-    subjects: [n.subjects],
-    storage: StorageType.File,
-    retention: RetentionPolicy.Limits,
-    duplicate_window: nanos(opts.dedupWindowMs),
-    max_age: nanos(opts.maxAgeMs),
-    num_replicas: opts.replicas ?? 1,
-  };
-  const dlq: Partial<StreamConfig> = {
-    name: n.dlqStream,
-    subjects: [n.dlqSubject],
-    storage: StorageType.File,
-    retention: RetentionPolicy.Limits,
-    duplicate_window: nanos(opts.dedupWindowMs),
-    max_age: nanos(DLQ_LIMITS.maxAgeMs),
-    max_bytes: DLQ_LIMITS.maxBytes,
-    max_msgs: DLQ_LIMITS.maxMsgs,
-    discard: DiscardPolicy.Old,
-    num_replicas: opts.replicas ?? 1,
-  };
-  for (const cfg of [events, dlq]) await upsertStream(jsm, cfg);
-
   const consumer: Partial<ConsumerConfig> = {
     durable_name: n.consumer,
     ack_policy: opts.ackPolicy ?? AckPolicy.Explicit,
@@ -78,6 +66,37 @@ export async function ensureStreams(jsm: JetStreamManager, opts: StreamSetupOpti
       if (!/already in use|exists/i.test(String((e as Error).message))) throw e;
     }
   }
+}
+
+/**
+ * Creates the events stream and the dead-letter stream when missing. With `update` (the
+ * engine's start), an existing stream whose settings differ is brought to these; without (a
+ * producer, producer/), an existing stream is left as the engine made it.
+ */
+export async function ensureEventStreams(jsm: JetStreamManager, opts: EventStreamOptions, update = true): Promise<void> {
+  const n = natsNames(opts.namespace);
+  const events: Partial<StreamConfig> = {
+    name: n.stream,
+    subjects: [n.subjects],
+    storage: StorageType.File,
+    retention: RetentionPolicy.Limits,
+    duplicate_window: nanos(opts.dedupWindowMs),
+    max_age: nanos(opts.maxAgeMs),
+    num_replicas: opts.replicas ?? 1,
+  };
+  const dlq: Partial<StreamConfig> = {
+    name: n.dlqStream,
+    subjects: [n.dlqSubject],
+    storage: StorageType.File,
+    retention: RetentionPolicy.Limits,
+    duplicate_window: nanos(opts.dedupWindowMs),
+    max_age: nanos(DLQ_LIMITS.maxAgeMs),
+    max_bytes: DLQ_LIMITS.maxBytes,
+    max_msgs: DLQ_LIMITS.maxMsgs,
+    discard: DiscardPolicy.Old,
+    num_replicas: opts.replicas ?? 1,
+  };
+  for (const cfg of [events, dlq]) await upsertStream(jsm, cfg, update);
 }
 
 /** The durable engine consumer's ack policy. */
@@ -126,9 +145,10 @@ export function isTransientNatsError(err: unknown): boolean {
   return e?.code === 'TIMEOUT' || e?.code === '503' || /timeout|temporarily unavailable|no responders|no suitable peers/i.test(String(e?.message));
 }
 
-async function upsertStream(jsm: JetStreamManager, cfg: Partial<StreamConfig>): Promise<void> {
+async function upsertStream(jsm: JetStreamManager, cfg: Partial<StreamConfig>, update: boolean): Promise<void> {
   try {
     const info = await jsm.streams.info(cfg.name!);
+    if (!update) return;
     // Bounds absent from `cfg` are unlimited (-1), so an older stream gains them at the next start.
     const bounds = { max_bytes: cfg.max_bytes ?? -1, max_msgs: cfg.max_msgs ?? -1, discard: cfg.discard ?? DiscardPolicy.Old };
     if (info.config.duplicate_window !== cfg.duplicate_window || info.config.max_age !== cfg.max_age || info.config.num_replicas !== cfg.num_replicas
