@@ -42,7 +42,9 @@ export const OPENAPI_OPTIONS: FastifyDynamicSwaggerOptions = {
         '(TIERSTREAM_API_KEYS) every /v1 operation needs `Authorization: Bearer <key>` with the scope its ' +
         '`x-scope` names (admin implies all); without keys, auth is off and the header is ignored.',
     },
-    servers: [{ url: 'http://127.0.0.1:8080', description: 'the default HOST and PORT; the API serves this document itself, at /docs/json' }],
+    // Relative: Swagger UI resolves it against the address it fetched /docs/json from, so "Try it
+    // out" works on whatever host and port (or proxy) serves the API, not only the defaults.
+    servers: [{ url: '/', description: 'the address this document was fetched from (the API serves it itself, at /docs/json)' }],
     tags: TAGS,
     components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'an API key of TIERSTREAM_API_KEYS' } } },
   },

@@ -1,3 +1,4 @@
+import { historyCounts } from './history-counts.js';
 import { formatTime, restoreEtaSeconds, sourceName, type History, type HotIndex, type SourceRecord } from '../core/index.js';
 
 const iso = (ms: number | null) => (ms === null ? null : formatTime(ms));
@@ -25,6 +26,12 @@ export function sourceState(rec: SourceRecord, counts: { hot: number | null; his
   };
 }
 
+/** One source's state, with its counts (`history`: see history-counts.ts). */
+export async function stateOf(stores: { hot: HotIndex; history: History }, rec: SourceRecord) {
+  const [hot, history] = await Promise.all([rec.tier === 'hot' ? stores.hot.countUsers(rec) : null, historyCounts(stores.history).one(rec)]);
+  return sourceState(rec, { hot, history });
+}
+
 /**
  * The states of a page of sources, with their counts read in one grouped ClickHouse query and
  * one pipelined Redis read for the page, not two calls per source.
@@ -34,7 +41,7 @@ export async function statesOf(stores: { hot: HotIndex; history: History }, recs
   const hot = recs.filter((r) => r.tier === 'hot');
   const [users, events] = await Promise.all([
     hot.length ? stores.hot.countUsersBySource(hot) : new Map<string, number>(),
-    stores.history.countEventsBySource(recs),
+    historyCounts(stores.history).of(recs),
   ]);
   return recs.map((r) => {
     const name = sourceName(r);

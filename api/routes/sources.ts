@@ -3,7 +3,7 @@ import { LIMIT_DEFAULTS, LimitError, MAX_TAGS_LIMIT, type Limits, type SourceKin
 import { removeSource, TierError, type Lifecycle } from '../../engine/tiers/index.js';
 import type { AppDeps } from '../app.js';
 import { ApiError } from '../errors.js';
-import { sourceState, statesOf } from '../state.js';
+import { stateOf, statesOf } from '../state.js';
 import { pageOf, wholeRecords } from './listing.js';
 import { answer, cursorAnswer, idParams, idString, pageLimit, ref, timeValue } from '../schemas.js';
 import { parseSources } from './users.js';
@@ -20,11 +20,6 @@ const tierAnswer = (extra: object = {}) => ({
   properties: { id: { type: 'string' }, tier: { type: 'string', enum: ['hot', 'demoting', 'expired', 'restoring'] }, ...extra },
 });
 const capital = (s: string) => s[0]!.toUpperCase() + s.slice(1);
-
-async function stateOf(deps: AppDeps, rec: SourceRecord) {
-  const [hot, history] = await Promise.all([rec.tier === 'hot' ? deps.hot.countUsers(rec) : null, deps.history.countEvents(rec)]);
-  return sourceState(rec, { hot, history });
-}
 
 type LifecycleBody = { status?: 'active' | 'stopped'; stoppedAt?: string | number; name?: string | null; tags?: string[] };
 

@@ -245,6 +245,32 @@ export function createTierManager(deps: TierManagerDeps, options: TierManagerOpt
 
   async function runRestore(source: SourceRef): Promise<void> {
     const started = performance.now();
+    // The claim and the progress are renewed on a timer for as long as the restore runs, not
+    // only between chunks: a count, a read or a write stalled on a busy store longer than the
+    // lease must not let another process take the restore over and start it again from the
+    // first row. A process that is itself stalled (its timers too) still loses the claim, and the
+    // check before each chunk below stops it sending more once it wakes.
+    const run: RestoreRun = { total: 0, done: 0, lost: false };
+    const renew = setInterval(() => {
+      const progress = run.total ? Math.min(run.done / run.total, 0.99) : 0;
+      void deps.registry
+        .update(source, (rec) =>
+          mine(rec) && rec!.tier === 'restoring' ? { ...rec!, lease: lease(), restore: { ...rec!.restore!, progress, progressAt: now() } } : undefined,
+        )
+        .then(({ changed }) => void (changed || (run.lost = true)))
+        .catch(() => undefined);
+    }, leaseMs / 3);
+    try {
+      await restoreChunks(source, started, run);
+    } finally {
+      clearInterval(renew);
+    }
+  }
+
+  /** A running restore as its renewal timer sees it: rows to write, rows written, claim lost. */
+  interface RestoreRun { total: number; done: number; lost: boolean }
+
+  async function restoreChunks(source: SourceRef, started: number, run: RestoreRun): Promise<void> {
     // Sized while the gate is still closed (the source holds no user): the load then writes
     // into buckets of the right number instead of growing them one split at a time. Aggregate
     // rows are at least the users, so this errs on more, smaller buckets.
@@ -254,8 +280,7 @@ export function createTierManager(deps: TierManagerDeps, options: TierManagerOpt
     // Before the read begins: what it returns may hold users of any erasure not done by now.
     const mark = deps.erasures?.mark() ?? 0;
     // The row count sizes the source and measures progress.
-    const total = rows;
-    let done = 0;
+    const total = (run.total = rows);
     let lastReport = performance.now();
     // Up to RESTORE_WRITES_IN_FLIGHT chunks are written to Redis while the next is read from
     // ClickHouse: hot writes are max-merges, so chunks commute.
@@ -265,11 +290,12 @@ export function createTierManager(deps: TierManagerDeps, options: TierManagerOpt
     try {
       for await (const rows of deps.history.aggregateSource(source, chunkRows)) {
         if (failed) throw failed.err;
+        if (run.lost) return; // the renewal found our claim taken over: the new owner finishes
         // The claim is confirmed before a chunk is sent, not after: hot.load does not check the
         // gate, so a process that stalled past its lease sends nothing more once it wakes.
         if (performance.now() - lastReport > 250) {
           lastReport = performance.now();
-          const progress = total ? Math.min(done / total, 0.99) : 0;
+          const progress = total ? Math.min(run.done / total, 0.99) : 0;
           const { changed } = await deps.registry.update(source, (rec) =>
             mine(rec) && rec!.tier === 'restoring' ? { ...rec!, lease: lease(), restore: { ...rec!.restore!, progress, progressAt: now() } } : undefined,
           );
@@ -279,7 +305,7 @@ export function createTierManager(deps: TierManagerDeps, options: TierManagerOpt
         await options.beforeChunkWrite?.({ source, chunk: chunk++, work: 'restore' });
         const write: Promise<void> = loadChunk(source, kept, mark)
           .then(
-            () => void (done += rows.length),
+            () => void (run.done += rows.length),
             (err: unknown) => void (failed ??= { err }),
           )
           .finally(() => writing.delete(write));
@@ -299,7 +325,7 @@ export function createTierManager(deps: TierManagerDeps, options: TierManagerOpt
       const t = now();
       // restore_finished (restoring -> hot)
       const restored = { ...rec!, lease: null, restore: { startedAt: rec!.restore?.startedAt ?? t, finishedAt: t, progress: 1 } };
-      return transition(restored, 'hot', `restore finished: ${done} aggregate rows`, t, options.expireAfter);
+      return transition(restored, 'hot', `restore finished: ${run.done} aggregate rows`, t, options.expireAfter);
     });
     if (changed && record) {
       logTransition(record);

@@ -109,6 +109,53 @@ test('a demotion that outlasts its lease is not taken over: the claim is renewed
   }
 });
 
+test('a restore stalled inside a chunk keeps its lease: renewed on a timer, not only between chunks; no resume, no restart', async () => {
+  // Chunk 0 of the restore is read and then held (a write stalled on a busy Redis) for four leases.
+  let release!: () => void;
+  let reached!: () => void;
+  const released = new Promise<void>((r) => (release = r));
+  const reachedP = new Promise<void>((r) => (reached = r));
+  const a = await startStack(undefined, {}, { TIER_EXPIRE_AFTER: 'PT1H', TIER_SCAN_INTERVAL: 'PT0.2S' }, {
+    leaseMs: 1_000, restoreChunkRows: 10,
+    beforeChunkWrite: async (at) => {
+      if (at.source.id !== 'stall' || at.work !== 'restore' || at.chunk !== 0) return;
+      reached();
+      await released;
+    },
+  });
+  // b: another process whose scans look for lapsed claims meanwhile.
+  const b = await createTierstream(testConfig(a.ns, { TIER_EXPIRE_AFTER: 'PT1H', TIER_SCAN_INTERVAL: 'PT0.2S' }), {
+    engine: TEST_ENGINE, tiers: { leaseMs: 1_000 }, log: pino({ level: 'silent' }),
+  });
+  b.tiers.start();
+  try {
+    await a.publish(Array.from({ length: 50 }, (_, i) => ({ id: `stall-${i}`, type: 'send', userId: `u${i}`, campaignId: 'stall', time: 1_000 + i })));
+    await eventually(async () => (await getJson(a.ts, '/v1/campaigns/stall')).body.counts?.hot === 50, 'ingested');
+    assert.is((await send(a.ts, 'POST', '/v1/campaigns/stall/demote')).status, 202);
+    await eventually(async () => (await getJson(a.ts, '/v1/campaigns/stall')).body.tier === 'expired', 'expired');
+    assert.is((await send(a.ts, 'POST', '/v1/campaigns/stall/restore')).status, 202);
+    await reachedP;
+    const owner = a.ts.registry.peek(src('stall'))?.lease?.owner;
+    await sleep(4_000);
+    const held = await a.ts.registry.get(src('stall'));
+    assert.is(held?.tier, 'restoring');
+    assert.is(held?.lease?.owner, owner, 'the claim is still the first process\'s');
+    assert.ok((held?.lease?.until ?? 0) > Date.now(), 'its lease is live');
+    release();
+    const s = await eventually(async () => {
+      const body = (await getJson(a.ts, '/v1/campaigns/stall')).body;
+      return body.tier === 'hot' ? body : undefined;
+    }, 'restored', 20_000);
+    assert.equal(s.transitions.map((t: { tier: string }) => t.tier), ['hot', 'demoting', 'expired', 'restoring', 'hot']);
+    assert.not.ok(s.transitions.some((t: { reason: string }) => /resumed/.test(t.reason)), 'never resumed by a scan');
+    assert.is(s.counts.hot, 50);
+  } finally {
+    release();
+    await b.close();
+    await a.stop();
+  }
+});
+
 test('tag and filter changes on two processes, racing expiry scans, demotions and restores: pins end as the final tags and filters say', async () => {
   const env = { TIER_EXPIRE_AFTER: 'PT1S', TIER_SCAN_INTERVAL: 'PT0.2S' };
   // Two ingest processes on the consumer: each acknowledges message by message.

@@ -44,6 +44,11 @@ test('every /v1 operation needs the Bearer key and names its scope; its auth err
   assert.is(new Set(ids).size, ids.length, 'operationIds are unique');
 });
 
+test('servers are relative to where the document is served, so /docs "Try it out" works on any host and port', ({ doc }) => {
+  assert.ok(doc.servers && doc.servers.length > 0, 'a server is named');
+  for (const server of doc.servers) assert.not.match(server.url, /^[a-z]+:\/\//i, `${server.url} names a host`);
+});
+
 test('client/openapi.ts is generated from the current document (else: npm run openapi)', async ({ doc }) => {
   const fresh = await generateClientTypes(doc);
   const checkedIn = await readFile(CLIENT_TYPES, 'utf8');
