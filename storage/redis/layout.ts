@@ -62,27 +62,37 @@ export function bucketOf(h: number, level: number, split: number): number {
   return low < split ? h % 2 ** (level + 1) : low;
 }
 
-/** One user's records as (index id, time) pairs, sorted by id. */
-export function encodeValue(ids: readonly number[], times: readonly number[]): Buffer {
-  const order = ids.map((_, i) => i).sort((a, b) => ids[a]! - ids[b]!);
+/**
+ * One user's records as a value: record `i` is (id(i), time(i)) for i < count, written in
+ * order of id (layout above). Throws RangeError for an id or a time the layout cannot hold.
+ */
+export function encodeRecords(count: number, id: (i: number) => number, time: (i: number) => number): Buffer {
+  const order = new Array<number>(count);
+  for (let i = 0; i < count; i++) order[i] = i;
+  if (count > 1) order.sort((a, b) => id(a) - id(b));
   let size = 0;
-  for (const id of ids) size += (id < 0x80 ? 1 : 2) + 6;
+  for (let i = 0; i < count; i++) size += (id(i) < 0x80 ? 1 : 2) + 6;
   const out = Buffer.allocUnsafe(size);
   let o = 0;
   for (const i of order) {
-    const id = ids[i]!;
-    const t = times[i]!;
-    if (!(id >= 1 && id <= MAX_INDEX_ID) || !Number.isInteger(id)) throw new RangeError(`index id ${id} out of range`);
+    const x = id(i);
+    const t = time(i);
+    if (!(x >= 1 && x <= MAX_INDEX_ID) || !Number.isInteger(x)) throw new RangeError(`index id ${x} out of range`);
     if (!(t >= 0 && t <= MAX_TIME) || !Number.isInteger(t)) throw new RangeError(`time ${t} is not a whole number of ms in [0, 2^48)`);
-    if (id < 0x80) out[o++] = id;
+    if (x < 0x80) out[o++] = x;
     else {
-      out[o++] = 0x80 | (id >> 8);
-      out[o++] = id & 0xff;
+      out[o++] = 0x80 | (x >> 8);
+      out[o++] = x & 0xff;
     }
     out.writeUIntBE(t, o, 6);
     o += 6;
   }
   return out;
+}
+
+/** One user's records as (index id, time) pairs, sorted by id. */
+export function encodeValue(ids: readonly number[], times: readonly number[]): Buffer {
+  return encodeRecords(ids.length, (i) => ids[i]!, (i) => times[i]!);
 }
 
 /** Calls `each(id, time)` for every record of a value (or of `b[start, end)`). */

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { indexName, sourceName, type Gate, type SourceFold, type SourceRef } from '../../core/index.js';
 import type { WithCommands } from './commands.js';
 import { sourceKeys } from './keys.js';
-import { hashUser, MAX_INDEX_ID, MAX_TIME } from './layout.js';
+import { encodeRecords, hashUser, MAX_INDEX_ID } from './layout.js';
 
 /**
  * The write path: folds merged into the source's buckets by lua/write.lua (one script call per
@@ -120,29 +120,9 @@ function byUser(fold: SourceFold): UserRecords {
   return { names, users: [...at.keys()], records };
 }
 
-/** A user's records as a value (layout.ts): ids from the dictionary, sorted by id. */
+/** A user's records as a value (layout.ts): `pairs` is (index number, time)*, ids from the dictionary. */
 function encode(pairs: readonly number[], ids: Int32Array): Buffer {
-  const count = pairs.length / 2;
-  const order = new Array<number>(count);
-  for (let i = 0; i < count; i++) order[i] = i;
-  if (count > 1) order.sort((a, b) => ids[pairs[2 * a]!]! - ids[pairs[2 * b]!]!);
-  let size = 0;
-  for (let i = 0; i < count; i++) size += (ids[pairs[2 * i]!]! < 0x80 ? 1 : 2) + 6;
-  const out = Buffer.allocUnsafe(size);
-  let o = 0;
-  for (const i of order) {
-    const id = ids[pairs[2 * i]!]!;
-    const t = pairs[2 * i + 1]!;
-    if (!(t >= 0 && t <= MAX_TIME) || !Number.isInteger(t)) throw new RangeError(`time ${t} is not a whole number of ms in [0, 2^48)`);
-    if (id < 0x80) out[o++] = id;
-    else {
-      out[o++] = 0x80 | (id >> 8);
-      out[o++] = id & 0xff;
-    }
-    out.writeUIntBE(t, o, 6);
-    o += 6;
-  }
-  return out;
+  return encodeRecords(pairs.length / 2, (i) => ids[pairs[2 * i]!]!, (i) => pairs[2 * i + 1]!);
 }
 
 /**
