@@ -126,9 +126,10 @@ export async function drained(nc: NatsConnection, ns: string, timeoutMs = 120_00
  *
  * - lost: acknowledged by JetStream, not in history;
  * - unexpected: in history but never published, or under another source;
- * - duplicates: for each source, what the API answers as its history count
- *   (`counts.history`) minus the ledger's events of that source found in history: an event
- *   counted twice in effect;
+ * - duplicates: for each source, history's count of its events (`countEvents`, what the API's
+ *   `counts.history` answers when it recounts; the API may reuse a count for up to 30 s, see
+ *   api/history-counts.ts) minus the ledger's events of that source found in history: an
+ *   event counted twice in effect;
  * - hot mismatches: sources whose Redis state is not the fold of the ledger's events found
  *   in history, computed here from the producer's copies (`foldEvents`), not by the engine's
  *   restore path; a source that is not hot at the end counts as a mismatch too (every
@@ -168,8 +169,8 @@ export async function check(view: Tierstream, ns: string, ledger: Ledger): Promi
   for (const [name, { ref, events: evs }] of bySource) {
     const path = `/v1/${ref.kind === 'campaign' ? 'campaigns' : 'canvases'}/${encodeURIComponent(ref.id)}`;
     const res = await view.app.inject({ method: 'GET', url: path });
-    const state = res.json() as { tier?: string; counts?: { history: number } };
-    const counted = state.counts?.history ?? 0;
+    const state = res.json() as { tier?: string };
+    const counted = await view.history.countEvents(ref);
     if (counted !== evs.length) {
       duplicates += Math.abs(counted - evs.length);
       notes.push(`${name}: history answers ${counted} events, the ledger has ${evs.length} of them stored`);
