@@ -20,8 +20,6 @@
 export const MAX_INDEX_ID = 0x7fff;
 /** Times are 6 bytes: epoch ms in [0, 2^48). */
 export const MAX_TIME = 2 ** 48 - 1;
-/** Walk positions are 32-bit: the end of the walk. */
-export const POSITIONS = 2 ** 32;
 
 /** 32-bit FNV-1a of the UTF-8 bytes of `s`. */
 export function hashUser(s: string): number {
@@ -60,6 +58,25 @@ export const positionOf = (user: string): number => reverse32(hashUser(user));
 export function bucketOf(h: number, level: number, split: number): number {
   const low = level >= 32 ? h : h % 2 ** level;
   return low < split ? h % 2 ** (level + 1) : low;
+}
+
+/** A source's linear-hashing state as last read: the buckets a walk step names. */
+export interface Layout {
+  level: number;
+  split: number;
+  gen: string;
+}
+
+/**
+ * The bucket holding position `pos` (bucketOf of the hash whose reversed bits are `pos`), and
+ * the end of that bucket's range of positions: a bucket of k bits holds the positions whose top
+ * k bits are its number reversed.
+ */
+export function bucketAt(pos: number, l: Layout): { bucket: number; end: number } {
+  const bucket = bucketOf(reverse32(pos), l.level, l.split);
+  const bits = bucket < l.split || bucket >= 2 ** l.level ? l.level + 1 : l.level;
+  const size = 2 ** (32 - bits);
+  return { bucket, end: (Math.floor(pos / size) + 1) * size };
 }
 
 /**

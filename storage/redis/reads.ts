@@ -2,7 +2,7 @@ import { indexName, sourceName, type HotSegment, type SourceRef } from '../../co
 import type { RedisClient, WithCommands } from './commands.js';
 import { BUCKET_USERS } from './write.js';
 import { sourceKeys } from './keys.js';
-import { hashBytes, hashUser, latestOf, reverse32, timeOf } from './layout.js';
+import { bucketAt, hashBytes, hashUser, latestOf, reverse32, timeOf, type Layout } from './layout.js';
 
 /** The lookups: what the hot path (core HotLookup) and the HotIndex port read of Redis. */
 
@@ -86,25 +86,7 @@ export async function scores(
   return { latest, known };
 }
 
-/** A source's linear-hashing state as last read: the buckets a walk step names. */
-export interface Layout {
-  level: number;
-  split: number;
-  gen: string;
-}
-
-/** The bucket holding position `pos`, and the end of its range of positions. */
-export function bucketAt(pos: number, l: Layout): { bucket: number; end: number } {
-  let level = l.level;
-  let top = Math.floor(pos / 2 ** (32 - level));
-  let bucket = level === 0 ? 0 : reverse32(top) >>> (32 - level);
-  if (bucket < l.split) {
-    level++;
-    top = Math.floor(pos / 2 ** (32 - level));
-    bucket = reverse32(top) >>> (32 - level);
-  }
-  return { bucket, end: (top + 1) * 2 ** (32 - level) };
-}
+export type { Layout };
 
 /** HSCAN's COUNT: more than any bucket holds, so one call returns a bucket whole. */
 const SCAN_COUNT = '100000';
@@ -114,7 +96,7 @@ const bucketsPerStep = (maxUsers: number) => Math.max(1, Math.round(maxUsers / B
 
 /**
  * One source's part of a walk step: the buckets from the one holding `from`, read with plain
- * HGETALLs in one MULTI with the meta (no script copies a bucket), named from the layout this
+ * HSCANs in one MULTI with the meta (no script copies a bucket), named from the layout this
  * process last saw. A split between that read and this one shows in the meta's answer: the
  * step is named again from it (buckets only split, so this ends).
  */
@@ -203,7 +185,7 @@ async function tally(
  * users past it (read from a source that went further) are left for the next step.
  */
 export async function segment(
-  redis: RedisClient,
+  redis: WithCommands,
   ns: string,
   layouts: Map<string, Layout>,
   leaves: readonly Leaf[],
@@ -215,7 +197,7 @@ export async function segment(
 ): Promise<HotSegment> {
   const p = plan(leaves, sources);
   if (!ordered && p.reads.length === 1) {
-    const counted = await tally(redis as WithCommands, ns, p.reads[0]!.source, p.reads[0]!.names, p.leafAt, leaves.length, from, to, maxUsers);
+    const counted = await tally(redis, ns, p.reads[0]!.source, p.reads[0]!.names, p.leafAt, leaves.length, from, to, maxUsers);
     if (counted) return counted;
   }
   const parts = await Promise.all(p.reads.map((r) => walkSource(redis, ns, layouts, r.source, r.names, from, to, maxUsers)));

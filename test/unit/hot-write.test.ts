@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import { Dictionaries, write } from '../../storage/redis/write.js';
 import type { WithCommands } from '../../storage/redis/commands.js';
-import { bucketOf, encodeValue, hashBytes, forEachRecord, hashUser, latestOf, mergeValues, reverse32, timeOf } from '../../storage/redis/layout.js';
+import { bucketAt, bucketOf, encodeValue, hashBytes, forEachRecord, hashUser, latestOf, mergeValues, reverse32, timeOf } from '../../storage/redis/layout.js';
 import type { SourceFold } from '../../core/index.js';
 
 /**
@@ -143,6 +143,8 @@ test('bucketOf: linear hashing; a bucket holds one contiguous range of positions
         const r = ranges.get(b) ?? [start, start + 2 ** (32 - bits)];
         ranges.set(b, r);
         assert.ok(pos >= r[0] && pos < r[1], 'position inside its bucket\'s range');
+        const at = bucketAt(pos, { level, split, gen: 'g' });
+        assert.equal(at, { bucket: b, end: r[1] }, 'bucketAt names the bucket and the end of its range');
       }
     }),
   );
