@@ -142,4 +142,15 @@ test('no section of the README of dfa0981 was lost: each heading heads a section
   assert.equal(missing, [], `headings of the old README found on no page: ${missing.join(' | ')}`);
 });
 
+test('every benchmark result kept in bench/results/ is cited by a document', () => {
+  const notes = existsSync(join(root, 'docs/notes'))
+    ? readdirSync(join(root, 'docs/notes')).filter((n) => n.endsWith('.md')).map((n) => `docs/notes/${n}`)
+    : [];
+  const text = [...PAGES, ...notes].map((p) => readFileSync(join(root, p), 'utf8')).join('\n');
+  const uncited = readdirSync(join(root, 'bench/results'))
+    .filter((n) => n.endsWith('.json'))
+    .filter((n) => !text.includes(n.replace(/\.json$/, '')));
+  assert.equal(uncited, [], `cite them (bench/README.md, bench/HISTORY.md) or git rm them: ${uncited.join(', ')}`);
+});
+
 test.run();
