@@ -592,7 +592,7 @@ export interface paths {
         put?: never;
         /**
          * Publish tierstream events: each checked as on NATS, answered once JetStream stored it
-         * @description Events in the format of README "Event format", at most 1000 per request. Nats-Msg-Id is the event's id. Scope: ingest (admin implies all).
+         * @description Events in the format of docs/producing.md, "Event format", at most 1000 per request. Nats-Msg-Id is the event's id. Scope: ingest (admin implies all).
          */
         post: operations["ingestEvents"];
         delete?: never;
@@ -611,7 +611,7 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Braze Currents' Custom HTTP connector: its batches, mapped by README's table
+         * Braze Currents' Custom HTTP connector: its batches, mapped by the tables of docs/producing.md (Braze Currents)
          * @description A 2xx only once every mapped event is stored; events with no tierstream meaning are counted and skipped. Idempotent by the Currents `id`. Scope: ingest (admin implies all).
          */
         post: operations["ingestBrazeCurrents"];
@@ -631,7 +631,7 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Segment track calls (email and push specs, Braze's Segment export), mapped by README's table
+         * Segment track calls (email and push specs, Braze's Segment export), mapped by the tables of docs/producing.md (Segment)
          * @description One call, or Segment's batch {"batch": [call, ...]} of at most 1000. Idempotent by messageId; other calls and events are counted and skipped. Scope: ingest (admin implies all).
          */
         post: operations["ingestSegment"];
@@ -4618,7 +4618,7 @@ export interface operations {
                         items: {
                             /** @description the letter's sequence in the dead-letter stream: name it to replay it */
                             seq: number;
-                            /** @description the Tierstream-Error code (README, "Event format") */
+                            /** @description the Tierstream-Error code (docs/producing.md, "Event format") */
                             code: string;
                             /** @description the subject the message was published on */
                             subject: string;

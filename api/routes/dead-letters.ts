@@ -14,7 +14,7 @@ const letter = {
   required: ['seq', 'code', 'subject', 'time', 'message', 'size', 'excerpt', 'replayedAt'],
   properties: {
     seq: { type: 'integer', description: "the letter's sequence in the dead-letter stream: name it to replay it" },
-    code: { type: 'string', description: 'the Tierstream-Error code (README, "Event format")' },
+    code: { type: 'string', description: 'the Tierstream-Error code (docs/producing.md, "Event format")' },
     subject: { type: 'string', description: 'the subject the message was published on' },
     time: { ...timeString, description: 'when it was dead-lettered' },
     message: { type: 'string', description: 'the reason in words' },

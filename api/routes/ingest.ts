@@ -152,7 +152,7 @@ export function ingestRoutes(app: FastifyInstance, deps: AppDeps): void {
     common(
       'ingestEvents',
       'Publish tierstream events: each checked as on NATS, answered once JetStream stored it',
-      `Events in the format of README "Event format", at most ${MAX_INGEST_BATCH} per request. Nats-Msg-Id is the event's id.`,
+      `Events in the format of docs/producing.md, "Event format", at most ${MAX_INGEST_BATCH} per request. Nats-Msg-Id is the event's id.`,
       batchBody('tierstream events', 'events'),
     ),
     async (req, reply) => ingest(req, reply, req.body.events.map((event) => ({
@@ -166,7 +166,7 @@ export function ingestRoutes(app: FastifyInstance, deps: AppDeps): void {
     '/v1/ingest/braze-currents',
     common(
       'ingestBrazeCurrents',
-      "Braze Currents' Custom HTTP connector: its batches, mapped by README's table",
+      "Braze Currents' Custom HTTP connector: its batches, mapped by the tables of docs/producing.md (Braze Currents)",
       'A 2xx only once every mapped event is stored; events with no tierstream meaning are counted and skipped. Idempotent by the Currents `id`.',
       batchBody('Currents events as Braze sends them', 'events'),
     ),
@@ -176,7 +176,7 @@ export function ingestRoutes(app: FastifyInstance, deps: AppDeps): void {
     '/v1/ingest/segment',
     common(
       'ingestSegment',
-      'Segment track calls (email and push specs, Braze\'s Segment export), mapped by README\'s table',
+      'Segment track calls (email and push specs, Braze\'s Segment export), mapped by the tables of docs/producing.md (Segment)',
       `One call, or Segment's batch {"batch": [call, ...]} of at most ${MAX_INGEST_BATCH}. Idempotent by messageId; other calls and events are counted and skipped.`,
       {
         type: 'object',

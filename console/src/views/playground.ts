@@ -133,7 +133,7 @@ export function playgroundView(root: HTMLElement, params: URLSearchParams): View
   h('div', { class: 'field wide' },
     h('label', { for: 'pg-json' }, 'Filter (JSON)'),
     text,
-    h('p', { id: 'pg-json-help', class: 'sub' }, 'A leaf such as {"campaign": "A", "event": "send", "within": "P30D"}, or "and", "or", "not" of filters (README, “Retargeting filter”). Read-only while a registered filter is picked.'),
+    h('p', { id: 'pg-json-help', class: 'sub' }, 'A leaf such as {"campaign": "A", "event": "send", "within": "P30D"}, or "and", "or", "not" of filters (docs/filters.md, “Grammar”). Read-only while a registered filter is picked.'),
   ),
   h('div', { class: 'field check' }, history, h('label', { for: 'pg-history' }, 'Ask history (long-term storage): slower, answers for expired sources too')),
   h('div', { class: 'field actions' }, runBtn),
