@@ -28,6 +28,10 @@ export interface Config {
   tierScanIntervalMs: number;
   role: 'all' | 'engine' | 'api';
   logLevel: string;
+  /** LOG_FORMAT: `auto` (the default: readable lines when standard output is a terminal, JSON otherwise), `pretty` or `json`. */
+  logFormat: 'auto' | 'pretty' | 'json';
+  /** LOG_SUMMARY_INTERVAL (default PT1M; PT0S: none): how often an ingest process logs what it did. */
+  logSummaryMs: number;
   batchSize: number | undefined;
   batchWaitMs: number | undefined;
   ackWaitMs: number | undefined;
@@ -65,6 +69,14 @@ function int(env: NodeJS.ProcessEnv, name: string, min: number, max: number): nu
   const v = Number(raw);
   if (!Number.isInteger(v) || v < min || v > max) throw new ConfigError(`${name}: expected an integer in [${min}, ${max}], got "${raw}"`);
   return v;
+}
+
+/** An enumerated variable: one of `values`, or undefined when unset or empty. */
+function oneOf<T extends string>(env: NodeJS.ProcessEnv, name: string, values: readonly T[]): T | undefined {
+  const v = env[name];
+  if (v === undefined || v === '') return undefined;
+  if (!(values as readonly string[]).includes(v)) throw new ConfigError(`${name}: expected ${values.join(', ')}, got "${v}"`);
+  return v as T;
 }
 
 function keys(spec: string | undefined): ApiKey[] | undefined {
@@ -140,6 +152,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
     tierScanIntervalMs: fixedDurationMs(env.TIER_SCAN_INTERVAL ?? 'PT1M', 'TIER_SCAN_INTERVAL'),
     role,
     logLevel: env.LOG_LEVEL ?? 'info',
+    logSummaryMs: fixedDurationMs(env.LOG_SUMMARY_INTERVAL || 'PT1M', 'LOG_SUMMARY_INTERVAL'),
+    logFormat: oneOf(env, 'LOG_FORMAT', ['auto', 'pretty', 'json'] as const) ?? 'auto',
     batchSize: int(env, 'TIERSTREAM_BATCH_SIZE', 1, 100_000),
     batchWaitMs: int(env, 'TIERSTREAM_BATCH_WAIT_MS', 1, 60_000),
     ackWaitMs: int(env, 'TIERSTREAM_ACK_WAIT_MS', 1_000, 3_600_000),

@@ -4,9 +4,10 @@
  * (the default) runs ingest and the API as separate child processes of this one (see
  * supervisor.ts); roles `engine` and `api` run one of them here.
  */
-import { pino } from 'pino';
+import { createIngestSummary, createLogger, urlOf, type IngestTotals } from './logging.js';
 import { configFromEnv, isLoopback, ConfigError } from './config.js';
 import type { Tierstream } from './runtime.js';
+import type { Metrics } from './telemetry/index.js';
 import { isSupervised, superviseProcesses, supervisedMetrics } from './supervisor.js';
 import { shareRegistry } from './telemetry/index.js';
 
@@ -19,7 +20,7 @@ async function main(): Promise<void> {
     throw new ConfigError(`HOST=${config.host} is not loopback and TIERSTREAM_API_KEYS is unset: refusing to serve an API without auth`);
   }
   if (config.role === 'all' && !isSupervised()) {
-    const log = pino({ level: config.logLevel, base: { ns: config.namespace, module: 'supervisor' } });
+    const log = createLogger({ level: config.logLevel, format: config.logFormat, base: { ns: config.namespace, module: 'supervisor' } });
     const code = await superviseProcesses(
       { engines: config.engineProcesses, apis: config.apiProcesses, engineNice: config.engineNice, graceMs: DRAIN_GRACE_MS + 5_000 },
       log,
@@ -67,6 +68,11 @@ async function main(): Promise<void> {
   if (ts.engine) {
     await ts.engine.start();
     ts.tiers.start();
+    if (config.logSummaryMs > 0) {
+      const summary = createIngestSummary(ts.log.child({ module: 'ingest' }), () => ingestTotals(ts!.metrics));
+      setInterval(() => void summary().catch((err) => ts!.log.debug({ err }, 'ingest summary not read')), config.logSummaryMs).unref();
+      void summary().catch(() => undefined);
+    }
     ts.engine.done.catch((err) => {
       ts.log.fatal({ err }, 'ingest pipeline failed');
       process.exit(1);
@@ -77,7 +83,26 @@ async function main(): Promise<void> {
   // as they share the API port, and each answers for every process) and by an engine run
   // alone; an engine under the supervisor is counted by the API processes' answer.
   const metricsAt = config.role === 'engine' && isSupervised() ? undefined : await ts.listenMetrics();
-  ts.log.info({ role: config.role, host: config.host, port: config.port, ...(metricsAt && { metrics: `${metricsAt.address}:${metricsAt.port}` }) }, 'tierstream started');
+  if (config.role === 'engine') {
+    ts.log.info({ role: config.role, ...(metricsAt && { metrics: urlOf(metricsAt.address, metricsAt.port, '/metrics') }) }, 'tierstream ingest started');
+    return;
+  }
+  const at = ts.app.server.address();
+  const port = at !== null && typeof at === 'object' ? at.port : config.port;
+  const urls = {
+    console: urlOf(config.host, port, '/'),
+    docs: urlOf(config.host, port, '/docs'),
+    metrics: metricsAt ? urlOf(metricsAt.address, metricsAt.port, '/metrics') : urlOf(config.host, port, '/metrics'),
+  };
+  ts.log.info({ role: config.role, ...urls }, `tierstream started: console ${urls.console}, API docs ${urls.docs}, metrics ${urls.metrics}`);
+}
+
+/** This process's ingest totals, from its metrics. */
+async function ingestTotals(m: Metrics): Promise<IngestTotals> {
+  const [events, letters, lag] = await Promise.all([m.eventsIngested.get(), m.deadLetters.get(), m.consumerLag.get()]);
+  const deadLetters: Record<string, number> = {};
+  for (const v of letters.values) deadLetters[String(v.labels.code)] = v.value;
+  return { events: events.values[0]?.value ?? 0, deadLetters, lag: lag.values.length ? lag.values.reduce((a, v) => a + v.value, 0) : undefined };
 }
 
 main().catch((err) => {

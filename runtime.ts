@@ -1,5 +1,6 @@
 import { connect, type NatsConnection } from 'nats';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
+import { createLogger } from './logging.js';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.js';
 import { parseDuration, REBUILDING, retrying, withDeadline, type Erasure } from './core/index.js';
@@ -57,7 +58,7 @@ export async function createTierstream(
   config: Config,
   overrides: { engine?: Partial<EngineOptions>; tiers?: Partial<TierManagerOptions>; log?: Logger; defaultMetrics?: boolean; metricsText?: () => Promise<string> } = {},
 ): Promise<Tierstream> {
-  const log = overrides.log ?? pino({ level: config.logLevel, base: { ns: config.namespace } });
+  const log = overrides.log ?? createLogger({ level: config.logLevel, format: config.logFormat, base: { ns: config.namespace } });
   const nc = await connect({
     servers: config.natsServers,
     name: `tierstream-${config.namespace}`,
