@@ -6,8 +6,7 @@ import { confirmAction, errorBox, focusHeading, tierBadge, type View } from './w
 
 // Every event type: a user with any of them in a tagged source is one of its users.
 const EVENT_TYPES = ['send', 'delivery', 'open', 'click', 'conversion', 'bounce', 'unsubscribe', 'spam', 'control', 'machine_open'];
-/** Sources whose tier is checked after a bulk restore, to clear its message once they are hot. */
-const MAX_WATCHED = 100;
+
 
 interface Query {
   q: string;
@@ -84,19 +83,23 @@ export function sourcesView(root: HTMLElement, params: URLSearchParams): View {
   // The sources a bulk restore started: its message stays until they are all hot.
   let watched: string[] = [];
 
-  /** After a bulk restore: once every source it started is hot, its message goes. */
+  /**
+   * After a bulk restore: once none of the sources it started is restoring or demoting, its
+   * message goes. Two listings (GET /v1/sources?tier=…) per refresh, however many it started.
+   */
   async function checkWatched(): Promise<void> {
     if (!watched.length) return;
     const names = watched;
-    const tiers = await Promise.all(names.slice(0, MAX_WATCHED).map(async (n) => {
-      const [kind, ...rest] = n.split(':');
-      try {
-        return (await api.source(kind as Kind, rest.join(':'))).tier;
-      } catch {
-        return 'hot'; // deleted meanwhile: nothing left to wait for
-      }
-    }));
-    if (watched === names && tiers.every((t) => t === 'hot')) {
+    const busy = new Set<string>();
+    for (const tier of ['restoring', 'demoting']) {
+      let cursor: string | null = null;
+      do {
+        const page = await api.sources({ tier, limit: 500, cursor });
+        for (const s of page.items) busy.add(nameOf(s));
+        cursor = page.cursor;
+      } while (cursor);
+    }
+    if (watched === names && !names.some((n) => busy.has(n))) {
       watched = [];
       bulkResult.textContent = '';
       announce(`Restore finished: ${plural(names.length, 'source is', 'sources are')} hot again.`);

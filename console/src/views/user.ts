@@ -214,7 +214,7 @@ export function userView(root: HTMLElement, userId: string | undefined, params: 
     userId
       ? h('section', { 'aria-labelledby': 'user-erase-title' },
         h('h2', { id: 'user-erase-title' }, 'Erasure'),
-        h('p', null, 'Erasing a user removes their events from the real-time index and from history (README, “Erasure”).'),
+        h('p', null, 'Erasing a user removes their events from the real-time index and from history, for good; an erasure runs in the background and can be followed with GET /v1/erasures/:id.'),
         h('button', { type: 'button', class: 'danger', 'data-focus': 'erase', onclick: () => void erase() }, `Erase ${userId}…`),
         eraseErrors.el,
         erased)
