@@ -798,6 +798,15 @@ test('the user page: interactions per source; "filters matched" and "explain" hi
     assert.is(await page.getByRole('alert').count(), 0);
     assert.equal(await accessibilityViolations(page), [], 'user page');
     toDocs(await screenshot(page, 'user', true), 'console-user.png');
+    const phone = await adminTab(ctx, '#/users/u4?sources=campaign:winter', { width: 390, height: 844 });
+    try {
+      await phone.page.locator('table.user-sources tr[data-source="campaign:winter"]').waitFor();
+      assert.equal(await horizontalOverflow(phone.page), [], 'the user page fits a phone');
+      assert.equal(await accessibilityViolations(phone.page), [], 'user page at phone width');
+      await screenshot(phone.page, 'user-phone', true);
+    } finally {
+      await phone.context.close();
+    }
 
     // With the routes there (answers as the counts branch describes them), the sections light up.
     await page.route(/\/v1\/users\/u4\/filters$/, (route) => route.fulfill({ json: { userId: 'u4', filters: ['spring-non-clickers'] } }));
@@ -856,6 +865,15 @@ test('dead letters: counts by code, the newest letters, replay of the selected a
     assert.ok(seqs[0]! > seqs[1]!, 'newest first');
     assert.equal(await accessibilityViolations(page), [], 'dead letters page');
     toDocs(await screenshot(page, 'dead-letters', true), 'console-dead-letters.png');
+    const phone = await adminTab(ctx, '#/dead-letters', { width: 390, height: 844 });
+    try {
+      await phone.page.locator('table.letters tbody tr[data-seq]').first().waitFor();
+      assert.equal(await horizontalOverflow(phone.page), [], 'the dead-letters page fits a phone');
+      assert.equal(await accessibilityViolations(phone.page), [], 'dead-letters page at phone width');
+      await screenshot(phone.page, 'dead-letters-phone', true);
+    } finally {
+      await phone.context.close();
+    }
 
     const json = rows.filter({ hasText: 'invalid_json' });
     const seq = Number(await json.getAttribute('data-seq'));

@@ -57,12 +57,12 @@ export function deadLettersView(root: HTMLElement): View {
             renderRows();
           },
         })),
-        h('td', { class: 'num' }, String(l.seq)),
-        h('td', null, time(l.time, formatDate(l.time)), h('span', { class: 'sub' }, ` (${relativeTime(l.time, now, true)})`)),
-        h('td', null, h('code', null, l.code), h('span', { class: 'sub' }, ` ${l.message}`)),
-        h('td', { class: 'excerpt' }, l.excerpt, l.size > l.excerpt.length ? h('span', { class: 'sub' }, ` … (${formatBytes(l.size)})`) : null),
-        h('td', null, h('code', null, l.subject)),
-        h('td', null, l.replayedAt ? ['replayed ', time(l.replayedAt, relativeTime(l.replayedAt, now, true))] : 'no'),
+        h('td', { class: 'num', 'data-label': 'Seq' }, String(l.seq)),
+        h('td', { 'data-label': 'Dead-lettered' }, time(l.time, formatDate(l.time)), h('span', { class: 'sub' }, ` (${relativeTime(l.time, now, true)})`)),
+        h('td', { 'data-label': 'Code' }, h('code', null, l.code), h('span', { class: 'sub' }, ` ${l.message}`)),
+        h('td', { class: 'excerpt', 'data-label': 'Payload' }, l.excerpt, l.size > l.excerpt.length ? h('span', { class: 'sub' }, ` … (${formatBytes(l.size)})`) : null),
+        h('td', { class: 'ids', 'data-label': 'Subject' }, h('code', null, l.subject)),
+        h('td', { 'data-label': 'Replayed' }, l.replayedAt ? ['replayed ', time(l.replayedAt, relativeTime(l.replayedAt, now, true))] : 'no'),
       )));
     }
     replayBtn.disabled = selected.size === 0;

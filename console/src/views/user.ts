@@ -109,8 +109,8 @@ export function userView(root: HTMLElement, userId: string | undefined, params: 
             h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'Source'), h('th', { scope: 'col' }, 'Tier'), h('th', { scope: 'col' }, 'Latest'))),
             h('tbody', null, found.map((s) => h('tr', { 'data-source': s.source },
               h('th', { scope: 'row' }, sourceCell(s.source)),
-              h('td', null, s.tier ? tierBadge(s.tier) : 'unknown'),
-              h('td', null, latestList(s.latest ?? {}, now)),
+              h('td', { 'data-label': 'Tier' }, s.tier ? tierBadge(s.tier) : 'unknown'),
+              h('td', { 'data-label': 'Latest' }, latestList(s.latest ?? {}, now)),
             ))),
           ))
           : h('p', { id: 'user-none' }, `No interaction of ${userId} in these sources.`),
