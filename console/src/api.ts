@@ -1,4 +1,4 @@
-// The console's only way to tierstream: the public /v1 API (README, "API so far"), with the
+// The console's only way to tierstream: the public /v1 API (README, "API so far") and /readyz, with the
 // operator's key as a bearer token.
 
 import type { components, operations } from '../../client/openapi.js';
