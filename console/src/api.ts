@@ -33,6 +33,7 @@ export type SourcePatch = { status?: 'active' | 'stopped'; name?: string | null;
 
 export type UserInteractions = Json<operations['getUserInteractions']['responses'][200]>;
 export type Erasure = Json<operations['eraseUser']['responses'][202]>;
+export type ErasureState = Json<operations['getErasure']['responses'][200]>;
 export type DeadLetter = Json<operations['listDeadLetters']['responses'][200]>['items'][number];
 export type DeadLetterCounts = Json<operations['countDeadLetters']['responses'][200]>;
 export type ReplayResult = Json<operations['replayDeadLetters']['responses'][200]>['results'][number];
@@ -178,6 +179,9 @@ export const api = {
     const p = new URLSearchParams({ sources: sources.join(',') });
     if (fromHistory) p.set('from', 'history');
     return (await request<UserInteractions>('GET', `/v1/users/${encodeURIComponent(userId)}/interactions?${p}`)).body;
+  },
+  async erasure(id: string): Promise<ErasureState> {
+    return (await request<ErasureState>('GET', `/v1/erasures/${encodeURIComponent(id)}`)).body;
   },
   async erase(userId: string): Promise<Erasure> {
     return (await request<Erasure>('DELETE', `/v1/users/${encodeURIComponent(userId)}`)).body;

@@ -837,6 +837,7 @@ test('the user page: interactions per source; "filters matched" and "explain" hi
     await dialog.getByLabel('Type the user id (u4) to confirm').fill('u4');
     await confirm.click();
     await page.locator('#user-erased', { hasText: /^Erasure \S+ of u4 requested/ }).waitFor();
+    await page.locator('#user-erased', { hasText: 'done, the user is gone from every answer' }).waitFor({ timeout: 30_000 });
     await eventually(async () => {
       const latest = (await call(ctx, 'GET', '/v1/users/u4/interactions?sources=campaign:winter')).body.sources[0].latest;
       return latest && Object.keys(latest).length === 0;

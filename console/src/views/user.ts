@@ -1,6 +1,7 @@
 import { api, ApiFailure, describe, request, routeMissing, type FilterDoc, type UserInteractions } from '../api.js';
 import { announce, h, replace, time, type Child } from '../dom.js';
 import { formatDate, parseSourceName, plural, relativeTime, sourceHref } from '../format.js';
+import { REFRESH_BUSY_MS } from '../poller.js';
 import { confirmAction, errorBox, focusHeading, tierBadge, type View } from './widgets.js';
 
 /** Sources looked at when the operator names none: the first hot ones (the API takes 50 a call). */
@@ -195,8 +196,23 @@ export function userView(root: HTMLElement, userId: string | undefined, params: 
     if (!ok) return;
     try {
       const e = await api.erase(userId);
-      erased.textContent = `Erasure ${e.id} of ${e.userId} requested ${formatDate(e.requestedAt)}: ${e.status === 'done' ? 'done' : 'pending, finished in the background'}.`;
+      const said = (status: string) => {
+        erased.textContent = `Erasure ${e.id} of ${e.userId} requested ${formatDate(e.requestedAt)}: ${status === 'done' ? 'done, the user is gone from every answer' : 'pending, running in the background'}.`;
+      };
+      said(e.status);
       announce(`Erasure of ${userId} requested.`);
+      // Followed until done (GET /v1/erasures/:id), while the page is open.
+      let status: string = e.status;
+      while (status !== 'done' && !disposed) {
+        await new Promise((r) => setTimeout(r, REFRESH_BUSY_MS));
+        try {
+          status = (await api.erasure(e.id)).status;
+        } catch {
+          continue; // asked again at the next turn
+        }
+        if (!disposed) said(status);
+      }
+      if (status === 'done' && !disposed) announce(`Erasure of ${userId} done.`);
     } catch (err) {
       eraseErrors.show(describe(err, `erase user ${userId}`));
     }
