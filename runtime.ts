@@ -232,6 +232,7 @@ export async function createTierstream(
   const app = api?.buildApp({
     registry, hot, history, metrics, tiers, filters, erasures, lookup, readiness, sourceIds,
     limits: config.limits,
+    expireAfter: config.tierExpireAfter,
     ...(lookupWatch && { lookupWatch }),
     logger: log.child({ module: 'api' }),
     apiKeys: config.apiKeys,

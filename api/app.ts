@@ -42,6 +42,8 @@ export interface AppDeps {
   /** Whether the API serves /metrics (default true; false when it has a listen address of its own). */
   metricsRoute?: boolean;
   tiers: TierManager;
+  /** TIER_EXPIRE_AFTER as configured (ISO-8601), shown by GET /v1/overview; absent: shown as null. */
+  expireAfter?: string;
   filters: FilterService;
   erasures: Erasures;
   lookup: Lookup;

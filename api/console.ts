@@ -13,6 +13,9 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
  */
 export const CONSOLE_DIR = join(dirname(dirname(fileURLToPath(import.meta.url))), 'console');
 
+/** The repository's documentation pages, beside `console/`. */
+const DOCS_DIR = join(dirname(CONSOLE_DIR), 'docs');
+
 /** The files the console is served as, by name, as `npm run build` writes them. */
 const SERVED = [
   ['index.html', 'text/html; charset=utf-8'],
@@ -115,4 +118,21 @@ export function consoleRoutes(app: FastifyInstance): void {
   app.get('/console/', hide, (req, reply) => send('index.html', req, reply));
   app.get('/console/app.js', hide, (req, reply) => send('app.js', req, reply));
   app.get('/console/app.css', hide, (req, reply) => send('app.css', req, reply));
+  // The documentation pages the console links to (docs/*.md), as plain text: readable without
+  // leaving tierstream, and no renderer to serve. Only names of that shape, only from docs/.
+  app.get<{ Params: { page: string } }>('/console/docs/:page', hide, async (req, reply) => {
+    if (!/^[a-z0-9-]{1,64}\.md$/.test(req.params.page)) return reply.status(404).send({ error: 'not_found', message: 'no such page' });
+    let body: Buffer;
+    try {
+      body = await readFile(join(DOCS_DIR, req.params.page));
+    } catch {
+      return reply.status(404).send({ error: 'not_found', message: `no page docs/${req.params.page} in this installation` });
+    }
+    return reply
+      .header('content-security-policy', CSP)
+      .header('x-content-type-options', 'nosniff')
+      .header('cache-control', 'no-cache')
+      .type('text/plain; charset=utf-8')
+      .send(body);
+  });
 }

@@ -570,7 +570,7 @@ export interface paths {
         };
         /**
          * Sources per tier, the hot tier's Redis memory and largest sources, restores running, expiring soon, recent transitions
-         * @description Everything but the hot tier's sizes comes from the registry's summary, maintained as sources change (no store call, no scan). Sizes are read from Redis in pipelines of at most 100 short commands (ZCARD, SMEMBERS, MEMORY USAGE ... SAMPLES 5), so lookups are never held up behind them; a measurement is answered for 10 s or 20 times as long as it took, whichever is longer, while the next one runs (only the first request waits for one). Scope: lookup (admin implies all). Scope: lookup (admin implies all).
+         * @description Answers what it has when Redis does not: `hot` is then the last measurement (or null) and `unavailable` names the store. Everything but the hot tier's sizes comes from the registry's summary, maintained as sources change (no store call, no scan). Sizes are read from Redis in pipelines of at most 100 short commands (ZCARD, SMEMBERS, MEMORY USAGE ... SAMPLES 5), so lookups are never held up behind them; a measurement is answered for 10 s or 20 times as long as it took, whichever is longer, while the next one runs (only the first request waits for one). Scope: lookup (admin implies all). Scope: lookup (admin implies all).
          */
         get: operations["getOverview"];
         put?: never;
@@ -653,6 +653,26 @@ export interface paths {
          * @description Scope: admin (admin implies all). Scope: admin (admin implies all).
          */
         get: operations["listDeadLetters"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/dead-letters/counts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * How many dead letters there are, and how many of each code
+         * @description The codes are counted over the newest 100,000 letters (`scanned` says how many were read); an answer is reused for 5 s. The newest letters are GET /v1/dead-letters?cursor=<lastSeq - n + 1>. Scope: admin (admin implies all). Scope: admin (admin implies all).
+         */
+        get: operations["countDeadLetters"];
         put?: never;
         post?: never;
         delete?: never;
@@ -4100,6 +4120,17 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
+                        /** @description the configured tier retention */
+                        retention: {
+                            /** @description TIER_EXPIRE_AFTER, ISO-8601: how long a stopped source that no filter pins stays hot; null when this process was not told */
+                            expireAfter: string | null;
+                        };
+                        /** @description stores that did not answer: the parts of the overview they hold are left out (hot is null, or the last measurement) */
+                        unavailable: {
+                            /** @enum {string} */
+                            store: "redis";
+                            message: string;
+                        }[];
                         sources: {
                             total: number;
                             tiers: {
@@ -4123,6 +4154,7 @@ export interface operations {
                                 };
                             };
                         };
+                        /** @description null while Redis does not answer and no earlier measurement is at hand (see unavailable) */
                         hot: {
                             /** @description hot sources */
                             sources: number;
@@ -4147,7 +4179,7 @@ export interface operations {
                                 users: number;
                                 memoryBytes: number;
                             }[];
-                        };
+                        } | null;
                         /** @description sources being restored, furthest along first */
                         restoring: {
                             source: string;
@@ -4641,6 +4673,97 @@ export interface operations {
                         }[];
                         /** @description pass it back as `cursor` for the next page; null on the last page */
                         cursor: string | null;
+                    };
+                };
+            };
+            /** @description invalid_request: a body, query or parameter breaks its schema */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description unauthorized: keys are configured and there is no known Bearer key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description forbidden: the key lacks the route's scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description rate_limited: more requests per second than the limit (header Retry-After) */
+            429: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description internal_error: a bug or an unexpected failure; details are in the log */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description store_unavailable: Redis, ClickHouse or NATS did not answer in time (header Retry-After: 1) */
+            503: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    countDeadLetters: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the counts */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description letters in the dead-letter stream */
+                        total: number;
+                        /** @description the oldest letter's seq; null when there is none */
+                        firstSeq: number | null;
+                        /** @description the newest letter's seq; null when there is none */
+                        lastSeq: number | null;
+                        /** @description letters read to count the codes (the newest ones) */
+                        scanned: number;
+                        /** @description code -> letters among those read */
+                        byCode: {
+                            [key: string]: number;
+                        };
                     };
                 };
             };

@@ -82,6 +82,21 @@ export interface DeadLetterStore {
   list(from: number | undefined, limit: number): Promise<{ items: DeadLetter[]; next: number | null }>;
   /** Republishes each letter to the subject it came from and marks it replayed; a letter replayed before is not sent again. */
   replay(seqs: readonly number[]): Promise<ReplayOutcome[]>;
+  /** How many letters the stream holds and, of the newest `maxScan`, how many carry each code. */
+  counts(maxScan: number): Promise<DeadLetterCounts>;
+}
+
+/** The dead-letter stream's size and its letters by code (DeadLetterStore.counts). */
+export interface DeadLetterCounts {
+  /** Letters in the stream. */
+  total: number;
+  /** Sequences of the oldest and newest letter; null when the stream is empty. */
+  firstSeq: number | null;
+  lastSeq: number | null;
+  /** Letters read to count (the newest); fewer than `total` when it holds more than the scan's cap. */
+  scanned: number;
+  /** code -> letters among those read. */
+  byCode: Record<string, number>;
 }
 
 /** Longest excerpt of a dead letter's payload, in characters. */

@@ -1,8 +1,13 @@
 import type { FastifyInstance } from 'fastify';
-import type { DeadLetterStore } from '../../core/index.js';
+import type { DeadLetterCounts, DeadLetterStore } from '../../core/index.js';
 import type { AppDeps } from '../app.js';
 import { ApiError } from '../errors.js';
 import { answer, cursorAnswer, nullableTime, pageLimit, timeString } from '../schemas.js';
+
+/** Newest letters read to count them by code: a full stream (a million letters) is not read per request. */
+export const MAX_COUNTED = 100_000;
+/** How long one count is answered again (the console refreshes every 5 s), ms. */
+export const COUNTS_TTL_MS = 5_000;
 
 /** Most letters one replay request names. */
 export const MAX_REPLAY = 500;
@@ -52,6 +57,41 @@ export function deadLetterRoutes(app: FastifyInstance, deps: AppDeps): void {
       const from = req.query.cursor === undefined ? undefined : Number(req.query.cursor);
       const { items, next } = await store().list(from, req.query.limit ?? 100);
       return { items: items.map((l) => ({ ...l, time: iso(l.time), replayedAt: iso(l.replayedAt) })), cursor: next === null ? null : String(next) };
+    },
+  );
+  let counted: { at: number; value: Promise<DeadLetterCounts> } | undefined;
+  app.get(
+    '/v1/dead-letters/counts',
+    {
+      config: { scope: 'admin' },
+      schema: {
+        operationId: 'countDeadLetters',
+        summary: 'How many dead letters there are, and how many of each code',
+        description: `The codes are counted over the newest ${MAX_COUNTED.toLocaleString('en-US')} letters (\`scanned\` says how many were read); an answer is reused for ${COUNTS_TTL_MS / 1000} s. ` +
+          'The newest letters are GET /v1/dead-letters?cursor=<lastSeq - n + 1>.',
+        tags: ['ingest'],
+        response: {
+          200: answer('the counts', {
+            type: 'object',
+            required: ['total', 'firstSeq', 'lastSeq', 'scanned', 'byCode'],
+            properties: {
+              total: { type: 'integer', description: 'letters in the dead-letter stream' },
+              firstSeq: { type: ['integer', 'null'], description: 'the oldest letter\'s seq; null when there is none' },
+              lastSeq: { type: ['integer', 'null'], description: 'the newest letter\'s seq; null when there is none' },
+              scanned: { type: 'integer', description: 'letters read to count the codes (the newest ones)' },
+              byCode: { type: 'object', additionalProperties: { type: 'integer' }, description: 'code -> letters among those read' },
+            },
+          }),
+        },
+      },
+    },
+    async () => {
+      if (!counted || Date.now() - counted.at >= COUNTS_TTL_MS) {
+        const value = store().counts(MAX_COUNTED);
+        counted = { at: Date.now(), value };
+        value.catch(() => (counted = undefined)); // a failure is not reused
+      }
+      return counted.value;
     },
   );
   app.post<{ Body: { seqs: number[] } }>(

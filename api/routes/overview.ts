@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { addDuration, formatTime, largestFirst, parseDuration, parseSourceName, sourceName, type HotIndex, type SourceRef, type SourceRegistry } from '../../core/index.js';
+import { addDuration, formatTime, largestFirst, withDeadline, parseDuration, parseSourceName, sourceName, type HotIndex, type SourceRef, type SourceRegistry } from '../../core/index.js';
 import type { AppDeps } from '../app.js';
 import { answer, nullableTime, sourceKind, tier, timeString } from '../schemas.js';
 
@@ -14,6 +14,11 @@ export const MEMORY_TTL_MS = 10_000;
 export const MEMORY_TTL_FACTOR = 20;
 /** Mirrored records read between two turns of the event loop while the hot sources are gathered. */
 const GATHER_SLICE = 20_000;
+/**
+ * Longest the overview waits for a measurement of the hot tier before it answers without it
+ * (naming Redis in `unavailable`): the rest comes from the registry and should not wait on Redis.
+ */
+export const HOT_WAIT_MS = 2_000;
 /** The expiry windows the overview counts (GET /v1/expiring lists them). */
 const WINDOWS = ['P7D', 'P30D'] as const;
 
@@ -84,8 +89,28 @@ const countsSchema = {
 
 const overviewSchema = {
   type: 'object',
-  required: ['sources', 'hot', 'restoring', 'expiring', 'transitions'],
+  required: ['sources', 'hot', 'restoring', 'expiring', 'transitions', 'retention', 'unavailable'],
   properties: {
+    retention: {
+      type: 'object',
+      required: ['expireAfter'],
+      description: 'the configured tier retention',
+      properties: {
+        expireAfter: {
+          type: ['string', 'null'],
+          description: 'TIER_EXPIRE_AFTER, ISO-8601: how long a stopped source that no filter pins stays hot; null when this process was not told',
+        },
+      },
+    },
+    unavailable: {
+      type: 'array',
+      description: 'stores that did not answer: the parts of the overview they hold are left out (hot is null, or the last measurement)',
+      items: {
+        type: 'object',
+        required: ['store', 'message'],
+        properties: { store: { type: 'string', enum: ['redis'] }, message: { type: 'string' } },
+      },
+    },
     sources: {
       type: 'object',
       required: ['total', 'tiers', 'kinds'],
@@ -96,7 +121,8 @@ const overviewSchema = {
       },
     },
     hot: {
-      type: 'object',
+      type: ['object', 'null'],
+      description: 'null while Redis does not answer and no earlier measurement is at hand (see unavailable)',
       required: ['sources', 'users', 'memoryBytes', 'measuredSources', 'measuredAt', 'top'],
       properties: {
         sources: { type: 'integer', description: 'hot sources' },
@@ -156,9 +182,17 @@ export function overviewRoutes(app: FastifyInstance, deps: AppDeps): void {
   // The last measurement is answered while the next one runs: only the first request waits for one.
   let last: HotMeasure | undefined;
   let running: Promise<HotMeasure> | undefined;
+  // Why the latest measurement failed; cleared by the next one that succeeds.
+  let failure: string | undefined;
   const refresh = () =>
     (running ??= measureHot(deps.hot, deps.registry)
-      .then((m) => (last = m))
+      .then((m) => {
+        failure = undefined;
+        return (last = m);
+      }, (err: unknown) => {
+        failure = (err as Error)?.message ?? String(err);
+        throw err;
+      })
       .finally(() => (running = undefined)));
   const hotMeasure = async (): Promise<HotMeasure> => {
     if (!last) return refresh();
@@ -174,6 +208,7 @@ export function overviewRoutes(app: FastifyInstance, deps: AppDeps): void {
         operationId: 'getOverview',
         summary: 'Sources per tier, the hot tier\'s Redis memory and largest sources, restores running, expiring soon, recent transitions',
         description:
+          'Answers what it has when Redis does not: `hot` is then the last measurement (or null) and `unavailable` names the store. ' +
           'Everything but the hot tier\'s sizes comes from the registry\'s summary, maintained as sources change (no store call, no scan). ' +
           'Sizes are read from Redis in pipelines of at most 100 short commands (ZCARD, SMEMBERS, MEMORY USAGE ... SAMPLES 5), so lookups ' +
           `are never held up behind them; a measurement is answered for ${MEMORY_TTL_MS / 1000} s or ${MEMORY_TTL_FACTOR} times as long as it took, ` +
@@ -194,11 +229,19 @@ export function overviewRoutes(app: FastifyInstance, deps: AppDeps): void {
       const { top = 10, transitions = 20 } = req.query;
       const now = Date.now();
       const summary = deps.registry.summary(now, transitions);
-      const hot = await hotMeasure();
+      let hot: HotMeasure | undefined;
+      try {
+        hot = await withDeadline(hotMeasure(), HOT_WAIT_MS, () => new Error(`no measurement within ${HOT_WAIT_MS / 1000} s`));
+      } catch (err) {
+        failure ??= (err as Error)?.message ?? String(err);
+        hot = last;
+      }
       const iso = (ms: number | null) => (ms === null ? null : formatTime(ms));
       return {
         sources: { total: summary.total, tiers: summary.tiers, kinds: summary.kinds },
-        hot: {
+        retention: { expireAfter: deps.expireAfter ?? null },
+        unavailable: failure === undefined ? [] : [{ store: 'redis', message: failure }],
+        hot: hot === undefined ? null : {
           sources: hot.sources,
           users: hot.users,
           memoryBytes: hot.memoryBytes,

@@ -1,4 +1,4 @@
-// The console's only way to tierstream: the public /v1 API (README, "API so far"), with the
+// The console's only way to tierstream: the public /v1 API (README, "API so far") and /readyz, with the
 // operator's key as a bearer token.
 
 import type { components, operations } from '../../client/openapi.js';
@@ -27,6 +27,31 @@ export type TierCounts = Record<Tier, number>;
 
 /** GET /v1/overview (README, "Sources listing and overview"). */
 export type Overview = Json<operations['getOverview']['responses'][200]>;
+
+/** The fields of PATCH /v1/campaigns/:id (and canvases): absent ones are left as they are. */
+export type SourcePatch = { status?: 'active' | 'stopped'; name?: string | null; tags?: string[] };
+
+export type UserInteractions = Json<operations['getUserInteractions']['responses'][200]>;
+export type Erasure = Json<operations['eraseUser']['responses'][202]>;
+export type ErasureState = Json<operations['getErasure']['responses'][200]>;
+export type DeadLetter = Json<operations['listDeadLetters']['responses'][200]>['items'][number];
+export type DeadLetterCounts = Json<operations['countDeadLetters']['responses'][200]>;
+export type ReplayResult = Json<operations['replayDeadLetters']['responses'][200]>['results'][number];
+
+/**
+ * A filter node as POST /v1/retargeting/explain answers it (a route another branch adds; typed
+ * here loosely until it is in the OpenAPI document).
+ */
+export interface ExplainNode {
+  matched: boolean;
+  op?: string;
+  children?: ExplainNode[];
+  child?: ExplainNode;
+  [k: string]: unknown;
+}
+
+/** Whether a failure means the route itself is not there (this tierstream is older than the console). */
+export const routeMissing = (err: unknown) => err instanceof ApiFailure && err.status === 404 && err.code === 'not_found';
 
 export type ExpiringItem = Json<operations['listExpiring']['responses'][200]>['items'][number];
 
@@ -74,7 +99,7 @@ export function onAuthFailure(fn: (failure: ApiFailure) => void): void {
 }
 
 /** Calls the API; resolves with the parsed body, rejects with an ApiFailure. */
-export async function request<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown): Promise<{ status: number; body: T }> {
+export async function request<T>(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<{ status: number; body: T }> {
   const headers: Record<string, string> = { accept: 'application/json' };
   const key = apiKey.get();
   if (key) headers.authorization = `Bearer ${key}`;
@@ -141,6 +166,58 @@ export const api = {
   async bulkRestore(body: { tag: string } | { ids: string[] }): Promise<{ sources: { source: string; tier: Tier | null; error?: string }[] }> {
     return (await request<{ sources: { source: string; tier: Tier | null; error?: string }[] }>('POST', '/v1/restore', body)).body;
   },
+  async patchSource(kind: Kind, id: string, patch: SourcePatch): Promise<SourceState> {
+    return (await request<SourceState>('PATCH', `/v1/${plural(kind)}/${encodeURIComponent(id)}`, patch)).body;
+  },
+  async putFilter(id: string, filter: unknown): Promise<FilterDoc> {
+    return (await request<FilterDoc>('PUT', `/v1/filters/${encodeURIComponent(id)}`, { filter })).body;
+  },
+  async deleteFilter(id: string): Promise<void> {
+    await request<unknown>('DELETE', `/v1/filters/${encodeURIComponent(id)}`);
+  },
+  async interactions(userId: string, sources: string[], fromHistory: boolean): Promise<UserInteractions> {
+    const p = new URLSearchParams({ sources: sources.join(',') });
+    if (fromHistory) p.set('from', 'history');
+    return (await request<UserInteractions>('GET', `/v1/users/${encodeURIComponent(userId)}/interactions?${p}`)).body;
+  },
+  async erasure(id: string): Promise<ErasureState> {
+    return (await request<ErasureState>('GET', `/v1/erasures/${encodeURIComponent(id)}`)).body;
+  },
+  async erase(userId: string): Promise<Erasure> {
+    return (await request<Erasure>('DELETE', `/v1/users/${encodeURIComponent(userId)}`)).body;
+  },
+  /** GET /v1/users/:id/filters: the registered filters the user matches (a route another branch adds). */
+  async userFilters(userId: string): Promise<{ filters: string[] }> {
+    const body = (await request<Record<string, unknown>>('GET', `/v1/users/${encodeURIComponent(userId)}/filters`)).body;
+    // Accept a list of ids or of objects with an id, whichever shape the route settles on.
+    const raw = (Array.isArray(body.filters) ? body.filters : Array.isArray(body.items) ? body.items : []) as unknown[];
+    return { filters: raw.map((f) => (typeof f === 'string' ? f : String((f as { id?: unknown; filterId?: unknown }).id ?? (f as { filterId?: unknown }).filterId))) };
+  },
+  /** POST /v1/retargeting/explain (a route another branch adds). */
+  async explain(filterId: string, userId: string, fromHistory: boolean): Promise<Record<string, unknown>> {
+    return (await request<Record<string, unknown>>('POST', '/v1/retargeting/explain', { filterId, userId, ...(fromHistory && { from: 'history' }) })).body;
+  },
+  async deadLetterCounts(): Promise<DeadLetterCounts> {
+    return (await request<DeadLetterCounts>('GET', '/v1/dead-letters/counts')).body;
+  },
+  async deadLetters(cursor: number | null, limit: number): Promise<{ items: DeadLetter[]; cursor: string | null }> {
+    const p = new URLSearchParams({ limit: String(limit) });
+    if (cursor !== null) p.set('cursor', String(cursor));
+    return (await request<{ items: DeadLetter[]; cursor: string | null }>('GET', `/v1/dead-letters?${p}`)).body;
+  },
+  async replay(seqs: number[]): Promise<ReplayResult[]> {
+    return (await request<{ results: ReplayResult[] }>('POST', '/v1/dead-letters/replay', { seqs })).body.results;
+  },
+  /** GET /readyz (no key needed): ready, or what is not. */
+  async ready(): Promise<{ ready: boolean; message: string }> {
+    try {
+      const r = await request<{ status: string }>('GET', '/readyz');
+      return { ready: r.body.status === 'ready', message: '' };
+    } catch (err) {
+      if (err instanceof ApiFailure && err.status === 503) return { ready: false, message: err.message };
+      throw err;
+    }
+  },
   async filters(): Promise<FilterDoc[]> {
     return (await request<{ items: FilterDoc[] }>('GET', '/v1/filters')).body.items;
   },
@@ -148,6 +225,16 @@ export const api = {
     return (await request<FilterDoc>('GET', `/v1/filters/${encodeURIComponent(id)}`)).body;
   },
 };
+
+let retention: Promise<string | null> | undefined;
+/** TIER_EXPIRE_AFTER as the API reports it (GET /v1/overview), asked once per page load; null when unknown. */
+export function configuredRetention(): Promise<string | null> {
+  retention ??= api.overview(0).then((o) => o.retention.expireAfter, () => {
+    retention = undefined; // asked again next time
+    return null;
+  });
+  return retention;
+}
 
 /**
  * An API failure in words an operator can act on. `doing` completes "Could not …", e.g.

@@ -1,5 +1,5 @@
 // The console's entry: the router (hash routes, so one page serves every view) and the API key field.
-import { apiKey, onAuthFailure } from './api.js';
+import { api, apiKey, onAuthFailure } from './api.js';
 import { announce, h, replace } from './dom.js';
 import type { View } from './views/widgets.js';
 import { filtersView } from './views/filters.js';
@@ -7,6 +7,9 @@ import { overviewView } from './views/overview.js';
 import { playgroundView } from './views/playground.js';
 import { sourceView } from './views/source.js';
 import { sourcesView } from './views/sources.js';
+import { userView } from './views/user.js';
+import { deadLettersView } from './views/dead-letters.js';
+import { poller, REFRESH_MS } from './poller.js';
 
 const view = document.getElementById('view')!;
 const keyForm = document.getElementById('key-form') as HTMLFormElement;
@@ -44,6 +47,12 @@ function route(): void {
   } else if (parts[0] === 'filters' && parts.length <= 2) {
     nav = 'filters';
     current = filtersView(view, parts[1]);
+  } else if (parts[0] === 'users' && parts.length <= 2) {
+    nav = 'users';
+    current = userView(view, parts[1], new URLSearchParams(query));
+  } else if (parts[0] === 'dead-letters' && parts.length === 1) {
+    nav = 'dead-letters';
+    current = deadLettersView(view);
   } else {
     replace(view, h('h1', null, 'Page not found'), h('p', null, 'The console has no page at this address. ', h('a', { href: '#/' }, 'Go to the sources.')));
   }
@@ -91,6 +100,24 @@ forget.addEventListener('click', () => {
   announce('API key forgotten.');
   route();
 });
+
+// Readiness in the header (GET /readyz, no key): whether NATS, Redis and ClickHouse answer.
+const readiness = document.getElementById('readiness')!;
+const showReadiness = (state: 'yes' | 'no', text: string, title: string) => {
+  if (readiness.dataset.ready === state && readiness.title === title) return; // no repeated announcement
+  readiness.dataset.ready = state;
+  readiness.textContent = text;
+  readiness.title = title;
+};
+poller(async () => {
+  try {
+    const r = await api.ready();
+    if (r.ready) showReadiness('yes', 'Ready', 'NATS, Redis and ClickHouse answer (GET /readyz)');
+    else showReadiness('no', `Not ready: ${r.message}`, r.message);
+  } catch {
+    showReadiness('no', 'No answer', 'tierstream did not answer GET /readyz');
+  }
+}, () => REFRESH_MS);
 
 window.addEventListener('hashchange', route);
 route();

@@ -36,12 +36,14 @@ export function createDeadLetterStore(js: JetStreamClient, jsm: JetStreamManager
     excerpt: lenient.decode(data.subarray(0, DEAD_LETTER_EXCERPT * 4)).slice(0, DEAD_LETTER_EXCERPT),
   });
 
+  const streamInfo = () => jsm.streams.info(n.dlqStream).catch((err: unknown) => {
+    if (/not found/i.test(String((err as Error).message))) return undefined;
+    throw err;
+  });
+
   return {
     async list(from, limit) {
-      const info = await jsm.streams.info(n.dlqStream).catch((err: unknown) => {
-        if (/not found/i.test(String((err as Error).message))) return undefined;
-        throw err;
-      });
+      const info = await streamInfo();
       if (!info || info.state.messages === 0) return { items: [], next: null };
       const last = info.state.last_seq;
       const start = Math.max(from ?? 0, info.state.first_seq);
@@ -56,6 +58,34 @@ export function createDeadLetterStore(js: JetStreamClient, jsm: JetStreamManager
       const items = await Promise.all(letters.map(async (l) => ({ ...l, replayedAt: await replayedAt(l.seq) })));
       const seen = letters.at(-1)?.seq ?? last;
       return { items, next: seen < last ? seen + 1 : null };
+    },
+
+    async counts(maxScan) {
+      const info = await streamInfo();
+      if (!info || info.state.messages === 0) return { total: 0, firstSeq: null, lastSeq: null, scanned: 0, byCode: {} };
+      const { first_seq: first, last_seq: last, messages } = info.state;
+      const start = Math.max(first, last - maxScan + 1);
+      // Headers only: the code is a header, and a payload may be up to the stream's message size.
+      const consumer = await js.consumers.get(n.dlqStream, { opt_start_seq: start, headers_only: true });
+      const byCode: Record<string, number> = {};
+      let scanned = 0;
+      while (scanned < maxScan) {
+        const msgs = await consumer.fetch({ max_messages: Math.min(1_000, maxScan - scanned), expires: 2_000 });
+        let seen = 0;
+        let end = false;
+        for await (const m of msgs) {
+          seen++;
+          scanned++;
+          const code = m.headers?.get('Tierstream-Error') || 'unknown';
+          byCode[code] = (byCode[code] ?? 0) + 1;
+          if (m.seq >= last) {
+            end = true;
+            break;
+          }
+        }
+        if (end || seen === 0) break;
+      }
+      return { total: messages, firstSeq: first, lastSeq: last, scanned, byCode };
     },
 
     async replay(seqs) {

@@ -9,6 +9,7 @@ import { eventually, startStack, type Stack } from '../integration/helpers.js';
 import { buildApp } from '../../api/index.js';
 import { createLookup } from '../../engine/lookup/index.js';
 import { accessibilityViolations, launch, open, screenshot, type Watched } from './browser.js';
+import { natsNames } from '../../storage/nats/index.js';
 
 const ADMIN = 'e2e-admin-key-0123456789';
 const RESTORER = 'e2e-restore-key-0123456789';
@@ -204,7 +205,9 @@ test('an expired campaign: banner, Restore interaction data, progress, banner go
   await page.locator('#restored', { hasText: 'Interaction data restored' }).waitFor();
   assert.is(await page.locator('#tier-title .badge').innerText(), 'Hot');
   assert.match(await page.locator('#expiry').innerText(), /Hot until .* no active retargeting filter uses it/);
-  assert.match(await page.locator('.timeline li').first().innerText(), /Hot[\s\S]*restore finished/);
+  // The reason in words: no internal counts ("390290 aggregate rows").
+  assert.match(await page.locator('.timeline li').first().innerText(), /Hot[\s\S]*Restore finished: its interaction data is back in the real-time index\.$/);
+  assert.not.match(await page.locator('.timeline').innerText(), /aggregate rows|keys removed/);
   await screenshot(page, 'source-restored', true);
   assert.equal(await accessibilityViolations(page), [], 'restored source page');
 
@@ -239,12 +242,33 @@ test('bulk restore from the sources page: by tag, then a searched row selected w
   await screenshot(page, 'sources-expired');
   assert.equal(await accessibilityViolations(page), [], 'sources page');
 
+  // Every message the bulk restore's status line shows, however quickly it is cleared.
+  await page.evaluate(() => {
+    const seen: string[] = [];
+    (window as unknown as { bulkMessages: string[] }).bulkMessages = seen;
+    const line = document.querySelector('p.result[role="status"]')!;
+    new MutationObserver(() => seen.push(line.textContent ?? '')).observe(line, { subtree: true, childList: true, characterData: true });
+  });
   await page.getByRole('button', { name: 'Restore every source tagged “autumn”' }).click();
-  await page.getByRole('status').filter({ hasText: 'Restore of the tag “autumn”: 3 sources restoring.' }).waitFor();
+  // A confirmation first, naming how many sources (not hot) and users (u0…u39 in each: 40).
+  const dialog = page.getByRole('dialog', { name: 'Restore 3 sources tagged “autumn”?' });
+  await dialog.waitFor();
+  assert.is(await dialog.locator('#confirm-what').innerText(), '2 campaigns and 1 canvas tagged “autumn” are not hot; 40 users have interactions with the tagged sources.');
+  assert.equal(await accessibilityViolations(page), [], 'the bulk restore confirmation');
+  await screenshot(page, 'sources-confirm-restore');
+  await dialog.getByRole('button', { name: 'Cancel' }).click();
+  await dialog.waitFor({ state: 'detached' });
+  for (const p of ['/v1/campaigns/autumn-a', '/v1/campaigns/autumn-b', '/v1/canvases/autumn-flow']) assert.is(await tier(ctx, p), 'expired', 'cancelled: nothing restored');
+  await page.getByRole('button', { name: 'Restore every source tagged “autumn”' }).click();
+  await dialog.getByRole('button', { name: 'Restore 3 sources' }).click();
   await eventually(async () => {
     const badges = await rows.locator('.badge').allInnerTexts();
     return badges.length === 3 && badges.every((b) => b === 'Hot');
   }, 'the table shows the tagged sources hot (refreshing by itself)', 60_000);
+  // The message said what was asked, and went once they were hot.
+  await eventually(async () => (await page.locator('p.result[role="status"]').innerText()) === '', 'the message cleared once hot', 30_000);
+  const messages = await page.evaluate(() => (window as unknown as { bulkMessages: string[] }).bulkMessages);
+  assert.ok(messages.includes('Restore of the tag “autumn”: 3 sources restoring.'), JSON.stringify(messages));
   for (const p of ['/v1/campaigns/autumn-a', '/v1/campaigns/autumn-b', '/v1/canvases/autumn-flow']) assert.is(await tier(ctx, p), 'hot');
   assert.is(await tier(ctx, '/v1/campaigns/winter'), 'expired', 'an untagged source is left alone');
 
@@ -632,6 +656,273 @@ test('filter playground: a registered filter\'s count and audience, from hot and
   }
   assert.equal(ctx.op.errors, []);
   assert.equal(ctx.op.foreign, []);
+});
+
+/** A new tab with the admin key entered (PATCH, filters, erasures and dead letters need it). */
+async function adminTab(ctx: Ctx, hash: string, viewport?: { width: number; height: number }): Promise<Watched> {
+  const w = await open(ctx.browser, ctx.base, viewport);
+  // The sources page asks the API at once, so the key field shows; then the page wanted.
+  await w.page.goto(`${ctx.base}/console/#/`);
+  await enterKey(w.page, ADMIN);
+  await w.page.locator('table.sources tbody tr[data-source]').first().waitFor();
+  await w.page.goto(`${ctx.base}/console/${hash}`);
+  return w;
+}
+
+test('the source page acts: stop and activate, rename, tag and untag; the configured retention in words', async (ctx) => {
+  assert.is((await call(ctx, 'PUT', '/v1/campaigns/acts', { status: 'active', name: 'Acts' })).status, 200);
+  const w = await adminTab(ctx, '#/campaigns/acts');
+  try {
+    const { page } = w;
+    await page.getByRole('heading', { level: 1, name: /^Acts/ }).waitFor();
+    const state = async () => (await call(ctx, 'GET', '/v1/campaigns/acts')).body;
+    // TIER_EXPIRE_AFTER is PT30S here: said so, not "three months by default".
+    await page.locator('#expiry', { hasText: 'expires 30 seconds after it stops (the configured retention, TIER_EXPIRE_AFTER)' }).waitFor();
+    assert.not.match(await page.locator('main').innerText(), /three months/);
+
+    const manage = page.getByRole('region', { name: 'Manage' });
+    await manage.getByRole('button', { name: 'Stop this campaign' }).click();
+    await manage.getByRole('button', { name: 'Set this campaign active' }).waitFor();
+    assert.is((await state()).status, 'stopped');
+    assert.match(await page.locator('#expiry').innerText(), /^Hot until .* it stopped/);
+    await manage.getByRole('button', { name: 'Set this campaign active' }).click();
+    await manage.getByRole('button', { name: 'Stop this campaign' }).waitFor();
+    assert.is((await state()).status, 'active');
+
+    await manage.getByLabel('Name', { exact: true }).fill('Acts, renamed');
+    await manage.getByRole('button', { name: 'Rename' }).click();
+    await page.getByRole('heading', { level: 1, name: /^Acts, renamed/ }).waitFor();
+    assert.is((await state()).name, 'Acts, renamed');
+
+    await manage.getByLabel('New tag').fill('promo');
+    await manage.getByLabel('New tag').press('Enter');
+    await manage.getByRole('button', { name: 'Remove tag promo' }).waitFor();
+    await manage.getByLabel('New tag').fill('q4');
+    await manage.getByRole('button', { name: 'Add tag' }).click();
+    await manage.getByRole('button', { name: 'Remove tag q4' }).waitFor();
+    assert.equal((await state()).tags, ['promo', 'q4']);
+    assert.is(await manage.getByLabel('New tag').inputValue(), '', 'the field is emptied once the tag is added');
+    assert.equal(await accessibilityViolations(page), [], 'source page with its actions');
+    toDocs(await screenshot(page, 'source-manage', true), 'console-source-manage.png');
+    await manage.getByRole('button', { name: 'Remove tag promo' }).click();
+    await eventually(async () => JSON.stringify((await state()).tags) === '["q4"]', 'promo removed');
+    await manage.getByRole('button', { name: 'Remove tag promo' }).waitFor({ state: 'detached' });
+
+    // A key without the admin scope is told so, in words.
+    const reader = await open(ctx.browser, ctx.base);
+    try {
+      await reader.page.goto(`${ctx.base}/console/#/campaigns/acts`);
+      await enterKey(reader.page, RESTORER);
+      await reader.page.getByRole('button', { name: 'Stop this campaign' }).click();
+      await reader.page.getByRole('alert').filter({ hasText: 'Could not stop campaign acts: this API key lacks the permission for it' }).waitFor();
+      assert.is((await state()).status, 'active');
+    } finally {
+      await reader.context.close();
+    }
+    assert.equal(w.errors, []);
+    assert.equal(w.foreign, []);
+  } finally {
+    await w.context.close();
+  }
+});
+
+test('filters: the playground\'s example names a source that exists and its hint links the grammar; register from the playground, delete from the filters page', async (ctx) => {
+  const w = await adminTab(ctx, '#/playground');
+  try {
+    const { page } = w;
+    const json = page.getByLabel('Filter (JSON)');
+    const first = (await call(ctx, 'GET', '/v1/sources?limit=1')).body.items[0];
+    await eventually(async () => (await json.inputValue()).includes(`"${first.kind}": ${JSON.stringify(first.id)}`), 'the example names the first source');
+    const hint = page.getByRole('link', { name: 'docs/filters.md' });
+    assert.is(await hint.getAttribute('href'), '/console/docs/filters.md');
+    // The pages are served from docs/ as text (errors.md is there on every branch).
+    const doc = await fetch(`${ctx.base}/console/docs/errors.md`);
+    assert.is(doc.status, 200);
+    assert.match(doc.headers.get('content-type') ?? '', /^text\/plain/);
+    for (const bad of ['..%2Fpackage.json', 'README.md', 'nope.md']) assert.is((await fetch(`${ctx.base}/console/docs/${bad}`)).status, 404, bad);
+
+    await json.fill(JSON.stringify({ campaign: 'winter', event: 'open' }));
+    await page.getByLabel('Register the filter above as').fill('winter-openers');
+    await page.getByRole('button', { name: 'Register filter' }).click();
+    await page.locator('#pg-saved', { hasText: 'Filter winter-openers registered: it pins 1 source, which stay hot while it is registered.' }).waitFor();
+    const put = await call(ctx, 'GET', '/v1/filters/winter-openers');
+    assert.is(put.status, 200);
+    assert.equal(put.body.filter, { campaign: 'winter', event: 'open' });
+    assert.ok(await page.getByLabel('Registered filter').locator('option[value="winter-openers"]').count(), 'the picker lists it');
+    // A filter the API refuses: its words, nothing registered.
+    await json.fill(JSON.stringify({ campaign: 'winter', evnt: 'open' }));
+    await page.getByLabel('Register the filter above as').fill('bad-one');
+    await page.getByRole('button', { name: 'Register filter' }).click();
+    await page.getByRole('alert').filter({ hasText: 'The filter is not valid at filter.evnt' }).waitFor();
+    assert.is((await call(ctx, 'GET', '/v1/filters/bad-one')).status, 404);
+    assert.equal(await accessibilityViolations(page), [], 'playground with its register form');
+
+    await page.goto(`${ctx.base}/console/#/filters`);
+    const card = page.getByRole('article', { name: 'winter-openers' });
+    await card.waitFor();
+    await card.getByRole('button', { name: 'Delete filter winter-openers' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Delete filter winter-openers?' });
+    await dialog.waitFor();
+    assert.match(await dialog.innerText(), /It pins 1 source: unless another filter uses them, their expiry clocks restart/);
+    assert.equal(await accessibilityViolations(page), [], 'delete confirmation');
+    await dialog.getByRole('button', { name: 'Delete filter' }).click();
+    await page.getByRole('status').filter({ hasText: 'Filter winter-openers deleted.' }).first().waitFor();
+    await card.waitFor({ state: 'detached' });
+    assert.is((await call(ctx, 'GET', '/v1/filters/winter-openers')).status, 404);
+    assert.equal(w.errors, []);
+    assert.equal(w.foreign, []);
+  } finally {
+    await w.context.close();
+  }
+});
+
+test('the user page: interactions per source; "filters matched" and "explain" hidden until their routes exist; erasure after typing the user id', async (ctx) => {
+  const w = await adminTab(ctx, '#/users');
+  try {
+    const { page } = w;
+    await page.getByRole('heading', { level: 1, name: 'Users' }).waitFor();
+    await page.getByLabel('User id').fill('u4');
+    await page.getByLabel('Sources', { exact: true }).fill('campaign:winter, campaign:autumn-a');
+    await page.getByRole('button', { name: 'Look up' }).click();
+    await page.getByRole('heading', { level: 1, name: 'User u4' }).waitFor();
+    const row = page.locator('table.user-sources tr[data-source="campaign:winter"]');
+    await row.waitFor();
+    const want = (await call(ctx, 'GET', '/v1/users/u4/interactions?sources=campaign:winter')).body.sources[0].latest;
+    assert.equal(Object.keys(want).sort(), ['click', 'open', 'send'], 'u4 sent, opened and clicked (seed)');
+    for (const [type, at] of Object.entries(want)) {
+      assert.is(await row.locator('li', { hasText: type }).locator('time').getAttribute('datetime'), at, type);
+    }
+    assert.ok(await page.locator('table.user-sources tr[data-source="campaign:autumn-a"]').isVisible());
+    // This branch has neither route: both sections stay hidden (404 not_found), with no error.
+    await eventually(async () => (await page.locator('#user-filters').isHidden()) && (await page.locator('#user-explain').isHidden()), 'hidden');
+    assert.is(await page.getByRole('alert').count(), 0);
+    assert.equal(await accessibilityViolations(page), [], 'user page');
+    toDocs(await screenshot(page, 'user', true), 'console-user.png');
+    const phone = await adminTab(ctx, '#/users/u4?sources=campaign:winter', { width: 390, height: 844 });
+    try {
+      await phone.page.locator('table.user-sources tr[data-source="campaign:winter"]').waitFor();
+      assert.equal(await horizontalOverflow(phone.page), [], 'the user page fits a phone');
+      assert.equal(await accessibilityViolations(phone.page), [], 'user page at phone width');
+      await screenshot(phone.page, 'user-phone', true);
+    } finally {
+      await phone.context.close();
+    }
+
+    // With the routes there (answers as the counts branch describes them), the sections light up.
+    await page.route(/\/v1\/users\/u4\/filters$/, (route) => route.fulfill({ json: { userId: 'u4', filters: ['spring-non-clickers'] } }));
+    await page.route(/\/v1\/retargeting\/explain$/, (route) => route.request().postDataJSON()?.filterId
+      ? route.fulfill({ json: { matched: false, servedFrom: 'hot', tree: { op: 'and', matched: false, children: [{ matched: true, leaf: 'campaign:spring-sale send' }, { op: 'not', matched: false, child: { matched: true, leaf: 'campaign:spring-sale click' } }] } } })
+      : route.fulfill({ status: 400, json: { error: 'invalid_request', message: 'body must have filter or filterId' } }));
+    await page.reload();
+    await page.locator('#user-filters').getByRole('link', { name: 'spring-non-clickers' }).waitFor();
+    const explain = page.getByRole('region', { name: 'Explain' });
+    await explain.getByRole('button', { name: 'Explain' }).click();
+    await explain.locator('#explain-result', { hasText: 'u4 does not match filter' }).waitFor();
+    assert.is(await explain.locator('.yes').count(), 2);
+    await page.unroute(/\/v1\/users\/u4\/filters$/);
+    await page.unroute(/\/v1\/retargeting\/explain$/);
+
+    // Erasure: the button works only once the user id is typed exactly.
+    await page.getByRole('button', { name: 'Erase u4…' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Erase user u4?' });
+    await dialog.waitFor();
+    const confirm = dialog.getByRole('button', { name: 'Erase for good' });
+    assert.ok(await confirm.isDisabled());
+    await dialog.getByLabel('Type the user id (u4) to confirm').fill('u40');
+    assert.ok(await confirm.isDisabled(), 'a near miss does not do');
+    await dialog.getByLabel('Type the user id (u4) to confirm').press('Enter');
+    assert.ok(await dialog.isVisible(), 'Enter with the wrong id does nothing');
+    assert.equal(await accessibilityViolations(page), [], 'erasure confirmation');
+    await screenshot(page, 'user-erase-confirm');
+    await dialog.getByLabel('Type the user id (u4) to confirm').fill('u4');
+    await confirm.click();
+    await page.locator('#user-erased', { hasText: /^Erasure \S+ of u4 requested/ }).waitFor();
+    await page.locator('#user-erased', { hasText: 'done, the user is gone from every answer' }).waitFor({ timeout: 30_000 });
+    await eventually(async () => {
+      const latest = (await call(ctx, 'GET', '/v1/users/u4/interactions?sources=campaign:winter')).body.sources[0].latest;
+      return latest && Object.keys(latest).length === 0;
+    }, 'u4 erased', 30_000);
+    assert.equal(w.errors, []);
+    assert.equal(w.foreign, []);
+  } finally {
+    await w.context.close();
+  }
+});
+
+test('dead letters: counts by code, the newest letters, replay of the selected after a confirmation', async (ctx) => {
+  const subj = `${natsNames(ctx.stack.ns).subjectPrefix}send`;
+  await ctx.stack.publishRaw(subj, '{"id": "broken",');
+  await ctx.stack.publishRaw(subj, JSON.stringify({ id: 'late', type: 'send', userId: 'u1', campaignId: 'dl', time: '2026-12-01T00:00:00' }));
+  await eventually(async () => (await ctx.stack.dlq()).length === 2, 'two dead letters');
+  const w = await adminTab(ctx, '#/dead-letters');
+  try {
+    const { page } = w;
+    await page.getByRole('heading', { level: 1, name: 'Dead letters' }).waitFor();
+    await page.locator('#dl-total', { hasText: /^2 dead letters in the stream\.$/ }).waitFor({ timeout: 30_000 });
+    assert.equal(await page.locator('table.dl-codes tbody tr').evaluateAll((trs) => trs.map((tr) => tr.textContent)), ['invalid_json1', 'invalid_time1']);
+    const rows = page.locator('table.letters tbody tr[data-seq]');
+    assert.is(await rows.count(), 2);
+    const seqs = await rows.evaluateAll((trs) => trs.map((tr) => Number(tr.getAttribute('data-seq'))));
+    assert.ok(seqs[0]! > seqs[1]!, 'newest first');
+    assert.equal(await accessibilityViolations(page), [], 'dead letters page');
+    toDocs(await screenshot(page, 'dead-letters', true), 'console-dead-letters.png');
+    const phone = await adminTab(ctx, '#/dead-letters', { width: 390, height: 844 });
+    try {
+      await phone.page.locator('table.letters tbody tr[data-seq]').first().waitFor();
+      assert.equal(await horizontalOverflow(phone.page), [], 'the dead-letters page fits a phone');
+      assert.equal(await accessibilityViolations(phone.page), [], 'dead-letters page at phone width');
+      await screenshot(phone.page, 'dead-letters-phone', true);
+    } finally {
+      await phone.context.close();
+    }
+
+    const json = rows.filter({ hasText: 'invalid_json' });
+    const seq = Number(await json.getAttribute('data-seq'));
+    await json.getByRole('checkbox').check();
+    await page.getByRole('button', { name: 'Replay selected (1)' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Replay 1 dead letter?' });
+    await dialog.waitFor();
+    assert.match(await dialog.locator('#confirm-what').innerText(), /^1 letter \(invalid_json\) will be published again/);
+    await dialog.getByRole('button', { name: 'Replay 1 letter' }).click();
+    await page.locator('#dl-result', { hasText: 'Replay: 1 replayed.' }).waitFor();
+    await page.locator(`table.letters tbody tr[data-seq="${seq}"]`, { hasText: 'replayed ' }).waitFor();
+    // Still not JSON: a new letter, counted when the counts are next read.
+    await page.locator('#dl-total', { hasText: /^3 dead letters/ }).waitFor({ timeout: 30_000 });
+    const replayed = (await call(ctx, 'GET', `/v1/dead-letters?cursor=${seq}&limit=1`)).body.items[0];
+    assert.type(replayed.replayedAt, 'string');
+    assert.equal(w.errors, []);
+    assert.equal(w.foreign, []);
+  } finally {
+    await w.context.close();
+  }
+});
+
+test('the overview says which store is away and shows the rest; readiness in the header; tier reasons in words', async (ctx) => {
+  const page = ctx.op.page;
+  await page.goto(`${ctx.base}/console/#/overview`);
+  await page.locator('#readiness', { hasText: 'Ready' }).waitFor();
+  await page.locator('#hot-memory').waitFor();
+  assert.match(await page.locator('#retention').innerText(), /stay in the real-time index for 30 seconds after they stop/);
+  const reasons = (await page.locator('.timeline.recent .reason').allInnerTexts()).join('\n');
+  assert.not.match(reasons, /keys removed|aggregate rows|\d{4}-\d\d-\d\dT/, 'no internal counts, no raw ISO times');
+
+  // Redis away, as the API answers then (tested against a hung Redis in the integration suite).
+  await rewrite(page, /\/v1\/overview\?/, (o) => ({ ...o, hot: null, unavailable: [{ store: 'redis', message: 'no measurement within 2 s' }] }));
+  await page.route(/\/readyz$/, (route) => route.fulfill({ status: 503, json: { error: 'not_ready', message: 'redis: timeout', checks: { redis: 'timeout' } } }));
+  await page.reload();
+  await page.locator('#overview-partial', { hasText: 'Shown without Redis (the real-time index), which did not answer' }).waitFor();
+  assert.match(await page.locator('#hot-unavailable').innerText(), /^Redis did not answer \(no measurement within 2 s\)/);
+  assert.ok(await page.locator('table.overview-tiers').isVisible(), 'the tiers from the registry are shown');
+  await page.locator('#readiness', { hasText: 'Not ready: redis: timeout' }).waitFor();
+  assert.is(await page.getByRole('alert').count(), 0, 'no error: the page shows what it has');
+  assert.is(await page.getByText('Loading…').count(), 0);
+  assert.equal(await accessibilityViolations(page), [], 'overview with Redis away');
+  await screenshot(page, 'overview-redis-away', true);
+  await page.unroute(/\/v1\/overview\?/);
+  await page.unroute(/\/readyz$/);
+  await page.reload();
+  await page.locator('#readiness', { hasText: 'Ready' }).waitFor();
+  assert.equal(ctx.op.errors, []);
 });
 
 suiteOf.run();

@@ -51,6 +51,7 @@ const ROUTES: [method: string, path: string, scope: Scope][] = [
   ['POST', '/v1/ingest/braze-currents', 'ingest'],
   ['POST', '/v1/ingest/segment', 'ingest'],
   ['GET', '/v1/dead-letters', 'admin'],
+  ['GET', '/v1/dead-letters/counts', 'admin'],
   ['POST', '/v1/dead-letters/replay', 'admin'],
 ];
 

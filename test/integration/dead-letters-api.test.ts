@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { DiscardPolicy } from 'nats';
 import { eventually, getJson, send, startStack } from './helpers.js';
-import { DLQ_LIMITS } from '../../engine/ingest/index.js';
+import { createDeadLetterStore, DLQ_LIMITS } from '../../engine/ingest/index.js';
 import { natsNames } from '../../storage/nats/index.js';
 
 test('dead letters: listed in pages with code, subject, time and excerpt; replayed after a fix, marked, not twice; the DLQ stream bounded', async () => {
@@ -56,6 +56,38 @@ test('dead letters: listed in pages with code, subject, time and excerpt; replay
     assert.is(info.config.max_msgs, DLQ_LIMITS.maxMsgs);
     assert.is(info.config.max_bytes, DLQ_LIMITS.maxBytes);
     assert.is(info.config.discard, DiscardPolicy.Old);
+  } finally {
+    await stack.stop();
+  }
+});
+
+test('dead letters counted by code: GET /v1/dead-letters/counts, over the newest letters read headers only', async () => {
+  const stack = await startStack(undefined, {}, { TIER_EXPIRE_AFTER: 'PT1H', TIER_SCAN_INTERVAL: 'PT1S' });
+  try {
+    const empty = await getJson(stack.ts, '/v1/dead-letters/counts');
+    assert.is(empty.status, 200, JSON.stringify(empty.body));
+    assert.equal(empty.body, { total: 0, firstSeq: null, lastSeq: null, scanned: 0, byCode: {} });
+    const subj = `${natsNames(stack.ns).subjectPrefix}send`;
+    for (const p of ['{"id": "x",', 'not json', JSON.stringify({ id: 'f2', type: 'send', userId: 'u2', campaignId: 'DL', time: '2026-12-01T00:00:00' })]) {
+      await stack.publishRaw(subj, p);
+    }
+    await eventually(async () => (await stack.dlq()).length === 3, 'three dead letters');
+    // The first answer is reused for a few seconds: wait until a fresh one counts all three.
+    await eventually(async () => (await getJson(stack.ts, '/v1/dead-letters/counts')).body.total === 3, 'three counted', 20_000);
+    const counts = (await getJson(stack.ts, '/v1/dead-letters/counts')).body;
+    assert.equal(counts.byCode, { invalid_json: 2, invalid_time: 1 });
+    assert.is(counts.scanned, 3);
+    assert.is(counts.lastSeq - counts.firstSeq, 2);
+    // The newest letter is the page that starts at lastSeq.
+    const newest = (await getJson(stack.ts, `/v1/dead-letters?cursor=${counts.lastSeq}`)).body.items;
+    assert.is(newest.length, 1);
+    assert.is(newest[0].seq, counts.lastSeq);
+    // The store's cap: only the newest letters are read.
+    const store = createDeadLetterStore(stack.ts.nc.jetstream(), await stack.ts.nc.jetstreamManager(), stack.ns);
+    const capped = await store.counts(2);
+    assert.is(capped.total, 3);
+    assert.is(capped.scanned, 2);
+    assert.is(Object.values(capped.byCode).reduce((a, b) => a + b, 0), 2);
   } finally {
     await stack.stop();
   }

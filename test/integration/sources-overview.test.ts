@@ -1,6 +1,8 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { eventually, getJson, send, startStack, type Stack } from './helpers.js';
+import { buildApp } from '../../api/index.js';
+import { createLookup } from '../../engine/lookup/index.js';
 
 /** GET /v1/sources (combined listing with search) and GET /v1/overview, against the states they summarise. */
 const test = suite('sources listing and overview');
@@ -142,6 +144,42 @@ test('GET /v1/overview: tiers, hot memory and the largest hot sources, expiring 
   await eventually(async () => (await getJson(stack.ts, '/v1/campaigns/big')).body.tier === 'hot', 'big restored');
   const after = (await getJson(stack.ts, '/v1/overview?transitions=2')).body;
   assert.equal(after.transitions.map((t: any) => [t.source, t.tier]), [['campaign:big', 'hot'], ['campaign:big', 'restoring']]);
+});
+
+test('GET /v1/overview with Redis away: the registry\'s part answered, hot null, Redis named; the configured retention', async () => {
+  const { ts } = stack;
+  const ok = await getJson(ts, '/v1/overview');
+  assert.equal(ok.body.retention, { expireAfter: 'P30D' });
+  assert.equal(ok.body.unavailable, []);
+  // The same engine behind a second app whose Redis never answers a size (what a Redis timeout looks like).
+  const hung = new Proxy(ts.hot, {
+    get: (target, key) => (key === 'countUsersBySource' ? () => new Promise(() => undefined)
+      : key === 'memoryBySource' ? async () => { throw new Error('Connection is closed.'); }
+        : Reflect.get(target, key)),
+  });
+  for (const [hot, message] of [[hung, /no measurement within 2 s/], [new Proxy(ts.hot, {
+    get: (target, key) => (key === 'memoryBySource' ? async () => { throw new Error('Connection is closed.'); } : Reflect.get(target, key)),
+  }), /Connection is closed/]] as const) {
+    const app = buildApp({
+      registry: ts.registry, hot, history: ts.history, metrics: ts.metrics, tiers: ts.tiers, filters: ts.filters, erasures: ts.erasures,
+      lookup: createLookup({ registry: ts.registry, hot, history: ts.history }),
+      readiness: async () => ({}),
+    });
+    try {
+      const r = await app.inject({ method: 'GET', url: '/v1/overview' });
+      assert.is(r.statusCode, 200, r.body);
+      const body = r.json();
+      assert.is(body.hot, null);
+      assert.is(body.unavailable.length, 1);
+      assert.is(body.unavailable[0].store, 'redis');
+      assert.match(body.unavailable[0].message, message);
+      assert.equal(body.sources, ok.body.sources, 'the registry\'s counts are there');
+      assert.equal(body.expiring, ok.body.expiring);
+      assert.equal(body.retention, { expireAfter: null }, 'not told: null');
+    } finally {
+      await app.close();
+    }
+  }
 });
 
 test('the OpenAPI document describes both routes: operationId, summary, bearer, response schemas', async () => {

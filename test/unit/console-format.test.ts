@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { formatBytes, formatCount, formatDate, formatEta, formatPercent, parseSourceName, plural, relativeTime, sourceHref } from '../../console/src/format.js';
+import { formatBytes, formatCount, formatDate, formatEta, formatPercent, parseSourceName, plural, relativeTime, sourceHref, durationWords, reasonWords } from '../../console/src/format.js';
 
 const now = Date.parse('2026-11-26T12:00:00.000Z');
 const at = (ms: number) => new Date(now + ms).toISOString();
@@ -15,8 +15,40 @@ test('relative times pick the largest whole unit and never round past the date',
   assert.is(relativeTime(at(36 * 3_600_000), now), 'in 36 hours');
   assert.is(relativeTime(at(90 * DAY), now), 'in 3 months');
   assert.is(relativeTime(at(-800 * DAY), now), '2 years ago');
-  assert.is(relativeTime(at(0), now), 'in 0 seconds');
+  assert.is(relativeTime(at(0), now), 'just now', 'never "in 0 seconds"');
+  assert.is(relativeTime(at(999), now), 'just now');
+  assert.is(relativeTime(at(-999), now), 'just now');
+  assert.is(relativeTime(at(5_000), now, true), 'just now', 'a start a clock ahead put in the future');
+  assert.is(relativeTime(at(-5_000), now, true), '5 seconds ago');
   assert.is(relativeTime(null, now), '—');
+});
+
+test('the retention in words', () => {
+  assert.is(durationWords('P3M'), '3 months');
+  assert.is(durationWords('PT30S'), '30 seconds');
+  assert.is(durationWords('P1D'), '1 day');
+  assert.is(durationWords('PT1H30M'), '1 hour and 30 minutes');
+  assert.is(durationWords('P1Y2M3D'), '1 year, 2 months and 3 days');
+  assert.is(durationWords('PT0.5S'), '0.5 seconds');
+  assert.is(durationWords('PT0S'), 'no time');
+  assert.is(durationWords('soon'), 'soon');
+  assert.is(durationWords('P'), 'P');
+});
+
+test('tier reasons for people: times formatted, no internal counts', () => {
+  assert.is(reasonWords('expired: stopped at 2026-09-01T09:00:00.000Z, expiry 2026-09-01T09:00:30.000Z', 'UTC'),
+    'Expired: it stopped 1 Sept 2026, 09:00:00 UTC and its retention ran out 1 Sept 2026, 09:00:30 UTC, with no retargeting filter using it.');
+  for (const r of ['demotion finished: 29 keys removed', 'restore finished: 390290 aggregate rows']) {
+    assert.not.match(reasonWords(r), /\d/, r);
+  }
+  assert.is(reasonWords('restore finished: 390290 aggregate rows'), 'Restore finished: its interaction data is back in the real-time index.');
+  assert.is(reasonWords('resumed after a lapsed restore: resumed'), 'The restore went on: the process doing it stopped renewing its claim, so another took it over.');
+  assert.match(reasonWords('resumed after a lapsed restore: bulk restore of tag autumn'), /first asked for as: restore asked for every source tagged “autumn”\.$/);
+  assert.is(reasonWords('pinned by filter a, b'), 'Restored because retargeting filters a, b use it.');
+  assert.is(reasonWords('pinned by filter a'), 'Restored because retargeting filter a uses it.');
+  assert.is(reasonWords('bulk restore of tag autumn'), 'Restore asked for every source tagged “autumn”.');
+  assert.is(reasonWords('restore requested by API'), 'Restore asked for (console or API).');
+  assert.is(reasonWords('something new'), 'Something new', 'an unknown reason as given');
 });
 
 test('dates, counts, percentages', () => {

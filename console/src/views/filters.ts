@@ -1,8 +1,8 @@
 import { api, describe, type FilterDoc, type SourceState, type Tier } from '../api.js';
-import { h, replace, time } from '../dom.js';
+import { announce, h, replace, time } from '../dom.js';
 import { formatDate, parseSourceName, plural, relativeTime, sourceHref } from '../format.js';
 import { poller, REFRESH_BUSY_MS, REFRESH_MS } from '../poller.js';
-import { errorBox, focusHeading, tierBadge, type View } from './widgets.js';
+import { confirmAction, errorBox, focusHeading, tierBadge, type View } from './widgets.js';
 
 // Tiers are looked up per pinned source; past this many the list shows names only.
 const MAX_TIER_LOOKUPS = 100;
@@ -13,6 +13,31 @@ export function filtersView(root: HTMLElement, only?: string): View {
   const list = h('div', { class: 'filters-list', 'aria-busy': 'true' }, h('p', null, 'Loading…'));
   let first = true;
   let busy = false; // a pinned source is changing tier
+  const actionErrors = errorBox(); // a deletion: kept until the next one
+  const done = h('p', { class: 'result', role: 'status' });
+
+  async function remove(d: FilterDoc): Promise<void> {
+    actionErrors.show(null);
+    const ok = await confirmAction({
+      title: `Delete filter ${d.id}?`,
+      body: [h('p', null, `Senders looking it up by its id get “no such filter” from then on. `,
+        d.sources.length
+          ? `It pins ${plural(d.sources.length, 'source')}: unless another filter uses them, their expiry clocks restart, and stopped ones move to long-term storage when the retention has passed.`
+          : 'It pins no source.')],
+      confirm: 'Delete filter',
+      danger: true,
+    });
+    if (!ok) return;
+    try {
+      await api.deleteFilter(d.id);
+      done.textContent = `Filter ${d.id} deleted.`;
+      announce(`Filter ${d.id} deleted.`);
+      if (only) location.hash = '#/filters';
+      else poll.now();
+    } catch (err) {
+      actionErrors.show(describe(err, `delete filter ${d.id}`));
+    }
+  }
 
   async function tiersOf(docs: FilterDoc[]): Promise<Map<string, Tier | null>> {
     const names = [...new Set(docs.flatMap((d) => d.sources))].slice(0, MAX_TIER_LOOKUPS);
@@ -41,6 +66,9 @@ export function filtersView(root: HTMLElement, only?: string): View {
         return h('li', null, ref ? h('a', { href: sourceHref(ref.kind, ref.id) }, n) : n, tier ? [' ', tierBadge(tier)] : null);
       })),
       h('details', { open: only !== undefined }, h('summary', null, 'Filter definition'), h('pre', null, JSON.stringify(d.filter, null, 2))),
+      h('p', null,
+        h('a', { href: `#/playground?id=${encodeURIComponent(d.id)}` }, 'Try it in the playground'), ' ',
+        h('button', { type: 'button', class: 'secondary', 'data-focus': `delete:${d.id}`, 'aria-label': `Delete filter ${d.id}`, onclick: () => void remove(d) }, 'Delete')),
     );
   }
 
@@ -70,6 +98,8 @@ export function filtersView(root: HTMLElement, only?: string): View {
     h('h1', null, only ? `Filter ${only}` : 'Filters'),
     h('p', { class: 'lede' }, 'Active retargeting filters. A filter pins every campaign and canvas it names: they do not expire while it is registered, and registering it restores the expired ones.'),
     errors.el,
+    actionErrors.el,
+    done,
     list,
   );
   return { dispose: () => poll.stop() };

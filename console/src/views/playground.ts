@@ -6,7 +6,14 @@ import { errorBox, focusHeading, type View } from './widgets.js';
 /** Users shown of the audience (one page of POST .../audience). */
 export const SAMPLE_SIZE = 20;
 
-const EXAMPLE = { and: [{ campaign: 'spring-sale', event: 'send', within: 'P30D' }, { not: { campaign: 'spring-sale', event: 'click' } }] };
+/** The example filter, over a source of this tierstream: sent it within 30 days, did not click. */
+export function exampleFilter(kind: 'campaign' | 'canvas', id: string): object {
+  const leaf = (event: string) => ({ [kind]: id, event });
+  return { and: [{ ...leaf('send'), within: 'P30D' }, { not: leaf('click') }] };
+}
+
+/** The grammar's page, served by tierstream from its docs/ (api/console.ts). */
+export const GRAMMAR_HREF = '/console/docs/filters.md';
 
 /** "campaign:A" -> "Campaign A" (as a link to its page). */
 function sourceWords(name: string): Child {
@@ -33,7 +40,13 @@ export function playgroundView(root: HTMLElement, params: URLSearchParams): View
   const text = h('textarea', {
     id: 'pg-json', name: 'json', rows: 10, spellcheck: 'false', autocomplete: 'off', 'aria-describedby': 'pg-json-help',
   });
-  text.value = params.get('filter') ?? JSON.stringify(EXAMPLE, null, 2);
+  // The example names the first source of this tierstream once it is known (none yet: "my-campaign").
+  const placeholder = JSON.stringify(exampleFilter('campaign', 'my-campaign'), null, 2);
+  text.value = params.get('filter') ?? placeholder;
+  const saveId = h('input', { id: 'pg-save-id', name: 'save-id', type: 'text', autocomplete: 'off', spellcheck: 'false', maxlength: 128 });
+  const saveBtn = h('button', { type: 'submit', class: 'secondary' }, 'Register filter');
+  const saveResult = h('p', { id: 'pg-saved', class: 'result', role: 'status' });
+  const saveErrors = errorBox();
   const history = h('input', { id: 'pg-history', name: 'history', type: 'checkbox', checked: params.get('from') === 'history' });
   const runBtn = h('button', { type: 'submit' }, 'Run');
   const result = h('section', { id: 'pg-result', class: 'result-panel', 'aria-labelledby': 'pg-result-title', tabindex: -1, hidden: true });
@@ -133,21 +146,85 @@ export function playgroundView(root: HTMLElement, params: URLSearchParams): View
   h('div', { class: 'field wide' },
     h('label', { for: 'pg-json' }, 'Filter (JSON)'),
     text,
-    h('p', { id: 'pg-json-help', class: 'sub' }, 'A leaf such as {"campaign": "A", "event": "send", "within": "P30D"}, or "and", "or", "not" of filters (docs/filters.md, “Grammar”). Read-only while a registered filter is picked.'),
+    h('p', { id: 'pg-json-help', class: 'sub' }, 'A leaf such as {"campaign": "A", "event": "send", "within": "P30D"}, or "and", "or", "not" of filters: the grammar is in ',
+    h('a', { href: GRAMMAR_HREF, target: '_blank', rel: 'noopener' }, 'docs/filters.md'), '. Read-only while a registered filter is picked.'),
   ),
   h('div', { class: 'field check' }, history, h('label', { for: 'pg-history' }, 'Ask history (long-term storage): slower, answers for expired sources too')),
   h('div', { class: 'field actions' }, runBtn),
   );
 
+  /** PUT /v1/filters/:id with the filter written above. */
+  async function register(): Promise<void> {
+    saveErrors.show(null);
+    saveResult.textContent = '';
+    const id = saveId.value.trim();
+    if (!id) {
+      saveErrors.show('Give the filter an id to register it under.');
+      saveId.focus();
+      return;
+    }
+    let filter: unknown;
+    try {
+      filter = JSON.parse(text.value);
+    } catch (err) {
+      saveErrors.show(`The filter is not valid JSON: ${(err as Error).message}.`);
+      text.focus();
+      return;
+    }
+    saveBtn.disabled = true;
+    try {
+      const existed = filters.some((f) => f.id === id);
+      const doc = await api.putFilter(id, filter);
+      filters = [...filters.filter((f) => f.id !== id), doc].sort((a, b) => (a.id < b.id ? -1 : 1));
+      if (!existed) picker.append(h('option', { value: doc.id }, doc.id));
+      replace(saveResult, `Filter `, h('a', { href: `#/filters/${encodeURIComponent(doc.id)}` }, doc.id), existed ? ' changed' : ' registered',
+        doc.sources.length ? `: it pins ${plural(doc.sources.length, 'source')}, which stay hot while it is registered.` : '.');
+      announce(`Filter ${doc.id} ${existed ? 'changed' : 'registered'}.`);
+    } catch (err) {
+      saveErrors.show(err instanceof ApiFailure && err.code === 'invalid_filter'
+        ? `The filter is not valid at ${String(err.body.path ?? '?')}: ${err.message}.`
+        : describe(err, `register filter ${id}`));
+    } finally {
+      saveBtn.disabled = false;
+    }
+  }
+
+  const saveForm = h('form', {
+    class: 'inline-form',
+    'aria-label': 'Register the filter',
+    onsubmit: (ev: Event) => {
+      ev.preventDefault();
+      void register();
+    },
+  },
+  h('div', { class: 'field' }, h('label', { for: 'pg-save-id' }, 'Register the filter above as'), saveId),
+  saveBtn,
+  );
+
   replace(root,
     h('h1', null, 'Filter playground'),
-    h('p', { class: 'lede' }, 'Try a retargeting filter: how many users match, who they are, and whether the answer came from the real-time index or from history. Nothing is registered or changed.'),
+    h('p', { class: 'lede' }, 'Try a retargeting filter: how many users match, who they are, and whether the answer came from the real-time index or from history. Running it registers and changes nothing; registering it keeps the sources it names hot.'),
     listErrors.el,
     form,
     errors.el,
     result,
+    h('section', { 'aria-labelledby': 'pg-save-title' },
+      h('h2', { id: 'pg-save-title' }, 'Register'),
+      h('p', { class: 'sub' }, 'A registered filter is looked up by its id (POST /v1/filters/:id/check) and pins every campaign and canvas it names: they do not expire while it is registered, and the expired ones are restored.'),
+      saveForm,
+      saveErrors.el,
+      saveResult,
+    ),
   );
   focusHeading(root);
+
+  if (!params.get('filter')) {
+    void api.sources({ limit: 1 }).then((page) => {
+      const first = page.items[0];
+      if (!first || disposed || text.value !== placeholder || picker.value) return;
+      text.value = JSON.stringify(exampleFilter(first.kind, first.id), null, 2);
+    }, () => undefined);
+  }
 
   void (async () => {
     try {

@@ -1,6 +1,6 @@
-import { api, describe, type Kind, type SourceState } from '../api.js';
+import { api, configuredRetention, describe, type Kind, type SourcePatch, type SourceState } from '../api.js';
 import { announce, h, replace, time, type Child } from '../dom.js';
-import { formatCount, formatDate, formatEta, formatPercent, plural, relativeTime } from '../format.js';
+import { durationWords, formatCount, formatDate, formatEta, formatPercent, plural, reasonWords, relativeTime } from '../format.js';
 import { poller, REFRESH_BUSY_MS, REFRESH_MS } from '../poller.js';
 import { errorBox, focusHeading, tierBadge, type View } from './widgets.js';
 
@@ -10,13 +10,13 @@ const filterLinks = (ids: string[]): Child[] =>
   ids.map((f, i) => [i ? ', ' : '', h('a', { href: `#/filters/${encodeURIComponent(f)}` }, f)]);
 
 /** When the source expires and why, or why it does not. */
-function expiryText(s: SourceState, now: number): Child[] {
+function expiryText(s: SourceState, now: number, retention: string | null): Child[] {
   const word = s.kind;
   switch (s.tier) {
     case 'expired': {
       const why = [...s.transitions].reverse().find((t) => t.tier === 'demoting');
       return [`Expired: the interaction data of this ${word} is in long-term storage only.`,
-        why ? [' Why it was moved: “', why.reason, '”.'] : '',
+        why ? [' Why it was moved: ', reasonWords(why.reason)] : '',
         s.status === 'active' ? ' It is active, so an admin demoted it on purpose.' : ''];
     }
     case 'demoting':
@@ -27,8 +27,9 @@ function expiryText(s: SourceState, now: number): Child[] {
       break;
   }
   if (s.status === 'active') {
-    return [`Hot. An active ${word} does not expire. Once stopped, it expires after the configured retention `,
-      h('code', null, 'TIER_EXPIRE_AFTER'), ' (three months by default) unless an active retargeting filter uses it.'];
+    return [`Hot. An active ${word} does not expire. Once stopped, it expires `,
+      retention ? `${durationWords(retention)} after it stops (the configured retention, ` : 'after the configured retention (',
+      h('code', null, 'TIER_EXPIRE_AFTER'), ') unless an active retargeting filter uses it.'];
   }
   if (s.pinnedBy.length) {
     return [`Hot, and it stays hot while ${plural(s.pinnedBy.length, 'active retargeting filter uses', 'active retargeting filters use')} it (`,
@@ -56,7 +57,74 @@ export function sourceView(root: HTMLElement, kind: Kind, id: string): View {
   let first = true;
   const errors = errorBox(); // loading the state: cleared by the next good refresh
   const actionErrors = errorBox(); // the restore request: kept until the next request
+  const manageErrors = errorBox(); // a change of status, name or tags: kept until the next one
   const label = kind === 'campaign' ? 'Campaign' : 'Canvas';
+  let retention: string | null = null;
+  let changing = false; // a PATCH is on its way
+  // Made once and put back at each render, so what the operator types survives the refreshes.
+  const nameInput = h('input', { id: 'src-name', name: 'name', type: 'text', autocomplete: 'off', maxlength: 256 });
+  const tagInput = h('input', { id: 'src-tag', name: 'tag', type: 'text', autocomplete: 'off', spellcheck: 'false', maxlength: 128 });
+  let nameShown = false;
+
+  /** PATCH /v1/<kind>/:id with `patch`, then shows the answer. */
+  async function change(patch: SourcePatch, done: string, doing: string): Promise<boolean> {
+    changing = true;
+    manageErrors.show(null);
+    render();
+    try {
+      state = await api.patchSource(kind, id, patch);
+      announce(done);
+      return true;
+    } catch (err) {
+      manageErrors.show(describe(err, doing));
+      return false;
+    } finally {
+      changing = false;
+      render();
+      poll.now();
+    }
+  }
+
+  function managePanel(s: SourceState): HTMLElement {
+    const active = s.status === 'active';
+    const statusButton = h('button', {
+      type: 'button', class: active ? 'secondary' : undefined, disabled: changing, 'data-focus': 'status',
+      onclick: () => void change({ status: active ? 'stopped' : 'active' },
+        active ? `${label} ${id} stopped.` : `${label} ${id} is active.`, active ? `stop ${kind} ${id}` : `set ${kind} ${id} active`),
+    }, active ? `Stop this ${kind}` : `Set this ${kind} active`);
+    const renameForm = h('form', { class: 'inline-form', 'aria-label': 'Rename', onsubmit: (ev: Event) => {
+      ev.preventDefault();
+      const name = nameInput.value.trim();
+      void change({ name: name || null }, name ? `Renamed to ${name}.` : 'Name cleared.', `rename ${kind} ${id}`);
+    } }, h('div', { class: 'field' }, h('label', { for: 'src-name' }, 'Name'), nameInput),
+    h('button', { type: 'submit', class: 'secondary', disabled: changing, 'data-focus': 'rename' }, 'Rename'));
+    const tags = s.tags ?? [];
+    const tagForm = h('form', { class: 'inline-form', 'aria-label': 'Add a tag', onsubmit: (ev: Event) => {
+      ev.preventDefault();
+      const tag = tagInput.value.trim();
+      if (!tag) return tagInput.focus();
+      if (tags.includes(tag)) return void announce(`Already tagged ${tag}.`);
+      void change({ tags: [...tags, tag] }, `Tag ${tag} added.`, `tag ${kind} ${id}`).then((ok) => {
+        if (ok) tagInput.value = '';
+      });
+    } }, h('div', { class: 'field' }, h('label', { for: 'src-tag' }, 'New tag'), tagInput),
+    h('button', { type: 'submit', class: 'secondary', disabled: changing, 'data-focus': 'add-tag' }, 'Add tag'));
+    return h('section', { class: 'actions-panel', 'aria-labelledby': 'manage-title' },
+      h('h2', { id: 'manage-title' }, 'Manage'),
+      manageErrors.el,
+      h('p', null, active
+        ? `Active: it stays in the real-time index. Stopping it starts its expiry clock${retention ? ` (${durationWords(retention)})` : ''}.`
+        : s.tier === 'expired' ? 'Stopped. Setting it active also restores its interaction data.' : 'Stopped. Setting it active keeps it hot for good.', ' ', statusButton),
+      renameForm,
+      h('h3', null, 'Tags'),
+      tags.length
+        ? h('ul', { class: 'tag-list' }, tags.map((t) => h('li', null, h('span', { class: 'tag' }, t),
+          h('button', { type: 'button', class: 'secondary', disabled: changing, 'data-focus': `untag:${t}`, 'aria-label': `Remove tag ${t}`,
+            onclick: () => void change({ tags: tags.filter((x) => x !== t) }, `Tag ${t} removed.`, `untag ${kind} ${id}`) }, '✕'))))
+        : h('p', { class: 'sub' }, 'No tags. Tags group sources for bulk restores and filters.'),
+      tagForm,
+    );
+  }
 
   async function restore(): Promise<void> {
     restoring = true;
@@ -91,7 +159,7 @@ export function sourceView(root: HTMLElement, kind: Kind, id: string): View {
         h('div', { class: 'progress' },
           h('progress', { id: 'restore-progress', max: 100, value: Math.round(p * 100), 'aria-labelledby': 'progress-label', 'aria-valuetext': formatPercent(p) }),
           h('span', { id: 'progress-label' }, `Restore progress: ${formatPercent(p)}`),
-          s.restore?.startedAt ? h('span', { class: 'sub' }, ' — started ', time(s.restore.startedAt, relativeTime(s.restore.startedAt, now))) : null,
+          s.restore?.startedAt ? h('span', { class: 'sub' }, ' — started ', time(s.restore.startedAt, relativeTime(s.restore.startedAt, now, true))) : null,
           typeof s.restore?.etaSeconds === 'number' ? h('span', { id: 'restore-eta', class: 'sub' }, ` — about ${formatEta(s.restore.etaSeconds)} left`) : null,
         ),
       );
@@ -133,8 +201,9 @@ export function sourceView(root: HTMLElement, kind: Kind, id: string): View {
       errors.el,
       h('section', { 'aria-labelledby': 'tier-title' },
         h('h2', { id: 'tier-title' }, 'Tier ', tierBadge(s.tier)),
-        h('p', { id: 'expiry' }, ...expiryText(s, now)),
+        h('p', { id: 'expiry' }, ...expiryText(s, now, retention)),
       ),
+      managePanel(s),
       h('section', { 'aria-labelledby': 'state-title' },
         h('h2', { id: 'state-title' }, 'State'),
         h('dl', { class: 'state' },
@@ -159,7 +228,7 @@ export function sourceView(root: HTMLElement, kind: Kind, id: string): View {
         h('h2', { id: 'timeline-title' }, 'Tier history'),
         h('ol', { class: 'timeline', reversed: true },
           [...s.transitions].reverse().map((t) =>
-            h('li', null, tierBadge(t.tier), ' ', time(t.at, formatDate(t.at)), h('span', { class: 'sub' }, ` (${relativeTime(t.at, now)})`), h('p', { class: 'reason' }, t.reason)),
+            h('li', null, tierBadge(t.tier), ' ', time(t.at, formatDate(t.at)), h('span', { class: 'sub' }, ` (${relativeTime(t.at, now, true)})`), h('p', { class: 'reason' }, reasonWords(t.reason))),
           ),
         ),
       ),
@@ -179,6 +248,10 @@ export function sourceView(root: HTMLElement, kind: Kind, id: string): View {
         announce(`Interaction data restored: ${kind} ${id} is hot again.`);
       }
       state = next;
+      if (!nameShown) {
+        nameInput.value = next.name ?? '';
+        nameShown = true;
+      }
       errors.show(null);
       render();
       if (bannerFocused && !document.getElementById('banner')) document.getElementById('restored')?.focus();
@@ -192,6 +265,10 @@ export function sourceView(root: HTMLElement, kind: Kind, id: string): View {
     }
   }, () => (state && state.tier !== 'hot' && state.tier !== 'expired' ? REFRESH_BUSY_MS : REFRESH_MS));
 
+  void configuredRetention().then((r) => {
+    retention = r;
+    if (state && r) render();
+  });
   render();
   return { dispose: () => poll.stop() };
 }

@@ -1,8 +1,12 @@
 import { api, describe, type Kind, type SourceState } from '../api.js';
-import { h, replace, time, type Child } from '../dom.js';
+import { announce, h, replace, time, type Child } from '../dom.js';
 import { formatCount, formatDate, formatEta, formatPercent, plural, relativeTime, sourceHref } from '../format.js';
 import { poller, REFRESH_BUSY_MS, REFRESH_MS } from '../poller.js';
-import { errorBox, focusHeading, tierBadge, type View } from './widgets.js';
+import { confirmAction, errorBox, focusHeading, tierBadge, type View } from './widgets.js';
+
+// Every event type: a user with any of them in a tagged source is one of its users.
+const EVENT_TYPES = ['send', 'delivery', 'open', 'click', 'conversion', 'bounce', 'unsubscribe', 'spam', 'control', 'machine_open'];
+
 
 interface Query {
   q: string;
@@ -76,6 +80,74 @@ export function sourcesView(root: HTMLElement, params: URLSearchParams): View {
   let generation = 0;
   const errors = errorBox(); // loading the page: cleared by the next good refresh
   const actionErrors = errorBox(); // a bulk restore: kept until the next one
+  // The sources a bulk restore started: its message stays until they are all hot.
+  let watched: string[] = [];
+
+  /**
+   * After a bulk restore: once none of the sources it started is restoring or demoting, its
+   * message goes. Two listings (GET /v1/sources?tier=…) per refresh, however many it started.
+   */
+  async function checkWatched(): Promise<void> {
+    if (!watched.length) return;
+    const names = watched;
+    const busy = new Set<string>();
+    for (const tier of ['restoring', 'demoting']) {
+      let cursor: string | null = null;
+      do {
+        const page = await api.sources({ tier, limit: 500, cursor });
+        for (const s of page.items) busy.add(nameOf(s));
+        cursor = page.cursor;
+      } while (cursor);
+    }
+    if (watched === names && !names.some((n) => busy.has(n))) {
+      watched = [];
+      bulkResult.textContent = '';
+      announce(`Restore finished: ${plural(names.length, 'source is', 'sources are')} hot again.`);
+    }
+  }
+
+  /** Every source with `tag` (GET /v1/sources pages). */
+  async function tagged(tag: string): Promise<SourceState[]> {
+    const out: SourceState[] = [];
+    let cursor: string | null = null;
+    do {
+      const page = await api.sources({ tag, limit: 500, cursor });
+      out.push(...page.items);
+      cursor = page.cursor;
+    } while (cursor);
+    return out;
+  }
+
+  /** Asks before restoring every source with `tag`, naming how many sources and users. */
+  async function confirmTag(tag: string): Promise<boolean> {
+    bulkResult.textContent = `Counting the sources tagged “${tag}”…`;
+    const sources = await tagged(tag);
+    const cold = sources.filter((s) => s.tier !== 'hot');
+    if (cold.length === 0) {
+      bulkResult.textContent = sources.length ? `Nothing to restore: every source tagged “${tag}” is hot.` : `Nothing to restore: no source has the tag “${tag}”.`;
+      return false;
+    }
+    let users: number | null = null;
+    try {
+      // Users with any interaction in a tagged source, from history: what a restore brings back.
+      users = (await api.count({ filter: { or: EVENT_TYPES.map((event) => ({ tag, event })) } }, 'history')).count;
+    } catch {
+      users = null; // the count is a courtesy; the confirmation does without it
+    }
+    bulkResult.textContent = '';
+    const kinds = (k: Kind) => cold.filter((s) => s.kind === k).length;
+    const what = [kinds('campaign') ? plural(kinds('campaign'), 'campaign') : '', kinds('canvas') ? plural(kinds('canvas'), 'canvas', 'canvases') : ''].filter(Boolean).join(' and ');
+    return confirmAction({
+      title: `Restore ${plural(cold.length, 'source')} tagged “${tag}”?`,
+      body: [
+        h('p', { id: 'confirm-what' }, `${what} tagged “${tag}” ${cold.length === 1 ? 'is' : 'are'} not hot`,
+          users === null ? '.' : `; ${plural(users, 'user has', 'users have')} interactions with the tagged sources.`,
+          sources.length > cold.length ? ` ${plural(sources.length - cold.length, 'other tagged source is', 'other tagged sources are')} hot already.` : ''),
+        h('p', null, 'Restoring copies their interaction data from long-term storage back into the real-time index (Redis memory): seconds to minutes each.'),
+      ],
+      confirm: `Restore ${plural(cold.length, 'source')}`,
+    });
+  }
 
   const field = (label: string, control: HTMLElement) => h('div', { class: 'field' }, h('label', { for: control.id }, label), control);
   const select = (id: string, value: string, options: [string, string][]) =>
@@ -226,9 +298,10 @@ export function sourcesView(root: HTMLElement, params: URLSearchParams): View {
   }
 
   async function bulkRestore(body: { tag: string } | { ids: string[] }, what: string): Promise<void> {
-    bulkResult.textContent = `Asking to restore ${what}…`;
     actionErrors.show(null);
     try {
+      if ('tag' in body && !(await confirmTag(body.tag))) return;
+      bulkResult.textContent = `Asking to restore ${what}…`;
       const sources: Awaited<ReturnType<typeof api.bulkRestore>>['sources'] = [];
       if ('ids' in body) {
         // The API takes at most 1,000 ids a call; a selection across pages may hold more.
@@ -246,6 +319,7 @@ export function sourcesView(root: HTMLElement, params: URLSearchParams): View {
         missing.length ? `not found: ${missing.join(', ')}` : '',
       ].filter(Boolean);
       bulkResult.textContent = sources.length ? `Restore of ${what}: ${parts.join('; ')}.` : `Nothing to restore: no source has ${what}.`;
+      watched = sources.filter((s) => s.tier === 'restoring' || s.tier === 'demoting').map((s) => s.source);
       if ('ids' in body) selected.clear();
       renderRows();
       renderBulk();
@@ -278,7 +352,7 @@ export function sourcesView(root: HTMLElement, params: URLSearchParams): View {
     const gen = ++generation;
     tableWrap.setAttribute('aria-busy', 'true');
     try {
-      const page = await loadPage(pages[pages.length - 1]!, q);
+      const [page] = await Promise.all([loadPage(pages[pages.length - 1]!, q), checkWatched().catch(() => undefined)]);
       if (gen !== generation) return;
       rows = page.rows;
       next = page.next;
@@ -296,7 +370,7 @@ export function sourcesView(root: HTMLElement, params: URLSearchParams): View {
   }, () => {
     if (!autoRefresh) return null;
     // Faster while a row is changing tier, so a restore is seen to finish.
-    return rows.some((r) => r.tier === 'restoring' || r.tier === 'demoting') ? REFRESH_BUSY_MS : REFRESH_MS;
+    return watched.length || rows.some((r) => r.tier === 'restoring' || r.tier === 'demoting') ? REFRESH_BUSY_MS : REFRESH_MS;
   });
 
   replace(root,
