@@ -10,9 +10,21 @@ import type { InteractionEvent } from './types.js';
 /** What JetStream said of one published event: stored now, or a copy of one it already held (same Nats-Msg-Id). */
 export type PublishOutcome = 'stored' | 'duplicate';
 
+/** JetStream refused an event because the events stream is at its max_bytes (discard new): retry once ingest made room. */
+export class StreamFullError extends Error {
+  readonly code = 'stream_full';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StreamFullError';
+  }
+}
+
 /** Publishes events to the namespace's events stream; resolves once JetStream stored each. */
 export interface EventSink {
-  /** `data` on `<ns>.events.<type>` with `Nats-Msg-Id: msgId`. Rejects when JetStream did not answer or has no stream. */
+  /**
+   * `data` on `<ns>.events.<type>` with `Nats-Msg-Id: msgId`. Rejects with StreamFullError when
+   * the stream is at its size limit; otherwise when JetStream did not answer or has no stream.
+   */
   publish(type: string, data: Uint8Array, msgId: string): Promise<PublishOutcome>;
 }
 

@@ -24,7 +24,7 @@
 import { connect, createInbox, headers, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from 'nats';
 import { checkEvent, DEFAULT_MAX_FUTURE_MS, EVENT_JSON_SCHEMA, type IngestErrorCode, type PublishOutcome } from '../core/index.js';
 import { natsNames } from '../storage/nats/names.js';
-import { ensureEventStreams, isTransientNatsError, STREAM_DEFAULTS } from '../engine/ingest/jetstream.js';
+import { ensureEventStreams, isStreamFullError, isTransientNatsError, STREAM_DEFAULTS } from '../engine/ingest/jetstream.js';
 
 export { EVENT_JSON_SCHEMA };
 export type { IngestErrorCode, PublishOutcome };
@@ -60,11 +60,12 @@ export interface ProducerOptions {
   maxFutureMs?: number;
   /**
    * Create the streams when missing (default true), with these settings (default the engine's:
-   * 2-minute duplicate window, 7 days, 1 replica). Must match the engine's TIERSTREAM_* settings
-   * if they differ from its defaults: the engine brings the stream to its own at its next start.
+   * 2-minute duplicate window, 7 days, 4 GiB with discard new, 1 replica). Must match the
+   * engine's TIERSTREAM_* settings if they differ from its defaults: the engine brings the
+   * stream to its own at its next start.
    */
   createStreams?: boolean;
-  stream?: { dedupWindowMs?: number; maxAgeMs?: number; replicas?: number };
+  stream?: { dedupWindowMs?: number; maxAgeMs?: number; maxBytes?: number; replicas?: number };
 }
 
 /** One event refused before sending. */
@@ -91,8 +92,9 @@ export class EventRejectedError extends Error {
 }
 
 /**
- * A publish JetStream did not acknowledge: `stream_full` (the stream at its max_bytes or
- * max_msgs, discard new: retry later), `timeout` (no acknowledgement after every attempt),
+ * A publish JetStream did not acknowledge: `stream_full` (the events stream at its max_bytes,
+ * TIERSTREAM_EVENTS_MAX_BYTES, with events ingest has not taken yet; nothing stored is dropped
+ * for it: retry later, not at once), `timeout` (no acknowledgement after every attempt),
  * `unavailable` (no stream, JetStream down), `closed` (the producer was closed) or `failed`.
  */
 export type PublishErrorCode = 'stream_full' | 'timeout' | 'unavailable' | 'closed' | 'failed';
@@ -137,6 +139,7 @@ export async function createProducer(options: ProducerOptions): Promise<Producer
         namespace: options.namespace,
         dedupWindowMs: options.stream?.dedupWindowMs ?? STREAM_DEFAULTS.dedupWindowMs,
         maxAgeMs: options.stream?.maxAgeMs ?? STREAM_DEFAULTS.maxAgeMs,
+        maxBytes: options.stream?.maxBytes ?? STREAM_DEFAULTS.maxBytes,
         replicas: options.stream?.replicas,
       }, false);
     }
@@ -167,7 +170,6 @@ interface Call {
 interface Attempt { call: Call; index: number; attempt: number; deadline: number }
 
 const textDecoder = new TextDecoder();
-const STREAM_FULL = /maximum (bytes|messages)( per subject)? exceeded|resource limits exceeded/i;
 
 /**
  * Publishes as JetStream's own `js.publish` does (the message with a reply subject; the
@@ -294,7 +296,7 @@ class JetStreamProducer implements Producer {
     }
     if (ack.error) {
       const message = `${ack.error.description ?? 'error'} (${ack.error.code ?? '?'})`;
-      if (STREAM_FULL.test(message)) return this.#fail(a, 'stream_full', message);
+      if (isStreamFullError(message)) return this.#fail(a, 'stream_full', message);
       // 503: JetStream unavailable for now (a leader election, a stream moving).
       if (ack.error.code === 503) return this.#retry(a, Object.assign(new Error(message), { code: '503' }));
       return this.#fail(a, 'failed', message);
