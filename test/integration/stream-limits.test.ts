@@ -1,9 +1,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { connect, DiscardPolicy, RetentionPolicy, StorageType, type NatsConnection } from 'nats';
+import { connect, DiscardPolicy, RetentionPolicy, StorageType, type JsMsg, type NatsConnection } from 'nats';
 import { createProducer, PublishError } from '../../producer/index.js';
 import { natsNames } from '../../storage/nats/names.js';
-import { deleteStreams, ensureStreams, eventsBound, STREAM_DEFAULTS } from '../../engine/ingest/jetstream.js';
+import { deleteStreams, ensureStreams, eventsBound, STREAM_DEFAULTS, trimIngested } from '../../engine/ingest/jetstream.js';
 import { eventually, getJson, startStack, testConfig, testNamespace, TEST_ENGINE } from './helpers.js';
 
 /**
@@ -42,6 +42,43 @@ test('an existing unbounded events stream is brought to max_bytes with discard n
     assert.is(info.config.discard, DiscardPolicy.New);
     assert.is(info.config.max_age, STREAM_DEFAULTS.maxAgeMs * 1e6);
   } finally {
+    await deleteStreams(jsm, ns);
+  }
+});
+
+test('trimming a full stream removes only messages below the consumer ack floor', async () => {
+  const ns = testNamespace('sltrim');
+  const names = natsNames(ns);
+  const jsm = await nc.jetstreamManager();
+  const producer = await createProducer({ servers, namespace: ns, window: 8, createStreams: false });
+  try {
+    await ensureStreams(jsm, { namespace: ns, dedupWindowMs: STREAM_DEFAULTS.dedupWindowMs, maxAgeMs: STREAM_DEFAULTS.maxAgeMs, maxBytes: 32 * 1024, ackWaitMs: 30_000, maxAckPending: 1_000 });
+    let stored = 0;
+    for (let i = 0; ; i++) {
+      try {
+        await producer.publish(event(i));
+        stored++;
+      } catch (err) {
+        assert.is((err as PublishError).code, 'stream_full');
+        break;
+      }
+    }
+    // Full, nothing acknowledged: nothing may go.
+    assert.is(await trimIngested(jsm, ns), 0);
+    // Ingest acknowledged the first 10 (the others not even delivered).
+    const consumer = await nc.jetstream().consumers.get(names.stream, names.consumer);
+    const msgs = await consumer.fetch({ max_messages: 10, expires: 2_000 });
+    let n = 0;
+    for await (const m of msgs as AsyncIterable<JsMsg>) {
+      await m.ackAck();
+      if (++n === 10) break;
+    }
+    assert.is(await trimIngested(jsm, ns), 10);
+    const state = (await jsm.streams.info(names.stream)).state;
+    assert.equal([state.first_seq, state.messages], [11, stored - 10]);
+    assert.is(await producer.publish(event(100_000)), 'stored');
+  } finally {
+    await producer.close();
     await deleteStreams(jsm, ns);
   }
 });
