@@ -7,14 +7,14 @@
  *   await producer.close();
  *
  * - Each event is checked by the engine's own validator before anything is sent (core's
- *   checkEvent: decodeEvent, then time_in_future against now): a bad event throws
+ *   checkEvent: the validator, then time_in_future against now): a bad event throws
  *   EventRejectedError with the code a dead letter would carry, and nothing of its call is sent.
  * - Published on `<ns>.events.<type>` with `Nats-Msg-Id` = the event id.
- * - At most `window` publishes wait for their acknowledgement at once, across every call: a
- *   publish waits for room when the window is full (backpressure), in the order called.
+ * - At most `window` events wait for their acknowledgement at once, across every call; the
+ *   rest wait in call order and go out as acknowledgements come back (backpressure).
  * - A publish that times out (or finds JetStream unavailable for now) is sent again with the
  *   same message id, so JetStream stores it once; other failures (the stream full at its
- *   `max_bytes`, ...) reject with PublishError.
+ *   bound: `stream_full`, ...) reject with PublishError.
  * - On start, the events and dead-letter streams are created with the engine's settings when
  *   missing (engine/ingest/jetstream.ts); existing ones are left as they are.
  *
