@@ -55,6 +55,10 @@ export interface Config {
   maxFutureMs: number;
   /** The named limits (TIERSTREAM_MAX_*; README, "Limits"). */
   limits: Limits;
+  /** TIERSTREAM_EVENTS_MAX_BYTES: the events stream's max_bytes, discard new (default 4 GiB; -1: unbounded). */
+  eventsMaxBytes: number;
+  /** TIERSTREAM_BACKLOG_MAX: /readyz is not ready past this many events not ingested yet (default 5,000,000; 0: never). */
+  backlogMax: number;
 }
 
 export class ConfigError extends Error {
@@ -97,6 +101,21 @@ function listen(env: NodeJS.ProcessEnv, name: string): { host: string; port: num
   } catch (err) {
     throw new ConfigError(`${name}: ${(err as Error).message}`);
   }
+}
+
+const BYTE_UNITS: Record<string, number> = { '': 1, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3, TiB: 1024 ** 4 };
+/** Smallest bounded events stream: room for a few thousand events. */
+export const MIN_EVENTS_MAX_BYTES = 1024 ** 2;
+
+/** A byte size (`4294967296`, `4GiB`, `512 MiB`) of at least MIN_EVENTS_MAX_BYTES, or -1 for unbounded. */
+function byteSize(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (raw.trim() === '-1') return -1;
+  const m = /^\s*(\d+)\s*(KiB|MiB|GiB|TiB)?\s*$/.exec(raw);
+  const v = m ? Number(m[1]) * BYTE_UNITS[m[2] ?? '']! : NaN;
+  if (!Number.isSafeInteger(v) || v < MIN_EVENTS_MAX_BYTES) throw new ConfigError(`${name}: expected a size of at least 1MiB (bytes, or with KiB, MiB, GiB, TiB), or -1 for unbounded, got "${raw}"`);
+  return v;
 }
 
 /** A duration without months or years, in ms, or a ConfigError naming the variable. */
@@ -175,6 +194,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
       filters: int(env, 'TIERSTREAM_MAX_FILTERS', 1, 1_000_000) ?? LIMIT_DEFAULTS.filters,
       tagsPerSource: int(env, 'TIERSTREAM_MAX_TAGS', 1, MAX_TAGS_LIMIT) ?? LIMIT_DEFAULTS.tagsPerSource,
     },
+    eventsMaxBytes: byteSize(env, 'TIERSTREAM_EVENTS_MAX_BYTES', 4 * 1024 ** 3),
+    backlogMax: int(env, 'TIERSTREAM_BACKLOG_MAX', 0, 1e12) ?? 5_000_000,
   };
 }
 

@@ -4,7 +4,7 @@ import { createLogger } from './logging.js';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.js';
 import { parseDuration, REBUILDING, retrying, withDeadline, type Erasure } from './core/index.js';
-import { createDeadLetterStore, createEngine, createEventSink, isTransientNatsError, type Engine, type EngineOptions, type LeaseDoc } from './engine/ingest/index.js';
+import { backlogProblem, createDeadLetterStore, createEngine, createEventSink, isTransientNatsError, type Engine, type EngineOptions, type LeaseDoc } from './engine/ingest/index.js';
 import { createErasures, type Erasures } from './engine/erasures/index.js';
 import { createNotifier, type Notifier } from './engine/notices/index.js';
 import { createTierManager, type TierManager, type TierManagerOptions } from './engine/tiers/index.js';
@@ -177,6 +177,7 @@ export async function createTierstream(
             limits: config.limits,
             ackMode: config.ingestAck,
             streamReplicas: config.streamReplicas,
+            streamMaxBytes: config.eventsMaxBytes,
             maxFutureMs: config.maxFutureMs,
             ...(config.tierLeaseMs && { leaseMs: config.tierLeaseMs }),
             ...(config.batchSize && { batchSize: config.batchSize }),
@@ -195,7 +196,7 @@ export async function createTierstream(
         return (err as Error).message;
       }
     };
-    const [natsState, redisState, chState] = await Promise.all([
+    const [natsState, redisState, chState, backlog] = await Promise.all([
       check('nats', async () => {
         if (nc.isClosed()) return false;
         await nc.flush();
@@ -208,6 +209,8 @@ export async function createTierstream(
         if (away.length) throw new Error(`not answering: ${away.join(', ')}`);
         return true;
       }),
+      // A stream full, or more events waiting than ingest should hold (README, "Events stream bounds").
+      withTimeout(backlogProblem(jsm, config.namespace, config.backlogMax), 1_000, 'ingest backlog').catch((err: Error) => err.message),
     ]);
     // Asked only of a Redis that answers: a command to one that does not would wait for it.
     let hotTier: string | null = null;
@@ -218,7 +221,7 @@ export async function createTierstream(
         hotTier = (err as Error).message;
       }
     }
-    return { nats: natsState, redis: redisState, clickhouse: chState, hot_tier: hotTier };
+    return { nats: natsState, redis: redisState, clickhouse: chState, hot_tier: hotTier, ingest_backlog: backlog };
   };
 
   const lookup = createLookup({ registry, hot, history });

@@ -31,6 +31,7 @@ export const API_ERRORS = {
   hot_tier_rebuilding: 503,
   source_restoring: 503,
   store_unavailable: 503,
+  stream_full: 503,
   lookup_timeout: 503,
 } as const;
 

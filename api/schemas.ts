@@ -188,8 +188,9 @@ const ERROR_WHEN: Partial<Record<ApiErrorCode, string>> = {
   internal_error: 'a bug or an unexpected failure; details are in the log',
   source_restoring: 'a source the filter names is being restored (`sources`)',
   store_unavailable: 'Redis, ClickHouse or NATS did not answer in time (header Retry-After: 1)',
+  stream_full: 'the events stream is at its max_bytes (TIERSTREAM_EVENTS_MAX_BYTES) with events not yet ingested: send again later (header Retry-After: 1)',
   lookup_timeout: 'a count or audience page did not finish its walk in time; it stopped sending work (ask for an estimate)',
-  not_ready: 'NATS, Redis or ClickHouse does not answer (`checks`)',
+  not_ready: 'NATS, Redis or ClickHouse does not answer, or the events stream is full or holds more events not ingested than TIERSTREAM_BACKLOG_MAX (`checks`)',
   hot_tier_rebuilding: 'the hot tier is being rebuilt from history (`checks`)',
 };
 
@@ -206,7 +207,7 @@ export function errorAnswers(codes: readonly ApiErrorCode[]): Record<number, obj
   for (const [status, list] of byStatus) {
     out[status] = {
       description: list.map((c) => `${c}: ${ERROR_WHEN[c] ?? c}`).join('; '),
-      ...(list.some((c) => c === 'rate_limited' || c === 'store_unavailable') && { headers: retryAfter }),
+      ...(list.some((c) => c === 'rate_limited' || c === 'store_unavailable' || c === 'stream_full') && { headers: retryAfter }),
       content: { 'application/json': { schema: ref.error } },
     };
   }

@@ -14,10 +14,11 @@ import { checkProfile } from './lookups/check-profile.js';
 import { hot } from './hot/benchmark.js';
 import { sources } from './sources/benchmark.js';
 import { startup } from './startup.js';
+import { producerBench } from './producer.js';
 import { table } from './measure.js';
 import type { Benchmark } from './types.js';
 
-const BENCHMARKS: Benchmark[] = [ingest, tiers, lookups, checkProfile, hot, sources, startup];
+const BENCHMARKS: Benchmark[] = [ingest, tiers, lookups, checkProfile, hot, sources, startup, producerBench];
 
 function usage(): string {
   const lines = ['usage: npm run bench -- [NAME...] [--option N ...]', '', 'benchmarks:'];

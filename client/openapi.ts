@@ -25,7 +25,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Readiness: NATS, Redis and ClickHouse answer and the hot tier is not rebuilding */
+        /** Readiness: NATS, Redis and ClickHouse answer, the hot tier is not rebuilding, and the events backlog is under its threshold */
         get: operations["ready"];
         put?: never;
         post?: never;
@@ -708,7 +708,7 @@ export interface components {
         /** @description Every error answer. The codes are stable (docs/errors.md); messages are for humans and may change. */
         ApiError: {
             /** @enum {string} */
-            error: "invalid_request" | "invalid_json" | "invalid_filter" | "invalid_cursor" | "unauthorized" | "forbidden" | "source_not_found" | "not_found" | "filter_not_found" | "erasure_not_found" | "too_many_tags" | "source_expired" | "source_has_events" | "source_pinned" | "too_many_sources" | "too_many_filters" | "request_timeout" | "transition_in_progress" | "payload_too_large" | "headers_too_large" | "rate_limited" | "internal_error" | "not_ready" | "hot_tier_rebuilding" | "source_restoring" | "store_unavailable" | "lookup_timeout";
+            error: "invalid_request" | "invalid_json" | "invalid_filter" | "invalid_cursor" | "unauthorized" | "forbidden" | "source_not_found" | "not_found" | "filter_not_found" | "erasure_not_found" | "too_many_tags" | "source_expired" | "source_has_events" | "source_pinned" | "too_many_sources" | "too_many_filters" | "request_timeout" | "transition_in_progress" | "payload_too_large" | "headers_too_large" | "rate_limited" | "internal_error" | "not_ready" | "hot_tier_rebuilding" | "source_restoring" | "store_unavailable" | "stream_full" | "lookup_timeout";
             message: string;
             /** @description invalid_filter: the offending node, e.g. filter.and[1].within */
             path?: string;
@@ -867,7 +867,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description not_ready: NATS, Redis or ClickHouse does not answer (`checks`); hot_tier_rebuilding: the hot tier is being rebuilt from history (`checks`) */
+            /** @description not_ready: NATS, Redis or ClickHouse does not answer, or the events stream is full or holds more events not ingested than TIERSTREAM_BACKLOG_MAX (`checks`); hot_tier_rebuilding: the hot tier is being rebuilt from history (`checks`) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4377,7 +4377,7 @@ export interface operations {
                     "application/json": components["schemas"]["ApiError"];
                 };
             };
-            /** @description store_unavailable: Redis, ClickHouse or NATS did not answer in time (header Retry-After: 1) */
+            /** @description store_unavailable: Redis, ClickHouse or NATS did not answer in time (header Retry-After: 1); stream_full: the events stream is at its max_bytes (TIERSTREAM_EVENTS_MAX_BYTES) with events not yet ingested: send again later (header Retry-After: 1) */
             503: {
                 headers: {
                     /** @description seconds to wait before retrying */
@@ -4496,7 +4496,7 @@ export interface operations {
                     "application/json": components["schemas"]["ApiError"];
                 };
             };
-            /** @description store_unavailable: Redis, ClickHouse or NATS did not answer in time (header Retry-After: 1) */
+            /** @description store_unavailable: Redis, ClickHouse or NATS did not answer in time (header Retry-After: 1); stream_full: the events stream is at its max_bytes (TIERSTREAM_EVENTS_MAX_BYTES) with events not yet ingested: send again later (header Retry-After: 1) */
             503: {
                 headers: {
                     /** @description seconds to wait before retrying */
@@ -4615,7 +4615,7 @@ export interface operations {
                     "application/json": components["schemas"]["ApiError"];
                 };
             };
-            /** @description store_unavailable: Redis, ClickHouse or NATS did not answer in time (header Retry-After: 1) */
+            /** @description store_unavailable: Redis, ClickHouse or NATS did not answer in time (header Retry-After: 1); stream_full: the events stream is at its max_bytes (TIERSTREAM_EVENTS_MAX_BYTES) with events not yet ingested: send again later (header Retry-After: 1) */
             503: {
                 headers: {
                     /** @description seconds to wait before retrying */

@@ -32,6 +32,10 @@ Options:
   --seed S           random seed (default: the time)
   --quiet            no progress bar
   -h, --help         this help
+
+Environment: NATS_URL (default nats://127.0.0.1:4222), TIERSTREAM_NAMESPACE (default tierstream).
+Exit status: 0 when every event was stored, 1 when some were not (the first errors are printed,
+e.g. stream_full when the events stream is at TIERSTREAM_EVENTS_MAX_BYTES), 2 for a bad option.
 `;
 
 const usage = (message: string): never => {
@@ -74,11 +78,22 @@ const num = (name: keyof typeof values, min: number) => {
   return v;
 };
 
-const config = configFromEnv();
+const fail = (message: string): never => {
+  console.error(`produce: ${message}`);
+  process.exit(1);
+};
+
+let config;
+try {
+  config = configFromEnv();
+} catch (err) {
+  fail((err as Error).message); // a ConfigError names the variable
+}
 const total = num('events', 1);
 const rate = values.rate === undefined ? Infinity : num('rate', 1);
 const windowSize = num('window', 1);
-const producer = await createProducer({ servers: config.natsServers, namespace: config.namespace, window: windowSize });
+const producer = await createProducer({ servers: config!.natsServers, namespace: config!.namespace, window: windowSize })
+  .catch((err: Error) => fail(`cannot publish to NATS at ${config!.natsServers.join(',')} (NATS_URL): ${err.message}`));
 
 const bar = values.quiet ? undefined : new SingleBar({ format: 'produce [{bar}] {percentage}% {value}/{total} events {rate} ev/s', hideCursor: true }, Presets.shades_classic);
 bar?.start(total, 0, { rate: 0 });

@@ -47,6 +47,24 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
       aggregator: 'max',
       registers: [registry],
     }),
+    streamBytes: new Gauge({
+      name: 'tierstream_events_stream_bytes',
+      help: 'Bytes the events stream holds (bound="used") and its max_bytes (bound="max", -1: unbounded); at max, publishes are refused',
+      labelNames: ['bound'] as const,
+      aggregator: 'max',
+      registers: [registry],
+    }),
+    streamFill: new Gauge({
+      name: 'tierstream_events_stream_fill_ratio',
+      help: 'How full the events stream is against its bound (TIERSTREAM_EVENTS_MAX_BYTES), 0..1; at 1 publishes are refused (stream_full); ingest trims events it acknowledged above 0.9',
+      aggregator: 'max',
+      registers: [registry],
+    }),
+    trimmed: new Counter({
+      name: 'tierstream_events_trimmed_total',
+      help: 'Messages ingest removed from the full events stream after acknowledging them (in history already), to keep room for new ones',
+      registers: [registry],
+    }),
     inflight: new Gauge({
       name: 'tierstream_inflight_messages',
       help: 'Messages taken from NATS and not yet settled',

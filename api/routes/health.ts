@@ -22,7 +22,7 @@ export function healthRoutes(app: FastifyInstance, deps: AppDeps): void {
   app.get('/readyz', {
     schema: {
       operationId: 'ready',
-      summary: 'Readiness: NATS, Redis and ClickHouse answer and the hot tier is not rebuilding',
+      summary: 'Readiness: NATS, Redis and ClickHouse answer, the hot tier is not rebuilding, and the events backlog is under its threshold',
       tags: ['health'],
       security: [],
       response: {

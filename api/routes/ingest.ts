@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
-  checkEvent, DEFAULT_MAX_FUTURE_MS, mapBrazeCurrentsEvent, mapSegmentCall,
+  checkEvent, DEFAULT_MAX_FUTURE_MS, mapBrazeCurrentsEvent, mapSegmentCall, StreamFullError,
   type EventSink, type Mapped, type PublishOutcome,
 } from '../../core/index.js';
 import type { AppDeps } from '../app.js';
@@ -129,10 +129,18 @@ export function ingestRoutes(app: FastifyInstance, deps: AppDeps): void {
     });
     const outcomes = await Promise.allSettled(pending);
     let failed: unknown;
+    let full: StreamFullError | undefined;
     outcomes.forEach((o, i) => {
       if (o.status === 'fulfilled') at[i]!.status = o.value;
-      else failed ??= o.reason;
+      else {
+        failed ??= o.reason;
+        if (o.reason instanceof StreamFullError) full ??= o.reason;
+      }
     });
+    if (full) {
+      req.log.warn({ err: full }, 'events refused: the events stream is full');
+      throw new ApiError('stream_full', 'the events stream is full (ingest is behind, or stopped): send the batch again later; what was stored comes back duplicate');
+    }
     if (failed !== undefined) {
       req.log.warn({ err: failed }, 'events not stored by JetStream');
       throw new ApiError('store_unavailable', `JetStream did not store every event (${String((failed as Error).message ?? failed)}); send the batch again: copies are duplicates`);
@@ -143,7 +151,7 @@ export function ingestRoutes(app: FastifyInstance, deps: AppDeps): void {
 
   const common = (operationId: string, summary: string, description: string, body: object) => ({
     bodyLimit: MAX_INGEST_BODY,
-    config: { scope: 'ingest' as const },
+    config: { scope: 'ingest' as const, errors: ['stream_full' as const] },
     schema: { operationId, summary, description, tags: ['ingest'], body, response: { 200: ingestAnswer } },
   });
 

@@ -12,7 +12,7 @@ import { InflightCounter } from './inflight-counter.js';
 import { createSourceLimits } from './source-limits.js';
 import { DEFAULT_MAX_FUTURE_MS, LIMIT_DEFAULTS, limitsWith, retrying, type History, type HotIndex, type IngestErasures, type InteractionEvent, type Limits, type LookupPressure, type SourceIdSets, type SourceRegistry } from '../../core/index.js';
 import { createBatchWriter, HistoryWriteError, WriteFailedError } from './batch-writer.js';
-import { consumerAckPolicy, ensureStreams, STREAM_DEFAULTS, isTransientNatsError, replaceConsumer, unacknowledged, type StreamSetupOptions } from './jetstream.js';
+import { consumerAckPolicy, ensureStreams, fill, STREAM_DEFAULTS, isTransientNatsError, replaceConsumer, TRIM_ABOVE, trimIngested, unacknowledged, type StreamSetupOptions } from './jetstream.js';
 import { createAcker, type AckMode, type Acker } from './acks.js';
 import { AckLease, type LeaseStore } from './ack-lease.js';
 import { natsNames } from '../../storage/nats/names.js';
@@ -34,6 +34,8 @@ export interface EngineOptions {
   dedupWindowMs: number;
   /** How long events stay in the stream, ms (default 7 days). */
   streamMaxAgeMs: number;
+  /** Most bytes the events stream holds, discard new (TIERSTREAM_EVENTS_MAX_BYTES, default 4 GiB; -1: unbounded). */
+  streamMaxBytes: number;
   backoffBaseMs: number;
   backoffMaxMs: number;
   /**
@@ -76,6 +78,7 @@ export const ENGINE_DEFAULTS: Omit<EngineOptions, 'namespace'> = {
   ackWaitMs: 30_000,
   dedupWindowMs: STREAM_DEFAULTS.dedupWindowMs,
   streamMaxAgeMs: STREAM_DEFAULTS.maxAgeMs,
+  streamMaxBytes: STREAM_DEFAULTS.maxBytes,
   backoffBaseMs: 100,
   backoffMaxMs: 5_000,
   writeAttempts: 10,
@@ -235,13 +238,24 @@ export function createEngine(deps: EngineDeps, options: Partial<EngineOptions> &
     }
   }
 
+  /** The backlog for /metrics, and room kept in a bounded stream (jetstream.ts, trimIngested). */
   async function pollLag(): Promise<void> {
     try {
-      const info = await deps.jsm.consumers.info(names.stream, names.consumer);
+      const [info, stream] = await Promise.all([deps.jsm.consumers.info(names.stream, names.consumer), deps.jsm.streams.info(names.stream)]);
       deps.metrics.consumerLag.set({ state: 'pending' }, info.num_pending);
       deps.metrics.consumerLag.set({ state: 'ack_pending' }, info.num_ack_pending);
+      const full = fill({ bytes: stream.state.bytes, maxBytes: stream.config.max_bytes, stored: stream.state.messages, maxMessages: stream.config.max_msgs });
+      deps.metrics.streamBytes.set({ bound: 'used' }, stream.state.bytes);
+      deps.metrics.streamBytes.set({ bound: 'max' }, stream.config.max_bytes);
+      deps.metrics.streamFill.set(full);
+      if (full > TRIM_ABOVE) {
+        const trimmed = await trimIngested(deps.jsm, opts.namespace);
+        deps.metrics.trimmed.inc(trimmed);
+        if (trimmed > 0) log.info({ trimmed, fill: full }, 'events stream near its bound: removed the oldest events already in history');
+        else log.warn({ fill: full, backlog: info.num_pending + info.num_ack_pending }, 'events stream near its bound with events not yet ingested: producers are refused at the limit (stream_full)');
+      }
     } catch (err) {
-      log.debug({ err }, 'consumer info failed');
+      log.debug({ err }, 'backlog poll failed');
     }
   }
 
@@ -254,6 +268,7 @@ export function createEngine(deps: EngineDeps, options: Partial<EngineOptions> &
         namespace: opts.namespace,
         dedupWindowMs: opts.dedupWindowMs,
         maxAgeMs: opts.streamMaxAgeMs,
+        maxBytes: opts.streamMaxBytes,
         ackWaitMs: opts.ackWaitMs,
         // The memory bound: the server delivers no more while this many are unsettled.
         maxAckPending: opts.maxInflight,

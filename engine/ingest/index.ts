@@ -3,6 +3,6 @@ export { createEngine, ENGINE_DEFAULTS, type Engine, type EngineDeps, type Engin
 export { ensureStreams, deleteStreams, consumerAckPolicy, isTransientNatsError } from './jetstream.js';
 export { createEventSink } from './event-sink.js';
 export { createDeadLetterStore, replayedBucket } from './dead-letters.js';
-export { DLQ_LIMITS } from './jetstream.js';
+export { DLQ_LIMITS, STREAM_DEFAULTS, backlogProblem, eventsBacklog, isStreamFullError, trimIngested, type EventsBacklog } from './jetstream.js';
 export type { LeaseDoc } from './ack-lease.js';
 export type { AckMode } from './acks.js';

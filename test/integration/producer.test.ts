@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import { connect, type NatsConnection } from 'nats';
 import { createProducer, EventRejectedError, PublishError, type Producer } from '../../producer/index.js';
 import { natsNames } from '../../storage/nats/names.js';
-import { deleteStreams } from '../../engine/ingest/jetstream.js';
+import { deleteStreams, eventsBound, STREAM_DEFAULTS } from '../../engine/ingest/jetstream.js';
 import { eventually, startStack, testConfig, testNamespace } from './helpers.js';
 
 /**
@@ -40,6 +40,9 @@ test('started first, it creates the streams with the engine settings', async () 
   assert.equal(info.config.subjects, [names.subjects]);
   assert.is(info.config.duplicate_window, 120_000 * 1e6);
   assert.is(info.config.max_age, 7 * 24 * 3_600_000 * 1e6);
+  // Bounded as the engine bounds it (4 GiB, discard new; in events on servers before 2.10.5).
+  const bound = eventsBound(STREAM_DEFAULTS.maxBytes, nc.info?.version);
+  assert.equal([info.config.max_bytes, info.config.max_msgs, info.config.discard], [bound.max_bytes, bound.max_msgs, 'new']);
   assert.ok(await jsm.streams.info(names.dlqStream));
 });
 

@@ -83,6 +83,21 @@ test('configuration: TIERSTREAM_METRICS_LISTEN is host:port (a v6 host in bracke
   }
 });
 
+test('configuration: the events stream bound and the backlog threshold (TIERSTREAM_EVENTS_MAX_BYTES, TIERSTREAM_BACKLOG_MAX)', () => {
+  const c = configFromEnv({});
+  assert.is(c.eventsMaxBytes, 4 * 1024 ** 3);
+  assert.is(c.backlogMax, 5_000_000);
+  assert.is(configFromEnv({ TIERSTREAM_EVENTS_MAX_BYTES: '512MiB' }).eventsMaxBytes, 512 * 1024 ** 2);
+  assert.is(configFromEnv({ TIERSTREAM_EVENTS_MAX_BYTES: '2 GiB' }).eventsMaxBytes, 2 * 1024 ** 3);
+  assert.is(configFromEnv({ TIERSTREAM_EVENTS_MAX_BYTES: '1048576' }).eventsMaxBytes, 1_048_576);
+  assert.is(configFromEnv({ TIERSTREAM_EVENTS_MAX_BYTES: '-1' }).eventsMaxBytes, -1);
+  for (const bad of ['0', '1000', '4GB', '1.5GiB', 'lots']) {
+    assert.throws(() => configFromEnv({ TIERSTREAM_EVENTS_MAX_BYTES: bad }), (e: Error) => e instanceof ConfigError && /TIERSTREAM_EVENTS_MAX_BYTES/.test(e.message), bad);
+  }
+  assert.is(configFromEnv({ TIERSTREAM_BACKLOG_MAX: '0' }).backlogMax, 0);
+  assert.throws(() => configFromEnv({ TIERSTREAM_BACKLOG_MAX: '-1' }), /TIERSTREAM_BACKLOG_MAX/);
+});
+
 test('SQL quoting: one escaping function makes any text a literal', () => {
   assert.is(sqlString("o'brien"), "'o\\'brien'");
   assert.is(sqlString('a\\b'), "'a\\\\b'");
