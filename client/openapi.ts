@@ -761,8 +761,7 @@ export interface components {
         };
         RegisteredFilter: {
             id: string;
-            /** @description the filter as registered */
-            filter: unknown;
+            filter: components["schemas"]["Filter"];
             /** @description the sources it stands for now (named ones, then those carrying its tags) */
             sources: string[];
             /**
@@ -789,6 +788,142 @@ export interface components {
                 /** @description hot-index members removed, one per source and index the user was in */
                 hot: number;
             };
+        };
+        /**
+         * @description A retargeting filter: a leaf, or and/or/not of filters. Beyond this schema the API also refuses (400 invalid_filter, with the path of the node): more than 32 leaves, nesting deeper than 8 levels (a leaf alone is 1), a written time that is not a real date (2026-02-30) or is outside [1970, 2100) UTC once its offset is applied, and "within" longer than P200Y.
+         * @example {
+         *       "and": [
+         *         {
+         *           "campaign": "spring-sale",
+         *           "event": "open",
+         *           "within": "P30D"
+         *         },
+         *         {
+         *           "not": {
+         *             "campaign": "spring-sale",
+         *             "event": "click"
+         *           }
+         *         }
+         *       ]
+         *     }
+         */
+        Filter: components["schemas"]["CampaignLeaf"] | components["schemas"]["CanvasLeaf"] | components["schemas"]["TagLeaf"] | components["schemas"]["FilterAnd"] | components["schemas"]["FilterOr"] | components["schemas"]["FilterNot"];
+        /**
+         * @description Users whose latest event of this type on the campaign (and variant) is in the window. Pairs that exclude each other: within and after; variant and step.
+         * @example {
+         *       "campaign": "spring-sale",
+         *       "event": "open",
+         *       "within": "P30D"
+         *     }
+         */
+        CampaignLeaf: {
+            /**
+             * @description a campaign id: 1-128 of [A-Za-z0-9._:-], dot-separated tokens with none empty
+             * @example spring-sale
+             */
+            campaign: string;
+            /**
+             * @description a variant id: 1-128 of [A-Za-z0-9._:-], dot-separated tokens with none empty
+             * @example B
+             */
+            variant?: string;
+            /**
+             * @description the event type (an "open" leaf does not match machine opens)
+             * @enum {string}
+             */
+            event: "send" | "delivery" | "open" | "click" | "conversion" | "bounce" | "unsubscribe" | "spam" | "control" | "machine_open";
+            /** @description the latest event at or after this time: ISO-8601 with an offset, or integer epoch milliseconds; in [1970, 2100) UTC */
+            after?: string | number;
+            /** @description the latest event before this time: ISO-8601 with an offset, or integer epoch milliseconds; in [1970, 2100) UTC */
+            before?: string | number;
+            /**
+             * @description ISO-8601 duration, at most P200Y: after = now - within (months by the UTC calendar); not with "after"
+             * @example P30D
+             */
+            within?: string;
+        };
+        /**
+         * @description Users whose latest event of this type on the canvas (and variant or step) is in the window. Pairs that exclude each other: within and after; variant and step.
+         * @example {
+         *       "canvas": "onboarding",
+         *       "step": "welcome",
+         *       "event": "click"
+         *     }
+         */
+        CanvasLeaf: {
+            /**
+             * @description a canvas id: 1-128 of [A-Za-z0-9._:-], dot-separated tokens with none empty
+             * @example onboarding
+             */
+            canvas: string;
+            /**
+             * @description a variant id: 1-128 of [A-Za-z0-9._:-], dot-separated tokens with none empty
+             * @example B
+             */
+            variant?: string;
+            /**
+             * @description a canvas step id: 1-128 of [A-Za-z0-9._:-], dot-separated tokens with none empty
+             * @example welcome
+             */
+            step?: string;
+            /**
+             * @description the event type (an "open" leaf does not match machine opens)
+             * @enum {string}
+             */
+            event: "send" | "delivery" | "open" | "click" | "conversion" | "bounce" | "unsubscribe" | "spam" | "control" | "machine_open";
+            /** @description the latest event at or after this time: ISO-8601 with an offset, or integer epoch milliseconds; in [1970, 2100) UTC */
+            after?: string | number;
+            /** @description the latest event before this time: ISO-8601 with an offset, or integer epoch milliseconds; in [1970, 2100) UTC */
+            before?: string | number;
+            /**
+             * @description ISO-8601 duration, at most P200Y: after = now - within (months by the UTC calendar); not with "after"
+             * @example P30D
+             */
+            within?: string;
+        };
+        /**
+         * @description Stands for the sources of that kind (both when absent) carrying the tag when the lookup runs; matches on the latest such event over all of them. A tag no source carries stands for no source.. Pairs that exclude each other: within and after; variant and step.
+         * @example {
+         *       "tag": "spring",
+         *       "kind": "campaign",
+         *       "event": "send",
+         *       "within": "P7D"
+         *     }
+         */
+        TagLeaf: {
+            /**
+             * @description a tag: 1-128 of [A-Za-z0-9._:-], dot-separated tokens with none empty
+             * @example spring
+             */
+            tag: string;
+            /** @enum {string} */
+            kind?: "campaign" | "canvas";
+            /**
+             * @description the event type (an "open" leaf does not match machine opens)
+             * @enum {string}
+             */
+            event: "send" | "delivery" | "open" | "click" | "conversion" | "bounce" | "unsubscribe" | "spam" | "control" | "machine_open";
+            /** @description the latest event at or after this time: ISO-8601 with an offset, or integer epoch milliseconds; in [1970, 2100) UTC */
+            after?: string | number;
+            /** @description the latest event before this time: ISO-8601 with an offset, or integer epoch milliseconds; in [1970, 2100) UTC */
+            before?: string | number;
+            /**
+             * @description ISO-8601 duration, at most P200Y: after = now - within (months by the UTC calendar); not with "after"
+             * @example P30D
+             */
+            within?: string;
+        };
+        /** @description Users matching every member */
+        FilterAnd: {
+            and: components["schemas"]["Filter"][];
+        };
+        /** @description Users matching any member */
+        FilterOr: {
+            or: components["schemas"]["Filter"][];
+        };
+        /** @description Users of the filter's universe (users with any event of the sources it names) not matching the member */
+        FilterNot: {
+            not: components["schemas"]["Filter"];
         };
     };
     responses: never;
@@ -2613,9 +2748,26 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "filter": {
+                 *         "or": [
+                 *           {
+                 *             "campaign": "spring-sale",
+                 *             "event": "open",
+                 *             "within": "P30D"
+                 *           },
+                 *           {
+                 *             "tag": "spring",
+                 *             "kind": "campaign",
+                 *             "event": "click"
+                 *           }
+                 *         ]
+                 *       }
+                 *     }
+                 */
                 "application/json": {
-                    /** @description A leaf {"campaign": id, "event": type, "variant"?: id, "after"?: time, "before"?: time, "within"?: duration} or {"canvas": id, "step"?: id, "event": type, ...}, or a tag leaf {"tag": tag, "kind"?: "campaign"|"canvas", "event": type, "after"?, "before"?, "within"?} (the sources of that kind carrying the tag when the lookup runs; it matches on the latest such event over all of them; a tag no source carries matches no user), or {"and": [f, ...]}, {"or": [f, ...]}, {"not": f}; at most 32 leaves and depth 8. Event types: send, delivery, open, click, conversion, bounce, unsubscribe, spam, control, machine_open (an "open" leaf does not match machine opens). */
-                    filter: unknown;
+                    filter: components["schemas"]["Filter"];
                 };
             };
         };
@@ -2889,9 +3041,31 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "filter": {
+                 *         "and": [
+                 *           {
+                 *             "campaign": "spring-sale",
+                 *             "event": "open",
+                 *             "within": "P30D"
+                 *           },
+                 *           {
+                 *             "not": {
+                 *               "campaign": "spring-sale",
+                 *               "event": "click"
+                 *             }
+                 *           }
+                 *         ]
+                 *       },
+                 *       "userIds": [
+                 *         "u1",
+                 *         "u2"
+                 *       ]
+                 *     }
+                 */
                 "application/json": {
-                    /** @description A leaf {"campaign": id, "event": type, "variant"?: id, "after"?: time, "before"?: time, "within"?: duration} or {"canvas": id, "step"?: id, "event": type, ...}, or a tag leaf {"tag": tag, "kind"?: "campaign"|"canvas", "event": type, "after"?, "before"?, "within"?} (the sources of that kind carrying the tag when the lookup runs; it matches on the latest such event over all of them; a tag no source carries matches no user), or {"and": [f, ...]}, {"or": [f, ...]}, {"not": f}; at most 32 leaves and depth 8. Event types: send, delivery, open, click, conversion, bounce, unsubscribe, spam, control, machine_open (an "open" leaf does not match machine opens). */
-                    filter: unknown;
+                    filter: components["schemas"]["Filter"];
                     userIds: string[];
                     /** @enum {string} */
                     from?: "history" | "hot";
@@ -3012,6 +3186,14 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "userIds": [
+                 *         "u1",
+                 *         "u2"
+                 *       ]
+                 *     }
+                 */
                 "application/json": {
                     userIds: string[];
                     /** @enum {string} */
@@ -3131,9 +3313,28 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "filter": {
+                 *         "and": [
+                 *           {
+                 *             "campaign": "spring-sale",
+                 *             "event": "open",
+                 *             "within": "P30D"
+                 *           },
+                 *           {
+                 *             "not": {
+                 *               "campaign": "spring-sale",
+                 *               "event": "click"
+                 *             }
+                 *           }
+                 *         ]
+                 *       },
+                 *       "limit": 100
+                 *     }
+                 */
                 "application/json": {
-                    /** @description A leaf {"campaign": id, "event": type, "variant"?: id, "after"?: time, "before"?: time, "within"?: duration} or {"canvas": id, "step"?: id, "event": type, ...}, or a tag leaf {"tag": tag, "kind"?: "campaign"|"canvas", "event": type, "after"?, "before"?, "within"?} (the sources of that kind carrying the tag when the lookup runs; it matches on the latest such event over all of them; a tag no source carries matches no user), or {"and": [f, ...]}, {"or": [f, ...]}, {"not": f}; at most 32 leaves and depth 8. Event types: send, delivery, open, click, conversion, bounce, unsubscribe, spam, control, machine_open (an "open" leaf does not match machine opens). */
-                    filter: unknown;
+                    filter: components["schemas"]["Filter"];
                     /** @default 1000 */
                     limit?: number;
                     cursor?: string;
@@ -3258,6 +3459,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "limit": 100
+                 *     }
+                 */
                 "application/json": {
                     /** @default 1000 */
                     limit?: number;
@@ -3381,9 +3587,27 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "filter": {
+                 *         "and": [
+                 *           {
+                 *             "campaign": "spring-sale",
+                 *             "event": "open",
+                 *             "within": "P30D"
+                 *           },
+                 *           {
+                 *             "not": {
+                 *               "campaign": "spring-sale",
+                 *               "event": "click"
+                 *             }
+                 *           }
+                 *         ]
+                 *       }
+                 *     }
+                 */
                 "application/json": {
-                    /** @description A leaf {"campaign": id, "event": type, "variant"?: id, "after"?: time, "before"?: time, "within"?: duration} or {"canvas": id, "step"?: id, "event": type, ...}, or a tag leaf {"tag": tag, "kind"?: "campaign"|"canvas", "event": type, "after"?, "before"?, "within"?} (the sources of that kind carrying the tag when the lookup runs; it matches on the latest such event over all of them; a tag no source carries matches no user), or {"and": [f, ...]}, {"or": [f, ...]}, {"not": f}; at most 32 leaves and depth 8. Event types: send, delivery, open, click, conversion, bounce, unsubscribe, spam, control, machine_open (an "open" leaf does not match machine opens). */
-                    filter: unknown;
+                    filter: components["schemas"]["Filter"];
                     /**
                      * @description answer from a sample of the hot index, with a 95% margin, in a few milliseconds at any size
                      * @default false
@@ -3512,6 +3736,7 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /** @example {} */
                 "application/json": {
                     /**
                      * @description answer from a sample of the hot index, with a 95% margin, in a few milliseconds at any size
