@@ -169,6 +169,7 @@ export function answer(description: string, schema: object | null) {
 /** What the error answers of a route carry, by code; the status comes from API_ERRORS. */
 const ERROR_WHEN: Partial<Record<ApiErrorCode, string>> = {
   invalid_request: 'a body, query or parameter breaks its schema',
+  invalid_json: 'the body is not JSON, or not valid UTF-8',
   invalid_filter: 'the filter is outside the grammar (`path` names the node)',
   invalid_cursor: 'the cursor was not given by this kind of walk (hot or history); start again without it',
   unauthorized: 'keys are configured and there is no known Bearer key',

@@ -1154,7 +1154,7 @@ export interface operations {
                     "application/json": components["schemas"]["SourceState"];
                 };
             };
-            /** @description invalid_request: a body, query or parameter breaks its schema; too_many_tags: more tags than a source may carry (`limit`, `max`: TIERSTREAM_MAX_TAGS) */
+            /** @description invalid_request: a body, query or parameter breaks its schema; invalid_json: the body is not JSON, or not valid UTF-8; too_many_tags: more tags than a source may carry (`limit`, `max`: TIERSTREAM_MAX_TAGS) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1358,7 +1358,7 @@ export interface operations {
                     "application/json": components["schemas"]["SourceState"];
                 };
             };
-            /** @description invalid_request: a body, query or parameter breaks its schema; too_many_tags: more tags than a source may carry (`limit`, `max`: TIERSTREAM_MAX_TAGS) */
+            /** @description invalid_request: a body, query or parameter breaks its schema; invalid_json: the body is not JSON, or not valid UTF-8; too_many_tags: more tags than a source may carry (`limit`, `max`: TIERSTREAM_MAX_TAGS) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1852,7 +1852,7 @@ export interface operations {
                     "application/json": components["schemas"]["SourceState"];
                 };
             };
-            /** @description invalid_request: a body, query or parameter breaks its schema; too_many_tags: more tags than a source may carry (`limit`, `max`: TIERSTREAM_MAX_TAGS) */
+            /** @description invalid_request: a body, query or parameter breaks its schema; invalid_json: the body is not JSON, or not valid UTF-8; too_many_tags: more tags than a source may carry (`limit`, `max`: TIERSTREAM_MAX_TAGS) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2056,7 +2056,7 @@ export interface operations {
                     "application/json": components["schemas"]["SourceState"];
                 };
             };
-            /** @description invalid_request: a body, query or parameter breaks its schema; too_many_tags: more tags than a source may carry (`limit`, `max`: TIERSTREAM_MAX_TAGS) */
+            /** @description invalid_request: a body, query or parameter breaks its schema; invalid_json: the body is not JSON, or not valid UTF-8; too_many_tags: more tags than a source may carry (`limit`, `max`: TIERSTREAM_MAX_TAGS) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2464,7 +2464,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description invalid_request: a body, query or parameter breaks its schema */
+            /** @description invalid_request: a body, query or parameter breaks its schema; invalid_json: the body is not JSON, or not valid UTF-8 */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2785,7 +2785,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description invalid_request: a body, query or parameter breaks its schema; invalid_filter: the filter is outside the grammar (`path` names the node) */
+            /** @description invalid_request: a body, query or parameter breaks its schema; invalid_json: the body is not JSON, or not valid UTF-8; invalid_filter: the filter is outside the grammar (`path` names the node) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3086,7 +3086,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description invalid_request: a body, query or parameter breaks its schema; invalid_filter: the filter is outside the grammar (`path` names the node); invalid_cursor: the cursor was not given by this kind of walk (hot or history); start again without it */
+            /** @description invalid_request: a body, query or parameter breaks its schema; invalid_json: the body is not JSON, or not valid UTF-8; invalid_filter: the filter is outside the grammar (`path` names the node); invalid_cursor: the cursor was not given by this kind of walk (hot or history); start again without it */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3215,7 +3215,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description invalid_request: a body, query or parameter breaks its schema; invalid_cursor: the cursor was not given by this kind of walk (hot or history); start again without it */
+            /** @description invalid_request: a body, query or parameter breaks its schema; invalid_json: the body is not JSON, or not valid UTF-8; invalid_cursor: the cursor was not given by this kind of walk (hot or history); start again without it */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3359,7 +3359,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description invalid_request: a body, query or parameter breaks its schema; invalid_filter: the filter is outside the grammar (`path` names the node); invalid_cursor: the cursor was not given by this kind of walk (hot or history); start again without it */
+            /** @description invalid_request: a body, query or parameter breaks its schema; invalid_json: the body is not JSON, or not valid UTF-8; invalid_filter: the filter is outside the grammar (`path` names the node); invalid_cursor: the cursor was not given by this kind of walk (hot or history); start again without it */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3489,7 +3489,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description invalid_request: a body, query or parameter breaks its schema; invalid_cursor: the cursor was not given by this kind of walk (hot or history); start again without it */
+            /** @description invalid_request: a body, query or parameter breaks its schema; invalid_json: the body is not JSON, or not valid UTF-8; invalid_cursor: the cursor was not given by this kind of walk (hot or history); start again without it */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3636,7 +3636,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description invalid_request: a body, query or parameter breaks its schema; invalid_filter: the filter is outside the grammar (`path` names the node); invalid_cursor: the cursor was not given by this kind of walk (hot or history); start again without it */
+            /** @description invalid_request: a body, query or parameter breaks its schema; invalid_json: the body is not JSON, or not valid UTF-8; invalid_filter: the filter is outside the grammar (`path` names the node); invalid_cursor: the cursor was not given by this kind of walk (hot or history); start again without it */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3766,7 +3766,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description invalid_request: a body, query or parameter breaks its schema; invalid_cursor: the cursor was not given by this kind of walk (hot or history); start again without it */
+            /** @description invalid_request: a body, query or parameter breaks its schema; invalid_json: the body is not JSON, or not valid UTF-8; invalid_cursor: the cursor was not given by this kind of walk (hot or history); start again without it */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4514,7 +4514,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description invalid_request: a body, query or parameter breaks its schema */
+            /** @description invalid_request: a body, query or parameter breaks its schema; invalid_json: the body is not JSON, or not valid UTF-8 */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4633,7 +4633,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description invalid_request: a body, query or parameter breaks its schema */
+            /** @description invalid_request: a body, query or parameter breaks its schema; invalid_json: the body is not JSON, or not valid UTF-8 */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4752,7 +4752,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description invalid_request: a body, query or parameter breaks its schema */
+            /** @description invalid_request: a body, query or parameter breaks its schema; invalid_json: the body is not JSON, or not valid UTF-8 */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4966,7 +4966,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description invalid_request: a body, query or parameter breaks its schema */
+            /** @description invalid_request: a body, query or parameter breaks its schema; invalid_json: the body is not JSON, or not valid UTF-8 */
             400: {
                 headers: {
                     [name: string]: unknown;
