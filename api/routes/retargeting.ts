@@ -71,7 +71,7 @@ const ANSWERS = {
  * for small objects (a count: 0.04 against 0.27 us) but slower for long arrays of strings, which
  * it escapes one by one: an audience page of 10,000 user ids took 563 us against 411 us with
  * JSON.stringify, so check and audience keep JSON.stringify; their schemas still document them
- * (test/integration/openapi-client.test.ts checks the answers against them).
+ * (test/integration/answers.ts checks every answer of the integration suite against them).
  */
 const SERIALIZER = { check: { serializerCompiler: plainJson }, audience: { serializerCompiler: plainJson }, count: {} } as const;
 
