@@ -18,8 +18,8 @@ const SEMANTICS =
   'A named source that is expired answers 409 source_expired, one being restored 503 source_restoring, unless "from": "history"; ' +
   'a source named by id that does not exist answers 404 source_not_found (a tag no source carries stands for no source).';
 
-/** The filter of the lookups' example bodies (a campaign the reader will have to name for real). */
-export const FILTER_EXAMPLE = { and: [{ campaign: 'spring-sale', event: 'open', within: 'P30D' }, { not: { campaign: 'spring-sale', event: 'click' } }] };
+/** The filter of the lookups' example bodies in the document (Swagger's "Try it out" starts from them). */
+const FILTER_EXAMPLE = { and: [{ campaign: 'spring-sale', event: 'open', within: 'P30D' }, { not: { campaign: 'spring-sale', event: 'click' } }] };
 
 const cursorOf = (text: string) => Buffer.from(text, 'utf8').toString('base64url');
 
