@@ -7,7 +7,7 @@ import { Ajv } from 'ajv';
 import { checkRouteScope, registerAuth, type ApiKey } from './auth.js';
 import type { Logger } from 'pino';
 import type { Metrics } from '../telemetry/index.js';
-import { type DeadLetterStore, type EventSink, type History, type HotIndex, type Limits, type Readiness, type SourceIdSets, type SourceRegistry, withDeadline } from '../core/index.js';
+import { FILTER_SCHEMA, type DeadLetterStore, type EventSink, type History, type HotIndex, type Limits, type Readiness, type SourceIdSets, type SourceRegistry, withDeadline } from '../core/index.js';
 import type { Erasures } from '../engine/erasures/index.js';
 import type { TierManager } from '../engine/tiers/index.js';
 import type { FilterService } from '../engine/filters/index.js';
@@ -94,6 +94,11 @@ export const MAX_PARAM_LENGTH = 400;
 function validatorCompiler() {
   const base = { removeAdditional: false, useDefaults: true, allErrors: false, strict: false } as const;
   const body = new Ajv({ ...base, coerceTypes: false });
+  // A filter's grammar is checked by parseFilter, which answers 400 invalid_filter naming the
+  // offending node's path; a schema validator would answer a oneOf's failure instead. So here
+  // `Filter` takes any value, while the document's `Filter` (core filterSchemas) is the grammar
+  // itself: test/unit/filter-schema.test.ts checks that the two agree.
+  body.addSchema({ $id: FILTER_SCHEMA, description: 'checked by parseFilter' });
   const text = new Ajv({ ...base, coerceTypes: 'array' });
   return ({ schema, httpPart }: { schema: object; httpPart?: string }) =>
     (httpPart === 'body' ? body : text).compile(schema) as (data: unknown) => boolean;

@@ -7,7 +7,7 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /**
      * The error codes a route answers beyond those every `/v1` route may answer (invalid_request,
-     * unauthorized, forbidden, rate_limited, internal_error, store_unavailable; payload_too_large with a body):
+     * unauthorized, forbidden, rate_limited, internal_error, store_unavailable; invalid_json and payload_too_large with a body):
      * they become its documented error answers.
      */
     errors?: readonly ApiErrorCode[];
@@ -58,14 +58,14 @@ const EVERY_V1_ROUTE: readonly ApiErrorCode[] = ['invalid_request', 'unauthorize
 /**
  * onRoute hook: documents what the app adds to every `/v1` route, from the route's own config,
  * so that no route can forget it: the Bearer scheme and the scope (`security`, `x-scope`, a line
- * of the description), and the error answers (the common ones, payload_too_large for a body,
+ * of the description), and the error answers (the common ones, invalid_json and payload_too_large for a body,
  * and `config.errors`), which also serialize those answers.
  */
 export function describeRoute(route: RouteOptions): void {
   const scope = route.config?.scope;
   if (scope === undefined) return;
   const schema = (route.schema ??= {}) as Record<string, unknown>;
-  const codes = [...EVERY_V1_ROUTE, ...(schema.body ? ['payload_too_large' as const] : []), ...(route.config?.errors ?? [])];
+  const codes = [...EVERY_V1_ROUTE, ...(schema.body ? ['invalid_json', 'payload_too_large'] as const : []), ...(route.config?.errors ?? [])];
   schema.security = [{ bearer: [] }];
   schema['x-scope'] = scope;
   schema.description = [schema.description, `Scope: ${scope} (admin implies all).`].filter(Boolean).join(' ');

@@ -1,4 +1,4 @@
-import { EVENT_TYPES, ID_PATTERN, MAX_DEPTH, MAX_LEAVES, TIERS, USER_ID_PATTERN } from '../core/index.js';
+import { FILTER_SCHEMA, filterSchemas, ID_PATTERN, TIERS, USER_ID_PATTERN } from '../core/index.js';
 import { API_ERRORS, type ApiErrorCode } from './errors.js';
 
 /** JSON Schemas shared by the routes (ids by the character sets of core/sources.ts). */
@@ -15,19 +15,13 @@ export const idParams = {
 } as const;
 
 /**
- * A retargeting filter in a body. Its grammar is checked by core parseFilter, which names the
- * bad node's path (400 invalid_filter); this schema accepts any value and documents the grammar
- * in the OpenAPI document.
+ * A retargeting filter, in a body or an answer: `$ref` to the shared `Filter` schema (core
+ * filterSchemas, the grammar as a recursive JSON Schema), which the OpenAPI document and the
+ * typed client show. Requests are not validated against it: parseFilter checks the grammar
+ * and answers 400 invalid_filter with the path of the offending node (`filter.and[1].within`),
+ * which a schema validator's message would not name as plainly; see `validatorCompiler` in app.ts.
  */
-export const filterSchema = {
-  description:
-    'A leaf {"campaign": id, "event": type, "variant"?: id, "after"?: time, "before"?: time, "within"?: duration} or ' +
-    '{"canvas": id, "step"?: id, "event": type, ...}, or a tag leaf {"tag": tag, "kind"?: "campaign"|"canvas", "event": type, "after"?, "before"?, "within"?} ' +
-    '(the sources of that kind carrying the tag when the lookup runs; it matches on the latest such event over all of them; ' +
-    'a tag no source carries matches no user), or {"and": [f, ...]}, {"or": [f, ...]}, {"not": f}; ' +
-    `at most ${MAX_LEAVES} leaves and depth ${MAX_DEPTH}. Event types: ${EVENT_TYPES.join(', ')} ` +
-    '(an "open" leaf does not match machine opens).',
-} as const;
+export const filterSchema = { $ref: `${FILTER_SCHEMA}#` } as const;
 
 /** Most items in one page of a listing (sources, expiring, erasures). */
 export const MAX_PAGE = 500;
@@ -158,7 +152,13 @@ const erasure = {
 } as const;
 
 /** Registered on the app once, before the routes, so routes can `$ref` them. */
-export const SHARED_SCHEMAS = [apiError, sourceState, registeredFilter, erasure] as const;
+export const SHARED_SCHEMAS = [apiError, sourceState, registeredFilter, erasure, ...filterSchemas()] as const;
+
+/**
+ * A route's `serializerCompiler` that answers with JSON.stringify: its response schemas then only
+ * document the answer (test/integration/answers.ts checks real answers against them).
+ */
+export const plainJson = () => (data: unknown) => JSON.stringify(data);
 
 /** A 2xx answer: its description, and its JSON body's schema (`null` for none). */
 export function answer(description: string, schema: object | null) {
@@ -169,6 +169,7 @@ export function answer(description: string, schema: object | null) {
 /** What the error answers of a route carry, by code; the status comes from API_ERRORS. */
 const ERROR_WHEN: Partial<Record<ApiErrorCode, string>> = {
   invalid_request: 'a body, query or parameter breaks its schema',
+  invalid_json: 'the body is not JSON, or not valid UTF-8',
   invalid_filter: 'the filter is outside the grammar (`path` names the node)',
   invalid_cursor: 'the cursor was not given by this kind of walk (hot or history); start again without it',
   unauthorized: 'keys are configured and there is no known Bearer key',

@@ -6,7 +6,9 @@
  *   const api = createClient({ baseUrl: 'http://127.0.0.1:8080', key: process.env.KEY });
  *   const { data, error } = await api.GET('/v1/campaigns/{id}', { params: { path: { id: 'A' } } });
  *
- * It imports nothing else of tierstream: it can be copied into another project with its types.
+ * It imports nothing else of tierstream. It is also a package of its own, `@tierstream/client`
+ * (client/package.json): `npm run build:client` compiles it to ESM and .d.ts in client/dist, and
+ * another service installs the tarball `npm pack` makes (docs/notes/s6-api.md, "the typed client").
  */
 import createFetchClient from 'openapi-fetch';
 import type { components, operations, paths } from './openapi.js';

@@ -781,8 +781,7 @@ export interface components {
         };
         RegisteredFilter: {
             id: string;
-            /** @description the filter as registered */
-            filter: unknown;
+            filter: components["schemas"]["Filter"];
             /** @description the sources it stands for now (named ones, then those carrying its tags) */
             sources: string[];
             /**
@@ -809,6 +808,142 @@ export interface components {
                 /** @description hot-index members removed, one per source and index the user was in */
                 hot: number;
             };
+        };
+        /**
+         * @description A retargeting filter: a leaf, or and/or/not of filters. Beyond this schema the API also refuses (400 invalid_filter, with the path of the node): more than 32 leaves, nesting deeper than 8 levels (a leaf alone is 1), a written time that is not a real date (2026-02-30) or is outside [1970, 2100) UTC once its offset is applied, and "within" longer than P200Y.
+         * @example {
+         *       "and": [
+         *         {
+         *           "campaign": "spring-sale",
+         *           "event": "open",
+         *           "within": "P30D"
+         *         },
+         *         {
+         *           "not": {
+         *             "campaign": "spring-sale",
+         *             "event": "click"
+         *           }
+         *         }
+         *       ]
+         *     }
+         */
+        Filter: components["schemas"]["CampaignLeaf"] | components["schemas"]["CanvasLeaf"] | components["schemas"]["TagLeaf"] | components["schemas"]["FilterAnd"] | components["schemas"]["FilterOr"] | components["schemas"]["FilterNot"];
+        /**
+         * @description Users whose latest event of this type on the campaign (and variant) is in the window. Pairs that exclude each other: within and after; variant and step.
+         * @example {
+         *       "campaign": "spring-sale",
+         *       "event": "open",
+         *       "within": "P30D"
+         *     }
+         */
+        CampaignLeaf: {
+            /**
+             * @description a campaign id: 1-128 of [A-Za-z0-9._:-], dot-separated tokens with none empty
+             * @example spring-sale
+             */
+            campaign: string;
+            /**
+             * @description a variant id: 1-128 of [A-Za-z0-9._:-], dot-separated tokens with none empty
+             * @example B
+             */
+            variant?: string;
+            /**
+             * @description the event type (an "open" leaf does not match machine opens)
+             * @enum {string}
+             */
+            event: "send" | "delivery" | "open" | "click" | "conversion" | "bounce" | "unsubscribe" | "spam" | "control" | "machine_open";
+            /** @description the latest event at or after this time: ISO-8601 with an offset, or integer epoch milliseconds; in [1970, 2100) UTC */
+            after?: string | number;
+            /** @description the latest event before this time: ISO-8601 with an offset, or integer epoch milliseconds; in [1970, 2100) UTC */
+            before?: string | number;
+            /**
+             * @description ISO-8601 duration, at most P200Y: after = now - within (months by the UTC calendar); not with "after"
+             * @example P30D
+             */
+            within?: string;
+        };
+        /**
+         * @description Users whose latest event of this type on the canvas (and variant or step) is in the window. Pairs that exclude each other: within and after; variant and step.
+         * @example {
+         *       "canvas": "onboarding",
+         *       "step": "welcome",
+         *       "event": "click"
+         *     }
+         */
+        CanvasLeaf: {
+            /**
+             * @description a canvas id: 1-128 of [A-Za-z0-9._:-], dot-separated tokens with none empty
+             * @example onboarding
+             */
+            canvas: string;
+            /**
+             * @description a variant id: 1-128 of [A-Za-z0-9._:-], dot-separated tokens with none empty
+             * @example B
+             */
+            variant?: string;
+            /**
+             * @description a canvas step id: 1-128 of [A-Za-z0-9._:-], dot-separated tokens with none empty
+             * @example welcome
+             */
+            step?: string;
+            /**
+             * @description the event type (an "open" leaf does not match machine opens)
+             * @enum {string}
+             */
+            event: "send" | "delivery" | "open" | "click" | "conversion" | "bounce" | "unsubscribe" | "spam" | "control" | "machine_open";
+            /** @description the latest event at or after this time: ISO-8601 with an offset, or integer epoch milliseconds; in [1970, 2100) UTC */
+            after?: string | number;
+            /** @description the latest event before this time: ISO-8601 with an offset, or integer epoch milliseconds; in [1970, 2100) UTC */
+            before?: string | number;
+            /**
+             * @description ISO-8601 duration, at most P200Y: after = now - within (months by the UTC calendar); not with "after"
+             * @example P30D
+             */
+            within?: string;
+        };
+        /**
+         * @description Stands for the sources of that kind (both when absent) carrying the tag when the lookup runs; matches on the latest such event over all of them. A tag no source carries stands for no source.. Pairs that exclude each other: within and after; variant and step.
+         * @example {
+         *       "tag": "spring",
+         *       "kind": "campaign",
+         *       "event": "send",
+         *       "within": "P7D"
+         *     }
+         */
+        TagLeaf: {
+            /**
+             * @description a tag: 1-128 of [A-Za-z0-9._:-], dot-separated tokens with none empty
+             * @example spring
+             */
+            tag: string;
+            /** @enum {string} */
+            kind?: "campaign" | "canvas";
+            /**
+             * @description the event type (an "open" leaf does not match machine opens)
+             * @enum {string}
+             */
+            event: "send" | "delivery" | "open" | "click" | "conversion" | "bounce" | "unsubscribe" | "spam" | "control" | "machine_open";
+            /** @description the latest event at or after this time: ISO-8601 with an offset, or integer epoch milliseconds; in [1970, 2100) UTC */
+            after?: string | number;
+            /** @description the latest event before this time: ISO-8601 with an offset, or integer epoch milliseconds; in [1970, 2100) UTC */
+            before?: string | number;
+            /**
+             * @description ISO-8601 duration, at most P200Y: after = now - within (months by the UTC calendar); not with "after"
+             * @example P30D
+             */
+            within?: string;
+        };
+        /** @description Users matching every member */
+        FilterAnd: {
+            and: components["schemas"]["Filter"][];
+        };
+        /** @description Users matching any member */
+        FilterOr: {
+            or: components["schemas"]["Filter"][];
+        };
+        /** @description Users of the filter's universe (users with any event of the sources it names) not matching the member */
+        FilterNot: {
+            not: components["schemas"]["Filter"];
         };
     };
     responses: never;
@@ -1039,7 +1174,7 @@ export interface operations {
                     "application/json": components["schemas"]["SourceState"];
                 };
             };
-            /** @description invalid_request: a body, query or parameter breaks its schema; too_many_tags: more tags than a source may carry (`limit`, `max`: TIERSTREAM_MAX_TAGS) */
+            /** @description invalid_request: a body, query or parameter breaks its schema; invalid_json: the body is not JSON, or not valid UTF-8; too_many_tags: more tags than a source may carry (`limit`, `max`: TIERSTREAM_MAX_TAGS) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1243,7 +1378,7 @@ export interface operations {
                     "application/json": components["schemas"]["SourceState"];
                 };
             };
-            /** @description invalid_request: a body, query or parameter breaks its schema; too_many_tags: more tags than a source may carry (`limit`, `max`: TIERSTREAM_MAX_TAGS) */
+            /** @description invalid_request: a body, query or parameter breaks its schema; invalid_json: the body is not JSON, or not valid UTF-8; too_many_tags: more tags than a source may carry (`limit`, `max`: TIERSTREAM_MAX_TAGS) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1737,7 +1872,7 @@ export interface operations {
                     "application/json": components["schemas"]["SourceState"];
                 };
             };
-            /** @description invalid_request: a body, query or parameter breaks its schema; too_many_tags: more tags than a source may carry (`limit`, `max`: TIERSTREAM_MAX_TAGS) */
+            /** @description invalid_request: a body, query or parameter breaks its schema; invalid_json: the body is not JSON, or not valid UTF-8; too_many_tags: more tags than a source may carry (`limit`, `max`: TIERSTREAM_MAX_TAGS) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1941,7 +2076,7 @@ export interface operations {
                     "application/json": components["schemas"]["SourceState"];
                 };
             };
-            /** @description invalid_request: a body, query or parameter breaks its schema; too_many_tags: more tags than a source may carry (`limit`, `max`: TIERSTREAM_MAX_TAGS) */
+            /** @description invalid_request: a body, query or parameter breaks its schema; invalid_json: the body is not JSON, or not valid UTF-8; too_many_tags: more tags than a source may carry (`limit`, `max`: TIERSTREAM_MAX_TAGS) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2349,7 +2484,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description invalid_request: a body, query or parameter breaks its schema */
+            /** @description invalid_request: a body, query or parameter breaks its schema; invalid_json: the body is not JSON, or not valid UTF-8 */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2633,9 +2768,26 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "filter": {
+                 *         "or": [
+                 *           {
+                 *             "campaign": "spring-sale",
+                 *             "event": "open",
+                 *             "within": "P30D"
+                 *           },
+                 *           {
+                 *             "tag": "spring",
+                 *             "kind": "campaign",
+                 *             "event": "click"
+                 *           }
+                 *         ]
+                 *       }
+                 *     }
+                 */
                 "application/json": {
-                    /** @description A leaf {"campaign": id, "event": type, "variant"?: id, "after"?: time, "before"?: time, "within"?: duration} or {"canvas": id, "step"?: id, "event": type, ...}, or a tag leaf {"tag": tag, "kind"?: "campaign"|"canvas", "event": type, "after"?, "before"?, "within"?} (the sources of that kind carrying the tag when the lookup runs; it matches on the latest such event over all of them; a tag no source carries matches no user), or {"and": [f, ...]}, {"or": [f, ...]}, {"not": f}; at most 32 leaves and depth 8. Event types: send, delivery, open, click, conversion, bounce, unsubscribe, spam, control, machine_open (an "open" leaf does not match machine opens). */
-                    filter: unknown;
+                    filter: components["schemas"]["Filter"];
                 };
             };
         };
@@ -2653,7 +2805,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description invalid_request: a body, query or parameter breaks its schema; invalid_filter: the filter is outside the grammar (`path` names the node) */
+            /** @description invalid_request: a body, query or parameter breaks its schema; invalid_json: the body is not JSON, or not valid UTF-8; invalid_filter: the filter is outside the grammar (`path` names the node) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2909,9 +3061,31 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "filter": {
+                 *         "and": [
+                 *           {
+                 *             "campaign": "spring-sale",
+                 *             "event": "open",
+                 *             "within": "P30D"
+                 *           },
+                 *           {
+                 *             "not": {
+                 *               "campaign": "spring-sale",
+                 *               "event": "click"
+                 *             }
+                 *           }
+                 *         ]
+                 *       },
+                 *       "userIds": [
+                 *         "u1",
+                 *         "u2"
+                 *       ]
+                 *     }
+                 */
                 "application/json": {
-                    /** @description A leaf {"campaign": id, "event": type, "variant"?: id, "after"?: time, "before"?: time, "within"?: duration} or {"canvas": id, "step"?: id, "event": type, ...}, or a tag leaf {"tag": tag, "kind"?: "campaign"|"canvas", "event": type, "after"?, "before"?, "within"?} (the sources of that kind carrying the tag when the lookup runs; it matches on the latest such event over all of them; a tag no source carries matches no user), or {"and": [f, ...]}, {"or": [f, ...]}, {"not": f}; at most 32 leaves and depth 8. Event types: send, delivery, open, click, conversion, bounce, unsubscribe, spam, control, machine_open (an "open" leaf does not match machine opens). */
-                    filter: unknown;
+                    filter: components["schemas"]["Filter"];
                     userIds: string[];
                     /** @enum {string} */
                     from?: "history" | "hot";
@@ -2932,7 +3106,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description invalid_request: a body, query or parameter breaks its schema; invalid_filter: the filter is outside the grammar (`path` names the node); invalid_cursor: the cursor was not given by this kind of walk (hot or history); start again without it */
+            /** @description invalid_request: a body, query or parameter breaks its schema; invalid_json: the body is not JSON, or not valid UTF-8; invalid_filter: the filter is outside the grammar (`path` names the node); invalid_cursor: the cursor was not given by this kind of walk (hot or history); start again without it */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3032,6 +3206,14 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "userIds": [
+                 *         "u1",
+                 *         "u2"
+                 *       ]
+                 *     }
+                 */
                 "application/json": {
                     userIds: string[];
                     /** @enum {string} */
@@ -3053,7 +3235,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description invalid_request: a body, query or parameter breaks its schema; invalid_cursor: the cursor was not given by this kind of walk (hot or history); start again without it */
+            /** @description invalid_request: a body, query or parameter breaks its schema; invalid_json: the body is not JSON, or not valid UTF-8; invalid_cursor: the cursor was not given by this kind of walk (hot or history); start again without it */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3151,9 +3333,28 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "filter": {
+                 *         "and": [
+                 *           {
+                 *             "campaign": "spring-sale",
+                 *             "event": "open",
+                 *             "within": "P30D"
+                 *           },
+                 *           {
+                 *             "not": {
+                 *               "campaign": "spring-sale",
+                 *               "event": "click"
+                 *             }
+                 *           }
+                 *         ]
+                 *       },
+                 *       "limit": 100
+                 *     }
+                 */
                 "application/json": {
-                    /** @description A leaf {"campaign": id, "event": type, "variant"?: id, "after"?: time, "before"?: time, "within"?: duration} or {"canvas": id, "step"?: id, "event": type, ...}, or a tag leaf {"tag": tag, "kind"?: "campaign"|"canvas", "event": type, "after"?, "before"?, "within"?} (the sources of that kind carrying the tag when the lookup runs; it matches on the latest such event over all of them; a tag no source carries matches no user), or {"and": [f, ...]}, {"or": [f, ...]}, {"not": f}; at most 32 leaves and depth 8. Event types: send, delivery, open, click, conversion, bounce, unsubscribe, spam, control, machine_open (an "open" leaf does not match machine opens). */
-                    filter: unknown;
+                    filter: components["schemas"]["Filter"];
                     /** @default 1000 */
                     limit?: number;
                     cursor?: string;
@@ -3178,7 +3379,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description invalid_request: a body, query or parameter breaks its schema; invalid_filter: the filter is outside the grammar (`path` names the node); invalid_cursor: the cursor was not given by this kind of walk (hot or history); start again without it */
+            /** @description invalid_request: a body, query or parameter breaks its schema; invalid_json: the body is not JSON, or not valid UTF-8; invalid_filter: the filter is outside the grammar (`path` names the node); invalid_cursor: the cursor was not given by this kind of walk (hot or history); start again without it */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3278,6 +3479,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "limit": 100
+                 *     }
+                 */
                 "application/json": {
                     /** @default 1000 */
                     limit?: number;
@@ -3303,7 +3509,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description invalid_request: a body, query or parameter breaks its schema; invalid_cursor: the cursor was not given by this kind of walk (hot or history); start again without it */
+            /** @description invalid_request: a body, query or parameter breaks its schema; invalid_json: the body is not JSON, or not valid UTF-8; invalid_cursor: the cursor was not given by this kind of walk (hot or history); start again without it */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3401,9 +3607,27 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "filter": {
+                 *         "and": [
+                 *           {
+                 *             "campaign": "spring-sale",
+                 *             "event": "open",
+                 *             "within": "P30D"
+                 *           },
+                 *           {
+                 *             "not": {
+                 *               "campaign": "spring-sale",
+                 *               "event": "click"
+                 *             }
+                 *           }
+                 *         ]
+                 *       }
+                 *     }
+                 */
                 "application/json": {
-                    /** @description A leaf {"campaign": id, "event": type, "variant"?: id, "after"?: time, "before"?: time, "within"?: duration} or {"canvas": id, "step"?: id, "event": type, ...}, or a tag leaf {"tag": tag, "kind"?: "campaign"|"canvas", "event": type, "after"?, "before"?, "within"?} (the sources of that kind carrying the tag when the lookup runs; it matches on the latest such event over all of them; a tag no source carries matches no user), or {"and": [f, ...]}, {"or": [f, ...]}, {"not": f}; at most 32 leaves and depth 8. Event types: send, delivery, open, click, conversion, bounce, unsubscribe, spam, control, machine_open (an "open" leaf does not match machine opens). */
-                    filter: unknown;
+                    filter: components["schemas"]["Filter"];
                     /**
                      * @description answer from a sample of the hot index, with a 95% margin, in a few milliseconds at any size
                      * @default false
@@ -3432,7 +3656,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description invalid_request: a body, query or parameter breaks its schema; invalid_filter: the filter is outside the grammar (`path` names the node); invalid_cursor: the cursor was not given by this kind of walk (hot or history); start again without it */
+            /** @description invalid_request: a body, query or parameter breaks its schema; invalid_json: the body is not JSON, or not valid UTF-8; invalid_filter: the filter is outside the grammar (`path` names the node); invalid_cursor: the cursor was not given by this kind of walk (hot or history); start again without it */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3532,6 +3756,7 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /** @example {} */
                 "application/json": {
                     /**
                      * @description answer from a sample of the hot index, with a 95% margin, in a few milliseconds at any size
@@ -3561,7 +3786,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description invalid_request: a body, query or parameter breaks its schema; invalid_cursor: the cursor was not given by this kind of walk (hot or history); start again without it */
+            /** @description invalid_request: a body, query or parameter breaks its schema; invalid_json: the body is not JSON, or not valid UTF-8; invalid_cursor: the cursor was not given by this kind of walk (hot or history); start again without it */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4321,7 +4546,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description invalid_request: a body, query or parameter breaks its schema */
+            /** @description invalid_request: a body, query or parameter breaks its schema; invalid_json: the body is not JSON, or not valid UTF-8 */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4440,7 +4665,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description invalid_request: a body, query or parameter breaks its schema */
+            /** @description invalid_request: a body, query or parameter breaks its schema; invalid_json: the body is not JSON, or not valid UTF-8 */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4559,7 +4784,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description invalid_request: a body, query or parameter breaks its schema */
+            /** @description invalid_request: a body, query or parameter breaks its schema; invalid_json: the body is not JSON, or not valid UTF-8 */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4864,7 +5089,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description invalid_request: a body, query or parameter breaks its schema */
+            /** @description invalid_request: a body, query or parameter breaks its schema; invalid_json: the body is not JSON, or not valid UTF-8 */
             400: {
                 headers: {
                     [name: string]: unknown;

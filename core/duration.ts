@@ -1,5 +1,7 @@
 /** ISO-8601 durations: parsed at the edges, applied by the UTC calendar. */
-const DURATION = /^P(?!$)(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?(?:T(?!$)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$/;
+/** The ISO-8601 durations parseDuration reads, as JSON Schema patterns say them (filter `within`). */
+export const DURATION_PATTERN = '^P(?!$)(?:(\\d+)Y)?(?:(\\d+)M)?(?:(\\d+)W)?(?:(\\d+)D)?(?:T(?!$)(?:(\\d+)H)?(?:(\\d+)M)?(?:(\\d+(?:\\.\\d+)?)S)?)?$';
+const DURATION = new RegExp(DURATION_PATTERN);
 
 /** An ISO-8601 duration's parts; months and years stay calendar units (P3M from 30 Nov is 28/29 Feb). */
 export interface Duration {

@@ -16,6 +16,7 @@ export * from './event-schema.js';
 export * from './index-names.js';
 export * from './fold.js';
 export * from './filter/grammar.js';
+export * from './filter/schema.js';
 export * from './filter/program.js';
 export * from './tiers/rules.js';
 export * from './tiers/machine.js';

@@ -5,6 +5,8 @@
  *   tsx test/run.ts [unit] [integration] [faults] [e2e]   (no argument: type check, layout check and all four)
  */
 import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 
@@ -34,11 +36,21 @@ if (!process.argv.slice(2).length) {
  */
 const SUITE_TIMEOUT_MS = Number(process.env.TEST_SUITE_TIMEOUT_MS ?? 20 * 60_000);
 
+/**
+ * The integration suite's apps check every answer against the OpenAPI document
+ * (test/integration/answers.ts) and write what they found here; it counts as one test.
+ */
+const answersFile = join(mkdtempSync(join(tmpdir(), 'tierstream-answers-')), 'answers.jsonl');
+
 for (const suite of suites) {
   const res = spawnSync(
     process.execPath,
     ['--import', 'tsx', join(root, 'node_modules/uvu/bin.js'), join('test', suite), '\\.test\\.ts$'],
-    { cwd: root, env: { ...process.env, FORCE_COLOR: '0', NO_COLOR: '1', LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent' }, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, timeout: SUITE_TIMEOUT_MS, killSignal: 'SIGKILL' },
+    {
+      cwd: root,
+      env: { ...process.env, FORCE_COLOR: '0', NO_COLOR: '1', LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent', ...(suite === 'integration' && { TIERSTREAM_TEST_ANSWERS: answersFile }) },
+      encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, timeout: SUITE_TIMEOUT_MS, killSignal: 'SIGKILL',
+    },
   );
   process.stdout.write(res.stdout);
   process.stderr.write(res.stderr);
@@ -53,6 +65,15 @@ for (const suite of suites) {
   if (res.status !== 0 && bad === 0) bad = 1;
   passed += ok;
   failed += bad;
+  if (suite === 'integration') {
+    const reports = existsSync(answersFile) ? readFileSync(answersFile, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { checked: number; violations: string[] }) : [];
+    const checked = reports.reduce((n, r) => n + r.checked, 0);
+    const violations = reports.flatMap((r) => r.violations);
+    if (checked > 0 && violations.length === 0) passed++;
+    else failed++;
+    console.log(`answers as documented: ${checked} answers checked against the OpenAPI document, ${violations.length} not as documented${checked === 0 ? ' (none checked: FAILED)' : ''}`);
+    for (const v of violations) console.log(`  ${v}`);
+  }
 }
 
 console.log(`${passed} passed, ${failed} failed`);

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { formatTime } from '../../core/index.js';
 import type { AppDeps } from '../app.js';
 import { ApiError } from '../errors.js';
-import { answer, filterSchema, idParams, ref } from '../schemas.js';
+import { answer, filterSchema, idParams, plainJson, ref } from '../schemas.js';
 
 /** Active retargeting filters: they pin the sources they name. */
 export function filterRoutes(app: FastifyInstance, deps: AppDeps): void {
@@ -24,7 +24,10 @@ export function filterRoutes(app: FastifyInstance, deps: AppDeps): void {
           }),
         },
         // The filter's own grammar is checked by parseFilter, which names the bad node's path.
-        body: { type: 'object', additionalProperties: false, required: ['filter'], properties: { filter: filterSchema } },
+        body: {
+          type: 'object', additionalProperties: false, required: ['filter'], properties: { filter: filterSchema },
+          examples: [{ filter: { or: [{ campaign: 'spring-sale', event: 'open', within: 'P30D' }, { tag: 'spring', kind: 'campaign', event: 'click' }] } }],
+        },
       },
     },
     async (req) => deps.filters.put(req.params.id, req.body.filter),
@@ -50,8 +53,12 @@ export function filterRoutes(app: FastifyInstance, deps: AppDeps): void {
     id: d.id, filter: d.filter, sources: d.sources, updatedAt: formatTime(d.updatedAt),
   });
 
+  // The filter is answered as registered, by JSON.stringify: fast-json-stringify would pick a
+  // branch of the recursive Filter's oneOf per node (ajv at every answer) and drop what a
+  // branch does not name; the schema documents the answer.
   app.get('/v1/filters', {
     config: { scope: 'lookup' },
+    serializerCompiler: plainJson,
     schema: {
       operationId: 'listFilters',
       summary: 'Every registered filter',
@@ -62,6 +69,7 @@ export function filterRoutes(app: FastifyInstance, deps: AppDeps): void {
 
   app.get<{ Params: { id: string } }>('/v1/filters/:id', {
     config: { scope: 'lookup', errors: ['filter_not_found'] },
+    serializerCompiler: plainJson,
     schema: {
       operationId: 'getFilter',
       summary: 'A registered filter and the sources it stands for now',

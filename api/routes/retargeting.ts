@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { filterSources, parseFilter, SourceNotFoundError, unknownSources, type Filter } from '../../core/index.js';
 import type { AppDeps } from '../app.js';
 import { ApiError } from '../errors.js';
-import { answer, cursorAnswer, filterSchema, idParams, servedFrom, userIdString } from '../schemas.js';
+import { answer, cursorAnswer, filterSchema, idParams, plainJson, servedFrom, userIdString } from '../schemas.js';
 
 export const MAX_CHECK_USERS = 1_000;
 export const MAX_AUDIENCE_PAGE = 10_000;
@@ -18,6 +18,9 @@ const SEMANTICS =
   'A named source that is expired answers 409 source_expired, one being restored 503 source_restoring, unless "from": "history"; ' +
   'a source named by id that does not exist answers 404 source_not_found (a tag no source carries stands for no source).';
 
+/** The filter of the lookups' example bodies in the document (Swagger's "Try it out" starts from them). */
+const FILTER_EXAMPLE = { and: [{ campaign: 'spring-sale', event: 'open', within: 'P30D' }, { not: { campaign: 'spring-sale', event: 'click' } }] };
+
 const cursorOf = (text: string) => Buffer.from(text, 'utf8').toString('base64url');
 
 type From = 'history' | 'hot';
@@ -25,9 +28,10 @@ type Body = { from?: From; [k: string]: unknown };
 
 /** The three lookups' bodies beside the filter (inline routes add `filter`, registered ones name it in the path). */
 const BODIES = {
-  check: { required: ['userIds'], properties: { userIds: { type: 'array', maxItems: MAX_CHECK_USERS, items: userIdString } } },
+  check: { required: ['userIds'], example: { userIds: ['u1', 'u2'] }, properties: { userIds: { type: 'array', maxItems: MAX_CHECK_USERS, items: userIdString } } },
   audience: {
     required: [],
+    example: { limit: 100 },
     properties: {
       limit: { type: 'integer', minimum: 1, maximum: MAX_AUDIENCE_PAGE, default: 1_000 },
       cursor: { type: 'string', maxLength: 200, pattern: '^[A-Za-z0-9_-]+$' },
@@ -35,6 +39,7 @@ const BODIES = {
   },
   count: {
     required: [],
+    example: {},
     properties: {
       estimate: { type: 'boolean', default: false, description: 'answer from a sample of the hot index, with a 95% margin, in a few milliseconds at any size' },
     },
@@ -66,9 +71,8 @@ const ANSWERS = {
  * for small objects (a count: 0.04 against 0.27 us) but slower for long arrays of strings, which
  * it escapes one by one: an audience page of 10,000 user ids took 563 us against 411 us with
  * JSON.stringify, so check and audience keep JSON.stringify; their schemas still document them
- * (test/integration/openapi-client.test.ts checks the answers against them).
+ * (test/integration/answers.ts checks every answer of the integration suite against them).
  */
-const plainJson = () => (data: unknown) => JSON.stringify(data);
 const SERIALIZER = { check: { serializerCompiler: plainJson }, audience: { serializerCompiler: plainJson }, count: {} } as const;
 
 const OP_NAMES = { check: 'Check', audience: 'Audience', count: 'Count' } as const;
@@ -138,7 +142,11 @@ export function retargetingRoutes(app: FastifyInstance, deps: AppDeps): void {
           response: { 200: ANSWERS[op] },
           description: op === 'audience' ? `${SEMANTICS} Pages of one walk never repeat a user and never skip one that matches throughout the walk.` : SEMANTICS,
           querystring: fromQuery,
-          body: { type: 'object', additionalProperties: false, required: ['filter', ...spec.required], properties: { filter: filterSchema, ...spec.properties, ...fromProp } },
+          body: {
+            type: 'object', additionalProperties: false, required: ['filter', ...spec.required], properties: { filter: filterSchema, ...spec.properties, ...fromProp },
+            // Swagger's "Try it out" body: valid as it is (Redocly checks examples against the schema).
+            examples: [{ filter: FILTER_EXAMPLE, ...spec.example }],
+          },
         },
       },
       // parseFilter throws FilterError (400 invalid_filter with the path) for a bad filter.
@@ -162,7 +170,7 @@ export function retargetingRoutes(app: FastifyInstance, deps: AppDeps): void {
           description: `The same answer as POST ${PATHS[op].inBody} with the filter registered under this id (PUT /v1/filters/:id), parsed once, not per call. 404 filter_not_found. ${SEMANTICS}`,
           params: idParams,
           querystring: fromQuery,
-          body: { type: 'object', additionalProperties: false, required: [...spec.required], properties: { ...spec.properties, ...fromProp } },
+          body: { type: 'object', additionalProperties: false, required: [...spec.required], properties: { ...spec.properties, ...fromProp }, examples: [spec.example] },
         },
       },
       async (req) => {

@@ -70,9 +70,9 @@ test('OpenAPI document at /docs/json lists the routes', async ({ stack }) => {
   for (const path of ['/v1/retargeting/check', '/v1/campaigns/{id}/restore', '/v1/filters/{id}', '/v1/users/{userId}/interactions']) {
     assert.ok(doc.paths[path], path);
   }
-  // The filter's grammar is documented where a body takes one, every event type included.
-  const filterDoc = doc.paths['/v1/retargeting/check'].post.requestBody.content['application/json'].schema.properties.filter.description;
-  assert.match(filterDoc, /machine_open/);
+  // The filter's grammar is documented where a body takes one (the recursive Filter schema), every event type included.
+  assert.equal(doc.paths['/v1/retargeting/check'].post.requestBody.content['application/json'].schema.properties.filter, { $ref: '#/components/schemas/Filter' });
+  assert.ok(doc.components.schemas.CampaignLeaf.properties.event.enum.includes('machine_open'));
   assert.is((await call(stack, 'GET', '/docs')).statusCode < 400, true);
 });
 

@@ -1,4 +1,5 @@
-import { Ajv, type ValidateFunction } from 'ajv';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import type { ValidateFunction } from 'ajv';
 import type { FastifyInstance } from 'fastify';
 import type { OpenAPI3 } from 'openapi-typescript';
 import { createClient, type Client } from '../../client/index.js';
@@ -23,42 +24,46 @@ export function injectFetch(app: FastifyInstance): (req: Request) => Promise<Res
   };
 }
 
-/** `#/components/schemas/X` references replaced by the schemas (ours are not recursive), for Ajv. */
-function inline(schema: unknown, doc: OpenAPI3): unknown {
-  if (Array.isArray(schema)) return schema.map((s) => inline(s, doc));
-  if (!schema || typeof schema !== 'object') return schema;
-  const ref = (schema as { $ref?: string }).$ref;
-  if (ref?.startsWith('#/components/schemas/')) return inline(doc.components!.schemas![ref.slice('#/components/schemas/'.length)], doc);
-  return Object.fromEntries(Object.entries(schema).map(([k, v]) => [k, inline(v, doc)]));
+/**
+ * A checker of answers against an OpenAPI document: `check(method, path, status, type, body)`
+ * gives what is wrong with one answer (`path` as the document writes it, `/v1/filters/{id}`),
+ * or undefined when it is as documented: its status is documented for the operation, a body
+ * only where one is, its content type among the documented ones, and a JSON body matches the
+ * schema. Schemas are compiled once per operation and status, with the document's components
+ * beside them so `#/components/schemas/X` (the recursive Filter too) resolves.
+ */
+export function answerChecker(doc: OpenAPI3): (method: string, path: string, status: number, type: string, text: string) => string | undefined {
+  const ajv = new Ajv2020({ strict: false, validateFormats: false, allErrors: true });
+  const validators = new Map<string, ValidateFunction>();
+  return (method, path, status, type, text) => {
+    const name = `${method} ${path} -> ${status}`;
+    const op = (doc.paths?.[path] as Record<string, { responses?: Record<string, { content?: Record<string, { schema: unknown }> }> }> | undefined)?.[method.toLowerCase()];
+    const documented = op?.responses?.[String(status)];
+    if (!documented) return `${name}: status not documented`;
+    if (!documented.content) return text ? `${name}: a body where none is documented` : undefined;
+    const media = documented.content[type];
+    if (!media) return `${name}: content-type ${type} not documented`;
+    if (type !== 'application/json') return undefined;
+    let validate = validators.get(name);
+    if (!validate) validators.set(name, (validate = ajv.compile({ ...(media.schema as object), components: doc.components })));
+    return validate(JSON.parse(text)) ? undefined : `${name}: ${ajv.errorsText(validate.errors)} in ${text.slice(0, 300)}`;
+  };
 }
 
 /**
  * The typed client over `app.inject`, checking every answer against the document the app
- * serves: its status must be documented for the operation, and its JSON body must match the
- * schema documented for that status. What does not is recorded in `mismatches` (a test
- * asserts it stays empty): the document cannot drift from the answers the routes send.
+ * serves (answerChecker). What does not match is recorded in `mismatches` (a test asserts it
+ * stays empty): the document cannot drift from the answers the routes send.
  */
 export function documentedClient(app: FastifyInstance, doc: OpenAPI3, key?: string): { api: Client; mismatches: string[] } {
-  const ajv = new Ajv({ strict: false, validateFormats: false, allErrors: true });
-  const validators = new Map<string, ValidateFunction>();
+  const check = answerChecker(doc);
   const mismatches: string[] = [];
   const api = createClient({ baseUrl: 'http://tierstream.test', fetch: injectFetch(app), ...(key !== undefined && { key }) });
   api.use({
     async onResponse({ schemaPath, request, response }) {
-      const name = `${request.method} ${schemaPath} -> ${response.status}`;
-      const op = (doc.paths?.[schemaPath] as Record<string, { responses?: Record<string, { content?: Record<string, { schema: unknown }> }> }> | undefined)?.[request.method.toLowerCase()];
-      const documented = op?.responses?.[String(response.status)];
-      if (!documented) return void mismatches.push(`${name}: status not documented`);
-      const text = await response.clone().text();
-      if (!documented.content) return void (text && mismatches.push(`${name}: a body where none is documented`));
       const type = (response.headers.get('content-type') ?? '').split(';')[0]!.trim();
-      const media = documented.content[type];
-      if (!media) return void mismatches.push(`${name}: content-type ${type} not documented`);
-      if (type !== 'application/json') return;
-      const schema = media.schema;
-      let validate = validators.get(name);
-      if (!validate) validators.set(name, (validate = ajv.compile(inline(schema, doc) as object)));
-      if (!validate(JSON.parse(text))) mismatches.push(`${name}: ${ajv.errorsText(validate.errors)} in ${text.slice(0, 300)}`);
+      const wrong = check(request.method, schemaPath, response.status, type, await response.clone().text());
+      if (wrong) mismatches.push(wrong);
     },
   });
   return { api, mismatches };

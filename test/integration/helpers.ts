@@ -7,6 +7,7 @@ import { deleteStreams, type EngineOptions } from '../../engine/ingest/index.js'
 import { bucketNames, kvStream, natsNames } from '../../storage/nats/index.js';
 import type { EventType } from '../../core/index.js';
 import type { TierManagerOptions } from '../../engine/tiers/index.js';
+import { checkAnswers } from './answers.js';
 
 /**
  * The ClickHouse endpoint of tests that need one server whatever the environment: the first
@@ -49,6 +50,8 @@ export async function startStack(
     tiers: { leaseMs: 3_000, restoreChunkRows: 500, ...tiers },
     log: pino({ level: process.env.LOG_LEVEL ?? 'silent' }),
   });
+  // Every answer of the suite is checked against the OpenAPI document (answers.ts).
+  checkAnswers(ts.app);
   await ts.engine!.start();
   ts.tiers.start();
   const js = ts.nc.jetstream();

@@ -1,7 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { OpenAPI3 } from 'openapi-typescript';
-import type { Client } from '../../client/index.js';
+import type { Client, Schemas } from '../../client/index.js';
 import { documentedClient } from './client.js';
 import { eventually, startStack, type Stack } from './helpers.js';
 
@@ -96,7 +96,7 @@ test('sources: put, get, list; restore and demote answers', async ({ stack, admi
 });
 
 test('lookups, inline and registered, hot and history; user interactions', async ({ admin, lookup }) => {
-  const filter = { campaign: 'oaA', event: 'open', variant: 'B' };
+  const filter: Schemas['CampaignLeaf'] = { campaign: 'oaA', event: 'open', variant: 'B' };
   const check = await lookup.POST('/v1/retargeting/check', { body: { filter, userIds: ['u1', 'u0', 'u9'] } });
   assert.equal(check.data, { matched: ['u1', 'u0'], servedFrom: 'hot' });
   const count = await lookup.POST('/v1/retargeting/count', { body: { filter, from: 'history' } });

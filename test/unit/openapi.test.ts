@@ -49,6 +49,27 @@ test('servers are relative to where the document is served, so /docs "Try it out
   for (const server of doc.servers) assert.not.match(server.url, /^[a-z]+:\/\//i, `${server.url} names a host`);
 });
 
+test('every body and answer with a filter refers to the recursive Filter schema', ({ doc }) => {
+  const found: string[] = [];
+  const walk = (node: unknown, where: string): void => {
+    if (!node || typeof node !== 'object') return;
+    const props = (node as { properties?: Record<string, unknown> }).properties;
+    if (props && 'filter' in props) {
+      found.push(where);
+      assert.equal(props.filter && (props.filter as { $ref?: string }).$ref, '#/components/schemas/Filter', `${where}.filter`);
+    }
+    for (const [k, v] of Object.entries(node)) walk(v, `${where}/${k}`);
+  };
+  walk(doc.paths, 'paths');
+  walk(doc.components?.schemas?.RegisteredFilter, 'RegisteredFilter');
+  for (const path of ['/v1/retargeting/check', '/v1/retargeting/count', '/v1/retargeting/audience', '/v1/filters/{id}']) {
+    assert.ok(found.some((w) => w.startsWith(`paths/${path}/`) && w.includes('requestBody')), `${path} takes a filter`);
+  }
+  assert.ok(found.includes('RegisteredFilter'));
+  const filter = doc.components?.schemas?.Filter as { oneOf?: unknown[] };
+  assert.ok(filter.oneOf && filter.oneOf.length >= 6, 'Filter is one of the leaves and combinators');
+});
+
 test('client/openapi.ts is generated from the current document (else: npm run openapi)', async ({ doc }) => {
   const fresh = await generateClientTypes(doc);
   const checkedIn = await readFile(CLIENT_TYPES, 'utf8');
