@@ -20,7 +20,7 @@ const MAX_ENTRIES = 50_000;
 interface Entry {
   n: number;
   until: number;
-  /** The record's last transition when counted. */
+  /** The record's last transition, and the erasures finished, when counted. */
   seen: string;
 }
 
@@ -37,16 +37,19 @@ export class HistoryCounts {
   constructor(
     private readonly history: Counting,
     private readonly now: () => number = Date.now,
+    /** Changes when an erasure finishes (Erasures.finished): every count taken before is stale. */
+    private readonly erasures: () => number = () => 0,
   ) {}
 
   /** Events in history of each record's source, by source name: one grouped query for those without a fresh count. */
   async of(recs: readonly SourceRecord[]): Promise<Map<string, number>> {
     const t = this.now();
+    const seen = (rec: SourceRecord) => `${lastTransition(rec)}|${this.erasures()}`;
     const out = new Map<string, number>();
     const stale: SourceRecord[] = [];
     for (const rec of recs) {
       const e = this.entries.get(sourceName(rec));
-      if (e && e.until > t && e.seen === lastTransition(rec)) out.set(sourceName(rec), e.n);
+      if (e && e.until > t && e.seen === seen(rec)) out.set(sourceName(rec), e.n);
       else stale.push(rec);
     }
     if (stale.length === 0) return out;
@@ -61,7 +64,7 @@ export class HistoryCounts {
       const name = sourceName(rec);
       const n = counted.get(name) ?? 0;
       this.entries.delete(name); // re-inserted last: the map stays in order of counting
-      this.entries.set(name, { n, until, seen: lastTransition(rec) });
+      this.entries.set(name, { n, until, seen: seen(rec) });
       out.set(name, n);
     }
     return out;
@@ -79,9 +82,9 @@ export class HistoryCounts {
 
 const byHistory = new WeakMap<Counting, HistoryCounts>();
 
-/** The counts of one History (one per store connection, so per namespace). */
-export function historyCounts(history: Counting): HistoryCounts {
+/** The counts of one History (one per store connection, so per namespace); `erasures` as HistoryCounts takes it. */
+export function historyCounts(history: Counting, erasures?: () => number): HistoryCounts {
   let c = byHistory.get(history);
-  if (!c) byHistory.set(history, (c = new HistoryCounts(history)));
+  if (!c) byHistory.set(history, (c = new HistoryCounts(history, Date.now, erasures)));
   return c;
 }

@@ -26,9 +26,13 @@ export function sourceState(rec: SourceRecord, counts: { hot: number | null; his
   };
 }
 
+/** The stores a state is read from; `erasures.finished` makes counts taken before an erasure finished stale. */
+type Stores = { hot: HotIndex; history: History; erasures?: { finished(): number } };
+const countsOf = (s: Stores) => historyCounts(s.history, s.erasures && (() => s.erasures!.finished()));
+
 /** One source's state, with its counts (`history`: see history-counts.ts). */
-export async function stateOf(stores: { hot: HotIndex; history: History }, rec: SourceRecord) {
-  const [hot, history] = await Promise.all([rec.tier === 'hot' ? stores.hot.countUsers(rec) : null, historyCounts(stores.history).one(rec)]);
+export async function stateOf(stores: Stores, rec: SourceRecord) {
+  const [hot, history] = await Promise.all([rec.tier === 'hot' ? stores.hot.countUsers(rec) : null, countsOf(stores).one(rec)]);
   return sourceState(rec, { hot, history });
 }
 
@@ -36,12 +40,12 @@ export async function stateOf(stores: { hot: HotIndex; history: History }, rec: 
  * The states of a page of sources, with their counts read in one grouped ClickHouse query and
  * one pipelined Redis read for the page, not two calls per source.
  */
-export async function statesOf(stores: { hot: HotIndex; history: History }, recs: readonly SourceRecord[]) {
+export async function statesOf(stores: Stores, recs: readonly SourceRecord[]) {
   if (recs.length === 0) return [];
   const hot = recs.filter((r) => r.tier === 'hot');
   const [users, events] = await Promise.all([
     hot.length ? stores.hot.countUsersBySource(hot) : new Map<string, number>(),
-    historyCounts(stores.history).of(recs),
+    countsOf(stores).of(recs),
   ]);
   return recs.map((r) => {
     const name = sourceName(r);

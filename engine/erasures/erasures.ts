@@ -48,7 +48,19 @@ export function createErasures(
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
   for (const doc of deps.store.values()) index.set(doc, doc.id);
-  deps.store.onChange((_key, doc) => doc && index.set(doc, doc.id));
+  // Erasures this process has seen finish: counts of history read before one are stale.
+  // (A reopened erasure that finishes again counts again: it may have removed more.)
+  const done = new Set<string>();
+  let finished = 0;
+  deps.store.onChange((_key, doc) => {
+    if (!doc) return;
+    index.set(doc, doc.id);
+    if (doc.status !== 'done') done.delete(doc.id);
+    else if (!done.has(doc.id)) {
+      done.add(doc.id);
+      finished++;
+    }
+  });
 
   const claimable = (d: Erasure | null, t: number) => !!d && d.status === 'pending' && (!d.lease || d.lease.owner === owner || d.lease.until <= t);
 
@@ -185,6 +197,8 @@ export function createErasures(
     ingest,
     /** What restores and rebuilds ask so that none undoes an erasure. */
     fence,
+    /** How many erasures this process has seen finish: it changes when counts of history may have dropped. */
+    finished: (): number => finished,
     /** Records the request; the work starts after the grace period in some process. */
     async request(userId: string): Promise<Erasure> {
       const requestedAt = now();

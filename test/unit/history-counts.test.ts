@@ -61,4 +61,18 @@ test('a transition of the source since the count: recounted at once', async () =
   assert.is(calls.length, 2);
 });
 
+
+test('an erasure finished since a count makes it stale: the next read recounts', async () => {
+  const { history, calls, setEvents } = fakeHistory(20);
+  let finished = 0;
+  const stores = { hot, history, erasures: { finished: () => finished } };
+  const a = rec('E');
+  assert.is((await stateOf(stores, a)).counts.history, 10);
+  setEvents(7);
+  assert.is((await stateOf(stores, a)).counts.history, 10, 'reused while no erasure finished');
+  finished++;
+  assert.is((await stateOf(stores, a)).counts.history, 7, 'recounted after an erasure finished');
+  assert.is(calls.length, 2);
+});
+
 test.run();
