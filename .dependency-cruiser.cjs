@@ -19,10 +19,11 @@ const product = '^(core|engine|telemetry|storage|api|producer)/|^(main|runtime|c
 /** One room each: a folder of engine/ or storage/ is a room of its own. */
 const room = 'core|engine/[^/]+|telemetry|storage/[^/]+|api|producer';
 /**
- * Every NATS name (streams, subjects, buckets) is built in this one file, which imports nothing;
- * the ingest service, which speaks JetStream itself, takes it without the rest of the adapter.
+ * Every NATS name (streams, subjects, buckets) is built in one file, and NATS errors are told
+ * apart by their codes in another; both import nothing, and the ingest service, which speaks
+ * JetStream itself, takes them without the rest of the adapter.
  */
-const natsNames = '^storage/nats/names\\.ts$';
+const natsNames = '^storage/nats/(names|errors)\\.ts$';
 /** The events streams' set-up, which the producer library shares with the engine. */
 const streamSetup = '^engine/ingest/jetstream\\.ts$';
 

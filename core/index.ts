@@ -3,6 +3,7 @@
  * validation, index names, the fold, the filter grammar and program, the tier rules and state
  * machine. It imports nothing of ours; every other room may import it, through this file.
  */
+export * from './errors.js';
 export * from './types.js';
 export * from './sources.js';
 export * from './time.js';

@@ -3,6 +3,7 @@ import { CHANNELS, EVENT_TYPES, type InteractionEvent } from './types.js';
 import { parseTime, parseTimeReference } from './time.js';
 import { ID_PATTERN, USER_ID_PATTERN } from './sources.js';
 import type { LimitCode } from './limits.js';
+import { TierstreamError } from './errors.js';
 
 /** Largest message accepted, in bytes (16 KiB: README, "Event format"). */
 export const MAX_MESSAGE_BYTES = 16 * 1024;
@@ -45,10 +46,9 @@ export function isTooFarAhead(timeMs: number, ingestedMs: number, maxFutureMs: n
   return timeMs > ingestedMs + maxFutureMs;
 }
 
-export class DecodeError extends Error {
-  constructor(readonly code: DecodeErrorCode, message: string) {
-    super(message);
-    this.name = 'DecodeError';
+export class DecodeError extends TierstreamError<DecodeErrorCode> {
+  constructor(code: DecodeErrorCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
   }
 }
 

@@ -62,6 +62,7 @@
  */
 import type { Duration } from '../duration.js';
 import { sourceName } from '../sources.js';
+import { TierstreamError } from '../errors.js';
 import type { SourceRecord, SourceRef, Tier } from '../types.js';
 import { MAX_TRANSITIONS, expiresAt } from './rules.js';
 
@@ -97,17 +98,14 @@ const TABLE: TierTransition[] = [
 export const TIER_TRANSITIONS: readonly Readonly<TierTransition>[] = Object.freeze(TABLE.map((t) => Object.freeze(t)));
 
 /** A tier change not in TIER_TRANSITIONS. */
-export class IllegalTransitionError extends Error {
-  readonly code = 'illegal_transition' as const;
-  override name = 'IllegalTransitionError';
-
+export class IllegalTransitionError extends TierstreamError<'illegal_transition'> {
   constructor(
     readonly from: Tier | null,
     readonly to: Tier,
     /** The source, when there is a record. */
     readonly source?: string,
   ) {
-    super(`illegal tier transition ${from ?? '(none)'} -> ${to}${source ? ` for ${source}` : ''}`);
+    super('illegal_transition', `illegal tier transition ${from ?? '(none)'} -> ${to}${source ? ` for ${source}` : ''}`);
   }
 }
 

@@ -1,9 +1,8 @@
-import { compile, evaluateRow, parseSourceName, type FilterPlan, type Filter, type HistoryLookup, type HotLookup, type SourceRef, type SourceRecord, type SourceRegistry } from '../../core/index.js';
+import { TierstreamError, compile, evaluateRow, parseSourceName, type FilterPlan, type Filter, type HistoryLookup, type HotLookup, type SourceRef, type SourceRecord, type SourceRegistry } from '../../core/index.js';
 
-export class LookupError extends Error {
-  constructor(readonly code: 'source_expired' | 'source_restoring' | 'invalid_cursor' | 'lookup_timeout', message: string, readonly sources: string[] = []) {
-    super(message);
-    this.name = 'LookupError';
+export class LookupError extends TierstreamError<'source_expired' | 'source_restoring' | 'invalid_cursor' | 'lookup_timeout'> {
+  constructor(code: LookupError['code'], message: string, readonly sources: string[] = [], options?: { cause?: unknown }) {
+    super(code, message, options);
   }
 }
 
