@@ -1,6 +1,7 @@
 import type { SourceRecord, SourceRef } from './types.js';
 import { sourceName } from './sources.js';
 import { TierstreamError } from './errors.js';
+import { recordsOf, type MirroredRegistry } from './mirror.js';
 
 /**
  * Named limits (README, "Limits"): each bounds something whose cost would otherwise grow
@@ -100,12 +101,7 @@ export class SourceNotFoundError extends TierstreamError<'source_not_found'> {
  * round trip, and a source the mirror lacks (created elsewhere a moment ago) read from the
  * registry itself.
  */
-export async function unknownSources(
-  registry: { peek(s: SourceRef): SourceRecord | undefined; get(s: SourceRef): Promise<SourceRecord | null> },
-  sources: readonly SourceRef[],
-): Promise<string[]> {
-  const missing = sources.filter((s) => registry.peek(s) === undefined);
-  if (missing.length === 0) return [];
-  const found = await Promise.all(missing.map((s) => registry.get(s)));
-  return missing.filter((_, i) => found[i] === null).map(sourceName);
+export async function unknownSources(registry: MirroredRegistry, sources: readonly SourceRef[]): Promise<string[]> {
+  const recs = await recordsOf(registry, sources);
+  return sources.filter((_, i) => recs[i] === null).map(sourceName);
 }

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { filterSources, parseFilter, SourceNotFoundError, unknownSources, type Filter } from '../../core/index.js';
 import type { AppDeps } from '../app.js';
 import { ApiError } from '../errors.js';
+import { decodeCursor, encodeCursor } from '../cursor.js';
 import { answer, cursorAnswer, filterSchema, idParams, servedFrom, userIdString } from '../schemas.js';
 
 export const MAX_CHECK_USERS = 1_000;
@@ -17,8 +18,6 @@ const SEMANTICS =
   'only users of that universe, so a lone "not" under count or audience means "users known for those sources, minus ...". ' +
   'A named source that is expired answers 409 source_expired, one being restored 503 source_restoring, unless "from": "history"; ' +
   'a source named by id that does not exist answers 404 source_not_found (a tag no source carries stands for no source).';
-
-const cursorOf = (text: string) => Buffer.from(text, 'utf8').toString('base64url');
 
 type From = 'history' | 'hot';
 type Body = { from?: From; [k: string]: unknown };
@@ -95,9 +94,9 @@ export function retargetingRoutes(app: FastifyInstance, deps: AppDeps): void {
     },
     async audience(f: Filter, body: Body, h: boolean) {
       const cursor = body.cursor as string | undefined;
-      const after = cursor === undefined ? undefined : Buffer.from(cursor, 'base64url').toString('utf8');
+      const after = cursor === undefined ? undefined : decodeCursor(cursor);
       const { users, next } = await deps.lookup.audience(f, (body.limit as number | undefined) ?? 1_000, after, h);
-      return { users, cursor: next === null ? null : cursorOf(next), ...served(h) };
+      return { users, cursor: next === null ? null : encodeCursor(next), ...served(h) };
     },
     async count(f: Filter, body: Body, h: boolean) {
       if (body.estimate === true) return { ...(await deps.lookup.estimate(f, h)), estimate: true, ...served(h) };

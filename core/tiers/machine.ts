@@ -66,8 +66,6 @@ import { TierstreamError } from '../errors.js';
 import type { SourceRecord, SourceRef, Tier } from '../types.js';
 import { MAX_TRANSITIONS, expiresAt } from './rules.js';
 
-/** The machine's states. */
-export const TIERS: readonly Tier[] = ['hot', 'demoting', 'expired', 'restoring'];
 
 /** The tier a new record starts in. */
 export const INITIAL_TIER = 'hot' satisfies Tier;
