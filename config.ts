@@ -1,6 +1,6 @@
 // Directly, not through api/index.ts: the engine role reads its config without loading Fastify.
 import { ApiKeyError, parseApiKeys, type ApiKey } from './api/auth.js';
-import { parseListen } from './telemetry/index.js';
+import { parseListen } from './metrics.js';
 import { DurationError, TierstreamError, fixedDurationMs as fixedMs, LIMIT_DEFAULTS, MAX_TAGS_LIMIT, MAX_VARIANTS_AND_STEPS_LIMIT, parseDuration, type Limits } from './core/index.js';
 
 /**

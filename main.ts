@@ -8,7 +8,7 @@ import { pino } from 'pino';
 import { configFromEnv, isLoopback, ConfigError } from './config.js';
 import type { Tierstream } from './runtime.js';
 import { isSupervised, superviseProcesses, supervisedMetrics } from './supervisor.js';
-import { shareRegistry } from './telemetry/index.js';
+import { shareRegistry } from './metrics.js';
 
 /** Longest a SIGTERM drain may take before the process exits anyway. */
 const DRAIN_GRACE_MS = 25_000;

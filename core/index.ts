@@ -4,6 +4,7 @@
  * machine. It imports nothing of ours; every other room may import it, through this file.
  */
 export * from './errors.js';
+export * from './metrics.js';
 export * from './types.js';
 export * from './sources.js';
 export * from './time.js';

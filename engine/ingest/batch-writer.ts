@@ -1,8 +1,7 @@
 import { headers as natsHeaders, type JetStreamClient } from 'nats';
 import type { Logger } from 'pino';
-import { TierstreamError, foldEvents, hotWritesInFlight, sourceName, type LookupPressure, type History, type HotIndex, type IngestErasures, type InteractionEvent, type SourceRef, type SourceRegistry } from '../../core/index.js';
+import { TierstreamError, foldEvents, type Metrics, hotWritesInFlight, sourceName, type LookupPressure, type History, type HotIndex, type IngestErasures, type InteractionEvent, type SourceRef, type SourceRegistry } from '../../core/index.js';
 import type { Decoded } from './operators/decode.js';
-import type { Metrics } from '../../telemetry/index.js';
 import type { SourceLimits } from './source-limits.js';
 
 export interface BatchWriterDeps {
