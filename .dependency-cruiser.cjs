@@ -1,28 +1,29 @@
 /**
  * The layout's floors, checked by `npm test` (test/run.ts runs depcruise with this file; `npm run layout`):
  *
- *   composition root   main.ts, runtime.ts, config.ts, supervisor.ts   (nothing below imports them)
- *   api/               HTTP                                 -> core, the services but ingest, telemetry
- *   engine/<service>/  services: ingest, tiers, filters,    -> core, telemetry, another service's face,
- *                      erasures, notices, lookup               storage/nats/names.ts (ingest speaks JetStream)
+ *   composition root   main.ts, runtime.ts, config.ts,      (nothing below imports them)
+ *                      supervisor.ts, metrics.ts (prom-client, implementing core's Metrics port)
+ *   api/               HTTP                                 -> core, the services but ingest
+ *   engine/<service>/  services: ingest, tiers, filters,    -> core, another service's face,
+ *                      erasures, notices, lookup               storage/nats/names.ts and errors.ts (ingest speaks JetStream)
  *   storage/redis|clickhouse|nats          adapters         -> core
- *   telemetry/                             metrics          -> nothing of ours
  *   core/                                  the domain       -> nothing of ours
  *   client/                                typed HTTP client -> nothing of ours (generated types, openapi-fetch)
  *   producer/                              producer library  -> core, storage/nats/names.ts, engine/ingest/jetstream.ts
  *                                                                (the stream set-up, itself a leaf but for names.ts)
  *
- * Rooms: core/, telemetry/, api/, client/, producer/, and each folder of engine/ and of storage/.
+ * Rooms: core/, api/, client/, producer/, and each folder of engine/ and of storage/.
  * Product code only: test/, bench/, scripts/ and console/ (browser code) may reach anywhere.
  */
-const product = '^(core|engine|telemetry|storage|api|producer)/|^(main|runtime|config|supervisor)\\.ts$';
+const product = '^(core|engine|storage|api|producer)/|^(main|runtime|config|supervisor|metrics)\\.ts$';
 /** One room each: a folder of engine/ or storage/ is a room of its own. */
-const room = 'core|engine/[^/]+|telemetry|storage/[^/]+|api|producer';
+const room = 'core|engine/[^/]+|storage/[^/]+|api|producer';
 /**
- * Every NATS name (streams, subjects, buckets) is built in this one file, which imports nothing;
- * the ingest service, which speaks JetStream itself, takes it without the rest of the adapter.
+ * Every NATS name (streams, subjects, buckets) is built in one file, and NATS errors are told
+ * apart by their codes in another; both import nothing, and the ingest service, which speaks
+ * JetStream itself, takes them without the rest of the adapter.
  */
-const natsNames = '^storage/nats/names\\.ts$';
+const natsNames = '^storage/nats/(names|errors)\\.ts$';
 /** The events streams' set-up, which the producer library shares with the engine. */
 const streamSetup = '^engine/ingest/jetstream\\.ts$';
 
@@ -41,12 +42,6 @@ module.exports = {
       comment: 'The domain room imports nothing of ours.',
       from: { path: '^core/' },
       to: { path: product, pathNot: '^core/' },
-    },
-    {
-      name: 'telemetry-is-a-leaf',
-      severity: 'error',
-      from: { path: '^telemetry/' },
-      to: { path: product, pathNot: '^telemetry/' },
     },
     {
       name: 'storage-takes-only-the-domain',
@@ -92,16 +87,16 @@ module.exports = {
     {
       name: 'services-take-the-domain',
       severity: 'error',
-      comment: 'A service (a folder of engine/) depends on the domain room (and metrics) and on other services through their faces (see through-the-public-face), never on storage, the API or the root.',
+      comment: 'A service (a folder of engine/) depends on the domain room (metrics through its port there) and on other services through their faces (see through-the-public-face), never on storage, the API or the root.',
       from: { path: '^(engine/[^/]+)/' },
-      to: { path: product, pathNot: ['^core/', '^telemetry/', '^engine/', natsNames] },
+      to: { path: product, pathNot: ['^core/', '^engine/', natsNames] },
     },
     {
       name: 'api-takes-services',
       severity: 'error',
       comment: 'The API calls services through their ports; it does not reach into storage, the ingest engine or the root.',
       from: { path: '^api/' },
-      to: { path: '^(engine/ingest|storage)/|^(main|runtime|config|supervisor)\\.ts$' },
+      to: { path: '^(engine/ingest|storage)/|^(main|runtime|config|supervisor|metrics)\\.ts$' },
     },
     {
       name: 'client-stands-alone',
@@ -119,8 +114,8 @@ module.exports = {
     {
       name: 'root-only-from-the-root',
       severity: 'error',
-      from: { path: '^(core|engine|telemetry|storage|api|producer)/' },
-      to: { path: '^(main|runtime|config|supervisor)\\.ts$' },
+      from: { path: '^(core|engine|storage|api|producer)/' },
+      to: { path: '^(main|runtime|config|supervisor|metrics)\\.ts$' },
     },
     {
       name: 'through-the-public-face',

@@ -1,7 +1,7 @@
 // Directly, not through api/index.ts: the engine role reads its config without loading Fastify.
 import { ApiKeyError, parseApiKeys, type ApiKey } from './api/auth.js';
-import { parseListen } from './telemetry/index.js';
-import { DurationError, fixedDurationMs as fixedMs, LIMIT_DEFAULTS, MAX_TAGS_LIMIT, MAX_VARIANTS_AND_STEPS_LIMIT, parseDuration, type Limits } from './core/index.js';
+import { parseListen } from './metrics.js';
+import { DurationError, TierstreamError, fixedDurationMs as fixedMs, LIMIT_DEFAULTS, MAX_TAGS_LIMIT, MAX_VARIANTS_AND_STEPS_LIMIT, parseDuration, type Limits } from './core/index.js';
 
 /**
  * Configuration from the environment, validated with messages naming the bad variable.
@@ -61,8 +61,11 @@ export interface Config {
   backlogMax: number;
 }
 
-export class ConfigError extends Error {
-  override name = 'ConfigError';
+/** A bad environment variable (named in the message): `invalid_config`. */
+export class ConfigError extends TierstreamError<'invalid_config'> {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('invalid_config', message, options);
+  }
 }
 
 export const NAMESPACE_PATTERN = /^[a-z][a-z0-9_]{0,31}$/;
@@ -88,7 +91,7 @@ function keys(spec: string | undefined): ApiKey[] | undefined {
   try {
     return parseApiKeys(spec);
   } catch (err) {
-    if (err instanceof ApiKeyError) throw new ConfigError(err.message);
+    if (err instanceof ApiKeyError) throw new ConfigError(err.message, { cause: err });
     throw err;
   }
 }

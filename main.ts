@@ -7,9 +7,9 @@
 import { createIngestSummary, createLogger, urlOf, type IngestTotals } from './logging.js';
 import { configFromEnv, isLoopback, ConfigError } from './config.js';
 import type { Tierstream } from './runtime.js';
-import type { Metrics } from './telemetry/index.js';
+import type { PromMetrics } from './metrics.js';
 import { isSupervised, superviseProcesses, supervisedMetrics } from './supervisor.js';
-import { shareRegistry } from './telemetry/index.js';
+import { shareRegistry } from './metrics.js';
 
 /** Longest a SIGTERM drain may take before the process exits anyway. */
 const DRAIN_GRACE_MS = 25_000;
@@ -98,7 +98,7 @@ async function main(): Promise<void> {
 }
 
 /** This process's ingest totals, from its metrics. */
-async function ingestTotals(m: Metrics): Promise<IngestTotals> {
+async function ingestTotals(m: PromMetrics): Promise<IngestTotals> {
   const [events, letters, lag] = await Promise.all([m.eventsIngested.get(), m.deadLetters.get(), m.consumerLag.get()]);
   const deadLetters: Record<string, number> = {};
   for (const v of letters.values) deadLetters[String(v.labels.code)] = v.value;

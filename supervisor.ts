@@ -1,7 +1,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import { setPriority } from 'node:os';
 import type { Logger } from 'pino';
-import { clusterMetricsText } from './telemetry/index.js';
+import { clusterMetricsText } from './metrics.js';
 
 /** How `npm start` (role `all`) splits tierstream into processes. */
 export interface ProcessLayout {

@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { TierstreamError } from '../core/index.js';
 import { ApiError } from './errors.js';
 
 export const SCOPES = ['lookup', 'restore', 'ingest', 'admin'] as const;
@@ -12,8 +13,11 @@ export interface ApiKey {
   scopes: Set<Scope>;
 }
 
-export class ApiKeyError extends Error {
-  override name = 'ApiKeyError';
+/** A bad TIERSTREAM_API_KEYS: `invalid_api_keys`. */
+export class ApiKeyError extends TierstreamError<'invalid_api_keys'> {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('invalid_api_keys', message, options);
+  }
 }
 
 const sha256 = (s: string) => createHash('sha256').update(s, 'utf8').digest();

@@ -1,4 +1,4 @@
-import { FilterError, LimitError, SourceNotFoundError } from '../core/index.js';
+import { FilterError, LimitError, SourceNotFoundError, TierstreamError } from '../core/index.js';
 import { LookupError } from '../engine/lookup/index.js';
 import { ErasureError } from '../engine/erasures/index.js';
 import { RemovalError, TierError } from '../engine/tiers/index.js';
@@ -37,25 +37,49 @@ export const API_ERRORS = {
 
 export type ApiErrorCode = keyof typeof API_ERRORS;
 
+/**
+ * The codes of a store that did not answer: Node's sockets (net, undici: `ECONNREFUSED`...)
+ * and nats.js (`TIMEOUT`, `CONNECTION_CLOSED`, `DISCONNECT`).
+ */
 const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTCONN', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'TIMEOUT', 'CONNECTION_CLOSED', 'DISCONNECT']);
+/** ioredis's classes for a Redis (or every node of a cluster) that did not answer. */
 const UNAVAILABLE_NAMES = new Set(['MaxRetriesPerRequestError', 'ClusterAllFailedError']);
-// ClickHouse's own: a shard of a cluster that is away (NETWORK_ERROR 210, ALL_CONNECTION_TRIES_FAILED 279).
-const UNAVAILABLE_MESSAGES = /Connection is closed|Too many Cluster redirections|CLUSTERDOWN|socket hang up|ECONNREFUSED|ECONNRESET|All connection tries failed|DB::NetException/;
+/** Redis's reply codes (a reply error's first word; ioredis's ReplyError has no `code`) for a cluster that cannot serve. */
+const UNAVAILABLE_REPLIES = new Set(['CLUSTERDOWN']);
+/**
+ * ClickHouse's error types (and numbers) for a node or a cluster's shard that is away:
+ * NETWORK_ERROR (210), ALL_CONNECTION_TRIES_FAILED (279), as @clickhouse/client's
+ * ClickHouseError gives them in `type` and `code`.
+ */
+const CLICKHOUSE_UNAVAILABLE = new Set(['NETWORK_ERROR', 'ALL_CONNECTION_TRIES_FAILED', '210', '279']);
+/**
+ * Messages of errors whose client gives no code, the one place messages are read: ioredis's
+ * closed connection and cluster redirection loop (plain Errors), and ClickHouse servers older
+ * than 21.x (18.16 here), whose messages lack the `(TYPE)` marker @clickhouse/client parses
+ * its `code` and `type` from (their network errors are `DB::NetException`s).
+ */
+const UNAVAILABLE_MESSAGES = /^Connection is closed|^Too many Cluster redirections|^Code: (210|279)\b|DB::NetException/;
 
-/** Whether an error says a store (Redis, ClickHouse, NATS) did not answer, rather than a bug. */
+/**
+ * Whether an error says a store (Redis, ClickHouse, NATS) did not answer, rather than a bug:
+ * by the client's code or class first, its message only where the client gives none; then
+ * the error's `cause`, if any.
+ */
 export function isStoreUnavailable(err: unknown): boolean {
-  const e = err as { code?: unknown; name?: unknown; message?: unknown; cause?: unknown } | undefined;
+  const e = err as { code?: unknown; type?: unknown; name?: unknown; message?: unknown; cause?: unknown } | undefined;
   if (!e || typeof e !== 'object') return false;
   if (UNAVAILABLE_CODES.has(String(e.code)) || UNAVAILABLE_NAMES.has(String(e.name))) return true;
+  // A ClickHouseError is told by its `type` (its name is Error's).
+  if (typeof e.type === 'string' && (CLICKHOUSE_UNAVAILABLE.has(e.type) || CLICKHOUSE_UNAVAILABLE.has(String(e.code)))) return true;
+  if (e.name === 'ReplyError' && typeof e.message === 'string' && UNAVAILABLE_REPLIES.has(e.message.split(' ', 1)[0]!)) return true;
   if (typeof e.message === 'string' && UNAVAILABLE_MESSAGES.test(e.message)) return true;
   return e.cause !== undefined && e.cause !== err && isStoreUnavailable(e.cause);
 }
 
-export class ApiError extends Error {
+export class ApiError extends TierstreamError<ApiErrorCode> {
   readonly status: number;
-  constructor(readonly code: ApiErrorCode, message: string, readonly extra: Record<string, unknown> = {}) {
-    super(message);
-    this.name = 'ApiError';
+  constructor(code: ApiErrorCode, message: string, readonly extra: Record<string, unknown> = {}, options?: { cause?: unknown }) {
+    super(code, message, options);
     this.status = API_ERRORS[code];
   }
 }

@@ -38,3 +38,26 @@ export function createLookupWatch() {
 }
 
 export type LookupWatch = ReturnType<typeof createLookupWatch>;
+
+/** How often an API process looks at its lookups' latency, ms. */
+export const PRESSURE_PERIOD_MS = 100;
+
+/**
+ * Watches this process's lookups and, every `periodMs` (default PRESSURE_PERIOD_MS), when the
+ * worst of them took longer than `targetMs`, calls `signal` with it (the composition root sends
+ * it to ingest). Returns the watch, for the app to feed, and the function that stops both.
+ */
+export function signalPressure(opts: { targetMs: number; periodMs?: number; signal: (worstMs: number) => void }): { watch: LookupWatch; stop: () => void } {
+  const watch = createLookupWatch();
+  const timer = setInterval(() => {
+    const worstMs = watch.take();
+    if (worstMs > opts.targetMs) opts.signal(worstMs);
+  }, opts.periodMs ?? PRESSURE_PERIOD_MS).unref();
+  return {
+    watch,
+    stop: () => {
+      clearInterval(timer);
+      watch.stop();
+    },
+  };
+}

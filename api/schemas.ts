@@ -41,6 +41,8 @@ export const timeString = { type: 'string', format: 'date-time', description: 'I
 export const nullableTime = { type: ['string', 'null'], format: 'date-time' } as const;
 const strings = { type: 'array', items: { type: 'string' } } as const;
 export const tier = { type: 'string', enum: TIERS } as const;
+/** A tier, or null for a source that is not known. */
+export const nullableTier = { type: ['string', 'null'], enum: [...TIERS, null] } as const;
 export const sourceKind = { type: 'string', enum: ['campaign', 'canvas'] } as const;
 /** A `kind:id` source name, e.g. `campaign:A`. */
 const sourceName = { type: 'string', description: 'campaign:<id> or canvas:<id>' } as const;

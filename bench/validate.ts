@@ -15,7 +15,8 @@
  * allocation (its row). 500 and 2,000 events per sample gave the same figures.
  */
 import { parseArgs } from 'node:util';
-import { DecodeError, validateEvent, validateEventReference, decodeEvent, MAX_MESSAGE_BYTES } from '../core/validate.js';
+import { DecodeError, validateEvent, decodeEvent, MAX_MESSAGE_BYTES } from '../core/validate.js';
+import { validateEventReference } from '../test/support/validate-reference.js';
 import type { InteractionEvent } from '../core/types.js';
 import { generateEvents } from '../scripts/generate.js';
 

@@ -1,4 +1,6 @@
 /** ISO-8601 durations: parsed at the edges, applied by the UTC calendar. */
+import { TierstreamError } from './errors.js';
+
 /** The ISO-8601 durations parseDuration reads, as JSON Schema patterns say them (filter `within`). */
 export const DURATION_PATTERN = '^P(?!$)(?:(\\d+)Y)?(?:(\\d+)M)?(?:(\\d+)W)?(?:(\\d+)D)?(?:T(?!$)(?:(\\d+)H)?(?:(\\d+)M)?(?:(\\d+(?:\\.\\d+)?)S)?)?$';
 const DURATION = new RegExp(DURATION_PATTERN);
@@ -30,8 +32,10 @@ export function addDuration(t: number, d: Duration): number {
   return date.getTime() + fixed;
 }
 
-export class DurationError extends Error {
-  override name = 'DurationError';
+export class DurationError extends TierstreamError<'invalid_duration'> {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('invalid_duration', message, options);
+  }
 }
 
 /** Duration without calendar units, in ms. Throws DurationError for months or years, or bad text. */

@@ -1,5 +1,7 @@
 import type { SourceRecord, SourceRef } from './types.js';
 import { sourceName } from './sources.js';
+import { TierstreamError } from './errors.js';
+import { recordsOf, type MirroredRegistry } from './mirror.js';
 
 /**
  * Named limits (README, "Limits"): each bounds something whose cost would otherwise grow
@@ -55,13 +57,10 @@ export const LIMIT_CODES = {
 export type LimitCode = (typeof LIMIT_CODES)[keyof Limits];
 
 /** Something would pass a limit: carries the limit's code, name and value. */
-export class LimitError extends Error {
-  override name = 'LimitError';
-  readonly code: LimitCode;
+export class LimitError extends TierstreamError<LimitCode> {
   readonly limit: string;
   constructor(readonly which: keyof Limits, readonly max: number, what: string) {
-    super(`${what}: past the limit ${LIMIT_NAMES[which]} (${max})`);
-    this.code = LIMIT_CODES[which];
+    super(LIMIT_CODES[which], `${what}: past the limit ${LIMIT_NAMES[which]} (${max})`);
     this.limit = LIMIT_NAMES[which];
   }
 }
@@ -91,11 +90,9 @@ export function variantStepIds(e: { variantId?: string; stepId?: string }): stri
 }
 
 /** Sources named by a filter or a request that the registry does not know. */
-export class SourceNotFoundError extends Error {
-  override name = 'SourceNotFoundError';
-  readonly code = 'source_not_found' as const;
+export class SourceNotFoundError extends TierstreamError<'source_not_found'> {
   constructor(readonly sources: string[]) {
-    super(`not known: ${sources.join(', ')}; declare them with PUT /v1/campaigns/:id (or canvases), or check the ids`);
+    super('source_not_found', `not known: ${sources.join(', ')}; declare them with PUT /v1/campaigns/:id (or canvases), or check the ids`);
   }
 }
 
@@ -104,12 +101,7 @@ export class SourceNotFoundError extends Error {
  * round trip, and a source the mirror lacks (created elsewhere a moment ago) read from the
  * registry itself.
  */
-export async function unknownSources(
-  registry: { peek(s: SourceRef): SourceRecord | undefined; get(s: SourceRef): Promise<SourceRecord | null> },
-  sources: readonly SourceRef[],
-): Promise<string[]> {
-  const missing = sources.filter((s) => registry.peek(s) === undefined);
-  if (missing.length === 0) return [];
-  const found = await Promise.all(missing.map((s) => registry.get(s)));
-  return missing.filter((_, i) => found[i] === null).map(sourceName);
+export async function unknownSources(registry: MirroredRegistry, sources: readonly SourceRef[]): Promise<string[]> {
+  const recs = await recordsOf(registry, sources);
+  return sources.filter((_, i) => recs[i] === null).map(sourceName);
 }

@@ -1,8 +1,7 @@
 import { sourceName } from './sources.js';
 import { MAX_TRANSITIONS, restoreEtaSeconds } from './tiers/rules.js';
-import type { SourceKind, SourceRecord, Tier } from './types.js';
-
-const TIERS: readonly Tier[] = ['hot', 'demoting', 'expired', 'restoring'];
+import type { SourceKind, SourceRecord } from './types.js';
+import { TIERS, type Tier } from './tiers/tiers.js';
 
 export type TierCounts = Record<Tier, number>;
 

@@ -39,7 +39,9 @@ export interface InteractionEvent {
   properties?: string;
 }
 
-export type Tier = 'hot' | 'demoting' | 'expired' | 'restoring';
+import type { Tier } from './tiers/tiers.js';
+
+export type { Tier };
 
 /** A source's tier gate in the hot index: closed while demoting or expired, open (null) when hot or restoring. */
 export type Gate = Exclude<Tier, 'hot'> | null;

@@ -1,8 +1,8 @@
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { CHANNELS, EVENT_TYPES, type InteractionEvent } from './types.js';
-import { parseTime, parseTimeReference } from './time.js';
+import { parseTime } from './time.js';
 import { ID_PATTERN, USER_ID_PATTERN } from './sources.js';
 import type { LimitCode } from './limits.js';
+import { TierstreamError } from './errors.js';
 
 /** Largest message accepted, in bytes (16 KiB: README, "Event format"). */
 export const MAX_MESSAGE_BYTES = 16 * 1024;
@@ -45,36 +45,11 @@ export function isTooFarAhead(timeMs: number, ingestedMs: number, maxFutureMs: n
   return timeMs > ingestedMs + maxFutureMs;
 }
 
-export class DecodeError extends Error {
-  constructor(readonly code: DecodeErrorCode, message: string) {
-    super(message);
-    this.name = 'DecodeError';
+export class DecodeError extends TierstreamError<DecodeErrorCode> {
+  constructor(code: DecodeErrorCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
   }
 }
-
-const ID = ID_PATTERN;
-
-/**
- * The event format (README, "Event format") as JSON Schema: the specification validateEvent implements by hand. Compiled only
- * by validateEventReference (tests and bench/validate.ts compare the two on random inputs).
- */
-const eventSchema = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['id', 'type', 'userId', 'time'],
-  properties: {
-    id: { type: 'string', pattern: ID },
-    type: { type: 'string', enum: EVENT_TYPES },
-    userId: { type: 'string', pattern: USER_ID_PATTERN },
-    campaignId: { type: 'string', pattern: ID },
-    canvasId: { type: 'string', pattern: ID },
-    stepId: { type: 'string', pattern: ID },
-    variantId: { type: 'string', pattern: ID },
-    channel: { type: 'string', enum: CHANNELS },
-    time: { type: ['string', 'integer'] },
-    properties: { type: 'object' },
-  },
-} as const;
 
 /**
  * Strict UTF-8: an invalid byte, overlong form, encoded surrogate or truncated sequence throws
@@ -82,28 +57,6 @@ const eventSchema = {
  * on 1 KB payloads. ignoreBOM keeps a leading BOM, which JSON.parse rejects, as before.
  */
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-
-let ajvCheck: ValidateFunction | undefined;
-/** The schema compiled on first use: the hot path never needs it. */
-const compiled = (): ValidateFunction =>
-  (ajvCheck ??= new Ajv({ allErrors: false, strict: true, allowUnionTypes: true }).compile(eventSchema));
-
-function codeOf(err: ErrorObject): DecodeErrorCode {
-  switch (err.keyword) {
-    case 'required': return 'missing_field';
-    case 'additionalProperties': return 'unknown_field';
-    case 'type': return err.instancePath === '' ? 'not_an_object' : 'invalid_field';
-    default: return 'invalid_field';
-  }
-}
-
-function describe(err: ErrorObject): string {
-  if (err.keyword === 'required') return `missing field "${(err.params as { missingProperty: string }).missingProperty}"`;
-  if (err.keyword === 'additionalProperties') {
-    return `unknown field "${(err.params as { additionalProperty: string }).additionalProperty}"`;
-  }
-  return `${err.instancePath.slice(1) || 'event'} ${err.message ?? 'is invalid'}`;
-}
 
 /**
  * Decodes and validates one message payload against the event format (README, "Event format").
@@ -189,7 +142,7 @@ export function rawMember(json: string, name: string): string | undefined {
  * Visits only objects and arrays, never more than `levels` + 1 deep: cheaper than the
  * JSON.stringify that follows it, and it stops cycles too.
  */
-function deeperThan(value: object, levels: number): boolean {
+export function deeperThan(value: object, levels: number): boolean {
   if (levels === 0) return true;
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
@@ -211,7 +164,7 @@ const USER_ID_RE = new RegExp(USER_ID_PATTERN);
 const TYPES: ReadonlySet<string> = new Set(EVENT_TYPES);
 const CHANNEL_SET: ReadonlySet<string> = new Set(CHANNELS);
 
-// ajv's messages, word for word (validateEventReference's `describe`), built only when thrown.
+// ajv's messages, word for word (test/support/validate-reference.ts's `describe`), built only when thrown.
 const mustBeString = (field: string) => `${field} must be string`;
 const mustMatch = (field: string, pattern: string) => `${field} must match pattern "${pattern}"`;
 const NOT_ALLOWED = 'must be equal to one of the allowed values';
@@ -240,7 +193,7 @@ function enumError(field: string, v: unknown, allowed: ReadonlySet<string>): str
  *
  * Hand-written for the hot path (issue 13): one for-in over the object's keys collects the
  * event format's fields into locals, then each rule is checked in the order the JSON Schema
- * (`eventSchema`, compiled by validateEventReference) reports it, so the code and message are
+ * (test/support/validate-reference.ts, compiled by ajv) reports it, so the code and message are
  * the same for every input: not an object; a missing required field (id, type, userId, time);
  * the first unknown key in key order (`__proto__` and `constructor` included: only the ten
  * names in `check` are fields); then each field's type, enum or id character set in schema
@@ -356,58 +309,5 @@ function check(raw: unknown, text: string | undefined): InteractionEvent | undef
   if (stepId !== undefined) event.stepId = stepId as string;
   if (channel !== undefined) event.channel = channel as InteractionEvent['channel'];
   if (properties !== undefined) event.properties = serialised!;
-  return event;
-}
-
-/**
- * validateEvent as it was before the hand-written one: ajv, then the source, time and
- * properties rules. Same codes, messages and events; kept only as the reference that
- * test/unit/validate.test.ts and bench/validate.ts compare validateEvent against.
- */
-export function validateEventReference(raw: unknown): InteractionEvent {
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
-    throw new DecodeError('not_an_object', 'an event is a JSON object');
-  }
-  const check = compiled();
-  if (!check(raw)) {
-    const err = check.errors![0]!;
-    throw new DecodeError(codeOf(err), describe(err));
-  }
-  const e = raw as {
-    id: string; type: InteractionEvent['type']; userId: string; campaignId?: string; canvasId?: string;
-    stepId?: string; variantId?: string; channel?: InteractionEvent['channel']; time: string | number;
-    properties?: object;
-  };
-  if ((e.campaignId === undefined) === (e.canvasId === undefined)) {
-    throw new DecodeError('invalid_source', 'exactly one of campaignId and canvasId is required');
-  }
-  if (e.stepId !== undefined && e.canvasId === undefined) {
-    throw new DecodeError('invalid_source', 'stepId belongs to canvas events');
-  }
-  const time = parseTimeReference(e.time);
-  if (time === undefined) {
-    throw new DecodeError('invalid_time', 'time is neither ISO-8601 with an offset nor epoch milliseconds in [1970, 2100)');
-  }
-  const event: InteractionEvent = {
-    id: e.id,
-    type: e.type,
-    userId: e.userId,
-    source: e.campaignId !== undefined ? { kind: 'campaign', id: e.campaignId } : { kind: 'canvas', id: e.canvasId! },
-    time,
-  };
-  if (e.variantId !== undefined) event.variantId = e.variantId;
-  if (e.stepId !== undefined) event.stepId = e.stepId;
-  if (e.channel !== undefined) event.channel = e.channel;
-  if (e.properties !== undefined) {
-    if (deeperThan(e.properties, MAX_PROPERTIES_DEPTH)) {
-      throw new DecodeError('invalid_field', `properties nested more than ${MAX_PROPERTIES_DEPTH} levels deep (objects and arrays)`);
-    }
-    try {
-      event.properties = JSON.stringify(e.properties);
-    } catch (err) {
-      // Not reachable from decodeEvent's parsed JSON; an object given to validateEvent may hold a BigInt.
-      throw new DecodeError('invalid_field', `properties cannot be serialised as JSON: ${(err as Error).message}`);
-    }
-  }
   return event;
 }

@@ -2,15 +2,16 @@ import type { FastifyInstance } from 'fastify';
 import { addDuration, MAX_WITHIN, parseDuration, sourceName, type ExpiringCursor, type SourceRecord } from '../../core/index.js';
 import type { AppDeps } from '../app.js';
 import { ApiError } from '../errors.js';
+import { decodeCursor, encodeCursor } from '../cursor.js';
 import { answer, cursorAnswer, pageLimit, timeString } from '../schemas.js';
 
 const MAX_WITHIN_MS = addDuration(0, parseDuration(MAX_WITHIN)!);
 
-const cursorOf = (c: ExpiringCursor) => Buffer.from(JSON.stringify([c.expiresAt, c.source]), 'utf8').toString('base64url');
+const cursorOf = (c: ExpiringCursor) => encodeCursor(JSON.stringify([c.expiresAt, c.source]));
 
 function fromCursor(c: string): ExpiringCursor {
   try {
-    const [expiresAt, source] = JSON.parse(Buffer.from(c, 'base64url').toString('utf8')) as unknown[];
+    const [expiresAt, source] = JSON.parse(decodeCursor(c)) as unknown[];
     if (typeof expiresAt === 'number' && Number.isFinite(expiresAt) && typeof source === 'string') return { expiresAt, source };
   } catch { /* reported below */ }
   throw new ApiError('invalid_request', 'cursor: not a cursor this listing returned');

@@ -1,13 +1,12 @@
 import type { FastifyInstance } from 'fastify';
-import { REBUILDING } from '../../core/index.js';
-import { cachedGathering } from '../../telemetry/index.js';
+import { cachedGathering, REBUILDING } from '../../core/index.js';
 import type { AppDeps } from '../app.js';
 import { answer, errorAnswers } from '../schemas.js';
 
 /** /healthz, /readyz, /metrics (unless `metricsRoute` is false): no auth, no /v1 prefix. */
 export function healthRoutes(app: FastifyInstance, deps: AppDeps): void {
-  // At most one gathering a second (telemetry's cachedGathering): each costs about 30 ms of CPU.
-  const metricsText = cachedGathering(deps.metricsText ?? (() => deps.metrics.registry.metrics()));
+  // At most one gathering a second (core's cachedGathering): each costs about 30 ms of CPU.
+  const metricsText = cachedGathering(deps.metricsText ?? (() => deps.metrics.text()));
 
   app.get('/healthz', {
     schema: {
@@ -59,7 +58,7 @@ export function healthRoutes(app: FastifyInstance, deps: AppDeps): void {
       response: { 200: { description: 'Prometheus text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } } },
     },
   }, async (_req, reply) => {
-    reply.type(deps.metrics.registry.contentType);
+    reply.type(deps.metrics.contentType);
     return metricsText();
   });
 }

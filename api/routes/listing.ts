@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { sourceName, type SourceKind, type SourceRecord, type SourceRef, type SourceRegistry, type Tier } from '../../core/index.js';
 import type { AppDeps } from '../app.js';
 import { ApiError } from '../errors.js';
+import { decodeCursor, encodeCursor } from '../cursor.js';
 import { answer, cursorAnswer, idString, pageLimit, ref, sourceKind, tier } from '../schemas.js';
 import { statesOf } from '../state.js';
 
@@ -21,9 +22,8 @@ interface Query {
 /** A set of candidates at most this large is sorted for a page; a larger one is found by walking the name index instead. */
 export const MAX_SORTED = 10_000;
 
-const cursorOf = (name: string) => Buffer.from(name, 'utf8').toString('base64url');
 const fromCursor = (c: string): SourceRef => {
-  const name = Buffer.from(c, 'base64url').toString('utf8');
+  const name = decodeCursor(c);
   const m = /^(campaign|canvas):/.exec(name);
   if (!m) throw new ApiError('invalid_request', 'cursor: not a cursor this listing returned');
   return { kind: m[1] as SourceKind, id: name.slice(m[0].length) };
@@ -117,7 +117,7 @@ export function listingRoutes(app: FastifyInstance, deps: AppDeps): void {
       const found = pageOf(deps.registry, req.query, needle, after, limit + 1);
       const page = found.slice(0, limit);
       const items = await statesOf(deps, await wholeRecords(deps.registry, page));
-      return { items, cursor: found.length > limit ? cursorOf(sourceName(page[page.length - 1]!)) : null };
+      return { items, cursor: found.length > limit ? encodeCursor(sourceName(page[page.length - 1]!)) : null };
     },
   );
 }

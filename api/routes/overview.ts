@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { addDuration, formatTime, largestFirst, withDeadline, parseDuration, parseSourceName, sourceName, type HotIndex, type SourceRef, type SourceRegistry } from '../../core/index.js';
+import { TIERS, addDuration, formatTime, largestFirst, withDeadline, parseDuration, parseSourceName, sourceName, type HotIndex, type SourceRef, type SourceRegistry, type Tier } from '../../core/index.js';
 import type { AppDeps } from '../app.js';
 import { answer, nullableTime, sourceKind, tier, timeString } from '../schemas.js';
 
@@ -83,8 +83,8 @@ async function hotSources(registry: SourceRegistry): Promise<SourceRef[]> {
 
 const countsSchema = {
   type: 'object',
-  required: ['hot', 'demoting', 'expired', 'restoring'],
-  properties: { hot: { type: 'integer' }, demoting: { type: 'integer' }, expired: { type: 'integer' }, restoring: { type: 'integer' } },
+  required: TIERS,
+  properties: Object.fromEntries(TIERS.map((t) => [t, { type: 'integer' }])) as Record<Tier, { type: 'integer' }>,
 } as const;
 
 const overviewSchema = {

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { filterSources, parseFilter, SourceNotFoundError, unknownSources, type Filter } from '../../core/index.js';
 import type { AppDeps } from '../app.js';
 import { ApiError } from '../errors.js';
+import { decodeCursor, encodeCursor } from '../cursor.js';
 import { answer, cursorAnswer, filterSchema, idParams, plainJson, servedFrom, userIdString } from '../schemas.js';
 
 export const MAX_CHECK_USERS = 1_000;
@@ -20,8 +21,6 @@ const SEMANTICS =
 
 /** The filter of the lookups' example bodies in the document (Swagger's "Try it out" starts from them). */
 const FILTER_EXAMPLE = { and: [{ campaign: 'spring-sale', event: 'open', within: 'P30D' }, { not: { campaign: 'spring-sale', event: 'click' } }] };
-
-const cursorOf = (text: string) => Buffer.from(text, 'utf8').toString('base64url');
 
 type From = 'history' | 'hot';
 type Body = { from?: From; [k: string]: unknown };
@@ -99,9 +98,9 @@ export function retargetingRoutes(app: FastifyInstance, deps: AppDeps): void {
     },
     async audience(f: Filter, body: Body, h: boolean) {
       const cursor = body.cursor as string | undefined;
-      const after = cursor === undefined ? undefined : Buffer.from(cursor, 'base64url').toString('utf8');
+      const after = cursor === undefined ? undefined : decodeCursor(cursor);
       const { users, next } = await deps.lookup.audience(f, (body.limit as number | undefined) ?? 1_000, after, h);
-      return { users, cursor: next === null ? null : cursorOf(next), ...served(h) };
+      return { users, cursor: next === null ? null : encodeCursor(next), ...served(h) };
     },
     async count(f: Filter, body: Body, h: boolean) {
       if (body.estimate === true) return { ...(await deps.lookup.estimate(f, h)), estimate: true, ...served(h) };

@@ -3,9 +3,10 @@ import { LIMIT_DEFAULTS, LimitError, MAX_TAGS_LIMIT, type Limits, type SourceKin
 import { removeSource, TierError, type Lifecycle } from '../../engine/tiers/index.js';
 import type { AppDeps } from '../app.js';
 import { ApiError } from '../errors.js';
+import { decodeCursor, encodeCursor } from '../cursor.js';
 import { stateOf, statesOf } from '../state.js';
 import { pageOf, wholeRecords } from './listing.js';
-import { answer, cursorAnswer, idParams, idString, pageLimit, ref, timeValue } from '../schemas.js';
+import { answer, cursorAnswer, idParams, idString, nullableTier, pageLimit, ref, tier, timeValue } from '../schemas.js';
 import { parseSources } from './users.js';
 
 /** Each source kind's routes, their paths written out (so `grep -r /v1/campaigns/ api/` finds them). */
@@ -17,7 +18,7 @@ const KINDS = [
 const tierAnswer = (extra: object = {}) => ({
   type: 'object',
   required: ['id', 'tier'],
-  properties: { id: { type: 'string' }, tier: { type: 'string', enum: ['hot', 'demoting', 'expired', 'restoring'] }, ...extra },
+  properties: { id: { type: 'string' }, tier, ...extra },
 });
 const capital = (s: string) => s[0]!.toUpperCase() + s.slice(1);
 
@@ -47,9 +48,6 @@ function lifecycleOf(body: LifecycleBody, status: 'active' | 'stopped' | undefin
   if (tags && tags.length > limits.tagsPerSource) throw new LimitError('tagsPerSource', limits.tagsPerSource, `${tags.length} tags`);
   return { ...(stopped !== undefined && { stoppedAt: stopped }), ...(name !== undefined && { name }), ...(tags !== undefined && { tags }) };
 }
-
-const cursorOf = (id: string) => Buffer.from(id, 'utf8').toString('base64url');
-const fromCursor = (c: string) => Buffer.from(c, 'base64url').toString('utf8');
 
 /** Source state, lifecycle, listing, restore and demotion for campaigns and canvases. */
 /**
@@ -99,7 +97,7 @@ export function sourceRoutes(app: FastifyInstance, deps: AppDeps): void {
             type: 'object',
             additionalProperties: false,
             properties: {
-              tier: { type: 'string', enum: ['hot', 'demoting', 'expired', 'restoring'] },
+              tier,
               status: { type: 'string', enum: ['active', 'stopped'] },
               tag: idString,
               limit: pageLimit,
@@ -110,13 +108,13 @@ export function sourceRoutes(app: FastifyInstance, deps: AppDeps): void {
       },
       async (req) => {
         const { tier, status, tag, limit = 100, cursor } = req.query;
-        const after = cursor ? fromCursor(cursor) : undefined;
+        const after = cursor ? decodeCursor(cursor) : undefined;
         // Ordered by id: a cursor is the last id returned, so pages stay stable as sources come and go.
         // From the registry's indexes, as GET /v1/sources pages (listing.ts pageOf).
         const found = pageOf(deps.registry, { kind, tier: tier as Tier | undefined, status: status as 'active' | 'stopped' | undefined, tag }, '', after === undefined ? undefined : { kind, id: after }, limit + 1);
         const page = found.slice(0, limit);
         const items = await statesOf(deps, await wholeRecords(deps.registry, page));
-        return { items, cursor: found.length > limit ? cursorOf(page[page.length - 1]!.id) : null };
+        return { items, cursor: found.length > limit ? encodeCursor(page[page.length - 1]!.id) : null };
       },
     );
 
@@ -251,7 +249,7 @@ export function sourceRoutes(app: FastifyInstance, deps: AppDeps): void {
                   required: ['source', 'tier'],
                   properties: {
                     source: { type: 'string' },
-                    tier: { type: ['string', 'null'], enum: ['hot', 'demoting', 'expired', 'restoring', null] },
+                    tier: nullableTier,
                     error: { type: 'string', enum: ['source_not_found'] },
                   },
                 },

@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
-import { formatTime, parseIndexName, parseSourceName, type SourceRef } from '../../core/index.js';
+import { formatTime, recordOf, parseIndexName, parseSourceName, type SourceRef } from '../../core/index.js';
 import type { AppDeps } from '../app.js';
 import { ApiError } from '../errors.js';
-import { answer, servedFrom, timeString, userIdString } from '../schemas.js';
+import { answer, nullableTier, servedFrom, timeString, userIdString } from '../schemas.js';
 
 /** Most sources one user-interactions lookup may name. */
 export const MAX_LOOKUP_SOURCES = 50;
@@ -52,7 +52,7 @@ const interactionsAnswer = {
         description: 'a source that is not hot has its tier and no latest, variants or steps, unless from=history',
         properties: {
           source: { type: 'string', description: 'campaign:<id> or canvas:<id>' },
-          tier: { type: ['string', 'null'], enum: ['hot', 'demoting', 'expired', 'restoring', null], description: 'null for a source that is not known' },
+          tier: { ...nullableTier, description: 'null for a source that is not known' },
           latest: latestByType,
           variants: byId('variant'),
           steps: byId('step'),
@@ -90,7 +90,7 @@ export function userRoutes(app: FastifyInstance, deps: AppDeps): void {
       const out = await Promise.all(
         parseSources(req.query.sources).map(async (source) => {
           // The mirror, not a round trip: this is a send-time lookup.
-          const tier = (deps.registry.peek(source) ?? (await deps.registry.get(source)))?.tier ?? null;
+          const tier = (await recordOf(deps.registry, source))?.tier ?? null;
           const name = `${source.kind}:${source.id}`;
           if (fromHistory) return { source: name, tier, ...interactionsShape(await deps.history.userLatest(source, userId)) };
           if (tier !== 'hot') return { source: name, tier };

@@ -26,6 +26,7 @@ import { decodedEvents, fillStream } from './prefill.js';
 import { runCeiling } from './ceiling.js';
 import { dropFloor, floorNamespace, runStoresFloor } from './stores-floor.js';
 import { runTierstream, type TierstreamResult } from './tierstream.js';
+import { tierstreamCommand } from '../lookups/tierstream-process.js';
 import { printPhase, printSummary, summarize, type Run } from './report.js';
 
 export const ingest: Benchmark = {
@@ -98,7 +99,7 @@ async function runIngest(p: Params, signal: AbortSignal): Promise<void> {
   const startedAt = new Date();
   const loadAtStart = os.loadavg();
   console.log(`namespace ${ns}; pull max_messages ${ctx.pull}, max_ack_pending ${ctx.maxAckPending}; ${os.cpus().length} CPUs, node ${process.version}, ` +
-    `load average ${loadAtStart.map((x) => x.toFixed(2)).join(' ')}; (b): node --import tsx main.ts, role all, engines at nice ${p.engineNice}, TIERSTREAM_LOOKUP_TARGET_MS ${p.lookupTargetMs}, ` +
+    `load average ${loadAtStart.map((x) => x.toFixed(2)).join(' ')}; (b): ${tierstreamCommand()}, role all, engines at nice ${p.engineNice}, TIERSTREAM_LOOKUP_TARGET_MS ${p.lookupTargetMs}, ` +
     `batchSize ${p.batchSize}, batchWaitMs ${p.batchWaitMs}`);
   const busy = await machineBusy();
   if (busy !== undefined && busy > 0.2) {
@@ -165,7 +166,7 @@ async function runIngest(p: Params, signal: AbortSignal): Promise<void> {
         ackWaitMs: ENGINE_DEFAULTS.ackWaitMs,
         prefillFlushEvery: PREFILL_FLUSH_EVERY,
         pollMs: POLL_MS,
-        tierstream: { command: 'node --import tsx main.ts', role: 'all', engineNice: p.engineNice, lookupTargetMs: p.lookupTargetMs, logLevel: 'info' },
+        tierstream: { command: tierstreamCommand(), role: 'all', engineNice: p.engineNice, lookupTargetMs: p.lookupTargetMs, logLevel: 'info' },
       },
       machine: { ...(await machineInfo(ctx, loadAtStart)), cpuBusyBeforeStart: busy },
       services: ctx.services,

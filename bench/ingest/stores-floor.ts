@@ -8,7 +8,7 @@
  * covers building the rows, the fold, and every write until acknowledged.
  */
 import { Readable } from 'node:stream';
-import { foldEvents, type InteractionEvent } from '../../core/index.js';
+import { foldEvents, runPool, type InteractionEvent } from '../../core/index.js';
 import { ClickHouseHistory, eventTsvRow, sourceTag } from '../../storage/index.js';
 import { RssSampler, MiB, forceGc, round } from '../measure.js';
 import { redisKeys } from '../namespace.js';
@@ -121,15 +121,16 @@ async function writeHot(ctx: Ctx, floorNs: string, events: readonly InteractionE
       if (cmds.length) yield cmds;
     }
   }
-  const source = pipelines();
-  const worker = async () => {
-    for (let r = source.next(); !r.done; r = source.next()) {
-      const pipe = ctx.redis.pipeline();
-      for (const c of r.value) pipe.call('ZADD', ...c);
-      for (const [err] of (await pipe.exec()) ?? []) if (err) throw err;
-      counts.commands += r.value.length;
+  const sends = function* () {
+    for (const cmds of pipelines()) {
+      yield async () => {
+        const pipe = ctx.redis.pipeline();
+        for (const c of cmds) pipe.call('ZADD', ...c);
+        for (const [err] of (await pipe.exec()) ?? []) if (err) throw err;
+        counts.commands += cmds.length;
+      };
     }
   };
-  await Promise.all(Array.from({ length: PIPELINES_IN_FLIGHT }, worker));
+  await runPool(sends(), PIPELINES_IN_FLIGHT);
   return { ...counts, seconds: round((performance.now() - t0) / 1000, 3) };
 }

@@ -66,6 +66,9 @@ export async function startTierstream(env: Record<string, string>, port: number,
   return proc;
 }
 
+/** How tierstream is run: `node dist/main.js` with BENCH_RUN=compiled, else the sources through tsx. */
+export const tierstreamCommand = (): string => (process.env.BENCH_RUN === 'compiled' ? 'node dist/main.js' : 'node --import tsx main.ts');
+
 /**
  * Spawns main.ts with `env` (on top of this process's) and returns at once, the pids still
  * arriving; `ready()` resolves once every child has started and /readyz answers 200 (it stops

@@ -2,6 +2,7 @@ import { addDuration, parseDuration } from '../duration.js';
 import { EVENT_TYPES, type EventType, type SourceKind, type SourceRef } from '../types.js';
 import { parseTime } from '../time.js';
 import { isId, sourceName } from '../sources.js';
+import { TierstreamError } from '../errors.js';
 
 /** Limits of the filter grammar (README, "Retargeting semantics"). */
 export const MAX_LEAVES = 32;
@@ -46,10 +47,9 @@ export type Leaf = SourceLeaf | TagLeaf;
 
 export type Filter = { leaf: Leaf } | { and: Filter[] } | { or: Filter[] } | { not: Filter };
 
-export class FilterError extends Error {
-  constructor(readonly path: string, message: string) {
-    super(`${path}: ${message}`);
-    this.name = 'FilterError';
+export class FilterError extends TierstreamError<'invalid_filter'> {
+  constructor(readonly path: string, message: string, options?: { cause?: unknown }) {
+    super('invalid_filter', `${path}: ${message}`, options);
   }
 }
 

@@ -62,11 +62,10 @@
  */
 import type { Duration } from '../duration.js';
 import { sourceName } from '../sources.js';
+import { TierstreamError } from '../errors.js';
 import type { SourceRecord, SourceRef, Tier } from '../types.js';
 import { MAX_TRANSITIONS, expiresAt } from './rules.js';
 
-/** The machine's states. */
-export const TIERS: readonly Tier[] = ['hot', 'demoting', 'expired', 'restoring'];
 
 /** The tier a new record starts in. */
 export const INITIAL_TIER = 'hot' satisfies Tier;
@@ -97,17 +96,14 @@ const TABLE: TierTransition[] = [
 export const TIER_TRANSITIONS: readonly Readonly<TierTransition>[] = Object.freeze(TABLE.map((t) => Object.freeze(t)));
 
 /** A tier change not in TIER_TRANSITIONS. */
-export class IllegalTransitionError extends Error {
-  readonly code = 'illegal_transition' as const;
-  override name = 'IllegalTransitionError';
-
+export class IllegalTransitionError extends TierstreamError<'illegal_transition'> {
   constructor(
     readonly from: Tier | null,
     readonly to: Tier,
     /** The source, when there is a record. */
     readonly source?: string,
   ) {
-    super(`illegal tier transition ${from ?? '(none)'} -> ${to}${source ? ` for ${source}` : ''}`);
+    super('illegal_transition', `illegal tier transition ${from ?? '(none)'} -> ${to}${source ? ` for ${source}` : ''}`);
   }
 }
 

@@ -8,6 +8,7 @@
  */
 import { createHmac } from 'node:crypto';
 import { sourceName } from '../sources.js';
+import { TierstreamError } from '../errors.js';
 import type { SourceRecord, Tier } from '../types.js';
 
 export interface TierNotice {
@@ -78,9 +79,10 @@ export function webhookSignature(body: string | Uint8Array, secret: string): str
  * an empty token, recorded before such ids were refused). Thrown by a notice channel; the
  * notifier gives the notice up instead of retrying it for ever.
  */
-export class UnpublishableNoticeError extends Error {
-  override name = 'UnpublishableNoticeError';
-  readonly code = 'invalid_subject';
+export class UnpublishableNoticeError extends TierstreamError<'invalid_subject'> {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('invalid_subject', message, options);
+  }
 }
 
 /** One empty list shared by every mirrored record that has none (a million records, one array). */

@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { ErasureIndex, type Erasure, type ErasureFence, type HistoryEraser, type HotEraser, type IngestErasures, type SourceRef, type SourceRegistry } from '../../core/index.js';
+import { ErasureIndex, TierstreamError, type Erasure, type ErasureFence, type HistoryEraser, type HotEraser, type IngestErasures, type SourceRef, type SourceRegistry } from '../../core/index.js';
 
 /** The erasures' durable documents (NATS KV `<ns>_erasures`, compare-and-set; KvDocStore). */
 export interface ErasureStore {
@@ -28,8 +28,10 @@ export interface ErasureOptions {
   now?: () => number;
 }
 
-export class ErasureError extends Error {
-  readonly code = 'erasure_not_found' as const;
+export class ErasureError extends TierstreamError<'erasure_not_found'> {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('erasure_not_found', message, options);
+  }
 }
 
 /**

@@ -1,8 +1,7 @@
 import { headers as natsHeaders, type JetStreamClient } from 'nats';
 import type { Logger } from 'pino';
-import { foldEvents, hotWritesInFlight, sourceName, type LookupPressure, type History, type HotIndex, type IngestErasures, type InteractionEvent, type SourceRef, type SourceRegistry } from '../../core/index.js';
+import { TierstreamError, foldEvents, type Metrics, hotWritesInFlight, sourceName, type LookupPressure, type History, type HotIndex, type IngestErasures, type InteractionEvent, type SourceRef, type SourceRegistry } from '../../core/index.js';
 import type { Decoded } from './operators/decode.js';
-import type { Metrics } from '../../telemetry/index.js';
 import type { SourceLimits } from './source-limits.js';
 
 export interface BatchWriterDeps {
@@ -32,17 +31,17 @@ export interface BatchWriterDeps {
  * registry, hot-index or dead-letter failure is the store's, and is retried without limit
  * (terminating an event whose hot write failed would ack it without its hot effect).
  */
-export class HistoryWriteError extends Error {
-  override name = 'HistoryWriteError';
-  constructor(override readonly cause: unknown) {
-    super(cause instanceof Error ? cause.message : String(cause));
+export class HistoryWriteError extends TierstreamError<'history_write_failed'> {
+  constructor(cause: unknown) {
+    super('history_write_failed', cause instanceof Error ? cause.message : String(cause), { cause });
   }
 }
 
 /** A valid event dead-lettered because history refused it alone, repeatedly, while the stores answered. */
-export class WriteFailedError extends Error {
-  override name = 'WriteFailedError';
-  readonly code = 'write_failed' as const;
+export class WriteFailedError extends TierstreamError<'write_failed'> {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('write_failed', message, options);
+  }
 }
 
 /**

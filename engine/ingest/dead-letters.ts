@@ -2,6 +2,7 @@ import { type JetStreamClient, type JetStreamManager, type JsMsg, type KV, type 
 import { DEAD_LETTER_EXCERPT, type DeadLetter, type DeadLetterStore, type ReplayOutcome } from '../../core/index.js';
 import { DLQ_LIMITS } from './jetstream.js';
 import { bucketNames, natsNames } from '../../storage/nats/names.js';
+import { isJsNotFound } from '../../storage/nats/errors.js';
 
 /** The KV bucket that marks replayed letters, by the letter's sequence: `<ns>_dlq_replayed`. */
 export const replayedBucket = (namespace: string) => bucketNames(namespace).dlqReplayed;
@@ -37,7 +38,7 @@ export function createDeadLetterStore(js: JetStreamClient, jsm: JetStreamManager
   });
 
   const streamInfo = () => jsm.streams.info(n.dlqStream).catch((err: unknown) => {
-    if (/not found/i.test(String((err as Error).message))) return undefined;
+    if (isJsNotFound(err)) return undefined;
     throw err;
   });
 
@@ -100,7 +101,7 @@ export function createDeadLetterStore(js: JetStreamClient, jsm: JetStreamManager
         try {
           msg = await jsm.streams.getMessage(n.dlqStream, { seq });
         } catch (err) {
-          if (/no message found|not found/i.test(String((err as Error).message))) {
+          if (isJsNotFound(err)) {
             out.push({ seq, result: 'not_found' });
             continue;
           }

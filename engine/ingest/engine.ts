@@ -10,13 +10,12 @@ import { fromConsumer } from './operators/from-consumer.js';
 import { writeBatches } from './operators/write-batches.js';
 import { InflightCounter } from './inflight-counter.js';
 import { createSourceLimits } from './source-limits.js';
-import { DEFAULT_MAX_FUTURE_MS, LIMIT_DEFAULTS, limitsWith, retrying, type History, type HotIndex, type IngestErasures, type InteractionEvent, type Limits, type LookupPressure, type SourceIdSets, type SourceRegistry } from '../../core/index.js';
+import { DEFAULT_MAX_FUTURE_MS, LIMIT_DEFAULTS, limitsWith, retrying, type History, type HotIndex, type IngestErasures, type InteractionEvent, type Limits, type LookupPressure, type Metrics, type SourceIdSets, type SourceRegistry } from '../../core/index.js';
 import { createBatchWriter, HistoryWriteError, WriteFailedError } from './batch-writer.js';
 import { consumerAckPolicy, ensureStreams, fill, STREAM_DEFAULTS, isTransientNatsError, replaceConsumer, TRIM_ABOVE, trimIngested, unacknowledged, type StreamSetupOptions } from './jetstream.js';
 import { createAcker, type AckMode, type Acker } from './acks.js';
 import { AckLease, type LeaseStore } from './ack-lease.js';
 import { natsNames } from '../../storage/nats/names.js';
-import type { Metrics } from '../../telemetry/index.js';
 
 export interface EngineOptions {
   namespace: string;

@@ -3,6 +3,9 @@ import {
   type JetStreamManager, type ConsumerConfig, type StreamConfig,
 } from 'nats';
 import { bucketNames, kvStream, natsNames, noticeNames } from '../../storage/nats/names.js';
+import { isJsAlreadyExists, isJsNotFound } from '../../storage/nats/errors.js';
+
+export { isTransientNatsError } from '../../storage/nats/errors.js';
 
 /**
  * The events stream's settings when nothing says otherwise: the engine's (engine.ts,
@@ -64,12 +67,12 @@ export async function ensureStreams(jsm: JetStreamManager, opts: StreamSetupOpti
       await jsm.consumers.update(n.stream, n.consumer, { ack_wait: consumer.ack_wait, max_ack_pending: consumer.max_ack_pending });
     }
   } catch (err) {
-    if (!isNotFound(err)) throw err;
+    if (!isJsNotFound(err)) throw err;
     try {
       await jsm.consumers.add(n.stream, consumer);
     } catch (e) {
       // Another process created it meanwhile (perhaps with the other ack policy): theirs stands.
-      if (!/already in use|exists/i.test(String((e as Error).message))) throw e;
+      if (!isJsAlreadyExists(e)) throw e;
     }
   }
 }
@@ -190,7 +193,7 @@ export async function backlogProblem(jsm: JetStreamManager, namespace: string, m
   try {
     b = await eventsBacklog(jsm, namespace);
   } catch (err) {
-    if (isNotFound(err)) return null;
+    if (isJsNotFound(err)) return null;
     throw err;
   }
   if (fill(b) >= 1) {
@@ -263,14 +266,6 @@ export async function unacknowledged(jsm: JetStreamManager, namespace: string): 
   return Math.max(info.num_ack_pending, info.delivered.stream_seq - info.ack_floor.stream_seq);
 }
 
-/**
- * A JetStream API call that timed out or found JetStream unavailable for now (a cluster
- * electing a leader, a stream moving its replicas, a node that just started): worth retrying.
- */
-export function isTransientNatsError(err: unknown): boolean {
-  const e = err as { code?: unknown; message?: unknown };
-  return e?.code === 'TIMEOUT' || e?.code === '503' || /timeout|temporarily unavailable|no responders|no suitable peers/i.test(String(e?.message));
-}
 
 async function upsertStream(jsm: JetStreamManager, cfg: Partial<StreamConfig>, update: boolean): Promise<void> {
   try {
@@ -291,20 +286,16 @@ async function upsertStream(jsm: JetStreamManager, cfg: Partial<StreamConfig>, u
       await jsm.streams.update(cfg.name!, { ...info.config, ...bounds, duplicate_window: cfg.duplicate_window, max_age: cfg.max_age, num_replicas: cfg.num_replicas });
     }
   } catch (err) {
-    if (!isNotFound(err)) throw err;
+    if (!isJsNotFound(err)) throw err;
     try {
       await jsm.streams.add(cfg);
     } catch (e) {
       // Another process created it between our info and add.
-      if (!/already in use|exists/i.test(String((e as Error).message))) throw e;
+      if (!isJsAlreadyExists(e)) throw e;
     }
   }
 }
 
-function isNotFound(err: unknown): boolean {
-  const code = (err as { api_error?: { err_code?: number; code?: number } }).api_error;
-  return code?.code === 404 || /not found/i.test(String((err as Error).message));
-}
 
 /** Deletes the namespace's streams (tests and benchmarks only). */
 export async function deleteStreams(jsm: JetStreamManager, namespace: string): Promise<void> {

@@ -1,9 +1,8 @@
-import { compile, evaluateRow, parseSourceName, type FilterPlan, type Filter, type HistoryLookup, type HotLookup, type SourceRef, type SourceRecord, type SourceRegistry } from '../../core/index.js';
+import { TierstreamError, compile, recordsOf, evaluateRow, parseSourceName, type FilterPlan, type Filter, type HistoryLookup, type HotLookup, type SourceRef, type SourceRecord, type SourceRegistry } from '../../core/index.js';
 
-export class LookupError extends Error {
-  constructor(readonly code: 'source_expired' | 'source_restoring' | 'invalid_cursor' | 'lookup_timeout', message: string, readonly sources: string[] = []) {
-    super(message);
-    this.name = 'LookupError';
+export class LookupError extends TierstreamError<'source_expired' | 'source_restoring' | 'invalid_cursor' | 'lookup_timeout'> {
+  constructor(code: LookupError['code'], message: string, readonly sources: string[] = [], options?: { cause?: unknown }) {
+    super(code, message, options);
   }
 }
 
@@ -61,8 +60,7 @@ export function createLookup(deps: { registry: SourceRegistry; hot: HotLookup; h
       // Tiers from the registry's in-memory mirror: a lookup at send time must not wait for a
       // round trip. The mirror trails a transition by milliseconds; a source it does not know
       // (yet) is read from the registry itself.
-      let recs: (SourceRecord | null | undefined)[] = sources.map((s) => deps.registry.peek(s));
-      if (recs.includes(undefined)) recs = await Promise.all(sources.map((s, i) => recs[i] ?? deps.registry.get(s)));
+      const recs = await recordsOf(deps.registry, sources);
       const expired = c.sources.filter((_, i) => recs[i]?.tier === 'expired' || recs[i]?.tier === 'demoting');
       if (expired.length) throw new LookupError('source_expired', `not in the hot tier: ${expired.join(', ')}; restore them or ask with "from": "history"`, expired);
       const restoring = c.sources.filter((_, i) => recs[i]?.tier === 'restoring');

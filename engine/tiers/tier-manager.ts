@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { exhaustMap, interval, type SchedulerLike, asyncScheduler, Subscription } from 'rxjs';
 import type { Logger } from 'pino';
 import { type AggregateRow, type Duration, type ErasureFence, foldAggregates, hotWritesInFlight, retrying, sourceName, type LookupPressure, type History, type HotIndex, type SourceRecord, type SourceRef, type SourceRegistry, isDue, leaseLapsed, newSourceRecord, recompute, transition } from '../../core/index.js';
-import type { Metrics } from '../../telemetry/index.js';
+import type { Metrics } from '../../core/index.js';
 
 /** Restore chunks being written to Redis at once (measured: 3 hides most of the read time). */
 const RESTORE_WRITES_IN_FLIGHT = 3;

@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { createClient, type ClickHouseClient, ClickHouseLogLevel } from '@clickhouse/client';
-import { type AggregateRow, type FilterPlan, type EventType, type History, type InteractionEvent, type SourceRef, foldAggregates, sourceName } from '../../core/index.js';
+import { TierstreamError, type AggregateRow, type FilterPlan, type EventType, type History, type InteractionEvent, type SourceRef, foldAggregates, sourceName } from '../../core/index.js';
 import { MIGRATIONS, SHARD, SINGLE_SERVER, baseStatements, distributedStatements, eventMonths, recordVersion, schemaVersion, tableEngine, typeEnumStatement, type Tables } from './schema.js';
 import { sqlIdent } from './sql.js';
 import * as queries from './queries.js';
@@ -27,8 +27,10 @@ export interface ClickHouseNode {
 }
 
 /** Thrown by migrate() when the namespace on a node was made in the other layout (single server or cluster). */
-export class HistoryLayoutError extends Error {
-  override name = 'HistoryLayoutError';
+export class HistoryLayoutError extends TierstreamError<'history_layout_mismatch'> {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('history_layout_mismatch', message, options);
+  }
 }
 
 /** TabSeparated escaping of a text field: backslash, tab, newline, carriage return. */

@@ -186,3 +186,23 @@ export class KvDocStore<T> {
     return this.kv.destroy();
   }
 }
+
+/** KV keys allow `[-/_=.A-Za-z0-9]`: an id that may hold anything else (`:`) is stored under its base64url. */
+export const idKey = (id: string): string => Buffer.from(id, 'utf8').toString('base64url');
+const keyId = (key: string): string => Buffer.from(key, 'base64url').toString('utf8');
+
+/**
+ * A mirrored store's documents by id (a retargeting filter's, which may hold `:`), each stored
+ * under idKey(id); the id comes back in onChange.
+ */
+export function byId<T>(store: KvDocStore<T>) {
+  return {
+    get: (id: string) => store.get(idKey(id)),
+    update: (id: string, fn: (doc: T | null) => T | undefined) => store.update(idKey(id), fn),
+    delete: (id: string) => store.delete(idKey(id)),
+    values: () => store.values(),
+    /** The mirrored document, without a round trip (undefined when the mirror has none). */
+    peek: (id: string) => store.cached(idKey(id)),
+    onChange: (listener: (id: string, doc: T | null) => void) => store.onChange((key, doc) => listener(keyId(key), doc)),
+  };
+}

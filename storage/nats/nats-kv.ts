@@ -1,7 +1,7 @@
 import type { JetStreamClient } from 'nats';
 import {
   type ExpiringCursor, type SourceRecord, type SourceRef, type SourceRegistry, type SourcesSummary, type TagRef, type Tier,
-  SourcesSummaryIndex, carriesTag, mirrorRecord, newSourceRecord,
+  MOVING_TIERS, SourcesSummaryIndex, carriesTag, mirrorRecord, newSourceRecord,
 } from '../../core/index.js';
 import { KvDocStore } from './kv-store.js';
 import { bucketNames } from './names.js';
@@ -13,8 +13,6 @@ const byName = (a: SourceRef, b: SourceRef) => (a.kind < b.kind ? -1 : a.kind > 
 const byExpiry = (a: SourceRecord, b: SourceRecord) => a.expiresAt! - b.expiresAt! || byName(a, b);
 /** In the expiry preview (core expiringSources): hot, with an expiry, unpinned. */
 const expires = (r: SourceRecord | undefined): r is SourceRecord => !!r && r.tier === 'hot' && r.expiresAt !== null && r.pinnedBy.length === 0;
-/** Tiers few sources are in at a time, each kept as a set (a listing of one of them costs no walk). */
-const FEW: readonly Tier[] = ['restoring', 'demoting'];
 
 /** KV keys allow `[-/_=.A-Za-z0-9]`; source ids may hold `:`, so the id is base64url-encoded. */
 export function registryKey(source: SourceRef): string {
@@ -38,7 +36,8 @@ export class NatsKvRegistry implements SourceRegistry {
   private readonly byTag = new Map<string, Map<string, SourceRecord>>();
   /** filter id -> KV key -> the mirrored record it pins. */
   private readonly byPin = new Map<string, Map<string, SourceRecord>>();
-  private readonly byTier = new Map<Tier, Map<string, SourceRecord>>(FEW.map((t) => [t, new Map()]));
+  /** The tiers few sources are in at a time, each kept as a set (a listing of one of them costs no walk). */
+  private readonly byTier = new Map<Tier, Map<string, SourceRecord>>(MOVING_TIERS.map((t) => [t, new Map()]));
   private readonly ordered = new SortedList<SourceRecord>(byName);
   private readonly expiry = new SortedList<SourceRecord>(byExpiry);
   private readonly summaryIndex = new SourcesSummaryIndex();

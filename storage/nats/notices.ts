@@ -1,6 +1,7 @@
 import { AckPolicy, DeliverPolicy, RetentionPolicy, StorageType, type JetStreamClient, type JetStreamManager } from 'nats';
 import { UnpublishableNoticeError } from '../../core/index.js';
 import { noticeNames } from './names.js';
+import { isJsAlreadyExists } from './errors.js';
 
 const nanos = (ms: number) => ms * 1_000_000;
 /** Notices are kept this long, so subscribers can catch up (README, "Tier notifications": 7 days). */
@@ -31,8 +32,8 @@ export class NatsNoticeChannel {
     try {
       await jsm.streams.info(names.stream);
     } catch {
-      await jsm.streams.add(cfg).catch((err: Error) => {
-        if (!/already in use|exists/i.test(err.message)) throw err;
+      await jsm.streams.add(cfg).catch((err: unknown) => {
+        if (!isJsAlreadyExists(err)) throw err;
       });
     }
     return new NatsNoticeChannel(js, jsm, names);
@@ -65,8 +66,8 @@ export class NatsNoticeChannel {
         deliver_policy: DeliverPolicy.All,
         max_ack_pending: 1,
         ack_wait: nanos(opts.ackWaitMs),
-      }).catch((err: Error) => {
-        if (!/already in use|exists/i.test(err.message)) throw err;
+      }).catch((err: unknown) => {
+        if (!isJsAlreadyExists(err)) throw err;
       });
     }
     const consumer = await this.js.consumers.get(stream, webhookConsumer);

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { indexName, sourceName, type Gate, type SourceFold, type SourceRef } from '../../core/index.js';
+import { indexName, runPool, sourceName, type Gate, type SourceFold, type SourceRef } from '../../core/index.js';
 import type { WithCommands } from './commands.js';
 import { sourceKeys } from './keys.js';
 import { encodeRecords, hashUser, MAX_INDEX_ID } from './layout.js';
@@ -159,11 +159,7 @@ export async function write(
       });
     }
   }
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < calls.length) await calls[next++]!();
-  };
-  await Promise.all(Array.from({ length: Math.min(maxInFlight, calls.length) }, worker));
+  await runPool(calls, maxInFlight);
 }
 
 /**

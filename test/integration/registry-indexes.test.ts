@@ -2,7 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { connect, type NatsConnection } from 'nats';
 import {
-  MAX_TRANSITIONS, expiringSources, mirrorRecord, newSourceRecord, pendingNotices, sourceName, summarizeSources,
+  MAX_TRANSITIONS, TIERS, expiringSources, mirrorRecord, newSourceRecord, pendingNotices, sourceName, summarizeSources,
   type SourceKind, type SourceRecord, type SourceRef, type Tier,
 } from '../../core/index.js';
 import { NatsKvRegistry, registryKey } from '../../storage/nats/index.js';
@@ -14,7 +14,6 @@ import { eventually, testConfig, testNamespace } from './helpers.js';
  * registries on one bucket (real NATS): each mirror's answers equal the scan's.
  */
 const test = suite('registry indexes');
-const TIERS: Tier[] = ['hot', 'demoting', 'expired', 'restoring'];
 const DAY = 86_400_000;
 
 let nc: NatsConnection;

@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { buildApp, type AppDeps } from '../../api/index.js';
 import { parseApiKeys } from '../../api/auth.js';
-import { createMetrics } from '../../telemetry/index.js';
+import { createMetrics } from '../../metrics.js';
 import type { EventSink } from '../../core/index.js';
 
 const INGEST = 'ingest-key-0123456789';

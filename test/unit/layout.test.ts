@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 
 const root = dirname(dirname(dirname(fileURLToPath(import.meta.url))));
-const ROOMS = ['core', 'engine', 'telemetry', 'storage', 'api', 'client'];
+const ROOMS = ['core', 'engine', 'storage', 'api', 'client'];
 /** The files of the composition root that may read the environment (supervisor.ts, also of the root, passes it on only). */
 const ENTRY_POINTS = new Set(['main.ts', 'runtime.ts', 'config.ts']);
 

@@ -59,8 +59,9 @@ test('retrying: the last transient error is thrown once the attempts run out, or
 test('isTransientNatsError: timeouts, no responders and an unavailable JetStream, not other API errors', () => {
   assert.ok(isTransientNatsError(timeout()));
   assert.ok(isTransientNatsError(Object.assign(new Error('503'), { code: '503' })));
-  assert.ok(isTransientNatsError(new Error('JetStream system temporarily unavailable')));
-  assert.not.ok(isTransientNatsError(new Error('stream not found')));
+  // As nats.js throws a JetStream API refusal: the status as its code, the server's error beside it.
+  assert.ok(isTransientNatsError(Object.assign(new Error('jetstream system temporarily unavailable'), { code: '503', api_error: { code: 503, err_code: 10008 } })));
+  assert.not.ok(isTransientNatsError(Object.assign(new Error('stream not found'), { code: '404', api_error: { code: 404, err_code: 10059 } })));
   assert.not.ok(isTransientNatsError(undefined));
 });
 

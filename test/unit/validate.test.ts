@@ -2,8 +2,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import {
-  decodeEvent, DecodeError, MAX_MESSAGE_BYTES, MAX_PROPERTIES_DEPTH, validateEvent, validateEventReference, type DecodeErrorCode,
+  decodeEvent, DecodeError, MAX_MESSAGE_BYTES, MAX_PROPERTIES_DEPTH, validateEvent, type DecodeErrorCode,
 } from '../../core/validate.js';
+import { validateEventReference } from '../support/validate-reference.js';
 import { CHANNELS, EVENT_TYPES, type InteractionEvent } from '../../core/types.js';
 import { MAX_TIME_MS } from '../../core/time.js';
 

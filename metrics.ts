@@ -1,11 +1,24 @@
+/**
+ * The composition root's telemetry: core's Metrics port implemented with prom-client, the
+ * supervisor's aggregation of its children's registries, and /metrics on a listen address of
+ * its own. Only the root imports it; services and the API see the port (core/metrics.ts).
+ */
 import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Metrics } from './core/index.js';
 
-/** The engine's Prometheus metrics, in a registry of its own (several engines can share a process in tests). */
+/**
+ * core's Metrics port with prom-client, in a registry of its own (several engines can share a
+ * process in tests); `registry` is for the root (the supervisor's aggregation).
+ */
 export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
   const registry = new Registry();
   if (opts.defaultMetrics) collectDefaultMetrics({ register: registry, prefix: 'tierstream_' });
   return {
     registry,
+    text: () => registry.metrics(),
+    contentType: registry.contentType as string,
     eventsIngested: new Counter({
       name: 'tierstream_events_ingested_total',
       help: 'Valid events acknowledged: durable in history, and in the hot index when their source is hot',
@@ -111,10 +124,10 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
       aggregator: 'max',
       registers: [registry],
     }),
-  };
+  } satisfies Metrics & { registry: Registry };
 }
 
-export type Metrics = ReturnType<typeof createMetrics>;
+export type PromMetrics = ReturnType<typeof createMetrics>;
 
 /**
  * Prometheus text of every process of a supervised tierstream, summed (gauges of shared
@@ -135,3 +148,53 @@ export function clusterMetricsText(): Promise<string> {
 
 let aggregator: AggregatorRegistry<typeof Registry.PROMETHEUS_CONTENT_TYPE> | undefined;
 export const METRICS_CONTENT_TYPE: string = Registry.PROMETHEUS_CONTENT_TYPE;
+
+/** `host:port`, `[v6]:port`; a TypeError saying what is wrong. */
+export function parseListen(spec: string): { host: string; port: number } {
+  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:\s[\]]+)):(\d{1,5})$/.exec(spec);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65_535) throw new TypeError(`"${spec}" is not host:port (an IPv6 host in brackets: [::1]:9464)`);
+  return { host: (m[1] ?? m[2])!, port };
+}
+
+export interface MetricsServer {
+  /** Where it listens (the port chosen when 0 was asked). */
+  address: AddressInfo;
+  close(): Promise<void>;
+}
+
+/**
+ * `/metrics` on a listen address of its own (TIERSTREAM_METRICS_LISTEN): a bare node:http
+ * server, so a scraper needs no API key and never reaches the API's routes, and a process of
+ * the engine role (no Fastify) serves it too. GET or HEAD /metrics only; headers and body must
+ * arrive within 10 s.
+ */
+export async function serveMetrics(opts: { host: string; port: number; text: () => Promise<string>; contentType: string; onError?: (err: unknown) => void }): Promise<MetricsServer> {
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
+    const path = (req.url ?? '').split('?')[0];
+    if (path !== '/metrics') return void res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: only /metrics is served here\n');
+    if (req.method !== 'GET' && req.method !== 'HEAD') return void res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('method not allowed\n');
+    opts.text().then(
+      (body) => res.writeHead(200, { 'content-type': opts.contentType, 'cache-control': 'no-store' }).end(req.method === 'HEAD' ? undefined : body),
+      (err: unknown) => {
+        opts.onError?.(err);
+        res.writeHead(503, { 'content-type': 'text/plain', 'retry-after': '1' }).end('metrics not available\n');
+      },
+    );
+  };
+  const server = createServer({ requestTimeout: 10_000, headersTimeout: 5_000 }, handle);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return {
+    address: server.address() as AddressInfo,
+    close: () => new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    }),
+  };
+}
