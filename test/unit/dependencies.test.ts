@@ -9,7 +9,7 @@ import ts from 'typescript';
 const root = dirname(dirname(dirname(fileURLToPath(import.meta.url))));
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { dependencies: Record<string, string>; devDependencies: Record<string, string> };
 /** What `node dist/main.js` and the packaged producer and client run: the product's code, compiled. */
-const PRODUCT = ['core', 'engine', 'storage', 'api', 'producer', 'client', 'main.ts', 'runtime.ts', 'config.ts', 'supervisor.ts', 'metrics.ts'];
+const PRODUCT = ['core', 'engine', 'storage', 'api', 'producer', 'client', 'main.ts', 'runtime.ts', 'config.ts', 'supervisor.ts', 'metrics.ts', 'logging.ts'];
 /**
  * Imports only development runs: the API bundles the console with esbuild when it runs from the
  * sources (tsx); compiled, it serves what `npm run build` bundled and never loads esbuild.
