@@ -17,6 +17,7 @@ export * from './index-names.js';
 export * from './fold.js';
 export * from './filter/grammar.js';
 export * from './filter/program.js';
+export * from './filter/counts.js';
 export * from './tiers/rules.js';
 export * from './tiers/machine.js';
 export * from './tiers/notices.js';
