@@ -224,6 +224,27 @@ export class ClickHouseHistory implements History {
     return rows.map((r) => r.user_id);
   }
 
+  /**
+   * Per given user of the filter's universe, one value per leaf: its latest time (NaN when
+   * none) or, for a count leaf, its count (queries.filterValues). Users outside the universe are absent.
+   */
+  async filterValues(f: FilterPlan, users: readonly string[]): Promise<Map<string, Float64Array>> {
+    if (users.length === 0) return new Map();
+    const rows = await this.select<Record<string, string | number>>(queries.filterValues(this.db, f, { users }));
+    return new Map(rows.map((r) => [String(r.user_id), Float64Array.from(f.leaves, (l, i) =>
+      l.count ? Number(r[`n${i}`] ?? 0) : Number(r[`c${i}`]) > 0 ? Number(r[`l${i}`]) : NaN)]));
+  }
+
+  /**
+   * For each given user with any event counted, one value per leaf of `leaves`: the count of a
+   * count leaf (queries.leafCounts), NaN for the others. A user absent from the map counts 0 everywhere.
+   */
+  async leafCounts(leaves: FilterPlan['leaves'], users: readonly string[]): Promise<Map<string, Float64Array>> {
+    if (users.length === 0 || !leaves.some((l) => l.count)) return new Map();
+    const rows = await this.select<Record<string, string | number>>(queries.leafCounts(this.db, leaves, { users }));
+    return new Map(rows.map((r) => [String(r.user_id), Float64Array.from(leaves, (l, i) => (l.count ? Number(r[`n${i}`]) : NaN))]));
+  }
+
   async filterCount(f: FilterPlan): Promise<number> {
     const rows = await this.select<{ n: string }>(queries.filterUsers(this.db, f, { count: true }));
     return Number(rows[0]?.n ?? 0);
