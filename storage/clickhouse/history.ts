@@ -113,7 +113,7 @@ export class ClickHouseHistory implements History {
     for (const node of this.nodes) {
       await this.migrateNode(node, SHARD);
       for (const query of distributedStatements(this.db, this.cluster)) await node.client.command({ query });
-      for (const table of ['events', 'latest']) await node.client.command({ query: typeEnumStatement(this.db, table) });
+      for (const table of Object.values(SINGLE_SERVER)) await node.client.command({ query: typeEnumStatement(this.db, table) });
     }
   }
 
@@ -134,7 +134,9 @@ export class ClickHouseHistory implements History {
       }
       await run(recordVersion(this.db, m.version));
     }
+    // The views' targets gain a type with their source (typeEnumStatement), after the migrations made them.
     await run(typeEnumStatement(this.db, tables.latest));
+    await run(typeEnumStatement(this.db, tables.byUser));
   }
 
   /**
@@ -284,7 +286,7 @@ export class ClickHouseHistory implements History {
   /** Erasure of a user: their events out of every history table, on every node (see erase.ts). */
   eraseUser(userId: string): Promise<number> {
     const tables = this.cluster ? SHARD : SINGLE_SERVER;
-    return erase.eraseUser(this.client, this.nodes.map((n) => n.client), this.db, [tables.events, tables.latest], userId);
+    return erase.eraseUser(this.client, this.nodes.map((n) => n.client), this.db, [tables.events, tables.latest, tables.byUser], userId);
   }
 
   /** Drops the namespace's database on every node (tests and benchmarks only). */

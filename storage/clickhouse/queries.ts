@@ -5,7 +5,7 @@ import { sqlIdent, sqlInt, sqlString } from './sql.js';
  * The history's SQL, as functions of validated inputs, so the same text runs against the
  * ClickHouse server and, in tests, against current ClickHouse in-process (chdb).
  * Every query is exact before and after background merges: uniqExact(id) and max(time).
- * Counts of events read the raw `events`; everything that needs only latest times reads the
+ * Counts of events read the raw `events` (count leaves its copy in user order, `events_by_user`); everything that needs only latest times reads the
  * `latest` aggregate (schema.ts), which holds one row per (source, user, type, variant, step)
  * once merged, a few before.
  */
@@ -139,9 +139,9 @@ export function filterValues(db: string, f: FilterPlan, opts: { users?: readonly
 /**
  * Per user, for each count leaf i of `leaves` (the others are skipped), `n<i>`: the distinct
  * event ids (uniqExact: duplicates not merged yet count once) of its index over its sources
- * with time in [after, before). Users without any such event have no row. `events` is sorted
- * by source and partitioned by month, so the scan is the leaves' sources over the months of
- * their windows.
+ * with time in [after, before). Users without any such event have no row. Read from
+ * `events_by_user` (schema.ts, migration 3): the raw events sorted by source, user and index
+ * and partitioned by month, so a check reads a few granules per user and month of the window.
  */
 export function leafCounts(db: string, leaves: readonly PlanLeaf[], opts: { users?: readonly string[]; afterUser?: string }): string {
   const conds: string[] = [];
@@ -155,5 +155,5 @@ export function leafCounts(db: string, leaves: readonly PlanLeaf[], opts: { user
     cols.push(`uniqExactIf(id, ${cond}) AS n${i}`);
   });
   const where = [`(${conds.join(' OR ') || '0'})`, ...userWhere(opts)];
-  return `SELECT user_id, ${cols.join(', ')} FROM ${sqlIdent(db)}.events WHERE ${where.join(' AND ')} GROUP BY user_id`;
+  return `SELECT user_id, ${cols.join(', ')} FROM ${sqlIdent(db)}.events_by_user WHERE ${where.join(' AND ')} GROUP BY user_id`;
 }

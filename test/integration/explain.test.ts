@@ -278,4 +278,21 @@ test('an expired source: explain and a user\'s filters say so, history answers',
   assert.equal([after.body.skipped, after.body.matched.includes('xg')], [[], expected]);
 });
 
+test('an erased user is counted nowhere: count leaves read no event of theirs, hot or history', async ({ stack }) => {
+  const userId = 'xu5';
+  const filter = { campaign: 'xA', event: 'send', times: { min: 0 }, after: new Date(now0 - 30 * DAY).toISOString() };
+  const before = await send(stack.ts, 'POST', '/v1/retargeting/explain', { filter, userId, from: 'history' });
+  assert.ok(before.body.tree.count > 0, 'the user has sends of xA to erase');
+  const r = await send(stack.ts, 'DELETE', `/v1/users/${userId}`);
+  assert.is(r.status, 202, JSON.stringify(r.body));
+  await eventually(async () => (await getJson(stack.ts, `/v1/erasures/${r.body.id}`)).body.status === 'done', 'erasure done');
+  // Counts come from history's own table of events by user, which the erasure empties too.
+  const counts = await stack.ts.history.leafCounts([{ source: { kind: 'campaign', id: 'xA' }, index: 'e:send', after: 0, before: Infinity, count: { min: 0, max: Infinity, sources: [{ kind: 'campaign', id: 'xA' }] } }], [userId]);
+  assert.equal([...counts.keys()], []);
+  for (const from of ['hot', 'history'] as const) {
+    const e = await send(stack.ts, 'POST', '/v1/retargeting/explain', { filter, userId, from });
+    assert.equal([e.status, e.body.matched, e.body.inUniverse, e.body.tree.count], [200, false, false, 0], from);
+  }
+});
+
 test.run();
