@@ -11,13 +11,14 @@ import { ingest } from './ingest/benchmark.js';
 import { tiers } from './tiers/benchmark.js';
 import { lookups } from './lookups/benchmark.js';
 import { checkProfile } from './lookups/check-profile.js';
+import { countCheck } from './lookups/count-check.js';
 import { hot } from './hot/benchmark.js';
 import { sources } from './sources/benchmark.js';
 import { startup } from './startup.js';
 import { table } from './measure.js';
 import type { Benchmark } from './types.js';
 
-const BENCHMARKS: Benchmark[] = [ingest, tiers, lookups, checkProfile, hot, sources, startup];
+const BENCHMARKS: Benchmark[] = [ingest, tiers, lookups, checkProfile, countCheck, hot, sources, startup];
 
 function usage(): string {
   const lines = ['usage: npm run bench -- [NAME...] [--option N ...]', '', 'benchmarks:'];
