@@ -1,4 +1,4 @@
-import { checkCountHorizon, compile, evaluateRow, hasCountLeaves, parseSourceName, type Compiled, type FilterPlan, type Filter, type HistoryLookup, type HotLookup, type SourceRef, type SourceRecord, type SourceRegistry } from '../../core/index.js';
+import { checkCountHorizon, compile, evaluateRow, FilterError, hasCountLeaves, parseSourceName, type Compiled, type FilterPlan, type Filter, type HistoryLookup, type HotLookup, type SourceRef, type SourceRecord, type SourceRegistry } from '../../core/index.js';
 import { explainFilter, usersFilters, type Explained, type UserFilters } from './explain.js';
 
 export class LookupError extends Error {
@@ -252,7 +252,7 @@ export function createLookup(deps: { registry: SourceRegistry; hot: HotLookup; h
         ready.push({ id, p: await prepare(filter, false) });
       } catch (err) {
         if (err instanceof LookupError) skipped.push({ id, reason: err.code, sources: err.sources });
-        else if (err instanceof Error && err.name === 'FilterError') skipped.push({ id, reason: 'invalid_filter', sources: [] });
+        else if (err instanceof FilterError) skipped.push({ id, reason: 'invalid_filter', sources: [] });
         else throw err;
       }
     }
