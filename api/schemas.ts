@@ -51,6 +51,31 @@ export const cursorAnswer = { type: ['string', 'null'], description: 'pass it ba
 /** Where a lookup was answered from. */
 export const servedFrom = { type: 'string', enum: ['hot', 'history'] } as const;
 
+/**
+ * A node of an explained filter (POST /v1/retargeting/explain). Its members (`and`, `or`, `not`)
+ * are nodes of the same shape, described here once rather than as a recursive schema.
+ */
+export const explainNode = {
+  type: 'object',
+  required: ['matched'],
+  description: 'a combinator {"matched", "and" | "or": [node], or "not": node} or a leaf {"matched", "leaf", "servedFrom", "window", "time" | "count", "sources"?}',
+  properties: {
+    matched: { type: 'boolean', description: "this node's own value for the user (a not's universe is the answer's inUniverse)" },
+    and: { type: 'array', items: { type: 'object' }, description: 'member nodes, of this shape' },
+    or: { type: 'array', items: { type: 'object' }, description: 'member nodes, of this shape' },
+    not: { type: 'object', description: 'the negated node, of this shape' },
+    leaf: { type: 'object', description: 'the leaf as written (times as ISO-8601 UTC)' },
+    servedFrom: { type: 'string', enum: ['hot', 'history'], description: 'where this leaf\'s time or count was read' },
+    window: {
+      type: 'object', required: ['after', 'before'], description: 'the window at the lookup, [after, before); null: open',
+      properties: { after: { type: ['string', 'null'], format: 'date-time' }, before: { type: ['string', 'null'], format: 'date-time' } },
+    },
+    time: { type: ['string', 'null'], format: 'date-time', description: 'latest-time leaves: the user\'s latest such event, in the window or not; null when none' },
+    count: { type: 'integer', description: 'count leaves: the user\'s distinct such events in the window' },
+    sources: { type: 'array', items: { type: 'string' }, description: 'tag leaves: the sources the tag stood for' },
+  },
+} as const;
+
 /** `$ref`s to the shared schemas below, by their `$id`. */
 export const ref = {
   error: { $ref: 'ApiError#' },

@@ -11,6 +11,7 @@ import { ingest } from './ingest/benchmark.js';
 import { tiers } from './tiers/benchmark.js';
 import { lookups } from './lookups/benchmark.js';
 import { checkProfile } from './lookups/check-profile.js';
+import { countCheck } from './lookups/count-check.js';
 import { hot } from './hot/benchmark.js';
 import { sources } from './sources/benchmark.js';
 import { startup } from './startup.js';
@@ -18,7 +19,7 @@ import { producerBench } from './producer.js';
 import { table } from './measure.js';
 import type { Benchmark } from './types.js';
 
-const BENCHMARKS: Benchmark[] = [ingest, tiers, lookups, checkProfile, hot, sources, startup, producerBench];
+const BENCHMARKS: Benchmark[] = [ingest, tiers, lookups, checkProfile, countCheck, hot, sources, startup, producerBench];
 
 function usage(): string {
   const lines = ['usage: npm run bench -- [NAME...] [--option N ...]', '', 'benchmarks:'];

@@ -293,6 +293,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/users/{userId}/filters": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The registered filters the user matches now
+         * @description Every registered filter evaluated for the user from the hot tier, together: one Redis round trip and, when filters have count leaves, one ClickHouse query. A filter naming a source that is not hot (expired, demoting, restoring) is not evaluated: it is listed in "skipped" with the reason, and explain with "from": "history" answers it. Scope: lookup (admin implies all). Scope: lookup (admin implies all).
+         */
+        get: operations["getUserFilters"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/filters/{id}": {
         parameters: {
             query?: never;
@@ -335,6 +355,26 @@ export interface paths {
         get: operations["listFilters"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/retargeting/explain": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Why one user matches a filter, or not: the tree with each node matched, each leaf's time or count, window and where it was served from
+         * @description Exactly one of "filter" (inline) and "filterId" (a registered filter). "matched" is what check answers for the user: "inUniverse" and the tree's own "matched". Refused as check is: 404 source_not_found, 409 source_expired, 503 source_restoring, unless "from": "history". Count leaves are always served from history. A leaf matches a user whose latest event of that kind (source, type, variant or step) has a time t with after <= t < before; "within": D means after = now - D. A filter's universe is every user with any event of the sources it names: a "not" matches only users of that universe, so a lone "not" under count or audience means "users known for those sources, minus ...". A named source that is expired answers 409 source_expired, one being restored 503 source_restoring, unless "from": "history"; a source named by id that does not exist answers 404 source_not_found (a tag no source carries stands for no source). Scope: lookup (admin implies all).
+         */
+        post: operations["retargetingExplain"];
         delete?: never;
         options?: never;
         head?: never;
@@ -810,7 +850,7 @@ export interface components {
             };
         };
         /**
-         * @description A retargeting filter: a leaf, or and/or/not of filters. Beyond this schema the API also refuses (400 invalid_filter, with the path of the node): more than 32 leaves, nesting deeper than 8 levels (a leaf alone is 1), a written time that is not a real date (2026-02-30) or is outside [1970, 2100) UTC once its offset is applied, and "within" longer than P200Y.
+         * @description A retargeting filter: a leaf, or and/or/not of filters. Beyond this schema the API also refuses (400 invalid_filter, with the path of the node): more than 32 leaves, nesting deeper than 8 levels (a leaf alone is 1), a written time that is not a real date (2026-02-30) or is outside [1970, 2100) UTC once its offset is applied, "within" longer than P200Y, and in a count leaf ("times") min greater than max or a window starting more than 730 days back.
          * @example {
          *       "and": [
          *         {
@@ -861,6 +901,16 @@ export interface components {
              * @example P30D
              */
             within?: string;
+            /**
+             * @description A count leaf: the distinct such events in the window number from min (default 0) to max (default no bound); needs "within" or "after", starting at most 730 days back; served from history
+             * @example {
+             *       "min": 3
+             *     }
+             */
+            times?: {
+                min?: number;
+                max?: number;
+            };
         };
         /**
          * @description Users whose latest event of this type on the canvas (and variant or step) is in the window. Pairs that exclude each other: within and after; variant and step.
@@ -900,6 +950,16 @@ export interface components {
              * @example P30D
              */
             within?: string;
+            /**
+             * @description A count leaf: the distinct such events in the window number from min (default 0) to max (default no bound); needs "within" or "after", starting at most 730 days back; served from history
+             * @example {
+             *       "min": 3
+             *     }
+             */
+            times?: {
+                min?: number;
+                max?: number;
+            };
         };
         /**
          * @description Stands for the sources of that kind (both when absent) carrying the tag when the lookup runs; matches on the latest such event over all of them. A tag no source carries stands for no source.. Pairs that exclude each other: within and after; variant and step.
@@ -932,6 +992,16 @@ export interface components {
              * @example P30D
              */
             within?: string;
+            /**
+             * @description A count leaf: the distinct such events in the window number from min (default 0) to max (default no bound); needs "within" or "after", starting at most 730 days back; served from history
+             * @example {
+             *       "min": 3
+             *     }
+             */
+            times?: {
+                min?: number;
+                max?: number;
+            };
         };
         /** @description Users matching every member */
         FilterAnd: {
@@ -2668,6 +2738,103 @@ export interface operations {
             };
         };
     };
+    getUserFilters: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                userId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the ids of the filters matched, in id order, and those skipped */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        userId: string;
+                        matched: string[];
+                        skipped: {
+                            id: string;
+                            /**
+                             * @description invalid_filter: a count leaf's "after" left the 730-day horizon
+                             * @enum {string}
+                             */
+                            reason: "source_expired" | "source_restoring" | "invalid_filter";
+                            sources: string[];
+                        }[];
+                        /**
+                         * @description always "hot" (count leaves from history)
+                         * @enum {string}
+                         */
+                        servedFrom: "hot" | "history";
+                    };
+                };
+            };
+            /** @description invalid_request: a body, query or parameter breaks its schema */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description unauthorized: keys are configured and there is no known Bearer key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description forbidden: the key lacks the route's scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description rate_limited: more requests per second than the limit (header Retry-After) */
+            429: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description internal_error: a bug or an unexpected failure; details are in the log */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description store_unavailable: Redis, ClickHouse or NATS did not answer in time (header Retry-After: 1) */
+            503: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
     getFilter: {
         parameters: {
             query?: never;
@@ -3038,6 +3205,168 @@ export interface operations {
                 };
             };
             /** @description store_unavailable: Redis, ClickHouse or NATS did not answer in time (header Retry-After: 1) */
+            503: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    retargetingExplain: {
+        parameters: {
+            query?: {
+                from?: "history" | "hot";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    filter?: components["schemas"]["Filter"];
+                    filterId?: string;
+                    userId: string;
+                    /** @enum {string} */
+                    from?: "history" | "hot";
+                };
+            };
+        };
+        responses: {
+            /** @description the explained tree */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        userId: string;
+                        /** @description what check answers: inUniverse and tree.matched */
+                        matched: boolean;
+                        /** @description whether the user has any event of the sources the filter names (what a "not" ranges over) */
+                        inUniverse: boolean;
+                        /**
+                         * @description where latest times were read (count leaves: always history, see each leaf)
+                         * @enum {string}
+                         */
+                        servedFrom: "hot" | "history";
+                        /** @description a combinator {"matched", "and" | "or": [node], or "not": node} or a leaf {"matched", "leaf", "servedFrom", "window", "time" | "count", "sources"?} */
+                        tree: {
+                            /** @description this node's own value for the user (a not's universe is the answer's inUniverse) */
+                            matched: boolean;
+                            /** @description member nodes, of this shape */
+                            and?: Record<string, never>[];
+                            /** @description member nodes, of this shape */
+                            or?: Record<string, never>[];
+                            /** @description the negated node, of this shape */
+                            not?: Record<string, never>;
+                            /** @description the leaf as written (times as ISO-8601 UTC) */
+                            leaf?: Record<string, never>;
+                            /**
+                             * @description where this leaf's time or count was read
+                             * @enum {string}
+                             */
+                            servedFrom?: "hot" | "history";
+                            /** @description the window at the lookup, [after, before); null: open */
+                            window?: {
+                                /** Format: date-time */
+                                after: string | null;
+                                /** Format: date-time */
+                                before: string | null;
+                            };
+                            /**
+                             * Format: date-time
+                             * @description latest-time leaves: the user's latest such event, in the window or not; null when none
+                             */
+                            time?: string | null;
+                            /** @description count leaves: the user's distinct such events in the window */
+                            count?: number;
+                            /** @description tag leaves: the sources the tag stood for */
+                            sources?: string[];
+                        };
+                    };
+                };
+            };
+            /** @description invalid_request: a body, query or parameter breaks its schema; invalid_json: the body is not JSON, or not valid UTF-8; invalid_request: a body, query or parameter breaks its schema; invalid_filter: the filter is outside the grammar (`path` names the node) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description unauthorized: keys are configured and there is no known Bearer key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description forbidden: the key lacks the route's scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description filter_not_found: no filter is registered under this id; source_not_found: a campaign or canvas named is not known (`sources` when a filter names it) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description source_expired: a source the filter names is expired or being demoted (`sources`); use "from": "history" */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description payload_too_large: a body over 1 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description rate_limited: more requests per second than the limit (header Retry-After) */
+            429: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description internal_error: a bug or an unexpected failure; details are in the log */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description store_unavailable: Redis, ClickHouse or NATS did not answer in time (header Retry-After: 1); source_restoring: a source the filter names is being restored (`sources`) */
             503: {
                 headers: {
                     /** @description seconds to wait before retrying */

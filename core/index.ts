@@ -22,6 +22,7 @@ export * from './filter/grammar.js';
 export * from './filter/schema.js';
 export * from './filter/program.js';
 export * from './tiers/tiers.js';
+export * from './filter/counts.js';
 export * from './tiers/rules.js';
 export * from './tiers/machine.js';
 export * from './tiers/notices.js';

@@ -280,4 +280,8 @@ export interface HotSegment {
 export interface HistoryLookup {
   filterUsers(f: FilterPlan, opts: { users?: string[]; afterUser?: string; limit?: number }): Promise<string[]>;
   filterCount(f: FilterPlan): Promise<number>;
+  /** Per given user of the filter's universe, a value per leaf: latest time (NaN: none) or a count leaf's count. */
+  filterValues(f: FilterPlan, users: readonly string[]): Promise<Map<string, Float64Array>>;
+  /** Per given user with any counted event, the count of each count leaf of `leaves` (NaN for the others); absent: 0 everywhere. */
+  leafCounts(leaves: FilterPlan['leaves'], users: readonly string[]): Promise<Map<string, Float64Array>>;
 }

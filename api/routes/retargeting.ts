@@ -1,9 +1,9 @@
 import type { FastifyInstance } from 'fastify';
-import { filterSources, parseFilter, SourceNotFoundError, unknownSources, type Filter } from '../../core/index.js';
+import { filterSources, hasCountLeaves, parseFilter, SourceNotFoundError, unknownSources, type Filter } from '../../core/index.js';
 import type { AppDeps } from '../app.js';
 import { ApiError } from '../errors.js';
 import { decodeCursor, encodeCursor } from '../cursor.js';
-import { answer, cursorAnswer, filterSchema, idParams, plainJson, servedFrom, userIdString } from '../schemas.js';
+import { answer, cursorAnswer, explainNode, filterSchema, idParams, plainJson, servedFrom, userIdString } from '../schemas.js';
 
 export const MAX_CHECK_USERS = 1_000;
 export const MAX_AUDIENCE_PAGE = 10_000;
@@ -65,6 +65,19 @@ const ANSWERS = {
   }),
 } as const;
 
+/** The answer of POST /v1/retargeting/explain. */
+const EXPLAIN_ANSWER = answer('the explained tree', {
+  type: 'object',
+  required: ['userId', 'matched', 'inUniverse', 'servedFrom', 'tree'],
+  properties: {
+    userId: { type: 'string' },
+    matched: { type: 'boolean', description: 'what check answers: inUniverse and tree.matched' },
+    inUniverse: { type: 'boolean', description: 'whether the user has any event of the sources the filter names (what a "not" ranges over)' },
+    servedFrom: { ...servedFrom, description: 'where latest times were read (count leaves: always history, see each leaf)' },
+    tree: explainNode,
+  },
+});
+
 /**
  * How each lookup's answer is serialized. fast-json-stringify (the response schemas) is faster
  * for small objects (a count: 0.04 against 0.27 us) but slower for long arrays of strings, which
@@ -96,13 +109,16 @@ export function retargetingRoutes(app: FastifyInstance, deps: AppDeps): void {
     async check(f: Filter, body: Body, h: boolean) {
       return { matched: await deps.lookup.check(f, body.userIds as string[], h), ...served(h) };
     },
+    // A filter with count leaves is counted and listed from history (counts are history's): see README "Count leaves".
     async audience(f: Filter, body: Body, h: boolean) {
+      h ||= hasCountLeaves(f);
       const cursor = body.cursor as string | undefined;
       const after = cursor === undefined ? undefined : decodeCursor(cursor);
       const { users, next } = await deps.lookup.audience(f, (body.limit as number | undefined) ?? 1_000, after, h);
       return { users, cursor: next === null ? null : encodeCursor(next), ...served(h) };
     },
     async count(f: Filter, body: Body, h: boolean) {
+      h ||= hasCountLeaves(f);
       if (body.estimate === true) return { ...(await deps.lookup.estimate(f, h)), estimate: true, ...served(h) };
       return { count: await deps.lookup.count(f, h), ...served(h) };
     },
@@ -120,6 +136,43 @@ export function retargetingRoutes(app: FastifyInstance, deps: AppDeps): void {
       return run(f, body, h);
     }]),
   ) as typeof lookups;
+
+  app.post<{ Querystring: { from?: From }; Body: { filter?: unknown; filterId?: string; userId: string; from?: From } }>(
+    '/v1/retargeting/explain',
+    {
+      config: { scope: 'lookup', errors: ['invalid_request', 'invalid_filter', 'filter_not_found', 'source_not_found', 'source_expired', 'source_restoring'] },
+      serializerCompiler: plainJson,
+      schema: {
+        operationId: 'retargetingExplain',
+        summary: 'Why one user matches a filter, or not: the tree with each node matched, each leaf\'s time or count, window and where it was served from',
+        description: `Exactly one of "filter" (inline) and "filterId" (a registered filter). "matched" is what check answers for the user: "inUniverse" ` +
+          'and the tree\'s own "matched". Refused as check is: 404 source_not_found, 409 source_expired, 503 source_restoring, unless "from": "history". ' +
+          `Count leaves are always served from history. ${SEMANTICS}`,
+        tags: ['retargeting'],
+        querystring: fromQuery,
+        body: {
+          type: 'object', additionalProperties: false, required: ['userId'],
+          properties: { filter: filterSchema, filterId: { type: 'string', minLength: 1, maxLength: 128 }, userId: userIdString, ...fromProp },
+        },
+        response: {
+          200: EXPLAIN_ANSWER,
+        },
+      },
+    },
+    async (req) => {
+      const { filter, filterId, userId } = req.body;
+      if ((filter === undefined) === (filterId === undefined)) throw new ApiError('invalid_request', 'give exactly one of "filter" and "filterId"');
+      let f: Filter | undefined;
+      if (filterId !== undefined) {
+        f = await deps.filters.registered(filterId);
+        if (!f) throw new ApiError('filter_not_found', `filter ${filterId} is not registered`);
+      } else f = parseFilter(filter);
+      const unknown = await unknownSources(deps.registry, filterSources(f));
+      if (unknown.length) throw new SourceNotFoundError(unknown);
+      const h = fromHistory(req.body, req.query);
+      return { userId, ...(await deps.lookup.explain(f, userId, h)), ...served(h) };
+    },
+  );
 
   /** Each lookup's two routes, their paths written out (so `grep -r retargeting/check api/` finds them). */
   const PATHS = {

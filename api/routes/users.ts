@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { formatTime, recordOf, parseIndexName, parseSourceName, type SourceRef } from '../../core/index.js';
+import { formatTime, recordOf, parseIndexName, parseSourceName, type Filter, type SourceRef } from '../../core/index.js';
 import type { AppDeps } from '../app.js';
 import { ApiError } from '../errors.js';
 import { answer, nullableTier, servedFrom, timeString, userIdString } from '../schemas.js';
@@ -98,6 +98,50 @@ export function userRoutes(app: FastifyInstance, deps: AppDeps): void {
         }),
       );
       return fromHistory ? { userId, sources: out, servedFrom: 'history' } : { userId, sources: out };
+    },
+  );
+
+  app.get<{ Params: { userId: string } }>(
+    '/v1/users/:userId/filters',
+    {
+      config: { scope: 'lookup' },
+      schema: {
+        operationId: 'getUserFilters',
+        summary: 'The registered filters the user matches now',
+        description: 'Every registered filter evaluated for the user from the hot tier, together: one Redis round trip and, when filters have count leaves, one ClickHouse query. ' +
+          'A filter naming a source that is not hot (expired, demoting, restoring) is not evaluated: it is listed in "skipped" with the reason, and explain with "from": "history" answers it.',
+        tags: ['users'],
+        params: { type: 'object', additionalProperties: false, required: ['userId'], properties: { userId: userIdString } },
+        response: {
+          200: answer('the ids of the filters matched, in id order, and those skipped', {
+            type: 'object',
+            required: ['userId', 'matched', 'skipped', 'servedFrom'],
+            properties: {
+              userId: { type: 'string' },
+              matched: { type: 'array', items: { type: 'string' } },
+              skipped: {
+                type: 'array',
+                items: {
+                  type: 'object', required: ['id', 'reason', 'sources'],
+                  properties: {
+                    id: { type: 'string' },
+                    reason: { type: 'string', enum: ['source_expired', 'source_restoring', 'invalid_filter'], description: 'invalid_filter: a count leaf\'s "after" left the 730-day horizon' },
+                    sources: { type: 'array', items: { type: 'string' } },
+                  },
+                },
+              },
+              servedFrom: { ...servedFrom, description: 'always "hot" (count leaves from history)' },
+            },
+          }),
+        },
+      },
+    },
+    async (req) => {
+      const { userId } = req.params;
+      const docs = deps.filters.list();
+      const parsed = await Promise.all(docs.map(async (d) => ({ id: d.id, filter: await deps.filters.registered(d.id) })));
+      const filters = parsed.filter((p): p is { id: string; filter: Filter } => p.filter !== undefined);
+      return { userId, ...(await deps.lookup.userFilters(filters, userId)), servedFrom: 'hot' };
     },
   );
 }

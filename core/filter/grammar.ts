@@ -20,7 +20,20 @@ interface LeafWindow {
   after?: number;
   before?: number;
   within?: string;
+  /** A count leaf's bounds (README "Count leaves"): distinct events in the window, in [min, max]. */
+  times?: LeafTimes;
 }
+
+/** Bounds of a count leaf: `min` defaults to 0 (within the universe, as a `not`), `max` to no bound. */
+export interface LeafTimes {
+  min: number;
+  max: number;
+}
+
+/** Horizon of count leaves: their window reaches at most this far back (and `within` at most this long). */
+export const COUNT_HORIZON_DAYS = 730;
+/** Largest bound a count leaf may name. */
+export const MAX_TIMES = 1_000_000;
 
 /** A leaf naming one campaign or canvas (and a variant or step of it). */
 export interface SourceLeaf extends LeafWindow {
@@ -53,7 +66,7 @@ export class FilterError extends TierstreamError<'invalid_filter'> {
   }
 }
 
-const LEAF_KEYS = new Set(['campaign', 'canvas', 'tag', 'kind', 'event', 'variant', 'step', 'after', 'before', 'within']);
+const LEAF_KEYS = new Set(['campaign', 'canvas', 'tag', 'kind', 'event', 'variant', 'step', 'after', 'before', 'within', 'times']);
 
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
@@ -137,7 +150,36 @@ function parseLeaf(node: Record<string, unknown>, p: string): Leaf {
     if (leaf.after !== undefined) throw new FilterError(`${p}.within`, '"within" and "after" exclude each other');
     leaf.within = node.within as string;
   }
+  if (node.times !== undefined) leaf.times = parseTimes(node, p);
   return leaf;
+}
+
+/**
+ * A count leaf's `times`: at least one of `min` and `max`, integers in [0, MAX_TIMES], min <= max,
+ * and a window starting at most COUNT_HORIZON_DAYS back: `within` (no longer than the horizon,
+ * a month counted as 31 days and a year as 366, so it fits whatever the date) or `after` (checked
+ * against the time of each lookup: countHorizon in counts.ts).
+ */
+function parseTimes(node: Record<string, unknown>, p: string): LeafTimes {
+  const raw = node.times;
+  if (!isObject(raw)) throw new FilterError(`${p}.times`, 'must be an object {"min"?: n, "max"?: n}');
+  for (const k of Object.keys(raw)) if (k !== 'min' && k !== 'max') throw new FilterError(`${p}.times.${k}`, 'unknown key');
+  if (raw.min === undefined && raw.max === undefined) throw new FilterError(`${p}.times`, 'needs "min" or "max" (or both)');
+  for (const k of ['min', 'max'] as const) {
+    const v = raw[k];
+    if (v !== undefined && !(Number.isInteger(v) && (v as number) >= 0 && (v as number) <= MAX_TIMES)) throw new FilterError(`${p}.times.${k}`, `must be an integer from 0 to ${MAX_TIMES}`);
+  }
+  const times = { min: (raw.min as number | undefined) ?? 0, max: (raw.max as number | undefined) ?? Infinity };
+  if (times.min > times.max) throw new FilterError(`${p}.times`, '"min" is greater than "max"');
+  if (node.within === undefined && node.after === undefined) {
+    throw new FilterError(`${p}.times`, `a count leaf needs a window starting at most ${COUNT_HORIZON_DAYS} days back: "within" or "after"`);
+  }
+  if (node.within !== undefined) {
+    const d = parseDuration(node.within as string)!;
+    const longest = (d.years * 366 + d.months * 31) * 86_400_000 + addDuration(0, { ...d, years: 0, months: 0 });
+    if (longest > COUNT_HORIZON_DAYS * 86_400_000) throw new FilterError(`${p}.within`, `a count leaf's window is at most ${COUNT_HORIZON_DAYS} days (P${COUNT_HORIZON_DAYS}D)`);
+  }
+  return times;
 }
 
 function leaves(f: Filter): Leaf[] {

@@ -1,5 +1,5 @@
 import { addDuration, parseDuration, type Duration } from '../duration.js';
-import type { Filter, SourceLeaf, TagRef } from './grammar.js';
+import type { Filter, Leaf, SourceLeaf, TagRef } from './grammar.js';
 import { indexName } from '../index-names.js';
 import { sourceName } from '../sources.js';
 import type { SourceRef } from '../types.js';
@@ -11,6 +11,20 @@ export interface CompiledLeaf {
   index: string;
   after: number;
   before: number;
+  /**
+   * A count leaf: its value is the number of distinct events of its index over `sources` (one,
+   * or a tag's) with time in [after, before), read from history; it matches when in [min, max].
+   * A user with no such event counts 0.
+   */
+  count?: LeafCount;
+}
+
+/** What a count leaf counts over, and the bounds it matches. */
+export interface LeafCount {
+  min: number;
+  max: number;
+  /** `kind:id` names of the sources whose events are counted together, sorted. */
+  sources: string[];
 }
 
 export type Program =
@@ -25,7 +39,7 @@ export type Program =
  * into its script's steps, the history into SQL.
  */
 export interface FilterPlan {
-  leaves: { source: SourceRef; index: string; after: number; before: number }[];
+  leaves: { source: SourceRef; index: string; after: number; before: number; count?: { min: number; max: number; sources: SourceRef[] } }[];
   program: Program;
   sources: SourceRef[];
 }
@@ -46,6 +60,11 @@ export interface Compiled {
    * has a send of A, so is in A's universe; `{"not": clicked A}` alone does.
    */
   needsUniverse: boolean;
+  /**
+   * The program each leaf of the filter became, in the filter's depth-first order (explain
+   * reads a leaf's value and match through it). Empty when `sources` is.
+   */
+  leafPrograms: Program[];
 }
 
 /** The index a leaf reads: the variant's or step's type index when given, else the type's. */
@@ -88,13 +107,13 @@ export function compile(filter: Filter, now: number, tagged: TagResolver): Compi
     else for (const m of 'and' in f ? f.and : f.or) collect(m);
   };
   collect(filter);
-  if (sources.size === 0) return { leaves: [], program: { or: [] }, sources: [], needsUniverse: false };
+  if (sources.size === 0) return { leaves: [], program: { or: [] }, sources: [], needsUniverse: false, leafPrograms: [] };
   const [first] = sources;
 
   const leaves: CompiledLeaf[] = [];
   const byKey = new Map<string, number>();
   const leaf = (c: CompiledLeaf): Program => {
-    const key = `${c.source}|${c.index}|${c.after}|${c.before}`;
+    const key = `${c.source}|${c.index}|${c.after}|${c.before}${c.count ? `|${c.count.min}|${c.count.max}|${c.count.sources.join(',')}` : ''}`;
     let i = byKey.get(key);
     if (i === undefined) {
       i = leaves.push(c) - 1;
@@ -102,29 +121,40 @@ export function compile(filter: Filter, now: number, tagged: TagResolver): Compi
     }
     return { leaf: i };
   };
+  const leafPrograms: Program[] = [];
   const walk = (f: Filter): Program => {
     if ('leaf' in f) {
-      const l = f.leaf;
-      let after = l.after ?? -Infinity;
-      if (l.within !== undefined) {
-        const d = parseDuration(l.within)!;
-        after = addDuration(now, negate(d));
-      }
-      const before = l.before ?? Infinity;
-      if ('source' in l) return leaf({ source: sourceName(l.source), index: leafIndex(l), after, before });
-      const index = indexName.type(l.event);
-      const over = tagSources(l.tag);
-      if (over.length === 0) return leaf({ source: first!, index, after: 0, before: 0 });
-      if (over.length === 1) return leaf({ source: over[0]!, index, after, before });
-      const from = (bound: number): Program => ({ or: over.map((source) => leaf({ source, index, after: bound, before: Infinity })) });
-      return before === Infinity ? from(after) : { and: [from(after), { not: from(before) }] };
+      const p = walkLeaf(f.leaf);
+      leafPrograms.push(p);
+      return p;
     }
     if ('not' in f) return { not: walk(f.not) };
     if ('and' in f) return { and: f.and.map(walk) };
     return { or: f.or.map(walk) };
   };
+  const walkLeaf = (l: Leaf): Program => {
+    let after = l.after ?? -Infinity;
+    if (l.within !== undefined) {
+      const d = parseDuration(l.within)!;
+      after = addDuration(now, negate(d));
+    }
+    const before = l.before ?? Infinity;
+    const count = (over: string[]): Pick<CompiledLeaf, 'count'> => (l.times ? { count: { ...l.times, sources: over } } : {});
+    if ('source' in l) {
+      const source = sourceName(l.source);
+      return leaf({ source, index: leafIndex(l), after, before, ...count([source]) });
+    }
+    const index = indexName.type(l.event);
+    const over = tagSources(l.tag);
+    // A tag no source carries matches no user, counted or not.
+    if (over.length === 0) return leaf({ source: first!, index, after: 0, before: 0 });
+    // Counts over a tag's sources add up (an event belongs to one source): one leaf over them all.
+    if (over.length === 1 || l.times) return leaf({ source: over[0]!, index, after, before, ...count(over) });
+    const from = (bound: number): Program => ({ or: over.map((source) => leaf({ source, index, after: bound, before: Infinity })) });
+    return before === Infinity ? from(after) : { and: [from(after), { not: from(before) }] };
+  };
   const program = walk(filter);
-  const c: Compiled = { leaves, program, sources: [...sources], needsUniverse: false };
+  const c: Compiled = { leaves, program, sources: [...sources], needsUniverse: false, leafPrograms };
   c.needsUniverse = evaluate(c, [], true);
   return c;
 }
@@ -153,6 +183,11 @@ function run(c: Compiled, p: Program, latest: ArrayLike<number | undefined>, off
   if ('leaf' in p) {
     const t = latest[offset + p.leaf];
     const l = c.leaves[p.leaf]!;
+    if (l.count) {
+      // No value (undefined, NaN): no such event, a count of 0.
+      const n = t === undefined || Number.isNaN(t) ? 0 : t;
+      return n >= l.count.min && n <= l.count.max;
+    }
     return t !== undefined && t >= l.after && t < l.before;
   }
   if ('not' in p) return !run(c, p.not, latest, offset);

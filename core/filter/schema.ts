@@ -3,7 +3,7 @@ import { ID_PATTERN } from '../sources.js';
 import { MAX_TIME_MS } from '../time.js';
 import { DURATION_PATTERN } from '../duration.js';
 import { ISO_TIME_PATTERN } from '../event-schema.js';
-import { MAX_DEPTH, MAX_LEAVES, MAX_WITHIN } from './grammar.js';
+import { COUNT_HORIZON_DAYS, MAX_DEPTH, MAX_LEAVES, MAX_TIMES, MAX_WITHIN } from './grammar.js';
 
 /*
  * The filter grammar (grammar.ts, parseFilter) as JSON Schemas, for the OpenAPI document and
@@ -38,6 +38,16 @@ export const LEAF_WINDOW = {
     pattern: DURATION_PATTERN,
     description: `ISO-8601 duration, at most ${MAX_WITHIN}: after = now - within (months by the UTC calendar); not with "after"`,
     examples: ['P30D'],
+  },
+  times: {
+    type: 'object',
+    additionalProperties: false,
+    minProperties: 1,
+    properties: { min: { type: 'integer', minimum: 0, maximum: MAX_TIMES }, max: { type: 'integer', minimum: 0, maximum: MAX_TIMES } },
+    description:
+      `A count leaf: the distinct such events in the window number from min (default 0) to max (default no bound); needs "within" or ` +
+      `"after", starting at most ${COUNT_HORIZON_DAYS} days back; served from history`,
+    examples: [{ min: 3 }],
   },
 } as const;
 
@@ -96,6 +106,9 @@ export function filterSchemas(ref: (name: string) => string = (name) => `${name}
     required: [k.key, 'event'],
     properties: { ...k.properties, ...LEAF_WINDOW },
     ...exclusive,
+    // A count leaf needs a window's start.
+    if: { required: ['times'] },
+    then: { anyOf: [{ required: ['within'] }, { required: ['after'] }] },
     examples: [k.example],
   }));
   const combinators = COMBINATORS.map((c) => ({
@@ -111,7 +124,8 @@ export function filterSchemas(ref: (name: string) => string = (name) => `${name}
     description:
       'A retargeting filter: a leaf, or and/or/not of filters. Beyond this schema the API also refuses (400 invalid_filter, with the ' +
       `path of the node): more than ${MAX_LEAVES} leaves, nesting deeper than ${MAX_DEPTH} levels (a leaf alone is 1), a written time ` +
-      `that is not a real date (2026-02-30) or is outside [1970, 2100) UTC once its offset is applied, and "within" longer than ${MAX_WITHIN}.`,
+      `that is not a real date (2026-02-30) or is outside [1970, 2100) UTC once its offset is applied, "within" longer than ${MAX_WITHIN}, ` +
+      `and in a count leaf ("times") min greater than max or a window starting more than ${COUNT_HORIZON_DAYS} days back.`,
     oneOf: [...LEAF_KINDS, ...COMBINATORS].map((s) => ({ $ref: ref(s.name) })),
     examples: [{ and: [LEAF_KINDS[0].example, { not: { campaign: 'spring-sale', event: 'click' } }] }],
   };

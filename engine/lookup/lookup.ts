@@ -1,4 +1,5 @@
-import { TierstreamError, compile, recordsOf, evaluateRow, parseSourceName, type FilterPlan, type Filter, type HistoryLookup, type HotLookup, type SourceRef, type SourceRecord, type SourceRegistry } from '../../core/index.js';
+import { TierstreamError, checkCountHorizon, compile, recordsOf, evaluateRow, FilterError, hasCountLeaves, parseSourceName, type Compiled, type FilterPlan, type Filter, type HistoryLookup, type HotLookup, type SourceRef, type SourceRecord, type SourceRegistry } from '../../core/index.js';
+import { explainFilter, usersFilters, type Explained, type UserFilters } from './explain.js';
 
 export class LookupError extends TierstreamError<'source_expired' | 'source_restoring' | 'invalid_cursor' | 'lookup_timeout'> {
   constructor(code: LookupError['code'], message: string, readonly sources: string[] = [], options?: { cause?: unknown }) {
@@ -52,9 +53,12 @@ export function createLookup(deps: { registry: SourceRegistry; hot: HotLookup; h
   const budgetMs = deps.walkBudgetMs ?? WALK_BUDGET_MS;
 
   async function prepare(filter: Filter, fromHistory: boolean) {
+    // A count leaf's `after` may have drifted out of the horizon since the filter was written.
+    const at = now();
+    checkCountHorizon(filter, at);
     // Tag leaves stand for the sources carrying the tag now, as this process's mirror of the
     // registry has them (its own tag changes at once, other processes' within milliseconds).
-    const c = compile(filter, now(), (t) => deps.registry.tagged(t));
+    const c = compile(filter, at, (t) => deps.registry.tagged(t));
     const sources = c.sources.map(ref);
     if (!fromHistory) {
       // Tiers from the registry's in-memory mirror: a lookup at send time must not wait for a
@@ -66,21 +70,48 @@ export function createLookup(deps: { registry: SourceRegistry; hot: HotLookup; h
       const restoring = c.sources.filter((_, i) => recs[i]?.tier === 'restoring');
       if (restoring.length) throw new LookupError('source_restoring', `being restored: ${restoring.join(', ')}; retry shortly or ask with "from": "history"`, restoring);
     }
-    const leaves = c.leaves.map((l) => ({ source: ref(l.source), index: l.index, after: l.after, before: l.before }));
-    return { c, sources, leaves, sql: { leaves, program: c.program, sources } satisfies FilterPlan };
+    const leaves: FilterPlan['leaves'] = c.leaves.map((l) => ({
+      source: ref(l.source), index: l.index, after: l.after, before: l.before, ...(l.count && { count: { ...l.count, sources: l.count.sources.map(ref) } }),
+    }));
+    return { c, at, sources, leaves, sql: { leaves, program: c.program, sources } satisfies FilterPlan };
   }
   type Prepared = Awaited<ReturnType<typeof prepare>>;
+
+  /**
+   * Each user's value per leaf, as HotLookup.scores lays them out (row-major, NaN: none): latest
+   * times from the hot index, counts of count leaves from history (one query for all of them
+   * and every user, sent beside the Redis reads). `known` is read when `universe`.
+   */
+  async function hotValues(c: Compiled, leaves: FilterPlan['leaves'], sources: SourceRef[], users: readonly string[], universe: boolean) {
+    const hotAt: number[] = [];
+    c.leaves.forEach((l, i) => l.count === undefined && hotAt.push(i));
+    if (hotAt.length === c.leaves.length) return deps.hot.scores(leaves, universe ? sources : [], users);
+    const [hot, counts] = await Promise.all([
+      hotAt.length > 0 || universe ? deps.hot.scores(hotAt.map((i) => leaves[i]!), universe ? sources : [], users) : undefined,
+      deps.history.leafCounts(leaves, users),
+    ]);
+    const width = c.leaves.length;
+    const latest = new Float64Array(users.length * width).fill(NaN);
+    for (let u = 0; u < users.length; u++) {
+      if (hot) for (let j = 0; j < hotAt.length; j++) latest[u * width + hotAt[j]!] = hot.latest[u * hotAt.length + j]!;
+      const n = counts.get(users[u]!);
+      if (n) for (let i = 0; i < width; i++) if (c.leaves[i]!.count) latest[u * width + i] = n[i]!;
+    }
+    return { latest, known: hot?.known ?? new Uint8Array(users.length) };
+  }
 
   async function matchHot(p: Prepared, users: readonly string[]): Promise<string[]> {
     // The universe is read only when the filter can match a user with no leaf event.
     const universe = p.c.needsUniverse;
-    const { latest, known } = await deps.hot.scores(p.leaves, universe ? p.sources : [], users);
+    const { latest, known } = await hotValues(p.c, p.leaves, p.sources, users, universe);
     const out: string[] = [];
     for (let u = 0; u < users.length; u++) if (evaluateRow(p.c, latest, u, !universe || known[u] === 1)) out.push(users[u]!);
     return out;
   }
 
   return {
+    explain,
+    userFilters,
     /** The given users (at most 1,000) that match, in the order given. */
     async check(filter: Filter, userIds: string[], fromHistory = false): Promise<string[]> {
       const p = await prepare(filter, fromHistory);
@@ -98,6 +129,7 @@ export function createLookup(deps: { registry: SourceRegistry; hot: HotLookup; h
      * one query (history).
      */
     async count(filter: Filter, fromHistory = false): Promise<number> {
+      fromHistory ||= hasCountLeaves(filter);
       const p = await prepare(filter, fromHistory);
       if (p.sources.length === 0) return 0;
       if (fromHistory) return deps.history.filterCount(p.sql);
@@ -124,6 +156,7 @@ export function createLookup(deps: { registry: SourceRegistry; hot: HotLookup; h
      * share). Exact, with margin 0, when the sample is the whole walk or from history.
      */
     async estimate(filter: Filter, fromHistory = false): Promise<{ count: number; margin: number }> {
+      fromHistory ||= hasCountLeaves(filter);
       const p = await prepare(filter, fromHistory);
       if (p.sources.length === 0) return { count: 0, margin: 0 };
       if (fromHistory) return { count: await deps.history.filterCount(p.sql), margin: 0 };
@@ -152,6 +185,7 @@ export function createLookup(deps: { registry: SourceRegistry; hot: HotLookup; h
      * and a user matching throughout the walk is never skipped, whatever arrives meanwhile.
      */
     async audience(filter: Filter, limit: number, cursor: string | undefined, fromHistory = false): Promise<{ users: string[]; next: string | null }> {
+      fromHistory ||= hasCountLeaves(filter);
       const p = await prepare(filter, fromHistory);
       const after = cursor === undefined ? undefined : decodeCursor(cursor, fromHistory);
       if (p.sources.length === 0) return { users: [], next: null };
@@ -181,6 +215,47 @@ export function createLookup(deps: { registry: SourceRegistry; hot: HotLookup; h
       return { users: page, next: null };
     },
   };
+
+  /**
+   * Why `userId` matches `filter` or not: the tree with each node's `matched`, each leaf's time
+   * or count, window and where it was served from (explain.ts). Refused as `check` is (expired,
+   * restoring sources) unless from history.
+   */
+  async function explain(filter: Filter, userId: string, fromHistory = false): Promise<Explained> {
+    const p = await prepare(filter, fromHistory);
+    let row: ArrayLike<number> = new Float64Array(p.c.leaves.length).fill(NaN);
+    let known = false;
+    if (p.sources.length > 0 && fromHistory) {
+      const v = (await deps.history.filterValues(p.sql, [userId])).get(userId);
+      if (v) [row, known] = [v, true];
+    } else if (p.sources.length > 0) {
+      const v = await hotValues(p.c, p.leaves, p.sources, [userId], true);
+      [row, known] = [v.latest, v.known[0] === 1];
+    }
+    return explainFilter({ filter, c: p.c, row, known, fromHistory, at: p.at, tagged: (t) => deps.registry.tagged(t) });
+  }
+
+  /**
+   * The registered filters `userId` matches now, from the hot tier (count leaves from history),
+   * all read together: one Redis round trip (one read per source, every filter's leaves and each
+   * source's `any` index, which says whether the user is in a filter's universe) and at most one
+   * ClickHouse query. A filter naming a source that is not hot (or whose count window left the
+   * horizon) is not evaluated: it is listed in `skipped` with the reason.
+   */
+  async function userFilters(filters: readonly { id: string; filter: Filter }[], userId: string): Promise<UserFilters> {
+    const ready: { id: string; p: Prepared }[] = [];
+    const skipped: UserFilters['skipped'] = [];
+    for (const { id, filter } of filters) {
+      try {
+        ready.push({ id, p: await prepare(filter, false) });
+      } catch (err) {
+        if (err instanceof LookupError) skipped.push({ id, reason: err.code, sources: err.sources });
+        else if (err instanceof FilterError) skipped.push({ id, reason: 'invalid_filter', sources: [] });
+        else throw err;
+      }
+    }
+    return usersFilters(ready.map(({ id, p }) => ({ id, c: p.c, leaves: p.leaves, sources: p.sources })), userId, deps.hot, deps.history, skipped);
+  }
 
   /** One walk step, refused once the lookup's time is up: a late walk stops sending work. */
   async function step(p: Prepared, from: number, to: number, maxUsers: number, deadline: number, ordered = true) {

@@ -115,7 +115,7 @@ export class ClickHouseHistory implements History {
     for (const node of this.nodes) {
       await this.migrateNode(node, SHARD);
       for (const query of distributedStatements(this.db, this.cluster)) await node.client.command({ query });
-      for (const table of ['events', 'latest']) await node.client.command({ query: typeEnumStatement(this.db, table) });
+      for (const table of Object.values(SINGLE_SERVER)) await node.client.command({ query: typeEnumStatement(this.db, table) });
     }
   }
 
@@ -136,7 +136,9 @@ export class ClickHouseHistory implements History {
       }
       await run(recordVersion(this.db, m.version));
     }
+    // The views' targets gain a type with their source (typeEnumStatement), after the migrations made them.
     await run(typeEnumStatement(this.db, tables.latest));
+    await run(typeEnumStatement(this.db, tables.byUser));
   }
 
   /**
@@ -226,6 +228,27 @@ export class ClickHouseHistory implements History {
     return rows.map((r) => r.user_id);
   }
 
+  /**
+   * Per given user of the filter's universe, one value per leaf: its latest time (NaN when
+   * none) or, for a count leaf, its count (queries.filterValues). Users outside the universe are absent.
+   */
+  async filterValues(f: FilterPlan, users: readonly string[]): Promise<Map<string, Float64Array>> {
+    if (users.length === 0) return new Map();
+    const rows = await this.select<Record<string, string | number>>(queries.filterValues(this.db, f, { users }));
+    return new Map(rows.map((r) => [String(r.user_id), Float64Array.from(f.leaves, (l, i) =>
+      l.count ? Number(r[`n${i}`] ?? 0) : Number(r[`c${i}`]) > 0 ? Number(r[`l${i}`]) : NaN)]));
+  }
+
+  /**
+   * For each given user with any event counted, one value per leaf of `leaves`: the count of a
+   * count leaf (queries.leafCounts), NaN for the others. A user absent from the map counts 0 everywhere.
+   */
+  async leafCounts(leaves: FilterPlan['leaves'], users: readonly string[]): Promise<Map<string, Float64Array>> {
+    if (users.length === 0 || !leaves.some((l) => l.count)) return new Map();
+    const rows = await this.select<Record<string, string | number>>(queries.leafCounts(this.db, leaves, { users }));
+    return new Map(rows.map((r) => [String(r.user_id), Float64Array.from(leaves, (l, i) => (l.count ? Number(r[`n${i}`]) : NaN))]));
+  }
+
   async filterCount(f: FilterPlan): Promise<number> {
     const rows = await this.select<{ n: string }>(queries.filterUsers(this.db, f, { count: true }));
     return Number(rows[0]?.n ?? 0);
@@ -265,7 +288,7 @@ export class ClickHouseHistory implements History {
   /** Erasure of a user: their events out of every history table, on every node (see erase.ts). */
   eraseUser(userId: string): Promise<number> {
     const tables = this.cluster ? SHARD : SINGLE_SERVER;
-    return erase.eraseUser(this.client, this.nodes.map((n) => n.client), this.db, [tables.events, tables.latest], userId);
+    return erase.eraseUser(this.client, this.nodes.map((n) => n.client), this.db, [tables.events, tables.latest, tables.byUser], userId);
   }
 
   /** Drops the namespace's database on every node (tests and benchmarks only). */

@@ -5,7 +5,7 @@ import { sqlIdent, sqlInt, sqlString } from './sql.js';
  * The history's SQL, as functions of validated inputs, so the same text runs against the
  * ClickHouse server and, in tests, against current ClickHouse in-process (chdb).
  * Every query is exact before and after background merges: uniqExact(id) and max(time).
- * Counts of events read the raw `events`; everything that needs only latest times reads the
+ * Counts of events read the raw `events` (count leaves its copy in user order, `events_by_user`); everything that needs only latest times reads the
  * `latest` aggregate (schema.ts), which holds one row per (source, user, type, variant, step)
  * once merged, a few before.
  */
@@ -71,6 +71,11 @@ function indexCondition(index: string): string {
 function programSql(p: Program, f: FilterPlan): string {
   if ('leaf' in p) {
     const l = f.leaves[p.leaf]!;
+    if (l.count) {
+      const bounds = [`n${p.leaf} >= ${sqlInt(l.count.min)}`];
+      if (l.count.max !== Infinity) bounds.push(`n${p.leaf} <= ${sqlInt(l.count.max)}`);
+      return `(${bounds.join(' AND ')})`;
+    }
     const parts = [`c${p.leaf} > 0`];
     if (l.after !== -Infinity) parts.push(`l${p.leaf} >= ${sqlInt(Math.ceil(l.after))}`);
     if (l.before !== Infinity) parts.push(`l${p.leaf} < ${sqlInt(Math.ceil(l.before))}`);
@@ -88,15 +93,67 @@ function programSql(p: Program, f: FilterPlan): string {
  * `users` restricts to given ids (check); `afterUser`/`limit` page in user id order (audience).
  */
 export function filterUsers(db: string, f: FilterPlan, opts: { users?: string[]; afterUser?: string; limit?: number; count?: boolean }): string {
-  const cols = f.leaves.map((l, i) => {
-    const cond = `${sourceWhere(l.source)} AND ${indexCondition(l.index)}`;
-    return `maxIf(time, ${cond}) AS l${i}, countIf(${cond}) AS c${i}`;
-  });
-  const where = [`(${f.sources.map((s) => `(${sourceWhere(s)})`).join(' OR ')})`];
-  if (opts.users) where.push(`user_id IN (${opts.users.map(sqlString).join(', ')})`);
-  if (opts.afterUser !== undefined) where.push(`user_id > ${sqlString(opts.afterUser)}`);
-  const inner = `SELECT user_id, ${cols.join(', ')} FROM ${sqlIdent(db)}.latest WHERE ${where.join(' AND ')} GROUP BY user_id`;
+  const inner = filterValues(db, f, opts);
   if (opts.count) return `SELECT count() AS n FROM (${inner}) WHERE ${programSql(f.program, f)}`;
   const limit = opts.limit !== undefined ? ` LIMIT ${sqlInt(opts.limit)}` : '';
   return `SELECT user_id FROM (${inner}) WHERE ${programSql(f.program, f)} ORDER BY user_id${limit}`;
+}
+
+type PlanLeaf = FilterPlan['leaves'][number];
+
+/** The users a query is restricted to: given ids (check), or those after one in id order (audience). */
+function userWhere(opts: { users?: readonly string[]; afterUser?: string }): string[] {
+  const where: string[] = [];
+  if (opts.users) where.push(`user_id IN (${opts.users.map(sqlString).join(', ')})`);
+  if (opts.afterUser !== undefined) where.push(`user_id > ${sqlString(opts.afterUser)}`);
+  return where;
+}
+
+/**
+ * Per user of the filter's universe (any row in `latest` of the named sources), a column per
+ * leaf: `l<i>` (latest time, maxIf) and `c<i>` (rows, countIf) for a latest-time leaf, `n<i>`
+ * (distinct events in its window) for a count leaf. Count leaves read the raw `events`
+ * (leafCounts), joined by user: a user without such events gets 0 (ANY LEFT JOIN's default),
+ * and the universe stays `latest`'s, which every event reaches through its view.
+ */
+export function filterValues(db: string, f: FilterPlan, opts: { users?: readonly string[]; afterUser?: string }): string {
+  const cols: string[] = [];
+  const names: string[] = [];
+  f.leaves.forEach((l, i) => {
+    if (l.count) {
+      names.push(`n${i}`);
+      return;
+    }
+    const cond = `${sourceWhere(l.source)} AND ${indexCondition(l.index)}`;
+    cols.push(`maxIf(time, ${cond}) AS l${i}, countIf(${cond}) AS c${i}`);
+    names.push(`l${i}`, `c${i}`);
+  });
+  // 18.16 needs an aggregate in a GROUP BY query's select: a filter of count leaves only has none.
+  if (cols.length === 0) cols.push('count() AS rows');
+  const where = [`(${f.sources.map((s) => `(${sourceWhere(s)})`).join(' OR ')})`, ...userWhere(opts)];
+  const universe = `SELECT user_id, ${cols.join(', ')} FROM ${sqlIdent(db)}.latest WHERE ${where.join(' AND ')} GROUP BY user_id`;
+  if (!f.leaves.some((l) => l.count)) return universe;
+  return `SELECT user_id, ${names.join(', ')} FROM (${universe}) AS u ANY LEFT JOIN (${leafCounts(db, f.leaves, opts)}) AS k USING user_id`;
+}
+
+/**
+ * Per user, for each count leaf i of `leaves` (the others are skipped), `n<i>`: the distinct
+ * event ids (uniqExact: duplicates not merged yet count once) of its index over its sources
+ * with time in [after, before). Users without any such event have no row. Read from
+ * `events_by_user` (schema.ts, migration 3): the raw events sorted by source, user and index
+ * and partitioned by month, so a check reads a few granules per user and month of the window.
+ */
+export function leafCounts(db: string, leaves: readonly PlanLeaf[], opts: { users?: readonly string[]; afterUser?: string }): string {
+  const conds: string[] = [];
+  const cols: string[] = [];
+  leaves.forEach((l, i) => {
+    if (!l.count) return;
+    const parts = [`(${l.count.sources.map((s) => `(${sourceWhere(s)})`).join(' OR ')})`, indexCondition(l.index), `time >= ${sqlInt(Math.ceil(l.after))}`];
+    if (l.before !== Infinity) parts.push(`time < ${sqlInt(Math.ceil(l.before))}`);
+    const cond = parts.join(' AND ');
+    conds.push(`(${cond})`);
+    cols.push(`uniqExactIf(id, ${cond}) AS n${i}`);
+  });
+  const where = [`(${conds.join(' OR ') || '0'})`, ...userWhere(opts)];
+  return `SELECT user_id, ${cols.join(', ')} FROM ${sqlIdent(db)}.events_by_user WHERE ${where.join(' AND ')} GROUP BY user_id`;
 }

@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Session } from 'chdb';
 import { ClickHouseHistory, MIGRATIONS, SCHEMA_VERSION, baseStatements, typeEnumStatement, eventMonths, queries, recordVersion, schemaVersion, sqlString } from '../../storage/clickhouse/index.js';
-import { validateEvent, type InteractionEvent } from '../../core/index.js';
+import { validateEvent, type FilterPlan, type InteractionEvent } from '../../core/index.js';
 import { singleClickHouseUrl, testNamespace } from './helpers.js';
 
 /**
@@ -20,6 +20,16 @@ const raw = [
 ];
 const events: InteractionEvent[] = raw.map((e) => validateEvent(e));
 const A = { kind: 'campaign', id: 'A' } as const;
+/** A plan with a latest-time leaf and two count leaves (one over two sources): opened A, opened A once or more since 1.5 s, and sent at most twice over A and canvas A before 2026. */
+const COUNTED: FilterPlan = {
+  leaves: [
+    { source: A, index: 'e:open', after: -Infinity, before: Infinity },
+    { source: A, index: 'e:open', after: 1_500, before: Infinity, count: { min: 1, max: Infinity, sources: [A] } },
+    { source: A, index: 'e:send', after: 0, before: Date.UTC(2027, 0, 1), count: { min: 0, max: 2, sources: [A, { kind: 'canvas', id: 'A' }] } },
+  ],
+  program: { and: [{ leaf: 0 }, { leaf: 1 }, { leaf: 2 }] },
+  sources: [A, { kind: 'canvas', id: 'A' }],
+};
 
 test('the same DDL and queries give the same answers on ClickHouse 18.16 and current ClickHouse', async () => {
   const db = testNamespace('compat');
@@ -61,10 +71,21 @@ test('the same DDL and queries give the same answers on ClickHouse 18.16 and cur
       // Its rows as they are: merged or not (background merges differ), the same maxima.
       `SELECT user_id, type, variant_id, step_id, max(time) AS t FROM (${queries.aggregateSource(db, A)}) GROUP BY user_id, type, variant_id, step_id`,
       `SELECT count() AS n FROM ${db}.events WHERE user_id = ${sqlString("x' OR 1=1 --")}`,
+      // Count leaves (distinct ids of events, e2 sent twice) joined to the universe of `latest`.
+      // c0 counts rows of `latest`, merged or not: only whether it is 0 is read.
+      `SELECT user_id, l0, c0 > 0 AS has0, n1, n2 FROM (${queries.filterValues(db, COUNTED, {})})`,
+      `SELECT user_id, l0, c0 > 0 AS has0, n1, n2 FROM (${queries.filterValues(db, COUNTED, { users: ['u1', 'nobody'] })})`,
+      queries.filterValues(db, { ...COUNTED, leaves: COUNTED.leaves.slice(1), program: { leaf: 0 } }, {}),
+      queries.filterUsers(db, COUNTED, {}),
+      queries.filterUsers(db, COUNTED, { count: true }),
+      queries.leafCounts(db, COUNTED.leaves, { users: ['u1', "o.brien+x@y"] }),
     ]) {
       assert.equal(sorted(onChdb(sql)), sorted(await server.select(sql)), sql);
     }
     assert.is(await server.countEvents(A), 4);
+    assert.equal([...await server.filterValues(COUNTED, ['u1', "o.brien+x@y", 'nobody'])].map(([u, v]) => [u, [...v]]).sort(),
+      [['o.brien+x@y', [NaN, 0, 1]], ['u1', [2_000, 1, 2]]].sort());
+    assert.equal(await server.filterUsers(COUNTED, {}), ['u1']);
     assert.equal(Object.fromEntries(await server.countEventsBySource([A, { kind: 'canvas', id: 'A' }, { kind: 'campaign', id: 'none' }])), { 'campaign:A': 4, 'canvas:A': 1, 'campaign:none': 0 });
     // 4 keys of A; one more row until the duplicate of e2 is merged away.
     for (const n of [Number(onChdb(queries.countAggregateRows(db, A))[0].n), await server.countAggregateRows(A)]) assert.ok(n === 4 || n === 5, String(n));

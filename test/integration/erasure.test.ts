@@ -59,6 +59,8 @@ test('an erased user is in no answer; others untouched; counts drop by exactly t
     const evs = events('a', Date.UTC(2026, 0, 1));
     await stack.publish(evs);
     await eventually(async () => (await Promise.all(SOURCES.map((s) => historyCount(stack, s)))).every((n) => n === 40), 'ingested');
+    // History is written before the hot index: the answers below read both.
+    await eventually(async () => stack.ts.engine!.inflight() === 0, 'hot writes done');
     const u2Before = await answersFor(stack, 'u2');
     const u1Events = evs.filter((e) => e.userId === 'u1');
     // One hot member per source and index u1 is in.

@@ -18,7 +18,8 @@ function createLookupPort(hot: RedisHotIndex, sources: SourceRef[]) {
   const rec = (s: SourceRef) => ({ kind: s.kind, id: s.id, tier: 'hot' }) as SourceRecord;
   const known = new Map(sources.map((s) => [sourceName(s), rec(s)]));
   const registry = { peek: (s: SourceRef) => known.get(sourceName(s)), get: async (s: SourceRef) => known.get(sourceName(s)) ?? null, tagged: () => [] } as unknown as SourceRegistry;
-  const history = { filterUsers: () => Promise.reject(new Error('hot only')), filterCount: () => Promise.reject(new Error('hot only')) };
+  const hotOnly = () => Promise.reject(new Error('hot only'));
+  const history = { filterUsers: hotOnly, filterCount: hotOnly, filterValues: hotOnly, leafCounts: hotOnly };
   return createLookup({ registry, hot, history });
 }
 

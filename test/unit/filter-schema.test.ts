@@ -12,7 +12,8 @@ import { MAX_TIME_MS } from '../../core/time.js';
  * client show) against the parser the API runs (parseFilter): on random valid and invalid
  * filters, one accepts what the other accepts. The filters stay within what the schema's
  * description leaves to the parser (at most 32 leaves, depth 8, real dates in range, `within`
- * up to P200Y), so any disagreement is a leaf, key or value one side forgot.
+ * up to P200Y, a count leaf's window within 730 days), so any disagreement is a leaf, key or
+ * value one side forgot.
  *
  * The pools include leaves and keys other work adds to the grammar (`any` leaves, `channel`,
  * `opens`, `alias`, `times`): today both sides refuse them; once the parser takes them, this
@@ -66,6 +67,16 @@ const INVALID: Record<string, fc.Arbitrary<unknown>> = {
 };
 const ALL_KEYS = [...new Set([...Object.keys(VALID), 'evnt', 'campaignId', 'userId'])];
 
+/**
+ * A count leaf's window reaches at most 730 days back: the schema's description says so, the
+ * parser checks it (a bound JSON Schema cannot state on a duration), so generated count leaves
+ * keep their years-long `within` out.
+ */
+const withinHorizon = (node: unknown): unknown => {
+  const n = node as Record<string, unknown>;
+  return n.times !== undefined && typeof n.within === 'string' && /Y/.test(n.within) ? { ...n, within: 'P30D' } : node;
+};
+
 /** A leaf of one kind (those the schema lists, and `any`), valid keys only, then maybe one mutation. */
 const leaf: fc.Arbitrary<unknown> = fc
   .record({
@@ -85,7 +96,7 @@ const leaf: fc.Arbitrary<unknown> = fc
       if (how === 'drop') return fc.constant(Object.fromEntries(Object.entries(node).filter(([name]) => name !== k)));
       const pool = how === 'invalid' ? INVALID[k] ?? fc.constant(1) : VALID[k] ?? fc.constant('x');
       return pool.map((v) => ({ ...node, [k]: v }));
-    });
+    }).map(withinHorizon);
   });
 
 /** A filter of depth at most 4 (so at most 27 leaves): leaves, combinators, sometimes not an object at all. */
