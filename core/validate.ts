@@ -55,6 +55,14 @@ export class DecodeError extends Error {
 const ID = ID_PATTERN;
 
 /**
+ * The two field rules of the event format past the character sets: a link alias is a click's
+ * (`invalid_field`: the field does not fit the type), a canvas variation a canvas's
+ * (`invalid_source`, as `stepId`).
+ */
+const LINK_ALIAS_RULE = 'linkAlias belongs to click events';
+const CANVAS_VARIATION_RULE = 'canvasVariationId belongs to canvas events';
+
+/**
  * The event format (README, "Event format") as JSON Schema: the specification validateEvent implements by hand. Compiled only
  * by validateEventReference (tests and bench/validate.ts compare the two on random inputs).
  */
@@ -71,6 +79,8 @@ const eventSchema = {
     stepId: { type: 'string', pattern: ID },
     variantId: { type: 'string', pattern: ID },
     channel: { type: 'string', enum: CHANNELS },
+    linkAlias: { type: 'string', pattern: ID },
+    canvasVariationId: { type: 'string', pattern: ID },
     time: { type: ['string', 'integer'] },
     properties: { type: 'object' },
   },
@@ -242,9 +252,10 @@ function enumError(field: string, v: unknown, allowed: ReadonlySet<string>): str
  * event format's fields into locals, then each rule is checked in the order the JSON Schema
  * (`eventSchema`, compiled by validateEventReference) reports it, so the code and message are
  * the same for every input: not an object; a missing required field (id, type, userId, time);
- * the first unknown key in key order (`__proto__` and `constructor` included: only the ten
+ * the first unknown key in key order (`__proto__` and `constructor` included: only the twelve
  * names in `check` are fields); then each field's type, enum or id character set in schema
- * order (id, type, userId, campaignId, canvasId, stepId, variantId, channel, time, properties);
+ * order (id, type, userId, campaignId, canvasId, stepId, variantId, channel, linkAlias,
+ * canvasVariationId, time, properties);
  * then the source rules, the time, the depth of properties. Nothing is allocated per field: no
  * match arrays, no substrings (the ISO time is read by char codes), no error object until the
  * one thrown. A field that is `undefined` counts as absent, as in ajv. Equivalence holds for
@@ -280,6 +291,7 @@ function check(raw: unknown, text: string | undefined): InteractionEvent | undef
   const o = raw as Record<string, unknown>;
   let id: unknown, type: unknown, userId: unknown, campaignId: unknown, canvasId: unknown;
   let stepId: unknown, variantId: unknown, channel: unknown, time: unknown, properties: unknown;
+  let linkAlias: unknown, canvasVariationId: unknown;
   for (const k in o) {
     switch (k) {
       case 'id': id = o[k]; break;
@@ -290,6 +302,8 @@ function check(raw: unknown, text: string | undefined): InteractionEvent | undef
       case 'stepId': stepId = o[k]; break;
       case 'variantId': variantId = o[k]; break;
       case 'channel': channel = o[k]; break;
+      case 'linkAlias': linkAlias = o[k]; break;
+      case 'canvasVariationId': canvasVariationId = o[k]; break;
       case 'time': time = o[k]; break;
       case 'properties': properties = o[k]; break;
       default: {
@@ -313,7 +327,9 @@ function check(raw: unknown, text: string | undefined): InteractionEvent | undef
     ?? (canvasId === undefined ? undefined : idError('canvasId', canvasId, ID_RE, ID_PATTERN))
     ?? (stepId === undefined ? undefined : idError('stepId', stepId, ID_RE, ID_PATTERN))
     ?? (variantId === undefined ? undefined : idError('variantId', variantId, ID_RE, ID_PATTERN))
-    ?? (channel === undefined ? undefined : enumError('channel', channel, CHANNEL_SET));
+    ?? (channel === undefined ? undefined : enumError('channel', channel, CHANNEL_SET))
+    ?? (linkAlias === undefined ? undefined : idError('linkAlias', linkAlias, ID_RE, ID_PATTERN))
+    ?? (canvasVariationId === undefined ? undefined : idError('canvasVariationId', canvasVariationId, ID_RE, ID_PATTERN));
   if (bad !== undefined) return fail('invalid_field', bad);
   // JSON Schema's integer: a number with no fraction (so finite).
   if (typeof time !== 'string' && !Number.isInteger(time)) return fail('invalid_field', 'time must be string,integer');
@@ -324,6 +340,8 @@ function check(raw: unknown, text: string | undefined): InteractionEvent | undef
     return fail('invalid_source', 'exactly one of campaignId and canvasId is required');
   }
   if (stepId !== undefined && canvasId === undefined) return fail('invalid_source', 'stepId belongs to canvas events');
+  if (canvasVariationId !== undefined && canvasId === undefined) return fail('invalid_source', CANVAS_VARIATION_RULE);
+  if (linkAlias !== undefined && type !== 'click') return fail('invalid_field', LINK_ALIAS_RULE);
   const ms = parseTime(time);
   if (ms === undefined) {
     return fail('invalid_time', 'time is neither ISO-8601 with an offset nor epoch milliseconds in [1970, 2100)');
@@ -355,6 +373,8 @@ function check(raw: unknown, text: string | undefined): InteractionEvent | undef
   if (variantId !== undefined) event.variantId = variantId as string;
   if (stepId !== undefined) event.stepId = stepId as string;
   if (channel !== undefined) event.channel = channel as InteractionEvent['channel'];
+  if (linkAlias !== undefined) event.linkAlias = linkAlias as string;
+  if (canvasVariationId !== undefined) event.canvasVariationId = canvasVariationId as string;
   if (properties !== undefined) event.properties = serialised!;
   return event;
 }
@@ -376,7 +396,7 @@ export function validateEventReference(raw: unknown): InteractionEvent {
   const e = raw as {
     id: string; type: InteractionEvent['type']; userId: string; campaignId?: string; canvasId?: string;
     stepId?: string; variantId?: string; channel?: InteractionEvent['channel']; time: string | number;
-    properties?: object;
+    linkAlias?: string; canvasVariationId?: string; properties?: object;
   };
   if ((e.campaignId === undefined) === (e.canvasId === undefined)) {
     throw new DecodeError('invalid_source', 'exactly one of campaignId and canvasId is required');
@@ -384,6 +404,8 @@ export function validateEventReference(raw: unknown): InteractionEvent {
   if (e.stepId !== undefined && e.canvasId === undefined) {
     throw new DecodeError('invalid_source', 'stepId belongs to canvas events');
   }
+  if (e.canvasVariationId !== undefined && e.canvasId === undefined) throw new DecodeError('invalid_source', CANVAS_VARIATION_RULE);
+  if (e.linkAlias !== undefined && e.type !== 'click') throw new DecodeError('invalid_field', LINK_ALIAS_RULE);
   const time = parseTimeReference(e.time);
   if (time === undefined) {
     throw new DecodeError('invalid_time', 'time is neither ISO-8601 with an offset nor epoch milliseconds in [1970, 2100)');
@@ -398,6 +420,8 @@ export function validateEventReference(raw: unknown): InteractionEvent {
   if (e.variantId !== undefined) event.variantId = e.variantId;
   if (e.stepId !== undefined) event.stepId = e.stepId;
   if (e.channel !== undefined) event.channel = e.channel;
+  if (e.linkAlias !== undefined) event.linkAlias = e.linkAlias;
+  if (e.canvasVariationId !== undefined) event.canvasVariationId = e.canvasVariationId;
   if (e.properties !== undefined) {
     if (deeperThan(e.properties, MAX_PROPERTIES_DEPTH)) {
       throw new DecodeError('invalid_field', `properties nested more than ${MAX_PROPERTIES_DEPTH} levels deep (objects and arrays)`);

@@ -1,4 +1,4 @@
-import { indexName, sourceName, type HotSegment, type SourceRef } from '../../core/index.js';
+import { indexName, sourceName, type HotSegment, type IndexSource } from '../../core/index.js';
 import type { RedisClient, WithCommands } from './commands.js';
 import { BUCKET_USERS } from './write.js';
 import { sourceKeys } from './keys.js';
@@ -6,15 +6,15 @@ import { bucketAt, hashBytes, hashUser, latestOf, reverse32, timeOf, type Layout
 
 /** The lookups: what the hot path (core HotLookup) and the HotIndex port read of Redis. */
 
-type Leaf = { source: SourceRef; index: string };
+type Leaf = { source: IndexSource; index: string };
 
 /**
  * The sources a lookup reads, each with the distinct index names its leaves ask for (`any` is
  * not asked: it is the largest record of a value), and where each leaf finds its time.
  */
-function plan(leaves: readonly Leaf[], sources: readonly SourceRef[]) {
-  const bySource = new Map<string, { source: SourceRef; names: string[] }>();
-  const entry = (s: SourceRef) => {
+function plan(leaves: readonly Leaf[], sources: readonly IndexSource[]) {
+  const bySource = new Map<string, { source: IndexSource; names: string[] }>();
+  const entry = (s: IndexSource) => {
     const key = sourceName(s);
     let e = bySource.get(key);
     if (!e) bySource.set(key, (e = { source: s, names: [] }));
@@ -46,7 +46,7 @@ export async function scores(
   redis: WithCommands,
   ns: string,
   leaves: readonly Leaf[],
-  sources: readonly SourceRef[],
+  sources: readonly IndexSource[],
   users: readonly string[],
 ): Promise<{ latest: Float64Array; known: Uint8Array }> {
   const width = leaves.length;
@@ -101,7 +101,7 @@ const bucketsPerStep = (maxUsers: number) => Math.max(1, Math.round(maxUsers / B
  * step is named again from it (buckets only split, so this ends).
  */
 async function walkSource(
-  redis: RedisClient, ns: string, layouts: Map<string, Layout>, source: SourceRef, names: readonly string[], from: number, to: number, maxUsers: number,
+  redis: RedisClient, ns: string, layouts: Map<string, Layout>, source: IndexSource, names: readonly string[], from: number, to: number, maxUsers: number,
 ): Promise<{ end: number; ids: number[]; buckets: Buffer[][] }> {
   const k = sourceKeys(ns, source);
   const key = sourceName(source);
@@ -145,7 +145,7 @@ async function walkSource(
  * the step with ids.
  */
 async function tally(
-  redis: WithCommands, ns: string, source: SourceRef, names: readonly string[], leafAt: readonly { name: number }[], width: number, from: number, to: number, maxUsers: number,
+  redis: WithCommands, ns: string, source: IndexSource, names: readonly string[], leafAt: readonly { name: number }[], width: number, from: number, to: number, maxUsers: number,
 ): Promise<HotSegment | undefined> {
   const k = sourceKeys(ns, source);
   const reply = await redis.tsTallyBuffer(k.meta, k.bucketPrefix, from, to, maxUsers, names.length, ...names);
@@ -189,7 +189,7 @@ export async function segment(
   ns: string,
   layouts: Map<string, Layout>,
   leaves: readonly Leaf[],
-  sources: readonly SourceRef[],
+  sources: readonly IndexSource[],
   from: number,
   to: number,
   maxUsers: number,
@@ -263,7 +263,7 @@ export async function segment(
 }
 
 /** Distinct users with any hot event of the source (the meta's count; no scan). */
-export async function countUsers(redis: RedisClient, ns: string, source: SourceRef): Promise<number> {
+export async function countUsers(redis: RedisClient, ns: string, source: IndexSource): Promise<number> {
   return Number((await redis.hget(sourceKeys(ns, source).meta, 'n')) ?? 0);
 }
 
@@ -271,7 +271,7 @@ export async function countUsers(redis: RedisClient, ns: string, source: SourceR
  * index name -> time for one user in one source, `any` included: one lua/user.lua call (the
  * user's value and the names of its ids), whatever the numbers of users and indexes.
  */
-export async function userLatest(redis: WithCommands, ns: string, source: SourceRef, userId: string): Promise<Map<string, number>> {
+export async function userLatest(redis: WithCommands, ns: string, source: IndexSource, userId: string): Promise<Map<string, number>> {
   const k = sourceKeys(ns, source);
   const [value, ...names] = await redis.tsUserBuffer(k.meta, k.bucketPrefix, hashUser(userId), userId);
   const out = new Map<string, number>();
