@@ -274,7 +274,7 @@ export interface SourceIdSets {
    * (an entry's ids are admitted together or not at all; ids already in the set always are).
    * Resolves with whether each entry was admitted.
    */
-  admit(source: SourceRef, entries: readonly (readonly string[])[], max: number): Promise<boolean[]>;
+  admit(source: IndexSource, entries: readonly (readonly string[])[], max: number): Promise<boolean[]>;
   /** Forgets a source's set (the source was deleted). */
   drop(source: SourceRef): Promise<void>;
 }
