@@ -24,7 +24,10 @@ export const filterSchema = {
     'A leaf {"campaign": id, "event": type, "variant"?: id, "after"?: time, "before"?: time, "within"?: duration} or ' +
     '{"canvas": id, "step"?: id, "event": type, ...}, or a tag leaf {"tag": tag, "kind"?: "campaign"|"canvas", "event": type, "after"?, "before"?, "within"?} ' +
     '(the sources of that kind carrying the tag when the lookup runs; it matches on the latest such event over all of them; ' +
-    'a tag no source carries matches no user), or {"and": [f, ...]}, {"or": [f, ...]}, {"not": f}; ' +
+    'a tag no source carries matches no user), or a leaf over every source {"any": "message", "event": type|"engaged", "channel"?: channel, ' +
+    '"opens"?: "machine"|"other"|"any" (with engaged), "alias"?: id (with click), "after"?, "before"?, "within"?} (the latest such event over every ' +
+    'campaign and canvas, whatever their tiers; a not over it ranges over every user the namespace knows); click leaves may carry "alias": id; ' +
+    'or {"and": [f, ...]}, {"or": [f, ...]}, {"not": f}; ' +
     `at most ${MAX_LEAVES} leaves and depth ${MAX_DEPTH}. Event types: ${EVENT_TYPES.join(', ')} ` +
     '(an "open" leaf does not match machine opens).',
 } as const;

@@ -23,19 +23,25 @@ const rand = rng(seed);
 const now = Date.now();
 console.log(`any-message memory: users ${users} (default 100000), seed ${seed} (default 1), namespace ${ns}`);
 
-async function bytesOf(pattern: string): Promise<{ keys: number; bytes: number }> {
+/** Bytes (MEMORY USAGE SAMPLES 0) of the keys matching `pattern`, and how many are hash tables rather than listpacks. */
+async function bytesOf(pattern: string): Promise<{ keys: number; bytes: number; hashtables: number }> {
   let cursor = '0';
   let keys = 0;
   let bytes = 0;
+  let hashtables = 0;
   do {
     const [next, found] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
     cursor = next;
     const pipe = redis.pipeline();
-    for (const k of found) pipe.call('MEMORY', 'USAGE', k, 'SAMPLES', '0');
-    for (const [, n] of (await pipe.exec()) ?? []) bytes += Number(n ?? 0);
+    for (const k of found) pipe.call('MEMORY', 'USAGE', k, 'SAMPLES', '0').object('ENCODING', k);
+    const res = (await pipe.exec()) ?? [];
+    for (let i = 0; i < res.length; i += 2) {
+      bytes += Number(res[i]![1] ?? 0);
+      if (res[i + 1]![1] === 'hashtable') hashtables++;
+    }
     keys += found.length;
   } while (cursor !== '0');
-  return { keys, bytes };
+  return { keys, bytes, hashtables };
 }
 
 try {
@@ -62,8 +68,8 @@ try {
   const any = await bytesOf(`${ns}:{any:message}:*`);
   const sources = await bytesOf(`${ns}:{campaign:*`);
   const per = (b: number) => (b / users).toFixed(1);
-  console.log(`events ${events}; any-message pseudo-source: ${any.keys} keys, ${any.bytes} bytes, ${per(any.bytes)} bytes/user`);
-  console.log(`20 campaigns: ${sources.keys} keys, ${sources.bytes} bytes, ${per(sources.bytes)} bytes/user; pseudo-source / sources = ${(any.bytes / sources.bytes).toFixed(2)}`);
+  console.log(`events ${events}; any-message pseudo-source: ${any.keys} keys (${any.hashtables} hash tables), ${any.bytes} bytes, ${per(any.bytes)} bytes/user`);
+  console.log(`20 campaigns: ${sources.keys} keys (${sources.hashtables} hash tables), ${sources.bytes} bytes, ${per(sources.bytes)} bytes/user; pseudo-source / sources = ${(any.bytes / sources.bytes).toFixed(2)}`);
 } finally {
   await hot.unlinkNamespace();
   redis.disconnect();
