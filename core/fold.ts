@@ -64,13 +64,14 @@ function putAlias(indexes: Map<string, Map<string, number>>, user: string, alias
 }
 
 /**
- * One event into the any-message pseudo-source (ANY_MESSAGE): its type's index, its channel's
- * type index and a click's alias index, whatever its source.
+ * One event into the any-message pseudo-source (ANY_MESSAGE): its channel's type index (its
+ * type's index when it has no channel: `e:<type>` over every channel is read as the latest of
+ * both, core anyMessageStored) and a click's alias index, whatever its source.
  */
 function putAnyMessage(indexes: Map<string, Map<string, number>>, names: IndexNames, user: string, type: EventType, channel: Channel | undefined, alias: string | undefined, time: number): void {
   put(indexes, indexName.any, user, time);
-  put(indexes, names.type(type), user, time);
   if (channel !== undefined) put(indexes, names.channel(channel, type), user, time);
+  else put(indexes, names.type(type), user, time);
   if (alias !== undefined) put(indexes, indexName.alias(alias), user, time);
 }
 /**

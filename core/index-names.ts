@@ -1,4 +1,4 @@
-import type { Channel, EventType } from './types.js';
+import { CHANNELS, type Channel, type EventType } from './types.js';
 
 /**
  * Names of a source's indexes: `any`, `e:<type>`, `v:<variant>:<type>`, `s:<step>:<type>`, and
@@ -16,6 +16,20 @@ export const indexName = {
   alias: (alias: string) => `a:${alias}`,
   stepAlias: (step: string, alias: string) => `sa:${step}|${alias}`,
 };
+
+/**
+ * The indexes the any-message pseudo-source stores for a lookup's index: `e:<type>` (every
+ * channel) is not stored for events that have a channel, only `c:<channel>:<type>` is, so a
+ * user's value holds each (channel, type) once and stays small enough for a listpack
+ * (values under 64 bytes: README "Hot index"); `e:<type>` is read as the latest of the stored
+ * `e:<type>` (events without a channel) and every `c:<channel>:<type>`. Other indexes are
+ * stored as named.
+ */
+export function anyMessageStored(index: string): string[] {
+  if (!index.startsWith('e:')) return [index];
+  const type = index.slice(2) as EventType;
+  return [index, ...CHANNELS.map((c) => indexName.channel(c, type))];
+}
 
 /** Parsed index name: the type is always the last segment (ids may contain `:`, types cannot). */
 export type ParsedIndex =
