@@ -1,4 +1,4 @@
-import { ANY_MESSAGE, ANY_MESSAGE_NAME, compile, evaluateRow, parseSourceName, type FilterPlan, type Filter, type HistoryLookup, type HotLookup, type IndexSource, type SourceRef, type SourceRecord, type SourceRegistry } from '../../core/index.js';
+import { ANY_MESSAGE, ANY_MESSAGE_NAME, compile, evaluateRow, parseSourceName, type FilterPlan, type Filter, type HistoryLookup, type HotLookup, type IndexSource, type SourceRecord, type SourceRegistry } from '../../core/index.js';
 
 export class LookupError extends Error {
   constructor(readonly code: 'source_expired' | 'source_restoring' | 'invalid_cursor' | 'lookup_timeout', message: string, readonly sources: string[] = []) {
