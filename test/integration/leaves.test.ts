@@ -194,6 +194,24 @@ test('any-message, engaged, channel and alias leaves mixed with source leaves eq
   for (let i = 0; i < 30; i++) await assertBruteForce(stack, randomFilter(), `random ${i}`);
 });
 
+test('registered filters with any-message and alias leaves answer as the inline routes, pin no source, and name none', async ({ stack }) => {
+  const candidates = [...USERS, 'stranger1'];
+  for (let i = 0; i < 6; i++) {
+    const filter = i === 0 ? { any: 'message', event: 'engaged', within: 'P3D' } : randomFilter();
+    const put = await send(stack.ts, 'PUT', '/v1/filters/lf', { filter });
+    assert.is(put.status, 200, JSON.stringify(put.body));
+    if (i === 0) assert.equal(put.body.sources, [], 'an any-message leaf names no source');
+    for (const from of ['hot', 'history'] as const) {
+      const what = `${from} ${JSON.stringify(filter)}`;
+      const inline = await send(stack.ts, 'POST', '/v1/retargeting/check', { filter, userIds: candidates, from });
+      const byId = await send(stack.ts, 'POST', '/v1/filters/lf/check', { userIds: candidates, from });
+      assert.equal(byId.body, inline.body, what);
+      assert.equal(inline.body.matched, candidates.filter((u) => bruteForce(filter, Date.now()).has(u)), what);
+    }
+  }
+  assert.is((await send(stack.ts, 'DELETE', '/v1/filters/lf')).status, 204);
+});
+
 test('parsing: bad any, opens and alias answer 400 with the path', async ({ stack }) => {
   const bad = async (filter: object, path: string) => {
     const r = await send(stack.ts, 'POST', '/v1/retargeting/check', { filter, userIds: ['lu1'] });
