@@ -1,7 +1,7 @@
 // Directly, not through api/index.ts: the engine role reads its config without loading Fastify.
 import { ApiKeyError, parseApiKeys, type ApiKey } from './api/auth.js';
 import { parseListen } from './metrics.js';
-import { DurationError, TierstreamError, fixedDurationMs as fixedMs, LIMIT_DEFAULTS, MAX_TAGS_LIMIT, MAX_VARIANTS_AND_STEPS_LIMIT, parseDuration, type Limits } from './core/index.js';
+import { DurationError, TierstreamError, fixedDurationMs as fixedMs, LIMIT_DEFAULTS, MAX_LINK_ALIASES_LIMIT, MAX_TAGS_LIMIT, MAX_VARIANTS_AND_STEPS_LIMIT, parseDuration, type Limits } from './core/index.js';
 
 /**
  * Configuration from the environment, validated with messages naming the bad variable.
@@ -196,6 +196,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
       sources: int(env, 'TIERSTREAM_MAX_SOURCES', 1, 100_000_000) ?? LIMIT_DEFAULTS.sources,
       filters: int(env, 'TIERSTREAM_MAX_FILTERS', 1, 1_000_000) ?? LIMIT_DEFAULTS.filters,
       tagsPerSource: int(env, 'TIERSTREAM_MAX_TAGS', 1, MAX_TAGS_LIMIT) ?? LIMIT_DEFAULTS.tagsPerSource,
+      linkAliases: int(env, 'TIERSTREAM_MAX_LINK_ALIASES', 1, MAX_LINK_ALIASES_LIMIT) ?? LIMIT_DEFAULTS.linkAliases,
     },
     eventsMaxBytes: byteSize(env, 'TIERSTREAM_EVENTS_MAX_BYTES', 4 * 1024 ** 3),
     backlogMax: int(env, 'TIERSTREAM_BACKLOG_MAX', 0, 1e12) ?? 5_000_000,

@@ -101,7 +101,7 @@ export function fromDomainError(err: unknown): ApiError | undefined {
   if (err instanceof ErasureError) return new ApiError(err.code, err.message);
   if (err instanceof SourceNotFoundError) return new ApiError(err.code, err.message, { sources: err.sources });
   if (err instanceof RemovalError) return new ApiError(err.code, err.message, err.detail);
-  // The API never takes events (the limit on variants and steps is ingest's): its limits are these.
-  if (err instanceof LimitError && err.code !== 'too_many_variants_and_steps') return new ApiError(err.code, err.message, { limit: err.limit, max: err.max });
+  // The API never takes events (the limits on variants and steps and on link aliases are ingest's): its limits are these.
+  if (err instanceof LimitError && err.code !== 'too_many_variants_and_steps' && err.code !== 'too_many_link_aliases') return new ApiError(err.code, err.message, { limit: err.limit, max: err.max });
   return undefined;
 }

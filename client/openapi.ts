@@ -867,9 +867,9 @@ export interface components {
          *       ]
          *     }
          */
-        Filter: components["schemas"]["CampaignLeaf"] | components["schemas"]["CanvasLeaf"] | components["schemas"]["TagLeaf"] | components["schemas"]["FilterAnd"] | components["schemas"]["FilterOr"] | components["schemas"]["FilterNot"];
+        Filter: components["schemas"]["CampaignLeaf"] | components["schemas"]["CanvasLeaf"] | components["schemas"]["TagLeaf"] | components["schemas"]["AnyMessageLeaf"] | components["schemas"]["FilterAnd"] | components["schemas"]["FilterOr"] | components["schemas"]["FilterNot"];
         /**
-         * @description Users whose latest event of this type on the campaign (and variant) is in the window. Pairs that exclude each other: within and after; variant and step.
+         * @description Users whose latest event of this type on the campaign (and variant) is in the window. Pairs that exclude each other: within and after; variant and step; alias and variant; alias and channel.
          * @example {
          *       "campaign": "spring-sale",
          *       "event": "open",
@@ -878,20 +878,10 @@ export interface components {
          */
         CampaignLeaf: {
             /**
-             * @description a campaign id: 1-128 of [A-Za-z0-9._:-], dot-separated tokens with none empty
-             * @example spring-sale
-             */
-            campaign: string;
-            /**
-             * @description a variant id: 1-128 of [A-Za-z0-9._:-], dot-separated tokens with none empty
-             * @example B
-             */
-            variant?: string;
-            /**
              * @description the event type (an "open" leaf does not match machine opens)
              * @enum {string}
              */
-            event: "send" | "delivery" | "open" | "click" | "conversion" | "bounce" | "unsubscribe" | "spam" | "control" | "machine_open";
+            event: "send" | "delivery" | "open" | "click" | "conversion" | "bounce" | "unsubscribe" | "spam" | "control" | "machine_open" | "soft_bounce";
             /** @description the latest event at or after this time: ISO-8601 with an offset, or integer epoch milliseconds; in [1970, 2100) UTC */
             after?: string | number;
             /** @description the latest event before this time: ISO-8601 with an offset, or integer epoch milliseconds; in [1970, 2100) UTC */
@@ -911,9 +901,24 @@ export interface components {
                 min?: number;
                 max?: number;
             };
-        };
+            /**
+             * @description a campaign id: 1-128 of [A-Za-z0-9._:-], dot-separated tokens with none empty
+             * @example spring-sale
+             */
+            campaign: string;
+            /**
+             * @description a variant id: 1-128 of [A-Za-z0-9._:-], dot-separated tokens with none empty
+             * @example B
+             */
+            variant?: string;
+            /**
+             * @description the link alias clicked (click leaves only): 1-128 of [A-Za-z0-9._:-], dot-separated tokens with none empty
+             * @example hero
+             */
+            alias?: string;
+        } & (unknown & unknown & unknown);
         /**
-         * @description Users whose latest event of this type on the canvas (and variant or step) is in the window. Pairs that exclude each other: within and after; variant and step.
+         * @description Users whose latest event of this type on the canvas (and variant or step) is in the window. Pairs that exclude each other: within and after; variant and step; alias and variant; alias and channel.
          * @example {
          *       "canvas": "onboarding",
          *       "step": "welcome",
@@ -921,6 +926,30 @@ export interface components {
          *     }
          */
         CanvasLeaf: {
+            /**
+             * @description the event type (an "open" leaf does not match machine opens)
+             * @enum {string}
+             */
+            event: "send" | "delivery" | "open" | "click" | "conversion" | "bounce" | "unsubscribe" | "spam" | "control" | "machine_open" | "soft_bounce";
+            /** @description the latest event at or after this time: ISO-8601 with an offset, or integer epoch milliseconds; in [1970, 2100) UTC */
+            after?: string | number;
+            /** @description the latest event before this time: ISO-8601 with an offset, or integer epoch milliseconds; in [1970, 2100) UTC */
+            before?: string | number;
+            /**
+             * @description ISO-8601 duration, at most P200Y: after = now - within (months by the UTC calendar); not with "after"
+             * @example P30D
+             */
+            within?: string;
+            /**
+             * @description A count leaf: the distinct such events in the window number from min (default 0) to max (default no bound); needs "within" or "after", starting at most 730 days back; served from history
+             * @example {
+             *       "min": 3
+             *     }
+             */
+            times?: {
+                min?: number;
+                max?: number;
+            };
             /**
              * @description a canvas id: 1-128 of [A-Za-z0-9._:-], dot-separated tokens with none empty
              * @example onboarding
@@ -937,32 +966,13 @@ export interface components {
              */
             step?: string;
             /**
-             * @description the event type (an "open" leaf does not match machine opens)
-             * @enum {string}
+             * @description the link alias clicked (click leaves only): 1-128 of [A-Za-z0-9._:-], dot-separated tokens with none empty
+             * @example hero
              */
-            event: "send" | "delivery" | "open" | "click" | "conversion" | "bounce" | "unsubscribe" | "spam" | "control" | "machine_open";
-            /** @description the latest event at or after this time: ISO-8601 with an offset, or integer epoch milliseconds; in [1970, 2100) UTC */
-            after?: string | number;
-            /** @description the latest event before this time: ISO-8601 with an offset, or integer epoch milliseconds; in [1970, 2100) UTC */
-            before?: string | number;
-            /**
-             * @description ISO-8601 duration, at most P200Y: after = now - within (months by the UTC calendar); not with "after"
-             * @example P30D
-             */
-            within?: string;
-            /**
-             * @description A count leaf: the distinct such events in the window number from min (default 0) to max (default no bound); needs "within" or "after", starting at most 730 days back; served from history
-             * @example {
-             *       "min": 3
-             *     }
-             */
-            times?: {
-                min?: number;
-                max?: number;
-            };
-        };
+            alias?: string;
+        } & (unknown & unknown & unknown);
         /**
-         * @description Stands for the sources of that kind (both when absent) carrying the tag when the lookup runs; matches on the latest such event over all of them. A tag no source carries stands for no source.. Pairs that exclude each other: within and after; variant and step.
+         * @description Stands for the sources of that kind (both when absent) carrying the tag when the lookup runs; matches on the latest such event over all of them. A tag no source carries stands for no source.. Pairs that exclude each other: within and after; variant and step; alias and variant; alias and channel.
          * @example {
          *       "tag": "spring",
          *       "kind": "campaign",
@@ -972,17 +982,10 @@ export interface components {
          */
         TagLeaf: {
             /**
-             * @description a tag: 1-128 of [A-Za-z0-9._:-], dot-separated tokens with none empty
-             * @example spring
-             */
-            tag: string;
-            /** @enum {string} */
-            kind?: "campaign" | "canvas";
-            /**
              * @description the event type (an "open" leaf does not match machine opens)
              * @enum {string}
              */
-            event: "send" | "delivery" | "open" | "click" | "conversion" | "bounce" | "unsubscribe" | "spam" | "control" | "machine_open";
+            event: "send" | "delivery" | "open" | "click" | "conversion" | "bounce" | "unsubscribe" | "spam" | "control" | "machine_open" | "soft_bounce";
             /** @description the latest event at or after this time: ISO-8601 with an offset, or integer epoch milliseconds; in [1970, 2100) UTC */
             after?: string | number;
             /** @description the latest event before this time: ISO-8601 with an offset, or integer epoch milliseconds; in [1970, 2100) UTC */
@@ -1002,7 +1005,68 @@ export interface components {
                 min?: number;
                 max?: number;
             };
-        };
+            /**
+             * @description a tag: 1-128 of [A-Za-z0-9._:-], dot-separated tokens with none empty
+             * @example spring
+             */
+            tag: string;
+            /** @enum {string} */
+            kind?: "campaign" | "canvas";
+            /**
+             * @description the link alias clicked (click leaves only): 1-128 of [A-Za-z0-9._:-], dot-separated tokens with none empty
+             * @example hero
+             */
+            alias?: string;
+        } & (unknown & unknown & unknown);
+        /**
+         * @description Users whose latest such event over every campaign and canvas, whatever their tiers, is in the window; a "not" over it ranges over every user the namespace knows. "engaged" is a click or an open ("opens": machine, other or any). Pairs that exclude each other: within and after; variant and step; alias and variant; alias and channel.
+         * @example {
+         *       "any": "message",
+         *       "event": "engaged",
+         *       "channel": "email",
+         *       "within": "P30D"
+         *     }
+         */
+        AnyMessageLeaf: {
+            /**
+             * @description the event type, or "engaged": a click or an open
+             * @enum {string}
+             */
+            event: "send" | "delivery" | "open" | "click" | "conversion" | "bounce" | "unsubscribe" | "spam" | "control" | "machine_open" | "soft_bounce" | "engaged";
+            /** @description the latest event at or after this time: ISO-8601 with an offset, or integer epoch milliseconds; in [1970, 2100) UTC */
+            after?: string | number;
+            /** @description the latest event before this time: ISO-8601 with an offset, or integer epoch milliseconds; in [1970, 2100) UTC */
+            before?: string | number;
+            /**
+             * @description ISO-8601 duration, at most P200Y: after = now - within (months by the UTC calendar); not with "after"
+             * @example P30D
+             */
+            within?: string;
+            /**
+             * @description A count leaf: the distinct such events in the window number from min (default 0) to max (default no bound); needs "within" or "after", starting at most 730 days back; served from history
+             * @example {
+             *       "min": 3
+             *     }
+             */
+            times?: {
+                min?: number;
+                max?: number;
+            };
+            /** @enum {string} */
+            any: "message";
+            /** @enum {string} */
+            channel?: "email" | "push" | "sms" | "webhook" | "in_app" | "content_card" | "whatsapp";
+            /**
+             * @description with "engaged": which opens count (default any)
+             * @enum {string}
+             */
+            opens?: "machine" | "other" | "any";
+            /**
+             * @description the link alias clicked (click leaves only): 1-128 of [A-Za-z0-9._:-], dot-separated tokens with none empty
+             * @example hero
+             */
+            alias?: string;
+        } & (unknown & unknown & unknown);
         /** @description Users matching every member */
         FilterAnd: {
             and: components["schemas"]["Filter"][];

@@ -7,7 +7,7 @@
  * (ErasureFence: rows of a user whose erasure was not done before their read began, and a
  * removal again after their writes). See the README, "Erasure".
  */
-import type { SourceRef } from './types.js';
+import type { IndexSource } from './types.js';
 
 export interface Erasure {
   id: string;
@@ -34,7 +34,7 @@ export interface HistoryEraser {
 
 /** Removes a user from every index of the given sources; returns members removed. */
 export interface HotEraser {
-  eraseUser(userId: string, sources: readonly SourceRef[]): Promise<number>;
+  eraseUser(userId: string, sources: readonly IndexSource[]): Promise<number>;
 }
 
 /**
@@ -52,14 +52,14 @@ export interface ErasureFence {
    * Once writes of `userIds` (read since `mark`) have landed: removes from `sources` those
    * that `excludes` now, as this process knows erasures (no round trip). Returns members removed.
    */
-  recheck(userIds: Iterable<string>, mark: number, sources: readonly SourceRef[]): Promise<number>;
+  recheck(userIds: Iterable<string>, mark: number, sources: readonly IndexSource[]): Promise<number>;
   /**
    * Once every write of rows read since `mark` has landed: brings this process's view of the
    * erasures up to date with the store (one round trip), then removes from `sources` every
    * user that `excludes`. After it, no erasure recorded before the writes landed is undone
    * by them, however late this process heard of it. Returns members removed.
    */
-  settle(mark: number, sources: readonly SourceRef[]): Promise<number>;
+  settle(mark: number, sources: readonly IndexSource[]): Promise<number>;
 }
 
 /**

@@ -47,6 +47,8 @@ export const EVENT_JSON_SCHEMA = {
     stepId: { type: 'string', pattern: ID_PATTERN, description: 'Only with canvasId.' },
     variantId: { type: 'string', pattern: ID_PATTERN },
     channel: { type: 'string', enum: [...CHANNELS] },
+    linkAlias: { type: 'string', pattern: ID_PATTERN, description: 'Only on click events: the link alias clicked.' },
+    canvasVariationId: { type: 'string', pattern: ID_PATTERN, description: 'Only with canvasId: the canvas variation.' },
     time: {
       description: 'ISO-8601 with an offset, or integer epoch milliseconds; in [1970, 2100) UTC.',
       anyOf: [
@@ -56,7 +58,10 @@ export const EVENT_JSON_SCHEMA = {
     },
     properties: { type: 'object', description: `Kept in history as written; at most ${MAX_PROPERTIES_DEPTH} levels of nesting.` },
   },
-  // invalid_source: exactly one of campaignId and canvasId; stepId only on canvas events.
+  // invalid_source: exactly one of campaignId and canvasId; stepId and canvasVariationId only on
+  // canvas events. invalid_field: linkAlias only on clicks.
   oneOf: [{ required: ['campaignId'] }, { required: ['canvasId'] }],
-  dependentRequired: { stepId: ['canvasId'] },
+  dependentRequired: { stepId: ['canvasId'], canvasVariationId: ['canvasId'] },
+  if: { required: ['linkAlias'] },
+  then: { properties: { type: { const: 'click' } } },
 } as const;

@@ -1,6 +1,6 @@
 import { indexName } from './index-names.js';
 import { sourceName } from './sources.js';
-import { type AggregateRow, type EventType, type InteractionEvent, type SourceFold, type SourceRef } from './types.js';
+import { ANY_MESSAGE, type AggregateRow, type AnyMessageRow, type Channel, type EventType, type InteractionEvent, type SourceFold, type SourceRef } from './types.js';
 
 function put(indexes: Map<string, Map<string, number>>, name: string, user: string, time: number): void {
   let users = indexes.get(name);
@@ -18,6 +18,7 @@ class IndexNames {
   private readonly types = new Map<EventType, string>();
   private readonly variants = new Map<string, Map<EventType, string>>();
   private readonly steps = new Map<string, Map<EventType, string>>();
+  private readonly channels = new Map<string, Map<EventType, string>>();
 
   type(type: EventType): string {
     let name = this.types.get(type);
@@ -31,6 +32,10 @@ class IndexNames {
 
   step(step: string, type: EventType): string {
     return IndexNames.nested(this.steps, step, type, indexName.step);
+  }
+
+  channel(channel: Channel, type: EventType): string {
+    return IndexNames.nested(this.channels, channel, type, indexName.channel as (id: string, type: EventType) => string);
   }
 
   private static nested(cache: Map<string, Map<EventType, string>>, id: string, type: EventType, make: (id: string, type: EventType) => string): string {
@@ -52,6 +57,23 @@ function putInteraction(
   if (step !== undefined) put(indexes, names.step(step, type), user, time);
 }
 
+/** A click's link alias into its source's alias indexes (`a:<alias>`, and the step's). */
+function putAlias(indexes: Map<string, Map<string, number>>, user: string, alias: string, step: string | undefined, time: number): void {
+  put(indexes, indexName.alias(alias), user, time);
+  if (step !== undefined) put(indexes, indexName.stepAlias(step, alias), user, time);
+}
+
+/**
+ * One event into the any-message pseudo-source (ANY_MESSAGE): its channel's type index (its
+ * type's index when it has no channel: `e:<type>` over every channel is read as the latest of
+ * both, core anyMessageStored) and a click's alias index, whatever its source.
+ */
+function putAnyMessage(indexes: Map<string, Map<string, number>>, names: IndexNames, user: string, type: EventType, channel: Channel | undefined, alias: string | undefined, time: number): void {
+  put(indexes, indexName.any, user, time);
+  if (channel !== undefined) put(indexes, names.channel(channel, type), user, time);
+  else put(indexes, names.type(type), user, time);
+  if (alias !== undefined) put(indexes, indexName.alias(alias), user, time);
+}
 /**
  * Folds events into one write per source, index and user: the latest time wins. The result is
  * the same for any order and any duplication of the events, and merging two folds with max
@@ -60,13 +82,30 @@ function putInteraction(
 export function foldEvents(events: Iterable<InteractionEvent>): SourceFold[] {
   const bySource = new Map<string, SourceFold>();
   const names = new IndexNames();
+  // Every event also lands in the any-message pseudo-source, in the same write.
+  const any: SourceFold = { source: ANY_MESSAGE, indexes: new Map() };
   for (const e of events) {
     const name = sourceName(e.source);
     let fold = bySource.get(name);
     if (!fold) bySource.set(name, (fold = { source: e.source, indexes: new Map() }));
     putInteraction(fold.indexes, names, e.userId, e.type, e.variantId, e.stepId, e.time);
+    if (e.linkAlias !== undefined) putAlias(fold.indexes, e.userId, e.linkAlias, e.stepId, e.time);
+    putAnyMessage(any.indexes, names, e.userId, e.type, e.channel, e.linkAlias, e.time);
   }
-  return [...bySource.values()];
+  const out = [...bySource.values()];
+  if (any.indexes.size) out.push(any);
+  return out;
+}
+
+/**
+ * Folds history's any-message aggregate rows (queries.anyMessageAggregate: latest time per
+ * user, type, channel and link alias) into the pseudo-source's shape: the Redis-loss rebuild.
+ */
+export function foldAnyMessage(rows: Iterable<AnyMessageRow>): SourceFold {
+  const fold: SourceFold = { source: ANY_MESSAGE, indexes: new Map() };
+  const names = new IndexNames();
+  for (const r of rows) putAnyMessage(fold.indexes, names, r.userId, r.type, r.channel, r.linkAlias, r.time);
+  return fold;
 }
 
 /**
@@ -76,6 +115,10 @@ export function foldEvents(events: Iterable<InteractionEvent>): SourceFold[] {
 export function foldAggregates(source: SourceRef, rows: Iterable<AggregateRow>): SourceFold {
   const fold: SourceFold = { source, indexes: new Map() };
   const names = new IndexNames();
-  for (const r of rows) putInteraction(fold.indexes, names, r.userId, r.type, r.variantId || undefined, r.stepId || undefined, r.time);
+  for (const r of rows) {
+    // A link-alias row (history's clicks with an alias) stands for the alias indexes only.
+    if (r.linkAlias) putAlias(fold.indexes, r.userId, r.linkAlias, r.stepId || undefined, r.time);
+    else putInteraction(fold.indexes, names, r.userId, r.type, r.variantId || undefined, r.stepId || undefined, r.time);
+  }
   return fold;
 }

@@ -20,6 +20,12 @@ export interface Limits {
   filters: number;
   /** Tags one source may carry. */
   tagsPerSource: number;
+  /**
+   * Distinct link aliases (`linkAlias` of clicks) in the namespace: each is an index of the
+   * any-message pseudo-source, whose dictionary holds at most 32,767 (storage/redis layout.ts).
+   * Clicks bringing more are dead-lettered `too_many_link_aliases`.
+   */
+  linkAliases: number;
 }
 
 export const LIMIT_DEFAULTS: Limits = {
@@ -27,7 +33,16 @@ export const LIMIT_DEFAULTS: Limits = {
   sources: 1_000_000,
   filters: 10_000,
   tagsPerSource: 64,
+  linkAliases: 10_000,
 };
+
+/**
+ * The largest `linkAliases` allowed: the any-message pseudo-source's dictionary (2-byte ids,
+ * 32,767) also holds its type and channel indexes (under 100), and the set of aliases is one
+ * NATS KV document (30,000 ids of 128 characters stay under 4 MiB only with a larger payload
+ * limit: at NATS's default 1 MiB, about 8,000 long or 30,000 short aliases).
+ */
+export const MAX_LINK_ALIASES_LIMIT = 30_000;
 
 /**
  * The largest `variantsAndStepsPerSource` allowed: a source's ids are one NATS KV document,
@@ -44,6 +59,7 @@ export const LIMIT_NAMES = {
   sources: 'sources',
   filters: 'filters',
   tagsPerSource: 'tags_per_source',
+  linkAliases: 'link_aliases',
 } as const satisfies Record<keyof Limits, string>;
 
 /** The stable code of each limit: the dead letter's `Tierstream-Error` and the API's `error`. */
@@ -52,6 +68,7 @@ export const LIMIT_CODES = {
   sources: 'too_many_sources',
   filters: 'too_many_filters',
   tagsPerSource: 'too_many_tags',
+  linkAliases: 'too_many_link_aliases',
 } as const satisfies Record<keyof Limits, string>;
 
 export type LimitCode = (typeof LIMIT_CODES)[keyof Limits];
@@ -72,6 +89,7 @@ export function limitsWith(partial: Partial<Limits> = {}): Limits {
     if (!Number.isInteger(limits[k]) || limits[k] < 1) throw new RangeError(`limit ${k} must be a positive integer, got ${limits[k]}`);
   }
   if (limits.tagsPerSource > MAX_TAGS_LIMIT) throw new RangeError(`limit tagsPerSource must be at most ${MAX_TAGS_LIMIT}, got ${limits.tagsPerSource}`);
+  if (limits.linkAliases > MAX_LINK_ALIASES_LIMIT) throw new RangeError(`limit linkAliases must be at most ${MAX_LINK_ALIASES_LIMIT}, got ${limits.linkAliases}`);
   if (limits.variantsAndStepsPerSource > MAX_VARIANTS_AND_STEPS_LIMIT) {
     throw new RangeError(`limit variantsAndStepsPerSource must be at most ${MAX_VARIANTS_AND_STEPS_LIMIT}, got ${limits.variantsAndStepsPerSource}`);
   }

@@ -1,4 +1,4 @@
-import type { SourceKind, SourceRef } from './types.js';
+import type { IndexSource, SourceKind, SourceRef } from './types.js';
 
 /**
  * Id character sets (README, "Event format"), shared by event validation, the API schemas and the
@@ -19,7 +19,7 @@ const ID_RE = new RegExp(ID_PATTERN);
 export const isId = (id: string): boolean => ID_RE.test(id);
 
 /** `campaign:A`: a source as one string, the way the API names sources. */
-export function sourceName(source: SourceRef): string {
+export function sourceName(source: IndexSource): string {
   return `${source.kind}:${source.id}`;
 }
 

@@ -6,10 +6,11 @@ import type { ExpiringCursor } from './tiers/expiring.js';
 /**
  * The interaction event types (README, "Event format"); `send` is Braze's "received", `machine_open` an
  * open made by a machine (a mail privacy proxy prefetching the message), kept apart from
- * `open`. The order is the history's Enum8 numbering: new types go at the end.
+ * `open`; `bounce` is a hard bounce, `soft_bounce` a soft one. The order is the history's Enum8
+ * numbering: new types go at the end.
  */
 export const EVENT_TYPES = [
-  'send', 'delivery', 'open', 'click', 'conversion', 'bounce', 'unsubscribe', 'spam', 'control', 'machine_open',
+  'send', 'delivery', 'open', 'click', 'conversion', 'bounce', 'unsubscribe', 'spam', 'control', 'machine_open', 'soft_bounce',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
@@ -24,6 +25,22 @@ export interface SourceRef {
   id: string;
 }
 
+/**
+ * The namespace-wide pseudo-source of any-message leaves (`{"any": "message", ...}`): every
+ * event is also written to it, whatever its source's tier. It is hot for ever, never in the
+ * registry, never demoted; the hot index stores it as a source (`<ns>:{any:message}:...`).
+ */
+export interface AnyMessageRef {
+  kind: 'any';
+  id: 'message';
+}
+export const ANY_MESSAGE: AnyMessageRef = Object.freeze({ kind: 'any', id: 'message' });
+
+/** What the hot index and history lookups keep indexes for: a source, or the any-message pseudo-source. */
+export type IndexSource = SourceRef | AnyMessageRef;
+
+export const isAnyMessage = (s: IndexSource): s is AnyMessageRef => s.kind === 'any';
+
 /** A validated interaction event, normalised: times in epoch milliseconds. */
 export interface InteractionEvent {
   id: string;
@@ -33,6 +50,10 @@ export interface InteractionEvent {
   variantId?: string;
   stepId?: string;
   channel?: Channel;
+  /** Click events only: the link's alias (Braze's `link_alias`), an id. */
+  linkAlias?: string;
+  /** Canvas events only: the canvas variation (Braze's `canvas_variation_id`), kept in history. */
+  canvasVariationId?: string;
   /** Epoch milliseconds. */
   time: number;
   /** Serialised `properties` object, or undefined. Kept in history only. */
@@ -54,17 +75,30 @@ export type SentinelState = 'intact' | 'rebuild_claimed' | 'rebuild_elsewhere';
  * or `any`) the latest time of each user. Built by the fold; merged into the store with max.
  */
 export interface SourceFold {
-  source: SourceRef;
+  source: IndexSource;
   /** index name (see storage/redis/keys) -> userId -> latest epoch ms */
   indexes: Map<string, Map<string, number>>;
 }
 
-/** A source's latest time for one user, type, variant and step ('' when none): restore input. */
+/**
+ * A source's latest time for one user, type, variant and step ('' when none): restore input.
+ * A row with a `linkAlias` is the latest click on that alias (in `stepId`, or any step).
+ */
 export interface AggregateRow {
   userId: string;
   type: EventType;
   variantId: string;
   stepId: string;
+  time: number;
+  linkAlias?: string;
+}
+
+/** A user's latest event of a type, channel and link alias over every source: the any-message rebuild's input. */
+export interface AnyMessageRow {
+  userId: string;
+  type: EventType;
+  channel: Channel | undefined;
+  linkAlias: string | undefined;
   time: number;
 }
 
@@ -87,6 +121,12 @@ export interface History {
    * step) may come more than once, never later than its latest time: merge with max.
    */
   aggregateSource(source: SourceRef, chunkRows: number): AsyncIterable<AggregateRow[]>;
+  /**
+   * The any-message pseudo-source's aggregate over every source (latest time per user, type,
+   * channel and link alias), in chunks of at most `chunkRows` rows, in user order: the
+   * Redis-loss rebuild of ANY_MESSAGE.
+   */
+  anyMessageAggregate(chunkRows: number): AsyncIterable<AnyMessageRow[]>;
   ping(): Promise<boolean>;
 }
 
@@ -113,9 +153,9 @@ export interface HotIndex {
    * Sizes an empty source for about `users` users before a restore or rebuild loads it (no
    * effect on a source holding users): the load then needs no growth step by step.
    */
-  reserve(source: SourceRef, users: number): Promise<void>;
+  reserve(source: IndexSource, users: number): Promise<void>;
   /** Distinct users with any hot interaction of the source. */
-  countUsers(source: SourceRef): Promise<number>;
+  countUsers(source: IndexSource): Promise<number>;
   /** countUsers of each source, by source name, in bounded pipelines (a round trip per few hundred sources). */
   countUsersBySource(sources: readonly SourceRef[]): Promise<Map<string, number>>;
   /**
@@ -124,8 +164,8 @@ export interface HotIndex {
    * in bounded pipelines.
    */
   memoryBySource(sources: readonly SourceRef[]): Promise<Map<string, number>>;
-  /** index name -> latest epoch ms, for one user and one source. */
-  userLatest(source: SourceRef, userId: string): Promise<Map<string, number>>;
+  /** index name -> latest epoch ms, for one user and one source (or the any-message pseudo-source). */
+  userLatest(source: IndexSource, userId: string): Promise<Map<string, number>>;
   /** Opens (null) or closes the tier gate the write path checks. */
   setGate(source: SourceRef, tier: Gate): Promise<void>;
   /** Removes every key of the source without blocking; returns keys removed. */
@@ -236,7 +276,7 @@ export interface SourceIdSets {
    * (an entry's ids are admitted together or not at all; ids already in the set always are).
    * Resolves with whether each entry was admitted.
    */
-  admit(source: SourceRef, entries: readonly (readonly string[])[], max: number): Promise<boolean[]>;
+  admit(source: IndexSource, entries: readonly (readonly string[])[], max: number): Promise<boolean[]>;
   /** Forgets a source's set (the source was deleted). */
   drop(source: SourceRef): Promise<void>;
 }
@@ -248,7 +288,7 @@ export interface HotLookup {
    * leaf's index, NaN when none; `known[u]` 1 when the user has any event of `sources`.
    * Flat typed arrays: no array per user on the hot path (see core evaluateRow).
    */
-  scores(leaves: readonly { source: SourceRef; index: string }[], sources: readonly SourceRef[], users: readonly string[]):
+  scores(leaves: readonly { source: IndexSource; index: string }[], sources: readonly IndexSource[], users: readonly string[]):
     Promise<{ latest: Float64Array; known: Uint8Array }>;
   /**
    * One bounded step of a walk over the users of `sources` in position order (a hash of the
@@ -258,7 +298,7 @@ export interface HotLookup {
    * whatever is written between steps.
    */
   segment(
-    leaves: readonly { source: SourceRef; index: string }[], sources: readonly SourceRef[], from: number, to: number, maxUsers: number, ordered?: boolean,
+    leaves: readonly { source: IndexSource; index: string }[], sources: readonly IndexSource[], from: number, to: number, maxUsers: number, ordered?: boolean,
   ): Promise<HotSegment>;
 }
 

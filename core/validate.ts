@@ -51,6 +51,16 @@ export class DecodeError extends TierstreamError<DecodeErrorCode> {
   }
 }
 
+const ID = ID_PATTERN;
+
+/**
+ * The two field rules of the event format past the character sets: a link alias is a click's
+ * (`invalid_field`: the field does not fit the type), a canvas variation a canvas's
+ * (`invalid_source`, as `stepId`).
+ */
+export const LINK_ALIAS_RULE = 'linkAlias belongs to click events';
+export const CANVAS_VARIATION_RULE = 'canvasVariationId belongs to canvas events';
+
 /**
  * Strict UTF-8: an invalid byte, overlong form, encoded surrogate or truncated sequence throws
  * instead of becoming U+FFFD. Measured faster than Buffer#toString (and than isUtf8 + toString)
@@ -195,9 +205,10 @@ function enumError(field: string, v: unknown, allowed: ReadonlySet<string>): str
  * event format's fields into locals, then each rule is checked in the order the JSON Schema
  * (test/support/validate-reference.ts, compiled by ajv) reports it, so the code and message are
  * the same for every input: not an object; a missing required field (id, type, userId, time);
- * the first unknown key in key order (`__proto__` and `constructor` included: only the ten
+ * the first unknown key in key order (`__proto__` and `constructor` included: only the twelve
  * names in `check` are fields); then each field's type, enum or id character set in schema
- * order (id, type, userId, campaignId, canvasId, stepId, variantId, channel, time, properties);
+ * order (id, type, userId, campaignId, canvasId, stepId, variantId, channel, linkAlias,
+ * canvasVariationId, time, properties);
  * then the source rules, the time, the depth of properties. Nothing is allocated per field: no
  * match arrays, no substrings (the ISO time is read by char codes), no error object until the
  * one thrown. A field that is `undefined` counts as absent, as in ajv. Equivalence holds for
@@ -233,6 +244,7 @@ function check(raw: unknown, text: string | undefined): InteractionEvent | undef
   const o = raw as Record<string, unknown>;
   let id: unknown, type: unknown, userId: unknown, campaignId: unknown, canvasId: unknown;
   let stepId: unknown, variantId: unknown, channel: unknown, time: unknown, properties: unknown;
+  let linkAlias: unknown, canvasVariationId: unknown;
   for (const k in o) {
     switch (k) {
       case 'id': id = o[k]; break;
@@ -243,6 +255,8 @@ function check(raw: unknown, text: string | undefined): InteractionEvent | undef
       case 'stepId': stepId = o[k]; break;
       case 'variantId': variantId = o[k]; break;
       case 'channel': channel = o[k]; break;
+      case 'linkAlias': linkAlias = o[k]; break;
+      case 'canvasVariationId': canvasVariationId = o[k]; break;
       case 'time': time = o[k]; break;
       case 'properties': properties = o[k]; break;
       default: {
@@ -266,7 +280,9 @@ function check(raw: unknown, text: string | undefined): InteractionEvent | undef
     ?? (canvasId === undefined ? undefined : idError('canvasId', canvasId, ID_RE, ID_PATTERN))
     ?? (stepId === undefined ? undefined : idError('stepId', stepId, ID_RE, ID_PATTERN))
     ?? (variantId === undefined ? undefined : idError('variantId', variantId, ID_RE, ID_PATTERN))
-    ?? (channel === undefined ? undefined : enumError('channel', channel, CHANNEL_SET));
+    ?? (channel === undefined ? undefined : enumError('channel', channel, CHANNEL_SET))
+    ?? (linkAlias === undefined ? undefined : idError('linkAlias', linkAlias, ID_RE, ID_PATTERN))
+    ?? (canvasVariationId === undefined ? undefined : idError('canvasVariationId', canvasVariationId, ID_RE, ID_PATTERN));
   if (bad !== undefined) return fail('invalid_field', bad);
   // JSON Schema's integer: a number with no fraction (so finite).
   if (typeof time !== 'string' && !Number.isInteger(time)) return fail('invalid_field', 'time must be string,integer');
@@ -277,6 +293,8 @@ function check(raw: unknown, text: string | undefined): InteractionEvent | undef
     return fail('invalid_source', 'exactly one of campaignId and canvasId is required');
   }
   if (stepId !== undefined && canvasId === undefined) return fail('invalid_source', 'stepId belongs to canvas events');
+  if (canvasVariationId !== undefined && canvasId === undefined) return fail('invalid_source', CANVAS_VARIATION_RULE);
+  if (linkAlias !== undefined && type !== 'click') return fail('invalid_field', LINK_ALIAS_RULE);
   const ms = parseTime(time);
   if (ms === undefined) {
     return fail('invalid_time', 'time is neither ISO-8601 with an offset nor epoch milliseconds in [1970, 2100)');
@@ -308,6 +326,8 @@ function check(raw: unknown, text: string | undefined): InteractionEvent | undef
   if (variantId !== undefined) event.variantId = variantId as string;
   if (stepId !== undefined) event.stepId = stepId as string;
   if (channel !== undefined) event.channel = channel as InteractionEvent['channel'];
+  if (linkAlias !== undefined) event.linkAlias = linkAlias as string;
+  if (canvasVariationId !== undefined) event.canvasVariationId = canvasVariationId as string;
   if (properties !== undefined) event.properties = serialised!;
   return event;
 }

@@ -39,6 +39,10 @@ export interface ProducerEvent {
   stepId?: string;
   variantId?: string;
   channel?: string;
+  /** Click events only: the link's alias (an id). */
+  linkAlias?: string;
+  /** Canvas events only: the canvas variation (an id). */
+  canvasVariationId?: string;
   time: string | number;
   properties?: Record<string, unknown>;
 }

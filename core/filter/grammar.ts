@@ -1,5 +1,5 @@
 import { addDuration, parseDuration } from '../duration.js';
-import { EVENT_TYPES, type EventType, type SourceKind, type SourceRef } from '../types.js';
+import { CHANNELS, EVENT_TYPES, type Channel, type EventType, type SourceKind, type SourceRef } from '../types.js';
 import { parseTime } from '../time.js';
 import { isId, sourceName } from '../sources.js';
 import { TierstreamError } from '../errors.js';
@@ -40,6 +40,8 @@ export interface SourceLeaf extends LeafWindow {
   source: SourceRef;
   variant?: string;
   step?: string;
+  /** Click leaves only: the link alias clicked (not with `variant`). */
+  alias?: string;
 }
 
 /**
@@ -48,6 +50,25 @@ export interface SourceLeaf extends LeafWindow {
  */
 export interface TagLeaf extends LeafWindow {
   tag: TagRef;
+  /** Click leaves only: the link alias clicked. */
+  alias?: string;
+}
+
+/** Which opens `"event": "engaged"` counts: machine (`machine_open`), other (`open`), any (both). */
+export type OpensKind = 'machine' | 'other' | 'any';
+
+/**
+ * A leaf over every source (`{"any": "message", ...}`): the user's latest such event over every
+ * campaign and canvas, whatever their tiers. `engaged` is the latest click or open (`opens`).
+ */
+export interface AnyLeaf extends Omit<LeafWindow, 'event'> {
+  any: 'message';
+  event: EventType | 'engaged';
+  channel?: Channel;
+  /** With `engaged` only; absent means `any`. */
+  opens?: OpensKind;
+  /** With `click` only, and not with `channel`. */
+  alias?: string;
 }
 
 /** A tag as a leaf names it: the tag, and the kind of source when given. */
@@ -56,7 +77,7 @@ export interface TagRef {
   kind?: SourceKind;
 }
 
-export type Leaf = SourceLeaf | TagLeaf;
+export type Leaf = SourceLeaf | TagLeaf | AnyLeaf;
 
 export type Filter = { leaf: Leaf } | { and: Filter[] } | { or: Filter[] } | { not: Filter };
 
@@ -66,7 +87,10 @@ export class FilterError extends TierstreamError<'invalid_filter'> {
   }
 }
 
-const LEAF_KEYS = new Set(['campaign', 'canvas', 'tag', 'kind', 'event', 'variant', 'step', 'after', 'before', 'within', 'times']);
+const LEAF_KEYS = new Set(['campaign', 'canvas', 'tag', 'kind', 'event', 'variant', 'step', 'after', 'before', 'within', 'any', 'channel', 'opens', 'alias', 'times']);
+/** Keys only any-message leaves take. */
+const ANY_KEYS = ['channel', 'opens'] as const;
+const OPENS: readonly string[] = ['machine', 'other', 'any'];
 
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
@@ -111,9 +135,17 @@ function parseLeaf(node: Record<string, unknown>, p: string): Leaf {
   const campaign = id('campaign');
   const canvas = id('canvas');
   const tag = id('tag');
-  if ([campaign, canvas, tag].filter((v) => v !== undefined).length !== 1) {
-    throw new FilterError(p, 'a leaf names exactly one of "campaign", "canvas" and "tag"');
+  if (node.any !== undefined && node.any !== 'message') throw new FilterError(`${p}.any`, 'must be "message"');
+  const any = node.any !== undefined;
+  if ([campaign, canvas, tag, any || undefined].filter((v) => v !== undefined).length !== 1) {
+    throw new FilterError(p, 'a leaf names exactly one of "campaign", "canvas", "tag" and "any"');
   }
+  if (any) {
+    for (const k of ['kind', 'variant', 'step'] as const) if (k in node) throw new FilterError(`${p}.${k}`, 'an any-message leaf has no kind, variant or step');
+  } else {
+    for (const k of ANY_KEYS) if (k in node) throw new FilterError(`${p}.${k}`, `"${k}" belongs to any-message leaves`);
+  }
+  const alias = id('alias');
   if (tag !== undefined) {
     for (const k of ['variant', 'step'] as const) if (k in node) throw new FilterError(`${p}.${k}`, 'a tag leaf has no variant or step');
   } else if ('kind' in node) throw new FilterError(`${p}.kind`, '"kind" belongs to tag leaves');
@@ -123,17 +155,39 @@ function parseLeaf(node: Record<string, unknown>, p: string): Leaf {
   const variant = id('variant');
   // The hot index keeps the latest time per variant and per step, not per variant-and-step.
   if (variant !== undefined && step !== undefined) throw new FilterError(`${p}.variant`, '"variant" and "step" exclude each other in one leaf');
-  if (typeof node.event !== 'string' || !(EVENT_TYPES as readonly string[]).includes(node.event)) {
-    throw new FilterError(`${p}.event`, `must be one of ${EVENT_TYPES.join(', ')}`);
+  const engaged = any && node.event === 'engaged';
+  if (!engaged && (typeof node.event !== 'string' || !(EVENT_TYPES as readonly string[]).includes(node.event))) {
+    throw new FilterError(`${p}.event`, `must be one of ${EVENT_TYPES.join(', ')}${any ? ', engaged' : ''}`);
   }
   const event = node.event as EventType;
+  if (alias !== undefined && event !== 'click') throw new FilterError(`${p}.alias`, '"alias" belongs to click leaves');
+  // The hot index keeps the latest click per alias in a source or step, not per variant or channel.
+  if (alias !== undefined && variant !== undefined) throw new FilterError(`${p}.alias`, '"alias" and "variant" exclude each other in one leaf');
+  if (alias !== undefined && node.channel !== undefined) throw new FilterError(`${p}.alias`, '"alias" and "channel" exclude each other in one leaf');
   let leaf: Leaf;
-  if (tag !== undefined) {
+  if (any) {
+    const anyLeaf: AnyLeaf = { any: 'message', event: engaged ? 'engaged' : event };
+    if (node.channel !== undefined) {
+      if (typeof node.channel !== 'string' || !(CHANNELS as readonly string[]).includes(node.channel)) {
+        throw new FilterError(`${p}.channel`, `must be one of ${CHANNELS.join(', ')}`);
+      }
+      anyLeaf.channel = node.channel as Channel;
+    }
+    if (node.opens !== undefined) {
+      if (!engaged) throw new FilterError(`${p}.opens`, '"opens" belongs to "event": "engaged"');
+      if (typeof node.opens !== 'string' || !OPENS.includes(node.opens)) throw new FilterError(`${p}.opens`, 'must be "machine", "other" or "any"');
+      anyLeaf.opens = node.opens as OpensKind;
+    }
+    if (alias !== undefined) anyLeaf.alias = alias;
+    leaf = anyLeaf;
+  } else if (tag !== undefined) {
     leaf = { tag: node.kind === undefined ? { tag } : { tag, kind: node.kind as SourceKind }, event };
+    if (alias !== undefined) leaf.alias = alias;
   } else {
     const sourceLeaf: SourceLeaf = { source: campaign !== undefined ? { kind: 'campaign', id: campaign } : { kind: 'canvas', id: canvas! }, event };
     if (variant !== undefined) sourceLeaf.variant = variant;
     if (step !== undefined) sourceLeaf.step = step;
+    if (alias !== undefined) sourceLeaf.alias = alias;
     leaf = sourceLeaf;
   }
   for (const k of ['after', 'before'] as const) {
@@ -150,7 +204,12 @@ function parseLeaf(node: Record<string, unknown>, p: string): Leaf {
     if (leaf.after !== undefined) throw new FilterError(`${p}.within`, '"within" and "after" exclude each other');
     leaf.within = node.within as string;
   }
-  if (node.times !== undefined) leaf.times = parseTimes(node, p);
+  if (node.times !== undefined) {
+    // Counts read `events_by_user`, which keeps neither channels nor link aliases.
+    for (const k of ['alias', 'channel', 'opens'] as const) if (node[k] !== undefined) throw new FilterError(`${p}.times`, `a count leaf takes no "${k}" (counts are by event type)`);
+    if (engaged) throw new FilterError(`${p}.times`, 'a count leaf counts one event type, not "engaged"');
+    leaf.times = parseTimes(node, p);
+  }
   return leaf;
 }
 

@@ -1,8 +1,8 @@
 import { addDuration, parseDuration, type Duration } from '../duration.js';
-import type { Filter, Leaf, SourceLeaf, TagRef } from './grammar.js';
+import type { AnyLeaf, Filter, Leaf, SourceLeaf, TagRef } from './grammar.js';
 import { indexName } from '../index-names.js';
 import { sourceName } from '../sources.js';
-import type { SourceRef } from '../types.js';
+import { ANY_MESSAGE, type EventType, type IndexSource, type SourceRef } from '../types.js';
 
 /** A leaf resolved against "now": the index it reads and its half-open time window. */
 export interface CompiledLeaf {
@@ -39,9 +39,9 @@ export type Program =
  * into its script's steps, the history into SQL.
  */
 export interface FilterPlan {
-  leaves: { source: SourceRef; index: string; after: number; before: number; count?: { min: number; max: number; sources: SourceRef[] } }[];
+  leaves: { source: IndexSource; index: string; after: number; before: number; count?: { min: number; max: number; sources: SourceRef[] } }[];
   program: Program;
-  sources: SourceRef[];
+  sources: IndexSource[];
 }
 
 /** A filter ready to evaluate: its distinct leaves, its tree over them, the sources it names. */
@@ -67,11 +67,26 @@ export interface Compiled {
   leafPrograms: Program[];
 }
 
-/** The index a leaf reads: the variant's or step's type index when given, else the type's. */
+/** The index a leaf reads: the variant's or step's type index when given, else the type's; a click alias's. */
 export function leafIndex(leaf: SourceLeaf): string {
+  if (leaf.alias !== undefined) return leaf.step !== undefined ? indexName.stepAlias(leaf.step, leaf.alias) : indexName.alias(leaf.alias);
   if (leaf.variant !== undefined) return indexName.variant(leaf.variant, leaf.event);
   if (leaf.step !== undefined) return indexName.step(leaf.step, leaf.event);
   return indexName.type(leaf.event);
+}
+
+/** The any-message pseudo-source's name in compiled leaves and `sources` (`any:message`). */
+export const ANY_MESSAGE_NAME = sourceName(ANY_MESSAGE);
+
+/**
+ * The pseudo-source indexes an any-message leaf stands for: one, or for `engaged` the click's
+ * and the opens' (machine: `machine_open`, other: `open`, any: both), per channel when given.
+ */
+export function anyLeafIndexes(leaf: AnyLeaf): string[] {
+  if (leaf.alias !== undefined) return [indexName.alias(leaf.alias)];
+  const opens: EventType[] = leaf.opens === 'machine' ? ['machine_open'] : leaf.opens === 'other' ? ['open'] : ['open', 'machine_open'];
+  const types: EventType[] = leaf.event === 'engaged' ? ['click', ...opens] : [leaf.event];
+  return types.map((t) => (leaf.channel !== undefined ? indexName.channel(leaf.channel, t) : indexName.type(t)));
 }
 
 const negate = (d: Duration): Duration =>
@@ -102,7 +117,7 @@ export function compile(filter: Filter, now: number, tagged: TagResolver): Compi
     return names;
   };
   const collect = (f: Filter): void => {
-    if ('leaf' in f) for (const s of 'tag' in f.leaf ? tagSources(f.leaf.tag) : [sourceName(f.leaf.source)]) sources.add(s);
+    if ('leaf' in f) for (const s of 'tag' in f.leaf ? tagSources(f.leaf.tag) : 'any' in f.leaf ? [ANY_MESSAGE_NAME] : [sourceName(f.leaf.source)]) sources.add(s);
     else if ('not' in f) collect(f.not);
     else for (const m of 'and' in f ? f.and : f.or) collect(m);
   };
@@ -144,13 +159,23 @@ export function compile(filter: Filter, now: number, tagged: TagResolver): Compi
       const source = sourceName(l.source);
       return leaf({ source, index: leafIndex(l), after, before, ...count([source]) });
     }
-    const index = indexName.type(l.event);
-    const over = tagSources(l.tag);
-    // A tag no source carries matches no user, counted or not.
-    if (over.length === 0) return leaf({ source: first!, index, after: 0, before: 0 });
-    // Counts over a tag's sources add up (an event belongs to one source): one leaf over them all.
-    if (over.length === 1 || l.times) return leaf({ source: over[0]!, index, after, before, ...count(over) });
-    const from = (bound: number): Program => ({ or: over.map((source) => leaf({ source, index, after: bound, before: Infinity })) });
+    // Tag and any-message leaves: the latest over several (source, index) pairs.
+    let over: { source: string; index: string }[];
+    if ('any' in l) {
+      // A count over every source: no source condition (count.sources empty).
+      if (l.times) return leaf({ source: ANY_MESSAGE_NAME, index: indexName.type(l.event as EventType), after, before, ...count([]) });
+      over = anyLeafIndexes(l).map((index) => ({ source: ANY_MESSAGE_NAME, index }));
+    }
+    else {
+      const index = l.alias !== undefined ? indexName.alias(l.alias) : indexName.type(l.event);
+      over = tagSources(l.tag).map((source) => ({ source, index }));
+      // A tag no source carries matches no user, counted or not.
+      if (over.length === 0) return leaf({ source: first!, index, after: 0, before: 0 });
+      // Counts over a tag's sources add up (an event belongs to one source): one leaf over them all.
+      if (l.times) return leaf({ ...over[0]!, after, before, ...count(over.map((o) => o.source)) });
+    }
+    if (over.length === 1) return leaf({ ...over[0]!, after, before });
+    const from = (bound: number): Program => ({ or: over.map((o) => leaf({ ...o, after: bound, before: Infinity })) });
     return before === Infinity ? from(after) : { and: [from(after), { not: from(before) }] };
   };
   const program = walk(filter);

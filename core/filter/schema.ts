@@ -1,4 +1,4 @@
-import { EVENT_TYPES } from '../types.js';
+import { CHANNELS, EVENT_TYPES } from '../types.js';
 import { ID_PATTERN } from '../sources.js';
 import { MAX_TIME_MS } from '../time.js';
 import { DURATION_PATTERN } from '../duration.js';
@@ -52,7 +52,7 @@ export const LEAF_WINDOW = {
 } as const;
 
 /** Keys a leaf may not carry together (the hot index keeps the latest time per variant and per step, not per both). */
-export const LEAF_EXCLUSIVE: readonly (readonly [string, string])[] = [['within', 'after'], ['variant', 'step']];
+export const LEAF_EXCLUSIVE: readonly (readonly [string, string])[] = [['within', 'after'], ['variant', 'step'], ['alias', 'variant'], ['alias', 'channel']];
 
 /** Each kind of leaf: its schema name, the key that names what it reads, and the keys it takes beside LEAF_WINDOW's. */
 export const LEAF_KINDS = [
@@ -60,14 +60,14 @@ export const LEAF_KINDS = [
     name: 'CampaignLeaf',
     key: 'campaign',
     description: 'Users whose latest event of this type on the campaign (and variant) is in the window',
-    properties: { campaign: id('a campaign id', 'spring-sale'), variant: id('a variant id', 'B') },
+    properties: { campaign: id('a campaign id', 'spring-sale'), variant: id('a variant id', 'B'), alias: id('the link alias clicked (click leaves only)', 'hero') },
     example: { campaign: 'spring-sale', event: 'open', within: 'P30D' },
   },
   {
     name: 'CanvasLeaf',
     key: 'canvas',
     description: 'Users whose latest event of this type on the canvas (and variant or step) is in the window',
-    properties: { canvas: id('a canvas id', 'onboarding'), variant: id('a variant id', 'B'), step: id('a canvas step id', 'welcome') },
+    properties: { canvas: id('a canvas id', 'onboarding'), variant: id('a variant id', 'B'), step: id('a canvas step id', 'welcome'), alias: id('the link alias clicked (click leaves only)', 'hero') },
     example: { canvas: 'onboarding', step: 'welcome', event: 'click' },
   },
   {
@@ -76,8 +76,23 @@ export const LEAF_KINDS = [
     description:
       'Stands for the sources of that kind (both when absent) carrying the tag when the lookup runs; matches on the latest such event ' +
       'over all of them. A tag no source carries stands for no source.',
-    properties: { tag: id('a tag', 'spring'), kind: { type: 'string', enum: ['campaign', 'canvas'] } },
+    properties: { tag: id('a tag', 'spring'), kind: { type: 'string', enum: ['campaign', 'canvas'] }, alias: id('the link alias clicked (click leaves only)', 'hero') },
     example: { tag: 'spring', kind: 'campaign', event: 'send', within: 'P7D' },
+  },
+  {
+    name: 'AnyMessageLeaf',
+    key: 'any',
+    description:
+      'Users whose latest such event over every campaign and canvas, whatever their tiers, is in the window; a "not" over it ranges ' +
+      'over every user the namespace knows. "engaged" is a click or an open ("opens": machine, other or any)',
+    properties: {
+      any: { type: 'string', enum: ['message'] },
+      event: { type: 'string', enum: [...EVENT_TYPES, 'engaged'], description: 'the event type, or "engaged": a click or an open' },
+      channel: { type: 'string', enum: [...CHANNELS] },
+      opens: { type: 'string', enum: ['machine', 'other', 'any'], description: 'with "engaged": which opens count (default any)' },
+      alias: id('the link alias clicked (click leaves only)', 'hero'),
+    },
+    example: { any: 'message', event: 'engaged', channel: 'email', within: 'P30D' },
   },
 ] as const;
 
@@ -104,11 +119,15 @@ export function filterSchemas(ref: (name: string) => string = (name) => `${name}
     description: `${k.description}. Pairs that exclude each other: ${LEAF_EXCLUSIVE.map((p) => p.join(' and ')).join('; ')}.`,
     additionalProperties: false,
     required: [k.key, 'event'],
-    properties: { ...k.properties, ...LEAF_WINDOW },
+    properties: { ...LEAF_WINDOW, ...k.properties },
     ...exclusive,
-    // A count leaf needs a window's start.
-    if: { required: ['times'] },
-    then: { anyOf: [{ required: ['within'] }, { required: ['after'] }] },
+    allOf: [
+      // A count leaf needs a window's start, and counts one event type, by neither channel nor alias.
+      { if: { required: ['times'] }, then: { anyOf: [{ required: ['within'] }, { required: ['after'] }], not: { anyOf: [{ required: ['alias'] }, { required: ['channel'] }, { required: ['opens'] }, { properties: { event: { const: 'engaged' } } }] } } },
+      // An alias is a click's; "opens" goes with "engaged".
+      { if: { required: ['alias'] }, then: { properties: { event: { const: 'click' } } } },
+      { if: { required: ['opens'] }, then: { properties: { event: { const: 'engaged' } } } },
+    ],
     examples: [k.example],
   }));
   const combinators = COMBINATORS.map((c) => ({

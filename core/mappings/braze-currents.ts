@@ -1,3 +1,4 @@
+import { isId } from '../sources.js';
 import type { Channel, EventType } from '../types.js';
 import type { Mapped } from './mapped.js';
 
@@ -14,6 +15,12 @@ import type { Mapped } from './mapped.js';
  * content card impressions are `send` (Braze's "received"); `users.campaigns.EnrollInControl`
  * and `users.canvas.Entry` with `in_control_group: true` are `control`. The event id is
  * `braze:<id>`, and Braze's `id` the message id: a batch Braze delivers again stores nothing twice.
+ *
+ * Also: `users.messages.email.SoftBounce` is `soft_bounce`; a click's `link_alias` is its
+ * `linkAlias`; a canvas event's `canvas_variation_id` is its `canvasVariationId` as well as its
+ * `variantId` (the fixed point above), so a canvas leaf's `variant` tests the variation. Either
+ * is filled only when it is an id (core/sources.ts): a value of another shape stays in
+ * `properties` (`link_alias` is kept there always) instead of refusing the event.
  */
 
 /** Braze's channel segment of `users.messages.<channel>.<Action>` -> tierstream's channel. */
@@ -39,6 +46,7 @@ export const BRAZE_TYPES: Readonly<Record<string, EventType>> = {
   'users.messages.email.Open': 'open',
   'users.messages.email.Click': 'click',
   'users.messages.email.Bounce': 'bounce',
+  'users.messages.email.SoftBounce': 'soft_bounce',
   'users.messages.email.MarkAsSpam': 'spam',
   'users.messages.email.Unsubscribe': 'unsubscribe',
   'users.messages.pushnotification.Send': 'send',
@@ -64,7 +72,6 @@ export const BRAZE_TYPES: Readonly<Record<string, EventType>> = {
 
 /** Why some message-engagement types are skipped (the README's table lists these). */
 export const BRAZE_SKIPPED: Readonly<Record<string, string>> = {
-  'users.messages.email.SoftBounce': 'no soft-bounce type yet (`bounce` is a hard bounce)',
   'users.messages.email.Deferral': 'a delay, not an outcome',
   'users.messages.email.Abort': 'nothing was sent',
   'users.messages.email.Retry': 'a delay, not an outcome',
@@ -117,8 +124,9 @@ export function mapBrazeCurrentsEvent(raw: unknown): Mapped {
   if (type === 'open' && eventType === 'users.messages.email.Open' && p.machine_open === 'true') type = 'machine_open';
   const channel = BRAZE_CHANNELS[/^users\.messages\.([^.]+)\./.exec(eventType)?.[1] ?? ''];
   const canvasId = str(p.canvas_id);
+  const variation = str(p.canvas_variation_id);
   const source = canvasId !== undefined
-    ? { canvasId, stepId: str(p.canvas_step_id), variantId: str(p.canvas_variation_id) }
+    ? { canvasId, stepId: str(p.canvas_step_id), variantId: variation, canvasVariationId: idOrUndefined(variation) }
     : { campaignId: str(p.campaign_id), variantId: str(p.message_variation_id) };
   if (canvasId === undefined && source.campaignId === undefined) {
     return { kind: 'invalid', id, code: 'invalid_source', message: 'neither canvas_id nor campaign_id is set' };
@@ -131,6 +139,7 @@ export function mapBrazeCurrentsEvent(raw: unknown): Mapped {
     userId: str(user.external_user_id) ?? str(user.user_id),
     ...source,
     channel,
+    linkAlias: type === 'click' ? idOrUndefined(str(p.link_alias)) : undefined,
     time: typeof e.time === 'number' ? e.time * 1000 : undefined, // whole UNIX seconds (checked below)
     properties,
   };
@@ -138,6 +147,9 @@ export function mapBrazeCurrentsEvent(raw: unknown): Mapped {
   if (typeof e.time !== 'number' || !Number.isInteger(e.time)) return { kind: 'invalid', id, code: 'invalid_time', message: 'time is not whole UNIX seconds' };
   return { kind: 'event', id, event: stripUndefined(wire), msgId: id === undefined ? undefined : `braze:${id}` };
 }
+
+/** `v` when it is an id (core/sources.ts), else undefined: an optional field is left out rather than refuse the event. */
+export const idOrUndefined = (v: string | undefined): string | undefined => (v !== undefined && isId(v) ? v : undefined);
 
 function stripUndefined(o: Record<string, unknown>): Record<string, unknown> {
   for (const k of Object.keys(o)) if (o[k] === undefined) delete o[k];

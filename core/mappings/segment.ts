@@ -1,4 +1,5 @@
 import type { Channel, EventType } from '../types.js';
+import { idOrUndefined } from './braze-currents.js';
 import type { Mapped } from './mapped.js';
 
 /**
@@ -14,7 +15,10 @@ import type { Mapped } from './mapped.js';
  * `timestamp` (ISO-8601); the source as for Braze Currents: a non-empty
  * `properties.canvas_id` makes a canvas event (`stepId` from `canvas_step_id`, `variantId` from
  * `canvas_variation_id`), else `properties.campaign_id` (or `properties.campaign.id`) a
- * campaign event (`variantId` from `message_variation_id`).
+ * campaign event (`variantId` from `message_variation_id`). As for Currents, a canvas event's
+ * `canvas_variation_id` is also its `canvasVariationId`, a click's `properties.link_alias` its
+ * `linkAlias` (each only when it is an id), and Braze's export "Email Soft Bounced" is
+ * `soft_bounce` (Segment's own email spec has no soft bounce).
  */
 export const SEGMENT_EVENTS: Readonly<Record<string, readonly [EventType, Channel | undefined]>> = {
   'email sent': ['send', 'email'],
@@ -22,6 +26,7 @@ export const SEGMENT_EVENTS: Readonly<Record<string, readonly [EventType, Channe
   'email opened': ['open', 'email'],
   'email link clicked': ['click', 'email'],
   'email bounced': ['bounce', 'email'],
+  'email soft bounced': ['soft_bounce', 'email'],
   'email marked as spam': ['spam', 'email'],
   'unsubscribed': ['unsubscribe', 'email'],
   'email unsubscribed': ['unsubscribe', 'email'],
@@ -43,7 +48,7 @@ export const SEGMENT_EVENTS: Readonly<Record<string, readonly [EventType, Channe
 };
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
-const KEPT = ['email_id', 'dispatch_id', 'send_id', 'link_id', 'link_url', 'url', 'list_id', 'app_id', 'card_id', 'button_id'] as const;
+const KEPT = ['email_id', 'dispatch_id', 'send_id', 'link_id', 'link_alias', 'link_url', 'url', 'list_id', 'app_id', 'card_id', 'button_id'] as const;
 
 /** One Segment call as a tierstream event in its wire form (to be validated), or why it is skipped. Never throws. */
 export function mapSegmentCall(raw: unknown): Mapped {
@@ -67,7 +72,7 @@ export function mapSegmentCall(raw: unknown): Mapped {
     return { kind: 'invalid', id, code: 'invalid_source', message: 'neither properties.canvas_id nor properties.campaign_id is set' };
   }
   const source = canvasId !== undefined
-    ? { canvasId, stepId: str(p.canvas_step_id), variantId: str(p.canvas_variation_id) }
+    ? { canvasId, stepId: str(p.canvas_step_id), variantId: str(p.canvas_variation_id), canvasVariationId: idOrUndefined(str(p.canvas_variation_id)) }
     : { campaignId, variantId: str(p.message_variation_id) };
   if (c.timestamp === undefined) return { kind: 'invalid', id, code: 'missing_field', message: 'missing field "timestamp"' };
   const properties: Record<string, unknown> = { segment_event: name };
@@ -78,6 +83,7 @@ export function mapSegmentCall(raw: unknown): Mapped {
     userId: str(c.userId) ?? str(c.user_id),
     ...source,
     channel,
+    linkAlias: type === 'click' ? idOrUndefined(str(p.link_alias)) : undefined,
     time: c.timestamp,
     properties,
   };

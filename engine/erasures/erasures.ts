@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { ErasureIndex, TierstreamError, type Erasure, type ErasureFence, type HistoryEraser, type HotEraser, type IngestErasures, type SourceRef, type SourceRegistry } from '../../core/index.js';
+import { ANY_MESSAGE, ErasureIndex, TierstreamError, type Erasure, type ErasureFence, type HistoryEraser, type HotEraser, type IndexSource, type IngestErasures, type SourceRef, type SourceRegistry } from '../../core/index.js';
 
 /** The erasures' durable documents (NATS KV `<ns>_erasures`, compare-and-set; KvDocStore). */
 export interface ErasureStore {
@@ -83,7 +83,8 @@ export function createErasures(
         // Counted as each step ends: a run resumed after a crash adds what it still finds.
         const history = await deps.history.eraseUser(doc.userId);
         await deps.store.update(id, (d) => (d && d.status === 'pending' ? { ...d, removed: { ...d.removed, history: d.removed.history + history } } : undefined));
-        const hot = await deps.hot.eraseUser(doc.userId, deps.registry.list());
+        // Every source, and the any-message pseudo-source every event also went to.
+        const hot = await deps.hot.eraseUser(doc.userId, [...deps.registry.list(), ANY_MESSAGE]);
         ({ doc } = await deps.store.update(id, (d) => {
           if (!d || d.status !== 'pending') return undefined;
           const removed = { ...d.removed, hot: d.removed.hot + hot };
@@ -168,7 +169,7 @@ export function createErasures(
   }
 
   /** Removes each user from `sources` again (see ErasureFence). */
-  async function eraseAgain(userIds: Iterable<string>, sources: readonly SourceRef[]): Promise<number> {
+  async function eraseAgain(userIds: Iterable<string>, sources: readonly IndexSource[]): Promise<number> {
     let removed = 0;
     for (const userId of userIds) removed += await deps.hot.eraseUser(userId, sources);
     return removed;

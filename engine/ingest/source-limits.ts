@@ -1,4 +1,4 @@
-import { LimitError, sourceName, variantStepIds, type InteractionEvent, type Limits, type SourceIdSets, type SourceRef, type SourceRegistry } from '../../core/index.js';
+import { ANY_MESSAGE, LimitError, sourceName, variantStepIds, type InteractionEvent, type Limits, type SourceIdSets, type SourceRef, type SourceRegistry } from '../../core/index.js';
 
 /**
  * The ingest side of the named limits `sources` and `variants_and_steps_per_source` (README,
@@ -10,7 +10,7 @@ import { LimitError, sourceName, variantStepIds, type InteractionEvent, type Lim
  * creating sources at the same moment may pass it by a batch's new sources each; the variant
  * and step sets are compare-and-set documents (SourceIdSets), exact whatever the processes.
  */
-export function createSourceLimits(deps: { registry: SourceRegistry; sourceIds: SourceIdSets; limits: Pick<Limits, 'sources' | 'variantsAndStepsPerSource'> }) {
+export function createSourceLimits(deps: { registry: SourceRegistry; sourceIds: SourceIdSets; limits: Pick<Limits, 'sources' | 'variantsAndStepsPerSource' | 'linkAliases'> }) {
   const { registry, sourceIds, limits } = deps;
 
   /** The sources of `sources` (by name) that may not be created: new ones past the limit. */
@@ -51,11 +51,22 @@ export function createSourceLimits(deps: { registry: SourceRegistry; sourceIds: 
         g.at.push(i);
         g.ids.push(ids);
       });
+      // Link aliases: one set for the namespace (the any-message pseudo-source's), `a:<alias>`.
+      const clicks: number[] = [];
+      events.forEach((e, i) => {
+        if (e.linkAlias !== undefined && out[i] === undefined) clicks.push(i);
+      });
+      if (clicks.length) {
+        const admitted = await sourceIds.admit(ANY_MESSAGE, clicks.map((i) => [`a:${events[i]!.linkAlias!}`]), limits.linkAliases);
+        admitted.forEach((ok, j) => {
+          if (!ok) out[clicks[j]!] = new LimitError('linkAliases', limits.linkAliases, `the namespace would have a new link alias (${events[clicks[j]!]!.linkAlias})`);
+        });
+      }
       await Promise.all(
         [...withIds].map(async ([name, g]) => {
           const admitted = await sourceIds.admit(sources.get(name)!, g.ids, limits.variantsAndStepsPerSource);
           admitted.forEach((ok, j) => {
-            if (!ok) out[g.at[j]!] = new LimitError('variantsAndStepsPerSource', limits.variantsAndStepsPerSource, `${name} would have a new variant or step id (${g.ids[j]!.join(', ')})`);
+            if (!ok && out[g.at[j]!] === undefined) out[g.at[j]!] = new LimitError('variantsAndStepsPerSource', limits.variantsAndStepsPerSource, `${name} would have a new variant or step id (${g.ids[j]!.join(', ')})`);
           });
         }),
       );

@@ -1,4 +1,4 @@
-import { evaluate, formatTime, leafWindow, sourceName, type Compiled, type Filter, type FilterPlan, type HistoryLookup, type HotLookup, type Leaf, type Program, type SourceRef, type TagRef } from '../../core/index.js';
+import { evaluate, formatTime, leafWindow, sourceName, type Compiled, type Filter, type FilterPlan, type HistoryLookup, type HotLookup, type Leaf, type IndexSource, type Program, type SourceRef, type TagRef } from '../../core/index.js';
 
 /** Where a leaf's value came from: counts always from history, latest times from the tier asked. */
 export type ServedFrom = 'hot' | 'history';
@@ -39,11 +39,15 @@ const iso = (t: number): string | null => (Number.isFinite(t) ? formatTime(t) : 
 function leafJson(l: Leaf): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   if ('source' in l) out[l.source.kind] = l.source.id;
+  else if ('any' in l) out.any = l.any;
   else {
     out.tag = l.tag.tag;
     if (l.tag.kind) out.kind = l.tag.kind;
   }
   out.event = l.event;
+  if ('channel' in l && l.channel !== undefined) out.channel = l.channel;
+  if ('opens' in l && l.opens !== undefined) out.opens = l.opens;
+  if ('alias' in l && l.alias !== undefined) out.alias = l.alias;
   if ('variant' in l && l.variant !== undefined) out.variant = l.variant;
   if ('step' in l && l.step !== undefined) out.step = l.step;
   if (l.after !== undefined) out.after = formatTime(l.after);
@@ -124,15 +128,15 @@ export interface UserFilters {
  * (one read per source); count leaves of every filter in one history query.
  */
 export async function usersFilters(
-  filters: readonly { id: string; c: Compiled; leaves: FilterPlan['leaves']; sources: SourceRef[] }[],
+  filters: readonly { id: string; c: Compiled; leaves: FilterPlan['leaves']; sources: IndexSource[] }[],
   userId: string,
   hot: HotLookup,
   history: HistoryLookup,
   skipped: UserFilters['skipped'],
 ): Promise<UserFilters> {
-  const reads: { source: SourceRef; index: string }[] = [];
+  const reads: { source: IndexSource; index: string }[] = [];
   const at = new Map<string, number>();
-  const slot = (source: SourceRef, index: string): number => {
+  const slot = (source: IndexSource, index: string): number => {
     const key = `${sourceName(source)}|${index}`;
     let i = at.get(key);
     if (i === undefined) at.set(key, (i = reads.push({ source, index }) - 1));

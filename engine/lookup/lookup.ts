@@ -1,4 +1,4 @@
-import { TierstreamError, checkCountHorizon, compile, recordsOf, evaluateRow, FilterError, hasCountLeaves, parseSourceName, type Compiled, type FilterPlan, type Filter, type HistoryLookup, type HotLookup, type SourceRef, type SourceRecord, type SourceRegistry } from '../../core/index.js';
+import { ANY_MESSAGE, ANY_MESSAGE_NAME, TierstreamError, checkCountHorizon, compile, recordsOf, evaluateRow, FilterError, hasCountLeaves, parseSourceName, type Compiled, type FilterPlan, type Filter, type HistoryLookup, type HotLookup, type IndexSource, type SourceRef, type SourceRecord, type SourceRegistry } from '../../core/index.js';
 import { explainFilter, usersFilters, type Explained, type UserFilters } from './explain.js';
 
 export class LookupError extends TierstreamError<'source_expired' | 'source_restoring' | 'invalid_cursor' | 'lookup_timeout'> {
@@ -38,8 +38,8 @@ function decodeCursor(text: string, fromHistory: boolean): HotCursor | { user: s
   throw new LookupError('invalid_cursor', `the cursor is not one this ${fromHistory ? 'history' : 'hot'} walk gave; start again without it`);
 }
 
-/** Compiled leaves name their source as `kind:id`, valid by construction. */
-const ref = (name: string): SourceRef => parseSourceName(name)!;
+/** Compiled leaves name their source as `kind:id`, valid by construction, or `any:message`. */
+const ref = (name: string): IndexSource => (name === ANY_MESSAGE_NAME ? ANY_MESSAGE : parseSourceName(name)!);
 
 /**
  * Retargeting lookups with the semantics of README, "Retargeting semantics", from the hot tier (Redis) or, with
@@ -60,18 +60,20 @@ export function createLookup(deps: { registry: SourceRegistry; hot: HotLookup; h
     // registry has them (its own tag changes at once, other processes' within milliseconds).
     const c = compile(filter, at, (t) => deps.registry.tagged(t));
     const sources = c.sources.map(ref);
-    if (!fromHistory) {
+    // The any-message pseudo-source is hot for ever and in no registry: no tier to check.
+    const named = c.sources.filter((n) => n !== ANY_MESSAGE_NAME);
+    if (!fromHistory && named.length) {
       // Tiers from the registry's in-memory mirror: a lookup at send time must not wait for a
       // round trip. The mirror trails a transition by milliseconds; a source it does not know
       // (yet) is read from the registry itself.
-      const recs = await recordsOf(deps.registry, sources);
-      const expired = c.sources.filter((_, i) => recs[i]?.tier === 'expired' || recs[i]?.tier === 'demoting');
+      const recs = await recordsOf(deps.registry, named.map((n) => parseSourceName(n)!));
+      const expired = named.filter((_, i) => recs[i]?.tier === 'expired' || recs[i]?.tier === 'demoting');
       if (expired.length) throw new LookupError('source_expired', `not in the hot tier: ${expired.join(', ')}; restore them or ask with "from": "history"`, expired);
-      const restoring = c.sources.filter((_, i) => recs[i]?.tier === 'restoring');
+      const restoring = named.filter((_, i) => recs[i]?.tier === 'restoring');
       if (restoring.length) throw new LookupError('source_restoring', `being restored: ${restoring.join(', ')}; retry shortly or ask with "from": "history"`, restoring);
     }
     const leaves: FilterPlan['leaves'] = c.leaves.map((l) => ({
-      source: ref(l.source), index: l.index, after: l.after, before: l.before, ...(l.count && { count: { ...l.count, sources: l.count.sources.map(ref) } }),
+      source: ref(l.source), index: l.index, after: l.after, before: l.before, ...(l.count && { count: { ...l.count, sources: l.count.sources.map((n) => parseSourceName(n)!) } }),
     }));
     return { c, at, sources, leaves, sql: { leaves, program: c.program, sources } satisfies FilterPlan };
   }
@@ -82,7 +84,7 @@ export function createLookup(deps: { registry: SourceRegistry; hot: HotLookup; h
    * times from the hot index, counts of count leaves from history (one query for all of them
    * and every user, sent beside the Redis reads). `known` is read when `universe`.
    */
-  async function hotValues(c: Compiled, leaves: FilterPlan['leaves'], sources: SourceRef[], users: readonly string[], universe: boolean) {
+  async function hotValues(c: Compiled, leaves: FilterPlan['leaves'], sources: IndexSource[], users: readonly string[], universe: boolean) {
     const hotAt: number[] = [];
     c.leaves.forEach((l, i) => l.count === undefined && hotAt.push(i));
     if (hotAt.length === c.leaves.length) return deps.hot.scores(leaves, universe ? sources : [], users);

@@ -3,6 +3,7 @@ import { exhaustMap, interval, type SchedulerLike, asyncScheduler, Subscription 
 import type { Logger } from 'pino';
 import { type AggregateRow, type Duration, type ErasureFence, foldAggregates, hotWritesInFlight, retrying, sourceName, type LookupPressure, type History, type HotIndex, type SourceRecord, type SourceRef, type SourceRegistry, isDue, leaseLapsed, newSourceRecord, recompute, transition } from '../../core/index.js';
 import type { Metrics } from '../../core/index.js';
+import { rebuildAnyMessage } from './rebuild-any-message.js';
 
 /** Restore chunks being written to Redis at once (measured: 3 hides most of the read time). */
 const RESTORE_WRITES_IN_FLIGHT = 3;
@@ -487,6 +488,7 @@ export function createTierManager(deps: TierManagerDeps, options: TierManagerOpt
             await loadChunk(rec, kept, mark);
           }
         }
+        await rebuildAnyMessage(deps, chunkRows, mark);
       } finally {
         // As a restore does, on every exit: the rebuild is not over until this is done.
         await settleErasures(mark, rebuilt);

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { createClient, type ClickHouseClient, ClickHouseLogLevel } from '@clickhouse/client';
-import { TierstreamError, type AggregateRow, type FilterPlan, type EventType, type History, type InteractionEvent, type SourceRef, foldAggregates, sourceName } from '../../core/index.js';
-import { MIGRATIONS, SHARD, SINGLE_SERVER, baseStatements, distributedStatements, eventMonths, recordVersion, schemaVersion, tableEngine, typeEnumStatement, type Tables } from './schema.js';
+import { TierstreamError, type AggregateRow, type AnyMessageRow, type Channel, type FilterPlan, type EventType, type History, type InteractionEvent, type SourceRef, foldAggregates, sourceName } from '../../core/index.js';
+import { ADDED_EVENT_COLUMNS, MIGRATIONS, SHARD, SINGLE_SERVER, addColumnStatement, baseStatements, distributedStatements, eventMonths, recordVersion, schemaVersion, tableColumns, tableEngine, typeEnumStatement, type Tables } from './schema.js';
 import { sqlIdent } from './sql.js';
 import * as queries from './queries.js';
 import * as erase from './erase.js';
@@ -46,7 +46,7 @@ const TSV_ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '
  * are escaped. Also used by bench/ingest's stores floor.
  */
 export const eventTsvRow = (e: InteractionEvent): string =>
-  `${e.source.kind}\t${e.source.id}\t${e.id}\t${e.type}\t${e.userId}\t${e.variantId ?? ''}\t${e.stepId ?? ''}\t${e.channel ?? ''}\t${e.time}\t${e.properties === undefined ? '' : tsvEscape(e.properties)}\n`;
+  `${e.source.kind}\t${e.source.id}\t${e.id}\t${e.type}\t${e.userId}\t${e.variantId ?? ''}\t${e.stepId ?? ''}\t${e.channel ?? ''}\t${e.time}\t${e.properties === undefined ? '' : tsvEscape(e.properties)}\t${e.linkAlias ?? ''}\t${e.canvasVariationId ?? ''}\n`;
 
 /**
  * One TabSeparated row of (user_id, type, variant_id, step_id, time), as queries.aggregateSource
@@ -54,8 +54,10 @@ export const eventTsvRow = (e: InteractionEvent): string =>
  * tab, newline or backslash), so a split is exact. Also read by bench/tiers for raw events.
  */
 export function aggregateRowFromTsv(text: string): AggregateRow {
-  const [userId, type, variantId, stepId, t] = text.split('\t') as [string, EventType, string, string, string];
-  return { userId, type, variantId, stepId, time: Number(t) };
+  const [userId, type, variantId, stepId, t, linkAlias] = text.split('\t') as [string, EventType, string, string, string, string | undefined];
+  const row: AggregateRow = { userId, type, variantId, stepId, time: Number(t) };
+  if (linkAlias) row.linkAlias = linkAlias;
+  return row;
 }
 
 /**
@@ -115,6 +117,7 @@ export class ClickHouseHistory implements History {
     for (const node of this.nodes) {
       await this.migrateNode(node, SHARD);
       for (const query of distributedStatements(this.db, this.cluster)) await node.client.command({ query });
+      await this.addColumns(node, 'events');
       for (const table of Object.values(SINGLE_SERVER)) await node.client.command({ query: typeEnumStatement(this.db, table) });
     }
   }
@@ -123,6 +126,7 @@ export class ClickHouseHistory implements History {
   private async migrateNode(node: ClickHouseNode, tables: Tables): Promise<void> {
     const run = (query: string) => node.client.command({ query });
     for (const query of baseStatements(this.db, tables)) await run(query);
+    await this.addColumns(node, tables.events);
     await run(typeEnumStatement(this.db, tables.events));
     const [row] = await this.selectOn<{ v: number | string }>(node, schemaVersion(this.db));
     const current = Number(row?.v ?? 0);
@@ -139,6 +143,12 @@ export class ClickHouseHistory implements History {
     // The views' targets gain a type with their source (typeEnumStatement), after the migrations made them.
     await run(typeEnumStatement(this.db, tables.latest));
     await run(typeEnumStatement(this.db, tables.byUser));
+  }
+
+  /** Appends to `table` the ADDED_EVENT_COLUMNS it lacks (a table made by an earlier version). */
+  private async addColumns(node: ClickHouseNode, table: string): Promise<void> {
+    const have = new Set((await this.selectOn<{ name: string }>(node, tableColumns(this.db, table))).map((r) => r.name));
+    for (const c of ADDED_EVENT_COLUMNS) if (!have.has(c.name)) await node.client.command({ query: addColumnStatement(this.db, table, c) });
   }
 
   /**
@@ -219,6 +229,30 @@ export class ClickHouseHistory implements History {
       }
     }
     if (tail) chunk.push(aggregateRowFromTsv(tail));
+    if (chunk.length) yield chunk;
+  }
+
+  async *anyMessageAggregate(chunkRows: number): AsyncGenerator<AnyMessageRow[]> {
+    // TabSeparated and split here, as aggregateSource: every column is an id, a type or a channel.
+    const { stream } = await this.client.exec({ query: `${queries.anyMessageAggregate(this.db)} FORMAT TabSeparated` });
+    const row = (line: string): AnyMessageRow => {
+      const [userId, type, channel, linkAlias, t] = line.split('\t') as [string, EventType, string, string, string];
+      return { userId, type, channel: (channel || undefined) as Channel | undefined, linkAlias: linkAlias || undefined, time: Number(t) };
+    };
+    let chunk: AnyMessageRow[] = [];
+    let tail = '';
+    for await (const buf of stream as AsyncIterable<Buffer>) {
+      const lines = (tail + buf.toString('latin1')).split('\n');
+      tail = lines.pop()!;
+      for (const line of lines) {
+        chunk.push(row(line));
+        if (chunk.length >= chunkRows) {
+          yield chunk;
+          chunk = [];
+        }
+      }
+    }
+    if (tail) chunk.push(row(tail));
     if (chunk.length) yield chunk;
   }
 

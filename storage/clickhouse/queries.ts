@@ -1,4 +1,4 @@
-import type { FilterPlan, Program, SourceRef } from '../../core/index.js';
+import { isAnyMessage, parseIndexName, type FilterPlan, type IndexSource, type Program, type SourceRef } from '../../core/index.js';
 import { sqlIdent, sqlInt, sqlString } from './sql.js';
 
 /**
@@ -50,9 +50,26 @@ export function userLatest(db: string, source: SourceRef, userId: string): strin
  * chunk sends a user's `any` and type entries once (bench/README.md).
  */
 export function aggregateSource(db: string, source: SourceRef): string {
-  return `SELECT user_id, type, variant_id, step_id, time FROM ${sqlIdent(db)}.latest
-    WHERE ${sourceWhere(source)}
-    ORDER BY user_id`;
+  // Clicks with a link alias are not in `latest` (its key has no alias): their latest per user,
+  // step and alias comes from `events`, as rows with the alias in the last column.
+  return `SELECT user_id, type, variant_id, step_id, time, link_alias FROM (
+      SELECT user_id, toString(type) AS type, variant_id, step_id, time, '' AS link_alias FROM ${sqlIdent(db)}.latest
+      WHERE ${sourceWhere(source)}
+      UNION ALL
+      SELECT user_id, 'click' AS type, '' AS variant_id, step_id, max(time) AS time, link_alias FROM ${sqlIdent(db)}.events
+      WHERE ${sourceWhere(source)} AND type = 'click' AND link_alias != ''
+      GROUP BY user_id, step_id, link_alias
+    ) ORDER BY user_id`;
+}
+
+/**
+ * The any-message pseudo-source's aggregate, for the Redis-loss rebuild: the latest time per
+ * user, type, channel and link alias over every source, from the raw events (no aggregate
+ * table keeps channels or aliases), in user order.
+ */
+export function anyMessageAggregate(db: string): string {
+  return `SELECT user_id, toString(type) AS type, toString(channel) AS channel, link_alias, max(time) AS time
+    FROM ${sqlIdent(db)}.events GROUP BY user_id, type, channel, link_alias ORDER BY user_id`;
 }
 
 /** Rows aggregateSource returns, for restore progress. */
@@ -66,6 +83,23 @@ function indexCondition(index: string): string {
   const id = index.slice(2, last);
   const type = index.slice(last + 1);
   return `${index.startsWith('v:') ? 'variant_id' : 'step_id'} = ${sqlString(id)} AND type = ${sqlString(type)}`;
+}
+
+/** Whether a leaf needs rows of `events` (a channel or a link alias: `latest` keeps neither). */
+const fromEvents = (index: string): boolean => /^(a|sa|c):/.test(index);
+
+/**
+ * A leaf's condition on the rows of filterUsers' union: `r = 0` the rows of `latest`, `r = 1`
+ * those of `events` (channels and aliases). An any-message leaf has no source condition.
+ */
+function unionCondition(source: IndexSource, index: string): string {
+  const where = isAnyMessage(source) ? [] : [sourceWhere(source)];
+  const p = parseIndexName(index);
+  if (p.kind === 'alias') where.push('r = 1', `link_alias = ${sqlString(p.alias)}`);
+  else if (p.kind === 'stepAlias') where.push('r = 1', `step_id = ${sqlString(p.step)}`, `link_alias = ${sqlString(p.alias)}`);
+  else if (p.kind === 'channel') where.push('r = 1', `channel = ${sqlString(p.channel)}`, `type = ${sqlString(p.type)}`);
+  else where.push('r = 0', indexCondition(index));
+  return where.join(' AND ');
 }
 
 function programSql(p: Program, f: FilterPlan): string {
@@ -99,6 +133,41 @@ export function filterUsers(db: string, f: FilterPlan, opts: { users?: string[];
   return `SELECT user_id FROM (${inner}) WHERE ${programSql(f.program, f)} ORDER BY user_id${limit}`;
 }
 
+/**
+ * filterValues for a filter with any-message leaves (their universe is every user of the
+ * namespace) or leaves of channels and link aliases (read from `events`: `latest` keeps
+ * neither): the rows of `latest` (r = 0) and of the events such leaves need (r = 1), one GROUP
+ * BY over both; count leaves joined by user as in filterValues.
+ */
+function extendedValues(db: string, f: FilterPlan, opts: { users?: readonly string[]; afterUser?: string }): string {
+  const users = userWhere(opts);
+  const cols: string[] = [];
+  const names: string[] = [];
+  f.leaves.forEach((l, i) => {
+    if (l.count) {
+      names.push(`n${i}`);
+      return;
+    }
+    const cond = unionCondition(l.source, l.index);
+    cols.push(`maxIf(time, ${cond}) AS l${i}, countIf(${cond}) AS c${i}`);
+    names.push(`l${i}`, `c${i}`);
+  });
+  if (cols.length === 0) cols.push('count() AS rows');
+  const universe = f.sources.some(isAnyMessage) ? '1' : `(${f.sources.map((s) => `(${sourceWhere(s as SourceRef)})`).join(' OR ')})`;
+  const eventLeaves = f.leaves.filter((l) => !l.count && fromEvents(l.index)).map((l) => `(${unionCondition(l.source, l.index).replace('r = 1 AND ', '')})`);
+  const rows = [
+    `SELECT 0 AS r, source_kind, source_id, user_id, toString(type) AS type, variant_id, step_id, '' AS channel, '' AS link_alias, time
+      FROM ${sqlIdent(db)}.latest WHERE ${[universe, ...users].join(' AND ')}`,
+  ];
+  if (eventLeaves.length) {
+    rows.push(`SELECT 1 AS r, source_kind, source_id, user_id, toString(type) AS type, variant_id, step_id, toString(channel) AS channel, link_alias, time
+      FROM ${sqlIdent(db)}.events WHERE ${[`(${eventLeaves.join(' OR ')})`, ...users].join(' AND ')}`);
+  }
+  const inner = `SELECT user_id, ${cols.join(', ')} FROM (${rows.join(' UNION ALL ')}) GROUP BY user_id`;
+  if (!f.leaves.some((l) => l.count)) return inner;
+  return `SELECT user_id, ${names.join(', ')} FROM (${inner}) AS u ANY LEFT JOIN (${leafCounts(db, f.leaves, opts)}) AS k USING user_id`;
+}
+
 type PlanLeaf = FilterPlan['leaves'][number];
 
 /** The users a query is restricted to: given ids (check), or those after one in id order (audience). */
@@ -117,6 +186,12 @@ function userWhere(opts: { users?: readonly string[]; afterUser?: string }): str
  * and the universe stays `latest`'s, which every event reaches through its view.
  */
 export function filterValues(db: string, f: FilterPlan, opts: { users?: readonly string[]; afterUser?: string }): string {
+  const extended = f.sources.some(isAnyMessage) || f.leaves.some((l) => !l.count && fromEvents(l.index));
+  return extended ? extendedValues(db, f, opts) : latestValues(db, f, opts);
+}
+
+/** filterValues of a filter whose latest-time leaves `latest` answers alone. */
+function latestValues(db: string, f: FilterPlan, opts: { users?: readonly string[]; afterUser?: string }): string {
   const cols: string[] = [];
   const names: string[] = [];
   f.leaves.forEach((l, i) => {
@@ -124,13 +199,13 @@ export function filterValues(db: string, f: FilterPlan, opts: { users?: readonly
       names.push(`n${i}`);
       return;
     }
-    const cond = `${sourceWhere(l.source)} AND ${indexCondition(l.index)}`;
+    const cond = `${sourceWhere(l.source as SourceRef)} AND ${indexCondition(l.index)}`;
     cols.push(`maxIf(time, ${cond}) AS l${i}, countIf(${cond}) AS c${i}`);
     names.push(`l${i}`, `c${i}`);
   });
   // 18.16 needs an aggregate in a GROUP BY query's select: a filter of count leaves only has none.
   if (cols.length === 0) cols.push('count() AS rows');
-  const where = [`(${f.sources.map((s) => `(${sourceWhere(s)})`).join(' OR ')})`, ...userWhere(opts)];
+  const where = [`(${f.sources.map((s) => `(${sourceWhere(s as SourceRef)})`).join(' OR ')})`, ...userWhere(opts)];
   const universe = `SELECT user_id, ${cols.join(', ')} FROM ${sqlIdent(db)}.latest WHERE ${where.join(' AND ')} GROUP BY user_id`;
   if (!f.leaves.some((l) => l.count)) return universe;
   return `SELECT user_id, ${names.join(', ')} FROM (${universe}) AS u ANY LEFT JOIN (${leafCounts(db, f.leaves, opts)}) AS k USING user_id`;
@@ -148,7 +223,9 @@ export function leafCounts(db: string, leaves: readonly PlanLeaf[], opts: { user
   const cols: string[] = [];
   leaves.forEach((l, i) => {
     if (!l.count) return;
-    const parts = [`(${l.count.sources.map((s) => `(${sourceWhere(s)})`).join(' OR ')})`, indexCondition(l.index), `time >= ${sqlInt(Math.ceil(l.after))}`];
+    // No sources: a count over every source (an any-message leaf).
+    const over = l.count.sources.length ? [`(${l.count.sources.map((s) => `(${sourceWhere(s)})`).join(' OR ')})`] : [];
+    const parts = [...over, indexCondition(l.index), `time >= ${sqlInt(Math.ceil(l.after))}`];
     if (l.before !== Infinity) parts.push(`time < ${sqlInt(Math.ceil(l.before))}`);
     const cond = parts.join(' AND ');
     conds.push(`(${cond})`);

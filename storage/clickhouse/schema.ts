@@ -59,7 +59,8 @@ export function baseStatements(database: string, tables: Tables = SINGLE_SERVER)
       step_id String,
       channel Enum8('' = 0, ${enumOf(CHANNELS)}),
       time Int64,
-      properties String
+      properties String,
+      ${ADDED_EVENT_COLUMNS.map((c) => `${c.name} ${c.type}`).join(',\n      ')}
     ) ENGINE = ReplacingMergeTree()
     PARTITION BY toYYYYMM(toDateTime(intDiv(time, 1000)))
     ORDER BY (source_kind, source_id, id)`,
@@ -68,6 +69,28 @@ export function baseStatements(database: string, tables: Tables = SINGLE_SERVER)
       applied_at DateTime DEFAULT now()
     ) ENGINE = MergeTree() ORDER BY version`,
   ];
+}
+
+/**
+ * Columns `events` gained after its first release, in table order (appended, so an insert
+ * without a column list fills them last: eventTsvRow). 18.16 has no `ADD COLUMN IF NOT
+ * EXISTS`, so migrate() adds the ones system.columns does not list (addColumnStatement), on
+ * every start: a table of any age ends with the same columns, and a repeat adds nothing.
+ * `link_alias`: a click's link alias; `canvas_variation_id`: a canvas event's variation.
+ */
+export const ADDED_EVENT_COLUMNS: readonly { name: string; type: string }[] = [
+  { name: 'link_alias', type: 'String' },
+  { name: 'canvas_variation_id', type: 'String' },
+];
+
+/** The columns a table has now (name), to add the missing ADDED_EVENT_COLUMNS. */
+export function tableColumns(database: string, table: string): string {
+  return `SELECT name FROM system.columns WHERE database = ${sqlString(sqlIdent(database))} AND table = ${sqlString(sqlIdent(table))}`;
+}
+
+/** Appends one of ADDED_EVENT_COLUMNS to a table (`events`, or on a cluster its local and Distributed tables). */
+export function addColumnStatement(database: string, table: string, column: { name: string; type: string }): string {
+  return `ALTER TABLE ${sqlIdent(database)}.${sqlIdent(table)} ADD COLUMN ${sqlIdent(column.name)} ${column.type}`;
 }
 
 const LATEST_COLUMNS = 'source_kind, source_id, user_id, type, variant_id, step_id, time';

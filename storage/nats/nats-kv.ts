@@ -1,6 +1,6 @@
 import type { JetStreamClient } from 'nats';
 import {
-  type ExpiringCursor, type SourceRecord, type SourceRef, type SourceRegistry, type SourcesSummary, type TagRef, type Tier,
+  type ExpiringCursor, type IndexSource, type SourceRecord, type SourceRef, type SourceRegistry, type SourcesSummary, type TagRef, type Tier,
   MOVING_TIERS, SourcesSummaryIndex, carriesTag, mirrorRecord, newSourceRecord,
 } from '../../core/index.js';
 import { KvDocStore } from './kv-store.js';
@@ -15,7 +15,7 @@ const byExpiry = (a: SourceRecord, b: SourceRecord) => a.expiresAt! - b.expiresA
 const expires = (r: SourceRecord | undefined): r is SourceRecord => !!r && r.tier === 'hot' && r.expiresAt !== null && r.pinnedBy.length === 0;
 
 /** KV keys allow `[-/_=.A-Za-z0-9]`; source ids may hold `:`, so the id is base64url-encoded. */
-export function registryKey(source: SourceRef): string {
+export function registryKey(source: IndexSource): string {
   return `${source.kind}.${Buffer.from(source.id, 'utf8').toString('base64url')}`;
 }
 

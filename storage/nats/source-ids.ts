@@ -1,5 +1,5 @@
 import type { JetStreamClient } from 'nats';
-import type { SourceIdSets, SourceRef } from '../../core/index.js';
+import type { IndexSource, SourceIdSets, SourceRef } from '../../core/index.js';
 import { KvDocStore } from './kv-store.js';
 import { bucketNames } from './names.js';
 import { registryKey } from './nats-kv.js';
@@ -30,7 +30,7 @@ export class NatsKvSourceIds implements SourceIdSets {
     return new NatsKvSourceIds(await KvDocStore.open<IdsDoc>(js, bucketNames(namespace).sourceIds, replicas));
   }
 
-  async admit(source: SourceRef, entries: readonly (readonly string[])[], max: number): Promise<boolean[]> {
+  async admit(source: IndexSource, entries: readonly (readonly string[])[], max: number): Promise<boolean[]> {
     const key = registryKey(source);
     const known = this.cache.get(key);
     if (known && entries.every((ids) => ids.every((id) => known.has(id)))) {

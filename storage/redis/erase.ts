@@ -1,4 +1,4 @@
-import type { SourceRef } from '../../core/index.js';
+import type { IndexSource } from '../../core/index.js';
 import type { WithCommands } from './commands.js';
 import { sourceKeys } from './keys.js';
 import { hashUser } from './layout.js';
@@ -12,7 +12,7 @@ const IN_FLIGHT = 100;
  * source's node on Redis Cluster. Returns the entries removed (the user's `any` and each of
  * its records in each source), as the layout before counted sorted-set members.
  */
-export async function eraseUser(redis: WithCommands, ns: string, userId: string, sources: readonly SourceRef[]): Promise<number> {
+export async function eraseUser(redis: WithCommands, ns: string, userId: string, sources: readonly IndexSource[]): Promise<number> {
   const h = hashUser(userId);
   let removed = 0;
   for (let i = 0; i < sources.length; i += IN_FLIGHT) {

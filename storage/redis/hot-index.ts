@@ -1,4 +1,4 @@
-import type { ApplyOptions, Gate, HotIndex, HotLookup, HotSegment, SentinelState, SourceFold, SourceRef } from '../../core/index.js';
+import type { ApplyOptions, Gate, HotIndex, HotLookup, HotSegment, IndexSource, SentinelState, SourceFold, SourceRef } from '../../core/index.js';
 import { defineCommands, type RedisClient, type WithCommands } from './commands.js';
 import * as drop from './drop.js';
 import * as erase from './erase.js';
@@ -45,7 +45,7 @@ export class RedisHotIndex implements HotIndex, HotLookup {
   }
 
   /** Erasure of a user: out of every index of these sources (see erase.ts). */
-  eraseUser(userId: string, sources: readonly SourceRef[]): Promise<number> {
+  eraseUser(userId: string, sources: readonly IndexSource[]): Promise<number> {
     return erase.eraseUser(this.redis, this.ns, userId, sources);
   }
 
@@ -53,7 +53,7 @@ export class RedisHotIndex implements HotIndex, HotLookup {
     return write.write(this.redis, this.ns, this.dicts, [fold], 'load', this.maxUsers, opts.maxInFlight);
   }
 
-  reserve(source: SourceRef, users: number): Promise<void> {
+  reserve(source: IndexSource, users: number): Promise<void> {
     return write.reserve(this.redis, this.ns, this.dicts, source, users);
   }
 
@@ -67,16 +67,16 @@ export class RedisHotIndex implements HotIndex, HotLookup {
   }
 
   scores(
-    leaves: readonly { source: SourceRef; index: string }[],
-    sources: readonly SourceRef[],
+    leaves: readonly { source: IndexSource; index: string }[],
+    sources: readonly IndexSource[],
     users: readonly string[],
   ): Promise<{ latest: Float64Array; known: Uint8Array }> {
     return reads.scores(this.redis, this.ns, leaves, sources, users);
   }
 
   segment(
-    leaves: readonly { source: SourceRef; index: string }[],
-    sources: readonly SourceRef[],
+    leaves: readonly { source: IndexSource; index: string }[],
+    sources: readonly IndexSource[],
     from: number,
     to: number,
     maxUsers: number,
@@ -85,7 +85,7 @@ export class RedisHotIndex implements HotIndex, HotLookup {
     return reads.segment(this.redis, this.ns, this.layouts, leaves, sources, from, to, maxUsers, ordered);
   }
 
-  countUsers(source: SourceRef): Promise<number> {
+  countUsers(source: IndexSource): Promise<number> {
     return reads.countUsers(this.redis, this.ns, source);
   }
 
@@ -97,7 +97,7 @@ export class RedisHotIndex implements HotIndex, HotLookup {
     return sizes.memoryBySource(this.redis, this.ns, sources);
   }
 
-  userLatest(source: SourceRef, userId: string): Promise<Map<string, number>> {
+  userLatest(source: IndexSource, userId: string): Promise<Map<string, number>> {
     return reads.userLatest(this.redis, this.ns, source, userId);
   }
 
@@ -123,12 +123,12 @@ export class RedisHotIndex implements HotIndex, HotLookup {
   }
 
   /** Tests and benchmarks only (see maintenance.ts): index name -> user -> time. */
-  snapshot(source: SourceRef): Promise<Map<string, Map<string, number>>> {
+  snapshot(source: IndexSource): Promise<Map<string, Map<string, number>>> {
     return maintenance.snapshot(this.redis, this.ns, source);
   }
 
   /** Tests and benchmarks only (see maintenance.ts). */
-  sourceKeyCount(source: SourceRef): Promise<number> {
+  sourceKeyCount(source: IndexSource): Promise<number> {
     return maintenance.sourceKeyCount(this.redis, this.ns, source);
   }
 

@@ -1,4 +1,4 @@
-import { sourceName, type SourceRef } from '../../core/index.js';
+import { sourceName, type IndexSource } from '../../core/index.js';
 
 /**
  * The one place Redis key names are built. Every key of a source carries the hash tag
@@ -14,15 +14,19 @@ import { sourceName, type SourceRef } from '../../core/index.js';
  *                                 hundred fields, so listpack-encoded
  *   <ns>:{campaign:A}:keys        the previous layout's key list (removed on upgrade, see
  *                                 lua/dict.lua), as were its sorted sets <ns>:{campaign:A}:i:*
- *   <ns>:{<ns>}:sentinel2, <ns>:{<ns>}:rebuilding   see namespaceKeys
- *   <ns>:{<ns>:m<i>}:sentinel2    Redis Cluster: one per master, see namespaceKeys
+ *   <ns>:{any:message}:...        the any-message pseudo-source (core ANY_MESSAGE): the same keys
+ *                                 as a source, never a tier gate (always hot)
+ *   <ns>:{<ns>}:sentinel3, <ns>:{<ns>}:rebuilding   see namespaceKeys (sentinel3: a namespace of
+ *                                 an earlier version, sentinel2, has no any-message index yet,
+ *                                 so its first process of this version rebuilds from history)
+ *   <ns>:{<ns>:m<i>}:sentinel3    Redis Cluster: one per master, see namespaceKeys
  */
 
-export function sourceTag(source: SourceRef): string {
+export function sourceTag(source: IndexSource): string {
   return `{${sourceName(source)}}`;
 }
 
-export function sourceKeys(namespace: string, source: SourceRef) {
+export function sourceKeys(namespace: string, source: IndexSource) {
   const base = `${namespace}:${sourceTag(source)}`;
   return {
     tier: `${base}:tier`,
@@ -45,13 +49,13 @@ export function sourceKeys(namespace: string, source: SourceRef) {
  */
 export function namespaceKeys(namespace: string) {
   return {
-    sentinel: `${namespace}:{${namespace}}:sentinel2`,
+    sentinel: `${namespace}:{${namespace}}:sentinel3`,
     rebuilding: `${namespace}:{${namespace}}:rebuilding`,
     /** The hash tag of master sentinel `i`, which decides its slot. */
     masterSentinelTag: (i: number) => `${namespace}:m${i}`,
-    masterSentinel: (i: number) => `${namespace}:{${namespace}:m${i}}:sentinel2`,
+    masterSentinel: (i: number) => `${namespace}:{${namespace}:m${i}}:sentinel3`,
     /** True for the sentinel and every master sentinel of the namespace. */
     isSentinel: (key: string) =>
-      key === `${namespace}:{${namespace}}:sentinel2` || (key.startsWith(`${namespace}:{${namespace}:m`) && key.endsWith('}:sentinel2')),
+      key === `${namespace}:{${namespace}}:sentinel3` || (key.startsWith(`${namespace}:{${namespace}:m`) && key.endsWith('}:sentinel3')),
   };
 }

@@ -1,5 +1,5 @@
 import type { Cluster, Redis } from 'ioredis';
-import { indexName, type SourceRef } from '../../core/index.js';
+import { indexName, type IndexSource } from '../../core/index.js';
 import type { RedisClient } from './commands.js';
 import { namespaceKeys, sourceKeys } from './keys.js';
 import { forEachRecord, latestOf } from './layout.js';
@@ -15,7 +15,7 @@ import { masters } from './sentinel.js';
  * (the largest record of each user). For checkers and tests (it reads every bucket; not for
  * request paths).
  */
-export async function snapshot(redis: RedisClient, ns: string, source: SourceRef): Promise<Map<string, Map<string, number>>> {
+export async function snapshot(redis: RedisClient, ns: string, source: IndexSource): Promise<Map<string, Map<string, number>>> {
   const k = sourceKeys(ns, source);
   const meta = await redis.hgetall(k.meta);
   const out = new Map<string, Map<string, number>>();
@@ -39,7 +39,7 @@ export async function snapshot(redis: RedisClient, ns: string, source: SourceRef
 }
 
 /** Keys of a source but its tier gate, found by SCAN on every master; tests use it to prove demotion. */
-export async function sourceKeyCount(redis: RedisClient, ns: string, source: SourceRef): Promise<number> {
+export async function sourceKeyCount(redis: RedisClient, ns: string, source: IndexSource): Promise<number> {
   const k = sourceKeys(ns, source);
   let n = 0;
   for (const master of redis.isCluster ? masters(redis) : ['']) {

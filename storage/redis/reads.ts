@@ -1,4 +1,4 @@
-import { indexName, sourceName, type HotSegment, type SourceRef } from '../../core/index.js';
+import { anyMessageStored, indexName, isAnyMessage, sourceName, type HotSegment, type IndexSource } from '../../core/index.js';
 import type { RedisClient, WithCommands } from './commands.js';
 import { BUCKET_USERS } from './write.js';
 import { sourceKeys } from './keys.js';
@@ -6,34 +6,63 @@ import { bucketAt, hashBytes, hashUser, latestOf, reverse32, timeOf, type Layout
 
 /** The lookups: what the hot path (core HotLookup) and the HotIndex port read of Redis. */
 
-type Leaf = { source: SourceRef; index: string };
+type Leaf = { source: IndexSource; index: string };
 
 /**
  * The sources a lookup reads, each with the distinct index names its leaves ask for (`any` is
  * not asked: it is the largest record of a value), and where each leaf finds its time.
  */
-function plan(leaves: readonly Leaf[], sources: readonly SourceRef[]) {
-  const bySource = new Map<string, { source: SourceRef; names: string[] }>();
-  const entry = (s: SourceRef) => {
+function plan(leaves: readonly Leaf[], sources: readonly IndexSource[]) {
+  const bySource = new Map<string, { source: IndexSource; names: string[] }>();
+  const entry = (s: IndexSource) => {
     const key = sourceName(s);
     let e = bySource.get(key);
     if (!e) bySource.set(key, (e = { source: s, names: [] }));
     return e;
   };
   for (const s of sources) entry(s);
-  // For each leaf: the source's position in `reads` and the name's position in its names (-1: any).
+  // For each leaf: the source's position in `reads` and the positions in its names of the
+  // indexes it reads ([-1]: any). One index, but for the any-message pseudo-source's `e:<type>`,
+  // which is the latest of several stored ones (core anyMessageStored).
   const at = leaves.map((l) => {
     const e = entry(l.source);
-    let n = -1;
-    if (l.index !== indexName.any) {
-      n = e.names.indexOf(l.index);
-      if (n < 0) n = e.names.push(l.index) - 1;
-    }
-    return { source: sourceName(l.source), name: n };
+    if (l.index === indexName.any) return { source: sourceName(l.source), names: [-1] };
+    const stored = isAnyMessage(l.source) ? anyMessageStored(l.index) : [l.index];
+    const names = stored.map((name) => {
+      const n = e.names.indexOf(name);
+      return n < 0 ? e.names.push(name) - 1 : n;
+    });
+    return { source: sourceName(l.source), names };
   });
   const reads = [...bySource.values()];
   const slot = new Map(reads.map((r, i) => [sourceName(r.source), i]));
-  return { reads, leafAt: at.map((a) => ({ read: slot.get(a.source)!, name: a.name })), universe: sources.map((s) => slot.get(sourceName(s))!) };
+  return { reads, leafAt: at.map((a) => ({ read: slot.get(a.source)!, names: a.names })), universe: sources.map((s) => slot.get(sourceName(s))!) };
+}
+
+/**
+ * A leaf's index ids from a reply's ids (`idOf(position)`, 0 when the source has no such
+ * index): null for `any`, empty when none of its indexes exists.
+ */
+function leafIds(names: readonly number[], idOf: (name: number) => number): number[] | null {
+  if (names[0]! < 0) return null;
+  const ids: number[] = [];
+  for (const n of names) {
+    const id = idOf(n);
+    if (id > 0) ids.push(id);
+  }
+  return ids;
+}
+
+/** The time a leaf reads in a value: `any` (ids null) is its largest record, else the latest at `ids`; NaN when none. */
+function leafTime(v: Uint8Array, ids: readonly number[] | null, start = 0, end = v.length): number {
+  if (ids === null) return latestOf(v, start, end);
+  if (ids.length === 1) return timeOf(v, ids[0]!, start, end);
+  let t = NaN;
+  for (const id of ids) {
+    const x = timeOf(v, id, start, end);
+    if (x > t || (t !== t && x === x)) t = x;
+  }
+  return t;
 }
 
 /**
@@ -46,7 +75,7 @@ export async function scores(
   redis: WithCommands,
   ns: string,
   leaves: readonly Leaf[],
-  sources: readonly SourceRef[],
+  sources: readonly IndexSource[],
   users: readonly string[],
 ): Promise<{ latest: Float64Array; known: Uint8Array }> {
   const width = leaves.length;
@@ -66,15 +95,15 @@ export async function scores(
     }),
   );
   for (let l = 0; l < width; l++) {
-    const { read, name } = p.leafAt[l]!;
+    const { read, names: at } = p.leafAt[l]!;
     const reply = replies[read]!;
     if (reply.length === 0) continue;
     const names = p.reads[read]!.names.length;
-    const id = name < 0 ? 0 : Number(reply[name]);
-    if (name >= 0 && id === 0) continue;
+    const ids = leafIds(at, (n) => Number(reply[n]));
+    if (ids !== null && ids.length === 0) continue;
     for (let u = 0; u < users.length; u++) {
       const v = reply[names + u] as Buffer | null;
-      if (v) latest[u * width + l] = name < 0 ? latestOf(v) : timeOf(v, id);
+      if (v) latest[u * width + l] = leafTime(v, ids);
     }
   }
   for (const read of p.universe) {
@@ -101,7 +130,7 @@ const bucketsPerStep = (maxUsers: number) => Math.max(1, Math.round(maxUsers / B
  * step is named again from it (buckets only split, so this ends).
  */
 async function walkSource(
-  redis: RedisClient, ns: string, layouts: Map<string, Layout>, source: SourceRef, names: readonly string[], from: number, to: number, maxUsers: number,
+  redis: RedisClient, ns: string, layouts: Map<string, Layout>, source: IndexSource, names: readonly string[], from: number, to: number, maxUsers: number,
 ): Promise<{ end: number; ids: number[]; buckets: Buffer[][] }> {
   const k = sourceKeys(ns, source);
   const key = sourceName(source);
@@ -145,7 +174,7 @@ async function walkSource(
  * the step with ids.
  */
 async function tally(
-  redis: WithCommands, ns: string, source: SourceRef, names: readonly string[], leafAt: readonly { name: number }[], width: number, from: number, to: number, maxUsers: number,
+  redis: WithCommands, ns: string, source: IndexSource, names: readonly string[], leafAt: readonly { names: readonly number[] }[], width: number, from: number, to: number, maxUsers: number,
 ): Promise<HotSegment | undefined> {
   const k = sourceKeys(ns, source);
   const reply = await redis.tsTallyBuffer(k.meta, k.bucketPrefix, from, to, maxUsers, names.length, ...names);
@@ -154,7 +183,7 @@ async function tally(
   const packed = reply[1 + names.length] as Buffer | undefined;
   const empty = { size: 0, users: [], positions: new Float64Array(0), latest: new Float64Array(0), end };
   if (!packed || packed.length === 0) return empty;
-  const ids = leafAt.map(({ name }) => (name < 0 ? -1 : Number(reply[1 + name] ?? 0)));
+  const ids = leafAt.map((l) => leafIds(l.names, (n) => Number(reply[1 + n] ?? 0)));
   // Values start where their length says: first find them, then fill one row each.
   const starts: number[] = [];
   const ends: number[] = [];
@@ -168,9 +197,8 @@ async function tally(
   const latest = new Float64Array(starts.length * width).fill(NaN);
   for (let u = 0; u < starts.length; u++) {
     for (let l = 0; l < width; l++) {
-      const id = ids[l]!;
-      if (id < 0) latest[u * width + l] = latestOf(packed, starts[u], ends[u]);
-      else if (id > 0) latest[u * width + l] = timeOf(packed, id, starts[u], ends[u]);
+      const leaf = ids[l]!;
+      if (leaf === null || leaf.length) latest[u * width + l] = leafTime(packed, leaf, starts[u], ends[u]);
     }
   }
   return { size: starts.length, users: [], positions: new Float64Array(0), latest, end };
@@ -189,7 +217,7 @@ export async function segment(
   ns: string,
   layouts: Map<string, Layout>,
   leaves: readonly Leaf[],
-  sources: readonly SourceRef[],
+  sources: readonly IndexSource[],
   from: number,
   to: number,
   maxUsers: number,
@@ -204,15 +232,14 @@ export async function segment(
   let end = to;
   for (const part of parts) end = Math.min(end, part.end);
   const width = leaves.length;
-  // For each leaf: its source's part and the index id to read (-1: any; 0: no such index).
-  const leafIds = p.leafAt.map(({ read, name }) => (name < 0 ? -1 : parts[read]!.ids[name]!));
+  // For each leaf: the index ids to read in its source's part (null: any; empty: no such index).
+  const ids = p.leafAt.map(({ read, names }) => leafIds(names, (n) => parts[read]!.ids[n]!));
   const fill = (latest: Float64Array, u: number, values: (Buffer | undefined)[]) => {
     for (let l = 0; l < width; l++) {
       const v = values[p.leafAt[l]!.read];
       if (!v) continue;
-      const id = leafIds[l]!;
-      if (id < 0) latest[u * width + l] = latestOf(v);
-      else if (id > 0) latest[u * width + l] = timeOf(v, id);
+      const leaf = ids[l]!;
+      if (leaf === null || leaf.length) latest[u * width + l] = leafTime(v, leaf);
     }
   };
   if (parts.length === 1) {
@@ -263,7 +290,7 @@ export async function segment(
 }
 
 /** Distinct users with any hot event of the source (the meta's count; no scan). */
-export async function countUsers(redis: RedisClient, ns: string, source: SourceRef): Promise<number> {
+export async function countUsers(redis: RedisClient, ns: string, source: IndexSource): Promise<number> {
   return Number((await redis.hget(sourceKeys(ns, source).meta, 'n')) ?? 0);
 }
 
@@ -271,7 +298,7 @@ export async function countUsers(redis: RedisClient, ns: string, source: SourceR
  * index name -> time for one user in one source, `any` included: one lua/user.lua call (the
  * user's value and the names of its ids), whatever the numbers of users and indexes.
  */
-export async function userLatest(redis: WithCommands, ns: string, source: SourceRef, userId: string): Promise<Map<string, number>> {
+export async function userLatest(redis: WithCommands, ns: string, source: IndexSource, userId: string): Promise<Map<string, number>> {
   const k = sourceKeys(ns, source);
   const [value, ...names] = await redis.tsUserBuffer(k.meta, k.bucketPrefix, hashUser(userId), userId);
   const out = new Map<string, number>();

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { indexName, runPool, sourceName, type Gate, type SourceFold, type SourceRef } from '../../core/index.js';
+import { indexName, runPool, sourceName, type Gate, type SourceFold, type SourceRef, type IndexSource } from '../../core/index.js';
 import type { WithCommands } from './commands.js';
 import { sourceKeys } from './keys.js';
 import { encodeRecords, hashUser, MAX_INDEX_ID } from './layout.js';
@@ -46,7 +46,7 @@ export class Dictionaries {
    * The ids of `names` (resolving unknown ones with lua/dict.lua) and their generation; calls
    * for one source wait for a resolution under way, so concurrent writes ask once.
    */
-  async resolve(source: SourceRef, names: readonly string[], fresh = false, mode: 'apply' | 'load' = 'load'): Promise<Dictionary | null> {
+  async resolve(source: IndexSource, names: readonly string[], fresh = false, mode: 'apply' | 'load' = 'load'): Promise<Dictionary | null> {
     const key = sourceName(source);
     for (;;) {
       const busy = this.pending.get(key);
@@ -67,7 +67,7 @@ export class Dictionaries {
   }
 
   private async ask(
-    source: SourceRef, key: string, known: Dictionary | undefined, missing: readonly string[], all: readonly string[], mode: 'apply' | 'load',
+    source: IndexSource, key: string, known: Dictionary | undefined, missing: readonly string[], all: readonly string[], mode: 'apply' | 'load',
   ): Promise<Dictionary | null> {
     const k = sourceKeys(this.ns, source);
     const [gen, ...ids] = await this.redis.tsDict(k.meta, k.legacyKeys, k.tier, randomBytes(6).toString('base64url'), MAX_INDEX_ID, mode, ...missing);
@@ -86,7 +86,7 @@ export class Dictionaries {
     return dict;
   }
 
-  forget(source: SourceRef): void {
+  forget(source: IndexSource): void {
     this.bySource.delete(sourceName(source));
   }
 }
@@ -167,7 +167,7 @@ export async function write(
  * load writes into buckets of the right number instead of splitting them one at a time. Does
  * nothing when the source already holds users.
  */
-export async function reserve(redis: WithCommands, ns: string, dicts: Dictionaries, source: SourceRef, users: number): Promise<void> {
+export async function reserve(redis: WithCommands, ns: string, dicts: Dictionaries, source: IndexSource, users: number): Promise<void> {
   const level = Math.max(0, Math.ceil(Math.log2(users / BUCKET_USERS)));
   if (level === 0) return;
   await dicts.resolve(source, [], true);
@@ -175,7 +175,7 @@ export async function reserve(redis: WithCommands, ns: string, dicts: Dictionari
 }
 
 /** Sets the tier gate the write path checks; null opens it (hot). */
-export async function setGate(redis: WithCommands, ns: string, source: SourceRef, tier: Gate): Promise<void> {
+export async function setGate(redis: WithCommands, ns: string, source: IndexSource, tier: Gate): Promise<void> {
   const key = sourceKeys(ns, source).tier;
   if (tier === null) await redis.del(key);
   else await redis.set(key, tier);

@@ -24,15 +24,21 @@ const post = async (url: string, payload: unknown) => {
 
 /** History's rows of a source as events (properties left out), sorted by id. */
 async function historyOf(source: SourceRef) {
-  const rows = await stack.ts.history.select<{ id: string; type: string; user_id: string; variant_id: string; step_id: string; channel: string; time: string }>(
-    `SELECT id, type, user_id, variant_id, step_id, channel, time FROM ${stack.ts.history.db}.events FINAL
+  const rows = await stack.ts.history.select<{ id: string; type: string; user_id: string; variant_id: string; step_id: string; channel: string; time: string; link_alias: string; canvas_variation_id: string }>(
+    `SELECT id, type, user_id, variant_id, step_id, channel, time, link_alias, canvas_variation_id FROM ${stack.ts.history.db}.events FINAL
      WHERE source_kind = '${source.kind}' AND source_id = '${source.id}' ORDER BY id`,
   );
-  return rows.map((r) => ({ id: r.id, type: r.type, userId: r.user_id, variantId: r.variant_id, stepId: r.step_id, channel: r.channel, time: Number(r.time) }));
+  return rows.map((r) => ({
+    id: r.id, type: r.type, userId: r.user_id, variantId: r.variant_id, stepId: r.step_id, channel: r.channel, time: Number(r.time),
+    linkAlias: r.link_alias, canvasVariationId: r.canvas_variation_id,
+  }));
 }
 
 const asRows = (events: InteractionEvent[]) =>
-  events.map((e) => ({ id: e.id, type: e.type, userId: e.userId, variantId: e.variantId ?? '', stepId: e.stepId ?? '', channel: e.channel ?? '', time: e.time }))
+  events.map((e) => ({
+    id: e.id, type: e.type, userId: e.userId, variantId: e.variantId ?? '', stepId: e.stepId ?? '', channel: e.channel ?? '', time: e.time,
+    linkAlias: e.linkAlias ?? '', canvasVariationId: e.canvasVariationId ?? '',
+  }))
     .sort((a, b) => (a.id < b.id ? -1 : 1));
 
 /** The hot index the fold of `events` makes, in hotState's shape. */
@@ -66,11 +72,11 @@ test('Braze Currents samples: stored as the mapping table says, skipped ones cou
   const events = BRAZE.map((n) => fixture('braze-currents', n));
   const res = await post('/v1/ingest/braze-currents', { events });
   assert.is(res.status, 200, JSON.stringify(res.body));
-  assert.is(res.body.stored, 12);
-  assert.is(res.body.skipped, 2);
+  assert.is(res.body.stored, 13);
+  assert.is(res.body.skipped, 1);
   assert.is(res.body.rejected, 0);
-  assert.equal(res.body.skippedByName, { 'users.messages.email.SoftBounce': 1, 'users.behaviors.CustomEvent': 1 });
-  assert.equal(res.body.results.map((r: { status: string }) => r.status), BRAZE.map((n) => (/SoftBounce|CustomEvent/.test(n) ? 'skipped' : 'stored')));
+  assert.equal(res.body.skippedByName, { 'users.behaviors.CustomEvent': 1 });
+  assert.equal(res.body.results.map((r: { status: string }) => r.status), BRAZE.map((n) => (/CustomEvent/.test(n) ? 'skipped' : 'stored')));
 
   const T0 = Date.UTC(2026, 11, 1);
   const U = 'f47ac10b-58cc-4372-a567-0e02b2c3d479'; // every id of the samples
@@ -79,7 +85,7 @@ test('Braze Currents samples: stored as the mapping table says, skipped ones cou
   const id = (n: number) => `braze:f47ac10b-58cc-4372-a567-${String(n).padStart(12, '0')}`;
   const e = (n: number, type: InteractionEvent['type'], userId: string, source: SourceRef, channel: InteractionEvent['channel'], s: number): InteractionEvent => ({
     id: id(n), type, userId, source, time: T0 + s * 1000, variantId: U,
-    ...(source.kind === 'canvas' && { stepId: U }),
+    ...(source.kind === 'canvas' && { stepId: U, canvasVariationId: U }),
     ...(channel && { channel }),
   });
   const expected: InteractionEvent[] = [
@@ -87,8 +93,9 @@ test('Braze Currents samples: stored as the mapping table says, skipped ones cou
     e(2, 'delivery', 'external_user_id', cmp, 'email', 60),
     e(3, 'machine_open', 'external_user_id', cmp, 'email', 120),
     e(4, 'open', 'ext-2', cmp, 'email', 180),
-    e(5, 'click', 'external_user_id', cnv, 'email', 240),
+    { ...e(5, 'click', 'external_user_id', cnv, 'email', 240), linkAlias: 'link_alias' },
     e(6, 'bounce', 'ext-3', cnv, 'email', 300),
+    e(7, 'soft_bounce', 'ext-3', cnv, 'email', 310),
     // No external_user_id: Braze's user_id.
     e(8, 'send', '639a35d192b0df004d06514c', cmp, 'push', 400),
     e(9, 'send', 'ext-4', cmp, 'in_app', 500),
@@ -101,7 +108,7 @@ test('Braze Currents samples: stored as the mapping table says, skipped ones cou
 
   const again = await post('/v1/ingest/braze-currents', { events });
   assert.is(again.status, 200);
-  assert.is(again.body.duplicates, 12);
+  assert.is(again.body.duplicates, 13);
   assert.is(again.body.stored, 0);
   await new Promise((r) => setTimeout(r, 500));
   await expectStored(expected);
@@ -141,6 +148,9 @@ test('Segment: the email spec examples stored as the table says; push examples w
     braze('Canvas Entered', 'bz-3', { canvas_id: 'SV1', canvas_step_id: 's1', canvas_variation_id: 'cv', in_control_group: 'true' }),
     braze('Canvas Entered', 'bz-4', { canvas_id: 'SV1', in_control_group: 'false' }),
     { type: 'identify', userId: 'x', messageId: 'id-1', traits: {} },
+    braze('Email Soft Bounced', 'bz-5', { campaign_id: 'SC1' }),
+    braze('Email Link Clicked', 'bz-6', { campaign_id: 'SC1', link_alias: 'hero' }),
+    braze('Email Link Clicked', 'bz-7', { campaign_id: 'SC1', link_alias: 'not an id' }),
   );
   const single = await post('/v1/ingest/segment', calls[0]);
   assert.is(single.status, 200, JSON.stringify(single.body));
@@ -152,6 +162,7 @@ test('Segment: the email spec examples stored as the table says; push examples w
     ['spec-02', 'stored', null], ['spec-03', 'stored', null], ['spec-04', 'stored', null], ['spec-05', 'stored', null], ['spec-06', 'stored', null],
     ['spec-07', 'rejected', 'invalid_source'], ['spec-08', 'rejected', 'invalid_source'],
     ['bz-1', 'stored', null], ['bz-2', 'stored', null], ['bz-3', 'stored', null], ['bz-4', 'skipped', null], ['id-1', 'skipped', null],
+    ['bz-5', 'stored', null], ['bz-6', 'stored', null], ['bz-7', 'stored', null],
   ]);
   assert.equal(res.body.skippedByName, { 'Canvas Entered (in_control_group false)': 1, 'identify call': 1 });
   const c123: SourceRef = { kind: 'campaign', id: '123' };
@@ -163,7 +174,11 @@ test('Segment: the email spec examples stored as the table says; push examples w
     spec(0, 'bounce'), spec(1, 'delivery'), spec(2, 'click'), spec(3, 'spam'), spec(4, 'open'), spec(5, 'unsubscribe'),
     { id: 'segment:bz-1', type: 'send', userId: 'seg-braze-1', source: { kind: 'campaign', id: 'SC1' }, variantId: 'v1', channel: 'email', time: T2 },
     { id: 'segment:bz-2', type: 'control', userId: 'seg-braze-1', source: { kind: 'campaign', id: 'SC1' }, variantId: 'v0', time: T2 },
-    { id: 'segment:bz-3', type: 'control', userId: 'seg-braze-1', source: { kind: 'canvas', id: 'SV1' }, variantId: 'cv', stepId: 's1', time: T2 },
+    { id: 'segment:bz-3', type: 'control', userId: 'seg-braze-1', source: { kind: 'canvas', id: 'SV1' }, variantId: 'cv', stepId: 's1', canvasVariationId: 'cv', time: T2 },
+    { id: 'segment:bz-5', type: 'soft_bounce', userId: 'seg-braze-1', source: { kind: 'campaign', id: 'SC1' }, channel: 'email', time: T2 },
+    // An alias that is not an id stays in properties only: the click is stored without it.
+    { id: 'segment:bz-6', type: 'click', userId: 'seg-braze-1', source: { kind: 'campaign', id: 'SC1' }, channel: 'email', linkAlias: 'hero', time: T2 },
+    { id: 'segment:bz-7', type: 'click', userId: 'seg-braze-1', source: { kind: 'campaign', id: 'SC1' }, channel: 'email', time: T2 },
   ]);
 });
 
@@ -179,15 +194,18 @@ test('POST /v1/events: each event checked as on NATS; the good stored, the bad n
     { ...ok(7), canvasId: 'C' },
     'not an object',
     ok(9),
+    { ...ok(11), type: 'open', linkAlias: 'hero' },
+    { ...ok(12), canvasVariationId: 'cv1' },
   ];
   const res = await post('/v1/events', { events });
   assert.is(res.status, 200, JSON.stringify(res.body));
   assert.equal(res.body.results.map((r: { status: string; error?: string }) => r.error ?? r.status), [
     'stored', 'missing_field', 'unknown_field', 'invalid_time', 'time_in_future', 'message_too_large', 'invalid_source', 'not_an_object', 'stored',
+    'invalid_field', 'invalid_source',
   ]);
   assert.is(res.body.results[1].id, 'h2');
   assert.is(res.body.stored, 2);
-  assert.is(res.body.rejected, 7);
+  assert.is(res.body.rejected, 9);
   const again = await post('/v1/events', { events: [ok(1), ok(10)] });
   assert.equal(again.body.results.map((r: { status: string }) => r.status), ['duplicate', 'stored']);
   const toEvent = (i: number): InteractionEvent => ({ id: `h${i}`, type: 'click', userId: `u${i}`, source: { kind: 'campaign', id: 'HT' }, variantId: 'a', channel: 'email', time: Date.UTC(2026, 11, 1) + i });

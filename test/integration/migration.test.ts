@@ -1,7 +1,8 @@
+import { Readable } from 'node:stream';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { validateEvent, type InteractionEvent } from '../../core/index.js';
-import { ClickHouseHistory, MIGRATIONS, SCHEMA_VERSION, SHARD, SINGLE_SERVER, distributedStatements, schemaVersion, typeEnumStatement } from '../../storage/clickhouse/index.js';
+import { ClickHouseHistory, eventTsvRow, MIGRATIONS, SCHEMA_VERSION, SHARD, SINGLE_SERVER, distributedStatements, schemaVersion, typeEnumStatement } from '../../storage/clickhouse/index.js';
 import { eventually, getJson, historyFold, hotState, send, startStack, testConfig, testNamespace } from './helpers.js';
 
 /**
@@ -53,9 +54,15 @@ async function oldNamespace(ns: string, events: InteractionEvent[]): Promise<Cli
   const c = testConfig(ns);
   const h = new ClickHouseHistory({ url: c.clickhouseUrl, cluster: c.clickhouseCluster, database: ns });
   await onEveryNode(h, oldSchema(ns, tables.events), cluster ? distributedStatements(ns, cluster).slice(0, 1) : []);
-  await h.insert(events);
-  await h.insert(events.slice(0, 50)); // redelivered copies, not merged yet
+  await insertOld(h, events);
+  await insertOld(h, events.slice(0, 50)); // redelivered copies, not merged yet
   return h;
+}
+
+/** An insert as the old version made it: its rows end with `properties` (no link_alias, canvas_variation_id). */
+async function insertOld(h: ClickHouseHistory, events: InteractionEvent[]): Promise<void> {
+  const body = events.map((e) => eventTsvRow(e).replace(/\t[^\t\n]*\t[^\t\n]*\n$/, '\n')).join('');
+  await h.client.insert({ table: `${h.db}.events`, values: Readable.from([Buffer.from(body)], { objectMode: false }), format: 'TabSeparated' });
 }
 
 async function checkUpgraded(ns: string, total: number): Promise<void> {
@@ -64,6 +71,8 @@ async function checkUpgraded(ns: string, total: number): Promise<void> {
     const { ts } = stack;
     const [v] = await ts.history.select<{ v: string }>(schemaVersion(ns));
     assert.is(Number(v!.v), SCHEMA_VERSION, 'the upgrade is recorded');
+    const cols = await ts.history.select<{ name: string }>(`SELECT name FROM system.columns WHERE database = '${ns}' AND table = 'events'`);
+    assert.ok(['link_alias', 'canvas_variation_id'].every((c) => cols.some((x) => x.name === c)), 'the columns added since are there');
     assert.is((await getJson(ts, '/v1/campaigns/m')).status, 404, 'history alone registers nothing');
     assert.is((await send(ts, 'PUT', '/v1/campaigns/m', { status: 'active' })).status, 200);
     assert.is((await getJson(ts, '/v1/campaigns/m')).body.counts.history, total, 'each event id counted once');
@@ -104,7 +113,7 @@ test('an upgrade interrupted after the view was made, with events inserted meanw
     // inserted since went through the view only, older ones are in `events` only.
     // (migrate() brings the events' type enum to today's before the migrations.)
     await onEveryNode(h, [typeEnumStatement(ns, tables.events), ...MIGRATIONS[0]!.statements(ns, tables)], [typeEnumStatement(ns, 'events')]);
-    await h.insert(eventsOf(300, 100));
+    await insertOld(h, eventsOf(300, 100));
     const [t] = await h.select<{ n: string }>(`SELECT count() AS n FROM system.tables WHERE database = '${ns}' AND name = 'schema_version'`);
     assert.is(Number(t!.n), 0, 'nothing recorded');
   } finally {

@@ -132,6 +132,7 @@ limited.before(async (ctx) => {
   ctx.stack = await startStack(undefined, {}, {
     TIER_EXPIRE_AFTER: 'PT2S', TIER_SCAN_INTERVAL: 'PT0.2S',
     TIERSTREAM_MAX_VARIANTS_AND_STEPS: '3', TIERSTREAM_MAX_SOURCES: '3', TIERSTREAM_MAX_FILTERS: '2', TIERSTREAM_MAX_TAGS: '2',
+    TIERSTREAM_MAX_LINK_ALIASES: '2',
   });
 });
 limited.after(async (ctx) => {
@@ -157,6 +158,27 @@ limited('variants and steps past the limit per source are dead-lettered too_many
   await eventually(async () => (await stack.dlq()).filter((l) => l.code === 'too_many_variants_and_steps').length === 3, 'refused again');
   const matched = await send(stack.ts, 'POST', '/v1/retargeting/check', { filter: { campaign: 'l1', variant: admitted[0], event: 'click' }, userIds: ['u9'] });
   assert.equal(matched.body.matched, ['u9']);
+});
+
+limited('link aliases past the namespace limit are dead-lettered too_many_link_aliases, over every source; admitted ones keep being accepted', async ({ stack }) => {
+  // Three distinct aliases where two fit (the namespace's set, whatever the source).
+  await stack.publish([
+    { id: 'la1', type: 'click', userId: 'u1', campaignId: 'l1', linkAlias: 'a1', time: 1_000 },
+    { id: 'la2', type: 'click', userId: 'u2', campaignId: 'l1', linkAlias: 'a2', time: 1_000 },
+    { id: 'la3', type: 'click', userId: 'u3', campaignId: 'l1', linkAlias: 'a3', time: 1_000 },
+  ]);
+  const letters = await eventually(async () => {
+    const d = (await stack.dlq()).filter((l) => l.code === 'too_many_link_aliases');
+    return d.length === 1 ? d : undefined;
+  }, 'one dead letter');
+  const refused = JSON.parse(letters[0]!.data).linkAlias as string;
+  const admitted = ['a1', 'a2', 'a3'].find((a) => a !== refused)!;
+  await stack.publish([{ id: 'la4', type: 'click', userId: 'u9', campaignId: 'l1', linkAlias: admitted, time: 3_000 }]);
+  await eventually(async () => {
+    const r = await send(stack.ts, 'POST', '/v1/retargeting/check', { filter: { any: 'message', event: 'click', alias: admitted }, userIds: ['u9'] });
+    return r.body.matched?.length === 1;
+  }, 'an admitted alias still accepted');
+  assert.is((await stack.dlq()).filter((l) => l.code === 'too_many_link_aliases').length, 1);
 });
 
 limited('a new source past the namespace limit: its events are dead-lettered too_many_sources, PUT answers 409 naming the limit', async ({ stack }) => {

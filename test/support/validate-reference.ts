@@ -6,7 +6,7 @@
  */
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import {
-  CHANNELS, DecodeError, deeperThan, EVENT_TYPES, ID_PATTERN, MAX_PROPERTIES_DEPTH, parseTimeReference, USER_ID_PATTERN,
+  CANVAS_VARIATION_RULE, CHANNELS, DecodeError, LINK_ALIAS_RULE, deeperThan, EVENT_TYPES, ID_PATTERN, MAX_PROPERTIES_DEPTH, parseTimeReference, USER_ID_PATTERN,
   type DecodeErrorCode, type InteractionEvent,
 } from '../../core/index.js';
 
@@ -27,6 +27,8 @@ const eventSchema = {
     stepId: { type: 'string', pattern: ID_PATTERN },
     variantId: { type: 'string', pattern: ID_PATTERN },
     channel: { type: 'string', enum: CHANNELS },
+    linkAlias: { type: 'string', pattern: ID_PATTERN },
+    canvasVariationId: { type: 'string', pattern: ID_PATTERN },
     time: { type: ['string', 'integer'] },
     properties: { type: 'object' },
   },
@@ -70,7 +72,7 @@ export function validateEventReference(raw: unknown): InteractionEvent {
   const e = raw as {
     id: string; type: InteractionEvent['type']; userId: string; campaignId?: string; canvasId?: string;
     stepId?: string; variantId?: string; channel?: InteractionEvent['channel']; time: string | number;
-    properties?: object;
+    linkAlias?: string; canvasVariationId?: string; properties?: object;
   };
   if ((e.campaignId === undefined) === (e.canvasId === undefined)) {
     throw new DecodeError('invalid_source', 'exactly one of campaignId and canvasId is required');
@@ -78,6 +80,8 @@ export function validateEventReference(raw: unknown): InteractionEvent {
   if (e.stepId !== undefined && e.canvasId === undefined) {
     throw new DecodeError('invalid_source', 'stepId belongs to canvas events');
   }
+  if (e.canvasVariationId !== undefined && e.canvasId === undefined) throw new DecodeError('invalid_source', CANVAS_VARIATION_RULE);
+  if (e.linkAlias !== undefined && e.type !== 'click') throw new DecodeError('invalid_field', LINK_ALIAS_RULE);
   const time = parseTimeReference(e.time);
   if (time === undefined) {
     throw new DecodeError('invalid_time', 'time is neither ISO-8601 with an offset nor epoch milliseconds in [1970, 2100)');
@@ -92,6 +96,8 @@ export function validateEventReference(raw: unknown): InteractionEvent {
   if (e.variantId !== undefined) event.variantId = e.variantId;
   if (e.stepId !== undefined) event.stepId = e.stepId;
   if (e.channel !== undefined) event.channel = e.channel;
+  if (e.linkAlias !== undefined) event.linkAlias = e.linkAlias;
+  if (e.canvasVariationId !== undefined) event.canvasVariationId = e.canvasVariationId;
   if (e.properties !== undefined) {
     if (deeperThan(e.properties, MAX_PROPERTIES_DEPTH)) {
       throw new DecodeError('invalid_field', `properties nested more than ${MAX_PROPERTIES_DEPTH} levels deep (objects and arrays)`);

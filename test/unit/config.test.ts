@@ -63,11 +63,11 @@ test('configuration: a ClickHouse cluster lists every node, and several nodes ne
 });
 
 test('configuration: named limits, their defaults and bounds (README, "Limits")', () => {
-  assert.equal(configFromEnv({}).limits, { variantsAndStepsPerSource: 1_000, sources: 1_000_000, filters: 10_000, tagsPerSource: 64 });
-  const set = configFromEnv({ TIERSTREAM_MAX_VARIANTS_AND_STEPS: '8', TIERSTREAM_MAX_SOURCES: '10', TIERSTREAM_MAX_FILTERS: '2', TIERSTREAM_MAX_TAGS: '3' }).limits;
-  assert.equal(set, { variantsAndStepsPerSource: 8, sources: 10, filters: 2, tagsPerSource: 3 });
+  assert.equal(configFromEnv({}).limits, { variantsAndStepsPerSource: 1_000, sources: 1_000_000, filters: 10_000, tagsPerSource: 64, linkAliases: 10_000 });
+  const set = configFromEnv({ TIERSTREAM_MAX_VARIANTS_AND_STEPS: '8', TIERSTREAM_MAX_SOURCES: '10', TIERSTREAM_MAX_FILTERS: '2', TIERSTREAM_MAX_TAGS: '3', TIERSTREAM_MAX_LINK_ALIASES: '4' }).limits;
+  assert.equal(set, { variantsAndStepsPerSource: 8, sources: 10, filters: 2, tagsPerSource: 3, linkAliases: 4 });
   // A source's ids are one KV document: at most 5,000 keep it under NATS's 1 MiB payload.
-  for (const [name, value] of [['TIERSTREAM_MAX_VARIANTS_AND_STEPS', '5001'], ['TIERSTREAM_MAX_TAGS', '1001'], ['TIERSTREAM_MAX_SOURCES', '0'], ['TIERSTREAM_MAX_FILTERS', 'many']]) {
+  for (const [name, value] of [['TIERSTREAM_MAX_VARIANTS_AND_STEPS', '5001'], ['TIERSTREAM_MAX_TAGS', '1001'], ['TIERSTREAM_MAX_LINK_ALIASES', '30001'], ['TIERSTREAM_MAX_SOURCES', '0'], ['TIERSTREAM_MAX_FILTERS', 'many']]) {
     assert.throws(() => configFromEnv({ [name!]: value }), (e: Error) => e instanceof ConfigError && e.message.startsWith(name!), name);
   }
 });

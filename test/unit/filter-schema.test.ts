@@ -134,7 +134,8 @@ test('parseFilter and the schema agree on random valid and invalid filters', () 
     { numRuns: 3_000 },
   );
   // Both outcomes are common enough for the agreement to mean something.
-  assert.ok(accepted > 300 && refused > 300, `${accepted} accepted, ${refused} refused`);
+  // (About one in ten is valid since any-message, alias and count leaves joined the pools.)
+  assert.ok(accepted > 200 && refused > 300, `${accepted} accepted, ${refused} refused`);
 });
 
 test('a misspelt key, an unknown event type, an empty "and": both refuse; the examples: both accept', () => {

@@ -61,7 +61,8 @@ test('each index keeps the latest time of each user', () => {
     { ...base, id: '1', type: 'send', time: 10, stepId: 's1', variantId: 'v' },
     { ...base, id: '2', type: 'send', time: 30, stepId: 's2' },
     { ...base, id: '3', type: 'send', time: 20, stepId: 's1' },
-    { ...base, id: '4', type: 'open', time: 5 },
+    { ...base, id: '4', type: 'open', time: 5, channel: 'push' },
+    { ...base, id: '5', type: 'click', time: 7, stepId: 's1', channel: 'email', linkAlias: 'hero' },
   ]);
   assert.equal(flat(folds), new Map([
     ['canvas:C|any|u1', 30],
@@ -70,6 +71,17 @@ test('each index keeps the latest time of each user', () => {
     ['canvas:C|s:s2:send|u1', 30],
     ['canvas:C|v:v:send|u1', 10],
     ['canvas:C|e:open|u1', 5],
+    ['canvas:C|e:click|u1', 7],
+    ['canvas:C|s:s1:click|u1', 7],
+    ['canvas:C|a:hero|u1', 7],
+    ['canvas:C|sa:s1|hero|u1', 7],
+    // Every event also in the any-message pseudo-source: its channel's type (its type's when it
+    // has no channel; e:<type> is read as the latest of both) and its alias.
+    ['any:message|any|u1', 30],
+    ['any:message|e:send|u1', 30],
+    ['any:message|c:push:open|u1', 5],
+    ['any:message|c:email:click|u1', 7],
+    ['any:message|a:hero|u1', 7],
   ]));
 });
 

@@ -12,7 +12,7 @@ test('Braze: an empty canvas_id makes a campaign event; no channel outside users
     event: { id: 'braze:x1', type: 'send', userId: 'b1', campaignId: 'C', variantId: 'v', channel: 'email', time: 1_796_083_200_000, properties: { braze_event_type: 'users.messages.email.Send' } },
   });
   const conv = mapBrazeCurrentsEvent(braze('users.canvas.Conversion', { canvas_id: 'K', canvas_step_id: 's', canvas_variation_id: 'cv' }, { user_id: 'b1', external_user_id: 'e1' }));
-  assert.equal(conv.kind === 'event' && conv.event, { id: 'braze:x1', type: 'conversion', userId: 'e1', canvasId: 'K', stepId: 's', variantId: 'cv', time: 1_796_083_200_000, properties: { braze_event_type: 'users.canvas.Conversion' } });
+  assert.equal(conv.kind === 'event' && conv.event, { id: 'braze:x1', type: 'conversion', userId: 'e1', canvasId: 'K', stepId: 's', variantId: 'cv', canvasVariationId: 'cv', time: 1_796_083_200_000, properties: { braze_event_type: 'users.canvas.Conversion' } });
 });
 
 test('Braze: machine_open only for the string "true" on email opens; canvas entry outside control skipped; unknown types skipped', () => {
@@ -26,6 +26,30 @@ test('Braze: machine_open only for the string "true" on email opens; canvas entr
   assert.is(type('users.messages.banner.Impression', {}), 'skipped');
   // The table and the skipped list do not overlap.
   for (const t of Object.keys(BRAZE_SKIPPED)) assert.is(BRAZE_TYPES[t], undefined, t);
+});
+
+test('Braze: soft bounces are soft_bounce; a click\'s link_alias is its linkAlias when it is an id, else only a property', () => {
+  const m = (t: string, p: object) => mapBrazeCurrentsEvent(braze(t, { campaign_id: 'C', ...p }));
+  const soft = m('users.messages.email.SoftBounce', {});
+  assert.is(soft.kind === 'event' && soft.event.type, 'soft_bounce');
+  const click = m('users.messages.email.Click', { link_alias: 'hero_cta' });
+  assert.is(click.kind === 'event' && click.event.linkAlias, 'hero_cta');
+  const odd = m('users.messages.email.Click', { link_alias: 'two words' });
+  assert.is(odd.kind === 'event' && odd.event.linkAlias, undefined);
+  assert.equal(odd.kind === 'event' && odd.event.properties, { braze_event_type: 'users.messages.email.Click', link_alias: 'two words' });
+  // An alias on another type (Braze sends none) would not make the event invalid.
+  const open = m('users.messages.email.Open', { link_alias: 'hero_cta' });
+  assert.is(open.kind === 'event' && open.event.linkAlias, undefined);
+});
+
+test('Segment: Braze export soft bounces and click aliases; canvas variation', () => {
+  const call = (event: string, properties: object) => mapSegmentCall({ type: 'track', event, userId: 'u', messageId: 'm', timestamp: '2026-12-01T00:00:00Z', properties });
+  const soft = call('Email Soft Bounced', { campaign_id: 'C' });
+  assert.is(soft.kind === 'event' && soft.event.type, 'soft_bounce');
+  const click = call('Email Link Clicked', { campaign_id: 'C', link_alias: 'hero' });
+  assert.is(click.kind === 'event' && click.event.linkAlias, 'hero');
+  const entry = call('Canvas Entered', { canvas_id: 'K', canvas_variation_id: 'cv', in_control_group: true });
+  assert.is(entry.kind === 'event' && entry.event.canvasVariationId, 'cv');
 });
 
 test('Braze and Segment: what cannot be mapped is named with the validator\'s codes', () => {

@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
-import { compile, evaluate, evaluateRow, parseFilter, type Filter } from '../../core/index.js';
+import { compile, evaluate, evaluateRow, FilterError, parseFilter, type Filter } from '../../core/index.js';
 
 const NOW = Date.UTC(2026, 10, 1);
 const leaf = fc.record({
@@ -96,6 +96,55 @@ test('tag leaves are resolved with their kind, once per distinct tag and kind', 
   });
   assert.equal(asked, ['t/*', 't/canvas']);
   assert.equal(c.sources, ['campaign:A', 'canvas:C']);
+});
+
+test('any-message leaves: engaged is the latest of click and the opens asked for, per channel; alias leaves read alias indexes', () => {
+  const c = compile(parseFilter({ any: 'message', event: 'engaged', opens: 'machine', channel: 'email', before: NOW }), NOW, () => []);
+  assert.equal(c.sources, ['any:message']);
+  // Each index twice: [-inf, inf) and [NOW, inf).
+  assert.equal([...new Set(c.leaves.map((l) => l.index))].sort(), ['c:email:click', 'c:email:machine_open']);
+  // max(click, machine open) < NOW: some in [-inf, inf) and none in [NOW, inf).
+  const at = (click: number | undefined, machine: number | undefined) => {
+    const byIndex: Record<string, number | undefined> = { 'c:email:click': click, 'c:email:machine_open': machine };
+    return evaluate(c, c.leaves.map((l) => byIndex[l.index]), true);
+  };
+  assert.is(at(NOW - 5, undefined), true);
+  assert.is(at(NOW - 5, NOW + 5), false);
+  assert.is(at(undefined, undefined), false);
+  const any = compile(parseFilter({ any: 'message', event: 'engaged' }), NOW, () => []);
+  assert.equal(any.leaves.map((l) => l.index).sort(), ['e:click', 'e:machine_open', 'e:open']);
+  const alias = compile(parseFilter({ or: [{ canvas: 'C', step: 's:1', event: 'click', alias: 'a.b' }, { campaign: 'A', event: 'click', alias: 'x' }, { any: 'message', event: 'click', alias: 'x' }] }), NOW, () => []);
+  assert.equal(alias.leaves.map((l) => `${l.source}|${l.index}`), ['canvas:C|sa:s:1|a.b', 'campaign:A|a:x', 'any:message|a:x']);
+  assert.equal(alias.sources.sort(), ['any:message', 'campaign:A', 'canvas:C']);
+});
+
+test('parsing any-message and alias leaves: refusals name the path', () => {
+  const path = (raw: unknown) => {
+    try {
+      parseFilter(raw);
+      return 'parsed';
+    } catch (e) {
+      return e instanceof FilterError ? e.path : String(e);
+    }
+  };
+  assert.is(path({ any: 'messages', event: 'send' }), 'filter.any');
+  assert.is(path({ not: { any: 'message', event: 'engaged', opens: 'all' } }), 'filter.not.opens');
+  assert.is(path({ any: 'message', event: 'click', opens: 'any' }), 'filter.opens');
+  assert.is(path({ any: 'message', event: 'send', channel: 'fax' }), 'filter.channel');
+  assert.is(path({ any: 'message', event: 'send', step: 's' }), 'filter.step');
+  assert.is(path({ tag: 'T', event: 'send', opens: 'any' }), 'filter.opens');
+  assert.is(path({ campaign: 'A', event: 'send', alias: 'x' }), 'filter.alias');
+  assert.is(path({ campaign: 'A', variant: 'v', event: 'click', alias: 'x' }), 'filter.alias');
+  assert.is(path({ campaign: 'A', event: 'click', alias: 'x y' }), 'filter.alias');
+  assert.is(path({ canvas: 'C', event: 'engaged' }), 'filter.event');
+  assert.is(path({ and: [{ any: 'message', campaign: 'A', event: 'send' }] }), 'filter.and[0]');
+  // The grammar's limits hold: an any-message leaf is one leaf, whatever it compiles to.
+  const many = (n: number) => ({ or: Array.from({ length: n }, () => ({ any: 'message', event: 'engaged', within: 'P1D' })) });
+  assert.is(path(many(32)), 'parsed');
+  assert.is(path(many(33)), 'filter.or[32]');
+  let deep: unknown = { any: 'message', event: 'send' };
+  for (let i = 0; i < 8; i++) deep = { not: deep };
+  assert.match(path(deep), /^filter(\.not)+$/);
 });
 
 test.run();

@@ -127,6 +127,16 @@ test('id character sets and lengths', () => {
   assert.is(codeOf({ ...good, variantId: 'v{1}' }), 'invalid_field');
 });
 
+test('linkAlias only on clicks (invalid_field), canvasVariationId only on canvases (invalid_source); both ids', () => {
+  const { campaignId: _, ...base } = good;
+  assert.is(codeOf({ ...good, type: 'click', linkAlias: 'hero.cta_1' }), 'ok');
+  assert.is(codeOf({ ...good, type: 'open', linkAlias: 'hero' }), 'invalid_field');
+  assert.is(codeOf({ ...good, type: 'click', linkAlias: 'a b' }), 'invalid_field');
+  assert.is(codeOf({ ...base, canvasId: 'K', canvasVariationId: 'cv' }), 'ok');
+  assert.is(codeOf({ ...good, canvasVariationId: 'cv' }), 'invalid_source');
+  assert.is(codeOf({ ...good, type: 'soft_bounce' }), 'ok');
+});
+
 test('exactly one of campaignId and canvasId; stepId only on canvases', () => {
   const { campaignId: _, ...none } = good;
   assert.is(codeOf(none), 'invalid_source');
@@ -340,7 +350,7 @@ const anyValue = fc.oneof(
   fc.constant({ big: 1n }), // JSON.stringify throws: properties' serialisation error
 );
 
-const FIELDS = ['id', 'type', 'userId', 'campaignId', 'canvasId', 'stepId', 'variantId', 'channel', 'time', 'properties'] as const;
+const FIELDS = ['id', 'type', 'userId', 'campaignId', 'canvasId', 'stepId', 'variantId', 'channel', 'linkAlias', 'canvasVariationId', 'time', 'properties'] as const;
 const extraKeys = fc.oneof(
   fc.constantFrom('__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf', 'prototype', 'ID', 'Id', 'id ', ' id',
     '', 'campaignid', 'user_id', '0', '1', '-1', 'source', 'tags'),
@@ -378,6 +388,7 @@ const entries = fc.record({
     fc.constantFrom('both', 'none', 'campaign+step')),
   campaignId: mostly(validIds, ids), canvasId: mostly(validIds, ids), stepId: mostly(validIds, ids),
   variantId: fc.option(mostly(validIds, ids)), channel: fc.option(mostly(fc.constantFrom(...CHANNELS), anyValue)),
+  linkAlias: fc.option(mostly(validIds, ids)), canvasVariationId: fc.option(mostly(validIds, ids)),
   time: fc.oneof({ weight: 5, arbitrary: goodIsoTimes }, { weight: 3, arbitrary: fc.integer({ min: 0, max: MAX_TIME_MS - 1 }) },
     { weight: 1, arbitrary: times }),
   properties: fc.option(propertiesValues),
@@ -386,7 +397,7 @@ const entries = fc.record({
     fc.record({ op: fc.constant('delete' as const), key: fc.constantFrom(...FIELDS) }),
     fc.record({ op: fc.constant('extra' as const), key: extraKeys, value: anyValue }),
   ), { minLength: 1, maxLength: 3 })),
-  order: fc.array(fc.double({ noNaN: true }), { minLength: 16, maxLength: 16 }),
+  order: fc.array(fc.double({ noNaN: true }), { minLength: 18, maxLength: 18 }),
 }).map((g) => {
   const kv = new Map<string, unknown>([['id', g.id], ['type', g.type], ['userId', g.userId]]);
   if (g.source.startsWith('campaign') || g.source === 'both') kv.set('campaignId', g.campaignId);
@@ -394,6 +405,8 @@ const entries = fc.record({
   if (g.source.endsWith('+step')) kv.set('stepId', g.stepId);
   if (g.variantId !== null) kv.set('variantId', g.variantId);
   if (g.channel !== null) kv.set('channel', g.channel);
+  if (g.linkAlias !== null) kv.set('linkAlias', g.linkAlias);
+  if (g.canvasVariationId !== null) kv.set('canvasVariationId', g.canvasVariationId);
   kv.set('time', g.time);
   if (g.properties !== null) kv.set('properties', g.properties);
   for (const m of g.mutations) {
