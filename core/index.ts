@@ -9,6 +9,7 @@ export * from './time.js';
 export * from './duration.js';
 export * from './deadline.js';
 export * from './retry.js';
+export * from './renew.js';
 export * from './readiness.js';
 export * from './pressure.js';
 export * from './validate.js';
