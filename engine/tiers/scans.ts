@@ -1,4 +1,4 @@
-import { isDue, leaseLapsed, sourceName, type SourceRecord, type SourceRef } from '../../core/index.js';
+import { isDue, leaseLapsed, sourceName, type SourceRef } from '../../core/index.js';
 import { iso, type TierContext } from './context.js';
 import { wantsHot } from './demotion.js';
 
@@ -23,7 +23,7 @@ export function createScan(
         else if (rec.tier === 'restoring' && leaseLapsed(rec, t)) await work.restore(rec, 'resumed');
         else if (rec.tier === 'expired' && wantsHot(rec)) await work.restore(rec, 'requested during demotion');
       } catch (err) {
-        ctx.log.warn({ err, source: sourceName(rec as SourceRecord) }, 'scan step failed');
+        ctx.log.warn({ err, source: sourceName(rec) }, 'scan step failed');
       }
     }
     ctx.deps.metrics.hotSources.set(hot);
