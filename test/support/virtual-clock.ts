@@ -32,6 +32,7 @@ export class VirtualClock {
   /** Moves time on by `ms`, running every timer of an unfrozen lane that falls due on the way. */
   async advance(ms: number): Promise<void> {
     const until = this.t + ms;
+    await settle(); // what the caller just set going runs first
     for (;;) {
       let next: VirtualAction | undefined;
       for (const a of this.queue) {
