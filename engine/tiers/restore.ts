@@ -51,7 +51,8 @@ export function createRestores(ctx: TierContext) {
     const started = changed && record.tier === 'restoring';
     if (started) {
       ctx.logTransition(record);
-      void ctx.once('restore', source, () => runRestore(source, record));
+      const resumed = record.transitions.at(-2)?.tier === 'restoring';
+      void ctx.once('restore', source, () => runRestore(source, record, resumed));
     }
     return { record, started };
   }
@@ -65,7 +66,8 @@ export function createRestores(ctx: TierContext) {
       : `reading history from ClickHouse, which has not sent the next chunk for ${s} s; the restore goes on when it answers`;
   };
 
-  async function runRestore(source: SourceRef, claimed: SourceRecord): Promise<void> {
+  /** `resumed`: taken over from a process whose claim lapsed (it may have written chunks and not settled). */
+  async function runRestore(source: SourceRef, claimed: SourceRecord, resumed: boolean): Promise<void> {
     const started = performance.now();
     const resume = claimed.restore?.resume ?? null;
     // Sized while the gate is still closed (the source holds no user, on a first run): the load then
@@ -117,8 +119,10 @@ export function createRestores(ctx: TierContext) {
     } finally {
       // Every exit (finished, taken over, failed): once what was sent has landed (the copy ends
       // only then), no erasure recorded meanwhile stays undone by it. A resumed restore also
-      // undoes what its earlier holders may have written and not settled.
-      await settleErasures(ctx, mark, [source], resume ? claimed.restore?.startedAt : undefined);
+      // undoes what its earlier holders may have written and not settled: any erasure finished
+      // since the restore began, less a lease for the clocks of other processes.
+      const since = resumed ? (claimed.restore?.startedAt ?? 0) - ctx.leaseMs : undefined;
+      await settleErasures(ctx, mark, [source], since);
     }
     if (copy.end() === 'stopped') return; // our claim was taken over: the new owner finishes
     await deps.hot.setGate(source, null);
