@@ -120,12 +120,16 @@ const sourceState = {
     restore: {
       type: ['object', 'null'],
       description: 'the last restore; null when it was never restored',
-      required: ['startedAt', 'finishedAt', 'progress', 'etaSeconds'],
+      required: ['startedAt', 'finishedAt', 'progress', 'etaSeconds', 'waiting'],
       properties: {
         startedAt: timeString,
         finishedAt: nullableTime,
         progress: { type: 'number', minimum: 0, maximum: 1 },
         etaSeconds: { type: ['integer', 'null'], description: 'estimated seconds left; null before an estimate exists and when not restoring' },
+        waiting: {
+          type: ['string', 'null'],
+          description: 'why a restore is not moving, in words (its claim lapsed and another process takes it over; a store that does not answer); null when it is moving or not restoring',
+        },
       },
     },
     transitions: {

@@ -1,5 +1,5 @@
 import { historyCounts } from './history-counts.js';
-import { formatTime, restoreEtaSeconds, sourceName, type History, type HotIndex, type SourceRecord } from '../core/index.js';
+import { formatTime, restoreEtaSeconds, restoreWaiting, sourceName, type History, type HotIndex, type SourceRecord } from '../core/index.js';
 
 const iso = (ms: number | null) => (ms === null ? null : formatTime(ms));
 
@@ -20,6 +20,7 @@ export function sourceState(rec: SourceRecord, counts: { hot: number | null; his
       finishedAt: iso(rec.restore.finishedAt),
       progress: rec.restore.progress,
       etaSeconds: restoreEtaSeconds(rec, Date.now()),
+      waiting: restoreWaiting(rec, Date.now()),
     },
     transitions: rec.transitions.map((t) => ({ tier: t.tier, at: iso(t.at), reason: t.reason })),
     counts,

@@ -799,6 +799,8 @@ export interface components {
                 progress: number;
                 /** @description estimated seconds left; null before an estimate exists and when not restoring */
                 etaSeconds: number | null;
+                /** @description why a restore is not moving, in words (its claim lapsed and another process takes it over; a store that does not answer); null when it is moving or not restoring */
+                waiting: string | null;
             } | null;
             /** @description the audit trail, oldest first (the last 100) */
             transitions: {

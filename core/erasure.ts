@@ -57,9 +57,11 @@ export interface ErasureFence {
    * Once every write of rows read since `mark` has landed: brings this process's view of the
    * erasures up to date with the store (one round trip), then removes from `sources` every
    * user that `excludes`. After it, no erasure recorded before the writes landed is undone
-   * by them, however late this process heard of it. Returns members removed.
+   * by them, however late this process heard of it. `since` (epoch ms): also every user of an
+   * erasure pending or finished at or after it, whoever read their rows (a restore resumed
+   * after another process wrote part of it and stopped before settling). Returns members removed.
    */
-  settle(mark: number, sources: readonly IndexSource[]): Promise<number>;
+  settle(mark: number, sources: readonly IndexSource[], opts?: { since?: number }): Promise<number>;
 }
 
 /**
@@ -152,6 +154,13 @@ export class ErasureIndex {
   excludes(userId: string, mark: number): boolean {
     const u = this.byUser.get(userId);
     return u !== undefined && (u.pending > 0 || u.seen > mark);
+  }
+
+  /** The users of an erasure pending, or finished at or after `t` (epoch ms). */
+  unfinishedSince(t: number): string[] {
+    const out = new Set<string>();
+    for (const d of this.docs.values()) if (d.status === 'pending' || (d.finishedAt ?? Infinity) >= t) out.add(d.userId);
+    return [...out];
   }
 
   /** The users `excludes` says of at `mark`. */

@@ -12,6 +12,7 @@ export * from './duration.js';
 export * from './deadline.js';
 export * from './retry.js';
 export * from './pool.js';
+export * from './renew.js';
 export * from './readiness.js';
 export * from './pressure.js';
 export * from './validate.js';

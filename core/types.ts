@@ -117,10 +117,12 @@ export interface History {
   /** Rows aggregateSource will yield (for progress). */
   countAggregateRows(source: SourceRef): Promise<number>;
   /**
-   * The source's aggregate in chunks of at most `chunkRows` rows. A (user, type, variant,
-   * step) may come more than once, never later than its latest time: merge with max.
+   * The source's aggregate in chunks of at most `chunkRows` rows, in user id order (a user's
+   * rows may straddle two chunks). A (user, type, variant, step) may come more than once, never
+   * later than its latest time: merge with max. `fromUser`: only users from this id on (a
+   * restore resumed where another process left it).
    */
-  aggregateSource(source: SourceRef, chunkRows: number): AsyncIterable<AggregateRow[]>;
+  aggregateSource(source: SourceRef, chunkRows: number, opts?: { fromUser?: string }): AsyncIterable<AggregateRow[]>;
   /**
    * The any-message pseudo-source's aggregate over every source (latest time per user, type,
    * channel and link alias), in chunks of at most `chunkRows` rows, in user order: the
@@ -191,8 +193,21 @@ export interface SourceRecord {
   pinnedBy: string[];
   /** When the last pin was removed (starts the expiry clock again). */
   lastUnpinAt: number | null;
-  /** `progressAt`: when `progress` was last reported (absent in records of earlier versions). */
-  restore: { startedAt: number; finishedAt: number | null; progress: number; progressAt?: number } | null;
+  /**
+   * The last restore. `progressAt`: when `progress` was last reported (absent in records of
+   * earlier versions). `resume`: where a restore taken over by another process continues, the
+   * key of the last chunk written with every chunk before it (`from`: history is read again from
+   * that user on) and the rows written up to there. `waiting`: why the restore is not moving, in
+   * words, as its process last reported (a store that does not answer); null or absent when it is.
+   */
+  restore: {
+    startedAt: number;
+    finishedAt: number | null;
+    progress: number;
+    progressAt?: number;
+    resume?: { from: string; rows: number } | null;
+    waiting?: string | null;
+  } | null;
   /**
    * The process running a demotion or restore, and until when its claim holds; a claim not
    * renewed in time is taken over (a crashed process's work is finished by another).

@@ -4,7 +4,7 @@
  * A source's data lives in the hot tier (Redis) or only in history (ClickHouse). Every change of
  * `SourceRecord.tier` goes through `transition()` below (the record's first tier through
  * `newSourceRecord()`), which refuses a change not in `TIER_TRANSITIONS` with an
- * `IllegalTransitionError` (code 'illegal_transition'). The tier manager (engine/tiers/tier-manager.ts)
+ * `IllegalTransitionError` (code 'illegal_transition'). The tier manager (engine/tiers/)
  * decides *when* to transition: each transition is a compare-and-set on the registry, so with
  * several processes exactly one makes it, and the winner holds a lease while it works.
  *

@@ -50,3 +50,20 @@ export function restoreEtaSeconds(rec: SourceRecord, now: number): number | null
   const left = (Math.max(0, at - r.startedAt) * (1 - r.progress)) / r.progress - Math.max(0, now - at);
   return Math.max(0, Math.ceil(left / 1000));
 }
+
+/**
+ * Why a restore is not moving, in words for people, or null when it is (or the source is not
+ * restoring): its process stopped renewing its claim (stopped or stalled: another process takes
+ * the restore over at its next scan and continues where the last chunk written ends), or what
+ * its process last reported waiting for (a store that does not answer).
+ */
+export function restoreWaiting(rec: SourceRecord, now: number): string | null {
+  const r = rec.restore;
+  if (rec.tier !== 'restoring' || !r || r.finishedAt !== null) return null;
+  if (leaseLapsed(rec, now)) {
+    const since = rec.lease ? ` ${Math.max(0, Math.round((now - rec.lease.until) / 1000))} s ago` : '';
+    const from = r.resume ? `from the ${r.resume.rows.toLocaleString('en-US')} rows already written` : 'from the start';
+    return `its claim lapsed${since}: the process running it stopped or stalled; another process takes the restore over and continues ${from}`;
+  }
+  return r.waiting ?? null;
+}

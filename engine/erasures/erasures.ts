@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { ANY_MESSAGE, ErasureIndex, TierstreamError, type Erasure, type ErasureFence, type HistoryEraser, type HotEraser, type IndexSource, type IngestErasures, type SourceRef, type SourceRegistry } from '../../core/index.js';
+import type { SchedulerLike } from 'rxjs';
+import { ANY_MESSAGE, ErasureIndex, TierstreamError, renewWhile, type Erasure, type ErasureFence, type HistoryEraser, type HotEraser, type IndexSource, type IngestErasures, type SourceRef, type SourceRegistry } from '../../core/index.js';
 
 /** The erasures' durable documents (NATS KV `<ns>_erasures`, compare-and-set; KvDocStore). */
 export interface ErasureStore {
@@ -26,6 +27,8 @@ export interface ErasureOptions {
   /** How often pending erasures are looked for, ms (default 1_000). */
   scanMs?: number;
   now?: () => number;
+  /** Lease renewals run on it (virtual time in tests); default Node timers. */
+  scheduler?: SchedulerLike;
 }
 
 export class ErasureError extends TierstreamError<'erasure_not_found'> {
@@ -70,9 +73,9 @@ export function createErasures(
     const t = now();
     let { doc, changed } = await deps.store.update(id, (d) => (claimable(d, t) ? { ...d!, lease: { owner, until: t + opts.leaseMs } } : undefined));
     if (!changed || !doc) return;
-    const renew = setInterval(() => {
-      void deps.store.update(id, (d) => (d && d.status === 'pending' && d.lease?.owner === owner ? { ...d, lease: { owner, until: now() + opts.leaseMs } } : undefined)).catch(() => undefined);
-    }, Math.max(100, opts.leaseMs / 3));
+    const renewal = renewWhile(opts.scheduler, Math.max(100, opts.leaseMs / 3), () =>
+      deps.store.update(id, (d) => (d && d.status === 'pending' && d.lease?.owner === owner ? { ...d, lease: { owner, until: now() + opts.leaseMs } } : undefined)),
+    );
     try {
       // Run again while ingest reopens it meanwhile (a batch it checked before hearing of this
       // erasure landed after this run's history delete may have begun; see ingest.landed).
@@ -94,7 +97,7 @@ export function createErasures(
         else log.info({ erasure: id, history, hot }, 'erasure reopened by ingest while it ran; running it again');
       }
     } finally {
-      clearInterval(renew);
+      renewal.stop();
     }
   }
 
@@ -185,9 +188,9 @@ export function createErasures(
       if (hit.size) log.info({ users: hit.size, removed }, 'erased again: rows read before this process heard of the erasure were written');
       return removed;
     },
-    async settle(mark, sources) {
+    async settle(mark, sources, settleOpts) {
       await deps.store.sync();
-      const users = index.excludedSince(mark);
+      const users = [...new Set([...index.excludedSince(mark), ...(settleOpts?.since === undefined ? [] : index.unfinishedSince(settleOpts.since))])];
       const removed = await eraseAgain(users, sources);
       if (removed) log.info({ users: users.length, removed }, 'erased again after a restore or rebuild: its writes had brought members back');
       return removed;

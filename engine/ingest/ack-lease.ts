@@ -9,6 +9,9 @@
  * process waits at most `leaseMs`); one that finds its own entry lapsed at a renewal takes it
  * again unless another holder conflicts, and then has lost it and must stop consuming (`onLost`).
  */
+import type { SchedulerLike } from 'rxjs';
+import { renewWhile, type Renewal } from '../../core/index.js';
+
 export type LeaseMode = 'exclusive' | 'shared';
 
 export interface LeaseHolder {
@@ -34,11 +37,13 @@ export interface AckLeaseOptions {
    * only on certainty (no responders); a timeout counts as alive.
    */
   alive?: (id: string) => Promise<boolean>;
+  /** Renewals and waits run on it (virtual time in tests); default Node timers. */
+  scheduler?: SchedulerLike;
 }
 
 export class AckLease {
   private mode: LeaseMode | undefined;
-  private timer: NodeJS.Timeout | undefined;
+  private renewal: Renewal | undefined;
   private readonly now: () => number;
 
   constructor(
@@ -87,9 +92,14 @@ export class AckLease {
       if (await this.tryAcquire(mode)) return;
       opts.waiting?.(await this.holders());
       opts.signal?.throwIfAborted();
-      await new Promise((r) => setTimeout(r, opts.retryMs ?? Math.max(200, this.opts.leaseMs / 5)));
+      await this.sleep(opts.retryMs ?? Math.max(200, this.opts.leaseMs / 5));
       opts.signal?.throwIfAborted();
     }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    const scheduler = this.opts.scheduler;
+    return new Promise((r) => (scheduler ? scheduler.schedule(() => r(), ms) : setTimeout(r, ms)));
   }
 
   /** Live holders other than this process, as `id (mode)`. */
@@ -99,9 +109,8 @@ export class AckLease {
   }
 
   private startRenewing(): void {
-    clearInterval(this.timer);
-    this.timer = setInterval(() => void this.renew(), Math.max(100, this.opts.leaseMs / 3));
-    this.timer.unref();
+    this.renewal?.stop();
+    this.renewal = renewWhile(this.opts.scheduler, Math.max(100, this.opts.leaseMs / 3), () => this.renew());
   }
 
   /**
@@ -146,8 +155,8 @@ export class AckLease {
   }
 
   private stop(): void {
-    clearInterval(this.timer);
-    this.timer = undefined;
+    this.renewal?.stop();
+    this.renewal = undefined;
     this.mode = undefined;
   }
 }

@@ -10,7 +10,7 @@ import { fromConsumer } from './operators/from-consumer.js';
 import { writeBatches } from './operators/write-batches.js';
 import { InflightCounter } from './inflight-counter.js';
 import { createSourceLimits } from './source-limits.js';
-import { DEFAULT_MAX_FUTURE_MS, LIMIT_DEFAULTS, limitsWith, retrying, type History, type HotIndex, type IngestErasures, type InteractionEvent, type Limits, type LookupPressure, type Metrics, type SourceIdSets, type SourceRegistry } from '../../core/index.js';
+import { DEFAULT_MAX_FUTURE_MS, LIMIT_DEFAULTS, limitsWith, renewWhile, retrying, type Renewal, type History, type HotIndex, type IngestErasures, type InteractionEvent, type Limits, type LookupPressure, type Metrics, type SourceIdSets, type SourceRegistry } from '../../core/index.js';
 import { createBatchWriter, HistoryWriteError, WriteFailedError } from './batch-writer.js';
 import { consumerAckPolicy, ensureStreams, fill, STREAM_DEFAULTS, isTransientNatsError, replaceConsumer, TRIM_ABOVE, trimIngested, unacknowledged, type StreamSetupOptions } from './jetstream.js';
 import { createAcker, type AckMode, type Acker } from './acks.js';
@@ -153,7 +153,7 @@ export function createEngine(deps: EngineDeps, options: Partial<EngineOptions> &
   // first extension comes at most ~0.42 ack waits after the batch closed. Fast batches never do.
   const open = new Map<Decoded[], number>();
   const keepAliveMs = Math.max(200, opts.ackWaitMs / 6);
-  let keepAliveTimer: NodeJS.Timeout | undefined;
+  let keepAlives: Renewal | undefined;
   const keepAlive = () => {
     const before = performance.now() - opts.ackWaitMs / 4;
     for (const [items, closedAt] of open) {
@@ -173,7 +173,7 @@ export function createEngine(deps: EngineDeps, options: Partial<EngineOptions> &
   let mode: AckMode | undefined;
   const leaseId = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   const unserve = deps.leaseProbe?.serve(leaseId);
-  const lease = new AckLease(deps.ackLease, { id: leaseId, leaseMs: opts.leaseMs, ...(deps.leaseProbe && { alive: deps.leaseProbe.alive }) }, (err) => {
+  const lease = new AckLease(deps.ackLease, { id: leaseId, leaseMs: opts.leaseMs, ...(deps.leaseProbe && { alive: deps.leaseProbe.alive }), ...(opts.scheduler && { scheduler: opts.scheduler }) }, (err) => {
     // Another process may consume now: acknowledging cumulatively could cover its messages.
     log.error({ err }, 'ingest lease lost; stopping ingest');
     subscription?.unsubscribe();
@@ -214,26 +214,28 @@ export function createEngine(deps: EngineDeps, options: Partial<EngineOptions> &
         policy = wanted;
       }
       const needed = policy === AckPolicy.All ? 'exclusive' : 'shared';
-      if (lease.held === needed || (await lease.tryAcquire(needed))) {
-        // The policy cannot change while we hold the lease: only an exclusive holder switches it.
-        if ((await consumerAckPolicy(deps.jsm, opts.namespace)) === policy) {
-          if (policy !== wanted) log.warn({ wanted: opts.ackMode }, 'other ingest processes share the consumer; acknowledging each message as they do');
-          // Messages a previous holder took and never acknowledged would be covered by our
-          // first cumulative ack before the server redelivers them: start from the ack floor.
-          const left = policy === AckPolicy.All ? await unacknowledged(deps.jsm, opts.namespace) : 0;
-          if (left > 0) {
-            const { fromSeq } = await replaceConsumer(deps.jsm, setup, AckPolicy.All, true);
-            log.warn({ unacknowledged: left, fromSeq }, 'the previous ingest process left messages unacknowledged; consuming again from the ack floor');
-          }
-          return policy === AckPolicy.All ? 'cumulative' : 'explicit';
-        }
-        await lease.release();
-        continue;
+      if (lease.held !== needed) {
+        await lease.acquire(needed, {
+          signal: stopping.signal,
+          waiting: (holders) => {
+            if (!warned) log.warn({ holders, needed }, 'waiting for the ingest lease (another process consumes the namespace)');
+            warned = true;
+          },
+        });
       }
-      if (!warned) log.warn({ holders: await lease.holders(), needed }, 'waiting for the ingest lease (another process consumes the namespace)');
-      warned = true;
-      stopping.signal.throwIfAborted();
-      await new Promise((r) => setTimeout(r, Math.max(200, opts.leaseMs / 5)));
+      // The policy cannot change while we hold the lease: only an exclusive holder switches it.
+      if ((await consumerAckPolicy(deps.jsm, opts.namespace)) === policy) {
+        if (policy !== wanted) log.warn({ wanted: opts.ackMode }, 'other ingest processes share the consumer; acknowledging each message as they do');
+        // Messages a previous holder took and never acknowledged would be covered by our
+        // first cumulative ack before the server redelivers them: start from the ack floor.
+        const left = policy === AckPolicy.All ? await unacknowledged(deps.jsm, opts.namespace) : 0;
+        if (left > 0) {
+          const { fromSeq } = await replaceConsumer(deps.jsm, setup, AckPolicy.All, true);
+          log.warn({ unacknowledged: left, fromSeq }, 'the previous ingest process left messages unacknowledged; consuming again from the ack floor');
+        }
+        return policy === AckPolicy.All ? 'cumulative' : 'explicit';
+      }
+      await lease.release();
     }
   }
 
@@ -331,12 +333,11 @@ export function createEngine(deps: EngineDeps, options: Partial<EngineOptions> &
           }),
           finalize(() => {
             clearInterval(lagTimer);
-            clearInterval(keepAliveTimer);
+            keepAlives?.stop();
           }),
         )
         .subscribe({ complete: () => resolveDone(), error: (err) => rejectDone(err) });
-      keepAliveTimer = setInterval(keepAlive, keepAliveMs);
-      keepAliveTimer.unref();
+      keepAlives = renewWhile(opts.scheduler, keepAliveMs, keepAlive);
       lagTimer = setInterval(() => void pollLag(), opts.lagPollMs);
       lagTimer.unref();
       log.info({ stream: names.stream, consumer: names.consumer, ack: mode }, 'ingest started');

@@ -1,5 +1,5 @@
 import { sourceName, type History, type HotIndex, type SourceIdSets, type SourceRecord, type SourceRef, type SourceRegistry } from '../../core/index.js';
-import { TierError } from './tier-manager.js';
+import { TierError } from './context.js';
 
 /** Why a source may not be deleted: it has events, or a registered filter names it. */
 export class RemovalError extends Error {

@@ -207,14 +207,15 @@ export class ClickHouseHistory implements History {
   /**
    * Streams a source's aggregate (latest time per user, type, variant, step; a key may come
    * more than once before merges, see queries.aggregateSource) in chunks of at most
-   * `chunkRows`, so a restore of any size holds one chunk in memory at a time.
+   * `chunkRows`, so a restore of any size holds one chunk in memory at a time; `fromUser`: from
+   * that user id on.
    */
-  async *aggregateSource(source: SourceRef, chunkRows: number): AsyncGenerator<AggregateRow[]> {
+  async *aggregateSource(source: SourceRef, chunkRows: number, opts: { fromUser?: string } = {}): AsyncGenerator<AggregateRow[]> {
     // TabSeparated: 18.16 has no JSONCompactEachRow, and the columns hold only ids of the
     // id character sets of core/sources.ts (ASCII, no tab, newline or backslash), so a split is exact.
     // The response is split into lines here, from its raw buffers: the client's per-row
     // objects cost more than the query (bench/README.md).
-    const { stream } = await this.client.exec({ query: `${queries.aggregateSource(this.db, source)} FORMAT TabSeparated` });
+    const { stream } = await this.client.exec({ query: `${queries.aggregateSource(this.db, source, opts.fromUser)} FORMAT TabSeparated` });
     let chunk: AggregateRow[] = [];
     let tail = '';
     for await (const buf of stream as AsyncIterable<Buffer>) {

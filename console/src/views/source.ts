@@ -133,7 +133,7 @@ export function sourceView(root: HTMLElement, kind: Kind, id: string): View {
     try {
       const r = await api.restore(kind, id);
       if (state && r.tier !== 'hot') {
-        state = { ...state, tier: r.tier, restore: r.tier === 'restoring' ? { startedAt: new Date().toISOString(), finishedAt: null, etaSeconds: null, progress: state.tier === 'restoring' ? state.restore?.progress ?? 0 : 0 } : state.restore };
+        state = { ...state, tier: r.tier, restore: r.tier === 'restoring' ? { startedAt: new Date().toISOString(), finishedAt: null, etaSeconds: null, waiting: null, progress: state.tier === 'restoring' ? state.restore?.progress ?? 0 : 0 } : state.restore };
       }
       announce(r.tier === 'hot' ? `${label} ${id} is already hot.` : r.restorePending ? 'Restore requested: it starts when the move to long-term storage finishes.' : 'Restoring interaction data.');
     } catch (err) {
@@ -162,6 +162,7 @@ export function sourceView(root: HTMLElement, kind: Kind, id: string): View {
           s.restore?.startedAt ? h('span', { class: 'sub' }, ' — started ', time(s.restore.startedAt, relativeTime(s.restore.startedAt, now, true))) : null,
           typeof s.restore?.etaSeconds === 'number' ? h('span', { id: 'restore-eta', class: 'sub' }, ` — about ${formatEta(s.restore.etaSeconds)} left`) : null,
         ),
+        s.restore?.waiting ? h('p', { id: 'restore-waiting', role: 'status' }, `Waiting: ${s.restore.waiting}.`) : null,
       );
     }
     if (s.tier === 'demoting') {
