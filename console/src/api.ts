@@ -38,20 +38,21 @@ export type DeadLetter = Json<operations['listDeadLetters']['responses'][200]>['
 export type DeadLetterCounts = Json<operations['countDeadLetters']['responses'][200]>;
 export type ReplayResult = Json<operations['replayDeadLetters']['responses'][200]>['results'][number];
 
-/**
- * A filter node as POST /v1/retargeting/explain answers it (a route another branch adds; typed
- * here loosely until it is in the OpenAPI document).
- */
+/** A node of POST /v1/retargeting/explain's tree: a combinator with its members, or a leaf with what was found. */
 export interface ExplainNode {
   matched: boolean;
-  op?: string;
-  children?: ExplainNode[];
-  child?: ExplainNode;
-  [k: string]: unknown;
+  and?: ExplainNode[];
+  or?: ExplainNode[];
+  not?: ExplainNode;
+  leaf?: Record<string, unknown>;
+  servedFrom?: 'hot' | 'history';
+  window?: { after: string | null; before: string | null };
+  time?: string | null;
+  count?: number;
+  sources?: string[];
 }
 
 /** Whether a failure means the route itself is not there (this tierstream is older than the console). */
-export const routeMissing = (err: unknown) => err instanceof ApiFailure && err.status === 404 && err.code === 'not_found';
 
 export type ExpiringItem = Json<operations['listExpiring']['responses'][200]>['items'][number];
 
@@ -187,15 +188,13 @@ export const api = {
     return (await request<Erasure>('DELETE', `/v1/users/${encodeURIComponent(userId)}`)).body;
   },
   /** GET /v1/users/:id/filters: the registered filters the user matches (a route another branch adds). */
-  async userFilters(userId: string): Promise<{ filters: string[] }> {
-    const body = (await request<Record<string, unknown>>('GET', `/v1/users/${encodeURIComponent(userId)}/filters`)).body;
-    // Accept a list of ids or of objects with an id, whichever shape the route settles on.
-    const raw = (Array.isArray(body.filters) ? body.filters : Array.isArray(body.items) ? body.items : []) as unknown[];
-    return { filters: raw.map((f) => (typeof f === 'string' ? f : String((f as { id?: unknown; filterId?: unknown }).id ?? (f as { filterId?: unknown }).filterId))) };
+  /** GET /v1/users/:id/filters: the registered filters the user matches now, and those not evaluated (a source not hot). */
+  async userFilters(userId: string): Promise<{ matched: string[]; skipped: { id: string; reason: string; sources: string[] }[] }> {
+    return (await request<{ matched: string[]; skipped: { id: string; reason: string; sources: string[] }[] }>('GET', `/v1/users/${encodeURIComponent(userId)}/filters`)).body;
   },
-  /** POST /v1/retargeting/explain (a route another branch adds). */
-  async explain(filterId: string, userId: string, fromHistory: boolean): Promise<Record<string, unknown>> {
-    return (await request<Record<string, unknown>>('POST', '/v1/retargeting/explain', { filterId, userId, ...(fromHistory && { from: 'history' }) })).body;
+  /** POST /v1/retargeting/explain of a registered filter for one user. */
+  async explain(filterId: string, userId: string, fromHistory: boolean): Promise<{ matched: boolean; inUniverse: boolean; tree: ExplainNode }> {
+    return (await request<{ matched: boolean; inUniverse: boolean; tree: ExplainNode }>('POST', '/v1/retargeting/explain', { filterId, userId, ...(fromHistory && { from: 'history' }) })).body;
   },
   async deadLetterCounts(): Promise<DeadLetterCounts> {
     return (await request<DeadLetterCounts>('GET', '/v1/dead-letters/counts')).body;

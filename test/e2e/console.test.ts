@@ -776,7 +776,7 @@ test('filters: the playground\'s example names a source that exists and its hint
   }
 });
 
-test('the user page: interactions per source; "filters matched" and "explain" hidden until their routes exist; erasure after typing the user id', async (ctx) => {
+test('the user page: interactions per source, the filters matched and an explain as the API answers them; erasure after typing the user id', async (ctx) => {
   const w = await adminTab(ctx, '#/users');
   try {
     const { page } = w;
@@ -793,8 +793,12 @@ test('the user page: interactions per source; "filters matched" and "explain" hi
       assert.is(await row.locator('li', { hasText: type }).locator('time').getAttribute('datetime'), at, type);
     }
     assert.ok(await page.locator('table.user-sources tr[data-source="campaign:autumn-a"]').isVisible());
-    // This branch has neither route: both sections stay hidden (404 not_found), with no error.
-    await eventually(async () => (await page.locator('#user-filters').isHidden()) && (await page.locator('#user-explain').isHidden()), 'hidden');
+    // The filters u4 matches, as GET /v1/users/u4/filters answers.
+    const mine = (await call(ctx, 'GET', '/v1/users/u4/filters')).body as { matched: string[] };
+    const matchedSection = page.locator('#user-filters');
+    await matchedSection.getByRole('heading', { name: 'Filters matched' }).waitFor();
+    if (mine.matched.length) for (const id of mine.matched) await matchedSection.getByRole('link', { name: id }).waitFor();
+    else await matchedSection.getByText('u4 matches no registered filter.').waitFor();
     assert.is(await page.getByRole('alert').count(), 0);
     assert.equal(await accessibilityViolations(page), [], 'user page');
     toDocs(await screenshot(page, 'user', true), 'console-user.png');
@@ -808,19 +812,18 @@ test('the user page: interactions per source; "filters matched" and "explain" hi
       await phone.context.close();
     }
 
-    // With the routes there (answers as the counts branch describes them), the sections light up.
-    await page.route(/\/v1\/users\/u4\/filters$/, (route) => route.fulfill({ json: { userId: 'u4', filters: ['spring-non-clickers'] } }));
-    await page.route(/\/v1\/retargeting\/explain$/, (route) => route.request().postDataJSON()?.filterId
-      ? route.fulfill({ json: { matched: false, servedFrom: 'hot', tree: { op: 'and', matched: false, children: [{ matched: true, leaf: 'campaign:spring-sale send' }, { op: 'not', matched: false, child: { matched: true, leaf: 'campaign:spring-sale click' } }] } } })
-      : route.fulfill({ status: 400, json: { error: 'invalid_request', message: 'body must have filter or filterId' } }));
-    await page.reload();
-    await page.locator('#user-filters').getByRole('link', { name: 'spring-non-clickers' }).waitFor();
+    // Explain: the filter picked, as POST /v1/retargeting/explain answers it, a node per line.
     const explain = page.getByRole('region', { name: 'Explain' });
+    const picked = await explain.locator('#explain-filter').inputValue();
+    const why = (await call(ctx, 'POST', '/v1/retargeting/explain', { filterId: picked, userId: 'u4' })).body as { matched: boolean; tree: unknown };
     await explain.getByRole('button', { name: 'Explain' }).click();
-    await explain.locator('#explain-result', { hasText: 'u4 does not match filter' }).waitFor();
-    assert.is(await explain.locator('.yes').count(), 2);
-    await page.unroute(/\/v1\/users\/u4\/filters$/);
-    await page.unroute(/\/v1\/retargeting\/explain$/);
+    await explain.locator('#explain-result', { hasText: `u4 ${why.matched ? 'matches' : 'does not match'} filter ${picked}` }).waitFor();
+    const nodes = (n: unknown, yes: boolean): number => {
+      const o = n as { matched: boolean; and?: unknown[]; or?: unknown[]; not?: unknown };
+      return (o.matched === yes ? 1 : 0) + [...(o.and ?? []), ...(o.or ?? []), ...(o.not ? [o.not] : [])].reduce<number>((a, m) => a + nodes(m, yes), 0);
+    };
+    assert.is(await explain.locator('#explain-result .yes').count(), nodes(why.tree, true));
+    assert.is(await explain.locator('#explain-result .no').count(), nodes(why.tree, false));
 
     // Erasure: the button works only once the user id is typed exactly.
     await page.getByRole('button', { name: 'Erase u4…' }).click();

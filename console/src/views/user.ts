@@ -1,4 +1,4 @@
-import { api, ApiFailure, describe, request, routeMissing, type FilterDoc, type UserInteractions } from '../api.js';
+import { api, ApiFailure, describe, type ExplainNode, type FilterDoc, type UserInteractions } from '../api.js';
 import { announce, h, replace, time, type Child } from '../dom.js';
 import { formatDate, parseSourceName, plural, relativeTime, sourceHref } from '../format.js';
 import { REFRESH_BUSY_MS } from '../poller.js';
@@ -20,21 +20,23 @@ function sourceCell(name: string): Child {
   return ref ? h('a', { href: sourceHref(ref.kind, ref.id) }, name) : name;
 }
 
-/** One node of an explanation (POST /v1/retargeting/explain), whatever its exact shape: matched or not, and what it says. */
-function explainNode(node: unknown): HTMLElement {
-  const n = (node && typeof node === 'object' ? node : {}) as Record<string, unknown>;
-  const kids = [
-    ...(Array.isArray(n.children) ? n.children : []),
-    ...(Array.isArray(n.and) ? n.and : []),
-    ...(Array.isArray(n.or) ? n.or : []),
-    ...(n.not && typeof n.not === 'object' ? [n.not] : []),
-    ...(n.child && typeof n.child === 'object' ? [n.child] : []),
-  ];
-  const facts = Object.entries(n).filter(([k, v]) => !['matched', 'children', 'child', 'and', 'or', 'not'].includes(k) && (typeof v !== 'object' || v === null));
-  const matched = n.matched === true;
+/** One node of an explanation: matched or not, and for a leaf what was found, in which window, from where. */
+function explainNode(n: ExplainNode): HTMLElement {
+  const kids = n.and ?? n.or ?? (n.not ? [n.not] : []);
+  const what = n.and ? 'all of' : n.or ? 'any of' : n.not ? 'not' : null;
+  const facts: string[] = [];
+  if (n.leaf) {
+    if (n.count !== undefined) facts.push(`${plural(n.count, 'event')} in the window`);
+    else facts.push(n.time ? `latest ${formatDate(n.time)}` : 'no such event');
+    const w = n.window;
+    if (w && (w.after || w.before)) facts.push(`window ${w.after ? `from ${formatDate(w.after)}` : ''}${w.after && w.before ? ' ' : ''}${w.before ? `until ${formatDate(w.before)}` : ''}`);
+    if (n.sources) facts.push(`sources ${n.sources.join(', ') || 'none'}`);
+    if (n.servedFrom) facts.push(n.servedFrom === 'history' ? 'from history' : 'from the real-time index');
+  }
   return h('li', null,
-    h('span', { class: matched ? 'yes' : 'no' }, matched ? 'matched' : 'not matched'), ' ',
-    facts.map(([k, v], i) => [i ? ', ' : '', `${k}: `, h('code', null, String(v))]),
+    h('span', { class: n.matched ? 'yes' : 'no' }, n.matched ? 'matched' : 'not matched'), ' ',
+    what ? h('strong', null, what) : n.leaf ? h('code', null, JSON.stringify(n.leaf)) : null,
+    facts.length ? ` — ${facts.join('; ')}` : '',
     kids.length ? h('ul', null, kids.map(explainNode)) : null,
   );
 }
@@ -125,32 +127,29 @@ export function userView(root: HTMLElement, userId: string | undefined, params: 
     }
   }
 
-  /** "Filters matched": GET /v1/users/:id/filters; the section stays hidden while the route does not exist. */
+  /** "Filters matched": GET /v1/users/:id/filters. */
   async function loadMatched(): Promise<void> {
     if (!userId) return;
+    matched.hidden = false;
     try {
-      const { filters } = await api.userFilters(userId);
+      const { matched: ids, skipped } = await api.userFilters(userId);
       if (disposed) return;
-      matched.hidden = false;
       replace(matched, h('h2', { id: 'user-filters-title' }, 'Filters matched'),
-        filters.length
-          ? h('ul', { class: 'pins' }, filters.map((f) => h('li', null, h('a', { href: `#/filters/${encodeURIComponent(f)}` }, f))))
-          : h('p', null, `${userId} matches no registered filter.`));
+        ids.length
+          ? h('ul', { class: 'pins' }, ids.map((f) => h('li', null, h('a', { href: `#/filters/${encodeURIComponent(f)}` }, f))))
+          : h('p', null, `${userId} matches no registered filter.`),
+        skipped.length
+          ? h('p', { class: 'sub' }, `Not evaluated (a source is not in the real-time index; explain them from history): ${skipped.map((s) => s.id).join(', ')}.`)
+          : null);
     } catch (err) {
-      if (routeMissing(err) || disposed) return;
-      matched.hidden = false;
+      if (disposed) return;
       replace(matched, h('h2', { id: 'user-filters-title' }, 'Filters matched'), h('p', { class: 'error', role: 'alert' }, describe(err, 'load the filters this user matches')));
     }
   }
 
-  /** "Explain": why the user matches a registered filter or not; hidden while POST /v1/retargeting/explain does not exist. */
+  /** "Explain": why the user matches a registered filter or not (POST /v1/retargeting/explain). */
   async function setUpExplain(): Promise<void> {
     if (!userId) return;
-    try {
-      await request('POST', '/v1/retargeting/explain', {}); // an empty body: 400 when the route is there
-    } catch (err) {
-      if (routeMissing(err) || disposed) return;
-    }
     let docs: FilterDoc[] = [];
     try {
       docs = (await api.filters()).sort((a, b) => (a.id < b.id ? -1 : 1));
@@ -169,11 +168,10 @@ export function userView(root: HTMLElement, userId: string | undefined, params: 
           replace(out, h('p', null, 'Asking…'));
           try {
             const answer = await api.explain(picker.value, userId, history.checked);
-            const tree = answer.tree ?? answer.explain ?? answer.node ?? answer;
             replace(out,
-              h('p', null, `${userId} `, h('strong', null, answer.matched === true ? 'matches' : answer.matched === false ? 'does not match' : 'against'), ` filter ${picker.value}`,
-                typeof answer.servedFrom === 'string' ? `, served from ${answer.servedFrom}` : '', '.'),
-              h('ul', null, explainNode(tree)));
+              h('p', null, `${userId} `, h('strong', null, answer.matched ? 'matches' : 'does not match'), ` filter ${picker.value}`,
+                answer.inUniverse ? '.' : ` (they have no event of the sources it names, so no "not" can match them).`),
+              h('ul', null, explainNode(answer.tree)));
           } catch (err) {
             replace(out, h('p', { class: 'error', role: 'alert' }, err instanceof ApiFailure ? describe(err, `explain filter ${picker.value}`) : String(err)));
           }
