@@ -8,7 +8,7 @@
  *
  * It imports nothing else of tierstream. It is also a package of its own, `@tierstream/client`
  * (client/package.json): `npm run build:client` compiles it to ESM and .d.ts in client/dist, and
- * another service installs the tarball `npm pack` makes (docs/notes/s6-api.md, "the typed client").
+ * another service installs the tarball `npm pack` makes (docs/api.md, "The typed client").
  */
 import createFetchClient from 'openapi-fetch';
 import type { components, operations, paths } from './openapi.js';
