@@ -346,7 +346,8 @@ export const redisRestart = (size: Size, during: 'ingest' | 'restore', clusterEn
           return r.status === 200 ? engine.metric('tierstream_hot_rebuilds_total') : undefined;
         }, '/readyz 200 after the rebuild', 60_000);
         v.notes.push(`hot rebuilds ${rebuilt}`);
-        expect(v, rebuilt >= 2, `the loss was noticed and the hot tier rebuilt (rebuilds ${rebuilt})`);
+        // A new namespace's first start is not counted as a rebuild: this one is the loss's.
+        expect(v, rebuilt >= 1, `the loss was noticed and the hot tier rebuilt (rebuilds ${rebuilt})`);
         await finish(v, ns, nc, ledger, env);
         await engine.kill('SIGTERM');
       }, async () => (cluster || redis.running ? undefined : redis.start()));

@@ -211,7 +211,7 @@ test('a namespace of the sorted-set layout is rebuilt from history on upgrade, i
       await redis.zadd(`${base}:i:e:send`, 1, 'ghost');
       await redis.sadd(`${base}:keys`, `${base}:i:any`, `${base}:i:e:send`);
       await redis.set(`${stack.ns}:{${stack.ns}}:sentinel`, 'old-version');
-      await eventually(async () => Number((await stack.ts.metrics.hotRebuilds.get()).values[0]?.value) >= 2, 'a rebuild for the new layout');
+      await eventually(async () => Number((await stack.ts.metrics.hotRebuilds.get()).values[0]?.value ?? 0) >= 1, 'a rebuild for the new layout');
       await eventually(async () => (await stack.ts.app.inject({ method: 'GET', url: '/readyz' })).statusCode === 200, 'ready again');
       assert.equal(await hotState(stack.ts, src), await historyFold(stack.ts, src));
       assert.is(await redis.exists(`${base}:i:any`, `${base}:i:e:send`, `${base}:keys`), 0, 'the old sorted sets and key list are gone');

@@ -78,8 +78,11 @@ known('a source declared by PUT serves filters before its first event; one witho
   await eventually(async () => (await historyOf(stack, '/v1/canvases/d1')) === 1, 'recreated by its event');
   const state = (await getJson(stack.ts, '/v1/canvases/d1')).body;
   assert.equal([state.tier, state.name], ['hot', null]);
-  const again = await send(stack.ts, 'POST', '/v1/retargeting/check', { filter: { canvas: 'd1', event: 'open' }, userIds: ['u1'] });
-  assert.equal(again.body.matched, ['u1']);
+  // History holds the event before the hot index does (the batch writer's order): wait for both.
+  await eventually(async () => {
+    const again = await send(stack.ts, 'POST', '/v1/retargeting/check', { filter: { canvas: 'd1', event: 'open' }, userIds: ['u1'] });
+    return JSON.stringify(again.body.matched) === JSON.stringify(['u1']);
+  }, 'u1 matched from the hot index');
   const busy = await send(stack.ts, 'DELETE', '/v1/canvases/d1');
   assert.equal([busy.status, busy.body.error, busy.body.events], [409, 'source_has_events', 1]);
 });

@@ -300,13 +300,15 @@ test('Redis losing the namespace during ingest is noticed and healed from histor
       }
     })();
     await eventually(async () => (await getJson(stack.ts, '/v1/campaigns/fl0')).body.counts?.history > 300, 'ingest under way');
+    // The namespace's first start found no sentinel either: a new namespace, not a lost hot tier.
+    assert.is(Number((await stack.ts.metrics.hotRebuilds.get()).values[0]?.value ?? 0), 0, 'no rebuild counted for a new namespace');
     await stack.ts.hot.unlinkNamespace(); // what FLUSHALL or an empty restart does to this namespace
     await publishing;
     for (const id of ['fl0', 'fl1', 'fl2']) {
       await eventually(async () => (await getJson(stack.ts, `/v1/campaigns/${id}`)).body.counts?.history === events.filter((e) => e.campaignId === id).length, `${id} ingested`);
     }
     // The rebuild was claimed (the counter moves at the claim), then /readyz is ready once it ended.
-    await eventually(async () => Number((await stack.ts.metrics.hotRebuilds.get()).values[0]?.value) >= 2, 'a rebuild after the loss');
+    await eventually(async () => Number((await stack.ts.metrics.hotRebuilds.get()).values[0]?.value ?? 0) >= 1, 'a rebuild after the loss');
     await eventually(async () => (await stack.ts.app.inject({ method: 'GET', url: '/readyz' })).statusCode === 200, 'ready again');
     await eventually(async () => stack.ts.engine!.inflight() === 0, 'no batch in flight');
     for (const id of ['fl0', 'fl1', 'fl2']) {
