@@ -143,17 +143,7 @@ export function filterUsers(db: string, f: FilterPlan, opts: { users?: string[];
  */
 function extendedValues(db: string, f: FilterPlan, opts: { users?: readonly string[]; afterUser?: string }): string {
   const users = userWhere(opts);
-  const cols: string[] = [];
-  const names: string[] = [];
-  f.leaves.forEach((l, i) => {
-    if (l.count) {
-      names.push(`n${i}`);
-      return;
-    }
-    const cond = unionCondition(l.source, l.index);
-    cols.push(`maxIf(time, ${cond}) AS l${i}, countIf(${cond}) AS c${i}`);
-    names.push(`l${i}`, `c${i}`);
-  });
+  const { cols, names } = leafColumns(f, (l) => unionCondition(l.source, l.index));
   if (cols.length === 0) cols.push('count() AS rows');
   const universe = f.sources.some(isAnyMessage) ? '1' : `(${f.sources.map((s) => `(${sourceWhere(s as SourceRef)})`).join(' OR ')})`;
   const eventLeaves = f.leaves.filter((l) => !l.count && fromEvents(l.index)).map((l) => `(${unionCondition(l.source, l.index).replace('r = 1 AND ', '')})`);
@@ -192,8 +182,12 @@ export function filterValues(db: string, f: FilterPlan, opts: { users?: readonly
   return extended ? extendedValues(db, f, opts) : latestValues(db, f, opts);
 }
 
-/** filterValues of a filter whose latest-time leaves `latest` answers alone. */
-function latestValues(db: string, f: FilterPlan, opts: { users?: readonly string[]; afterUser?: string }): string {
+/**
+ * The per-user columns of a filter's leaves: `l<i>` (latest time, maxIf) and `c<i>` (rows,
+ * countIf) of a latest-time leaf under its condition; a count leaf's `n<i>` is only named (its
+ * column comes from leafCounts, joined by user).
+ */
+function leafColumns(f: FilterPlan, condition: (l: PlanLeaf) => string): { cols: string[]; names: string[] } {
   const cols: string[] = [];
   const names: string[] = [];
   f.leaves.forEach((l, i) => {
@@ -201,10 +195,16 @@ function latestValues(db: string, f: FilterPlan, opts: { users?: readonly string
       names.push(`n${i}`);
       return;
     }
-    const cond = `${sourceWhere(l.source as SourceRef)} AND ${indexCondition(l.index)}`;
+    const cond = condition(l);
     cols.push(`maxIf(time, ${cond}) AS l${i}, countIf(${cond}) AS c${i}`);
     names.push(`l${i}`, `c${i}`);
   });
+  return { cols, names };
+}
+
+/** filterValues of a filter whose latest-time leaves `latest` answers alone. */
+function latestValues(db: string, f: FilterPlan, opts: { users?: readonly string[]; afterUser?: string }): string {
+  const { cols, names } = leafColumns(f, (l) => `${sourceWhere(l.source as SourceRef)} AND ${indexCondition(l.index)}`);
   // 18.16 needs an aggregate in a GROUP BY query's select: a filter of count leaves only has none.
   if (cols.length === 0) cols.push('count() AS rows');
   const where = [`(${f.sources.map((s) => `(${sourceWhere(s as SourceRef)})`).join(' OR ')})`, ...userWhere(opts)];
