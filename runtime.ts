@@ -4,7 +4,7 @@ import { createLogger } from './logging.js';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.js';
 import { cachedGathering, createReadiness, parseDuration, type Erasure } from './core/index.js';
-import { backlogProblem, createDeadLetterStore, createEngine, createEventSink, type Engine, type EngineOptions, type LeaseDoc } from './engine/ingest/index.js';
+import { backlogProblem, createDeadLetterStore, createEngine, createEventSink, createJetStreamBroker, type Engine, type EngineOptions, type LeaseDoc } from './engine/ingest/index.js';
 import { createErasures, type Erasures } from './engine/erasures/index.js';
 import { createNotifier, type Notifier } from './engine/notices/index.js';
 import { createTierManager, type TierManager, type TierManagerOptions } from './engine/tiers/index.js';
@@ -103,7 +103,7 @@ export async function createTierstream(
   // Who consumes, and how (engine/ingest/ack-lease.ts): one document in the namespace's `_ingest` bucket.
   const ingestLease = config.role === 'api' ? undefined : await step('the ingest lease bucket', () => KvDocStore.open<LeaseDoc>(js, bucketNames(ns).ingest, replicas));
   const engine = ingestLease && createEngine(
-    { js, jsm, history, hot, registry, metrics, log, pressure, ackLease: (fn) => ingestLease.update('holders', fn), leaseProbe: natsLeaseProbe(nc, ns), erasures: erasures.ingest, sourceIds },
+    { broker: createJetStreamBroker({ js, jsm, namespace: ns }), history, hot, registry, metrics, log, pressure, ackLease: (fn) => ingestLease.update('holders', fn), leaseProbe: natsLeaseProbe(nc, ns), erasures: erasures.ingest, sourceIds },
     {
       namespace: ns,
       limits: config.limits,

@@ -14,15 +14,15 @@
  *   lower sequence whoever holds it, one process only may consume such a consumer (see
  *   ack-lease.ts).
  */
-import type { JsMsg } from 'nats';
+import type { IngestMsg } from './types.js';
 
 export type AckMode = 'explicit' | 'cumulative';
 
 export interface Acker {
   /** A message taken from the consumer (before any of its batch settles). */
-  delivered(msg: JsMsg): void;
+  delivered(msg: IngestMsg): void;
   /** Settles stored messages (`dead` marks the ones stored as dead letters). */
-  settle(msgs: readonly JsMsg[], dead: (i: number) => boolean): void;
+  settle(msgs: readonly IngestMsg[], dead: (i: number) => boolean): void;
 }
 
 export function createAcker(mode: AckMode): Acker {
@@ -90,7 +90,7 @@ export class CumulativeAcker implements Acker {
   private readonly unsettledSeqs = new MinHeap();
   /** Settled and not yet covered by an ack: sequences, and the message of each. */
   private readonly settledSeqs = new MinHeap();
-  private readonly settledMsgs = new Map<number, JsMsg>();
+  private readonly settledMsgs = new Map<number, IngestMsg>();
   private covered = 0;
 
   /** Messages delivered and not yet covered by an ack sent. */
@@ -105,14 +105,14 @@ export class CumulativeAcker implements Acker {
     return this.covered;
   }
 
-  delivered(msg: JsMsg): void {
+  delivered(msg: IngestMsg): void {
     const seq = msg.seq;
     const n = this.unsettled.get(seq);
     this.unsettled.set(seq, (n ?? 0) + 1);
     if (n === undefined) this.unsettledSeqs.push(seq);
   }
 
-  settle(msgs: readonly JsMsg[]): void {
+  settle(msgs: readonly IngestMsg[]): void {
     for (const msg of msgs) {
       const seq = msg.seq;
       const n = this.unsettled.get(seq) ?? 0;
@@ -127,7 +127,7 @@ export class CumulativeAcker implements Acker {
       this.unsettledSeqs.pop();
       low = this.unsettledSeqs.peek();
     }
-    let top: JsMsg | undefined;
+    let top: IngestMsg | undefined;
     for (let s = this.settledSeqs.peek(); s !== undefined && (low === undefined || s < low); s = this.settledSeqs.peek()) {
       this.settledSeqs.pop();
       // Below the lowest unsettled sequence, so every copy of `s` has settled.

@@ -1,15 +1,15 @@
-import { headers as natsHeaders, type JetStreamClient } from 'nats';
 import type { Logger } from 'pino';
 import { TierstreamError, foldEvents, type Metrics, hotWritesInFlight, sourceName, type LookupPressure, type History, type HotIndex, type IngestErasures, type InteractionEvent, type SourceRef, type SourceRegistry } from '../../core/index.js';
 import type { Decoded } from './operators/decode.js';
 import type { SourceLimits } from './source-limits.js';
+import type { IngestBroker } from './types.js';
 
 export interface BatchWriterDeps {
   history: History;
   hot: HotIndex;
   registry: SourceRegistry;
-  js: JetStreamClient;
-  dlqSubject: string;
+  /** Where dead letters go. */
+  broker: Pick<IngestBroker, 'deadLetter'>;
   metrics: Metrics;
   log: Logger;
   /** Lookups queueing: the hot write then sends one script call at a time. */
@@ -128,12 +128,6 @@ async function yieldWhilePressed(pressure: LookupPressure): Promise<void> {
   while (pressure.pressed() && performance.now() < until) await new Promise((r) => setTimeout(r, 20));
 }
 
-async function deadLetter(deps: BatchWriterDeps, d: Rejected): Promise<void> {
-  const h = natsHeaders();
-  h.set('Tierstream-Error', d.error.code);
-  h.set('Tierstream-Subject', d.msg.subject);
-  // Header values are single lines; the detail is for humans, the code is the contract.
-  h.set('Tierstream-Message', d.error.message.replace(/[\r\n]+/g, ' ').slice(0, 512));
-  // Redeliveries of the same message dead-letter once (the DLQ stream dedups by this id).
-  await deps.js.publish(deps.dlqSubject, d.msg.data, { headers: h, msgID: `${d.msg.info.stream}:${d.msg.seq}` });
+function deadLetter(deps: BatchWriterDeps, d: Rejected): Promise<void> {
+  return deps.broker.deadLetter({ seq: d.msg.seq, subject: d.msg.subject, data: d.msg.data, code: d.error.code, message: d.error.message });
 }

@@ -1,7 +1,6 @@
-import { Subscription, tap, finalize, type SchedulerLike } from 'rxjs';
+import { Subscription, asyncScheduler, tap, finalize } from 'rxjs';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { AckPolicy, type JetStreamClient, type JetStreamManager } from 'nats';
 import type { Logger } from 'pino';
 import { createDeadLetterLog } from './dead-letter-log.js';
 import { batch } from './operators/batch.js';
@@ -10,88 +9,19 @@ import { fromConsumer } from './operators/from-consumer.js';
 import { writeBatches } from './operators/write-batches.js';
 import { InflightCounter } from './inflight-counter.js';
 import { createSourceLimits } from './source-limits.js';
-import { DEFAULT_MAX_FUTURE_MS, LIMIT_DEFAULTS, limitsWith, renewWhile, retrying, type Renewal, type History, type HotIndex, type IngestErasures, type InteractionEvent, type Limits, type LookupPressure, type Metrics, type SourceIdSets, type SourceRegistry } from '../../core/index.js';
+import { renewWhile, retrying, type Renewal, type History, type HotIndex, type IngestErasures, type LookupPressure, type Metrics, type SourceIdSets, type SourceRegistry } from '../../core/index.js';
 import { createBatchWriter, HistoryWriteError, WriteFailedError } from './batch-writer.js';
-import { consumerAckPolicy, ensureStreams, fill, STREAM_DEFAULTS, isTransientNatsError, replaceConsumer, TRIM_ABOVE, trimIngested, unacknowledged, type StreamSetupOptions } from './jetstream.js';
+import { fill, TRIM_ABOVE } from './jetstream.js';
 import { createAcker, type AckMode, type Acker } from './acks.js';
 import { AckLease, type LeaseStore } from './ack-lease.js';
-import { natsNames } from '../../storage/nats/names.js';
-
-export interface EngineOptions {
-  namespace: string;
-  /** Most messages per batch (default 5_000). */
-  batchSize: number;
-  /** Longest a batch stays open, ms (default 100). */
-  batchWaitMs: number;
-  /** Batches being written at once (default 3). */
-  writeConcurrency: number;
-  /** Most messages taken from NATS and not yet settled: the memory bound (default 20_000). */
-  maxInflight: number;
-  /** JetStream ack wait, ms (default 30_000): redelivery time of a message never settled. */
-  ackWaitMs: number;
-  /** Server-side duplicate window for Nats-Msg-Id, ms (default 120_000). */
-  dedupWindowMs: number;
-  /** How long events stay in the stream, ms (default 7 days). */
-  streamMaxAgeMs: number;
-  /** Most bytes the events stream holds, discard new (TIERSTREAM_EVENTS_MAX_BYTES, default 4 GiB; -1: unbounded). */
-  streamMaxBytes: number;
-  backoffBaseMs: number;
-  backoffMaxMs: number;
-  /**
-   * Failed history inserts of a batch, while ClickHouse and Redis answer their pings, before
-   * the batch is searched for the events that fail alone (default 10: about 20 s of
-   * retries). Such an event is dead-lettered with code `write_failed` and the cause only
-   * while other writes succeed; a store that refuses everything is waited for without limit.
-   */
-  writeAttempts: number;
-  /** How often consumer lag is read for /metrics, ms (default 5_000). */
-  lagPollMs: number;
-  /**
-   * How messages are acknowledged (see acks.ts): `cumulative` (default) needs the consumer to
-   * itself, `explicit` shares it with other ingest processes. An existing consumer with the
-   * other policy is switched when this process is its only consumer; otherwise its policy rules.
-   */
-  ackMode: AckMode;
-  /** Replicas of the streams on a NATS cluster (TIERSTREAM_STREAM_REPLICAS, default 1). */
-  streamReplicas: number;
-  /** The ingest lease lapses this long after its last renewal, ms (default 15_000; see ack-lease.ts). */
-  leaseMs: number;
-  /** An event further ahead of its publication is dead-lettered `time_in_future`, ms (TIERSTREAM_MAX_FUTURE, default 86_400_000). */
-  maxFutureMs: number;
-  /** The named limits (core/limits.ts); `sources` and `variantsAndStepsPerSource` are checked with `sourceIds`. */
-  limits: Limits;
-  /**
-   * A fault point (tests): awaited at each write attempt once its events were checked against
-   * the erasures and before they are written. Holding it models a process that stalls between
-   * its check and its writes, or a write slower than the erasure's grace.
-   */
-  afterErasureCheck?: (events: readonly InteractionEvent[]) => Promise<void>;
-  scheduler?: SchedulerLike;
-}
-
-export const ENGINE_DEFAULTS: Omit<EngineOptions, 'namespace'> = {
-  batchSize: 5_000,
-  batchWaitMs: 100,
-  writeConcurrency: 3,
-  maxInflight: 20_000,
-  ackWaitMs: 30_000,
-  dedupWindowMs: STREAM_DEFAULTS.dedupWindowMs,
-  streamMaxAgeMs: STREAM_DEFAULTS.maxAgeMs,
-  streamMaxBytes: STREAM_DEFAULTS.maxBytes,
-  backoffBaseMs: 100,
-  backoffMaxMs: 5_000,
-  writeAttempts: 10,
-  lagPollMs: 5_000,
-  ackMode: 'cumulative',
-  streamReplicas: 1,
-  leaseMs: 15_000,
-  maxFutureMs: DEFAULT_MAX_FUTURE_MS,
-  limits: LIMIT_DEFAULTS,
-};
+import { takeConsumer } from './consumer-ownership.js';
+import { engineOptions, type EngineOptions } from './options.js';
+import { AckDeadlines } from './ack-deadlines.js';
+import type { BrokerSetup, IngestBroker } from './types.js';
 
 export interface EngineDeps {
-  js: JetStreamClient;
-  jsm: JetStreamManager;
+  /** The events stream and its durable consumer (jetstream-broker.ts; in memory in unit tests). */
+  broker: IngestBroker;
   history: History;
   hot: HotIndex;
   registry: SourceRegistry;
@@ -125,45 +55,24 @@ export interface Engine {
   ackMode(): AckMode | undefined;
 }
 
+export { ENGINE_DEFAULTS, type EngineOptions } from './options.js';
+
 /** Tries of the consumer set-up before the start fails (with the default backoff, about 2 minutes). */
 const START_ATTEMPTS = 30;
 
-function validate(opts: EngineOptions): void {
-  for (const k of ['batchSize', 'batchWaitMs', 'writeConcurrency', 'maxInflight', 'ackWaitMs', 'dedupWindowMs', 'writeAttempts', 'leaseMs'] as const) {
-    if (!Number.isFinite(opts[k]) || opts[k] <= 0) throw new RangeError(`engine option ${k} must be a positive number, got ${opts[k]}`);
-  }
-  if (!(opts.maxFutureMs >= 0)) throw new RangeError(`engine option maxFutureMs must be a number >= 0, got ${opts.maxFutureMs}`);
-  if (opts.maxInflight < opts.batchSize) throw new RangeError('engine option maxInflight must be at least batchSize');
-  if (opts.ackMode !== 'cumulative' && opts.ackMode !== 'explicit') throw new RangeError(`engine option ackMode must be cumulative or explicit, got ${String(opts.ackMode)}`);
-}
-
-/** The ingest pipeline: JetStream -> decode -> batch -> history + hot index + DLQ -> ack. */
+/** The ingest pipeline: broker -> decode -> batch -> history + hot index + DLQ -> ack. */
 export function createEngine(deps: EngineDeps, options: Partial<EngineOptions> & { namespace: string }): Engine {
-  const opts: EngineOptions = { ...ENGINE_DEFAULTS, ...options, limits: limitsWith(options.limits) };
-  validate(opts);
-  const names = natsNames(opts.namespace);
+  const opts = engineOptions(options);
+  const { broker } = deps;
   const log = deps.log.child({ module: 'engine.ingest' });
+  const now = () => (opts.scheduler ?? asyncScheduler).now();
   const inflight = new InflightCounter();
   const limits = deps.sourceIds && createSourceLimits({ registry: deps.registry, sourceIds: deps.sourceIds, limits: opts.limits });
-  const write = createBatchWriter({ ...deps, dlqSubject: names.dlqSubject, log, ...(limits && { limits }), ...(opts.afterErasureCheck && { afterErasureCheck: opts.afterErasureCheck }) });
-  // Batches closed and not yet settled, with when they closed. A batch waiting for a slow
-  // store (being written, or queued behind the batches being written) must not have its
-  // messages redelivered meanwhile: every sixth of the ack wait, the messages of batches
-  // closed more than a quarter of it ago get their deadline extended (`working()`), so the
-  // first extension comes at most ~0.42 ack waits after the batch closed. Fast batches never do.
-  const open = new Map<Decoded[], number>();
-  const keepAliveMs = Math.max(200, opts.ackWaitMs / 6);
-  let keepAlives: Renewal | undefined;
-  const keepAlive = () => {
-    const before = performance.now() - opts.ackWaitMs / 4;
-    for (const [items, closedAt] of open) {
-      if (closedAt > before) continue;
-      for (const d of items) d.msg.working();
-    }
-  };
+  const write = createBatchWriter({ ...deps, log, ...(limits && { limits }), ...(opts.afterErasureCheck && { afterErasureCheck: opts.afterErasureCheck }) });
+  const deadlines = new AckDeadlines<Decoded[]>(opts.ackWaitMs, now);
   let subscription: Subscription | undefined;
   const stopping = new AbortController();
-  let lagTimer: NodeJS.Timeout | undefined;
+  let lagPolls: Renewal | undefined;
   let resolveDone!: () => void;
   let rejectDone!: (err: unknown) => void;
   const done = new Promise<void>((res, rej) => ((resolveDone = res), (rejectDone = rej)));
@@ -173,7 +82,7 @@ export function createEngine(deps: EngineDeps, options: Partial<EngineOptions> &
   let mode: AckMode | undefined;
   const leaseId = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   const unserve = deps.leaseProbe?.serve(leaseId);
-  const lease = new AckLease(deps.ackLease, { id: leaseId, leaseMs: opts.leaseMs, ...(deps.leaseProbe && { alive: deps.leaseProbe.alive }), ...(opts.scheduler && { scheduler: opts.scheduler }) }, (err) => {
+  const lease = new AckLease(deps.ackLease, { id: leaseId, leaseMs: opts.leaseMs, ...(deps.leaseProbe && { alive: deps.leaseProbe.alive }), ...(opts.scheduler && { scheduler: opts.scheduler, now }) }, (err) => {
     // Another process may consume now: acknowledging cumulatively could cover its messages.
     log.error({ err }, 'ingest lease lost; stopping ingest');
     subscription?.unsubscribe();
@@ -199,61 +108,21 @@ export function createEngine(deps: EngineDeps, options: Partial<EngineOptions> &
     deps.metrics.inflight.set(inflight.size);
   };
 
-  /**
-   * Decides how this process acknowledges and holds the lease that allows it: the consumer's
-   * policy rules; it is switched to the wanted one only while no other process holds the lease.
-   */
-  async function takeConsumer(setup: StreamSetupOptions): Promise<AckMode> {
-    const wanted = opts.ackMode === 'cumulative' ? AckPolicy.All : AckPolicy.Explicit;
-    let warned = false;
-    for (;;) {
-      let policy = await consumerAckPolicy(deps.jsm, opts.namespace);
-      if (policy !== wanted && (await lease.tryAcquire('exclusive'))) {
-        const { fromSeq } = await replaceConsumer(deps.jsm, setup, wanted);
-        log.warn({ from: policy, to: wanted, fromSeq }, 'consumer ack policy switched; messages from its ack floor on are delivered again');
-        policy = wanted;
-      }
-      const needed = policy === AckPolicy.All ? 'exclusive' : 'shared';
-      if (lease.held !== needed) {
-        await lease.acquire(needed, {
-          signal: stopping.signal,
-          waiting: (holders) => {
-            if (!warned) log.warn({ holders, needed }, 'waiting for the ingest lease (another process consumes the namespace)');
-            warned = true;
-          },
-        });
-      }
-      // The policy cannot change while we hold the lease: only an exclusive holder switches it.
-      if ((await consumerAckPolicy(deps.jsm, opts.namespace)) === policy) {
-        if (policy !== wanted) log.warn({ wanted: opts.ackMode }, 'other ingest processes share the consumer; acknowledging each message as they do');
-        // Messages a previous holder took and never acknowledged would be covered by our
-        // first cumulative ack before the server redelivers them: start from the ack floor.
-        const left = policy === AckPolicy.All ? await unacknowledged(deps.jsm, opts.namespace) : 0;
-        if (left > 0) {
-          const { fromSeq } = await replaceConsumer(deps.jsm, setup, AckPolicy.All, true);
-          log.warn({ unacknowledged: left, fromSeq }, 'the previous ingest process left messages unacknowledged; consuming again from the ack floor');
-        }
-        return policy === AckPolicy.All ? 'cumulative' : 'explicit';
-      }
-      await lease.release();
-    }
-  }
-
   /** The backlog for /metrics, and room kept in a bounded stream (jetstream.ts, trimIngested). */
   async function pollLag(): Promise<void> {
     try {
-      const [info, stream] = await Promise.all([deps.jsm.consumers.info(names.stream, names.consumer), deps.jsm.streams.info(names.stream)]);
-      deps.metrics.consumerLag.set({ state: 'pending' }, info.num_pending);
-      deps.metrics.consumerLag.set({ state: 'ack_pending' }, info.num_ack_pending);
-      const full = fill({ bytes: stream.state.bytes, maxBytes: stream.config.max_bytes, stored: stream.state.messages, maxMessages: stream.config.max_msgs });
-      deps.metrics.streamBytes.set({ bound: 'used' }, stream.state.bytes);
-      deps.metrics.streamBytes.set({ bound: 'max' }, stream.config.max_bytes);
+      const b = await broker.backlog();
+      deps.metrics.consumerLag.set({ state: 'pending' }, b.pending);
+      deps.metrics.consumerLag.set({ state: 'ack_pending' }, b.ackPending);
+      const full = fill(b);
+      deps.metrics.streamBytes.set({ bound: 'used' }, b.bytes);
+      deps.metrics.streamBytes.set({ bound: 'max' }, b.maxBytes);
       deps.metrics.streamFill.set(full);
       if (full > TRIM_ABOVE) {
-        const trimmed = await trimIngested(deps.jsm, opts.namespace);
+        const trimmed = await broker.trimIngested();
         deps.metrics.trimmed.inc(trimmed);
         if (trimmed > 0) log.info({ trimmed, fill: full }, 'events stream near its bound: removed the oldest events already in history');
-        else log.warn({ fill: full, backlog: info.num_pending + info.num_ack_pending }, 'events stream near its bound with events not yet ingested: producers are refused at the limit (stream_full)');
+        else log.warn({ fill: full, backlog: b.pending + b.ackPending }, 'events stream near its bound with events not yet ingested: producers are refused at the limit (stream_full)');
       }
     } catch (err) {
       log.debug({ err }, 'backlog poll failed');
@@ -265,26 +134,25 @@ export function createEngine(deps: EngineDeps, options: Partial<EngineOptions> &
     inflight: () => inflight.size,
     ackMode: () => mode,
     async start() {
-      const setup: StreamSetupOptions = {
-        namespace: opts.namespace,
+      const setup: BrokerSetup = {
         dedupWindowMs: opts.dedupWindowMs,
         maxAgeMs: opts.streamMaxAgeMs,
         maxBytes: opts.streamMaxBytes,
         ackWaitMs: opts.ackWaitMs,
         // The memory bound: the server delivers no more while this many are unsettled.
         maxAckPending: opts.maxInflight,
-        ackPolicy: opts.ackMode === 'cumulative' ? AckPolicy.All : AckPolicy.Explicit,
+        ackMode: opts.ackMode,
         replicas: opts.streamReplicas,
       };
-      // JetStream's API may not answer for a while (a cluster electing a leader, a stream
+      // The broker's API may not answer for a while (a cluster electing a leader, a stream
       // changing its replicas): retried with backoff, not a start that fails.
       mode = await retrying(
         async () => {
-          await ensureStreams(deps.jsm, setup);
-          return takeConsumer(setup);
+          await broker.setUp(setup);
+          return takeConsumer({ broker, lease, wanted: opts.ackMode, signal: stopping.signal, log });
         },
         {
-          retryable: isTransientNatsError,
+          retryable: (err) => broker.isTransient(err),
           attempts: START_ATTEMPTS,
           baseMs: opts.backoffBaseMs,
           maxMs: opts.backoffMaxMs,
@@ -293,8 +161,7 @@ export function createEngine(deps: EngineDeps, options: Partial<EngineOptions> &
         },
       );
       acker = createAcker(mode);
-      const consumer = await deps.js.consumers.get(names.stream, names.consumer);
-      subscription = fromConsumer(consumer, {
+      subscription = fromConsumer(broker, {
         maxMessages: Math.min(opts.batchSize * 2, opts.maxInflight),
         counter: inflight,
         signal: stopping.signal,
@@ -303,10 +170,11 @@ export function createEngine(deps: EngineDeps, options: Partial<EngineOptions> &
           tap((msg) => {
             acker!.delivered(msg);
             if (msg.info.redeliveryCount > 1) deps.metrics.redeliveries.inc();
+            deadlines.taken(msg);
           }),
           decode({ maxFutureMs: opts.maxFutureMs }),
           batch(opts.batchSize, opts.batchWaitMs, opts.scheduler),
-          tap((items) => open.set(items, performance.now())),
+          tap((items) => deadlines.closed(items)),
           writeBatches(write, {
             concurrency: opts.writeConcurrency,
             backoffBaseMs: opts.backoffBaseMs,
@@ -328,19 +196,17 @@ export function createEngine(deps: EngineDeps, options: Partial<EngineOptions> &
           tap((items) => {
             deps.metrics.batchSize.observe(items.length);
             settle(items);
-            deps.metrics.batchSeconds.observe((performance.now() - open.get(items)!) / 1000);
-            open.delete(items);
+            deps.metrics.batchSeconds.observe(deadlines.settled(items) / 1000);
           }),
           finalize(() => {
-            clearInterval(lagTimer);
-            keepAlives?.stop();
+            lagPolls?.stop();
+            deadlines.stop();
           }),
         )
         .subscribe({ complete: () => resolveDone(), error: (err) => rejectDone(err) });
-      keepAlives = renewWhile(opts.scheduler, keepAliveMs, keepAlive);
-      lagTimer = setInterval(() => void pollLag(), opts.lagPollMs);
-      lagTimer.unref();
-      log.info({ stream: names.stream, consumer: names.consumer, ack: mode }, 'ingest started');
+      deadlines.start(opts.scheduler);
+      lagPolls = renewWhile(opts.scheduler, opts.lagPollMs, pollLag);
+      log.info({ namespace: opts.namespace, ack: mode }, 'ingest started');
     },
     async drain() {
       if (!subscription) {
@@ -357,5 +223,4 @@ export function createEngine(deps: EngineDeps, options: Partial<EngineOptions> &
       log.info('ingest drained');
     },
   };
-
 }

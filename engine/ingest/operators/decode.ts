@@ -1,5 +1,5 @@
 import { map, type OperatorFunction } from 'rxjs';
-import type { JsMsg } from 'nats';
+import type { IngestMsg } from '../types.js';
 import { DecodeError, decodeEvent, DEFAULT_MAX_FUTURE_MS, formatTime, isTooFarAhead, type DeadLetterCode, type InteractionEvent } from '../../../core/index.js';
 
 /** Why a message is dead-lettered: its stable code (the `Tierstream-Error` header) and words. */
@@ -9,8 +9,8 @@ export interface DeadLetterReason {
 }
 
 export type Decoded =
-  | { msg: JsMsg; event: InteractionEvent; error?: undefined }
-  | { msg: JsMsg; event?: undefined; error: DeadLetterReason };
+  | { msg: IngestMsg; event: InteractionEvent; error?: undefined }
+  | { msg: IngestMsg; event?: undefined; error: DeadLetterReason };
 
 /**
  * Decodes and validates each message; a bad one carries its DecodeError instead of failing the
@@ -18,7 +18,7 @@ export type Decoded =
  * message is `time_in_future`: the stream's time, not the clock's, so a redelivery or a
  * replay days later decides as the first delivery did.
  */
-export function decode(opts: { maxFutureMs?: number } = {}): OperatorFunction<JsMsg, Decoded> {
+export function decode(opts: { maxFutureMs?: number } = {}): OperatorFunction<IngestMsg, Decoded> {
   const maxFutureMs = opts.maxFutureMs ?? DEFAULT_MAX_FUTURE_MS;
   return map((msg): Decoded => {
     try {

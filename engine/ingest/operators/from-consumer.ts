@@ -1,6 +1,6 @@
 import { Observable } from 'rxjs';
-import type { Consumer, JsMsg } from 'nats';
 import type { InflightCounter } from '../inflight-counter.js';
+import type { BrokerSubscription, IngestBroker, IngestMsg } from '../types.js';
 
 export interface FromConsumerOptions {
   /** Messages the client asks the server for per pull. */
@@ -12,20 +12,20 @@ export interface FromConsumerOptions {
 }
 
 /**
- * Messages of a JetStream pull consumer as an Observable.
+ * Messages of the broker's durable consumer as an Observable.
  *
  * Backpressure is the server's: the durable consumer's `max_ack_pending` stops deliveries
  * while that many messages are unsettled, so memory stays flat however large the backlog.
- * Messages arrive through the client's callback rather than its async iterator: the iterator
+ * Messages arrive through a callback rather than an async iterator: on JetStream the iterator
  * costs a promise per message, and an await between messages makes nats.js flush its socket
  * once per ack instead of once per batch of acks (measured: bench/README.md).
  * Messages that arrive after the signal aborted are nak'ed, so the next consumer gets them
  * at once rather than after the ack wait.
  */
-export function fromConsumer(consumer: Consumer, opts: FromConsumerOptions): Observable<JsMsg> {
-  return new Observable<JsMsg>((subscriber) => {
+export function fromConsumer(broker: Pick<IngestBroker, 'consume'>, opts: FromConsumerOptions): Observable<IngestMsg> {
+  return new Observable<IngestMsg>((subscriber) => {
     let stopped = false;
-    let messages: Awaited<ReturnType<Consumer['consume']>> | undefined;
+    let messages: BrokerSubscription | undefined;
     const stop = () => {
       if (stopped) return;
       stopped = true;
@@ -33,9 +33,9 @@ export function fromConsumer(consumer: Consumer, opts: FromConsumerOptions): Obs
       if (!messages) subscriber.complete();
     };
     opts.signal?.addEventListener('abort', stop, { once: true });
-    consumer
+    broker
       .consume({
-        max_messages: opts.maxMessages,
+        maxMessages: opts.maxMessages,
         callback: (msg) => {
           if (stopped) {
             msg.nak();

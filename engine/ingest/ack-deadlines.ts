@@ -1,0 +1,59 @@
+/**
+ * The ack deadlines of batches closed and not settled. A batch waiting for a slow store (being
+ * written, or queued behind the batches being written) must not have its messages redelivered
+ * meanwhile: every sixth of the ack wait, the messages of batches closed more than a quarter of
+ * it ago get their deadline extended (`working()`), so the first extension comes at most ~0.42
+ * ack waits after the batch closed. Fast batches never do.
+ */
+import type { SchedulerLike } from 'rxjs';
+import { renewWhile, type Renewal } from '../../core/index.js';
+import type { IngestMsg } from './types.js';
+
+export class AckDeadlines<B extends readonly { readonly msg: IngestMsg }[]> {
+  /** Taken and not yet in a closed batch, in delivery order (batches close in that order), and when each was taken. */
+  private readonly pulled: IngestMsg[] = [];
+  private readonly pulledAt: number[] = [];
+  /** Batches closed and not settled: when they closed, and when their oldest message was taken. */
+  private readonly open = new Map<B, { closedAt: number; since: number }>();
+  private renewal: Renewal | undefined;
+
+  constructor(private readonly ackWaitMs: number, private readonly now: () => number) {}
+
+  /** A message was taken from the consumer. */
+  taken(msg: IngestMsg): void {
+    this.pulled.push(msg);
+    this.pulledAt.push(this.now());
+  }
+
+  /** A batch closed: the oldest `batch.length` messages taken. */
+  closed(batch: B): void {
+    this.open.set(batch, { closedAt: this.now(), since: this.pulledAt[0] ?? this.now() });
+    this.pulled.splice(0, batch.length);
+    this.pulledAt.splice(0, batch.length);
+  }
+
+  /** A batch settled: its deadlines are the broker's again. Returns the ms since it closed. */
+  settled(batch: B): number {
+    const closedAt = this.open.get(batch)?.closedAt ?? this.now();
+    this.open.delete(batch);
+    return this.now() - closedAt;
+  }
+
+  /** Extends the deadlines due from now on, on `scheduler` (default Node timers). */
+  start(scheduler?: SchedulerLike): void {
+    this.renewal ??= renewWhile(scheduler, Math.max(200, this.ackWaitMs / 6), () => this.extend());
+  }
+
+  stop(): void {
+    this.renewal?.stop();
+  }
+
+  /** Extends the deadline of every message of a batch closed more than a quarter of the ack wait ago. */
+  extend(): void {
+    const before = this.now() - this.ackWaitMs / 4;
+    for (const [items, { closedAt }] of this.open) {
+      if (closedAt > before) continue;
+      for (const d of items) d.msg.working();
+    }
+  }
+}
