@@ -4,15 +4,26 @@ import { Valve } from './valve.js';
 /**
  * The durable history in memory: events by id (an insert of a known id changes nothing), the
  * aggregate (latest time per source, user, type, variant, step) in user id order, read in
- * chunks as the ClickHouse history streams it. `valve` stalls every chunk read while closed;
+ * chunks as the ClickHouse history streams it. `valve` stalls every chunk read while closed,
+ * `inserting` every insert, and `failInserts` makes the next inserts fail;
  * `reads` records each aggregate read (where it started: a resumed restore reads from a user).
  */
 export class MemoryHistory implements History {
   private readonly events = new Map<string, InteractionEvent>();
   readonly valve = new Valve();
   readonly reads: { source: string; fromUser: string | undefined }[] = [];
+  /** Stalls every insert while closed (a slow or stopped ClickHouse). */
+  readonly inserting = new Valve();
+  /** The next inserts reject with these, one each, before writing anything. */
+  readonly failInserts: Error[] = [];
+  /** Inserts attempted (held by `inserting` or not, failed or not). */
+  insertCalls = 0;
 
   async insert(events: readonly InteractionEvent[]): Promise<void> {
+    await this.inserting.pass();
+    this.insertCalls++;
+    const fail = this.failInserts.shift();
+    if (fail) throw fail;
     for (const e of events) if (!this.events.has(`${sourceName(e.source)} ${e.id}`)) this.events.set(`${sourceName(e.source)} ${e.id}`, e);
   }
 

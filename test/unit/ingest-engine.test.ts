@@ -1,0 +1,103 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import type { SourceRef } from '../../core/index.js';
+import type { AckMode } from '../../engine/ingest/index.js';
+import { ingestProcess, ingestWorld, wireEvents, type IngestWorld } from '../support/ingest.js';
+
+/**
+ * The ingest engine without servers: an in-memory broker (stream, consumer with ack waits and
+ * redeliveries), history, hot index and registry (test/support), on virtual time.
+ */
+
+const A: SourceRef = { kind: 'campaign', id: 'a' };
+
+async function stop(world: IngestWorld, p: ReturnType<typeof ingestProcess>) {
+  const drained = p.engine.drain();
+  await world.clock.advance(1_000);
+  await drained;
+}
+
+const seqs = (world: IngestWorld) => world.broker.stored.map((m) => m.seq);
+const sentFor = (world: IngestWorld, what: string) => world.broker.sent.filter((s) => s.startsWith(`${what} `)).map((s) => Number(s.split(' ')[1]));
+
+for (const ackMode of ['cumulative', 'explicit'] as AckMode[]) {
+  test(`${ackMode}: events land in history and the hot index, then are acknowledged`, async () => {
+    const world = ingestWorld();
+    const evs = wireEvents('a', 25, 7);
+    for (const e of evs) world.broker.publish(e);
+    const p = ingestProcess(world, { ackMode });
+    await p.engine.start();
+    await world.clock.until(() => world.broker.ackFloor === 25, 'all acknowledged', 5_000);
+    assert.is(p.engine.ackMode(), ackMode);
+    assert.is(await world.history.countEvents(A), 25);
+    assert.equal(world.hot.state(A), world.history.fold(A));
+    assert.ok(world.registry.peek(A), 'the source is registered');
+    assert.is(world.broker.ackPending, 0);
+    assert.is(p.count('eventsIngested'), 25);
+    assert.is(p.engine.inflight(), 0);
+    if (ackMode === 'explicit') assert.equal(sentFor(world, 'ack').sort((x, y) => x - y), seqs(world), 'one ack each');
+    else assert.ok(sentFor(world, 'ack').length <= 3, `one ack per batch at most (${world.broker.sent})`);
+    await stop(world, p);
+  });
+
+  test(`${ackMode}: a bad message is dead-lettered and settled without holding up the others`, async () => {
+    const world = ingestWorld();
+    const evs = wireEvents('a', 12, 4);
+    for (const e of evs.slice(0, 5)) world.broker.publish(e);
+    const bad = world.broker.publish('{"id": "oops"');
+    const late = world.broker.publish({ ...evs[5]!, time: Date.UTC(2030, 0, 1) });
+    for (const e of evs.slice(6)) world.broker.publish(e);
+    const p = ingestProcess(world, { ackMode });
+    await p.engine.start();
+    await world.clock.until(() => world.broker.ackFloor === 13, 'all settled', 5_000);
+    assert.equal(world.broker.deadLetters.map((d) => [d.seq, d.code]), [[bad, 'invalid_json'], [late, 'time_in_future']]);
+    assert.is(await world.history.countEvents(A), 11, 'every good event');
+    assert.equal(world.hot.state(A), world.history.fold(A));
+    if (ackMode === 'explicit') assert.equal(sentFor(world, 'term'), [bad, late], 'dead letters are terminated');
+    else assert.equal(sentFor(world, 'term'), [], 'a cumulative ack covers dead letters; never a term');
+    assert.is(p.count('deadLetters'), 2);
+    await stop(world, p);
+  });
+}
+
+test('a failed history write is retried; nothing is acknowledged before it lands', async () => {
+  const world = ingestWorld();
+  for (const e of wireEvents('a', 10, 5)) world.broker.publish(e);
+  world.history.failInserts.push(new Error('ClickHouse refused'), new Error('ClickHouse refused'));
+  world.history.inserting.close();
+  const p = ingestProcess(world, { ackMode: 'explicit' });
+  await p.engine.start();
+  await world.clock.advance(500);
+  assert.is(world.history.inserting.waiting, 1, 'the batch is being written');
+  world.history.inserting.open();
+  await world.clock.advance(20);
+  assert.is(p.count('writeFailures'), 1);
+  assert.equal([...sentFor(world, 'ack'), ...sentFor(world, 'term')], [], 'nothing acknowledged after a failure');
+  assert.equal(world.hot.state(A), {}, 'nor written to the hot index');
+  await world.clock.until(() => world.broker.ackFloor === 10, 'acknowledged once written', 5_000);
+  assert.is(world.history.insertCalls, 3, 'two failures, then the write that landed');
+  assert.is(await world.history.countEvents(A), 10);
+  assert.equal(world.hot.state(A), world.history.fold(A));
+  assert.equal(world.broker.deadLetters, [], 'a failing store never dead-letters');
+  await stop(world, p);
+});
+
+test('batches stalled on a slow history get working() keep-alives and are not redelivered', async () => {
+  const world = ingestWorld();
+  for (const e of wireEvents('a', 30, 9)) world.broker.publish(e);
+  world.history.inserting.close();
+  // One write at a time: one batch is being written, two wait behind it.
+  const p = ingestProcess(world, { ackMode: 'cumulative', writeConcurrency: 1 });
+  await p.engine.start();
+  await world.clock.advance(5_000); // five ack waits
+  assert.equal([...new Set(sentFor(world, 'working'))].sort((x, y) => x - y), seqs(world), 'every message kept alive');
+  assert.equal([...world.broker.deliveries.values()], seqs(world).map(() => 1), 'none delivered twice');
+  assert.is(p.count('redeliveries'), 0);
+  assert.equal(sentFor(world, 'ack'), []);
+  world.history.inserting.open();
+  await world.clock.until(() => world.broker.ackFloor === 30, 'acknowledged once written', 5_000);
+  assert.is(await world.history.countEvents(A), 30);
+  await stop(world, p);
+});
+
+test.run();
