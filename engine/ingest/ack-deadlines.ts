@@ -1,9 +1,9 @@
 /**
- * The ack deadlines of batches closed and not settled. A batch waiting for a slow store (being
- * written, or queued behind the batches being written) must not have its messages redelivered
- * meanwhile: every sixth of the ack wait, the messages of batches closed more than a quarter of
- * it ago get their deadline extended (`working()`), so the first extension comes at most ~0.42
- * ack waits after the batch closed. Fast batches never do.
+ * The ack deadlines of messages taken and not settled. A message must not be redelivered while
+ * it waits: in the batch still open, in a batch queued behind the writes, or in one being
+ * written to a slow store. Every sixth of the ack wait, the messages taken more than a quarter
+ * of it ago get their deadline extended (`working()`), so the first extension comes at most
+ * ~0.42 ack waits after their delivery. Messages of fast batches never get one.
  */
 import type { SchedulerLike } from 'rxjs';
 import { renewWhile, type Renewal } from '../../core/index.js';
@@ -48,12 +48,13 @@ export class AckDeadlines<B extends readonly { readonly msg: IngestMsg }[]> {
     this.renewal?.stop();
   }
 
-  /** Extends the deadline of every message of a batch closed more than a quarter of the ack wait ago. */
+  /** Extends the deadline of every message taken more than a quarter of the ack wait ago. */
   extend(): void {
     const before = this.now() - this.ackWaitMs / 4;
-    for (const [items, { closedAt }] of this.open) {
-      if (closedAt > before) continue;
+    for (const [items, { since }] of this.open) {
+      if (since > before) continue;
       for (const d of items) d.msg.working();
     }
+    for (let i = 0; i < this.pulled.length && this.pulledAt[i]! <= before; i++) this.pulled[i]!.working();
   }
 }

@@ -100,4 +100,18 @@ test('batches stalled on a slow history get working() keep-alives and are not re
   await stop(world, p);
 });
 
+test('messages taken but not yet in a closed batch are kept alive too', async () => {
+  const world = ingestWorld();
+  for (const e of wireEvents('a', 3)) world.broker.publish(e);
+  // A batch that stays open longer than the ack wait: its messages wait before any write.
+  const p = ingestProcess(world, { ackMode: 'cumulative', batchWaitMs: 2_500 });
+  await p.engine.start();
+  await world.clock.advance(2_000);
+  assert.is(world.history.insertCalls, 0, 'the batch is still open');
+  assert.ok(sentFor(world, 'working').length >= 3, 'its messages are kept alive');
+  await world.clock.until(() => world.broker.ackFloor === 3, 'acknowledged', 5_000);
+  assert.equal([...world.broker.deliveries.values()], [1, 1, 1], 'none delivered twice');
+  await stop(world, p);
+});
+
 test.run();
