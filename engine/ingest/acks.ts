@@ -134,9 +134,11 @@ export class CumulativeAcker implements Acker {
       top = this.settledMsgs.get(s) ?? top;
       this.settledMsgs.delete(s);
     }
-    if (top && top.seq > this.covered) {
-      top.ack();
-      this.covered = top.seq;
-    }
+    if (!top) return;
+    // At or below `covered`, it is a redelivery of a message an ack sent already covered: that
+    // ack was lost (or is late), and the server delivers it until one arrives. Every sequence up
+    // to `covered` is settled, so acknowledging it again covers nothing still being written.
+    top.ack();
+    this.covered = Math.max(this.covered, top.seq);
   }
 }

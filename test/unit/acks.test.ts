@@ -33,6 +33,22 @@ test('cumulative: a dead letter is covered by the ack, never terminated', () => 
   assert.equal(sent, ['ack 3']);
 });
 
+test('cumulative: a message delivered again after an ack covered it (the ack was lost) is acknowledged again', () => {
+  const sent: string[] = [];
+  const acker = new CumulativeAcker();
+  const m = [1, 2, 3].map((s) => msg(s, sent));
+  for (const x of m) acker.delivered(x);
+  acker.settle(m);
+  assert.equal(sent, ['ack 3']);
+  const again = [1, 2, 3].map((s) => msg(s, sent));
+  for (const x of again) acker.delivered(x);
+  acker.settle(again.slice(0, 2));
+  assert.equal(sent, ['ack 3', 'ack 2'], 'below every unsettled copy: acknowledged again');
+  acker.settle(again.slice(2));
+  assert.equal(sent, ['ack 3', 'ack 2', 'ack 3']);
+  assert.is(acker.coveredSeq, 3);
+});
+
 test('explicit: each message acked, dead letters terminated', () => {
   const sent: string[] = [];
   const acker = createAcker('explicit');

@@ -114,4 +114,28 @@ test('messages taken but not yet in a closed batch are kept alive too', async ()
   await stop(world, p);
 });
 
+for (const ackMode of ['cumulative', 'explicit'] as AckMode[]) {
+  test(`${ackMode}: messages delivered again (their acks lost) change nothing, and are acknowledged again`, async () => {
+    const world = ingestWorld();
+    const evs = wireEvents('a', 20, 6);
+    for (const e of evs) world.broker.publish(e);
+    const bad = world.broker.publish('not json');
+    world.broker.dropAcks = true;
+    const p = ingestProcess(world, { ackMode });
+    await p.engine.start();
+    await world.clock.until(() => p.count('eventsIngested') === 20, 'written once', 5_000);
+    const before = { hot: world.hot.state(A), history: world.history.fold(A) };
+    world.broker.dropAcks = false;
+    await world.clock.until(() => world.broker.ackFloor === 21, 'acknowledged after the redelivery', 10_000);
+    assert.ok([...world.broker.deliveries.values()].every((n) => n >= 2), 'every message delivered again');
+    assert.is(p.count('redeliveries'), [...world.broker.deliveries.values()].reduce((a, n) => a + n - 1, 0));
+    assert.is(await world.history.countEvents(A), 20, 'history holds each event once');
+    assert.equal(world.hot.state(A), before.hot, 'the hot index unchanged');
+    assert.equal(world.hot.state(A), world.history.fold(A));
+    assert.equal(before.history, world.history.fold(A));
+    assert.equal(world.broker.deadLetters.map((d) => d.seq), [bad], 'dead-lettered once');
+    await stop(world, p);
+  });
+}
+
 test.run();
