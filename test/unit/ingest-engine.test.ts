@@ -138,4 +138,57 @@ for (const ackMode of ['cumulative', 'explicit'] as AckMode[]) {
   });
 }
 
+test('cumulative: one process consumes; a second waits for the lease, then goes on from the ack floor', async () => {
+  const world = ingestWorld();
+  const evs = wireEvents('a', 30, 10);
+  for (const e of evs.slice(0, 10)) world.broker.publish(e);
+  const p1 = ingestProcess(world, { ackMode: 'cumulative' });
+  await p1.engine.start();
+  await world.clock.until(() => world.broker.ackFloor === 10, 'first process acknowledged', 5_000);
+  const p2 = ingestProcess(world, { ackMode: 'cumulative' });
+  let started = false;
+  const starting = p2.engine.start().then(() => (started = true));
+  await world.clock.advance(5_000);
+  assert.not.ok(started, 'waits while the first holds the lease');
+  await stop(world, p1);
+  await world.clock.until(() => started, 'second process started', 10_000);
+  await starting;
+  for (const e of evs.slice(10)) world.broker.publish(e);
+  await world.clock.until(() => world.broker.ackFloor === 30, 'second process acknowledged', 5_000);
+  assert.is(p2.count('eventsIngested'), 20, 'only what came after');
+  assert.is(await world.history.countEvents(A), 30);
+  await stop(world, p2);
+});
+
+test('explicit: processes share the consumer; one configured cumulative acknowledges explicitly too', async () => {
+  const world = ingestWorld();
+  const p1 = ingestProcess(world, { ackMode: 'explicit' });
+  const p2 = ingestProcess(world, { ackMode: 'cumulative' });
+  await p1.engine.start();
+  await p2.engine.start();
+  assert.is(p2.engine.ackMode(), 'explicit', 'the consumer is shared: its policy rules');
+  for (const e of wireEvents('a', 40, 13)) world.broker.publish(e);
+  await world.clock.until(() => world.broker.ackFloor === 40, 'all acknowledged', 5_000);
+  assert.ok(p1.count('eventsIngested') > 0 && p2.count('eventsIngested') > 0, 'both took messages');
+  assert.is(p1.count('eventsIngested') + p2.count('eventsIngested'), 40);
+  assert.is(await world.history.countEvents(A), 40);
+  assert.equal(world.hot.state(A), world.history.fold(A));
+  await stop(world, p1);
+  await stop(world, p2);
+});
+
+test('a drain writes and acknowledges the open batch, then takes nothing more', async () => {
+  const world = ingestWorld();
+  const p = ingestProcess(world, { ackMode: 'cumulative', batchWaitMs: 10_000 });
+  await p.engine.start();
+  for (const e of wireEvents('a', 5)) world.broker.publish(e);
+  await world.clock.advance(100);
+  assert.is(world.history.insertCalls, 0, 'the batch is open');
+  await stop(world, p);
+  assert.is(world.broker.ackFloor, 5, 'written and acknowledged by the drain');
+  world.broker.publish(wireEvents('b', 1)[0]);
+  await world.clock.advance(1_000);
+  assert.equal([...world.broker.deliveries.keys()], [1, 2, 3, 4, 5], 'nothing delivered after');
+});
+
 test.run();
