@@ -191,4 +191,22 @@ test('a drain writes and acknowledges the open batch, then takes nothing more', 
   assert.equal([...world.broker.deliveries.keys()], [1, 2, 3, 4, 5], 'nothing delivered after');
 });
 
+test('a bounded stream near its bound is trimmed of acknowledged events only', async () => {
+  const world = ingestWorld();
+  for (const e of wireEvents('a', 30, 10)) world.broker.publish(e);
+  const bytes = () => world.broker.stored.reduce((n, m) => n + m.data.byteLength, 0);
+  const maxBytes = Math.floor(bytes() * 1.05); // 95 % full
+  world.history.inserting.close();
+  const p = ingestProcess(world, { ackMode: 'cumulative', streamMaxBytes: maxBytes });
+  await p.engine.start();
+  await world.clock.advance(3_000); // three backlog polls
+  assert.is(p.count('trimmed'), 0, 'nothing acknowledged: nothing removed');
+  assert.is(world.broker.stored.length, 30);
+  world.history.inserting.open();
+  await world.clock.until(() => p.count('trimmed') > 0, 'trimmed', 5_000);
+  assert.ok(bytes() <= maxBytes * 0.76, `down to about three quarters (${bytes()} of ${maxBytes})`);
+  assert.ok(world.broker.stored[0]!.seq <= world.broker.ackFloor + 1, 'only below the ack floor');
+  await stop(world, p);
+});
+
 test.run();
