@@ -76,8 +76,8 @@ export type LimitCode = (typeof LIMIT_CODES)[keyof Limits];
 /** Something would pass a limit: carries the limit's code, name and value. */
 export class LimitError extends TierstreamError<LimitCode> {
   readonly limit: string;
-  constructor(readonly which: keyof Limits, readonly max: number, what: string) {
-    super(LIMIT_CODES[which], `${what}: past the limit ${LIMIT_NAMES[which]} (${max})`);
+  constructor(readonly which: keyof Limits, readonly max: number, what: string, options?: { cause?: unknown }) {
+    super(LIMIT_CODES[which], `${what}: past the limit ${LIMIT_NAMES[which]} (${max})`, options);
     this.limit = LIMIT_NAMES[which];
   }
 }
@@ -109,8 +109,8 @@ export function variantStepIds(e: { variantId?: string; stepId?: string }): stri
 
 /** Sources named by a filter or a request that the registry does not know. */
 export class SourceNotFoundError extends TierstreamError<'source_not_found'> {
-  constructor(readonly sources: string[]) {
-    super('source_not_found', `not known: ${sources.join(', ')}; declare them with PUT /v1/campaigns/:id (or canvases), or check the ids`);
+  constructor(readonly sources: string[], options?: { cause?: unknown }) {
+    super('source_not_found', `not known: ${sources.join(', ')}; declare them with PUT /v1/campaigns/:id (or canvases), or check the ids`, options);
   }
 }
 
