@@ -4,7 +4,7 @@ import { TierstreamError } from './errors.js';
 import type { InteractionEvent } from './types.js';
 
 /**
- * Ingestion over HTTP (README, "Producing events"): the ports the API publishes through and
+ * Ingestion over HTTP (docs/producing.md, "Over HTTP: what every route answers"): the ports the API publishes through and
  * reads dead letters from, and the per-event check it shares with the engine.
  */
 

@@ -4,7 +4,7 @@ import { TierstreamError } from './errors.js';
 import { recordsOf, type MirroredRegistry } from './mirror.js';
 
 /**
- * Named limits (README, "Limits"): each bounds something whose cost would otherwise grow
+ * Named limits (docs/operating.md, "Limits"): each bounds something whose cost would otherwise grow
  * without end, with a default generous for real use (a Braze campaign has up to 8 variants, a
  * canvas hundreds of steps). Configured by the entry point (TIERSTREAM_MAX_*).
  */

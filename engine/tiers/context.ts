@@ -40,7 +40,7 @@ export interface TierManagerDeps {
    */
   pinsWanted?: (rec: SourceRecord) => string[];
   /**
-   * Erasures, as restores and rebuilds must respect them (README, "Erasure"): rows of users it
+   * Erasures, as restores and rebuilds must respect them (docs/operating.md, "Erasure"): rows of users it
    * excludes are not written, and users whose erasure is heard of while chunks are on their
    * way are removed again after they land. Absent: history is written as read.
    */
