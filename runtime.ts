@@ -72,7 +72,7 @@ export async function createTierstream(
   if (config.lookupTargetMs > 0) pressure.listen(() => metrics.lookupPressure.inc());
   // Erasures: durable in `<ns>_erasures`; every process mirrors them, so ingest drops an
   // erased user's past, and restores and rebuilds neither write their rows nor leave written
-  // ones behind an erasure made meanwhile (tiers' fence, README "Erasure").
+  // ones behind an erasure made meanwhile (tiers' fence, docs/operating.md, "Erasure").
   const erasureStore = await step('the erasures bucket', () => KvDocStore.open<Erasure>(js, bucketNames(ns).erasures, replicas));
   await step('the erasures mirror', () => erasureStore.startMirror());
   const erasures = createErasures({ store: erasureStore, registry, history, hot, log }, { leaseMs: config.tierLeaseMs ?? 15_000 });
@@ -125,7 +125,7 @@ export async function createTierstream(
     redis: () => hot.ping(),
     clickhouseAway: () => history.unavailableNodes(),
     rebuilding: () => tiers.rebuilding(),
-    // A stream full, or more events waiting than ingest should hold (README, "Events stream bounds").
+    // A stream full, or more events waiting than ingest should hold (docs/producing.md, "Events stream bounds").
     backlog: () => backlogProblem(jsm, ns, config.backlogMax),
   });
 

@@ -1,5 +1,5 @@
 /**
- * The producer library (README, "Producing events", "Library"): publishes tierstream events to
+ * The producer library (docs/producing.md, "Library: `@tierstream/producer` (NATS)"): publishes tierstream events to
  * JetStream the way the engine wants them.
  *
  *   const producer = await createProducer({ servers: 'nats://127.0.0.1:4222', namespace: 'tierstream' });
@@ -22,14 +22,14 @@
  * only the NATS names (.dependency-cruiser.cjs, producer-takes-the-contract).
  */
 import { connect, createInbox, headers, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from 'nats';
-import { checkEvent, DEFAULT_MAX_FUTURE_MS, EVENT_JSON_SCHEMA, type IngestErrorCode, type PublishOutcome } from '../core/index.js';
+import { checkEvent, DEFAULT_MAX_FUTURE_MS, EVENT_JSON_SCHEMA, TierstreamError, type IngestErrorCode, type PublishOutcome } from '../core/index.js';
 import { natsNames } from '../storage/nats/names.js';
 import { ensureEventStreams, isStreamFullError, isTransientNatsError, STREAM_DEFAULTS } from '../engine/ingest/jetstream.js';
 
-export { EVENT_JSON_SCHEMA };
+export { EVENT_JSON_SCHEMA, TierstreamError };
 export type { IngestErrorCode, PublishOutcome };
 
-/** An event as published (README, "Event format"); checked at run time, so any object is accepted here. */
+/** An event as published (docs/producing.md, "Event format"); checked at run time, so any object is accepted here. */
 export interface ProducerEvent {
   id: string;
   type: string;
@@ -83,15 +83,12 @@ export interface Rejection {
 }
 
 /** Thrown by publish when an event breaks the event format: nothing of that call was sent. */
-export class EventRejectedError extends Error {
-  /** The code of the first refused event: the validator's (README, "Event format"), or time_in_future. */
-  readonly code: IngestErrorCode;
-  constructor(readonly rejected: readonly Rejection[]) {
+export class EventRejectedError extends TierstreamError<IngestErrorCode> {
+  /** `code`: the code of the first refused event: the validator's (docs/producing.md, "Event format"), or time_in_future. */
+  constructor(readonly rejected: readonly Rejection[], options?: { cause?: unknown }) {
     const first = rejected[0]!;
-    super(`event ${first.index}${first.id === undefined ? '' : ` (${first.id})`} rejected: ${first.code}: ${first.message}`
-      + (rejected.length > 1 ? ` (and ${rejected.length - 1} more)` : ''));
-    this.name = 'EventRejectedError';
-    this.code = first.code;
+    super(first.code, `event ${first.index}${first.id === undefined ? '' : ` (${first.id})`} rejected: ${first.code}: ${first.message}`
+      + (rejected.length > 1 ? ` (and ${rejected.length - 1} more)` : ''), options);
   }
 }
 
@@ -103,10 +100,9 @@ export class EventRejectedError extends Error {
  */
 export type PublishErrorCode = 'stream_full' | 'timeout' | 'unavailable' | 'closed' | 'failed';
 
-export class PublishError extends Error {
-  constructor(readonly code: PublishErrorCode, readonly id: string, message: string, options?: { cause?: unknown }) {
-    super(`publish of ${id} failed: ${code}: ${message}`, options);
-    this.name = 'PublishError';
+export class PublishError extends TierstreamError<PublishErrorCode> {
+  constructor(code: PublishErrorCode, readonly id: string, message: string, options?: { cause?: unknown }) {
+    super(code, `publish of ${id} failed: ${code}: ${message}`, options);
   }
 }
 
@@ -181,7 +177,7 @@ const textDecoder = new TextDecoder();
  * subscription receives every acknowledgement (looked up by the reply's token), one timer
  * sweeps the attempts past their deadline, one headers object is filled per message (nats.js
  * encodes it at once), and a call's events share one promise. Measured: js.publish spent most
- * of its time building a stack trace (two Error objects per request) and in GC (bench/README,
+ * of its time building a stack trace (two Error objects per request) and in GC (bench/README.md,
  * "producer").
  */
 class JetStreamProducer implements Producer {
