@@ -145,7 +145,7 @@ export async function createTierstream(
     ...(config.receiveTimeoutMs && { receiveTimeoutMs: config.receiveTimeoutMs }),
     ...(overrides.metricsText && { metricsText: overrides.metricsText }),
     metricsRoute: !config.metricsListen,
-    events: createEventSink(js, ns),
+    events: createEventSink(nc, ns),
     deadLetters: createDeadLetterStore(js, jsm, ns, replicas),
     maxFutureMs: config.maxFutureMs,
     ...(config.ingestEventsPerSecond && { ingestEventsPerSecond: config.ingestEventsPerSecond }),
