@@ -19,7 +19,7 @@ export const EVENT_SINK_DEFAULTS: PublisherOptions = { window: 4_096, timeoutMs:
  * bound rejects with StreamFullError; an event not acknowledged after every attempt rejects
  * with the PublishError saying why (`timeout`, `unavailable`, `closed`, `failed`).
  */
-export function createEventSink(nc: NatsConnection, namespace: string, options: Partial<PublisherOptions> = {}): EventSink {
+export function createEventSink(nc: NatsConnection, namespace: string, options: Partial<PublisherOptions> = {}): EventSink & { close(): Promise<void> } {
   const prefix = natsNames(namespace).subjectPrefix;
   const publisher = new JetStreamPublisher(nc, { ...EVENT_SINK_DEFAULTS, ...options });
   return {
@@ -29,5 +29,7 @@ export function createEventSink(nc: NatsConnection, namespace: string, options: 
       if (settled.code === 'stream_full') throw new StreamFullError(`the events stream is full: ${settled.message}`, { cause: settled });
       throw settled;
     },
+    /** Waits for the publishes started, then leaves the inbox subscription (before the connection closes). */
+    close: () => publisher.close(),
   };
 }
