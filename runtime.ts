@@ -132,6 +132,8 @@ export async function createTierstream(
   const lookup = createLookup({ registry, hot, history });
   // Loaded only by roles that serve HTTP: the engine role never loads Fastify.
   const api = config.role === 'engine' ? undefined : await import('./api/index.js');
+  // The HTTP ingestion routes' publisher (one inbox subscription): only where the API runs.
+  const events = api && createEventSink(nc, ns);
   const signals = api && config.lookupTargetMs > 0 ? api.signalPressure({ targetMs: config.lookupTargetMs, signal: (worstMs) => pressure.signal(worstMs) }) : undefined;
   const app = api?.buildApp({
     registry, hot, history, metrics, tiers, filters, erasures, lookup, readiness, sourceIds,
@@ -145,7 +147,7 @@ export async function createTierstream(
     ...(config.receiveTimeoutMs && { receiveTimeoutMs: config.receiveTimeoutMs }),
     ...(overrides.metricsText && { metricsText: overrides.metricsText }),
     metricsRoute: !config.metricsListen,
-    events: createEventSink(js, ns),
+    events,
     deadLetters: createDeadLetterStore(js, jsm, ns, replicas),
     maxFutureMs: config.maxFutureMs,
     ...(config.ingestEventsPerSecond && { ingestEventsPerSecond: config.ingestEventsPerSecond }),
@@ -179,6 +181,7 @@ export async function createTierstream(
       registry.stop();
       filterStore.stop();
       await app?.close();
+      await events?.close();
       await metricsServer?.close();
       await nc.drain().catch(() => undefined);
       redis.disconnect();
