@@ -10,7 +10,9 @@
  *   core/                                  the domain       -> nothing of ours
  *   client/                                typed HTTP client -> nothing of ours (generated types, openapi-fetch)
  *   producer/                              producer library  -> core, storage/nats/names.ts, engine/ingest/jetstream.ts
- *                                                                (the stream set-up, itself a leaf but for names.ts)
+ *                                                                and publisher.ts (the stream set-up and the JetStream
+ *                                                                publisher, leaves but for each other, core and
+ *                                                                storage/nats/names.ts and errors.ts)
  *
  * Rooms: core/, api/, client/, producer/, and each folder of engine/ and of storage/.
  * Product code only: test/, bench/, scripts/ and console/ (browser code) may reach anywhere.
@@ -24,8 +26,11 @@ const room = 'core|engine/[^/]+|storage/[^/]+|api|producer';
  * JetStream itself, takes them without the rest of the adapter.
  */
 const natsNames = '^storage/nats/(names|errors)\\.ts$';
-/** The events streams' set-up, which the producer library shares with the engine. */
-const streamSetup = '^engine/ingest/jetstream\\.ts$';
+/**
+ * The events streams' set-up and the JetStream publisher (the HTTP ingestion routes' event sink
+ * publishes with it), which the producer library shares with the engine.
+ */
+const streamSetup = '^engine/ingest/(jetstream|publisher)\\.ts$';
 
 module.exports = {
   forbidden: [
@@ -60,14 +65,14 @@ module.exports = {
     {
       name: 'stream-setup-is-a-leaf',
       severity: 'error',
-      comment: 'engine/ingest/jetstream.ts, which the producer library takes too, imports only the NATS names: a producer never loads the engine.',
+      comment: 'engine/ingest/jetstream.ts and publisher.ts, which the producer library takes too, import only each other, the domain and the NATS names and errors: a producer never loads the engine.',
       from: { path: streamSetup },
-      to: { path: product, pathNot: natsNames },
+      to: { path: product, pathNot: [natsNames, streamSetup, '^core/'] },
     },
     {
       name: 'producer-takes-the-contract',
       severity: 'error',
-      comment: 'The producer library (shipped apart, dist/producer) takes the domain (the validator, the schema), the NATS names and the stream set-up: nothing else of ours.',
+      comment: 'The producer library (shipped apart, dist/producer) takes the domain (the validator, the schema), the NATS names, the stream set-up and the JetStream publisher: nothing else of ours.',
       from: { path: '^producer/' },
       to: { path: product, pathNot: ['^producer/', '^core/index\\.ts$', '^core/', natsNames, streamSetup] },
     },

@@ -53,7 +53,7 @@ export interface Config {
   webhook: { url: string; secret: string } | undefined;
   /** TIERSTREAM_MAX_FUTURE (default P1D), ms: events further ahead of their publication are dead-lettered. */
   maxFutureMs: number;
-  /** The named limits (TIERSTREAM_MAX_*; README, "Limits"). */
+  /** The named limits (TIERSTREAM_MAX_*; docs/operating.md, "Limits"). */
   limits: Limits;
   /** TIERSTREAM_EVENTS_MAX_BYTES: the events stream's max_bytes, discard new (default 4 GiB; -1: unbounded). */
   eventsMaxBytes: number;

@@ -72,7 +72,7 @@ export async function createTierstream(
   if (config.lookupTargetMs > 0) pressure.listen(() => metrics.lookupPressure.inc());
   // Erasures: durable in `<ns>_erasures`; every process mirrors them, so ingest drops an
   // erased user's past, and restores and rebuilds neither write their rows nor leave written
-  // ones behind an erasure made meanwhile (tiers' fence, README "Erasure").
+  // ones behind an erasure made meanwhile (tiers' fence, docs/operating.md, "Erasure").
   const erasureStore = await step('the erasures bucket', () => KvDocStore.open<Erasure>(js, bucketNames(ns).erasures, replicas));
   await step('the erasures mirror', () => erasureStore.startMirror());
   const erasures = createErasures({ store: erasureStore, registry, history, hot, log }, { leaseMs: config.tierLeaseMs ?? 15_000 });
@@ -125,13 +125,15 @@ export async function createTierstream(
     redis: () => hot.ping(),
     clickhouseAway: () => history.unavailableNodes(),
     rebuilding: () => tiers.rebuilding(),
-    // A stream full, or more events waiting than ingest should hold (README, "Events stream bounds").
+    // A stream full, or more events waiting than ingest should hold (docs/producing.md, "Events stream bounds").
     backlog: () => backlogProblem(jsm, ns, config.backlogMax),
   });
 
   const lookup = createLookup({ registry, hot, history });
   // Loaded only by roles that serve HTTP: the engine role never loads Fastify.
   const api = config.role === 'engine' ? undefined : await import('./api/index.js');
+  // The HTTP ingestion routes' publisher (one inbox subscription): only where the API runs.
+  const events = api && createEventSink(nc, ns);
   const signals = api && config.lookupTargetMs > 0 ? api.signalPressure({ targetMs: config.lookupTargetMs, signal: (worstMs) => pressure.signal(worstMs) }) : undefined;
   const app = api?.buildApp({
     registry, hot, history, metrics, tiers, filters, erasures, lookup, readiness, sourceIds,
@@ -145,7 +147,7 @@ export async function createTierstream(
     ...(config.receiveTimeoutMs && { receiveTimeoutMs: config.receiveTimeoutMs }),
     ...(overrides.metricsText && { metricsText: overrides.metricsText }),
     metricsRoute: !config.metricsListen,
-    events: createEventSink(js, ns),
+    events,
     deadLetters: createDeadLetterStore(js, jsm, ns, replicas),
     maxFutureMs: config.maxFutureMs,
     ...(config.ingestEventsPerSecond && { ingestEventsPerSecond: config.ingestEventsPerSecond }),
@@ -179,6 +181,7 @@ export async function createTierstream(
       registry.stop();
       filterStore.stop();
       await app?.close();
+      await events?.close();
       await metricsServer?.close();
       await nc.drain().catch(() => undefined);
       redis.disconnect();

@@ -3,7 +3,7 @@ import { LookupError } from '../engine/lookup/index.js';
 import { ErasureError } from '../engine/erasures/index.js';
 import { RemovalError, TierError } from '../engine/tiers/index.js';
 
-/** Every error code the API answers with, its HTTP status, in one place (listed in the README). */
+/** Every error code the API answers with, its HTTP status, in one place (listed in docs/errors.md). */
 export const API_ERRORS = {
   invalid_request: 400,
   invalid_json: 400,

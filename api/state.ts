@@ -3,7 +3,7 @@ import { formatTime, restoreEtaSeconds, restoreWaiting, sourceName, type History
 
 const iso = (ms: number | null) => (ms === null ? null : formatTime(ms));
 
-/** A source's state as the API answers it (README, "API so far"), from a registry record and the counts. */
+/** A source's state as the API answers it (docs/api.md, "Routes"), from a registry record and the counts. */
 export function sourceState(rec: SourceRecord, counts: { hot: number | null; history: number }) {
   return {
     id: rec.id,

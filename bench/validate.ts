@@ -6,7 +6,7 @@
  *   npx tsx bench/validate.ts [--runs 7] [--ms 400]
  *   node --expose-gc --import tsx bench/validate.ts      (adds bytes allocated per event)
  *
- * Cases: the README's example event; a 1 KB event with properties; a mix of bad events (one
+ * Cases: the example event of docs/producing.md, "Event format"; a 1 KB event with properties; a mix of bad events (one
  * per rule: missing, unknown, each field's type/enum/charset, source, time, depth), and the
  * 1,000 realistic events of scripts/generate.ts. Each run times every case and implementation
  * for about --ms milliseconds, alternating; the table shows the median ns per event of --runs.

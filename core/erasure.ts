@@ -1,11 +1,11 @@
 /**
- * Erasure of a user (README, "Erasure"). An erasure is a durable document (NATS
+ * Erasure of a user (docs/operating.md, "Erasure"). An erasure is a durable document (NATS
  * KV); while it is pending, one process at a time (leased) removes the user's events from
  * history and the user from every hot index. What could bring the data back is kept out by
  * the erasure list itself, consulted by ingest (events published before the request, by the
  * stream's timestamp, are dropped: redeliveries and replays alike) and by restores and rebuilds
  * (ErasureFence: rows of a user whose erasure was not done before their read began, and a
- * removal again after their writes). See the README, "Erasure".
+ * removal again after their writes). See docs/operating.md, "Erasure".
  */
 import type { IndexSource } from './types.js';
 
@@ -38,7 +38,7 @@ export interface HotEraser {
 }
 
 /**
- * What a restore or a rebuild asks of erasures so that none is undone by it (README, "Erasure").
+ * What a restore or a rebuild asks of erasures so that none is undone by it (docs/operating.md, "Erasure").
  * A history read holds the rows it began with: an erasure that finishes while it streams does
  * not take the user out of the rows still to come, and a chunk read before this process heard
  * of an erasure may land in Redis after the erasure's removal.
@@ -65,7 +65,7 @@ export interface ErasureFence {
 }
 
 /**
- * What ingest asks of erasures (README, "Erasure"). A batch is checked at each write attempt,
+ * What ingest asks of erasures (docs/operating.md, "Erasure"). A batch is checked at each write attempt,
  * but the check can miss an erasure: one this process had not heard of yet, or one requested
  * while the checked batch waited to be written. Once the erasure's grace is over its work
  * deletes history and the hot index; a batch that lands after that would bring the user back.

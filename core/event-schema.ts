@@ -14,7 +14,7 @@ export const ISO_TIME_PATTERN =
   + '(?::[0-5][0-9](?:[.,][0-9]{1,9})?)?(?:[Zz]|[+-](?:[01][0-9]|2[0-3])(?::?[0-5][0-9])?)$';
 
 /**
- * The event format (README, "Event format") as a JSON Schema, draft 2020-12 (the dialect of the
+ * The event format (docs/producing.md, "Event format") as a JSON Schema, draft 2020-12 (the dialect of the
  * OpenAPI 3.1 document): served by the API at `GET /schema/event.json` and shipped with the
  * producer library (producer/, `event.schema.json`). Built from the validator's own constants
  * (id patterns, types, channels, time range), beside core/validate.ts.
@@ -31,7 +31,7 @@ export const EVENT_JSON_SCHEMA = {
   title: 'tierstream interaction event',
   description:
     'One interaction event, published as UTF-8 JSON to <ns>.events.<type> with the Nats-Msg-Id header set to its id '
-    + '(README, "Event format"). Beyond this schema the engine also refuses: a day past the end of its month '
+    + '(docs/producing.md, "Event format"). Beyond this schema the engine also refuses: a day past the end of its month '
     + `(invalid_time); a time whose instant is outside [1970, 2100) UTC after its offset (invalid_time); properties nested more than ${MAX_PROPERTIES_DEPTH} `
     + `levels of objects and arrays, properties itself the first (invalid_field); a message over ${MAX_MESSAGE_BYTES} bytes (message_too_large); `
     + 'and, at ingestion, a time more than TIERSTREAM_MAX_FUTURE (P1D) ahead of the time the stream stored it (time_in_future).',

@@ -11,7 +11,7 @@ function put(indexes: Map<string, Map<string, number>>, name: string, user: stri
 
 /**
  * Index names of one fold, each built once: a name made per interaction is a fresh string that
- * every Map lookup hashes again (measured: bench/README.md, "Restore: where the time went").
+ * every Map lookup hashes again (measured: bench/HISTORY.md, "Restore: where the time went (session 3)").
  * Scoped to one fold, so ids of sources long gone are not kept.
  */
 class IndexNames {

@@ -21,7 +21,7 @@ export const indexName = {
  * The indexes the any-message pseudo-source stores for a lookup's index: `e:<type>` (every
  * channel) is not stored for events that have a channel, only `c:<channel>:<type>` is, so a
  * user's value holds each (channel, type) once and stays small enough for a listpack
- * (values under 64 bytes: README "Hot index"); `e:<type>` is read as the latest of the stored
+ * (values under 64 bytes: docs/design.md, "Hot index"); `e:<type>` is read as the latest of the stored
  * `e:<type>` (events without a channel) and every `c:<channel>:<type>`. Other indexes are
  * stored as named.
  */

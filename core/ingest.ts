@@ -1,9 +1,10 @@
 import { DecodeError, decodeEvent, isTooFarAhead, MAX_MESSAGE_BYTES, validateEvent, type DeadLetterCode, type DecodeErrorCode } from './validate.js';
 import { formatTime } from './time.js';
+import { TierstreamError } from './errors.js';
 import type { InteractionEvent } from './types.js';
 
 /**
- * Ingestion over HTTP (README, "Producing events"): the ports the API publishes through and
+ * Ingestion over HTTP (docs/producing.md, "Over HTTP: what every route answers"): the ports the API publishes through and
  * reads dead letters from, and the per-event check it shares with the engine.
  */
 
@@ -11,11 +12,9 @@ import type { InteractionEvent } from './types.js';
 export type PublishOutcome = 'stored' | 'duplicate';
 
 /** JetStream refused an event because the events stream is at its max_bytes (discard new): retry once ingest made room. */
-export class StreamFullError extends Error {
-  readonly code = 'stream_full';
+export class StreamFullError extends TierstreamError<'stream_full'> {
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'StreamFullError';
+    super('stream_full', message, options);
   }
 }
 

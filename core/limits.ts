@@ -4,7 +4,7 @@ import { TierstreamError } from './errors.js';
 import { recordsOf, type MirroredRegistry } from './mirror.js';
 
 /**
- * Named limits (README, "Limits"): each bounds something whose cost would otherwise grow
+ * Named limits (docs/operating.md, "Limits"): each bounds something whose cost would otherwise grow
  * without end, with a default generous for real use (a Braze campaign has up to 8 variants, a
  * canvas hundreds of steps). Configured by the entry point (TIERSTREAM_MAX_*).
  */
@@ -76,8 +76,8 @@ export type LimitCode = (typeof LIMIT_CODES)[keyof Limits];
 /** Something would pass a limit: carries the limit's code, name and value. */
 export class LimitError extends TierstreamError<LimitCode> {
   readonly limit: string;
-  constructor(readonly which: keyof Limits, readonly max: number, what: string) {
-    super(LIMIT_CODES[which], `${what}: past the limit ${LIMIT_NAMES[which]} (${max})`);
+  constructor(readonly which: keyof Limits, readonly max: number, what: string, options?: { cause?: unknown }) {
+    super(LIMIT_CODES[which], `${what}: past the limit ${LIMIT_NAMES[which]} (${max})`, options);
     this.limit = LIMIT_NAMES[which];
   }
 }
@@ -109,8 +109,8 @@ export function variantStepIds(e: { variantId?: string; stepId?: string }): stri
 
 /** Sources named by a filter or a request that the registry does not know. */
 export class SourceNotFoundError extends TierstreamError<'source_not_found'> {
-  constructor(readonly sources: string[]) {
-    super('source_not_found', `not known: ${sources.join(', ')}; declare them with PUT /v1/campaigns/:id (or canvases), or check the ids`);
+  constructor(readonly sources: string[], options?: { cause?: unknown }) {
+    super('source_not_found', `not known: ${sources.join(', ')}; declare them with PUT /v1/campaigns/:id (or canvases), or check the ids`, options);
   }
 }
 

@@ -22,7 +22,7 @@ export interface HistogramMetric<L extends string = never> {
   observe(labels: MetricLabels<L>, value: number): void;
 }
 
-/** Every metric tierstream records (their names and help: metrics.ts at the root, README "Metrics"). */
+/** Every metric tierstream records (their names and help: metrics.ts at the root, docs/operating.md, "Metrics and Grafana"). */
 export interface Metrics {
   /** Valid events acknowledged. */
   eventsIngested: CounterMetric;

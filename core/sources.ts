@@ -1,7 +1,7 @@
 import type { IndexSource, SourceKind, SourceRef } from './types.js';
 
 /**
- * Id character sets (README, "Event format"), shared by event validation, the API schemas and the
+ * Id character sets (docs/producing.md, "Event format"), shared by event validation, the API schemas and the
  * filter grammar. An id is one or more tokens of `[A-Za-z0-9_:-]` joined by single dots: a
  * source's id is the last part of its notices' NATS subject (`<ns>.tiers.campaign.<id>`), where
  * an empty token (`x..y`, `a.`, `.a`) makes no subject, and every publish of such a source's

@@ -4,7 +4,7 @@ import type { SourcesSummary } from './overview.js';
 import type { ExpiringCursor } from './tiers/expiring.js';
 
 /**
- * The interaction event types (README, "Event format"); `send` is Braze's "received", `machine_open` an
+ * The interaction event types (docs/producing.md, "Event format"); `send` is Braze's "received", `machine_open` an
  * open made by a machine (a mail privacy proxy prefetching the message), kept apart from
  * `open`; `bounce` is a hard bounce, `soft_bounce` a soft one. The order is the history's Enum8
  * numbering: new types go at the end.
@@ -307,7 +307,7 @@ export interface HotLookup {
     Promise<{ latest: Float64Array; known: Uint8Array }>;
   /**
    * One bounded step of a walk over the users of `sources` in position order (a hash of the
-   * user id; README "Hot index"): the users whose position is in [from, end), end <= to,
+   * user id; docs/design.md, "Hot index"): the users whose position is in [from, end), end <= to,
    * about `maxUsers` of them, with their leaf times as `scores` gives them; sorted by
    * (position, id) and with their ids unless `ordered` is false (a count needs neither). A walk from 0 to 2^32 meets every user present throughout exactly once,
    * whatever is written between steps.

@@ -4,17 +4,17 @@ import { ID_PATTERN, USER_ID_PATTERN } from './sources.js';
 import type { LimitCode } from './limits.js';
 import { TierstreamError } from './errors.js';
 
-/** Largest message accepted, in bytes (16 KiB: README, "Event format"). */
+/** Largest message accepted, in bytes (16 KiB: docs/producing.md, "Event format"). */
 export const MAX_MESSAGE_BYTES = 16 * 1024;
 
 /**
  * Deepest nesting of objects and arrays accepted in `properties`, which is itself level 1
  * (`{"a":[{}]}` is 3 levels). Deeper ones are `invalid_field`: without a limit a 14 KB message
- * nested 7,000 levels made JSON.stringify overflow the stack. Listed in the README.
+ * nested 7,000 levels made JSON.stringify overflow the stack. Listed in docs/producing.md, "Event format".
  */
 export const MAX_PROPERTIES_DEPTH = 32;
 
-/** Why a message cannot be an event: stable codes of the `Tierstream-Error` header (README). */
+/** Why a message cannot be an event: stable codes of the `Tierstream-Error` header (docs/producing.md, "Event format"). */
 export type DecodeErrorCode =
   | 'message_too_large'
   | 'invalid_json'
@@ -69,7 +69,7 @@ export const CANVAS_VARIATION_RULE = 'canvasVariationId belongs to canvas events
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /**
- * Decodes and validates one message payload against the event format (README, "Event format").
+ * Decodes and validates one message payload against the event format (docs/producing.md, "Event format").
  * Throws DecodeError with a stable code; never anything else.
  */
 export function decodeEvent(payload: Uint8Array): InteractionEvent {
@@ -235,7 +235,7 @@ function fail(code: DecodeErrorCode, message: string): undefined {
 
 /**
  * The event, or undefined with the reason in `failure`. With `text`, the JSON that `raw` was
- * parsed from, `properties` is kept as written there (README, "Event format"), not
+ * parsed from, `properties` is kept as written there (docs/producing.md, "Event format"), not
  * re-serialised: JSON.parse turns `1e309` into Infinity (then `null`) and rounds
  * `12345678901234567890123` to 17 digits.
  */

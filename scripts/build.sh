@@ -68,7 +68,7 @@ node --input-type=module -e '
 ' "$root/console" "$tmp/console" "$tmp/api/console.js"
 
 # The producer library (producer/): its own package in OUTDIR/producer, with types and the event's
-# JSON Schema, for other projects to install (README, "Producing events", "Library").
+# JSON Schema, for other projects to install (docs/producing.md, "Library: `@tierstream/producer` (NATS)").
 node node_modules/typescript/bin/tsc -p tsconfig.producer.json --outDir "$tmp/producer"
 node --input-type=module -e '
   import { readFileSync, writeFileSync } from "node:fs";

@@ -29,7 +29,7 @@ const letter = {
   },
 } as const;
 
-/** Dead letters, read and replayed (README, "Dead letters"). Admin only. */
+/** Dead letters, read and replayed (docs/producing.md, "Dead letters"). Admin only. */
 export function deadLetterRoutes(app: FastifyInstance, deps: AppDeps): void {
   const store = (): DeadLetterStore => {
     if (!deps.deadLetters) throw new ApiError('store_unavailable', 'this process does not read dead letters');

@@ -12,7 +12,7 @@ function erasureView(e: Erasure) {
 
 const ERASURE_ID = { type: 'string', pattern: '^[a-z0-9]{9}-[a-f0-9]{8}$' } as const;
 
-/** Erasure of a user (README, "Erasure"): request, state, audit trail. Admin only. */
+/** Erasure of a user (docs/operating.md, "Erasure"): request, state, audit trail. Admin only. */
 export function erasureRoutes(app: FastifyInstance, deps: AppDeps): void {
   app.delete<{ Params: { userId: string } }>(
     '/v1/users/:userId',

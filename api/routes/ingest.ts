@@ -7,7 +7,7 @@ import type { AppDeps } from '../app.js';
 import { ApiError } from '../errors.js';
 import { answer } from '../schemas.js';
 
-/** Most events in one request, on every ingestion route (README, "Producing events"). */
+/** Most events in one request, on every ingestion route (docs/producing.md, "Over HTTP: what every route answers"). */
 export const MAX_INGEST_BATCH = 1_000;
 /** Largest ingestion body, bytes (1,000 events of 4 KiB; Braze sends batches of 100). */
 export const MAX_INGEST_BODY = 4 * 1_048_576;

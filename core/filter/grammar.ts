@@ -4,7 +4,7 @@ import { parseTime } from '../time.js';
 import { isId, sourceName } from '../sources.js';
 import { TierstreamError } from '../errors.js';
 
-/** Limits of the filter grammar (README, "Retargeting semantics"). */
+/** Limits of the filter grammar (docs/filters.md, "Grammar"). */
 export const MAX_LEAVES = 32;
 export const MAX_DEPTH = 8;
 /**
@@ -20,7 +20,7 @@ interface LeafWindow {
   after?: number;
   before?: number;
   within?: string;
-  /** A count leaf's bounds (README "Count leaves"): distinct events in the window, in [min, max]. */
+  /** A count leaf's bounds (docs/filters.md, "Count leaves"): distinct events in the window, in [min, max]. */
   times?: LeafTimes;
 }
 
@@ -95,7 +95,7 @@ const OPENS: readonly string[] = ['machine', 'other', 'any'];
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 /**
- * Parses a retargeting filter of the grammar in README, "Retargeting semantics". Throws FilterError naming the path of
+ * Parses a retargeting filter of the grammar in docs/filters.md, "Grammar". Throws FilterError naming the path of
  * the offending node (`filter.and[1].not.campaign`) for unknown keys, wrong types, empty
  * combinators, invalid ids, more than 32 leaves or depth beyond 8.
  */

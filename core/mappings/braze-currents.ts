@@ -3,8 +3,8 @@ import type { Channel, EventType } from '../types.js';
 import type { Mapped } from './mapped.js';
 
 /**
- * Braze Currents (Custom HTTP connector) events as tierstream events: the table of README,
- * "Producing events" > "Braze Currents". Field names are those of Braze's Currents event
+ * Braze Currents (Custom HTTP connector) events as tierstream events: the table of docs/producing.md,
+ * "Braze Currents: `POST /v1/ingest/braze-currents`". Field names are those of Braze's Currents event
  * glossary and of the public samples (Appboy/currents-examples, sample-data/Custom HTTP).
  *
  * Fixed points (docs/CONTRACT, "Ingestion over HTTP"): `userId` is `user.external_user_id`
@@ -70,7 +70,10 @@ export const BRAZE_TYPES: Readonly<Record<string, EventType>> = {
   'users.canvas.Entry': 'control',
 };
 
-/** Why some message-engagement types are skipped (the README's table lists these). */
+/**
+ * Why some message-engagement types are skipped (the table of docs/producing.md, "Braze Currents:
+ * `POST /v1/ingest/braze-currents`", lists these).
+ */
 export const BRAZE_SKIPPED: Readonly<Record<string, string>> = {
   'users.messages.email.Deferral': 'a delay, not an outcome',
   'users.messages.email.Abort': 'nothing was sent',
@@ -105,7 +108,7 @@ const KEPT = ['dispatch_id', 'send_id', 'link_alias', 'link_id', 'url', 'platfor
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
 
 /**
- * One Currents event as a tierstream event in its wire form (README, "Event format"), still
+ * One Currents event as a tierstream event in its wire form (docs/producing.md, "Event format"), still
  * to be validated (checkEvent), or why it is skipped. Never throws; a value that is not a
  * Currents event yields an event the validator refuses (missing or invalid fields).
  */

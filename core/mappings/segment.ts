@@ -3,8 +3,8 @@ import { idOrUndefined } from './braze-currents.js';
 import type { Mapped } from './mapped.js';
 
 /**
- * Segment `track` calls as tierstream events: the table of README, "Producing events" >
- * "Segment". Event names are those of Segment's email spec (src/connections/spec/email.md),
+ * Segment `track` calls as tierstream events: the table of docs/producing.md,
+ * "Segment: `POST /v1/ingest/segment`". Event names are those of Segment's email spec (src/connections/spec/email.md),
  * its mobile spec's push events (spec/mobile.md) and of Braze's Segment export ("Segment for
  * Currents"); names are compared without case ("Email Marked as Spam" and "Email Marked As
  * Spam" are one).

@@ -8,7 +8,7 @@ export interface ExpiringCursor {
 }
 
 /**
- * The expiry preview (README, "API so far": `GET /v1/expiring`): hot sources that
+ * The expiry preview (docs/api.md, "Routes": `GET /v1/expiring`): hot sources that
  * will expire by `until`, soonest first, ties by source name, after `after`. A pinned or
  * active source has no `expiresAt` and is never in it; nor is one already demoting.
  */

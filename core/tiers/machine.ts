@@ -102,8 +102,9 @@ export class IllegalTransitionError extends TierstreamError<'illegal_transition'
     readonly to: Tier,
     /** The source, when there is a record. */
     readonly source?: string,
+    options?: { cause?: unknown },
   ) {
-    super('illegal_transition', `illegal tier transition ${from ?? '(none)'} -> ${to}${source ? ` for ${source}` : ''}`);
+    super('illegal_transition', `illegal tier transition ${from ?? '(none)'} -> ${to}${source ? ` for ${source}` : ''}`, options);
   }
 }
 

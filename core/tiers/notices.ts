@@ -1,5 +1,5 @@
 /**
- * Tier notifications (README, "Tier notifications"): every transition a source's record
+ * Tier notifications (docs/operating.md, "Tier notifications"): every transition a source's record
  * keeps in `transitions` becomes one notice, in that order. The record remembers the last
  * transition whose notice is in the stream (`notified`), so a process that dies between a
  * transition and its notice leaves the notice to whoever sees the record next; a notice
@@ -89,7 +89,7 @@ export class UnpublishableNoticeError extends TierstreamError<'invalid_subject'>
 const NONE: never[] = Object.freeze([]) as unknown as never[];
 
 /**
- * The record as a registry's mirror keeps it (README, "Sources at scale"): every field but the
+ * The record as a registry's mirror keeps it (docs/design.md, "Sources at scale"): every field but the
  * audit trail, cut to the notices still to publish (with the last one published before them, for
  * their `previous`), so `pendingNotices` answers of it as of the whole record; usually nothing.
  * Empty lists are one shared frozen array. A few hundred bytes a source instead of kilobytes

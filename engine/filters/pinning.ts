@@ -53,8 +53,8 @@ export function pinsWanted(docs: Iterable<FilterDoc>, rec: SourceRecord): string
 }
 
 /**
- * Which filters pin what, maintained from the filter store's changes (README, "Sources at
- * scale"): `wanted(rec)` answers pinsWanted(store.values(), rec) in O(the record's pins and
+ * Which filters pin what, maintained from the filter store's changes (docs/design.md,
+ * "Sources at scale"): `wanted(rec)` answers pinsWanted(store.values(), rec) in O(the record's pins and
  * tags), not O(filters), so a registry change costs the same with 2,000 filters as with none.
  * Create it before anything else listens to the store: it must see a change first.
  */

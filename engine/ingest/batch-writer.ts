@@ -103,7 +103,7 @@ export function createBatchWriter(deps: BatchWriterDeps) {
     ]);
     if (!erasures || mark === undefined || events.length === 0) return void (await writes);
     // An erasure requested after the check, or one this process had not heard of at it, may
-    // have run before these writes landed: it is run again (README, "Erasure"). Asked also when
+    // have run before these writes landed: it is run again (docs/operating.md, "Erasure"). Asked also when
     // the attempt failed, as some of it may have landed; the batch is acknowledged only after.
     const written = function* () {
       for (let j = 0; j < events.length; j++) yield [events[j]!.userId, batch[at[j]!]!.msg.info.timestampNanos / 1e6] as const;

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 
-/** Shortest time between two log lines of one dead-letter code, ms (README, "Dead letters"). */
+/** Shortest time between two log lines of one dead-letter code, ms (docs/producing.md, "Dead letters"). */
 export const DEAD_LETTER_LOG_PERIOD_MS = 5_000;
 
 /**

@@ -40,7 +40,7 @@ export interface StreamSetupOptions extends EventStreamOptions {
 const nanos = (ms: number) => ms * 1_000_000;
 
 /**
- * The dead-letter stream's bounds (README, "Dead letters"): 30 days, 1 GiB, a million letters;
+ * The dead-letter stream's bounds (docs/producing.md, "Dead letters"): 30 days, 1 GiB, a million letters;
  * past any of them the oldest letters are dropped first (discard old), so a flood of bad
  * messages never blocks dead-lettering nor fills the disk.
  */

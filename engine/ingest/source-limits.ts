@@ -1,7 +1,7 @@
 import { ANY_MESSAGE, LimitError, sourceName, variantStepIds, type InteractionEvent, type Limits, type SourceIdSets, type SourceRef, type SourceRegistry } from '../../core/index.js';
 
 /**
- * The ingest side of the named limits `sources` and `variants_and_steps_per_source` (README,
+ * The ingest side of the named limits `sources` and `variants_and_steps_per_source` (docs/operating.md,
  * "Limits"), checked before a batch is written: an event of a new source past the namespace's
  * sources, or bringing a variant or step id past its source's, is refused (dead-lettered with
  * the limit's code) and written nowhere.

@@ -42,7 +42,7 @@ function decodeCursor(text: string, fromHistory: boolean): HotCursor | { user: s
 const ref = (name: string): IndexSource => (name === ANY_MESSAGE_NAME ? ANY_MESSAGE : parseSourceName(name)!);
 
 /**
- * Retargeting lookups with the semantics of README, "Retargeting semantics", from the hot tier (Redis) or, with
+ * Retargeting lookups with the semantics of docs/filters.md, "Retargeting semantics", from the hot tier (Redis) or, with
  * `fromHistory`, from ClickHouse. A leaf matches when the user's latest event of its kind is
  * in [after, before); `not` ranges over users with any event of the named sources.
  * Takes a parsed filter (core parseFilter: inline filters are parsed by the API, registered
@@ -182,7 +182,7 @@ export function createLookup(deps: { registry: SourceRegistry; hot: HotLookup; h
 
     /**
      * A page of matching users after `cursor` (encodeCursor's text). Hot: in position order (a
-     * hash of the id; README "Hot index"), walked in bounded steps from the cursor, so a page
+     * hash of the id; docs/design.md, "Hot index"), walked in bounded steps from the cursor, so a page
      * costs about its size; history: in user id order. Pages of one walk never repeat a user,
      * and a user matching throughout the walk is never skipped, whatever arrives meanwhile.
      */

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { asyncScheduler, type SchedulerLike } from 'rxjs';
 import type { Logger } from 'pino';
-import { sourceName, type Duration, type Metrics, type ErasureFence, type History, type HotIndex, type LookupPressure, type SourceRecord, type SourceRef, type SourceRegistry } from '../../core/index.js';
+import { sourceName, TierstreamError, type Duration, type Metrics, type ErasureFence, type History, type HotIndex, type LookupPressure, type SourceRecord, type SourceRef, type SourceRegistry } from '../../core/index.js';
 
 export interface TierManagerOptions {
   /** TIER_EXPIRE_AFTER. */
@@ -40,17 +40,17 @@ export interface TierManagerDeps {
    */
   pinsWanted?: (rec: SourceRecord) => string[];
   /**
-   * Erasures, as restores and rebuilds must respect them (README, "Erasure"): rows of users it
+   * Erasures, as restores and rebuilds must respect them (docs/operating.md, "Erasure"): rows of users it
    * excludes are not written, and users whose erasure is heard of while chunks are on their
    * way are removed again after they land. Absent: history is written as read.
    */
   erasures?: ErasureFence;
 }
 
-export class TierError extends Error {
-  constructor(readonly code: 'source_not_found' | 'transition_in_progress', message: string) {
-    super(message);
-    this.name = 'TierError';
+/** Why a source's tier may not change now: it is not known, or another transition holds it. */
+export class TierError extends TierstreamError<'source_not_found' | 'transition_in_progress'> {
+  constructor(code: 'source_not_found' | 'transition_in_progress', message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
   }
 }
 

@@ -13,7 +13,7 @@ interface KeptChunk {
 
 /**
  * Copies a source's aggregate from history into its hot indexes (copy.ts), fenced against
- * erasures (README, "Erasure"): each chunk loses the rows of users an erasure excludes, pending,
+ * erasures (docs/operating.md, "Erasure"): each chunk loses the rows of users an erasure excludes, pending,
  * or done or first heard of since `mark` (taken before the read began: the read still returns
  * rows a later erasure deleted); a chunk on its way while this process heard of an erasure is
  * followed, once it landed, by that erasure's users removed from the source again. The caller

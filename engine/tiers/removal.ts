@@ -1,11 +1,10 @@
-import { sourceName, type History, type HotIndex, type SourceIdSets, type SourceRecord, type SourceRef, type SourceRegistry } from '../../core/index.js';
+import { sourceName, TierstreamError, type History, type HotIndex, type SourceIdSets, type SourceRecord, type SourceRef, type SourceRegistry } from '../../core/index.js';
 import { TierError } from './context.js';
 
 /** Why a source may not be deleted: it has events, or a registered filter names it. */
-export class RemovalError extends Error {
-  override name = 'RemovalError';
-  constructor(readonly code: 'source_has_events' | 'source_pinned', message: string, readonly detail: { events?: number; pinnedBy?: string[] }) {
-    super(message);
+export class RemovalError extends TierstreamError<'source_has_events' | 'source_pinned'> {
+  constructor(code: 'source_has_events' | 'source_pinned', message: string, readonly detail: { events?: number; pinnedBy?: string[] }, options?: { cause?: unknown }) {
+    super(code, message, options);
   }
 }
 

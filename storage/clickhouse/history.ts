@@ -41,7 +41,8 @@ const TSV_ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '
 
 /**
  * One event as a TabSeparated row, columns in table order. TabSeparated costs ClickHouse less
- * to parse than JSONEachRow, and us less to build (bench/README.md). Ids, types and channels
+ * to parse than JSONEachRow, and us less to build (bench/HISTORY.md, "After the first
+ * optimisation (commit 22dcc6d)"). Ids, types and channels
  * are validated by the id character sets of core/sources.ts (no tab, newline or backslash); properties
  * are escaped. Also used by bench/ingest's stores floor.
  */
@@ -153,7 +154,8 @@ export class ClickHouseHistory implements History {
 
   /**
    * Refuses a namespace made in the other layout: on a cluster, an `events` that is not
-   * Distributed is a single server's history (switching is a documented migration, README);
+   * Distributed is a single server's history (switching is a documented migration, docs/deployment.md,
+   * "Moving a namespace to a ClickHouse cluster");
    * on one server, a Distributed `events` belongs to a cluster.
    */
   private async checkLayout(node: ClickHouseNode): Promise<void> {
@@ -161,7 +163,7 @@ export class ClickHouseHistory implements History {
     const engine = row?.engine ?? '';
     if (engine === '') return;
     if (this.cluster && engine !== 'Distributed') {
-      throw new HistoryLayoutError(`${node.url}: ${this.db}.events is a ${engine} table, a single server's history; CLICKHOUSE_CLUSTER needs the cluster layout (README, "Moving a namespace to a ClickHouse cluster")`);
+      throw new HistoryLayoutError(`${node.url}: ${this.db}.events is a ${engine} table, a single server's history; CLICKHOUSE_CLUSTER needs the cluster layout (docs/deployment.md, "Moving a namespace to a ClickHouse cluster")`);
     }
     if (!this.cluster && engine === 'Distributed') {
       throw new HistoryLayoutError(`${node.url}: ${this.db}.events is a Distributed table of a cluster's history; set CLICKHOUSE_CLUSTER and list every node in CLICKHOUSE_URL`);
@@ -214,7 +216,7 @@ export class ClickHouseHistory implements History {
     // TabSeparated: 18.16 has no JSONCompactEachRow, and the columns hold only ids of the
     // id character sets of core/sources.ts (ASCII, no tab, newline or backslash), so a split is exact.
     // The response is split into lines here, from its raw buffers: the client's per-row
-    // objects cost more than the query (bench/README.md).
+    // objects cost more than the query (bench/HISTORY.md, "tiers: runs and analyses until 2026-12-06").
     const { stream } = await this.client.exec({ query: `${queries.aggregateSource(this.db, source, opts.fromUser)} FORMAT TabSeparated` });
     let chunk: AggregateRow[] = [];
     let tail = '';

@@ -47,7 +47,8 @@ export function userLatest(db: string, source: SourceRef, userId: string): strin
  * (the fold, then ZADD GT), so the result is exact; grouping cost ClickHouse 0.38 s more than
  * this read for 1M events. In user order (0.06 s more than none: the parts are each stored in
  * that order): every user's rows arrive together, whatever the merge state, so each restore
- * chunk sends a user's `any` and type entries once (bench/README.md). `fromUser`: from that
+ * chunk sends a user's `any` and type entries once (bench/HISTORY.md, "tiers: runs and analyses
+ * until 2026-12-06"). `fromUser`: from that
  * user on (inclusive: a resumed restore reads again the user its last chunk ended with).
  */
 export function aggregateSource(db: string, source: SourceRef, fromUser?: string): string {

@@ -1,5 +1,5 @@
 /**
- * Every name a namespace owns on NATS (README, "What the namespace owns"), built here only:
+ * Every name a namespace owns on NATS (docs/deployment.md, "What the namespace owns"), built here only:
  * streams, the engine's durable consumer, subjects, control subjects (core NATS, no stream)
  * and KV buckets. The code and the tests take them from here.
  *

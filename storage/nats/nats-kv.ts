@@ -25,7 +25,7 @@ export function registryKey(source: IndexSource): string {
  * same transition, and mirrored in memory for scans and listings.
  *
  * The mirror keeps compact records (core mirrorRecord: no audit trail) and, maintained on each
- * change so that no answer scans it (README, "Sources at scale"): the overview's summary, the
+ * change so that no answer scans it (docs/design.md, "Sources at scale"): the overview's summary, the
  * records in source-name order, the expiry preview's order, the sets of the few restoring and
  * demoting sources, and the sources by tag and by pinning filter.
  */

@@ -4,7 +4,7 @@ import { noticeNames } from './names.js';
 import { isJsAlreadyExists } from './errors.js';
 
 const nanos = (ms: number) => ms * 1_000_000;
-/** Notices are kept this long, so subscribers can catch up (README, "Tier notifications": 7 days). */
+/** Notices are kept this long, so subscribers can catch up (docs/operating.md, "Tier notifications": 7 days). */
 const KEEP_MS = 7 * 24 * 3_600_000;
 /** Copies of a notice (same message id) within this window are dropped by the server. */
 const DEDUP_MS = 15 * 60_000;

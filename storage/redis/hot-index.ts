@@ -14,7 +14,8 @@ export interface RedisHotIndexOptions {
    * Most users one write call (lua/write.lua) carries; larger folds are split (default 100: each
    * user costs the script an HGET, a merge of its records and an HSET in a listpack, 2-5 us, so
    * a call stays under a millisecond of Redis time and a lookup never waits long behind ingest,
-   * restore or rebuild writes; 250 averaged 1.3 ms a call: bench/README.md, "Hot index").
+   * restore or rebuild writes; 250 averaged 1.3 ms a call: bench/HISTORY.md, "hot: runs and
+   * analyses until 2026-12-06" > "Where the time and the bytes go").
    */
   maxUsersPerCall?: number;
 }

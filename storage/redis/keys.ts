@@ -3,7 +3,7 @@ import { sourceName, type IndexSource } from '../../core/index.js';
 /**
  * The one place Redis key names are built. Every key of a source carries the hash tag
  * `{<kind>:<id>}` so that all of it lives in one Redis Cluster slot (ids cannot contain braces).
- * The layout is README "Hot index" (values: layout.ts):
+ * The layout is docs/design.md, "Hot index" (values: layout.ts):
  *
  *   <ns>:{campaign:A}:tier        string: the tier gate the write path checks (absent = hot)
  *   <ns>:{campaign:A}:m           hash: the meta: g (generation), L and p (linear hashing: level

@@ -1,5 +1,5 @@
 /**
- * The hot index's compact layout, the parts Node computes (README, "Hot index"; the key map is
+ * The hot index's compact layout, the parts Node computes (docs/design.md, "Hot index"; the key map is
  * in keys.ts). A source's users are spread over hash buckets by linear hashing on a 32-bit
  * FNV-1a hash of the user id; each bucket is a Redis hash small enough to stay listpack-encoded,
  * whose field is the user and whose value packs every time the user has in the source:

@@ -205,7 +205,7 @@ async function tally(
 }
 
 /**
- * One step of a walk in position order (README "Hot index"): every user of `sources` whose
+ * One step of a walk in position order (docs/design.md, "Hot index"): every user of `sources` whose
  * position is in [from, end), with the leaves' times as `scores` gives them, sorted by
  * (position, id) when `ordered` (audience pages), in bucket order with no ids otherwise (a
  * count only evaluates them). Each source reads whole buckets from `from` until about

@@ -13,7 +13,8 @@ import { encodeRecords, hashUser, MAX_INDEX_ID } from './layout.js';
 /**
  * Users per bucket, on average, past which lua/write.lua splits a bucket. A lookup's HGET scans
  * its bucket's listpack, so smaller buckets make checks cheaper in Redis; each bucket key costs
- * about 100 bytes of its own, under 0.5 byte an entry at this size (bench/README.md, "Hot index").
+ * about 100 bytes of its own, under 0.5 byte an entry at this size (bench/HISTORY.md, "hot: runs
+ * and analyses until 2026-12-06").
  */
 export const BUCKET_USERS = 100;
 /**

@@ -182,7 +182,7 @@ test('an expired campaign: banner, Restore interaction data, progress, banner go
   assert.match(await banner.innerText(), /retargeting filters that use this campaign .* are refused/);
   assert.equal(await accessibilityViolations(page), [], 'source page with its banner');
   const shot = await screenshot(page, 'source-expired');
-  // The README's picture: refreshed on request only, so a test run leaves the tree clean.
+  // The picture of docs/operating.md, "Web console": refreshed on request only, so a test run leaves the tree clean.
   const doc = join(root, 'docs/console-source-page.png');
   if (process.env.UPDATE_SCREENSHOTS === '1' || !existsSync(doc)) copyFileSync(shot, doc);
 
@@ -496,7 +496,10 @@ test('a 128-character id wraps: the sources table, the source page and the filte
   }
 });
 
-/** Copies an e2e screenshot to docs/ for the README, on request only (or when it is missing), so a test run leaves the tree clean. */
+/**
+ * Copies an e2e screenshot to docs/ for the README and docs/operating.md ("Web console"), on
+ * request only (or when it is missing), so a test run leaves the tree clean.
+ */
 function toDocs(shot: string, name: string): void {
   const doc = join(root, 'docs', name);
   if (process.env.UPDATE_SCREENSHOTS === '1' || !existsSync(doc)) copyFileSync(shot, doc);

@@ -18,7 +18,7 @@ const RESTORE = 'edge-restore-01234567';
 const WRONG = 'edge-wrong-0123456789';
 
 type Scope = 'lookup' | 'restore' | 'admin' | 'ingest';
-/** The route table of the README: every /v1 route and the scope it needs. */
+/** The route table of docs/api.md, "Routes": every /v1 route and the scope it needs. */
 const ROUTES: [method: string, path: string, scope: Scope][] = [
   ...(['campaigns', 'canvases'] as const).flatMap((p): [string, string, Scope][] => [
     ['GET', `/v1/${p}`, 'lookup'],

@@ -7,7 +7,7 @@ import { createRedis, RedisHotIndex, sourceKeys } from '../../storage/redis/inde
 import { eventually, getJson, hotState, historyFold, startStack, testConfig, testNamespace } from './helpers.js';
 
 /**
- * The compact hot layout (README "Hot index") against the fold it must equal, on a real Redis:
+ * The compact hot layout (docs/design.md, "Hot index") against the fold it must equal, on a real Redis:
  * any order, duplication and replay of events; buckets that split while written; walks that
  * meet every user once while users arrive and buckets split between steps; count and estimate
  * against brute force; the upgrade from the sorted-set layout.

@@ -7,7 +7,7 @@ import { deleteStreams, ensureStreams, eventsBound, STREAM_DEFAULTS, trimIngeste
 import { eventually, getJson, startStack, testConfig, testNamespace, TEST_ENGINE } from './helpers.js';
 
 /**
- * The events stream's bounds (README, "Events stream bounds"): max_bytes with discard new, so
+ * The events stream's bounds (docs/producing.md, "Events stream bounds"): max_bytes with discard new, so
  * at the limit producers are refused (the library's `stream_full`, HTTP 503 `stream_full`)
  * and nothing stored is dropped; /readyz says so, and says when the backlog passes
  * TIERSTREAM_BACKLOG_MAX; once ingest caught up, it trims events it acknowledged and the

@@ -11,7 +11,7 @@ import {
 } from '../../core/index.js';
 
 /**
- * The event format (README, "Event format") as JSON Schema: the specification validateEvent
+ * The event format (docs/producing.md, "Event format") as JSON Schema: the specification validateEvent
  * implements by hand, compiled by ajv here only.
  */
 const eventSchema = {

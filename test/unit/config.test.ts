@@ -62,7 +62,7 @@ test('configuration: a ClickHouse cluster lists every node, and several nodes ne
   assert.throws(() => configFromEnv({ CLICKHOUSE_CLUSTER: "x'y" }), /CLICKHOUSE_CLUSTER/);
 });
 
-test('configuration: named limits, their defaults and bounds (README, "Limits")', () => {
+test('configuration: named limits, their defaults and bounds (docs/operating.md, "Limits")', () => {
   assert.equal(configFromEnv({}).limits, { variantsAndStepsPerSource: 1_000, sources: 1_000_000, filters: 10_000, tagsPerSource: 64, linkAliases: 10_000 });
   const set = configFromEnv({ TIERSTREAM_MAX_VARIANTS_AND_STEPS: '8', TIERSTREAM_MAX_SOURCES: '10', TIERSTREAM_MAX_FILTERS: '2', TIERSTREAM_MAX_TAGS: '3', TIERSTREAM_MAX_LINK_ALIASES: '4' }).limits;
   assert.equal(set, { variantsAndStepsPerSource: 8, sources: 10, filters: 2, tagsPerSource: 3, linkAliases: 4 });

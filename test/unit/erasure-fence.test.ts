@@ -5,7 +5,7 @@ import type { Erasure, SourceRef } from '../../core/index.js';
 import { createErasures, type ErasureStore } from '../../engine/erasures/index.js';
 
 /**
- * The fence restores and rebuilds ask (README, "Erasure"), over a store whose mirror lags: the
+ * The fence restores and rebuilds ask (docs/operating.md, "Erasure"), over a store whose mirror lags: the
  * store holds documents this process has not heard of until it syncs, as a paused or slow
  * process's watch would.
  */

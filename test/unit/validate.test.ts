@@ -218,7 +218,7 @@ test('valid multi-byte UTF-8 in properties is kept exactly', () => {
 const nestedArrays = (depth: number) => `{"a":${'['.repeat(depth - 1)}${']'.repeat(depth - 1)}}`;
 const nestedObjects = (depth: number) => `${'{"a":'.repeat(depth - 1)}{}${'}'.repeat(depth - 1)}`;
 const withProperties = (props: string) => enc(`${head}"userId":"u","properties":${props}}`);
-const PROPERTIES_DEPTH = 32; // the README's documented limit
+const PROPERTIES_DEPTH = 32; // the documented limit (docs/producing.md, "Event format")
 
 test('the depth limit is the documented one', () => {
   assert.is(MAX_PROPERTIES_DEPTH, PROPERTIES_DEPTH);
