@@ -23,6 +23,11 @@ export interface Acker {
   delivered(msg: IngestMsg): void;
   /** Settles stored messages (`dead` marks the ones stored as dead letters). */
   settle(msgs: readonly IngestMsg[], dead: (i: number) => boolean): void;
+  /**
+   * Whether the acks sent so far cover `seq`. A message settled and not yet covered (its
+   * cumulative ack waits for a lower sequence still being written) must still be kept alive.
+   */
+  covers(seq: number): boolean;
 }
 
 export function createAcker(mode: AckMode): Acker {
@@ -32,6 +37,7 @@ export function createAcker(mode: AckMode): Acker {
 function explicitAcker(): Acker {
   return {
     delivered: () => undefined,
+    covers: () => true,
     settle(msgs, dead) {
       for (let i = 0; i < msgs.length; i++) {
         // No reason string: NATS before 2.10 does not parse "+TERM <reason>" and leaves the
@@ -103,6 +109,10 @@ export class CumulativeAcker implements Acker {
   /** The highest stream sequence the acks sent so far cover. */
   get coveredSeq(): number {
     return this.covered;
+  }
+
+  covers(seq: number): boolean {
+    return seq <= this.covered;
   }
 
   delivered(msg: IngestMsg): void {

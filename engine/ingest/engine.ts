@@ -69,7 +69,7 @@ export function createEngine(deps: EngineDeps, options: Partial<EngineOptions> &
   const inflight = new InflightCounter();
   const limits = deps.sourceIds && createSourceLimits({ registry: deps.registry, sourceIds: deps.sourceIds, limits: opts.limits });
   const write = createBatchWriter({ ...deps, log, ...(limits && { limits }), ...(opts.afterErasureCheck && { afterErasureCheck: opts.afterErasureCheck }) });
-  const deadlines = new AckDeadlines<Decoded[]>(opts.ackWaitMs, now);
+  const deadlines = new AckDeadlines<Decoded[]>(opts.ackWaitMs, now, (seq) => acker?.covers(seq) ?? true);
   let subscription: Subscription | undefined;
   const stopping = new AbortController();
   let lagPolls: Renewal | undefined;

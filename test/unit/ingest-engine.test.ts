@@ -3,6 +3,7 @@ import * as assert from 'uvu/assert';
 import type { SourceRef } from '../../core/index.js';
 import type { AckMode } from '../../engine/ingest/index.js';
 import { ingestProcess, ingestWorld, wireEvents, type IngestWorld } from '../support/ingest.js';
+import { Valve } from '../support/valve.js';
 
 /**
  * The ingest engine without servers: an in-memory broker (stream, consumer with ack waits and
@@ -189,6 +190,28 @@ test('a drain writes and acknowledges the open batch, then takes nothing more', 
   world.broker.publish(wireEvents('b', 1)[0]);
   await world.clock.advance(1_000);
   assert.equal([...world.broker.deliveries.keys()], [1, 2, 3, 4, 5], 'nothing delivered after');
+});
+
+test('cumulative: a written batch whose ack waits for a slower, lower batch is kept alive until covered', async () => {
+  const world = ingestWorld();
+  for (const e of wireEvents('a', 20, 10)) world.broker.publish(e);
+  const slow = new Valve();
+  slow.close();
+  // The batch holding the first event (sequences 1..10) stalls; the next one is written at once.
+  const p = ingestProcess(world, {
+    ackMode: 'cumulative', writeConcurrency: 2,
+    afterErasureCheck: (events) => (events.some((e) => e.id === 'a-0') ? slow.pass() : Promise.resolve()),
+  });
+  await p.engine.start();
+  await world.clock.until(async () => (await world.history.countEvents(A)) === 10, 'the second batch written', 5_000);
+  assert.equal(sentFor(world, 'ack'), [], 'nothing may be acknowledged while 1..10 are written');
+  await world.clock.advance(5_000);
+  assert.equal([...world.broker.deliveries.values()], seqs(world).map(() => 1), 'none delivered twice');
+  for (const seq of [11, 20]) assert.ok(sentFor(world, 'working').includes(seq), `${seq} kept alive while its ack waits`);
+  slow.open();
+  await world.clock.until(() => world.broker.ackFloor === 20, 'acknowledged', 5_000);
+  assert.is(p.count('redeliveries'), 0);
+  await stop(world, p);
 });
 
 test('a bounded stream near its bound is trimmed of acknowledged events only', async () => {
