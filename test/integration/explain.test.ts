@@ -2,6 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { eventually, getJson, send, startStack, type Stack } from './helpers.js';
 import { rng } from '../../scripts/generate.js';
+import { WITHIN_MS, leafWindow, matchingUsers } from '../support/filter-oracle.js';
 
 /**
  * Count leaves, explain and a user's registered filters, against a brute-force reading of the
@@ -31,7 +32,6 @@ const events: Ev[] = Array.from({ length: 1_200 }, (_, i) => {
 /** Events delivered twice under other message ids (history holds them twice): counted once. */
 const REDELIVERED = events.filter((_, i) => i % 7 === 0);
 const times = [...new Set(events.map((e) => e.time))].sort((a, b) => a - b);
-const WITHIN: Record<string, number> = { P3D: 3 * DAY, P7D: 7 * DAY, PT36H: 36 * HOUR };
 
 function randomLeaf(): Record<string, unknown> {
   const src = pick(SOURCES);
@@ -48,14 +48,14 @@ function randomLeaf(): Record<string, unknown> {
     // A count leaf: a window is required.
     const r = rand();
     leaf.times = r < 0.4 ? { min: 1 + Math.floor(rand() * 4) } : r < 0.7 ? { max: Math.floor(rand() * 3) } : { min: Math.floor(rand() * 3), max: 2 + Math.floor(rand() * 3) };
-    if (rand() < 0.5) leaf.within = pick(Object.keys(WITHIN));
+    if (rand() < 0.5) leaf.within = pick(Object.keys(WITHIN_MS));
     else leaf.after = new Date(bound()).toISOString();
     if (rand() < 0.3) leaf.before = bound();
     return leaf;
   }
   const r = rand();
   if (r < 0.3) leaf.after = new Date(bound()).toISOString();
-  else if (r < 0.45) leaf.within = pick(Object.keys(WITHIN));
+  else if (r < 0.45) leaf.within = pick(Object.keys(WITHIN_MS));
   if (rand() < 0.25) leaf.before = bound();
   return leaf;
 }
@@ -77,8 +77,7 @@ function leafFacts(f: any, user: string, now: number) {
   const over = f.tag !== undefined ? tagged(f.tag) : [f.campaign !== undefined ? `c:${f.campaign}` : `v:${f.canvas}`];
   const mine = events.filter((e) => e.userId === user && e.type === f.event && over.includes(srcOf(e)) &&
     (f.variant === undefined || e.variantId === f.variant) && (f.step === undefined || e.stepId === f.step));
-  const after = f.within !== undefined ? now - WITHIN[f.within]! : f.after !== undefined ? Date.parse(f.after) : -Infinity;
-  const before = f.before !== undefined ? Number(f.before) : Infinity;
+  const { after, before } = leafWindow(f, now);
   const latest = mine.length ? Math.max(...mine.map((e) => e.time)) : undefined;
   const count = new Set(mine.filter((e) => e.time >= after && e.time < before).map((e) => e.id)).size;
   const matched = f.times !== undefined
@@ -98,13 +97,7 @@ function bruteForce(filter: Record<string, unknown>, now: number): Set<string> {
   };
   collect(filter);
   const universe = new Set(events.filter((e) => named.has(srcOf(e))).map((e) => e.userId));
-  const match = (f: any, user: string): boolean => {
-    if (f.and) return f.and.every((m: any) => match(m, user));
-    if (f.or) return f.or.some((m: any) => match(m, user));
-    if (f.not) return !match(f.not, user);
-    return leafFacts(f, user, now).matched;
-  };
-  return new Set([...universe].filter((u) => match(filter, u)));
+  return matchingUsers(filter, universe, (f, user) => leafFacts(f, user, now).matched);
 }
 
 /** Runs `call` and the brute force at its start and end; undefined when an hour's half-point fell between them (a `within` bound moved). */

@@ -2,6 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { eventually, getJson, send, startStack, type Stack } from './helpers.js';
 import { rng } from '../../scripts/generate.js';
+import { leafWindow, matchingUsers } from '../support/filter-oracle.js';
 
 /**
  * Every operator of the filter grammar against a brute-force evaluation over the same events,
@@ -88,18 +89,10 @@ function bruteForce(filter: Record<string, unknown>, now: number): Set<string> {
       (f.variant === undefined || e.variantId === f.variant) && (f.step === undefined || e.stepId === f.step));
     if (mine.length === 0) return false;
     const t = Math.max(...mine.map((e) => e.time));
-    const unit: Record<string, number> = { P3D: 72 * HOUR, PT36H: 36 * HOUR, P7D: 168 * HOUR };
-    const after = f.within !== undefined ? now - unit[f.within]! : f.after !== undefined ? Date.parse(f.after) : -Infinity;
-    const before = f.before !== undefined ? Number(f.before) : Infinity;
+    const { after, before } = leafWindow(f, now);
     return t >= after && t < before;
   };
-  const match = (f: any, user: string): boolean => {
-    if (f.and) return f.and.every((m: any) => match(m, user));
-    if (f.or) return f.or.some((m: any) => match(m, user));
-    if (f.not) return universe.has(user) && !match(f.not, user);
-    return leafMatch(f, user);
-  };
-  return new Set([...universe].filter((u) => match(filter, u)));
+  return matchingUsers(filter, universe, leafMatch);
 }
 
 test.before(async (ctx) => {
