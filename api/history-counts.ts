@@ -44,7 +44,8 @@ export class HistoryCounts {
   /** Events in history of each record's source, by source name: one grouped query for those without a fresh count. */
   async of(recs: readonly SourceRecord[]): Promise<Map<string, number>> {
     const t = this.now();
-    const seen = (rec: SourceRecord) => `${lastTransition(rec)}|${this.erasures()}`;
+    const finished = this.erasures();
+    const seen = (rec: SourceRecord) => `${lastTransition(rec)}|${finished}`;
     const out = new Map<string, number>();
     const stale: SourceRecord[] = [];
     for (const rec of recs) {
