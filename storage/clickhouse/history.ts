@@ -213,36 +213,29 @@ export class ClickHouseHistory implements History {
    * that user id on.
    */
   async *aggregateSource(source: SourceRef, chunkRows: number, opts: { fromUser?: string } = {}): AsyncGenerator<AggregateRow[]> {
-    // TabSeparated: 18.16 has no JSONCompactEachRow, and the columns hold only ids of the
-    // id character sets of core/sources.ts (ASCII, no tab, newline or backslash), so a split is exact.
-    // The response is split into lines here, from its raw buffers: the client's per-row
-    // objects cost more than the query (bench/HISTORY.md, "tiers: runs and analyses until 2026-12-06").
-    const { stream } = await this.client.exec({ query: `${queries.aggregateSource(this.db, source, opts.fromUser)} FORMAT TabSeparated` });
-    let chunk: AggregateRow[] = [];
-    let tail = '';
-    for await (const buf of stream as AsyncIterable<Buffer>) {
-      const lines = (tail + buf.toString('latin1')).split('\n');
-      tail = lines.pop()!;
-      for (const line of lines) {
-        chunk.push(aggregateRowFromTsv(line));
-        if (chunk.length >= chunkRows) {
-          yield chunk;
-          chunk = [];
-        }
-      }
-    }
-    if (tail) chunk.push(aggregateRowFromTsv(tail));
-    if (chunk.length) yield chunk;
+    yield* this.tsvChunks(queries.aggregateSource(this.db, source, opts.fromUser), aggregateRowFromTsv, chunkRows);
   }
 
   async *anyMessageAggregate(chunkRows: number): AsyncGenerator<AnyMessageRow[]> {
-    // TabSeparated and split here, as aggregateSource: every column is an id, a type or a channel.
-    const { stream } = await this.client.exec({ query: `${queries.anyMessageAggregate(this.db)} FORMAT TabSeparated` });
+    // Every column is an id, a type or a channel: TabSeparated splits exactly, as in aggregateSource.
     const row = (line: string): AnyMessageRow => {
       const [userId, type, channel, linkAlias, t] = line.split('\t') as [string, EventType, string, string, string];
       return { userId, type, channel: (channel || undefined) as Channel | undefined, linkAlias: linkAlias || undefined, time: Number(t) };
     };
-    let chunk: AnyMessageRow[] = [];
+    yield* this.tsvChunks(queries.anyMessageAggregate(this.db), row, chunkRows);
+  }
+
+  /**
+   * A query's rows as TabSeparated, parsed by `row`, in chunks of at most `chunkRows`.
+   * TabSeparated: 18.16 has no JSONCompactEachRow, and the columns these queries return hold only
+   * ids of the id character sets of core/sources.ts (ASCII, no tab, newline or backslash), so a
+   * split is exact. The response is split into lines here, from its raw buffers: the client's
+   * per-row objects cost more than the query (bench/HISTORY.md, "tiers: runs and analyses until
+   * 2026-12-06").
+   */
+  private async *tsvChunks<T>(query: string, row: (line: string) => T, chunkRows: number): AsyncGenerator<T[]> {
+    const { stream } = await this.client.exec({ query: `${query} FORMAT TabSeparated` });
+    let chunk: T[] = [];
     let tail = '';
     for await (const buf of stream as AsyncIterable<Buffer>) {
       const lines = (tail + buf.toString('latin1')).split('\n');
