@@ -1,6 +1,5 @@
-import { isId } from '../sources.js';
 import type { Channel, EventType } from '../types.js';
-import type { Mapped } from './mapped.js';
+import { brazeSource, idOrUndefined, str, stripUndefined, type Mapped } from './mapped.js';
 
 /**
  * Braze Currents (Custom HTTP connector) events as tierstream events: the table of docs/producing.md,
@@ -105,7 +104,6 @@ export const BRAZE_SKIPPED: Readonly<Record<string, string>> = {
 /** Braze's properties copied into the event's `properties` (history only) when present. */
 const KEPT = ['dispatch_id', 'send_id', 'link_alias', 'link_id', 'url', 'platform', 'app_id', 'card_id', 'content_card_id'] as const;
 
-const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
 
 /**
  * One Currents event as a tierstream event in its wire form (docs/producing.md, "Event format"), still
@@ -126,14 +124,8 @@ export function mapBrazeCurrentsEvent(raw: unknown): Mapped {
   if (type === undefined) return { kind: 'skipped', id, name: eventType };
   if (type === 'open' && eventType === 'users.messages.email.Open' && p.machine_open === 'true') type = 'machine_open';
   const channel = BRAZE_CHANNELS[/^users\.messages\.([^.]+)\./.exec(eventType)?.[1] ?? ''];
-  const canvasId = str(p.canvas_id);
-  const variation = str(p.canvas_variation_id);
-  const source = canvasId !== undefined
-    ? { canvasId, stepId: str(p.canvas_step_id), variantId: variation, canvasVariationId: idOrUndefined(variation) }
-    : { campaignId: str(p.campaign_id), variantId: str(p.message_variation_id) };
-  if (canvasId === undefined && source.campaignId === undefined) {
-    return { kind: 'invalid', id, code: 'invalid_source', message: 'neither canvas_id nor campaign_id is set' };
-  }
+  const source = brazeSource(p, str(p.campaign_id));
+  if (source === undefined) return { kind: 'invalid', id, code: 'invalid_source', message: 'neither canvas_id nor campaign_id is set' };
   const properties: Record<string, unknown> = { braze_event_type: eventType };
   for (const k of KEPT) if (p[k] !== undefined && p[k] !== '') properties[k] = p[k];
   const wire: Record<string, unknown> = {
@@ -151,10 +143,3 @@ export function mapBrazeCurrentsEvent(raw: unknown): Mapped {
   return { kind: 'event', id, event: stripUndefined(wire), msgId: id === undefined ? undefined : `braze:${id}` };
 }
 
-/** `v` when it is an id (core/sources.ts), else undefined: an optional field is left out rather than refuse the event. */
-export const idOrUndefined = (v: string | undefined): string | undefined => (v !== undefined && isId(v) ? v : undefined);
-
-function stripUndefined(o: Record<string, unknown>): Record<string, unknown> {
-  for (const k of Object.keys(o)) if (o[k] === undefined) delete o[k];
-  return o;
-}

@@ -1,6 +1,5 @@
 import type { Channel, EventType } from '../types.js';
-import { idOrUndefined } from './braze-currents.js';
-import type { Mapped } from './mapped.js';
+import { brazeSource, idOrUndefined, str, stripUndefined, type Mapped } from './mapped.js';
 
 /**
  * Segment `track` calls as tierstream events: the table of docs/producing.md,
@@ -47,7 +46,6 @@ export const SEGMENT_EVENTS: Readonly<Record<string, readonly [EventType, Channe
   'canvas entered': ['control', undefined],
 };
 
-const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
 const KEPT = ['email_id', 'dispatch_id', 'send_id', 'link_id', 'link_alias', 'link_url', 'url', 'list_id', 'app_id', 'card_id', 'button_id'] as const;
 
 /** One Segment call as a tierstream event in its wire form (to be validated), or why it is skipped. Never throws. */
@@ -65,15 +63,9 @@ export function mapSegmentCall(raw: unknown): Mapped {
     return { kind: 'skipped', id, name: 'Canvas Entered (in_control_group false)' };
   }
   if (type === 'open' && channel === 'email' && (p.machine_open === true || p.machine_open === 'true')) type = 'machine_open';
-  const canvasId = str(p.canvas_id);
   const nested = p.campaign !== null && typeof p.campaign === 'object' ? (p.campaign as Record<string, unknown>) : {};
-  const campaignId = str(p.campaign_id) ?? str(nested.id);
-  if (canvasId === undefined && campaignId === undefined) {
-    return { kind: 'invalid', id, code: 'invalid_source', message: 'neither properties.canvas_id nor properties.campaign_id is set' };
-  }
-  const source = canvasId !== undefined
-    ? { canvasId, stepId: str(p.canvas_step_id), variantId: str(p.canvas_variation_id), canvasVariationId: idOrUndefined(str(p.canvas_variation_id)) }
-    : { campaignId, variantId: str(p.message_variation_id) };
+  const source = brazeSource(p, str(p.campaign_id) ?? str(nested.id));
+  if (source === undefined) return { kind: 'invalid', id, code: 'invalid_source', message: 'neither properties.canvas_id nor properties.campaign_id is set' };
   if (c.timestamp === undefined) return { kind: 'invalid', id, code: 'missing_field', message: 'missing field "timestamp"' };
   const properties: Record<string, unknown> = { segment_event: name };
   for (const k of KEPT) if (p[k] !== undefined && p[k] !== '') properties[k] = p[k];
@@ -87,6 +79,5 @@ export function mapSegmentCall(raw: unknown): Mapped {
     time: c.timestamp,
     properties,
   };
-  for (const k of Object.keys(wire)) if (wire[k] === undefined) delete wire[k];
-  return { kind: 'event', id, event: wire, msgId: id === undefined ? undefined : `segment:${id}` };
+  return { kind: 'event', id, event: stripUndefined(wire), msgId: id === undefined ? undefined : `segment:${id}` };
 }
