@@ -84,28 +84,29 @@ export async function ensureStreams(jsm: JetStreamManager, opts: StreamSetupOpti
  */
 export async function ensureEventStreams(jsm: JetStreamManager, opts: EventStreamOptions, update = true): Promise<void> {
   const n = natsNames(opts.namespace);
-  const events: Partial<StreamConfig> = {
-    name: n.stream,
-    subjects: [n.subjects],
+  // Both streams: on disk, kept by limits, deduplicated by message id, replicated alike.
+  const both: Partial<StreamConfig> = {
     storage: StorageType.File,
     retention: RetentionPolicy.Limits,
     duplicate_window: nanos(opts.dedupWindowMs),
+    num_replicas: opts.replicas ?? 1,
+  };
+  const events: Partial<StreamConfig> = {
+    ...both,
+    name: n.stream,
+    subjects: [n.subjects],
     max_age: nanos(opts.maxAgeMs),
     ...eventsBound(opts.maxBytes ?? STREAM_DEFAULTS.maxBytes, serverVersion(jsm)),
     discard: DiscardPolicy.New,
-    num_replicas: opts.replicas ?? 1,
   };
   const dlq: Partial<StreamConfig> = {
+    ...both,
     name: n.dlqStream,
     subjects: [n.dlqSubject],
-    storage: StorageType.File,
-    retention: RetentionPolicy.Limits,
-    duplicate_window: nanos(opts.dedupWindowMs),
     max_age: nanos(DLQ_LIMITS.maxAgeMs),
     max_bytes: DLQ_LIMITS.maxBytes,
     max_msgs: DLQ_LIMITS.maxMsgs,
     discard: DiscardPolicy.Old,
-    num_replicas: opts.replicas ?? 1,
   };
   for (const cfg of [events, dlq]) await upsertStream(jsm, cfg, update);
 }
