@@ -14,6 +14,11 @@ export function sourceWhere(source: SourceRef): string {
   return `source_kind = ${sqlString(source.kind)} AND source_id = ${sqlString(source.id)}`;
 }
 
+/** Rows of any of `sources`, parenthesised: each source's condition, OR-ed. */
+function anySourceWhere(sources: readonly IndexSource[]): string {
+  return `(${sources.map((s) => `(${sourceWhere(s as SourceRef)})`).join(' OR ')})`;
+}
+
 export function countEvents(db: string, source: SourceRef): string {
   return `SELECT uniqExact(id) AS n FROM ${sqlIdent(db)}.events WHERE ${sourceWhere(source)}`;
 }
@@ -146,7 +151,7 @@ function extendedValues(db: string, f: FilterPlan, opts: { users?: readonly stri
   const users = userWhere(opts);
   const { cols, names } = leafColumns(f, (l) => unionCondition(l.source, l.index));
   if (cols.length === 0) cols.push('count() AS rows');
-  const universe = f.sources.some(isAnyMessage) ? '1' : `(${f.sources.map((s) => `(${sourceWhere(s as SourceRef)})`).join(' OR ')})`;
+  const universe = f.sources.some(isAnyMessage) ? '1' : anySourceWhere(f.sources);
   const eventLeaves = f.leaves.filter((l) => !l.count && fromEvents(l.index)).map((l) => `(${unionCondition(l.source, l.index).replace('r = 1 AND ', '')})`);
   const rows = [
     `SELECT 0 AS r, source_kind, source_id, user_id, toString(type) AS type, variant_id, step_id, '' AS channel, '' AS link_alias, time
@@ -208,7 +213,7 @@ function latestValues(db: string, f: FilterPlan, opts: { users?: readonly string
   const { cols, names } = leafColumns(f, (l) => `${sourceWhere(l.source as SourceRef)} AND ${indexCondition(l.index)}`);
   // 18.16 needs an aggregate in a GROUP BY query's select: a filter of count leaves only has none.
   if (cols.length === 0) cols.push('count() AS rows');
-  const where = [`(${f.sources.map((s) => `(${sourceWhere(s as SourceRef)})`).join(' OR ')})`, ...userWhere(opts)];
+  const where = [anySourceWhere(f.sources), ...userWhere(opts)];
   const universe = `SELECT user_id, ${cols.join(', ')} FROM ${sqlIdent(db)}.latest WHERE ${where.join(' AND ')} GROUP BY user_id`;
   if (!f.leaves.some((l) => l.count)) return universe;
   return `SELECT user_id, ${names.join(', ')} FROM (${universe}) AS u ANY LEFT JOIN (${leafCounts(db, f.leaves, opts)}) AS k USING user_id`;
@@ -227,7 +232,7 @@ export function leafCounts(db: string, leaves: readonly PlanLeaf[], opts: { user
   leaves.forEach((l, i) => {
     if (!l.count) return;
     // No sources: a count over every source (an any-message leaf).
-    const over = l.count.sources.length ? [`(${l.count.sources.map((s) => `(${sourceWhere(s)})`).join(' OR ')})`] : [];
+    const over = l.count.sources.length ? [anySourceWhere(l.count.sources)] : [];
     const parts = [...over, indexCondition(l.index), `time >= ${sqlInt(Math.ceil(l.after))}`];
     if (l.before !== Infinity) parts.push(`time < ${sqlInt(Math.ceil(l.before))}`);
     const cond = parts.join(' AND ');
