@@ -53,6 +53,11 @@ export interface Config {
   webhook: { url: string; secret: string } | undefined;
   /** TIERSTREAM_MAX_FUTURE (default P1D), ms: events further ahead of their publication are dead-lettered. */
   maxFutureMs: number;
+  /**
+   * TIERSTREAM_HOT_COUNTS (default P30D; PT0S: off), ms: how far back count leaves are answered
+   * from the hot tier (docs/design.md, "Hot counts"); the same value in every process of a namespace.
+   */
+  hotCountsMs: number;
   /** The named limits (TIERSTREAM_MAX_*; docs/operating.md, "Limits"). */
   limits: Limits;
   /** TIERSTREAM_EVENTS_MAX_BYTES: the events stream's max_bytes, discard new (default 4 GiB; -1: unbounded). */
@@ -191,6 +196,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
     streamReplicas: int(env, 'TIERSTREAM_STREAM_REPLICAS', 1, 5) ?? 1,
     webhook: webhookUrl && webhookSecret ? { url: webhookUrl, secret: webhookSecret } : undefined,
     maxFutureMs: fixedDurationMs(env.TIERSTREAM_MAX_FUTURE || 'P1D', 'TIERSTREAM_MAX_FUTURE'),
+    hotCountsMs: fixedDurationMs(env.TIERSTREAM_HOT_COUNTS || 'P30D', 'TIERSTREAM_HOT_COUNTS'),
     limits: {
       variantsAndStepsPerSource: int(env, 'TIERSTREAM_MAX_VARIANTS_AND_STEPS', 1, MAX_VARIANTS_AND_STEPS_LIMIT) ?? LIMIT_DEFAULTS.variantsAndStepsPerSource,
       sources: int(env, 'TIERSTREAM_MAX_SOURCES', 1, 100_000_000) ?? LIMIT_DEFAULTS.sources,

@@ -62,7 +62,7 @@ export async function createTierstream(
   const js = nc.jetstream();
   const jsm = await step('the JetStream manager', () => nc.jetstreamManager());
   const redis = createRedis({ url: config.redisUrl, clusterNodes: config.redisClusterNodes });
-  const hot = new RedisHotIndex(redis, { namespace: ns });
+  const hot = new RedisHotIndex(redis, { namespace: ns, countHorizonMs: config.hotCountsMs });
   const history = new ClickHouseHistory({ url: config.clickhouseUrl, cluster: config.clickhouseCluster, database: ns });
   await history.migrate();
   const registry = await step('the source registry', () => NatsKvRegistry.open(js, ns, Date.now, replicas));

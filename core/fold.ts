@@ -1,6 +1,7 @@
+import { fnv1a32 } from './hash.js';
 import { indexName } from './index-names.js';
 import { sourceName } from './sources.js';
-import { ANY_MESSAGE, type AggregateRow, type AnyMessageRow, type Channel, type EventType, type InteractionEvent, type SourceFold, type SourceRef } from './types.js';
+import { ANY_MESSAGE, isAnyMessage, type AggregateRow, type AnyMessageRow, type Channel, type CountMark, type EventType, type IndexSource, type InteractionEvent, type RecentEvent, type SourceFold, type SourceRef } from './types.js';
 
 function put(indexes: Map<string, Map<string, number>>, name: string, user: string, time: number): void {
   let users = indexes.get(name);
@@ -74,6 +75,29 @@ function putAnyMessage(indexes: Map<string, Map<string, number>>, names: IndexNa
   else put(indexes, names.type(type), user, time);
   if (alias !== undefined) put(indexes, indexName.alias(alias), user, time);
 }
+function mark(marks: Map<string, CountMark[]>, user: string, index: string, time: number, id: number): void {
+  const m = { index, time, id };
+  const list = marks.get(user);
+  if (list) list.push(m);
+  else marks.set(user, [m]);
+}
+
+/**
+ * One event's hot-count marks (docs/design.md, "Hot counts") in its source: its type's index and
+ * its variant's or step's, the indexes a count leaf can name. Repeats (an event twice in a
+ * batch) are the same mark, kept once by the store's set merge.
+ */
+function markInteraction(marks: Map<string, CountMark[]>, names: IndexNames, user: string, type: EventType, variant: string | undefined, step: string | undefined, time: number, id: number): void {
+  mark(marks, user, names.type(type), time, id);
+  if (variant !== undefined) mark(marks, user, names.variant(variant, type), time, id);
+  if (step !== undefined) mark(marks, user, names.step(step, type), time, id);
+}
+
+/** One event's mark in the any-message pseudo-source: in the one index putAnyMessage stores it in. */
+function markAnyMessage(marks: Map<string, CountMark[]>, names: IndexNames, user: string, type: EventType, channel: Channel | undefined, time: number, id: number): void {
+  mark(marks, user, channel !== undefined ? names.channel(channel, type) : names.type(type), time, id);
+}
+
 /**
  * Folds events into one write per source, index and user: the latest time wins. The result is
  * the same for any order and any duplication of the events, and merging two folds with max
@@ -83,14 +107,18 @@ export function foldEvents(events: Iterable<InteractionEvent>): SourceFold[] {
   const bySource = new Map<string, SourceFold>();
   const names = new IndexNames();
   // Every event also lands in the any-message pseudo-source, in the same write.
-  const any: SourceFold = { source: ANY_MESSAGE, indexes: new Map() };
+  const any = { source: ANY_MESSAGE, indexes: new Map(), marks: new Map() } satisfies SourceFold;
   for (const e of events) {
     const name = sourceName(e.source);
     let fold = bySource.get(name);
-    if (!fold) bySource.set(name, (fold = { source: e.source, indexes: new Map() }));
+    if (!fold) bySource.set(name, (fold = { source: e.source, indexes: new Map(), marks: new Map() }));
     putInteraction(fold.indexes, names, e.userId, e.type, e.variantId, e.stepId, e.time);
     if (e.linkAlias !== undefined) putAlias(fold.indexes, e.userId, e.linkAlias, e.stepId, e.time);
     putAnyMessage(any.indexes, names, e.userId, e.type, e.channel, e.linkAlias, e.time);
+    // Hot counts: the store drops marks older than its horizon.
+    const id = fnv1a32(e.id);
+    markInteraction(fold.marks!, names, e.userId, e.type, e.variantId, e.stepId, e.time, id);
+    markAnyMessage(any.marks, names, e.userId, e.type, e.channel, e.time, id);
   }
   const out = [...bySource.values()];
   if (any.indexes.size) out.push(any);
@@ -121,4 +149,21 @@ export function foldAggregates(source: SourceRef, rows: Iterable<AggregateRow>):
     else putInteraction(fold.indexes, names, r.userId, r.type, r.variantId || undefined, r.stepId || undefined, r.time);
   }
   return fold;
+}
+
+/**
+ * Hot-count marks of history's recent raw events (History.recentEvents) of one source, or of
+ * every source into the any-message pseudo-source: the marks foldEvents gives the same events,
+ * and no latest times (the restore's aggregate loads those).
+ */
+export function foldMarks(source: IndexSource, rows: Iterable<RecentEvent>): SourceFold {
+  const marks = new Map<string, CountMark[]>();
+  const names = new IndexNames();
+  const any = isAnyMessage(source);
+  for (const r of rows) {
+    const id = fnv1a32(r.id);
+    if (any) markAnyMessage(marks, names, r.userId, r.type, r.channel, r.time, id);
+    else markInteraction(marks, names, r.userId, r.type, r.variantId || undefined, r.stepId || undefined, r.time, id);
+  }
+  return { source, indexes: new Map(), marks };
 }

@@ -6,6 +6,7 @@
 export * from './errors.js';
 export * from './metrics.js';
 export * from './types.js';
+export * from './hash.js';
 export * from './sources.js';
 export * from './time.js';
 export * from './duration.js';

@@ -78,6 +78,30 @@ export interface SourceFold {
   source: IndexSource;
   /** index name (see storage/redis/keys) -> userId -> latest epoch ms */
   indexes: Map<string, Map<string, number>>;
+  /**
+   * Hot counts (docs/design.md, "Hot counts"): userId -> one mark per event and countable index
+   * (a type, a variant's or step's type; on the any-message pseudo-source a channel's type or a
+   * type), each event once. Merged as a set, so replays and duplicates add nothing.
+   */
+  marks?: Map<string, CountMark[]>;
+}
+
+/** One event in one countable index: its time and a 32-bit hash of its id (hashEventId). */
+export interface CountMark {
+  index: string;
+  time: number;
+  id: number;
+}
+
+/** A raw event of a source within the hot count horizon, as history keeps it: restore and rebuild of hot counts. */
+export interface RecentEvent {
+  userId: string;
+  type: EventType;
+  variantId: string;
+  stepId: string;
+  channel: Channel | undefined;
+  time: number;
+  id: string;
 }
 
 /**
@@ -129,6 +153,12 @@ export interface History {
    * Redis-loss rebuild of ANY_MESSAGE.
    */
   anyMessageAggregate(chunkRows: number): AsyncIterable<AnyMessageRow[]>;
+  /**
+   * The raw events with time >= `since` of a source (or, for ANY_MESSAGE, of every source), in
+   * chunks of at most `chunkRows`, each event id once per chunk or more (merge as a set): what
+   * the hot counts of a restored or rebuilt source are loaded from.
+   */
+  recentEvents(source: IndexSource, since: number, chunkRows: number): AsyncIterable<RecentEvent[]>;
   ping(): Promise<boolean>;
 }
 
@@ -156,6 +186,13 @@ export interface HotIndex {
    * effect on a source holding users): the load then needs no growth step by step.
    */
   reserve(source: IndexSource, users: number): Promise<void>;
+  /**
+   * The hot counts' horizon (ms; 0: hot counts are off): a restore or rebuild loads the marks of
+   * events newer than now minus it (loadMarks), then says the source's counts are complete.
+   */
+  readonly countHorizonMs: number;
+  /** Records that the source's hot counts hold every event from `since` on (after its marks were loaded). */
+  countsComplete(source: IndexSource, since: number): Promise<void>;
   /** Distinct users with any hot interaction of the source. */
   countUsers(source: IndexSource): Promise<number>;
   /** countUsers of each source, by source name, in bounded pipelines (a round trip per few hundred sources). */
@@ -298,6 +335,17 @@ export interface SourceIdSets {
 
 /** What the hot path needs of Redis. */
 export interface HotLookup {
+  /** The hot counts' horizon, ms (0: off; count leaves then read history). */
+  readonly countHorizonMs: number;
+  /**
+   * Count leaves from the hot counts (docs/design.md, "Hot counts"): for each user u and leaf l,
+   * `counts[u * leaves.length + l]`, the user's distinct events of the leaf's index over its
+   * sources (every source's when `sources` is empty: ANY_MESSAGE) in [after, before);
+   * `complete[l]` 0 when the hot counts cannot answer the leaf (a source's counts do not reach
+   * back to `after`, or a source holds nothing hot): its counts are then 0 and must be read from
+   * history. One read per source, sent together.
+   */
+  counts(leaves: readonly CountLeaf[], users: readonly string[]): Promise<{ counts: Float64Array; complete: Uint8Array }>;
   /**
    * For each user u and leaf l, `latest[u * leaves.length + l]`: the user's latest time in the
    * leaf's index, NaN when none; `known[u]` 1 when the user has any event of `sources`.
@@ -315,6 +363,15 @@ export interface HotLookup {
   segment(
     leaves: readonly { source: IndexSource; index: string }[], sources: readonly IndexSource[], from: number, to: number, maxUsers: number, ordered?: boolean,
   ): Promise<HotSegment>;
+}
+
+/** A count leaf as HotLookup.counts reads it. */
+export interface CountLeaf {
+  /** The sources counted together (a tag's), or [ANY_MESSAGE] for a count over every source. */
+  sources: readonly IndexSource[];
+  index: string;
+  after: number;
+  before: number;
 }
 
 /** One step of a hot walk (HotLookup.segment). */

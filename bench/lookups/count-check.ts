@@ -1,15 +1,16 @@
 /**
  * Count-leaf checks: POST /v1/retargeting/check with 100 user ids against a filter mixing hot
  * leaves and a count leaf ("sent L1, not clicked L1, and opened L1 at least twice in the last 30
- * days"), beside the same check without the count leaf, open loop at a fixed rate, against
- * tierstream as npm start runs it. The hot leaves are read from Redis, the count leaf from
- * ClickHouse (one query per check, sent beside the Redis reads), so the question is what that
- * query adds to a send-time check. Data: the lookups benchmark's campaign L1 (hot-data.ts), plus
- * 0 to `max-opens` opens per user in the last 29 days, in history only (count leaves read
- * nothing else). Every sampled answer is compared with the expected one first.
+ * days"), beside the same check without the count leaf and with the count over 31 days (past
+ * the hot counts' 30-day horizon, so from ClickHouse: one query per check, after the Redis
+ * read), open loop at a fixed rate, against tierstream as npm start runs it. Data: the lookups
+ * benchmark's campaign L1 (hot-data.ts), plus 0 to `max-opens` opens per user in the last 29
+ * days, written to history and to the hot tier as ingest writes them. Every sampled answer is
+ * compared with the expected one first. Also the Redis memory of L1's hot counts per user.
  */
 import os from 'node:os';
-import type { InteractionEvent } from '../../core/index.js';
+import { foldEvents, type InteractionEvent } from '../../core/index.js';
+import { RedisHotIndex, sourceKeys } from '../../storage/redis/index.js';
 import { rng } from '../../scripts/generate.js';
 import { round } from '../measure.js';
 import type { Benchmark } from '../types.js';
@@ -22,18 +23,42 @@ import { freePort, startTierstream, type TierstreamProcess } from './tierstream-
 import { waitForMerges } from './benchmark.js';
 
 const DAY_MS = 86_400_000;
-/** The filter measured: the lookups benchmark's, and a count leaf. */
+/** The filter measured: the lookups benchmark's, and a count leaf (within the hot counts' 30 days: served hot). */
 export const MIXED_FILTER = { and: [...FILTER.and, { campaign: 'L1', event: 'open', times: { min: 2 }, within: 'P30D' }] };
+/** The same count over 31 days: past the hot counts' horizon, so from history (the opens are all in the last 29 days: same answers). */
+export const MIXED_HISTORY_FILTER = { and: [...FILTER.and, { campaign: 'L1', event: 'open', times: { min: 2 }, within: 'P31D' }] };
 /** Bodies whose answers are compared with the expected ones. */
 const SAMPLE = 20;
 /** Checks sent one at a time before the open loop: the service time without queueing. */
 const SEQUENTIAL = 200;
 
+/**
+ * Bytes of L1's keys in Redis, by family: its records' buckets and meta, and its hot counts'
+ * buckets (MEMORY USAGE of every key, SCANned: the benchmark's namespace holds nothing else).
+ */
+async function sourceMemory(ctx: { ns: string; redis: import('ioredis').Redis | import('ioredis').Cluster }): Promise<{ records: number; counts: number; keys: number }> {
+  const k = sourceKeys(ctx.ns, SOURCE);
+  const out = { records: 0, counts: 0, keys: 0 };
+  const node = ctx.redis as import('ioredis').Redis;
+  let cursor = '0';
+  do {
+    const [next, keys] = await node.scan(cursor, 'MATCH', k.pattern, 'COUNT', 1000);
+    cursor = next;
+    for (const key of keys) {
+      const bytes = Number(await node.memory('USAGE', key, 'SAMPLES', 0));
+      if (key.startsWith(k.countPrefix)) out.counts += bytes;
+      else out.records += bytes;
+      out.keys++;
+    }
+  } while (cursor !== '0');
+  return out;
+}
+
 export const countCheck: Benchmark = {
   name: 'count-check',
   question:
-    'How long does a send-time check of 100 users take when its filter mixes hot leaves and a count leaf (counts from ClickHouse), ' +
-    'open loop at a fixed rate (the issue\'s target: p99 <= 20 ms at 200/s), beside the same filter without the count leaf?',
+    'How long does a send-time check of 100 users take when its filter mixes hot leaves and a count leaf (from the hot counts, or past their horizon from ClickHouse), ' +
+    'open loop at a fixed rate (the issue\'s target: p99 <= 20 ms at 200/s), beside the same filter without the count leaf? What do the hot counts cost in Redis memory?',
   options: {
     users: { default: 50_000, min: 100, description: 'hot users of campaign L1 (u0..), each with a send (hot-data.ts)' },
     'click-pct': { default: 30, min: 0, description: 'percent of them with a click' },
@@ -59,7 +84,9 @@ export const countCheck: Benchmark = {
     try {
       ts = await startTierstream(env, await freePort(), signal);
       const setup = await writeHotData(ctx, config);
-      // Opens, history only: the count leaf reads nothing else.
+      // Opens, to history and to the hot tier (with their hot-count marks), as ingest writes them.
+      const hot = new RedisHotIndex(ctx.redis, { namespace: ctx.ns });
+      const memoryBefore = await sourceMemory(ctx);
       const rand = rng(p.seed + 7);
       const opens = new Uint8Array(p.users);
       const now = Date.now();
@@ -72,11 +99,14 @@ export const countCheck: Benchmark = {
           chunk.push({ id: `${idPrefix}-L1-u${u}-open${k}`, type: 'open', userId: `u${u}`, source: SOURCE, channel: 'email', time: now - 29 * DAY_MS + Math.floor(rand() * 28 * DAY_MS) });
         }
         if (chunk.length >= 50_000 || u === p.users - 1) {
-          await ctx.history.insert(chunk);
+          await Promise.all([ctx.history.insert(chunk), hot.apply(foldEvents(chunk))]);
           openEvents += chunk.length;
           chunk = [];
         }
       }
+      const memory = await sourceMemory(ctx);
+      console.log(`L1 in Redis: records ${memory.records.toLocaleString('en-US')} B, hot counts ${memory.counts.toLocaleString('en-US')} B for ${(setup.events + openEvents).toLocaleString('en-US')} events ` +
+        `(${round(memory.counts / p.users, 1)} B a user, ${round(memory.counts / (setup.events + openEvents), 1)} B an event; before the opens: ${memoryBefore.counts.toLocaleString('en-US')} B)`);
       const merges = await waitForMerges(ctx);
       const [byUser] = await ctx.history.select<{ n: string }>(`SELECT count() AS n FROM ${ctx.ns}.events_by_user`);
       console.log(`setup: ${setup.events.toLocaleString('en-US')} sends and clicks (history and hot), ${openEvents.toLocaleString('en-US')} opens (history; ${Number(byUser!.n).toLocaleString('en-US')} rows in events_by_user); merges done in ${merges.seconds} s; load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
@@ -88,7 +118,9 @@ export const countCheck: Benchmark = {
       });
       const url = `${ts.baseUrl}/v1/retargeting/check`;
       const results: Record<string, OpenLoopResult & { filter: object; correct: number; sequential: LatencyMs }> = {};
-      for (const [name, filter] of [['hot leaves only', FILTER], ['mixed: hot leaves and a count leaf', MIXED_FILTER]] as const) {
+      for (const [name, filter] of [
+        ['hot leaves only', FILTER], ['mixed: hot leaves and a count leaf (hot counts)', MIXED_FILTER], ['mixed: hot leaves and a count leaf (from history)', MIXED_HISTORY_FILTER],
+      ] as const) {
         const bodies = ids.map((userIds) => JSON.stringify({ filter, userIds }));
         let correct = 0;
         for (let i = 0; i < Math.min(SAMPLE, ids.length); i++) {
@@ -119,7 +151,7 @@ export const countCheck: Benchmark = {
       }
       const file = writeResult('count-check', startedAt, {
         benchmark: 'count-check', question: countCheck.question, startedAt: startedAt.toISOString(), namespace: ctx.ns,
-        parameters: { ...raw }, setup: { sendsAndClicks: setup.events, opens: openEvents, merges },
+        parameters: { ...raw }, setup: { sendsAndClicks: setup.events, opens: openEvents, merges, redisBytes: memory, redisBytesBeforeOpens: memoryBefore },
         machine: await machineInfo(ctx, loadAtStart),
         results: Object.fromEntries(Object.entries(results).map(([k, r]) => [k, { rate: r.rate, requests: r.requests, answered: r.answered, non2xx: r.non2xx, errors: r.errors, latencyMs: r.latencyMs, sendLagMs: r.sendLagMs, sequentialMs: r.sequential, filter: r.filter }])),
         target: 'p99 <= 20 ms at 200/s (mixed)', seconds: round((Date.now() - startedAt.getTime()) / 1000, 1),

@@ -1,7 +1,8 @@
 import { evaluate, formatTime, leafWindow, sourceName, type Compiled, type Filter, type FilterPlan, type HistoryLookup, type HotLookup, type Leaf, type IndexSource, type Program, type SourceRef, type TagRef } from '../../core/index.js';
 
-/** Where a leaf's value came from: counts always from history, latest times from the tier asked. */
-export type ServedFrom = 'hot' | 'history';
+import { countValues, type ServedFrom } from './counts.js';
+
+export type { ServedFrom };
 
 /** A leaf of an explained filter: what was found for the user, in which window, from where. */
 export interface ExplainedLeaf {
@@ -72,7 +73,9 @@ function leavesOf(p: Program, out: number[] = []): number[] {
  * is the latest over its sources (the max its compiled leaves read).
  */
 export function explainFilter(a: {
-  filter: Filter; c: Compiled; row: ArrayLike<number>; known: boolean; fromHistory: boolean; at: number; tagged: (t: TagRef) => readonly SourceRef[];
+  filter: Filter; c: Compiled; row: ArrayLike<number>; known: boolean; at: number; tagged: (t: TagRef) => readonly SourceRef[];
+  /** Where compiled leaf i's value came from (latest times: the tier asked; counts: counts.ts). */
+  servedFrom: (leaf: number) => ServedFrom;
 }): Explained {
   let k = 0;
   const walk = (f: Filter): ExplainedNode => {
@@ -84,11 +87,12 @@ export function explainFilter(a: {
       const out: ExplainedLeaf = {
         matched: p !== undefined && evaluate({ ...a.c, program: p }, a.row, true),
         leaf: leafJson(l),
-        servedFrom: l.times || a.fromHistory ? 'history' : 'hot',
+        servedFrom: 'hot',
         window: { after: iso(w.after), before: iso(w.before) },
       };
       // No program (the filter names no source) or a tag over no source: nothing was read.
       const read = p === undefined || tagSources?.length === 0 ? [] : leavesOf(p);
+      out.servedFrom = read.length > 0 ? a.servedFrom(read[0]!) : a.servedFrom(-1);
       if (l.times) out.count = read.length > 0 && !Number.isNaN(a.row[read[0]!]!) ? a.row[read[0]!]! : 0;
       else {
         let t = NaN;
@@ -125,7 +129,7 @@ export interface UserFilters {
  * Evaluates prepared filters for one user with one hot read: every filter's latest-time leaves,
  * deduplicated by source and index, and each named source's `any` index (the user is in a
  * filter's universe when any of its sources has a time there), in one HotLookup.scores call
- * (one read per source); count leaves of every filter in one history query.
+ * (one read per source); count leaves of every filter from the hot counts or one history query (counts.ts).
  */
 export async function usersFilters(
   filters: readonly { id: string; c: Compiled; leaves: FilterPlan['leaves']; sources: IndexSource[] }[],
@@ -133,6 +137,7 @@ export async function usersFilters(
   hot: HotLookup,
   history: HistoryLookup,
   skipped: UserFilters['skipped'],
+  now: number,
 ): Promise<UserFilters> {
   const reads: { source: IndexSource; index: string }[] = [];
   const at = new Map<string, number>();
@@ -150,13 +155,12 @@ export async function usersFilters(
   }));
   const [scores, counts] = await Promise.all([
     reads.length > 0 ? hot.scores(reads, [], [userId]) : undefined,
-    history.leafCounts(counted, [userId]),
+    countValues(hot, history, counted, [userId], now),
   ]);
-  const mine = counts.get(userId);
   const matched: string[] = [];
   for (const f of plans) {
     if (f.sources.length === 0) continue;
-    const row = f.slots.map((s) => (s >= 0 ? scores!.latest[s]! : mine ? mine[-1 - s]! : NaN));
+    const row = f.slots.map((s) => (s >= 0 ? scores!.latest[s]! : counts.values[-1 - s]!));
     const known = f.any.some((s) => !Number.isNaN(scores!.latest[s]!));
     if (evaluate(f.c, row, known)) matched.push(f.id);
   }

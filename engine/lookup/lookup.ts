@@ -1,4 +1,5 @@
 import { ANY_MESSAGE, ANY_MESSAGE_NAME, TierstreamError, checkCountHorizon, compile, recordsOf, evaluateRow, FilterError, hasCountLeaves, parseSourceName, type Compiled, type FilterPlan, type Filter, type HistoryLookup, type HotLookup, type IndexSource, type SourceRef, type SourceRecord, type SourceRegistry } from '../../core/index.js';
+import { countValues, type ServedFrom } from './counts.js';
 import { explainFilter, usersFilters, type Explained, type UserFilters } from './explain.js';
 
 export class LookupError extends TierstreamError<'source_expired' | 'source_restoring' | 'invalid_cursor' | 'lookup_timeout'> {
@@ -81,31 +82,28 @@ export function createLookup(deps: { registry: SourceRegistry; hot: HotLookup; h
 
   /**
    * Each user's value per leaf, as HotLookup.scores lays them out (row-major, NaN: none): latest
-   * times from the hot index, counts of count leaves from history (one query for all of them
-   * and every user, sent beside the Redis reads). `known` is read when `universe`.
+   * times from the hot index, counts of count leaves from the hot counts or history (counts.ts),
+   * read beside the latest times. `known` is read when `universe`; `from[i]`: where count leaf i
+   * was served from.
    */
-  async function hotValues(c: Compiled, leaves: FilterPlan['leaves'], sources: IndexSource[], users: readonly string[], universe: boolean) {
+  async function hotValues(c: Compiled, leaves: FilterPlan['leaves'], sources: IndexSource[], users: readonly string[], universe: boolean, at: number) {
     const hotAt: number[] = [];
     c.leaves.forEach((l, i) => l.count === undefined && hotAt.push(i));
-    if (hotAt.length === c.leaves.length) return deps.hot.scores(leaves, universe ? sources : [], users);
+    if (hotAt.length === c.leaves.length) return { ...(await deps.hot.scores(leaves, universe ? sources : [], users)), from: [] };
     const [hot, counts] = await Promise.all([
       hotAt.length > 0 || universe ? deps.hot.scores(hotAt.map((i) => leaves[i]!), universe ? sources : [], users) : undefined,
-      deps.history.leafCounts(leaves, users),
+      countValues(deps.hot, deps.history, leaves, users, at),
     ]);
     const width = c.leaves.length;
-    const latest = new Float64Array(users.length * width).fill(NaN);
-    for (let u = 0; u < users.length; u++) {
-      if (hot) for (let j = 0; j < hotAt.length; j++) latest[u * width + hotAt[j]!] = hot.latest[u * hotAt.length + j]!;
-      const n = counts.get(users[u]!);
-      if (n) for (let i = 0; i < width; i++) if (c.leaves[i]!.count) latest[u * width + i] = n[i]!;
-    }
-    return { latest, known: hot?.known ?? new Uint8Array(users.length) };
+    const latest = counts.values;
+    if (hot) for (let u = 0; u < users.length; u++) for (let j = 0; j < hotAt.length; j++) latest[u * width + hotAt[j]!] = hot.latest[u * hotAt.length + j]!;
+    return { latest, known: hot?.known ?? new Uint8Array(users.length), from: counts.from };
   }
 
   async function matchHot(p: Prepared, users: readonly string[]): Promise<string[]> {
     // The universe is read only when the filter can match a user with no leaf event.
     const universe = p.c.needsUniverse;
-    const { latest, known } = await hotValues(p.c, p.leaves, p.sources, users, universe);
+    const { latest, known } = await hotValues(p.c, p.leaves, p.sources, users, universe, p.at);
     const out: string[] = [];
     for (let u = 0; u < users.length; u++) if (evaluateRow(p.c, latest, u, !universe || known[u] === 1)) out.push(users[u]!);
     return out;
@@ -227,14 +225,16 @@ export function createLookup(deps: { registry: SourceRegistry; hot: HotLookup; h
     const p = await prepare(filter, fromHistory);
     let row: ArrayLike<number> = new Float64Array(p.c.leaves.length).fill(NaN);
     let known = false;
+    let from: (ServedFrom | undefined)[] = [];
     if (p.sources.length > 0 && fromHistory) {
       const v = (await deps.history.filterValues(p.sql, [userId])).get(userId);
       if (v) [row, known] = [v, true];
     } else if (p.sources.length > 0) {
-      const v = await hotValues(p.c, p.leaves, p.sources, [userId], true);
-      [row, known] = [v.latest, v.known[0] === 1];
+      const v = await hotValues(p.c, p.leaves, p.sources, [userId], true, p.at);
+      [row, known, from] = [v.latest, v.known[0] === 1, v.from];
     }
-    return explainFilter({ filter, c: p.c, row, known, fromHistory, at: p.at, tagged: (t) => deps.registry.tagged(t) });
+    const servedFrom = (leaf: number): ServedFrom => (fromHistory ? 'history' : from[leaf] ?? 'hot');
+    return explainFilter({ filter, c: p.c, row, known, servedFrom, at: p.at, tagged: (t) => deps.registry.tagged(t) });
   }
 
   /**
@@ -256,7 +256,7 @@ export function createLookup(deps: { registry: SourceRegistry; hot: HotLookup; h
         else throw err;
       }
     }
-    return usersFilters(ready.map(({ id, p }) => ({ id, c: p.c, leaves: p.leaves, sources: p.sources })), userId, deps.hot, deps.history, skipped);
+    return usersFilters(ready.map(({ id, p }) => ({ id, c: p.c, leaves: p.leaves, sources: p.sources })), userId, deps.hot, deps.history, skipped, now());
   }
 
   /** One walk step, refused once the lookup's time is up: a late walk stops sending work. */

@@ -1,14 +1,16 @@
 import { ANY_MESSAGE, foldAnyMessage, hotWritesInFlight, type ErasureFence, type History, type HotIndex, type LookupPressure } from '../../core/index.js';
+import { loadCountMarks } from './count-marks.js';
 
 /**
  * The Redis-loss rebuild of the any-message pseudo-source (ANY_MESSAGE): every event of every
  * source, whatever its tier, from history's raw events (queries.anyMessageAggregate), merged
  * with max as ingest writes it, so ingest may go on meanwhile. Rows of users an erasure
  * excludes since `mark` (taken before the read) are left out, and once every chunk landed the
- * erasures are settled on the pseudo-source too, as a source's rebuild does.
+ * erasures are settled on the pseudo-source too, as a source's rebuild does. Its hot counts are
+ * loaded last (count-marks.ts).
  */
 export async function rebuildAnyMessage(
-  deps: { history: History; hot: HotIndex; erasures?: ErasureFence; pressure?: LookupPressure }, chunkRows: number, mark: number,
+  deps: { history: History; hot: HotIndex; erasures?: ErasureFence; pressure?: LookupPressure }, chunkRows: number, mark: number, now: number,
 ): Promise<void> {
   const fence = deps.erasures;
   try {
@@ -18,6 +20,7 @@ export async function rebuildAnyMessage(
       if (rows.length) await deps.hot.load(foldAnyMessage(rows), { maxInFlight: hotWritesInFlight(deps.pressure) });
       if (fence && fence.mark() !== heard) await fence.recheck(rows.map((r) => r.userId), mark, [ANY_MESSAGE]);
     }
+    await loadCountMarks(deps, ANY_MESSAGE, chunkRows, mark, now);
   } finally {
     if (fence) await fence.settle(mark, [ANY_MESSAGE]);
   }

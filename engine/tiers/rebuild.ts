@@ -2,6 +2,7 @@ import { lastValueFrom, tap } from 'rxjs';
 import { renewWhile, sourceName, type SourceRef } from '../../core/index.js';
 import type { TierContext } from './context.js';
 import type { CopyState } from './copy.js';
+import { loadCountMarks } from './count-marks.js';
 import { copySourceHistory, settleErasures } from './history-copy.js';
 import { rebuildAnyMessage } from './rebuild-any-message.js';
 
@@ -61,9 +62,10 @@ export function createRebuild(ctx: TierContext) {
             log.info({ source, rows: s.rows, of: total }, 'rebuilding the hot tier: a source in progress');
           };
           await lastValueFrom(copySourceHistory(ctx, rec, { work: 'rebuild', mark }).pipe(tap(progress)), { defaultValue: undefined });
+          await loadCountMarks(deps, rec, ctx.chunkRows, mark, ctx.now());
         }
         // The namespace-wide any-message index: every event of every source, whatever its tier.
-        if (!fresh) await rebuildAnyMessage(deps, ctx.chunkRows, mark);
+        if (!fresh) await rebuildAnyMessage(deps, ctx.chunkRows, mark, ctx.now());
       } finally {
         // As a restore does, on every exit: the rebuild is not over until this is done.
         await settleErasures(ctx, mark, rebuilt);

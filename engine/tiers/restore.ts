@@ -2,6 +2,7 @@ import { lastValueFrom } from 'rxjs';
 import { leaseLapsed, renewWhile, sourceName, transition, type SourceRecord, type SourceRef } from '../../core/index.js';
 import { TierError, type TierContext } from './context.js';
 import type { CopyState } from './copy.js';
+import { loadCountMarks } from './count-marks.js';
 import { copySourceHistory, settleErasures } from './history-copy.js';
 
 /** Progress and resume points are reported at most this often while chunks land, ms. */
@@ -116,6 +117,19 @@ export function createRestores(ctx: TierContext) {
     });
     try {
       last = await lastValueFrom(copy, { defaultValue: last });
+      // The hot counts last, with the claim renewed as in the setup: still restoring, so count
+      // leaves read history until the marks are in (count-marks.ts).
+      if (copy.end() !== 'stopped') {
+        const marks = renewWhile(ctx.scheduler, ctx.leaseMs / 3, async () => {
+          if (!(await renew(last))) lost = true;
+          return !lost;
+        });
+        try {
+          await loadCountMarks(deps, source, ctx.chunkRows, mark, now());
+        } finally {
+          marks.stop();
+        }
+      }
     } finally {
       // Every exit (finished, taken over, failed): once what was sent has landed (the copy ends
       // only then), no erasure recorded meanwhile stays undone by it. A resumed restore also
@@ -124,7 +138,7 @@ export function createRestores(ctx: TierContext) {
       const since = resumed ? (claimed.restore?.startedAt ?? 0) - ctx.leaseMs : undefined;
       await settleErasures(ctx, mark, [source], since);
     }
-    if (copy.end() === 'stopped') return; // our claim was taken over: the new owner finishes
+    if (copy.end() === 'stopped' || lost) return; // our claim was taken over: the new owner finishes
     await deps.hot.setGate(source, null);
     const { record, changed } = await deps.registry.update(source, (rec) => {
       if (!ctx.mine(rec) || rec.tier !== 'restoring') return undefined;

@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { createClient, type ClickHouseClient, ClickHouseLogLevel } from '@clickhouse/client';
-import { TierstreamError, type AggregateRow, type AnyMessageRow, type Channel, type FilterPlan, type EventType, type History, type InteractionEvent, type SourceRef, foldAggregates, sourceName } from '../../core/index.js';
+import { TierstreamError, isAnyMessage, type IndexSource, type RecentEvent, type AggregateRow, type AnyMessageRow, type Channel, type FilterPlan, type EventType, type History, type InteractionEvent, type SourceRef, foldAggregates, sourceName } from '../../core/index.js';
 import { ADDED_EVENT_COLUMNS, MIGRATIONS, SHARD, SINGLE_SERVER, addColumnStatement, baseStatements, distributedStatements, eventMonths, recordVersion, schemaVersion, tableColumns, tableEngine, typeEnumStatement, type Tables } from './schema.js';
 import { sqlIdent } from './sql.js';
 import * as queries from './queries.js';
@@ -223,6 +223,15 @@ export class ClickHouseHistory implements History {
       return { userId, type, channel: (channel || undefined) as Channel | undefined, linkAlias: linkAlias || undefined, time: Number(t) };
     };
     yield* this.tsvChunks(queries.anyMessageAggregate(this.db), row, chunkRows);
+  }
+
+  async *recentEvents(source: IndexSource, since: number, chunkRows: number): AsyncGenerator<RecentEvent[]> {
+    // Ids, types and channels only: TabSeparated splits exactly, as in aggregateSource.
+    const row = (line: string): RecentEvent => {
+      const [userId, type, variantId, stepId, channel, t, id] = line.split('\t') as [string, EventType, string, string, string, string, string];
+      return { userId, type, variantId, stepId, channel: (channel || undefined) as Channel | undefined, time: Number(t), id };
+    };
+    yield* this.tsvChunks(queries.recentEvents(this.db, isAnyMessage(source) ? null : source, since), row, chunkRows);
   }
 
   /**

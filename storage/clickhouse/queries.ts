@@ -80,6 +80,22 @@ export function anyMessageAggregate(db: string): string {
     FROM ${sqlIdent(db)}.events GROUP BY user_id, type, channel, link_alias ORDER BY user_id`;
 }
 
+/**
+ * The raw events with time >= `since` of a source (from `events_by_user`, in user order, a few
+ * months' partitions) or of every source (`events`, which keeps channels: the any-message
+ * pseudo-source's marks): what a restore or rebuild loads the hot counts from. A duplicate not
+ * merged yet comes twice: the same mark, kept once.
+ */
+export function recentEvents(db: string, source: SourceRef | null, since: number): string {
+  const after = `time >= ${sqlInt(Math.floor(since))}`;
+  if (source === null) {
+    return `SELECT user_id, toString(type) AS type, '' AS variant_id, '' AS step_id, toString(channel) AS channel, time, id
+      FROM ${sqlIdent(db)}.events WHERE ${after}`;
+  }
+  return `SELECT user_id, toString(type) AS type, variant_id, step_id, '' AS channel, time, id
+    FROM ${sqlIdent(db)}.events_by_user WHERE ${sourceWhere(source)} AND ${after} ORDER BY user_id`;
+}
+
 /** Rows aggregateSource returns, for restore progress. */
 export function countAggregateRows(db: string, source: SourceRef): string {
   return `SELECT count() AS n FROM ${sqlIdent(db)}.latest WHERE ${sourceWhere(source)}`;

@@ -3,8 +3,8 @@ import type { RedisClient } from './commands.js';
 import { sourceKeys } from './keys.js';
 
 /**
- * Removes every key of a source but its tier gate, without blocking Redis: its buckets (their
- * number is in the meta) are UNLINKed in batches of `batchSize`, then the meta, then what the
+ * Removes every key of a source but its tier gate, without blocking Redis: its buckets and their
+ * hot counts (their number is in the meta) are UNLINKed in batches of `batchSize`, then the meta, then what the
  * previous layout left (its key list and the keys in it). The caller has closed the tier gate,
  * so no write adds a bucket meanwhile. Returns keys removed. All keys share the source's hash
  * slot, so each UNLINK is valid on Redis Cluster.
@@ -15,8 +15,10 @@ export async function dropSource(redis: RedisClient, ns: string, source: SourceR
   const buckets = level === null ? 0 : 2 ** Number(level) + Number(split);
   let removed = 0;
   for (let i = 0; i < buckets; i += batchSize) {
-    const keys = Array.from({ length: Math.min(batchSize, buckets - i) }, (_, j) => k.bucket(gen!, i + j));
-    removed += await redis.unlink(...keys);
+    const n = Math.min(batchSize, buckets - i);
+    removed += await redis.unlink(...Array.from({ length: n }, (_, j) => k.bucket(gen!, i + j)));
+    // Hot counts: a bucket's marks are a key of their own, absent when none (not counted).
+    await redis.unlink(...Array.from({ length: n }, (_, j) => k.countBucket(gen!, i + j)));
   }
   removed += await redis.unlink(k.meta);
   let cursor = '0';

@@ -19,7 +19,7 @@ export async function eraseUser(redis: WithCommands, ns: string, userId: string,
     const res = await Promise.all(
       sources.slice(i, i + IN_FLIGHT).map((s) => {
         const k = sourceKeys(ns, s);
-        return redis.tsErase(k.meta, k.bucketPrefix, h, userId);
+        return redis.tsErase(k.meta, k.bucketPrefix, h, userId, k.countPrefix);
       }),
     );
     for (const n of res) removed += Number(n);

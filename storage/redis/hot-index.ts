@@ -1,4 +1,4 @@
-import type { ApplyOptions, Gate, HotIndex, HotLookup, HotSegment, IndexSource, SentinelState, SourceFold, SourceRef } from '../../core/index.js';
+import type { ApplyOptions, CountLeaf, Gate, HotIndex, HotLookup, HotSegment, IndexSource, SentinelState, SourceFold, SourceRef } from '../../core/index.js';
 import { defineCommands, type RedisClient, type WithCommands } from './commands.js';
 import * as drop from './drop.js';
 import * as erase from './erase.js';
@@ -7,6 +7,7 @@ import * as reads from './reads.js';
 import * as sentinel from './sentinel.js';
 import * as sizes from './sizes.js';
 import * as write from './write.js';
+import { sourceKeys } from './keys.js';
 
 export interface RedisHotIndexOptions {
   namespace: string;
@@ -18,7 +19,18 @@ export interface RedisHotIndexOptions {
    * analyses until 2026-12-06" > "Where the time and the bytes go").
    */
   maxUsersPerCall?: number;
+  /**
+   * The hot counts' horizon, ms (TIERSTREAM_HOT_COUNTS; docs/design.md, "Hot counts"): marks
+   * of events older than now minus it are not written and are dropped from a user's value when
+   * it is next written; 0 turns hot counts off (count leaves are then read from history).
+   * Default 30 days.
+   */
+  countHorizonMs?: number;
+  now?: () => number;
 }
+
+/** Default hot-count horizon: 30 days, Braze's soft-bounce lookback and the common "in the last 30 days". */
+export const DEFAULT_COUNT_HORIZON_MS = 30 * 86_400_000;
 
 /**
  * The hot retargeting index on Redis (standalone or Cluster). It holds the client (with the
@@ -33,16 +45,33 @@ export class RedisHotIndex implements HotIndex, HotLookup {
   private readonly dicts: write.Dictionaries;
   /** Each walked source's linear-hashing state as last seen (reads.ts walkSource). */
   private readonly layouts = new Map<string, reads.Layout>();
+  readonly countHorizonMs: number;
+  private readonly now: () => number;
 
   constructor(redis: RedisClient, opts: RedisHotIndexOptions) {
     this.redis = defineCommands(redis);
     this.ns = opts.namespace;
     this.maxUsers = opts.maxUsersPerCall ?? 100;
     this.dicts = new write.Dictionaries(this.redis, this.ns);
+    this.countHorizonMs = opts.countHorizonMs ?? DEFAULT_COUNT_HORIZON_MS;
+    this.now = opts.now ?? Date.now;
+  }
+
+  /** Marks older than this are neither written nor kept (Infinity: hot counts are off). */
+  private countCutoff(): number {
+    return this.countHorizonMs > 0 ? this.now() - this.countHorizonMs : Infinity;
   }
 
   apply(folds: readonly SourceFold[], opts: ApplyOptions = {}): Promise<void> {
-    return write.write(this.redis, this.ns, this.dicts, folds, 'apply', this.maxUsers, opts.maxInFlight);
+    return write.write(this.redis, this.ns, this.dicts, folds, 'apply', this.maxUsers, opts.maxInFlight, this.countCutoff());
+  }
+
+  async countsComplete(source: IndexSource, since: number): Promise<void> {
+    await this.redis.hset(sourceKeys(this.ns, source).meta, 'cs', Math.max(0, Math.floor(since)));
+  }
+
+  counts(leaves: readonly CountLeaf[], users: readonly string[]): Promise<{ counts: Float64Array; complete: Uint8Array }> {
+    return reads.counts(this.redis, this.ns, leaves, users);
   }
 
   /** Erasure of a user: out of every index of these sources (see erase.ts). */
@@ -51,7 +80,7 @@ export class RedisHotIndex implements HotIndex, HotLookup {
   }
 
   load(fold: SourceFold, opts: ApplyOptions = {}): Promise<void> {
-    return write.write(this.redis, this.ns, this.dicts, [fold], 'load', this.maxUsers, opts.maxInFlight);
+    return write.write(this.redis, this.ns, this.dicts, [fold], 'load', this.maxUsers, opts.maxInFlight, this.countCutoff());
   }
 
   reserve(source: IndexSource, users: number): Promise<void> {

@@ -12,6 +12,9 @@ import { sourceName, type IndexSource } from '../../core/index.js';
  *   <ns>:{campaign:A}:b:<g>:<n>   hash, bucket n of generation g (the meta's): user -> the
  *                                 user's records (index id + time, packed); at most a few
  *                                 hundred fields, so listpack-encoded
+ *   <ns>:{campaign:A}:n:<g>:<n>   hash, the hot counts of bucket n's users: user -> marks
+ *                                 (12 bytes an event and countable index: index id, time,
+ *                                 event id hash; docs/design.md, "Hot counts")
  *   <ns>:{campaign:A}:keys        the previous layout's key list (removed on upgrade, see
  *                                 lua/dict.lua), as were its sorted sets <ns>:{campaign:A}:i:*
  *   <ns>:{any:message}:...        the any-message pseudo-source (core ANY_MESSAGE): the same keys
@@ -34,6 +37,9 @@ export function sourceKeys(namespace: string, source: IndexSource) {
     /** Prefix of bucket keys; `bucket(generation, n)` is the full key. */
     bucketPrefix: `${base}:b:`,
     bucket: (generation: string, n: number) => `${base}:b:${generation}:${n}`,
+    /** Prefix of hot-count bucket keys (`countBucket(g, n)`): the marks of bucket n's users. */
+    countPrefix: `${base}:n:`,
+    countBucket: (generation: string, n: number) => `${base}:n:${generation}:${n}`,
     /** The previous layout's key list (sorted sets per index), removed on upgrade. */
     legacyKeys: `${base}:keys`,
     /** Glob matching every key of the source (for tests' SCANs), with glob characters escaped. */

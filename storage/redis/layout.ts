@@ -1,3 +1,5 @@
+import { fnv1a32, fnv1a32Bytes } from '../../core/index.js';
+
 /**
  * The hot index's compact layout, the parts Node computes (docs/design.md, "Hot index"; the key map is
  * in keys.ts). A source's users are spread over hash buckets by linear hashing on a 32-bit
@@ -21,23 +23,11 @@ export const MAX_INDEX_ID = 0x7fff;
 /** Times are 6 bytes: epoch ms in [0, 2^48). */
 export const MAX_TIME = 2 ** 48 - 1;
 
-/** 32-bit FNV-1a of the UTF-8 bytes of `s`. */
-export function hashUser(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c >= 0x80) return hashBytes(Buffer.from(s, 'utf8'));
-    h = Math.imul(h ^ c, 16777619);
-  }
-  return h >>> 0;
-}
+/** 32-bit FNV-1a of the UTF-8 bytes of `s` (core fnv1a32). */
+export const hashUser = fnv1a32;
 
 /** 32-bit FNV-1a of bytes (a user id as Redis returns it). */
-export function hashBytes(b: Uint8Array, start = 0, end = b.length): number {
-  let h = 0x811c9dc5;
-  for (let i = start; i < end; i++) h = Math.imul(h ^ b[i]!, 16777619);
-  return h >>> 0;
-}
+export const hashBytes = fnv1a32Bytes;
 
 /** The 32 bits of `h` in reverse order: a user's position in a walk. */
 export function reverse32(h: number): number {
@@ -105,6 +95,40 @@ export function encodeRecords(count: number, id: (i: number) => number, time: (i
     o += 6;
   }
   return out;
+}
+
+/**
+ * Hot counts (docs/design.md, "Hot counts"): a user's marks in a source's count bucket, one per
+ * event and countable index, 12 bytes each in no order: index id (2 bytes), time (6 bytes,
+ * big-endian epoch ms), a 32-bit hash of the event id (4 bytes). lua/write.lua merges them as a
+ * set of 12-byte strings, so an event written twice is one mark.
+ */
+export const MARK_BYTES = 12;
+
+export function encodeMarks(count: number, id: (i: number) => number, time: (i: number) => number, hash: (i: number) => number): Buffer {
+  const out = Buffer.allocUnsafe(count * MARK_BYTES);
+  for (let i = 0, o = 0; i < count; i++, o += MARK_BYTES) {
+    const x = id(i);
+    const t = time(i);
+    if (!(x >= 1 && x <= MAX_INDEX_ID) || !Number.isInteger(x)) throw new RangeError(`index id ${x} out of range`);
+    if (!(t >= 0 && t <= MAX_TIME) || !Number.isInteger(t)) throw new RangeError(`time ${t} is not a whole number of ms in [0, 2^48)`);
+    out.writeUInt16BE(x, o);
+    out.writeUIntBE(t, o + 2, 6);
+    out.writeUInt32BE(hash(i) >>> 0, o + 8);
+  }
+  return out;
+}
+
+/** Marks of `b` whose index id is in `ids` and whose time is in [after, before). */
+export function countMarks(b: Uint8Array, ids: readonly number[], after: number, before: number): number {
+  let n = 0;
+  for (let o = 0; o + MARK_BYTES <= b.length; o += MARK_BYTES) {
+    const id = (b[o]! << 8) | b[o + 1]!;
+    if (!ids.includes(id)) continue;
+    const t = readTime(b, o + 2);
+    if (t >= after && t < before) n++;
+  }
+  return n;
 }
 
 /** One user's records as (index id, time) pairs, sorted by id. */

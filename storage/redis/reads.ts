@@ -1,8 +1,8 @@
-import { anyMessageStored, indexName, isAnyMessage, sourceName, type HotSegment, type IndexSource } from '../../core/index.js';
+import { anyMessageStored, indexName, isAnyMessage, sourceName, type CountLeaf, type HotSegment, type IndexSource } from '../../core/index.js';
 import type { RedisClient, WithCommands } from './commands.js';
 import { BUCKET_USERS } from './write.js';
 import { sourceKeys } from './keys.js';
-import { bucketAt, hashBytes, hashUser, latestOf, reverse32, timeOf, type Layout } from './layout.js';
+import { bucketAt, countMarks, hashBytes, hashUser, latestOf, reverse32, timeOf, type Layout } from './layout.js';
 
 /** The lookups: what the hot path (core HotLookup) and the HotIndex port read of Redis. */
 
@@ -113,6 +113,70 @@ export async function scores(
     for (let u = 0; u < users.length; u++) if (reply[names + u]) known[u] = 1;
   }
   return { latest, known };
+}
+
+/**
+ * Count leaves from the hot counts (HotLookup.counts): one lua/count.lua call per source named
+ * by any leaf, sent together, each with every index its leaves count and every user. A leaf
+ * over several sources (a tag) adds their counts (an event belongs to one source); a leaf over
+ * the any-message pseudo-source counts its stored indexes for the index (anyMessageStored). A
+ * leaf is complete when each of its sources that holds anything says its counts reach back to
+ * the leaf's `after` (`cs`); a source holding nothing hot counts 0.
+ */
+export async function counts(
+  redis: WithCommands, ns: string, leaves: readonly CountLeaf[], users: readonly string[],
+): Promise<{ counts: Float64Array; complete: Uint8Array }> {
+  const width = leaves.length;
+  const out = new Float64Array(users.length * width);
+  const complete = new Uint8Array(width).fill(1);
+  if (width === 0) return { counts: out, complete };
+  const bySource = new Map<string, { source: IndexSource; names: string[] }>();
+  const wants = leaves.map((l) =>
+    l.sources.map((source) => {
+      const key = sourceName(source);
+      let e = bySource.get(key);
+      if (!e) bySource.set(key, (e = { source, names: [] }));
+      const names = (isAnyMessage(source) ? anyMessageStored(l.index) : [l.index]).map((name) => {
+        const n = e.names.indexOf(name);
+        return n < 0 ? e.names.push(name) - 1 : n;
+      });
+      return { key, names };
+    }),
+  );
+  const reads = [...bySource.entries()];
+  const pairs: (string | number)[] = new Array(users.length * 2);
+  for (let u = 0; u < users.length; u++) {
+    pairs[2 * u] = hashUser(users[u]!);
+    pairs[2 * u + 1] = users[u]!;
+  }
+  const replies = new Map(
+    await Promise.all(
+      reads.map(async ([key, r]) => {
+        const k = sourceKeys(ns, r.source);
+        return [key, await redis.tsCountBuffer(k.meta, k.countPrefix, r.names.length, ...r.names, ...pairs)] as const;
+      }),
+    ),
+  );
+  leaves.forEach((l, i) => {
+    for (const want of wants[i]!) {
+      const reply = replies.get(want.key)!;
+      if (reply.length === 0) continue; // nothing hot: no event, counts 0
+      const since = Number(reply[0]);
+      if (!(since >= 0 && since <= l.after)) {
+        complete[i] = 0;
+        continue;
+      }
+      const names = bySource.get(want.key)!.names.length;
+      const ids = want.names.map((n) => Number(reply[1 + n])).filter((id) => id > 0);
+      if (ids.length === 0) continue;
+      for (let u = 0; u < users.length; u++) {
+        const v = reply[1 + names + u] as Buffer | null;
+        if (v) out[u * width + i]! += countMarks(v, ids, l.after, l.before);
+      }
+    }
+    if (!complete[i]) for (let u = 0; u < users.length; u++) out[u * width + i] = 0;
+  });
+  return { counts: out, complete };
 }
 
 export type { Layout };

@@ -73,6 +73,8 @@ export async function memoryBySource(redis: RedisClient, ns: string, sources: re
     for (let j = 0; j < sampled; j++) {
       const b = Math.floor((j * buckets) / sampled);
       cmds.push({ source: names[i]!, cmd: ['memory', 'usage', k.bucket(gen!, b), 'samples', SAMPLES], weight: buckets / sampled });
+      // Its hot counts (absent: 0).
+      cmds.push({ source: names[i]!, cmd: ['memory', 'usage', k.countBucket(gen!, b), 'samples', SAMPLES], weight: buckets / sampled });
     }
   });
   const res = await bounded(redis, cmds);

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { indexName, runPool, sourceName, type Gate, type SourceFold, type SourceRef, type IndexSource } from '../../core/index.js';
 import type { WithCommands } from './commands.js';
 import { sourceKeys } from './keys.js';
-import { encodeRecords, hashUser, MAX_INDEX_ID } from './layout.js';
+import { encodeMarks, encodeRecords, hashUser, MAX_INDEX_ID } from './layout.js';
 
 /**
  * The write path: folds merged into the source's buckets by lua/write.lua (one script call per
@@ -100,30 +100,55 @@ interface UserRecords {
   names: string[];
   users: string[];
   records: number[][];
+  /** Each user's hot-count marks as (index number, time, id hash) triples, those at or after the cutoff. */
+  marks: number[][];
 }
 
-function byUser(fold: SourceFold): UserRecords {
+function byUser(fold: SourceFold, cutoff: number): UserRecords {
   const names: string[] = [];
+  const nameAt = new Map<string, number>();
+  const nameOf = (name: string) => {
+    let n = nameAt.get(name);
+    if (n === undefined) nameAt.set(name, (n = names.push(name) - 1));
+    return n;
+  };
   const at = new Map<string, number>();
   const records: number[][] = [];
+  const marks: number[][] = [];
+  const slotOf = (user: string) => {
+    let slot = at.get(user);
+    if (slot === undefined) {
+      slot = records.push([]) - 1;
+      marks.push([]);
+      at.set(user, slot);
+    }
+    return slot;
+  };
   for (const [name, users] of fold.indexes) {
     if (name === indexName.any) continue;
-    const n = names.push(name) - 1;
-    for (const [user, time] of users) {
-      let slot = at.get(user);
-      if (slot === undefined) {
-        slot = records.push([]) - 1;
-        at.set(user, slot);
+    const n = nameOf(name);
+    for (const [user, time] of users) records[slotOf(user)]!.push(n, time);
+  }
+  if (fold.marks && cutoff < Infinity) {
+    for (const [user, ms] of fold.marks) {
+      let slot: number | undefined;
+      for (const m of ms) {
+        if (m.time < cutoff) continue;
+        (marks[(slot ??= slotOf(user))]!).push(nameOf(m.index), m.time, m.id);
       }
-      records[slot]!.push(n, time);
     }
   }
-  return { names, users: [...at.keys()], records };
+  return { names, users: [...at.keys()], records, marks };
 }
 
 /** A user's records as a value (layout.ts): `pairs` is (index number, time)*, ids from the dictionary. */
 function encode(pairs: readonly number[], ids: Int32Array): Buffer {
   return encodeRecords(pairs.length / 2, (i) => ids[pairs[2 * i]!]!, (i) => pairs[2 * i + 1]!);
+}
+
+/** A user's marks (layout.ts encodeMarks): `triples` is (index number, time, id hash)*. */
+function encodeUserMarks(triples: readonly number[], ids: Int32Array): Buffer {
+  return encodeMarks(triples.length / 3, (i) => ids[triples[3 * i]!]!, (i) => triples[3 * i + 1]!, (i) => triples[3 * i + 2]!);
 }
 
 /**
@@ -136,10 +161,11 @@ function encode(pairs: readonly number[], ids: Int32Array): Buffer {
  */
 export async function write(
   redis: WithCommands, ns: string, dicts: Dictionaries, folds: readonly SourceFold[], mode: 'apply' | 'load', maxUsers: number, maxInFlight = Infinity,
+  countCutoff = Infinity,
 ): Promise<void> {
   const calls: (() => Promise<void>)[] = [];
   for (const fold of folds) {
-    const recs = byUser(fold);
+    const recs = byUser(fold, countCutoff);
     if (recs.users.length === 0) continue;
     const k = sourceKeys(ns, fold.source);
     const hashes = recs.users.map(hashUser);
@@ -150,8 +176,10 @@ export async function write(
           const dict = await dicts.resolve(fold.source, recs.names, attempt > 0, mode);
           if (!dict) return; // apply to a source whose gate is closed: skipped, as write.lua would
           const ids = Int32Array.from(recs.names, (n) => dict.ids.get(n)!);
-          const args: (string | number | Buffer)[] = [mode, dict.gen, k.bucketPrefix, BUCKET_USERS, SPLITS_PER_CALL];
-          for (let u = start; u < end; u++) args.push(hashes[u]!, recs.users[u]!, encode(recs.records[u]!, ids));
+          // No marks are written when hot counts are off (cutoff Infinity): none is kept either.
+          const cutoff = Number.isFinite(countCutoff) ? countCutoff : 0;
+          const args: (string | number | Buffer)[] = [mode, dict.gen, k.bucketPrefix, BUCKET_USERS, SPLITS_PER_CALL, k.countPrefix, cutoff];
+          for (let u = start; u < end; u++) args.push(hashes[u]!, recs.users[u]!, encode(recs.records[u]!, ids), encodeUserMarks(recs.marks[u]!, ids));
           const res = await redis.tsWrite(k.tier, k.meta, ...args);
           if (res !== -1) return;
           // The source's dictionary was dropped or made anew since the ids were read.

@@ -127,7 +127,7 @@ test.after(async (ctx) => {
 
 const CANDIDATES = [...USERS, 'stranger'];
 
-test('check with count leaves equals brute force: hot (counts from history) and history', async ({ stack }) => {
+test('check with count leaves equals brute force: hot (counts from the hot counts) and history', async ({ stack }) => {
   let compared = 0;
   for (let i = 0; i < 40; i++) {
     const filter = randomFilter();
@@ -161,6 +161,7 @@ test('count and audience with count leaves are served from history and equal bru
 });
 
 test("explain: the root's matched is check's, and each leaf's time, count and match are the contract's, hot and history", async ({ stack }) => {
+  let servedHot = 0;
   for (let i = 0; i < 25; i++) {
     const filter = randomFilter();
     for (const from of ['hot', 'history'] as const) {
@@ -184,7 +185,11 @@ test("explain: the root's matched is check's, and each leaf's time, count and ma
           if (f.not) return walk(node.not, f.not);
           const facts = leafFacts(f, userId, t0);
           assert.is(node.matched, facts.matched, `${what} leaf ${JSON.stringify(f)}`);
-          assert.is(node.servedFrom, f.times ? 'history' : from);
+          // Count leaves: from the hot counts when their window starts within the 30 days they keep.
+          const fromCounts = from === 'hot' && leafWindow(f, t0).after >= t0 - 30 * DAY ? 'hot' : 'history';
+          if (f.times && node.servedFrom === 'hot') servedHot++;
+          if (f.times && Math.abs(leafWindow(f, t0).after - (t0 - 30 * DAY)) > HOUR) assert.is(node.servedFrom, fromCounts, `${what} served from`);
+          if (!f.times) assert.is(node.servedFrom, from);
           if (f.times) assert.is(node.count, facts.over.length ? facts.count : 0, `${what} count ${JSON.stringify(f)}`);
           else assert.is(node.time, facts.over.length && facts.latest !== undefined ? new Date(facts.latest).toISOString() : null, `${what} time ${JSON.stringify(f)}`);
           if (f.tag !== undefined) assert.equal(node.sources, facts.over.map((s) => (s.startsWith('c:') ? `campaign:${s.slice(2)}` : `canvas:${s.slice(2)}`)).sort());
@@ -195,6 +200,7 @@ test("explain: the root's matched is check's, and each leaf's time, count and ma
       }
     }
   }
+  assert.ok(servedHot > 10, `${servedHot} count leaves served from the hot counts`);
 });
 
 test('GET /v1/users/:userId/filters: the registered filters whose check returns the user', async ({ stack }) => {
@@ -269,6 +275,14 @@ test('an expired source: explain and a user\'s filters say so, history answers',
   await eventually(async () => (await getJson(stack.ts, '/v1/campaigns/xB')).body.tier === 'hot', 'xB restored');
   const after = await getJson(stack.ts, '/v1/users/xu2/filters');
   assert.equal([after.body.skipped, after.body.matched.includes('xg')], [[], expected]);
+  // The restore loaded xB's hot counts: its count leaf is served from them, with history's count.
+  for (const userId of USERS.slice(0, 8)) {
+    const t0 = Date.now();
+    const restored = await send(stack.ts, 'POST', '/v1/retargeting/explain', { filter, userId });
+    assert.is(restored.status, 200, JSON.stringify(restored.body));
+    const facts = leafFacts(filter.and[1]!, userId, t0);
+    assert.equal([restored.body.tree.and[1].servedFrom, restored.body.tree.and[1].count], ['hot', facts.count], userId);
+  }
 });
 
 test('an erased user is counted nowhere: count leaves read no event of theirs, hot or history', async ({ stack }) => {

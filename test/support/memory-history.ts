@@ -1,4 +1,4 @@
-import { foldAggregates, sourceName, type AggregateRow, type AnyMessageRow, type History, type InteractionEvent, type SourceRef } from '../../core/index.js';
+import { foldAggregates, isAnyMessage, sourceName, type AggregateRow, type AnyMessageRow, type History, type IndexSource, type InteractionEvent, type RecentEvent, type SourceRef } from '../../core/index.js';
 import { Valve } from './valve.js';
 
 /**
@@ -84,6 +84,18 @@ export class MemoryHistory implements History {
   }
 
   /** The any-message pseudo-source's rows: latest time per user, type, channel and link alias over every source, in user order. */
+  async *recentEvents(source: IndexSource, since: number, chunkRows: number): AsyncGenerator<RecentEvent[]> {
+    const rows: RecentEvent[] = [];
+    for (const e of this.events.values()) {
+      if (e.time < since || (!isAnyMessage(source) && sourceName(e.source) !== sourceName(source))) continue;
+      rows.push({ userId: e.userId, type: e.type, variantId: e.variantId ?? '', stepId: e.stepId ?? '', channel: e.channel, time: e.time, id: e.id });
+    }
+    for (let i = 0; i < rows.length; i += chunkRows) {
+      await this.valve.pass();
+      yield rows.slice(i, i + chunkRows);
+    }
+  }
+
   async *anyMessageAggregate(chunkRows: number): AsyncGenerator<AnyMessageRow[]> {
     const latest = new Map<string, AnyMessageRow>();
     for (const e of this.events.values()) {

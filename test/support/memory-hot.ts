@@ -1,4 +1,4 @@
-import { sourceName, type ApplyOptions, type Gate, type HotIndex, type SentinelState, type SourceFold, type SourceRef } from '../../core/index.js';
+import { sourceName, type IndexSource, type ApplyOptions, type Gate, type HotIndex, type SentinelState, type SourceFold, type SourceRef } from '../../core/index.js';
 import { Valve } from './valve.js';
 
 type Indexes = Map<string, Map<string, number>>;
@@ -18,7 +18,16 @@ export class MemoryHotIndex implements HotIndex {
   /** Every `load`, with the users it wrote (which process's restore sent what). */
   readonly loads: { source: string; users: string[] }[] = [];
 
+  /** Hot counts are not modelled here (marks are ignored): restores skip loading them. */
+  readonly countHorizonMs = 0;
+  /** Sources whose hot counts were said complete, with since when (countsComplete). */
+  readonly countsSince = new Map<string, number>();
+
   constructor(private readonly now: () => number = Date.now) {}
+
+  async countsComplete(source: IndexSource, since: number): Promise<void> {
+    this.countsSince.set(sourceName(source), since);
+  }
 
   private merge(fold: SourceFold): void {
     const name = sourceName(fold.source);

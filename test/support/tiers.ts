@@ -49,6 +49,7 @@ export function historyBehind(history: MemoryHistory, valve: Valve): History {
     userLatest: (s, u) => history.userLatest(s, u),
     countAggregateRows: (s) => history.countAggregateRows(s),
     anyMessageAggregate: (n) => history.anyMessageAggregate(n),
+    recentEvents: (s, since, n) => history.recentEvents(s, since, n),
     ping: () => history.ping(),
     async *aggregateSource(source, chunkRows, opts) {
       for await (const chunk of history.aggregateSource(source, chunkRows, opts)) {

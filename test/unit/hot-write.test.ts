@@ -21,7 +21,7 @@ function fakeRedis(stale = 0) {
       seen.dicts++;
       return [gen, ...names.map((n) => ids.get(n) ?? (ids.set(n, ids.size + 1), ids.size))];
     },
-    async tsWrite(_tier: string, _meta: string, mode: string, g: string, _prefix: string, _cap: number, _splits: number, ...triples: (string | number | Buffer)[]) {
+    async tsWrite(_tier: string, _meta: string, mode: string, g: string, _prefix: string, _cap: number, _splits: number, _countPrefix: string, _cutoff: number, ...quads: (string | number | Buffer)[]) {
       running++;
       seen.calls++;
       seen.maxRunning = Math.max(seen.maxRunning, running);
@@ -34,11 +34,12 @@ function fakeRedis(stale = 0) {
       }
       assert.is(g, gen, 'written with the ids of the current generation');
       assert.ok(mode === 'apply' || mode === 'load');
-      seen.maxUsers = Math.max(seen.maxUsers, triples.length / 3);
-      for (let i = 0; i < triples.length; i += 3) {
-        assert.is(triples[i], hashUser(triples[i + 1] as string), 'the hash is the user id\'s');
-        seen.users.push(triples[i + 1] as string);
-        seen.values.set(triples[i + 1] as string, triples[i + 2] as Buffer);
+      seen.maxUsers = Math.max(seen.maxUsers, quads.length / 4);
+      for (let i = 0; i < quads.length; i += 4) {
+        assert.is(quads[i], hashUser(quads[i + 1] as string), 'the hash is the user id\'s');
+        seen.users.push(quads[i + 1] as string);
+        seen.values.set(quads[i + 1] as string, quads[i + 2] as Buffer);
+        assert.is((quads[i + 3] as Buffer).length, 0, 'no marks in a fold without any');
       }
       return 1;
     },

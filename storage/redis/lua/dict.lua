@@ -5,7 +5,8 @@
   layout before this one left of the source.
 
   KEYS[1]   <ns>:{src}:m      meta hash: g (generation), L (level), p (split pointer), n (users),
-                              i (last index id), <name> -> id, #<id> -> name
+                              i (last index id), cs (hot counts complete since, epoch ms),
+                              <name> -> id, #<id> -> name
   KEYS[2]   <ns>:{src}:keys   the previous layout's list of index keys (see keys.ts)
   KEYS[3]   <ns>:{src}:tier   tier gate (see write.lua)
   ARGV[1]   a fresh generation token, used only when the meta hash is created
@@ -22,8 +23,9 @@
   by key) are never read or written with a meta made since.
 ]]
 local meta = KEYS[1]
+local tier = false
 if ARGV[3] == 'apply' then
-  local tier = redis.call('GET', KEYS[3])
+  tier = redis.call('GET', KEYS[3])
   if tier == 'demoting' or tier == 'expired' then
     return {''}
   end
@@ -32,6 +34,12 @@ local gen = redis.call('HGET', meta, 'g')
 if not gen then
   gen = ARGV[1]
   redis.call('HSET', meta, 'g', gen, 'L', 0, 'p', 0, 'n', 0, 'i', 0)
+  -- Ingest creating a hot source (no gate: not restoring) starts it: its hot counts hold every
+  -- event from the first on (cs, counts complete since; a restore or rebuild sets it once it
+  -- has loaded the marks; a meta without cs counts from history).
+  if ARGV[3] == 'apply' and not tier then
+    redis.call('HSETNX', meta, 'cs', 0)
+  end
   -- An upgrade: the sorted sets of the previous layout go (UNLINK frees them in the background).
   local old = redis.call('SMEMBERS', KEYS[2])
   for i = 1, #old, 500 do

@@ -6,6 +6,7 @@
   ARGV[1]   bucket key prefix, <ns>:{src}:b: (the meta's generation and ':' follow it)
   ARGV[2]   user hash (FNV-1a, 32 bits)
   ARGV[3]   user id
+  ARGV[4]   count bucket key prefix, <ns>:{src}:n: (the user's hot-count marks go too)
 
   Returns   the entries removed: the user's `any` and each of its records (0 when absent).
 ]]
@@ -17,6 +18,7 @@ local L, p = tonumber(state[1]), tonumber(state[2])
 local h = tonumber(ARGV[2])
 local b = h % 2 ^ L
 if b < p then b = h % 2 ^ (L + 1) end
+redis.call('HDEL', ARGV[4] .. state[3] .. ':' .. b, ARGV[3])
 local key = ARGV[1] .. state[3] .. ':' .. b
 local value = redis.call('HGET', key, ARGV[3])
 if not value then

@@ -11,8 +11,13 @@
   ARGV[3]   bucket key prefix, <ns>:{src}:b: (bucket n of generation g is the prefix, g, ':' and n)
   ARGV[4]   users per bucket, on average, past which a bucket is split
   ARGV[5]   most splits this call may do
-  ARGV[6..] triples: user hash (FNV-1a, 32 bits), user id, value (records sorted by index id:
-            id in 1 or 2 bytes, time in 6 bytes big-endian; see layout.ts)
+  ARGV[6]   count bucket key prefix, <ns>:{src}:n: (hot counts: the same buckets' numbers)
+  ARGV[7]   the hot counts' cutoff, epoch ms: marks older than it are dropped from the values
+            written (the horizon; docs/design.md, "Hot counts")
+  ARGV[8..] quadruples: user hash (FNV-1a, 32 bits), user id, value (records sorted by index
+            id: id in 1 or 2 bytes, time in 6 bytes big-endian; see layout.ts; empty: none,
+            the call loads marks only), marks (12-byte marks: index id in 2 bytes, time in 6,
+            event id hash in 4; empty: none)
 
   Returns   1 applied, 0 skipped (tier gate closed), -1 the meta's generation is not ARGV[2]
             (the dictionary was dropped or made anew: resolve ids with dict.lua and write again).
@@ -34,6 +39,8 @@ local L = tonumber(state[2])
 local p = tonumber(state[3])
 local n = tonumber(state[4])
 local prefix = ARGV[3] .. ARGV[2] .. ':'
+local cprefix = ARGV[6] .. ARGV[2] .. ':'
+local cutoff = tonumber(ARGV[7])
 local byte = string.byte
 local sub = string.sub
 
@@ -85,23 +92,62 @@ local function merge(old, new)
   return table.concat(out)
 end
 
+-- Set union of two mark strings (12 bytes a mark, in no order), less marks older than the
+-- cutoff; nil when nothing changes. A replayed or duplicated event is the same 12 bytes.
+local function mergeMarks(old, new)
+  local seen = {}
+  local out = {}
+  local changed = false
+  for i = 1, #old, 12 do
+    local m = sub(old, i, i + 11)
+    if time(m, 3) >= cutoff then
+      seen[m] = true
+      out[#out + 1] = m
+    else
+      changed = true
+    end
+  end
+  for i = 1, #new, 12 do
+    local m = sub(new, i, i + 11)
+    if not seen[m] and time(m, 3) >= cutoff then
+      seen[m] = true
+      out[#out + 1] = m
+      changed = true
+    end
+  end
+  if not changed then return nil end
+  return table.concat(out)
+end
+
 local function bucket(h)
   local b = h % 2 ^ L
   if b < p then b = h % 2 ^ (L + 1) end
   return b
 end
 
-for a = 6, #ARGV, 3 do
-  local key = prefix .. bucket(tonumber(ARGV[a]))
+for a = 8, #ARGV, 4 do
+  local b = bucket(tonumber(ARGV[a]))
   local user = ARGV[a + 1]
   local value = ARGV[a + 2]
-  local old = redis.call('HGET', key, user)
-  if not old then
-    redis.call('HSET', key, user, value)
-    n = n + 1
-  else
-    local merged = merge(old, value)
-    if merged then redis.call('HSET', key, user, merged) end
+  if value ~= '' then
+    local key = prefix .. b
+    local old = redis.call('HGET', key, user)
+    if not old then
+      redis.call('HSET', key, user, value)
+      n = n + 1
+    else
+      local merged = merge(old, value)
+      if merged then redis.call('HSET', key, user, merged) end
+    end
+  end
+  if ARGV[a + 3] ~= '' then
+    local key = cprefix .. b
+    local merged = mergeMarks(redis.call('HGET', key, user) or '', ARGV[a + 3])
+    if merged == '' then
+      redis.call('HDEL', key, user)
+    elseif merged then
+      redis.call('HSET', key, user, merged)
+    end
   end
 end
 
@@ -116,11 +162,10 @@ local function fnv(s)
   return h
 end
 
-local cap = tonumber(ARGV[4])
-local splits = 0
-while n > cap * (2 ^ L + p) and splits < tonumber(ARGV[5]) do
-  local from = prefix .. p
-  local to = prefix .. (p + 2 ^ L)
+-- Bucket p of a family (records or hot counts) into p and p + 2^L.
+local function split(family)
+  local from = family .. p
+  local to = family .. (p + 2 ^ L)
   local mod = 2 ^ (L + 1)
   local flat = redis.call('HGETALL', from)
   local keep, move = {}, {}
@@ -134,6 +179,13 @@ while n > cap * (2 ^ L + p) and splits < tonumber(ARGV[5]) do
     if #keep > 0 then redis.call('HSET', from, unpack(keep)) end
     redis.call('HSET', to, unpack(move))
   end
+end
+
+local cap = tonumber(ARGV[4])
+local splits = 0
+while n > cap * (2 ^ L + p) and splits < tonumber(ARGV[5]) do
+  split(prefix)
+  split(cprefix)
   p = p + 1
   if p == 2 ^ L then
     L = L + 1
