@@ -302,4 +302,27 @@ test('an erased user is counted nowhere: count leaves read no event of theirs, h
   }
 });
 
+test('a Redis loss: the rebuild loads the hot counts, which answer as history does', async ({ stack }) => {
+  await stack.ts.hot.unlinkNamespace();
+  await stack.ts.tiers.checkRedis();
+  await eventually(async () => !(await stack.ts.tiers.rebuilding()), 'rebuilt');
+  const filter = { or: [{ campaign: 'xA', event: 'open', times: { min: 2 }, within: 'P7D' }, { tag: 't1', event: 'click', times: { max: 1 }, within: 'P3D' }] };
+  for (const userId of USERS.slice(10, 20)) {
+    const t0 = Date.now();
+    const r = await send(stack.ts, 'POST', '/v1/retargeting/explain', { filter, userId });
+    assert.is(r.status, 200, JSON.stringify(r.body));
+    filter.or.forEach((leaf, i) => {
+      const node = r.body.tree.or[i];
+      assert.equal([node.servedFrom, node.count], ['hot', leafFacts(leaf, userId, t0).count], `${userId} ${JSON.stringify(leaf)}`);
+    });
+  }
+  // xu5 was erased above (the brute force still holds its events).
+  const asked = CANDIDATES.filter((u) => u !== 'xu5');
+  for (let i = 0; i < 10; i++) {
+    const f = randomFilter();
+    const r = await stable(f, () => send(stack.ts, 'POST', '/v1/retargeting/check', { filter: f, userIds: asked }));
+    if (r) assert.equal(r.got.body.matched, asked.filter((u) => r.expected.has(u)), `after the rebuild ${JSON.stringify(f)}`);
+  }
+});
+
 test.run();
