@@ -3,6 +3,7 @@ import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import { ANY_MESSAGE, foldEvents, foldMarks, type Channel, type CountLeaf, type EventType, type IndexSource, type InteractionEvent, type SourceRef } from '../../core/index.js';
 import { createRedis, RedisHotIndex, sourceKeys } from '../../storage/redis/index.js';
+import { rng } from '../../scripts/generate.js';
 import { testConfig, testNamespace } from './helpers.js';
 
 /**
@@ -41,8 +42,7 @@ function bruteCount(events: readonly Ev[], leaf: CountLeaf, user: string): numbe
 }
 
 function events(n: number, users: number, seed: number, spanDays = 20): Ev[] {
-  let x = seed;
-  const r = () => ((x = (x * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const r = rng(seed);
   return Array.from({ length: n }, (_, i) => {
     const src = r() < 0.5 ? A : B;
     const e: Ev = { id: `e${seed}-${i}`, type: TYPES[Math.floor(r() * 3)]!, userId: `u${Math.floor(r() * users)}`, source: src, time: NOW - Math.floor(r() * spanDays * 24) * 3_600_000 };
@@ -75,7 +75,8 @@ async function withHot(run: (hot: RedisHotIndex, ns: string, redis: ReturnType<t
   }
 }
 
-async function assertCounts(hot: RedisHotIndex, evs: readonly Ev[], users: string[], after: number, what: string): Promise<void> {
+/** `everyLeaf`: each leaf counts some event for some user (the comparison is not vacuous). */
+async function assertCounts(hot: RedisHotIndex, evs: readonly Ev[], users: string[], after: number, what: string, everyLeaf = false): Promise<void> {
   const leaves = LEAVES(after);
   const got = await hot.counts(leaves, users);
   assert.equal([...got.complete], leaves.map(() => 1), `${what}: complete`);
@@ -86,7 +87,7 @@ async function assertCounts(hot: RedisHotIndex, evs: readonly Ev[], users: strin
       total += n;
       assert.is(got.counts[u * leaves.length + i], n, `${what}: ${JSON.stringify(l.sources)} ${l.index} ${users[u]}`);
     }
-    assert.ok(total > 0, `${what}: ${l.index} counts something`);
+    if (everyLeaf) assert.ok(total > 0, `${what}: ${l.index} counts something`);
   });
 }
 
@@ -100,7 +101,7 @@ test('counts equal distinct event ids in the window, for any order, duplication,
         for (let i = 0; i < stream.length; i += batch * 10) await hot.apply(foldEvents(stream.slice(i, i + batch * 10)));
         const users = Array.from({ length: 350 }, (_, i) => `u${i}`).concat('nobody');
         await assertCounts(hot, evs, users, NOW - 10 * DAY, `seed ${seed}`);
-        await assertCounts(hot, evs, users, NOW - 30 * DAY, `seed ${seed}, whole horizon`);
+        await assertCounts(hot, evs, users, NOW - 30 * DAY, `seed ${seed}, whole horizon`, true);
       });
     }),
     { numRuns: 4 },
