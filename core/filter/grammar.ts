@@ -205,8 +205,10 @@ function parseLeaf(node: Record<string, unknown>, p: string): Leaf {
     leaf.within = node.within as string;
   }
   if (node.times !== undefined) {
-    // Counts read `events_by_user`, which keeps neither channels nor link aliases.
-    for (const k of ['alias', 'channel', 'opens'] as const) if (node[k] !== undefined) throw new FilterError(`${p}.times`, `a count leaf takes no "${k}" (counts are by event type)`);
+    // Counts are by event type (and, over every source, channel): no index keeps a count per link
+    // alias, and `opens` belongs to `engaged`.
+    for (const k of ['alias', 'opens'] as const) if (node[k] !== undefined) throw new FilterError(`${p}.times`, `a count leaf takes no "${k}" (counts are by event type)`);
+    if (node.channel !== undefined && !any) throw new FilterError(`${p}.times`, 'a count leaf takes a "channel" over every source only ({"any": "message", ...})');
     if (engaged) throw new FilterError(`${p}.times`, 'a count leaf counts one event type, not "engaged"');
     leaf.times = parseTimes(node, p);
   }

@@ -163,7 +163,10 @@ export function compile(filter: Filter, now: number, tagged: TagResolver): Compi
     let over: { source: string; index: string }[];
     if ('any' in l) {
       // A count over every source: no source condition (count.sources empty).
-      if (l.times) return leaf({ source: ANY_MESSAGE_NAME, index: indexName.type(l.event as EventType), after, before, ...count([]) });
+      if (l.times) {
+        const index = l.channel !== undefined ? indexName.channel(l.channel, l.event as EventType) : indexName.type(l.event as EventType);
+        return leaf({ source: ANY_MESSAGE_NAME, index, after, before, ...count([]) });
+      }
       over = anyLeafIndexes(l).map((index) => ({ source: ANY_MESSAGE_NAME, index }));
     }
     else {

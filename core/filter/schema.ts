@@ -122,8 +122,8 @@ export function filterSchemas(ref: (name: string) => string = (name) => `${name}
     properties: { ...LEAF_WINDOW, ...k.properties },
     ...exclusive,
     allOf: [
-      // A count leaf needs a window's start, and counts one event type, by neither channel nor alias.
-      { if: { required: ['times'] }, then: { anyOf: [{ required: ['within'] }, { required: ['after'] }], not: { anyOf: [{ required: ['alias'] }, { required: ['channel'] }, { required: ['opens'] }, { properties: { event: { const: 'engaged' } } }] } } },
+      // A count leaf needs a window's start, and counts one event type (over every source, of one channel or all), not by alias.
+      { if: { required: ['times'] }, then: { anyOf: [{ required: ['within'] }, { required: ['after'] }], not: { anyOf: [{ required: ['alias'] }, { required: ['opens'] }, { properties: { event: { const: 'engaged' } } }] } } },
       // An alias is a click's; "opens" goes with "engaged".
       { if: { required: ['alias'] }, then: { properties: { event: { const: 'click' } } } },
       { if: { required: ['opens'] }, then: { properties: { event: { const: 'engaged' } } } },

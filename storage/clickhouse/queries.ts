@@ -241,20 +241,47 @@ function latestValues(db: string, f: FilterPlan, opts: { users?: readonly string
  * with time in [after, before). Users without any such event have no row. Read from
  * `events_by_user` (schema.ts, migration 3): the raw events sorted by source, user and index
  * and partitioned by month, so a check reads a few granules per user and month of the window.
+ * A count of one channel over every source (`c:<channel>:<type>`) reads `events`, which keeps
+ * channels (`events_by_user` does not): every source's events of the window's months, so such a
+ * leaf costs more from history than from the hot counts. With both kinds, the two reads are
+ * added up per user (UNION ALL, then sum: 18.16 has no FULL JOIN of this shape).
  */
 export function leafCounts(db: string, leaves: readonly PlanLeaf[], opts: { users?: readonly string[]; afterUser?: string }): string {
-  const conds: string[] = [];
-  const cols: string[] = [];
-  leaves.forEach((l, i) => {
-    if (!l.count) return;
-    // No sources: a count over every source (an any-message leaf).
-    const over = l.count.sources.length ? [anySourceWhere(l.count.sources)] : [];
-    const parts = [...over, indexCondition(l.index), `time >= ${sqlInt(Math.ceil(l.after))}`];
-    if (l.before !== Infinity) parts.push(`time < ${sqlInt(Math.ceil(l.before))}`);
-    const cond = parts.join(' AND ');
-    conds.push(`(${cond})`);
-    cols.push(`uniqExactIf(id, ${cond}) AS n${i}`);
-  });
-  const where = [`(${conds.join(' OR ') || '0'})`, ...userWhere(opts)];
-  return `SELECT user_id, ${cols.join(', ')} FROM ${sqlIdent(db)}.events_by_user WHERE ${where.join(' AND ')} GROUP BY user_id`;
+  const read = (table: string, mine: (l: PlanLeaf) => boolean, conditionOf: (index: string) => string, width: 'plain' | 'padded'): string | undefined => {
+    const conds: string[] = [];
+    const cols: string[] = [];
+    let any = false;
+    leaves.forEach((l, i) => {
+      if (!l.count) return;
+      if (!mine(l)) {
+        if (width === 'padded') cols.push(`toUInt64(0) AS m${i}`);
+        return;
+      }
+      any = true;
+      // No sources: a count over every source (an any-message leaf).
+      const over = l.count.sources.length ? [anySourceWhere(l.count.sources)] : [];
+      const parts = [...over, conditionOf(l.index), `time >= ${sqlInt(Math.ceil(l.after))}`];
+      if (l.before !== Infinity) parts.push(`time < ${sqlInt(Math.ceil(l.before))}`);
+      const cond = parts.join(' AND ');
+      conds.push(`(${cond})`);
+      // Padded: one part of a UNION ALL, columns m<i> of one type, summed into n<i> (an alias
+      // equal to the summed column's name would be cyclic).
+      cols.push(width === 'padded' ? `toUInt64(uniqExactIf(id, ${cond})) AS m${i}` : `uniqExactIf(id, ${cond}) AS n${i}`);
+    });
+    if (!any && width === 'padded') return undefined;
+    const where = [`(${conds.join(' OR ') || '0'})`, ...userWhere(opts)];
+    return `SELECT user_id, ${cols.join(', ')} FROM ${sqlIdent(db)}.${table} WHERE ${where.join(' AND ')} GROUP BY user_id`;
+  };
+  const byChannel = (l: PlanLeaf) => l.index.startsWith('c:');
+  if (!leaves.some((l) => l.count && byChannel(l))) return read('events_by_user', () => true, indexCondition, 'plain')!;
+  const channelCondition = (index: string) => {
+    const p = parseIndexName(index) as { channel: string; type: string };
+    return `channel = ${sqlString(p.channel)} AND type = ${sqlString(p.type)}`;
+  };
+  const parts = [
+    read('events_by_user', (l) => !byChannel(l), indexCondition, 'padded'),
+    read('events', byChannel, channelCondition, 'padded'),
+  ].filter((q): q is string => q !== undefined);
+  const names = leaves.flatMap((l, i) => (l.count ? [`sum(m${i}) AS n${i}`] : []));
+  return `SELECT user_id, ${names.join(', ')} FROM (${parts.join(' UNION ALL ')}) GROUP BY user_id`;
 }

@@ -48,8 +48,29 @@ function window(leaf: Record<string, unknown>): void {
   if (rand() < 0.25) leaf.before = bound();
 }
 
+/** A count leaf (`times`, a window required): over every source (of one channel or all), or one source. */
+function randomCountLeaf(): Record<string, unknown> {
+  let leaf: Record<string, unknown>;
+  if (rand() < 0.7) {
+    leaf = { any: 'message', event: pick(TYPES) };
+    if (rand() < 0.5) leaf.channel = pick(CHANNELS);
+  } else {
+    const src = pick(HOT_SOURCES);
+    leaf = 'campaignId' in src ? { campaign: src.campaignId } : { canvas: src.canvasId };
+    leaf.event = pick(TYPES);
+  }
+  const r = rand();
+  leaf.times = r < 0.4 ? { min: 1 + Math.floor(rand() * 3) } : r < 0.7 ? { max: Math.floor(rand() * 2) } : { min: 1, max: 1 + Math.floor(rand() * 3) };
+  const bound = () => pick(times) + (rand() < 0.5 ? 0 : HOUR / 2);
+  if (rand() < 0.5) leaf.within = pick(['P3D', 'PT36H', 'P7D']);
+  else leaf.after = new Date(bound()).toISOString();
+  if (rand() < 0.25) leaf.before = bound();
+  return leaf;
+}
+
 function randomLeaf(): Record<string, unknown> {
   let leaf: Record<string, unknown>;
+  if (rand() < 0.15) return randomCountLeaf();
   const r = rand();
   if (r < 0.55) {
     leaf = { any: 'message' };
@@ -115,9 +136,14 @@ function bruteForce(filter: Record<string, unknown>, now: number): Set<string> {
       (f.step === undefined || e.stepId === f.step) &&
       (f.channel === undefined || e.channel === f.channel) &&
       (f.alias === undefined || e.linkAlias === f.alias));
+    const { after, before } = leafWindow(f, now);
+    if (f.times) {
+      // Distinct events (ids) in the window.
+      const n = new Set(mine.filter((e) => e.time >= after && e.time < before).map((e) => e.id)).size;
+      return n >= (f.times.min ?? 0) && n <= (f.times.max ?? Infinity);
+    }
     if (mine.length === 0) return false;
     const t = Math.max(...mine.map((e) => e.time));
-    const { after, before } = leafWindow(f, now);
     return t >= after && t < before;
   };
   return matchingUsers(filter, universe, leafMatch);
@@ -177,6 +203,9 @@ test('any-message, engaged, channel and alias leaves mixed with source leaves eq
     { campaign: 'lA', event: 'click', alias: 'h2' },
     { canvas: 'lC', step: 's1', event: 'click', alias: 'h.3' },
     { and: [{ any: 'message', event: 'spam', channel: 'sms', within: 'P7D' }, { not: { campaign: 'lB', event: 'send', within: 'P3D' } }] },
+    { any: 'message', event: 'send', times: { min: 2 }, within: 'P7D' },
+    { any: 'message', event: 'soft_bounce', channel: 'email', times: { min: 1 }, within: 'P7D' },
+    { and: [{ campaign: 'lA', event: 'send' }, { any: 'message', event: 'send', channel: 'sms', times: { max: 0 }, within: 'P3D' }] },
   ];
   for (const f of fixed) {
     // Neither everyone nor no one: the answers discriminate.
