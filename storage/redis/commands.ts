@@ -17,10 +17,8 @@ export type WithCommands = RedisClient & {
   tsDict(meta: string, legacyKeys: string, tier: string, ...args: Arg[]): Promise<[string, ...number[]]>;
   /** lua/write.lua: 1 applied, 0 skipped (tier gate closed), -1 generation changed. */
   tsWrite(tier: string, meta: string, ...args: Arg[]): Promise<number>;
-  /** lua/read.lua, replies as Buffers: {ids..., value per user}. */
+  /** lua/read.lua, replies as Buffers: {cs, ids..., value (records or marks) per user}. */
   tsReadBuffer(meta: string, ...args: Arg[]): Promise<(number | Buffer | null)[]>;
-  /** lua/count.lua, replies as Buffers: {cs, ids..., marks per user}. */
-  tsCountBuffer(meta: string, ...args: Arg[]): Promise<(number | Buffer | null)[]>;
   /** lua/tally.lua, replies as Buffers: {end, ids..., packed values}. */
   tsTallyBuffer(meta: string, ...args: Arg[]): Promise<(number | Buffer)[]>;
   /** lua/user.lua: {} or {value, names...}, as Buffers. */
@@ -39,7 +37,6 @@ const SCRIPTS: [command: string, file: string, keys: number][] = [
   ['tsDict', 'dict', 3],
   ['tsWrite', 'write', 2],
   ['tsRead', 'read', 1],
-  ['tsCount', 'count', 1],
   ['tsTally', 'tally', 1],
   ['tsUser', 'user', 1],
   ['tsErase', 'erase', 1],

@@ -98,8 +98,9 @@ export async function scores(
     const { read, names: at } = p.leafAt[l]!;
     const reply = replies[read]!;
     if (reply.length === 0) continue;
-    const names = p.reads[read]!.names.length;
-    const ids = leafIds(at, (n) => Number(reply[n]));
+    // reply: cs (hot counts, not read here), an id per name, a value per user.
+    const names = 1 + p.reads[read]!.names.length;
+    const ids = leafIds(at, (n) => Number(reply[1 + n]));
     if (ids !== null && ids.length === 0) continue;
     for (let u = 0; u < users.length; u++) {
       const v = reply[names + u] as Buffer | null;
@@ -109,14 +110,14 @@ export async function scores(
   for (const read of p.universe) {
     const reply = replies[read]!;
     if (reply.length === 0) continue;
-    const names = p.reads[read]!.names.length;
+    const names = 1 + p.reads[read]!.names.length;
     for (let u = 0; u < users.length; u++) if (reply[names + u]) known[u] = 1;
   }
   return { latest, known };
 }
 
 /**
- * Count leaves from the hot counts (HotLookup.counts): one lua/count.lua call per source named
+ * Count leaves from the hot counts (HotLookup.counts): one lua/read.lua call per source named
  * by any leaf, sent together, each with every index its leaves count and every user. A leaf
  * over several sources (a tag) adds their counts (an event belongs to one source); a leaf over
  * the any-message pseudo-source counts its stored indexes for the index (anyMessageStored). A
@@ -153,7 +154,7 @@ export async function counts(
     await Promise.all(
       reads.map(async ([key, r]) => {
         const k = sourceKeys(ns, r.source);
-        return [key, await redis.tsCountBuffer(k.meta, k.countPrefix, r.names.length, ...r.names, ...pairs)] as const;
+        return [key, await redis.tsReadBuffer(k.meta, k.countPrefix, r.names.length, ...r.names, ...pairs)] as const;
       }),
     ),
   );
