@@ -109,7 +109,7 @@ export function retargetingRoutes(app: FastifyInstance, deps: AppDeps): void {
     async check(f: Filter, body: Body, h: boolean) {
       return { matched: await deps.lookup.check(f, body.userIds as string[], h), ...served(h) };
     },
-    // A filter with count leaves is counted and listed from history (counts are history's): see docs/filters.md, "Count leaves".
+    // A filter with count leaves is counted and listed from history (a walk would read every user's marks): see docs/filters.md, "Count leaves".
     async audience(f: Filter, body: Body, h: boolean) {
       h ||= hasCountLeaves(f);
       const cursor = body.cursor as string | undefined;

@@ -10,7 +10,7 @@ export function leafWindow(leaf: Leaf, now: number): { after: number; before: nu
   return { after, before: leaf.before ?? Infinity };
 }
 
-/** Whether a filter has a count leaf (`times`): those are answered from history. */
+/** Whether a filter has a count leaf (`times`): `count` and `audience` answer such filters from history. */
 export function hasCountLeaves(f: Filter): boolean {
   if ('leaf' in f) return f.leaf.times !== undefined;
   if ('not' in f) return hasCountLeaves(f.not);
