@@ -16,8 +16,8 @@ interface IngestSummary { a0?: IngestPhase; a1?: IngestPhase; a2?: IngestPhase; 
 export function drawIngest(summary: IngestSummary): string[] {
   const phases = [summary.a0, summary.a1, summary.a2, ...Object.values(summary.tierstream)].filter((p): p is IngestPhase => !!p);
   return [
-    writeChart('ingest-throughput', barChart({ title: 'Ingest: events per second (same run)', x: 'events per second', bars: phases.map((p) => ({ label: p.phase.slice(0, 40), value: p.eventsPerSecond })) })),
-    writeChart('ingest-cpu', barChart({ title: 'Ingest: CPU per event, all processes', x: 'CPU µs per event', bars: phases.map((p) => ({ label: p.phase.slice(0, 40), value: p.usPerEvent.total ?? NaN })) })),
+    writeChart('ingest-throughput', barChart({ title: 'Ingest: events per second (same run)', x: 'events per second', bars: phases.map((p) => ({ label: p.phase.slice(0, 48), value: p.eventsPerSecond })) })),
+    writeChart('ingest-cpu', barChart({ title: 'Ingest: CPU per event, all processes', x: 'CPU µs per event', bars: phases.map((p) => ({ label: p.phase.slice(0, 48), value: p.usPerEvent.total ?? NaN })) })),
   ];
 }
 
@@ -28,9 +28,9 @@ export function drawLookups(phases: LookupPhase[]): string[] {
   const open = phases.filter((p) => p.loop === 'open');
   const closed = phases.filter((p) => p.loop === 'closed');
   return [
-    writeChart('lookups-open-loop-p99', barChart({ title: 'Check (100 ids), open loop: p99 latency', x: 'ms', bars: open.map((p) => ({ label: p.phase.slice(0, 40), value: p.latencyMs.p99 })) })),
-    writeChart('lookups-open-loop-p50', barChart({ title: 'Check (100 ids), open loop: p50 latency', x: 'ms', bars: open.map((p) => ({ label: p.phase.slice(0, 40), value: p.latencyMs.p50 })) })),
-    writeChart('lookups-closed-loop', barChart({ title: 'Check (100 ids), closed loop: maximum rate', x: 'checks per second', bars: closed.map((p) => ({ label: p.phase.slice(0, 40), value: p.checksPerSecond })) })),
+    writeChart('lookups-open-loop-p99', barChart({ title: 'Check (100 ids), open loop: p99 latency', x: 'ms', bars: open.map((p) => ({ label: p.phase.slice(0, 48), value: p.latencyMs.p99 })) })),
+    writeChart('lookups-open-loop-p50', barChart({ title: 'Check (100 ids), open loop: p50 latency', x: 'ms', bars: open.map((p) => ({ label: p.phase.slice(0, 48), value: p.latencyMs.p50 })) })),
+    writeChart('lookups-closed-loop', barChart({ title: 'Check (100 ids), closed loop: maximum rate', x: 'checks per second', bars: closed.map((p) => ({ label: p.phase.slice(0, 48), value: p.checksPerSecond })) })),
   ];
 }
 
