@@ -62,7 +62,7 @@ export const lookups: Benchmark = {
     seed: { default: 1, min: 0, description: 'PRNG seed of data, request ids and backlog' },
   },
   textOptions: {
-    filters: { description: `filters of the tierstream phases, comma separated: ${FILTER_NAMES.join(', ')} (default ${FILTER_NAMES.join(',')}; existing: "sent L1 and not clicked L1", new: the new hot leaves)` },
+    'check-filters': { description: `filters of the tierstream phases, comma separated: ${FILTER_NAMES.join(', ')} (default ${FILTER_NAMES.join(',')}; existing: "sent L1 and not clicked L1", new: the new hot leaves)` },
   },
   async run(raw, signal, _lists, text) {
     const p: Params = {
@@ -87,9 +87,9 @@ export const lookups: Benchmark = {
     if (p.clickPct > 100) throw new RangeError('--click-pct must be at most 100');
     if (p.idsPerCheck > 1_000) throw new RangeError('--ids-per-check must be at most 1000 (the API limit)');
     if (p.idsPerCheck > p.users) throw new RangeError('--ids-per-check must be at most --users');
-    const filters = (text.filters ?? FILTER_NAMES.join(',')).split(',').map((f) => f.trim());
+    const filters = (text['check-filters'] ?? FILTER_NAMES.join(',')).split(',').map((f) => f.trim());
     const unknown = filters.filter((f) => !(FILTER_NAMES as readonly string[]).includes(f));
-    if (unknown.length || filters.length === 0) throw new RangeError(`--filters: expected some of ${FILTER_NAMES.join(',')}, got "${text.filters}"`);
+    if (unknown.length || filters.length === 0) throw new RangeError(`--check-filters: expected some of ${FILTER_NAMES.join(',')}, got "${text['check-filters']}"`);
     await runLookups(p, [...new Set(filters)] as FilterName[], signal);
   },
 };
