@@ -16,21 +16,24 @@ interface IngestSummary { a0?: IngestPhase; a1?: IngestPhase; a2?: IngestPhase; 
 export function drawIngest(summary: IngestSummary): string[] {
   const phases = [summary.a0, summary.a1, summary.a2, ...Object.values(summary.tierstream)].filter((p): p is IngestPhase => !!p);
   return [
-    writeChart('ingest-throughput', barChart({ title: 'Ingest: events per second (same run)', x: 'events per second', bars: phases.map((p) => ({ label: p.phase.slice(0, 40), value: p.eventsPerSecond })) })),
-    writeChart('ingest-cpu', barChart({ title: 'Ingest: CPU per event, all processes', x: 'CPU µs per event', bars: phases.map((p) => ({ label: p.phase.slice(0, 40), value: p.usPerEvent.total ?? NaN })) })),
+    writeChart('ingest-throughput', barChart({ title: 'Ingest: events per second (same run)', x: 'events per second', bars: phases.map((p) => ({ label: shortPhase(p.phase), value: p.eventsPerSecond })) })),
+    writeChart('ingest-cpu', barChart({ title: 'Ingest: CPU per event, all processes', x: 'CPU µs per event', bars: phases.map((p) => ({ label: shortPhase(p.phase), value: p.usPerEvent.total ?? NaN })) })),
   ];
 }
 
 interface LookupPhase { phase: string; loop: 'open' | 'closed'; checksPerSecond: number; latencyMs: { p50: number; p99: number } }
 
 /** Lookups: open-loop p50 and p99 per phase, and the closed-loop maximum rate beside bare Fastify. */
+/** A lookups phase's label in a chart: without "tierstream ", so the longest (", new leaves") fit the label column. */
+const shortPhase = (phase: string) => phase.replace('tierstream ', '').slice(0, 40);
+
 export function drawLookups(phases: LookupPhase[]): string[] {
   const open = phases.filter((p) => p.loop === 'open');
   const closed = phases.filter((p) => p.loop === 'closed');
   return [
-    writeChart('lookups-open-loop-p99', barChart({ title: 'Check (100 ids), open loop: p99 latency', x: 'ms', bars: open.map((p) => ({ label: p.phase.slice(0, 40), value: p.latencyMs.p99 })) })),
-    writeChart('lookups-open-loop-p50', barChart({ title: 'Check (100 ids), open loop: p50 latency', x: 'ms', bars: open.map((p) => ({ label: p.phase.slice(0, 40), value: p.latencyMs.p50 })) })),
-    writeChart('lookups-closed-loop', barChart({ title: 'Check (100 ids), closed loop: maximum rate', x: 'checks per second', bars: closed.map((p) => ({ label: p.phase.slice(0, 40), value: p.checksPerSecond })) })),
+    writeChart('lookups-open-loop-p99', barChart({ title: 'Check (100 ids), open loop: p99 latency', x: 'ms', bars: open.map((p) => ({ label: shortPhase(p.phase), value: p.latencyMs.p99 })) })),
+    writeChart('lookups-open-loop-p50', barChart({ title: 'Check (100 ids), open loop: p50 latency', x: 'ms', bars: open.map((p) => ({ label: shortPhase(p.phase), value: p.latencyMs.p50 })) })),
+    writeChart('lookups-closed-loop', barChart({ title: 'Check (100 ids), closed loop: maximum rate', x: 'checks per second', bars: closed.map((p) => ({ label: shortPhase(p.phase), value: p.checksPerSecond })) })),
   ];
 }
 

@@ -1,6 +1,7 @@
 /**
  * The backlog an engine drains: `backlog` realistic events (scripts/generate.ts: funnels over
- * `backlogCampaigns` campaigns and canvases and `backlogUsers` users, never campaign L1)
+ * `backlogCampaigns` campaigns and canvases and `backlogUsers` users, never the lookups' own
+ * sources L1, LC1 and L3)
  * published into the namespace's stream while no engine runs, each with its Nats-Msg-Id, as
  * fast as JetStream acknowledges them. And the drain's progress, read from the engine's
  * durable consumer (JetStream consumer info) over time.
@@ -21,6 +22,8 @@ const PUBLISH_WINDOW = 4_096;
 
 export interface BacklogResult {
   events: number;
+  /** Epoch ms of the first event (backlogEvents' `start`). */
+  start: number;
   seconds: number;
   eventsPerSecond: number;
   /** Acks that carried an error (the stream refused the message), and duplicates it dropped. */
@@ -31,9 +34,23 @@ export interface BacklogResult {
   numPending: number;
 }
 
+/**
+ * The backlog's events (generateEvents: funnels over `backlogCampaigns` campaigns and canvases
+ * and `backlogUsers` users, times from `start` on): the same events again for the same `start`,
+ * so the lookups benchmark can tell which of its users the backlog touches.
+ */
+export function backlogEvents(ctx: Ctx, start: number): ReturnType<typeof generateEvents> {
+  const { p } = ctx;
+  // Event ids allow no '_', the namespace does: the prefix keeps ids unique per bench run.
+  const idPrefix = `${ctx.ns.replaceAll('_', '-')}-b`;
+  return generateEvents({
+    count: p.backlog, campaigns: p.backlogCampaigns, users: p.backlogUsers, variants: 2, canvasShare: 0.2, seed: p.seed, idPrefix, start,
+  });
+}
+
 /** Publishes the backlog; the stream and the engine's consumer exist (the engine made them). */
 export async function publishBacklog(ctx: Ctx): Promise<BacklogResult> {
-  const { p, nc } = ctx;
+  const { nc } = ctx;
   const names = natsNames(ctx.ns);
   const inbox = createInbox();
   const decoder = new TextDecoder();
@@ -53,11 +70,8 @@ export async function publishBacklog(ctx: Ctx): Promise<BacklogResult> {
     },
   });
   const t0 = performance.now();
-  // Event ids allow no '_', the namespace does: the prefix keeps ids unique per bench run.
-  const idPrefix = `${ctx.ns.replaceAll('_', '-')}-b`;
-  for (const e of generateEvents({
-    count: p.backlog, campaigns: p.backlogCampaigns, users: p.backlogUsers, variants: 2, canvasShare: 0.2, seed: p.seed, idPrefix,
-  })) {
+  const start = Date.now() - 30 * 86_400_000;
+  for (const e of backlogEvents(ctx, start)) {
     const h = natsHeaders();
     h.set('Nats-Msg-Id', e.id);
     nc.publish(`${names.subjectPrefix}${e.type}`, JSON.stringify(e), { headers: h, reply: `${inbox}.${sent}` });
@@ -82,7 +96,7 @@ export async function publishBacklog(ctx: Ctx): Promise<BacklogResult> {
   const consumer = await ctx.jsm.consumers.info(names.stream, names.consumer);
   if (ackErrors) throw new Error(`backlog: ${ackErrors} publishes were refused by the stream`);
   return {
-    events: sent, seconds: round(seconds, 2), eventsPerSecond: Math.round(sent / seconds), ackErrors, duplicates,
+    events: sent, start, seconds: round(seconds, 2), eventsPerSecond: Math.round(sent / seconds), ackErrors, duplicates,
     streamMessages: stream.state.messages, numPending: consumer.num_pending,
   };
 }

@@ -25,6 +25,13 @@ const INGEST_PROCESSES = ['engine', 'nats', 'redis', 'clickhouse'];
 
 export type ServerName = 'bare Fastify' | 'tierstream';
 
+/**
+ * The filters a check is measured with: `existing`, "sent L1 and not clicked L1" (hot-data.ts,
+ * the targets' filter); `new`, the new hot leaves (new-leaves.ts).
+ */
+export const FILTER_NAMES = ['existing', 'new'] as const;
+export type FilterName = (typeof FILTER_NAMES)[number];
+
 export interface PhaseSpec {
   phase: string;
   server: ServerName;
@@ -33,6 +40,8 @@ export interface PhaseSpec {
   rate?: number;
   /** An engine drains a backlog meanwhile: read its consumer. */
   drain?: boolean;
+  /** The filter of the checks (absent: existing, as in results before the new leaves). */
+  filter?: FilterName;
 }
 
 export interface PhaseResult extends PhaseSpec {

@@ -5,6 +5,7 @@ import {
   TARGET_CEILING_SHARE, TARGET_DRAIN_EVENTS_PER_SECOND, TARGET_P99_DRAIN_MS, TARGET_P99_IDLE_MS, TARGET_RATE,
 } from './context.js';
 import { OTHER_CPU_LIMIT_SECONDS, type PhaseResult } from './phases.js';
+import type { KeyBytes, NewIndexMemory } from './new-leaves.js';
 
 const fmt = (x: number) => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '-');
 const ms = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : '-');
@@ -47,9 +48,10 @@ export function printPhase(r: PhaseResult): void {
 
 export interface TargetVerdict { target: string; actual: string; met: boolean | null }
 
+/** The targets are stated for the existing filter: the new filter's phases are compared with it (compareFilters), not targeted. */
 export function summarize(phases: PhaseResult[]) {
   const find = (server: string, loop: string, rate?: number, drain?: boolean) =>
-    phases.find((r) => r.server === server && r.loop === loop && r.rate === rate && !!r.drain === !!drain);
+    phases.find((r) => r.server === server && r.loop === loop && r.rate === rate && !!r.drain === !!drain && (r.filter ?? 'existing') === 'existing');
   const bare = find('bare Fastify', 'closed');
   const idleMax = find('tierstream', 'closed');
   const idle = find('tierstream', 'open', TARGET_RATE);
@@ -117,4 +119,73 @@ export function printSummary(phases: PhaseResult[], s: ReturnType<typeof summari
   console.log(table(['target', 'actual', 'result'], s.targets.map((t) => [t.target, t.actual, t.met === null ? 'not measured' : t.met ? 'met' : 'NOT met'])));
   if (s.errorsAndNon2xx) console.log(`\nwarning: ${s.errorsAndNon2xx} errors or non-2xx answers over the phases`);
   if (s.notClean.length) console.log(`\nwarning: something outside the benchmark used over ${OTHER_CPU_LIMIT_SECONDS} CPU-s during ${s.notClean.join('; ')}: those numbers are not clean, run again`);
+}
+
+/** Microseconds of CPU per check the lookup path costs: the API process and Redis. */
+const API_REDIS = ['api', 'redis'];
+
+export interface FilterComparison {
+  /** The existing filter's phase label; the new one's is it with ", new leaves". */
+  phase: string;
+  loop: 'closed' | 'open';
+  rate?: number;
+  drain: boolean;
+  existing: { checksPerSecond: number; p50: number; p99: number; apiUs: number; redisUs: number; evalshaPerCheck: number; clean: boolean };
+  new: FilterComparison['existing'];
+  /** new / existing. */
+  ratio: { checksPerSecond: number; p50: number; p99: number; apiUs: number; redisUs: number; apiRedisUs: number };
+}
+
+const r3 = (x: number) => Math.round(x * 1000) / 1000;
+
+/** Each tierstream phase of the existing filter beside the same phase of the new filter, and their ratios. */
+export function compareFilters(phases: PhaseResult[]): FilterComparison[] {
+  const out: FilterComparison[] = [];
+  const side = (r: PhaseResult): FilterComparison['existing'] => ({
+    checksPerSecond: r.checksPerSecond, p50: r.latencyMs.p50, p99: r.latencyMs.p99,
+    apiUs: r.cpu.usPerCheck.api ?? NaN, redisUs: r.cpu.usPerCheck.redis ?? NaN,
+    evalshaPerCheck: Math.round(((r.redisCommands.evalsha?.calls ?? 0) / Math.max(1, r.checks)) * 100) / 100, clean: r.clean,
+  });
+  for (const e of phases) {
+    if (e.server !== 'tierstream' || (e.filter ?? 'existing') !== 'existing') continue;
+    const n = phases.find((r) => r.filter === 'new' && r.loop === e.loop && r.rate === e.rate && !!r.drain === !!e.drain && r.server === e.server);
+    if (!n) continue;
+    const a = side(e), b = side(n);
+    out.push({
+      phase: e.phase, loop: e.loop, ...(e.rate !== undefined && { rate: e.rate }), drain: !!e.drain, existing: a, new: b,
+      ratio: {
+        checksPerSecond: r3(b.checksPerSecond / a.checksPerSecond), p50: r3(b.p50 / a.p50), p99: r3(b.p99 / a.p99),
+        apiUs: r3(b.apiUs / a.apiUs), redisUs: r3(b.redisUs / a.redisUs), apiRedisUs: r3((b.apiUs + b.redisUs) / (a.apiUs + a.redisUs)),
+      },
+    });
+  }
+  return out;
+}
+
+export function printComparison(rows: FilterComparison[]): void {
+  if (rows.length === 0) return;
+  console.log(`\nnew-leaf filter against the existing filter, same phase (ratio new / existing); CPU: ${API_REDIS.join(' + ')} us per check\n`);
+  console.log(table(
+    ['phase', 'checks/s', 'p50 ms', 'p99 ms', 'api us', 'redis us', 'EVALSHA/check', 'p50 x', 'p99 x', 'api x', 'redis x', 'api+redis x', 'clean'],
+    rows.map((c) => [
+      c.phase, `${fmt(c.existing.checksPerSecond)} / ${fmt(c.new.checksPerSecond)}`, `${ms(c.existing.p50)} / ${ms(c.new.p50)}`, `${ms(c.existing.p99)} / ${ms(c.new.p99)}`,
+      `${c.existing.apiUs} / ${c.new.apiUs}`, `${c.existing.redisUs} / ${c.new.redisUs}`, `${c.existing.evalshaPerCheck} / ${c.new.evalshaPerCheck}`,
+      c.ratio.p50.toFixed(2), c.ratio.p99.toFixed(2), c.ratio.apiUs.toFixed(2), c.ratio.redisUs.toFixed(2), c.ratio.apiRedisUs.toFixed(2),
+      c.existing.clean && c.new.clean ? 'yes' : 'no',
+    ]),
+  ));
+}
+
+export function printMemory(m: NewIndexMemory): void {
+  const row = (name: string, k: KeyBytes) => [name, k.keys, k.hashtables, fmt(k.bytes), k.bytesPerUser.toFixed(1)];
+  console.log(`\nRedis bytes (MEMORY USAGE SAMPLES 0 of every key) of the ${fmt(m.users)} users' sources and of the new indexes\n`);
+  console.log(table(['keys of', 'keys', 'hash tables', 'bytes', 'bytes per user'], [
+    ...Object.entries(m.sources).map(([name, k]) => row(name, k)),
+    row('any:message (pseudo-source)', m.anyMessage),
+    row('campaign:L1 without link aliases (scratch copy)', m.alias.withoutAliases.l1),
+    row('any:message without link aliases (scratch copy)', m.alias.withoutAliases.anyMessage),
+  ]));
+  const a = m.alias;
+  console.log(`alias indexes (bytes against the same events without link aliases, scratch namespace): ${fmt(a.inL1)} in L1 + ${fmt(a.inAnyMessage)} in any:message = ` +
+    `${fmt(a.bytes)} bytes, ${a.bytesPerUser} per user, ${a.bytesPerAliasedClick} per aliased click (${fmt(a.aliasedClicks)} clicks with an alias)\n`);
 }
