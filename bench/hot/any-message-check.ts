@@ -4,8 +4,10 @@
  * (so the any-message pseudo-source holds them too); then, in turn, `rounds` reads of 100 random
  * user ids (RedisHotIndex.scores, what `check` sends: one read.lua call per source, one round
  * trip) for the leaves of "sent L1 and not clicked L1" and of "sent L1 and not engaged with
- * any message within 7 days" (L1's send, the pseudo-source's click and opens), timed from Node
- * (round trip included). Medians and p99 in microseconds.
+ * any message within 7 days" (L1's send, the pseudo-source's click and opens), and, like for
+ * like with the first (one source read, two leaves), "sent by email and not clicked" over every
+ * source (the pseudo-source alone), timed from Node (round trip included). Medians and p99 in
+ * microseconds.
  *
  *   npx tsx bench/hot/any-message-check.ts [users=50000] [rounds=2000]
  */
@@ -25,6 +27,8 @@ console.log(`any-message check: users ${users} (default 50000), rounds ${rounds}
 
 const FILTERS = {
   'sent L1, not clicked L1': { and: [{ campaign: 'L1', event: 'send' }, { not: { campaign: 'L1', event: 'click' } }] },
+  // Like for like with the first: one source read (the pseudo-source), two leaves of the new kinds.
+  'sent by email, not clicked (any message)': { and: [{ any: 'message', event: 'send', channel: 'email' }, { not: { any: 'message', event: 'click' } }] },
   'sent L1, not engaged (any message, P7D)': { and: [{ campaign: 'L1', event: 'send' }, { not: { any: 'message', event: 'engaged', within: 'P7D' } }] },
 };
 
