@@ -1,4 +1,3 @@
-import { historyCounts } from './history-counts.js';
 import { formatTime, restoreEtaSeconds, restoreWaiting, sourceName, type History, type HotIndex, type SourceRecord } from '../core/index.js';
 
 const iso = (ms: number | null) => (ms === null ? null : formatTime(ms));
@@ -27,13 +26,16 @@ export function sourceState(rec: SourceRecord, counts: { hot: number | null; his
   };
 }
 
-/** The stores a state is read from; `erasures.finished` makes counts taken before an erasure finished stale. */
-type Stores = { hot: HotIndex; history: History; erasures?: { finished(): number } };
-const countsOf = (s: Stores) => historyCounts(s.history, s.erasures && (() => s.erasures!.finished()));
+/** The stores a state is read from. */
+type Stores = { hot: HotIndex; history: History };
 
-/** One source's state, with its counts (`history`: see history-counts.ts). */
+/**
+ * One source's state, with its counts. `history` is the count history maintains as it stores
+ * events (History.countEvents: a few rows read, milliseconds at any size, docs/design.md,
+ * "History counts"), read at each request: an event stored or an erasure done shows at once.
+ */
 export async function stateOf(stores: Stores, rec: SourceRecord) {
-  const [hot, history] = await Promise.all([rec.tier === 'hot' ? stores.hot.countUsers(rec) : null, countsOf(stores).one(rec)]);
+  const [hot, history] = await Promise.all([rec.tier === 'hot' ? stores.hot.countUsers(rec) : null, stores.history.countEvents(rec)]);
   return sourceState(rec, { hot, history });
 }
 
@@ -46,7 +48,7 @@ export async function statesOf(stores: Stores, recs: readonly SourceRecord[]) {
   const hot = recs.filter((r) => r.tier === 'hot');
   const [users, events] = await Promise.all([
     hot.length ? stores.hot.countUsersBySource(hot) : new Map<string, number>(),
-    countsOf(stores).of(recs),
+    stores.history.countEventsBySource(recs),
   ]);
   return recs.map((r) => {
     const name = sourceName(r);
