@@ -67,13 +67,14 @@ export function countsBySource(db: string, sources: readonly SourceRef[]): strin
 /**
  * Sources whose count moved since their last audit (or never audited), with what an audit
  * reads: `counted` (the count without the audit's correction) and `fix` (that correction).
- * Reads only the count tables. At most `limit` sources.
+ * Reads only the count tables. At most `limit` sources, in random order: when more move
+ * between audits than one audit takes, none waits behind the same first ones every time.
  */
 export function auditCandidates(db: string, limit: number): string {
   return `SELECT source_kind, source_id, counted, fix FROM (
       SELECT source_kind, source_id, sumIf(n, c != 1) AS counted, sumIf(n, c = 1) AS fix, sumIf(basis, c = 1) AS basis, countIf(c = 1) AS audited
       FROM (${countRows(db, '1')}) GROUP BY source_kind, source_id
-    ) WHERE audited = 0 OR counted != basis ORDER BY source_kind, source_id LIMIT ${sqlInt(limit)}`;
+    ) WHERE audited = 0 OR counted != basis ORDER BY rand() LIMIT ${sqlInt(limit)}`;
 }
 
 /** What an audit reads of one source's count tables before and after its recount (see auditCandidates). */
