@@ -29,14 +29,33 @@ export function sourceState(rec: SourceRecord, counts: { hot: number | null; his
 /** The stores a state is read from. */
 type Stores = { hot: HotIndex; history: History };
 
+/** Count reads under way, per History and set of sources (inFlightCounts). */
+const reading = new WeakMap<History, Map<string, Promise<Map<string, number>>>>();
+
 /**
- * One source's state, with its counts. `history` is the count history maintains as it stores
- * events (History.countEvents: a few rows read, milliseconds at any size, docs/design.md,
- * "History counts"), read at each request: an event stored or an erasure done shows at once.
+ * History's maintained counts of `recs` (History.countEventsBySource: a few rows read,
+ * milliseconds at any size, docs/design.md, "History counts"), read at each request, so an
+ * event stored or an erasure done shows at once. A read asked while the same one is under way
+ * shares it instead of sending its own: a burst of 200 GETs of one source (a console's tabs, a
+ * script) is one ClickHouse query, not 200 queued behind the client's 8 connections.
  */
+function inFlightCounts(history: History, recs: readonly SourceRecord[]): Promise<Map<string, number>> {
+  let map = reading.get(history);
+  if (!map) reading.set(history, (map = new Map()));
+  const key = recs.map(sourceName).sort().join(',');
+  let p = map.get(key);
+  if (!p) {
+    const m = map;
+    p = history.countEventsBySource(recs).finally(() => m.delete(key));
+    map.set(key, p);
+  }
+  return p;
+}
+
+/** One source's state, with its counts (`history`: inFlightCounts). */
 export async function stateOf(stores: Stores, rec: SourceRecord) {
-  const [hot, history] = await Promise.all([rec.tier === 'hot' ? stores.hot.countUsers(rec) : null, stores.history.countEvents(rec)]);
-  return sourceState(rec, { hot, history });
+  const [hot, counts] = await Promise.all([rec.tier === 'hot' ? stores.hot.countUsers(rec) : null, inFlightCounts(stores.history, [rec])]);
+  return sourceState(rec, { hot, history: counts.get(sourceName(rec)) ?? 0 });
 }
 
 /**
@@ -48,7 +67,7 @@ export async function statesOf(stores: Stores, recs: readonly SourceRecord[]) {
   const hot = recs.filter((r) => r.tier === 'hot');
   const [users, events] = await Promise.all([
     hot.length ? stores.hot.countUsersBySource(hot) : new Map<string, number>(),
-    stores.history.countEventsBySource(recs),
+    inFlightCounts(stores.history, recs),
   ]);
   return recs.map((r) => {
     const name = sourceName(r);
