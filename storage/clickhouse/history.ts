@@ -159,7 +159,7 @@ export class ClickHouseHistory implements History {
       for (const query of m.statements(this.db, tables)) await run(query);
       if (m.backfill) {
         for (const { month } of await this.selectOn<{ month: string }>(node, eventMonths(this.db, tables.events))) {
-          await run(m.backfill(this.db, Number(month), tables));
+          await run(m.backfill(this.db, Number(month), tables, this.cluster ? node.url : undefined));
         }
       }
       await run(recordVersion(this.db, m.version));

@@ -107,8 +107,11 @@ export interface Migration {
   version: number;
   /** DDL, each statement safe to repeat, on the tables a node stores the history in. */
   statements: (db: string, tables?: Tables) => string[];
-  /** Copies what already exists, one month partition of `events` at a time; safe to repeat. */
-  backfill?: (db: string, month: number, tables?: Tables) => string;
+  /**
+   * Copies what already exists, one month partition of `events` at a time; safe to repeat.
+   * `node`: on a cluster, the node it runs on (its endpoint), for rows that must stay apart per shard.
+   */
+  backfill?: (db: string, month: number, tables?: Tables, node?: string) => string;
 }
 
 /**
@@ -236,10 +239,11 @@ export const MIGRATIONS: readonly Migration[] = [
       `CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.event_counts_mv TO ${db}.${sqlIdent(t.counts)} AS
       SELECT source_kind, source_id, toInt64(count()) AS n FROM ${db}.${sqlIdent(t.events)} GROUP BY source_kind, source_id`,
     ],
-    // Each id's copies share its time, so its month: per month, uniqExact counts it once.
-    backfill: (db, month, t = SINGLE_SERVER) =>
+    // Each id's copies share its time, so its month: per month, uniqExact counts it once. On a
+    // cluster each node counts its shard, under a key of its own (readers take one row per key).
+    backfill: (db, month, t = SINGLE_SERVER, node) =>
       `INSERT INTO ${db}.${sqlIdent(t.adjustments)} (source_kind, source_id, key, n, basis, at)
-      SELECT source_kind, source_id, ${sqlString(`backfill:${sqlInt(month)}`)} AS key, toInt64(uniqExact(id)) AS n, toInt64(0) AS basis, toUInt64(0) AS at
+      SELECT source_kind, source_id, ${sqlString(`backfill:${sqlInt(month)}${node ? `:${node}` : ''}`)} AS key, toInt64(uniqExact(id)) AS n, toInt64(0) AS basis, toUInt64(0) AS at
       FROM ${db}.${sqlIdent(t.events)} WHERE toYYYYMM(toDateTime(intDiv(time, 1000))) = ${sqlInt(month)} GROUP BY source_kind, source_id`,
   },
 ];

@@ -153,12 +153,12 @@ test('an upgrade counts what history held once, also when its backfill runs agai
     await assertExact(h, 'o', 600, 'upgraded');
     await assertExact(h, 'o2', 50, 'upgraded');
     // Interrupted before its version was recorded: the next start runs it again, backfill included.
-    const m4 = MIGRATIONS.find((m) => m.version === 4)!;
+    const m5 = MIGRATIONS.find((m) => m.version === 5)!;
     for (const n of h.nodes) {
-      for (const query of m4.statements(ns, tables)) await n.client.command({ query });
+      for (const query of m5.statements(ns, tables)) await n.client.command({ query });
       const months = await h.selectOn<{ month: string }>(n, eventMonths(ns, tables.events));
       assert.ok(months.length >= 3, 'several months');
-      for (const { month } of months) await n.client.command({ query: m4.backfill!(ns, Number(month), tables) });
+      for (const { month } of months) await n.client.command({ query: m5.backfill!(ns, Number(month), tables, cluster ? n.url : undefined) });
     }
     await assertExact(h, 'o', 600, 'backfill repeated');
     // New events go through the view.
