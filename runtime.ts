@@ -4,7 +4,7 @@ import { createLogger } from './logging.js';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.js';
 import { cachedGathering, createReadiness, parseDuration, type Erasure } from './core/index.js';
-import { backlogProblem, createDeadLetterStore, createEngine, createEventSink, createJetStreamBroker, type Engine, type EngineOptions, type LeaseDoc } from './engine/ingest/index.js';
+import { backlogProblem, createDeadLetterStore, createEngine, createEventSink, createJetStreamBroker, startCountAudit, type CountAuditOptions, type Engine, type EngineOptions, type LeaseDoc } from './engine/ingest/index.js';
 import { createErasures, type Erasures } from './engine/erasures/index.js';
 import { createNotifier, type Notifier } from './engine/notices/index.js';
 import { createTierManager, type TierManager, type TierManagerOptions } from './engine/tiers/index.js';
@@ -52,7 +52,7 @@ const PRESSURE_HOLD_MS = 300;
  */
 export async function createTierstream(
   config: Config,
-  overrides: { engine?: Partial<EngineOptions>; tiers?: Partial<TierManagerOptions>; log?: Logger; defaultMetrics?: boolean; metricsText?: () => Promise<string> } = {},
+  overrides: { engine?: Partial<EngineOptions>; tiers?: Partial<TierManagerOptions>; countAudit?: CountAuditOptions; log?: Logger; defaultMetrics?: boolean; metricsText?: () => Promise<string> } = {},
 ): Promise<Tierstream> {
   const log = overrides.log ?? createLogger({ level: config.logLevel, format: config.logFormat, base: { ns: config.namespace } });
   const ns = config.namespace;
@@ -99,6 +99,8 @@ export async function createTierstream(
     : createNotifier({ registry, channel: await step('the tier notices stream', () => NatsNoticeChannel.open(js, jsm, ns, replicas)), log }, { ...(config.webhook && { webhook: config.webhook }) });
   notifier?.start();
   if (config.role !== 'api') erasures.start();
+  // The maintained history counts' audit (docs/design.md, "History counts"), where ingest runs.
+  const countAudit = config.role === 'api' ? undefined : startCountAudit({ history, busy: () => erasures.unfinished(), log }, overrides.countAudit);
 
   // Who consumes, and how (engine/ingest/ack-lease.ts): one document in the namespace's `_ingest` bucket.
   const ingestLease = config.role === 'api' ? undefined : await step('the ingest lease bucket', () => KvDocStore.open<LeaseDoc>(js, bucketNames(ns).ingest, replicas));
@@ -177,6 +179,7 @@ export async function createTierstream(
       await tiers.stop();
       await notifier?.stop();
       erasures.stop();
+      await countAudit?.stop();
       erasureStore.stop();
       registry.stop();
       filterStore.stop();

@@ -1,4 +1,3 @@
-import { historyCounts } from './history-counts.js';
 import { formatTime, restoreEtaSeconds, restoreWaiting, sourceName, type History, type HotIndex, type SourceRecord } from '../core/index.js';
 
 const iso = (ms: number | null) => (ms === null ? null : formatTime(ms));
@@ -27,14 +26,36 @@ export function sourceState(rec: SourceRecord, counts: { hot: number | null; his
   };
 }
 
-/** The stores a state is read from; `erasures.finished` makes counts taken before an erasure finished stale. */
-type Stores = { hot: HotIndex; history: History; erasures?: { finished(): number } };
-const countsOf = (s: Stores) => historyCounts(s.history, s.erasures && (() => s.erasures!.finished()));
+/** The stores a state is read from. */
+type Stores = { hot: HotIndex; history: History };
 
-/** One source's state, with its counts (`history`: see history-counts.ts). */
+/** Count reads under way, per History and set of sources (inFlightCounts). */
+const reading = new WeakMap<History, Map<string, Promise<Map<string, number>>>>();
+
+/**
+ * History's maintained counts of `recs` (History.countEventsBySource: a few rows read,
+ * milliseconds at any size, docs/design.md, "History counts"), read at each request, so an
+ * event stored or an erasure done shows at once. A read asked while the same one is under way
+ * shares it instead of sending its own: a burst of 200 GETs of one source (a console's tabs, a
+ * script) is one ClickHouse query, not 200 queued behind the client's 8 connections.
+ */
+function inFlightCounts(history: History, recs: readonly SourceRecord[]): Promise<Map<string, number>> {
+  let map = reading.get(history);
+  if (!map) reading.set(history, (map = new Map()));
+  const key = recs.map(sourceName).sort().join(',');
+  let p = map.get(key);
+  if (!p) {
+    const m = map;
+    p = history.countEventsBySource(recs).finally(() => m.delete(key));
+    map.set(key, p);
+  }
+  return p;
+}
+
+/** One source's state, with its counts (`history`: inFlightCounts). */
 export async function stateOf(stores: Stores, rec: SourceRecord) {
-  const [hot, history] = await Promise.all([rec.tier === 'hot' ? stores.hot.countUsers(rec) : null, countsOf(stores).one(rec)]);
-  return sourceState(rec, { hot, history });
+  const [hot, counts] = await Promise.all([rec.tier === 'hot' ? stores.hot.countUsers(rec) : null, inFlightCounts(stores.history, [rec])]);
+  return sourceState(rec, { hot, history: counts.get(sourceName(rec)) ?? 0 });
 }
 
 /**
@@ -46,7 +67,7 @@ export async function statesOf(stores: Stores, recs: readonly SourceRecord[]) {
   const hot = recs.filter((r) => r.tier === 'hot');
   const [users, events] = await Promise.all([
     hot.length ? stores.hot.countUsersBySource(hot) : new Map<string, number>(),
-    countsOf(stores).of(recs),
+    inFlightCounts(stores.history, recs),
   ]);
   return recs.map((r) => {
     const name = sourceName(r);

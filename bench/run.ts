@@ -15,11 +15,12 @@ import { countCheck } from './lookups/count-check.js';
 import { hot } from './hot/benchmark.js';
 import { sources } from './sources/benchmark.js';
 import { startup } from './startup.js';
+import { counts } from './counts.js';
 import { producerBench } from './producer.js';
 import { table } from './measure.js';
 import type { Benchmark } from './types.js';
 
-const BENCHMARKS: Benchmark[] = [ingest, tiers, lookups, checkProfile, countCheck, hot, sources, startup, producerBench];
+const BENCHMARKS: Benchmark[] = [ingest, tiers, lookups, checkProfile, countCheck, hot, sources, startup, producerBench, counts];
 
 function usage(): string {
   const lines = ['usage: npm run bench -- [NAME...] [--option N ...]', '', 'benchmarks:'];

@@ -27,9 +27,13 @@ export interface Erasure {
   reopened?: number;
 }
 
-/** Removes a user's events from history (and any table derived from it); returns distinct ids removed. */
+/**
+ * Removes a user's events from history (and any table derived from it, and their ids from the
+ * maintained counts); returns distinct ids removed. `run` names this run of the erasure (its
+ * id and `reopened`): a run repeated after a crash subtracts from the counts once.
+ */
 export interface HistoryEraser {
-  eraseUser(userId: string): Promise<number>;
+  eraseUser(userId: string, run: string): Promise<number>;
 }
 
 /** Removes a user from every index of the given sources; returns members removed. */
@@ -96,6 +100,13 @@ export class ErasureIndex {
   private readonly docs = new Map<string, Erasure>();
   /** Counts the changes this index has seen: a mark is its value at some moment. */
   private version = 0;
+  /** Erasures not done, over every user. */
+  private pendingTotal = 0;
+
+  /** How many erasures are not done, over every user. */
+  unfinished(): number {
+    return this.pendingTotal;
+  }
 
   set(doc: Erasure | null, id: string): void {
     const old = this.docs.get(id);
@@ -105,7 +116,7 @@ export class ErasureIndex {
       this.docs.set(id, doc);
       const u = this.byUser.get(doc.userId) ?? { requestedAt: 0, pending: 0, seen: 0 };
       u.requestedAt = Math.max(u.requestedAt, doc.requestedAt);
-      if (doc.status === 'pending') u.pending++;
+      if (doc.status === 'pending') (u.pending++, this.pendingTotal++);
       u.seen = this.version;
       this.byUser.set(doc.userId, u);
     } else {
@@ -115,6 +126,7 @@ export class ErasureIndex {
 
   private unindex(doc: Erasure): void {
     const u = this.byUser.get(doc.userId);
+    if (doc.status === 'pending') this.pendingTotal--;
     if (!u) return;
     if (doc.status === 'pending') u.pending--;
     // requestedAt is a max over the user's erasures: recompute from the others.

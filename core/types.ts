@@ -129,7 +129,7 @@ export interface AnyMessageRow {
 /** The durable history (ClickHouse). Inserts are idempotent by event id. */
 export interface History {
   insert(events: readonly InteractionEvent[]): Promise<void>;
-  /** Distinct event ids of a source. */
+  /** Distinct event ids of a source, as history maintains it when it stores them (cheap at any size). */
   countEvents(source: SourceRef): Promise<number>;
   /**
    * Distinct event ids of each source, by source name (`campaign:A`), in one grouped query: a
@@ -160,6 +160,15 @@ export interface History {
    */
   recentEvents(source: IndexSource, since: number, chunkRows: number): AsyncIterable<RecentEvent[]>;
   ping(): Promise<boolean>;
+}
+
+/**
+ * Audits of history's maintained counts (`countEvents`): each source whose count moved since
+ * its last audit is recounted exactly and its correction recorded, unless something moved
+ * while it was recounted or `busy()` (then it is `deferred` to a later audit).
+ */
+export interface CountAuditor {
+  auditCounts(opts: { limit?: number; busy?: () => boolean }): Promise<{ audited: number; corrected: number; deferred: number }>;
 }
 
 /** The hot retargeting index (Redis). Writes merge with max, so any order gives one state. */

@@ -53,18 +53,8 @@ export function createErasures(
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
   for (const doc of deps.store.values()) index.set(doc, doc.id);
-  // Erasures this process has seen finish: counts of history read before one are stale.
-  // (A reopened erasure that finishes again counts again: it may have removed more.)
-  const done = new Set<string>();
-  let finished = 0;
   deps.store.onChange((_key, doc) => {
-    if (!doc) return;
-    index.set(doc, doc.id);
-    if (doc.status !== 'done') done.delete(doc.id);
-    else if (!done.has(doc.id)) {
-      done.add(doc.id);
-      finished++;
-    }
+    if (doc) index.set(doc, doc.id);
   });
 
   const claimable = (d: Erasure | null, t: number) => !!d && d.status === 'pending' && (!d.lease || d.lease.owner === owner || d.lease.until <= t);
@@ -84,7 +74,7 @@ export function createErasures(
         // History first: once it holds none of the user's past, restores and rebuilds cannot
         // bring them back, and the hot removal after it is final.
         // Counted as each step ends: a run resumed after a crash adds what it still finds.
-        const history = await deps.history.eraseUser(doc.userId);
+        const history = await deps.history.eraseUser(doc.userId, `${id}:${since}`);
         await deps.store.update(id, (d) => (d && d.status === 'pending' ? { ...d, removed: { ...d.removed, history: d.removed.history + history } } : undefined));
         // Every source, and the any-message pseudo-source every event also went to.
         const hot = await deps.hot.eraseUser(doc.userId, [...deps.registry.list(), ANY_MESSAGE]);
@@ -203,8 +193,8 @@ export function createErasures(
     ingest,
     /** What restores and rebuilds ask so that none undoes an erasure. */
     fence,
-    /** How many erasures this process has seen finish: it changes when counts of history may have dropped. */
-    finished: (): number => finished,
+    /** Whether an erasure is not done, as this process knows them: audits of the history counts wait (ClickHouseHistory.auditCount). */
+    unfinished: (): boolean => index.unfinished() > 0,
     /** Records the request; the work starts after the grace period in some process. */
     async request(userId: string): Promise<Erasure> {
       const requestedAt = now();

@@ -8,3 +8,4 @@ export { createDeadLetterStore, replayedBucket } from './dead-letters.js';
 export { DLQ_LIMITS, STREAM_DEFAULTS, backlogProblem, eventsBacklog, isStreamFullError, trimIngested, type EventsBacklog } from './jetstream.js';
 export type { LeaseDoc } from './ack-lease.js';
 export type { AckMode } from './acks.js';
+export { startCountAudit, COUNT_AUDIT_INTERVAL_MS, type CountAuditOptions } from './count-audit.js';

@@ -1,4 +1,5 @@
 import type { ClickHouseClient } from '@clickhouse/client';
+import { userEventsBySource } from './queries.js';
 import { sqlIdent, sqlString } from './sql.js';
 
 /** How often a mutation's progress is read, ms. */
@@ -13,11 +14,36 @@ const MUTATION_POLL_MS = 200;
  * `tables` the local ones: a mutation runs only on the node it is sent to (no ON CLUSTER
  * without ZooKeeper), and a Distributed table takes none. Idempotent: a rerun removes what a
  * crash left, and finds 0.
+ *
+ * The maintained counts (schema.ts, migration 5) go down by the user's distinct ids in each
+ * source, counted before the delete: one row per source in `event_count_adjustments`, keyed
+ * by `run` (the erasure and its run), written before the mutations. A run repeated after a
+ * crash writes the same keys again (replacing, not adding); one that finds nothing left writes
+ * nothing, so the rows of the run that deleted stay. An event of the user stored between the
+ * count and the mutation is deleted without being subtracted (docs/design.md, "History
+ * counts": the audit corrects it).
  */
-export async function eraseUser(reader: ClickHouseClient, nodes: readonly ClickHouseClient[], database: string, tables: readonly string[], userId: string): Promise<number> {
+export async function eraseUser(
+  reader: ClickHouseClient,
+  nodes: readonly ClickHouseClient[],
+  database: string,
+  tables: readonly string[],
+  userId: string,
+  run: string,
+  now: () => number = Date.now,
+): Promise<number> {
   const db = sqlIdent(database);
-  const rs = await reader.query({ query: `SELECT uniqExact(id) AS n FROM ${db}.events WHERE user_id = ${sqlString(userId)}`, format: 'JSONEachRow' });
-  const removed = Number((await rs.json<{ n: string }>())[0]?.n ?? 0);
+  const rs = await reader.query({ query: userEventsBySource(db, userId), format: 'JSONEachRow' });
+  const bySource = await rs.json<{ source_kind: string; source_id: string; n: string | number }>();
+  const removed = bySource.reduce((sum, r) => sum + Number(r.n), 0);
+  if (bySource.length) {
+    const at = now();
+    await reader.insert({
+      table: `${db}.event_count_adjustments`,
+      values: bySource.map((r) => ({ source_kind: r.source_kind, source_id: r.source_id, key: `erasure:${run}`, n: -Number(r.n), basis: 0, at })),
+      format: 'JSONEachRow',
+    });
+  }
   for (const client of nodes) {
     for (const table of tables) {
       await client.command({ query: `ALTER TABLE ${db}.${sqlIdent(table)} DELETE WHERE user_id = ${sqlString(userId)}` });

@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { createClient, type ClickHouseClient, ClickHouseLogLevel } from '@clickhouse/client';
 import { TierstreamError, isAnyMessage, type IndexSource, type RecentEvent, type AggregateRow, type AnyMessageRow, type Channel, type FilterPlan, type EventType, type History, type InteractionEvent, type SourceRef, foldAggregates, sourceName } from '../../core/index.js';
 import { ADDED_EVENT_COLUMNS, MIGRATIONS, SHARD, SINGLE_SERVER, addColumnStatement, baseStatements, distributedStatements, eventMonths, recordVersion, schemaVersion, tableColumns, tableEngine, typeEnumStatement, type Tables } from './schema.js';
-import { sqlIdent } from './sql.js';
+import { sqlIdent, sqlString } from './sql.js';
 import * as queries from './queries.js';
 import * as erase from './erase.js';
 
@@ -18,7 +18,28 @@ export interface ClickHouseHistoryOptions {
   cluster?: string;
   /** Per-request timeout in ms (default 60_000). */
   requestTimeoutMs?: number;
+  /**
+   * Whether insert() leaves out the ids `events` holds already (default true). false only for
+   * the ingest benchmark's measure of that check: without it the maintained counts count a
+   * re-sent or redelivered id again.
+   */
+  dedupInserts?: boolean;
 }
+
+/** What auditCounts did: sources recounted (of which corrected), and sources left for later because something moved meanwhile. */
+export interface CountAudit {
+  audited: number;
+  corrected: number;
+  deferred: number;
+}
+
+/** Ids longest in one existence query, characters: ClickHouse's max_query_size is 256 KiB. */
+const STORED_QUERY_CHARS = 100_000;
+/** Event time one group of an existence query spans at most, ms: a batch of live events is one group per source. */
+const STORED_GROUP_MS = 3_600_000;
+
+/** A (source, event id) pair as one string; ids hold no tab (core/sources.ts). */
+const eventKey = (kind: string, sourceId: string, id: string) => `${kind}:${sourceId}\t${id}`;
 
 /** One ClickHouse node: its endpoint (as configured) and a client of its own. */
 export interface ClickHouseNode {
@@ -78,9 +99,11 @@ export class ClickHouseHistory implements History {
   readonly db: string;
   readonly nodes: readonly ClickHouseNode[];
   readonly cluster: string | undefined;
+  private readonly dedupInserts: boolean;
 
   constructor(opts: ClickHouseHistoryOptions) {
     this.db = sqlIdent(opts.database);
+    this.dedupInserts = opts.dedupInserts ?? true;
     this.cluster = opts.cluster || undefined;
     const urls = opts.url.split(',').map((u) => u.trim()).filter(Boolean);
     if (urls.length === 0) throw new TypeError('ClickHouseHistory: no url');
@@ -119,7 +142,7 @@ export class ClickHouseHistory implements History {
       await this.migrateNode(node, SHARD);
       for (const query of distributedStatements(this.db, this.cluster)) await node.client.command({ query });
       await this.addColumns(node, 'events');
-      for (const table of Object.values(SINGLE_SERVER)) await node.client.command({ query: typeEnumStatement(this.db, table) });
+      for (const table of [SINGLE_SERVER.events, SINGLE_SERVER.latest, SINGLE_SERVER.byUser]) await node.client.command({ query: typeEnumStatement(this.db, table) });
     }
   }
 
@@ -136,7 +159,7 @@ export class ClickHouseHistory implements History {
       for (const query of m.statements(this.db, tables)) await run(query);
       if (m.backfill) {
         for (const { month } of await this.selectOn<{ month: string }>(node, eventMonths(this.db, tables.events))) {
-          await run(m.backfill(this.db, Number(month), tables));
+          await run(m.backfill(this.db, Number(month), tables, this.cluster ? node.url : undefined));
         }
       }
       await run(recordVersion(this.db, m.version));
@@ -170,24 +193,186 @@ export class ClickHouseHistory implements History {
     }
   }
 
+  /** (source, id) pairs whose check and insert are under way in this process (insert). */
+  private readonly writing = new Map<string, Promise<void>>();
+
+  /**
+   * Stores the events whose (source, id) history does not hold yet (storedOf), each once, so that the
+   * maintained counts (schema.ts, migration 5) count each distinct id once: a copy re-sent
+   * past JetStream's duplicate window, a redelivered batch whose insert had landed, the same
+   * id twice in a batch are not inserted again (they would collapse in `events` anyway; their
+   * `latest` and `events_by_user` rows would repeat a max and a key). The check and the insert
+   * of an id are not run by two batches of this process at once (a batch waits for those that
+   * hold any of its ids); two processes, or a retry after an insert that failed here but
+   * landed later, can still both insert an id: the audit corrects that (auditCounts).
+   */
   async insert(events: readonly InteractionEvent[]): Promise<void> {
     if (events.length === 0) return;
-    let body = '';
-    for (const e of events) body += eventTsvRow(e);
-    await this.client.insert({ table: `${this.db}.events`, values: Readable.from([Buffer.from(body, 'utf8')], { objectMode: false }), format: 'TabSeparated' });
+    const unique = new Map<string, InteractionEvent>();
+    for (const e of events) {
+      const key = eventKey(e.source.kind, e.source.id, e.id);
+      if (!unique.has(key)) unique.set(key, e);
+    }
+    const release = await this.claim([...unique.keys()]);
+    try {
+      const stored = this.dedupInserts ? await this.storedOf([...unique.values()]) : new Set<string>();
+      let body = '';
+      for (const [key, e] of unique) if (!stored.has(key)) body += eventTsvRow(e);
+      if (body) await this.client.insert({ table: `${this.db}.events`, values: Readable.from([Buffer.from(body, 'utf8')], { objectMode: false }), format: 'TabSeparated' });
+    } finally {
+      release();
+    }
   }
 
+  /** Waits until no batch of this process holds any of `keys`, then holds them; returns the release. */
+  private async claim(keys: readonly string[]): Promise<() => void> {
+    for (;;) {
+      const busy = new Set<Promise<void>>();
+      for (const k of keys) {
+        const p = this.writing.get(k);
+        if (p) busy.add(p);
+      }
+      if (busy.size === 0) break;
+      await Promise.all(busy);
+    }
+    // No await between the look and the claim: the keys are held by this batch alone.
+    let done!: () => void;
+    const held = new Promise<void>((r) => (done = r));
+    for (const k of keys) this.writing.set(k, held);
+    return () => {
+      for (const k of keys) if (this.writing.get(k) === held) this.writing.delete(k);
+      done();
+    };
+  }
+
+  /**
+   * The keys (eventKey) of `events` that history holds already (queries.storedIds): each
+   * source's events in groups spanning at most STORED_GROUP_MS of event time, in queries of at
+   * most STORED_QUERY_CHARS of ids (under ClickHouse's max_query_size), run side by side.
+   */
+  private async storedOf(events: readonly InteractionEvent[]): Promise<Set<string>> {
+    const bySource = new Map<string, InteractionEvent[]>();
+    for (const e of events) {
+      const name = sourceName(e.source);
+      let list = bySource.get(name);
+      if (!list) bySource.set(name, (list = []));
+      list.push(e);
+    }
+    type Group = { source: SourceRef; ids: string[]; minTime: number; maxTime: number };
+    const queriesOf: Group[][] = [[]];
+    let chars = 0;
+    for (const list of bySource.values()) {
+      list.sort((a, b) => a.time - b.time);
+      let g: Group | undefined;
+      for (const e of list) {
+        if (!g || e.time - g.minTime > STORED_GROUP_MS || chars > STORED_QUERY_CHARS) {
+          if (chars > STORED_QUERY_CHARS) {
+            queriesOf.push([]);
+            chars = 0;
+          }
+          g = { source: e.source, ids: [], minTime: e.time, maxTime: e.time };
+          queriesOf[queriesOf.length - 1]!.push(g);
+          chars += e.source.id.length + 120;
+        }
+        g.ids.push(e.id);
+        g.maxTime = e.time;
+        chars += e.id.length + 4;
+      }
+    }
+    const found = new Set<string>();
+    await Promise.all(queriesOf.map(async (groups) => {
+      const rows = await this.select<{ source_kind: string; source_id: string; id: string }>(queries.storedIds(this.db, groups));
+      for (const r of rows) found.add(eventKey(r.source_kind, r.source_id, r.id));
+    }));
+    return found;
+  }
+
+  /** A source's distinct event ids, maintained as they are stored (countEventsBySource). */
   async countEvents(source: SourceRef): Promise<number> {
-    const rows = await this.select<{ n: string }>(queries.countEvents(this.db, source));
-    return Number(rows[0]?.n ?? 0);
+    return (await this.countEventsBySource([source])).get(sourceName(source)) ?? 0;
   }
 
+  /** Each source's distinct event ids from the maintained counts: a few rows per source, milliseconds at any size. */
   async countEventsBySource(sources: readonly SourceRef[]): Promise<Map<string, number>> {
     const out = new Map(sources.map((s) => [sourceName(s), 0]));
     if (sources.length === 0) return out;
-    const rows = await this.select<{ source_kind: string; source_id: string; n: string }>(queries.countEventsBySource(this.db, sources));
+    const rows = await this.select<{ source_kind: string; source_id: string; n: string }>(queries.countsBySource(this.db, sources));
     for (const r of rows) out.set(`${r.source_kind}:${r.source_id}`, Number(r.n));
     return out;
+  }
+
+  /** A source's distinct event ids counted over its raw events (uniqExact): exact, and as slow as the source is large. */
+  async recountEvents(source: SourceRef): Promise<number> {
+    const rows = await this.select<{ n: string }>(queries.recountEvents(this.db, source));
+    return Number(rows[0]?.n ?? 0);
+  }
+
+  /**
+   * Audits the maintained counts of at most `limit` sources whose count moved since their last
+   * audit (or never audited): see auditCount. `busy` as auditCount takes it.
+   */
+  async auditCounts(opts: { limit?: number; busy?: () => boolean } = {}): Promise<CountAudit> {
+    const out: CountAudit = { audited: 0, corrected: 0, deferred: 0 };
+    const rows = await this.select<{ source_kind: SourceRef['kind']; source_id: string }>(queries.auditCandidates(this.db, opts.limit ?? 100));
+    for (const r of rows) {
+      const result = await this.auditCount({ kind: r.source_kind, id: r.source_id }, opts.busy);
+      if (result === 'deferred') out.deferred++;
+      else {
+        out.audited++;
+        if (result === 'corrected') out.corrected++;
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Recounts a source exactly and records the difference from its maintained count as the
+   * source's `audit` row (its correction, replacing the previous one, with the count it
+   * corrected as `basis`). The recount and the count are compared only when nothing moved
+   * while the recount ran: the count the same before and after it, no mutation (an erasure)
+   * created or undone on a node, and `busy()` (erasures in progress) false before and after;
+   * otherwise nothing is written ('deferred') and a later audit tries again. Being a
+   * replacement, not an increment, an audit run twice (two processes) writes the same
+   * correction.
+   */
+  async auditCount(source: SourceRef, busy?: () => boolean): Promise<'exact' | 'corrected' | 'deferred'> {
+    if (busy?.()) return 'deferred';
+    const counted = async () => (await this.select<{ counted: string; fix: string }>(queries.countedOf(this.db, source)))[0]!;
+    const m0 = await this.mutations();
+    if (m0.pending) return 'deferred';
+    const before = await counted();
+    const exact = await this.recountEvents(source);
+    const after = await counted();
+    const m1 = await this.mutations();
+    if (busy?.() || m1.pending || m1.total !== m0.total || before.counted !== after.counted || before.fix !== after.fix) return 'deferred';
+    const basis = Number(after.counted);
+    const fix = exact - basis;
+    // The newest audit row wins (argMax by `at`): strictly increasing within a process.
+    const at = (this.lastAuditAt = Math.max(Date.now(), this.lastAuditAt + 1));
+    await this.client.insert({
+      table: `${this.db}.event_count_adjustments`,
+      values: [{ source_kind: source.kind, source_id: source.id, key: queries.AUDIT_KEY, n: fix, basis, at }],
+      format: 'JSONEachRow',
+    });
+    return fix === Number(after.fix) ? 'exact' : 'corrected';
+  }
+
+  private lastAuditAt = 0;
+
+  /**
+   * The namespace's mutations on every node: a signature of the ones listed (it changes when one
+   * is created, or an old one is forgotten) and how many are not done.
+   */
+  private async mutations(): Promise<{ total: string; pending: number }> {
+    const total: string[] = [];
+    let pending = 0;
+    for (const node of this.nodes) {
+      const [r] = await this.selectOn<{ total: string; pending: string }>(node,
+        `SELECT concat(toString(count()), '/', toString(sum(cityHash64(mutation_id)))) AS total, countIf(is_done = 0) AS pending FROM system.mutations WHERE database = ${sqlString(this.db)}`);
+      total.push(r?.total ?? '');
+      pending += Number(r?.pending ?? 0);
+    }
+    return { total: total.join(','), pending };
   }
 
   async userLatest(source: SourceRef, userId: string): Promise<Map<string, number>> {
@@ -325,9 +510,9 @@ export class ClickHouseHistory implements History {
   }
 
   /** Erasure of a user: their events out of every history table, on every node (see erase.ts). */
-  eraseUser(userId: string): Promise<number> {
+  eraseUser(userId: string, run: string): Promise<number> {
     const tables = this.cluster ? SHARD : SINGLE_SERVER;
-    return erase.eraseUser(this.client, this.nodes.map((n) => n.client), this.db, [tables.events, tables.latest, tables.byUser], userId);
+    return erase.eraseUser(this.client, this.nodes.map((n) => n.client), this.db, [tables.events, tables.latest, tables.byUser, tables.ids], userId, run);
   }
 
   /** Drops the namespace's database on every node (tests and benchmarks only). */

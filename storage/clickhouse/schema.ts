@@ -14,9 +14,15 @@ export interface Tables {
   latest: string;
   /** The raw events in user order, for count leaves (migration 3). */
   byUser: string;
+  /** The event ids in time order, for ingest's existence check (migration 4). */
+  ids: string;
+  /** Each source's stored event ids counted as they are inserted (migration 5). */
+  counts: string;
+  /** Keyed corrections of those counts: the upgrade's backfill, erasures, audits (migration 5). */
+  adjustments: string;
 }
-export const SINGLE_SERVER: Tables = { events: 'events', latest: 'latest', byUser: 'events_by_user' };
-export const SHARD: Tables = { events: 'events_local', latest: 'latest_local', byUser: 'events_by_user_local' };
+export const SINGLE_SERVER: Tables = { events: 'events', latest: 'latest', byUser: 'events_by_user', ids: 'event_ids', counts: 'event_counts', adjustments: 'event_count_adjustments' };
+export const SHARD: Tables = { events: 'events_local', latest: 'latest_local', byUser: 'events_by_user_local', ids: 'event_ids_local', counts: 'event_counts_local', adjustments: 'event_count_adjustments_local' };
 
 /**
  * DDL of the history, valid on ClickHouse 18.16 and current releases alike: no DateTime64
@@ -95,13 +101,17 @@ export function addColumnStatement(database: string, table: string, column: { na
 
 const LATEST_COLUMNS = 'source_kind, source_id, user_id, type, variant_id, step_id, time';
 const BY_USER_COLUMNS = `${LATEST_COLUMNS}, id`;
+const ID_COLUMNS = 'source_kind, source_id, time, id, user_id';
 
 export interface Migration {
   version: number;
   /** DDL, each statement safe to repeat, on the tables a node stores the history in. */
   statements: (db: string, tables?: Tables) => string[];
-  /** Copies what already exists, one month partition of `events` at a time; safe to repeat. */
-  backfill?: (db: string, month: number, tables?: Tables) => string;
+  /**
+   * Copies what already exists, one month partition of `events` at a time; safe to repeat.
+   * `node`: on a cluster, the node it runs on (its endpoint), for rows that must stay apart per shard.
+   */
+  backfill?: (db: string, month: number, tables?: Tables, node?: string) => string;
 }
 
 /**
@@ -167,6 +177,75 @@ export const MIGRATIONS: readonly Migration[] = [
       `INSERT INTO ${db}.${sqlIdent(t.byUser)} (${BY_USER_COLUMNS}) SELECT ${BY_USER_COLUMNS} FROM ${db}.${sqlIdent(t.events)}
       WHERE toYYYYMM(toDateTime(intDiv(time, 1000))) = ${sqlInt(month)}`,
   },
+  /*
+   * Version 4, `event_ids`: each event's (source, time, id) and user, sorted by source, time
+   * and id, filled by its view and a backfill as `latest`, for ingest's existence check
+   * (ClickHouseHistory.insert). `events` is sorted by id: the ids of a batch, random in the
+   * source's id order, touch a granule each, so a batch of 5,000 read nearly every id of a 10M
+   * source. Here a batch's ids are near each other in time, so the check reads the granules of
+   * a few minutes of the source. A row repeated (the view and the backfill) is harmless: the
+   * check asks only whether an id is there. Erasure deletes the user's rows (`user_id`).
+   */
+  {
+    version: 4,
+    statements: (db, t = SINGLE_SERVER) => [
+      `CREATE TABLE IF NOT EXISTS ${db}.${sqlIdent(t.ids)} (
+        source_kind Enum8('campaign' = 1, 'canvas' = 2),
+        source_id String,
+        time Int64,
+        id String,
+        user_id String
+      ) ENGINE = ReplacingMergeTree()
+      PARTITION BY toYYYYMM(toDateTime(intDiv(time, 1000)))
+      ORDER BY (source_kind, source_id, time, id)
+      SETTINGS index_granularity = 1024`,
+      `CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.event_ids_mv TO ${db}.${sqlIdent(t.ids)} AS SELECT ${ID_COLUMNS} FROM ${db}.${sqlIdent(t.events)}`,
+    ],
+    backfill: (db, month, t = SINGLE_SERVER) =>
+      `INSERT INTO ${db}.${sqlIdent(t.ids)} (${ID_COLUMNS}) SELECT ${ID_COLUMNS} FROM ${db}.${sqlIdent(t.events)}
+      WHERE toYYYYMM(toDateTime(intDiv(time, 1000))) = ${sqlInt(month)}`,
+  },
+  /*
+   * Version 5, the maintained counts behind `counts.history` (docs/design.md, "History
+   * counts"). `event_counts` is a SummingMergeTree filled by the view `event_counts_mv`: every
+   * block inserted into `events` adds its rows per source. Ingest inserts only event ids not
+   * stored yet (ClickHouseHistory.insert), so a row there is a new distinct id.
+   * `event_count_adjustments` holds keyed corrections, one row per (source, key), the newest
+   * `at` winning (ReplacingMergeTree(at), and readers take argMax(n, at) per key, so answers do
+   * not wait for merges): `backfill:<month>` (this migration's count of what `events` held, so a
+   * backfill repeated after a crash replaces its rows instead of adding to them),
+   * `erasure:<id>:<run>` (minus a user's ids, erase.ts) and `audit` (an exact recount's
+   * correction, with the count it corrected in `basis`). Reading a source's count is a sum
+   * over a few rows of both tables, whatever the number of events.
+   */
+  {
+    version: 5,
+    statements: (db, t = SINGLE_SERVER) => [
+      `CREATE TABLE IF NOT EXISTS ${db}.${sqlIdent(t.counts)} (
+        source_kind Enum8('campaign' = 1, 'canvas' = 2),
+        source_id String,
+        n Int64
+      ) ENGINE = SummingMergeTree(n)
+      ORDER BY (source_kind, source_id)`,
+      `CREATE TABLE IF NOT EXISTS ${db}.${sqlIdent(t.adjustments)} (
+        source_kind Enum8('campaign' = 1, 'canvas' = 2),
+        source_id String,
+        key String,
+        n Int64,
+        basis Int64,
+        at UInt64
+      ) ENGINE = ReplacingMergeTree(at)
+      ORDER BY (source_kind, source_id, key)`,
+      `CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.event_counts_mv TO ${db}.${sqlIdent(t.counts)} AS
+      SELECT source_kind, source_id, toInt64(count()) AS n FROM ${db}.${sqlIdent(t.events)} GROUP BY source_kind, source_id`,
+    ],
+    // Each id's copies share its time, so its month: per month, uniqExact counts it once. On a
+    // cluster each node counts its shard, under a key of its own (readers take one row per key).
+    backfill: (db, month, t = SINGLE_SERVER, node) =>
+      `INSERT INTO ${db}.${sqlIdent(t.adjustments)} (source_kind, source_id, key, n, basis, at)
+      SELECT source_kind, source_id, ${sqlString(`backfill:${sqlInt(month)}${node ? `:${node}` : ''}`)} AS key, toInt64(uniqExact(id)) AS n, toInt64(0) AS basis, toUInt64(0) AS at
+      FROM ${db}.${sqlIdent(t.events)} WHERE toYYYYMM(toDateTime(intDiv(time, 1000))) = ${sqlInt(month)} GROUP BY source_kind, source_id`,
+  },
 ];
 
 /** The month partitions `events` holds now (yyyymm), for backfills. */
@@ -214,8 +293,10 @@ export const SHARDING_KEY = 'cityHash64(user_id)';
  */
 export function distributedStatements(database: string, cluster: string): string[] {
   const db = sqlIdent(database);
-  return (['events', 'latest', 'byUser'] as const).map((t) =>
-    `CREATE TABLE IF NOT EXISTS ${db}.${SINGLE_SERVER[t]} AS ${db}.${SHARD[t]} ENGINE = Distributed(${sqlString(cluster)}, ${db}, ${SHARD[t]}, ${SHARDING_KEY})`);
+  // The count tables have no user: a row inserted through them (an erasure's, an audit's)
+  // goes to any shard, and readers sum or take the newest per key over every shard.
+  return (['events', 'latest', 'byUser', 'ids', 'counts', 'adjustments'] as const).map((t) =>
+    `CREATE TABLE IF NOT EXISTS ${db}.${SINGLE_SERVER[t]} AS ${db}.${SHARD[t]} ENGINE = Distributed(${sqlString(cluster)}, ${db}, ${SHARD[t]}, ${t === 'counts' || t === 'adjustments' ? 'rand()' : SHARDING_KEY})`);
 }
 
 /** The engine of a table of the namespace ('' when it does not exist), to tell the layouts apart. */

@@ -126,10 +126,9 @@ export async function drained(nc: NatsConnection, ns: string, timeoutMs = 120_00
  *
  * - lost: acknowledged by JetStream, not in history;
  * - unexpected: in history but never published, or under another source;
- * - duplicates: for each source, history's count of its events (`countEvents`, what the API's
- *   `counts.history` answers when it recounts; the API may reuse a count for up to 30 s, see
- *   api/history-counts.ts) minus the ledger's events of that source found in history: an
- *   event counted twice in effect;
+ * - duplicates: for each source, history's count of its events (`countEvents`, the maintained
+ *   count the API's `counts.history` answers, docs/design.md "History counts") minus the
+ *   ledger's events of that source found in history: an event counted twice in effect;
  * - hot mismatches: sources whose Redis state is not the fold of the ledger's events found
  *   in history, computed here from the producer's copies (`foldEvents`), not by the engine's
  *   restore path; a source that is not hot at the end counts as a mismatch too (every

@@ -94,6 +94,8 @@ known('a deleted expired source leaves no closed gate: its next event reaches th
   assert.is((await send(stack.ts, 'DELETE', '/v1/campaigns/x1')).status, 204);
   await stack.publish([{ id: 'x1-e1', type: 'click', userId: 'u7', campaignId: 'x1', time: 3_000 }]);
   await eventually(async () => (await historyOf(stack, '/v1/campaigns/x1')) === 1, 'recreated');
+  // The count shows the history insert at once; the hot write comes after it.
+  await eventually(async () => stack.ts.engine!.inflight() === 0, 'hot write done');
   const check = await send(stack.ts, 'POST', '/v1/retargeting/check', { filter: { campaign: 'x1', event: 'click' }, userIds: ['u7'] });
   assert.equal(check.body.matched, ['u7']);
 });

@@ -50,6 +50,8 @@ test('a stopped source expires after TIER_EXPIRE_AFTER, not before; history stay
 test('late events for an expired source go to history only, and appear after restore', async ({ stack }) => {
   await ingest(stack, 'late', 0, 100);
   await eventually(async () => (await historyCount(stack, 'late')) === 100, 'ingested');
+  // The count shows the history insert at once; the hot write comes after it.
+  await eventually(async () => stack.ts.engine!.inflight() === 0, 'hot writes done');
   const before = await hotState(stack.ts, { kind: 'campaign', id: 'late' });
   assert.is((await send(stack.ts, 'POST', '/v1/campaigns/late/demote')).status, 202);
   await eventually(async () => (await getJson(stack.ts, '/v1/campaigns/late')).body.tier === 'expired', 'demoted');

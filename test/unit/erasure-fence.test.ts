@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { pino } from 'pino';
-import type { Erasure, SourceRef } from '../../core/index.js';
+import { ErasureIndex, type Erasure, type SourceRef } from '../../core/index.js';
 import { createErasures, type ErasureStore } from '../../engine/erasures/index.js';
 
 /**
@@ -206,6 +206,23 @@ test('erasure work: a run reopened while it works runs again before it is done',
   assert.is(stored.get('e')!.status, 'done');
   assert.equal(stored.get('e')!.removed, { history: 2, hot: 4 });
   t++;
+});
+
+test('unfinished erasures are counted over every user as documents change (the history counts audit waits for none)', () => {
+  const index = new ErasureIndex();
+  const doc = (id: string, userId: string, status: Erasure['status']): Erasure =>
+    ({ id, userId, status, requestedAt: 1, finishedAt: status === 'done' ? 2 : null, removed: { history: 0, hot: 0 }, lease: null });
+  index.set(doc('a', 'u1', 'pending'), 'a');
+  index.set(doc('b', 'u2', 'pending'), 'b');
+  index.set(doc('c', 'u1', 'done'), 'c');
+  assert.is(index.unfinished(), 2);
+  index.set(doc('a', 'u1', 'done'), 'a');
+  assert.is(index.unfinished(), 1);
+  index.set(doc('a', 'u1', 'pending'), 'a'); // reopened by ingest
+  index.set(doc('b', 'u2', 'done'), 'b');
+  assert.is(index.unfinished(), 1);
+  index.set(null, 'a');
+  assert.is(index.unfinished(), 0);
 });
 
 test.run();
