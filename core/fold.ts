@@ -75,27 +75,30 @@ function putAnyMessage(indexes: Map<string, Map<string, number>>, names: IndexNa
   else put(indexes, names.type(type), user, time);
   if (alias !== undefined) put(indexes, indexName.alias(alias), user, time);
 }
-function mark(marks: Map<string, CountMark[]>, user: string, index: string, time: number, id: number): void {
-  const m = { index, time, id };
+function mark(marks: Map<string, CountMark[]>, user: string, m: CountMark): void {
   const list = marks.get(user);
   if (list) list.push(m);
   else marks.set(user, [m]);
 }
 
 /**
- * One event's hot-count marks (docs/design.md, "Hot counts") in its source: its type's index and
- * its variant's or step's, the indexes a count leaf can name. Repeats (an event twice in a
- * batch) are the same mark, kept once by the store's set merge.
+ * One event's hot-count mark (docs/design.md, "Hot counts") in its source: its type's index,
+ * and its variant's and step's type indexes, the indexes a count leaf can name. Repeats (an
+ * event twice in a batch) are the same mark, kept once by the store's set merge.
  */
 function markInteraction(marks: Map<string, CountMark[]>, names: IndexNames, user: string, type: EventType, variant: string | undefined, step: string | undefined, time: number, id: number): void {
-  mark(marks, user, names.type(type), time, id);
-  if (variant !== undefined) mark(marks, user, names.variant(variant, type), time, id);
-  if (step !== undefined) mark(marks, user, names.step(step, type), time, id);
+  mark(marks, user, {
+    index: names.type(type),
+    variant: variant !== undefined ? names.variant(variant, type) : undefined,
+    step: step !== undefined ? names.step(step, type) : undefined,
+    time,
+    id,
+  });
 }
 
 /** One event's mark in the any-message pseudo-source: in the one index putAnyMessage stores it in. */
 function markAnyMessage(marks: Map<string, CountMark[]>, names: IndexNames, user: string, type: EventType, channel: Channel | undefined, time: number, id: number): void {
-  mark(marks, user, channel !== undefined ? names.channel(channel, type) : names.type(type), time, id);
+  mark(marks, user, { index: channel !== undefined ? names.channel(channel, type) : names.type(type), variant: undefined, step: undefined, time, id });
 }
 
 /**

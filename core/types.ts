@@ -79,16 +79,21 @@ export interface SourceFold {
   /** index name (see storage/redis/keys) -> userId -> latest epoch ms */
   indexes: Map<string, Map<string, number>>;
   /**
-   * Hot counts (docs/design.md, "Hot counts"): userId -> one mark per event and countable index
-   * (a type, a variant's or step's type; on the any-message pseudo-source a channel's type or a
-   * type), each event once. Merged as a set, so replays and duplicates add nothing.
+   * Hot counts (docs/design.md, "Hot counts"): userId -> one mark per event (CountMark), each
+   * event once. Merged as a set, so replays and duplicates add nothing.
    */
   marks?: Map<string, CountMark[]>;
 }
 
-/** One event in one countable index: its time and a 32-bit hash of its id (hashEventId). */
+/**
+ * One event's hot-count mark: its type's index (on the any-message pseudo-source, its channel's
+ * type or its type), the indexes of its variant's and step's type when it has them, its time and
+ * a 32-bit hash of its id. One mark counts the event in each of those indexes.
+ */
 export interface CountMark {
   index: string;
+  variant: string | undefined;
+  step: string | undefined;
   time: number;
   id: number;
 }

@@ -13,8 +13,8 @@ import { sourceName, type IndexSource } from '../../core/index.js';
  *                                 user's records (index id + time, packed); at most a few
  *                                 hundred fields, so listpack-encoded
  *   <ns>:{campaign:A}:n:<g>:<n>   hash, the hot counts of bucket n's users: user -> marks
- *                                 (12 bytes an event and countable index: index id, time,
- *                                 event id hash; docs/design.md, "Hot counts")
+ *                                 (16 bytes an event: type, variant and step index ids,
+ *                                 time, event id hash; docs/design.md, "Hot counts")
  *   <ns>:{campaign:A}:keys        the previous layout's key list (removed on upgrade, see
  *                                 lua/dict.lua), as were its sorted sets <ns>:{campaign:A}:i:*
  *   <ns>:{any:message}:...        the any-message pseudo-source (core ANY_MESSAGE): the same keys

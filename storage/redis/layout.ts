@@ -99,33 +99,38 @@ export function encodeRecords(count: number, id: (i: number) => number, time: (i
 
 /**
  * Hot counts (docs/design.md, "Hot counts"): a user's marks in a source's count bucket, one per
- * event and countable index, 12 bytes each in no order: index id (2 bytes), time (6 bytes,
- * big-endian epoch ms), a 32-bit hash of the event id (4 bytes). lua/write.lua merges them as a
- * set of 12-byte strings, so an event written twice is one mark.
+ * event, 16 bytes each in no order: the index id of its type (2 bytes), of its variant's type
+ * and of its step's type (2 bytes each, 0 when none), its time (6 bytes, big-endian epoch ms)
+ * and a 32-bit hash of the event id (4 bytes). One mark counts the event in each index it names:
+ * an event of a variant and a step is 16 bytes, not three marks. lua/write.lua merges them as a
+ * set of 16-byte strings, so an event written twice is one mark.
  */
-export const MARK_BYTES = 12;
+export const MARK_BYTES = 16;
 
-export function encodeMarks(count: number, id: (i: number) => number, time: (i: number) => number, hash: (i: number) => number): Buffer {
+export function encodeMarks(
+  count: number, id: (i: number) => number, variant: (i: number) => number, step: (i: number) => number, time: (i: number) => number, hash: (i: number) => number,
+): Buffer {
   const out = Buffer.allocUnsafe(count * MARK_BYTES);
   for (let i = 0, o = 0; i < count; i++, o += MARK_BYTES) {
-    const x = id(i);
     const t = time(i);
-    if (!(x >= 1 && x <= MAX_INDEX_ID) || !Number.isInteger(x)) throw new RangeError(`index id ${x} out of range`);
+    const ids = [id(i), variant(i), step(i)];
+    for (const [k, x] of ids.entries()) {
+      if (!((x >= 1 || (k > 0 && x === 0)) && x <= MAX_INDEX_ID) || !Number.isInteger(x)) throw new RangeError(`index id ${x} out of range`);
+      out.writeUInt16BE(x, o + 2 * k);
+    }
     if (!(t >= 0 && t <= MAX_TIME) || !Number.isInteger(t)) throw new RangeError(`time ${t} is not a whole number of ms in [0, 2^48)`);
-    out.writeUInt16BE(x, o);
-    out.writeUIntBE(t, o + 2, 6);
-    out.writeUInt32BE(hash(i) >>> 0, o + 8);
+    out.writeUIntBE(t, o + 6, 6);
+    out.writeUInt32BE(hash(i) >>> 0, o + 12);
   }
   return out;
 }
 
-/** Marks of `b` whose index id is in `ids` and whose time is in [after, before). */
+/** Marks of `b` that name an index id of `ids` (as type, variant or step index) and whose time is in [after, before). */
 export function countMarks(b: Uint8Array, ids: readonly number[], after: number, before: number): number {
   let n = 0;
   for (let o = 0; o + MARK_BYTES <= b.length; o += MARK_BYTES) {
-    const id = (b[o]! << 8) | b[o + 1]!;
-    if (!ids.includes(id)) continue;
-    const t = readTime(b, o + 2);
+    if (!ids.includes((b[o]! << 8) | b[o + 1]!) && !ids.includes((b[o + 2]! << 8) | b[o + 3]!) && !ids.includes((b[o + 4]! << 8) | b[o + 5]!)) continue;
+    const t = readTime(b, o + 6);
     if (t >= after && t < before) n++;
   }
   return n;

@@ -100,7 +100,7 @@ interface UserRecords {
   names: string[];
   users: string[];
   records: number[][];
-  /** Each user's hot-count marks as (index number, time, id hash) triples, those at or after the cutoff. */
+  /** Each user's hot-count marks as (index, variant index, step index, time, id hash) quintuples (an absent index: -1), those at or after the cutoff. */
   marks: number[][];
 }
 
@@ -134,7 +134,7 @@ function byUser(fold: SourceFold, cutoff: number): UserRecords {
       let slot: number | undefined;
       for (const m of ms) {
         if (m.time < cutoff) continue;
-        (marks[(slot ??= slotOf(user))]!).push(nameOf(m.index), m.time, m.id);
+        (marks[(slot ??= slotOf(user))]!).push(nameOf(m.index), m.variant === undefined ? -1 : nameOf(m.variant), m.step === undefined ? -1 : nameOf(m.step), m.time, m.id);
       }
     }
   }
@@ -146,9 +146,10 @@ function encode(pairs: readonly number[], ids: Int32Array): Buffer {
   return encodeRecords(pairs.length / 2, (i) => ids[pairs[2 * i]!]!, (i) => pairs[2 * i + 1]!);
 }
 
-/** A user's marks (layout.ts encodeMarks): `triples` is (index number, time, id hash)*. */
-function encodeUserMarks(triples: readonly number[], ids: Int32Array): Buffer {
-  return encodeMarks(triples.length / 3, (i) => ids[triples[3 * i]!]!, (i) => triples[3 * i + 1]!, (i) => triples[3 * i + 2]!);
+/** A user's marks (layout.ts encodeMarks): `q` is (index, variant index, step index, time, id hash)*, index numbers into `ids` (-1: none). */
+function encodeUserMarks(q: readonly number[], ids: Int32Array): Buffer {
+  const id = (n: number) => (n < 0 ? 0 : ids[n]!);
+  return encodeMarks(q.length / 5, (i) => id(q[5 * i]!), (i) => id(q[5 * i + 1]!), (i) => id(q[5 * i + 2]!), (i) => q[5 * i + 3]!, (i) => q[5 * i + 4]!);
 }
 
 /**

@@ -3,6 +3,7 @@ import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import { ANY_MESSAGE, foldEvents, foldMarks, type Channel, type CountLeaf, type EventType, type IndexSource, type InteractionEvent, type SourceRef } from '../../core/index.js';
 import { createRedis, RedisHotIndex, sourceKeys } from '../../storage/redis/index.js';
+import { MARK_BYTES } from '../../storage/redis/layout.js';
 import { rng } from '../../scripts/generate.js';
 import { testConfig, testNamespace } from './helpers.js';
 
@@ -48,6 +49,8 @@ function events(n: number, users: number, seed: number, spanDays = 20): Ev[] {
     const e: Ev = { id: `e${seed}-${i}`, type: TYPES[Math.floor(r() * 3)]!, userId: `u${Math.floor(r() * users)}`, source: src, time: NOW - Math.floor(r() * spanDays * 24) * 3_600_000 };
     if (src === A && r() < 0.5) e.variantId = r() < 0.5 ? 'v1' : 'v2';
     if (src === B && r() < 0.5) e.stepId = r() < 0.5 ? 's1' : 's2';
+    // A canvas event may carry a variant too: one mark names its type, variant and step.
+    if (src === B && r() < 0.4) e.variantId = 'v1';
     const ch = CHANNELS[Math.floor(r() * 3)];
     if (ch) e.channel = ch;
     // Braze Currents times are whole seconds: events of one user and second are common.
@@ -60,6 +63,7 @@ const LEAVES = (after: number): CountLeaf[] => [
   { sources: [A], index: 'e:open', after, before: Infinity },
   { sources: [A], index: 'v:v1:click', after, before: NOW - 2 * DAY },
   { sources: [B], index: 's:s2:send', after, before: Infinity },
+  { sources: [B], index: 'v:v1:open', after, before: Infinity },
   { sources: [A, B], index: 'e:click', after, before: Infinity },
   { sources: [ANY_MESSAGE], index: 'e:open', after, before: Infinity },
   { sources: [ANY_MESSAGE], index: 'c:email:send', after, before: Infinity },
@@ -117,11 +121,11 @@ test('marks older than the horizon are neither written nor kept once the user is
     assert.is(counted.counts[0], 1, 'only the event within 10 days is counted');
     const k = sourceKeys(ns, A);
     const gen = await redis.hget(k.meta, 'g');
-    assert.is((await redis.hgetBuffer(k.countBucket(gen!, 0), 'u1'))!.length, 12, 'one mark stored');
+    assert.is((await redis.hgetBuffer(k.countBucket(gen!, 0), 'u1'))!.length, MARK_BYTES, 'one mark stored');
     // A writer whose horizon is 1 day drops the 2-day-old mark when it writes the user again.
     const short = new RedisHotIndex(redis, { namespace: ns, countHorizonMs: DAY, now: () => NOW });
     await short.apply(foldEvents([{ id: 'newer', type: 'open', userId: 'u1', source: A, time: NOW - 3_600_000 }]));
-    assert.is((await redis.hgetBuffer(k.countBucket(gen!, 0), 'u1'))!.length, 12, 'the old mark went, the new one came');
+    assert.is((await redis.hgetBuffer(k.countBucket(gen!, 0), 'u1'))!.length, MARK_BYTES, 'the old mark went, the new one came');
     // Hot counts off: no marks written.
     const off = new RedisHotIndex(redis, { namespace: ns, countHorizonMs: 0, now: () => NOW });
     await off.apply(foldEvents([{ id: 'x', type: 'send', userId: 'u2', source: A, time: NOW }]));

@@ -16,8 +16,8 @@
             written (the horizon; docs/design.md, "Hot counts")
   ARGV[8..] quadruples: user hash (FNV-1a, 32 bits), user id, value (records sorted by index
             id: id in 1 or 2 bytes, time in 6 bytes big-endian; see layout.ts; empty: none,
-            the call loads marks only), marks (12-byte marks: index id in 2 bytes, time in 6,
-            event id hash in 4; empty: none)
+            the call loads marks only), marks (16-byte marks: type, variant and step index ids
+            in 2 bytes each, time in 6, event id hash in 4; see layout.ts; empty: none)
 
   Returns   1 applied, 0 skipped (tier gate closed), -1 the meta's generation is not ARGV[2]
             (the dictionary was dropped or made anew: resolve ids with dict.lua and write again).
@@ -92,24 +92,24 @@ local function merge(old, new)
   return table.concat(out)
 end
 
--- Set union of two mark strings (12 bytes a mark, in no order), less marks older than the
--- cutoff; nil when nothing changes. A replayed or duplicated event is the same 12 bytes.
+-- Set union of two mark strings (16 bytes a mark, in no order), less marks older than the
+-- cutoff; nil when nothing changes. A replayed or duplicated event is the same 16 bytes.
 local function mergeMarks(old, new)
   local seen = {}
   local out = {}
   local changed = false
-  for i = 1, #old, 12 do
-    local m = sub(old, i, i + 11)
-    if time(m, 3) >= cutoff then
+  for i = 1, #old, 16 do
+    local m = sub(old, i, i + 15)
+    if time(m, 7) >= cutoff then
       seen[m] = true
       out[#out + 1] = m
     else
       changed = true
     end
   end
-  for i = 1, #new, 12 do
-    local m = sub(new, i, i + 11)
-    if not seen[m] and time(m, 3) >= cutoff then
+  for i = 1, #new, 16 do
+    local m = sub(new, i, i + 15)
+    if not seen[m] and time(m, 7) >= cutoff then
       seen[m] = true
       out[#out + 1] = m
       changed = true
