@@ -10,7 +10,8 @@
  */
 import os from 'node:os';
 import { foldEvents, type InteractionEvent } from '../../core/index.js';
-import { RedisHotIndex, sourceKeys } from '../../storage/redis/index.js';
+import { RedisHotIndex } from '../../storage/redis/index.js';
+import { sourceBytes } from '../hot/source-bytes.js';
 import { rng } from '../../scripts/generate.js';
 import { round } from '../measure.js';
 import type { Benchmark } from '../types.js';
@@ -31,28 +32,6 @@ export const MIXED_HISTORY_FILTER = { and: [...FILTER.and, { campaign: 'L1', eve
 const SAMPLE = 20;
 /** Checks sent one at a time before the open loop: the service time without queueing. */
 const SEQUENTIAL = 200;
-
-/**
- * Bytes of L1's keys in Redis, by family: its records' buckets and meta, and its hot counts'
- * buckets (MEMORY USAGE of every key, SCANned: the benchmark's namespace holds nothing else).
- */
-async function sourceMemory(ctx: { ns: string; redis: import('ioredis').Redis | import('ioredis').Cluster }): Promise<{ records: number; counts: number; keys: number }> {
-  const k = sourceKeys(ctx.ns, SOURCE);
-  const out = { records: 0, counts: 0, keys: 0 };
-  const node = ctx.redis as import('ioredis').Redis;
-  let cursor = '0';
-  do {
-    const [next, keys] = await node.scan(cursor, 'MATCH', k.pattern, 'COUNT', 1000);
-    cursor = next;
-    for (const key of keys) {
-      const bytes = Number(await node.memory('USAGE', key, 'SAMPLES', 0));
-      if (key.startsWith(k.countPrefix)) out.counts += bytes;
-      else out.records += bytes;
-      out.keys++;
-    }
-  } while (cursor !== '0');
-  return out;
-}
 
 export const countCheck: Benchmark = {
   name: 'count-check',
@@ -86,7 +65,7 @@ export const countCheck: Benchmark = {
       const setup = await writeHotData(ctx, config);
       // Opens, to history and to the hot tier (with their hot-count marks), as ingest writes them.
       const hot = new RedisHotIndex(ctx.redis, { namespace: ctx.ns });
-      const memoryBefore = await sourceMemory(ctx);
+      const memoryBefore = await sourceBytes(ctx.redis, ctx.ns, SOURCE);
       const rand = rng(p.seed + 7);
       const opens = new Uint8Array(p.users);
       const now = Date.now();
@@ -104,7 +83,7 @@ export const countCheck: Benchmark = {
           chunk = [];
         }
       }
-      const memory = await sourceMemory(ctx);
+      const memory = await sourceBytes(ctx.redis, ctx.ns, SOURCE);
       console.log(`L1 in Redis: records ${memory.records.toLocaleString('en-US')} B, hot counts ${memory.counts.toLocaleString('en-US')} B for ${(setup.events + openEvents).toLocaleString('en-US')} events ` +
         `(${round(memory.counts / p.users, 1)} B a user, ${round(memory.counts / (setup.events + openEvents), 1)} B an event; before the opens: ${memoryBefore.counts.toLocaleString('en-US')} B)`);
       const merges = await waitForMerges(ctx);
