@@ -131,6 +131,9 @@ test('two API processes share the port', async () => {
   const s = await start({ TIERSTREAM_API_PROCESSES: '2' });
   try {
     await eventually(async () => [...s.pids.keys()].filter((k) => k.startsWith('api')).length === 2, 'two API processes');
+    // Both listening before the SIGTERM: a process still binding when the supervisor stops has
+    // its listen refused (EADDRINUSE from the cluster primary) and exits 1, which is not what this tests.
+    await eventually(async () => s.log().split('Server listening at').length - 1 >= 2, 'both API processes listening');
     const answers = await Promise.all(Array.from({ length: 20 }, () => fetch(`http://127.0.0.1:${s.port}/healthz`)));
     assert.ok(answers.every((r) => r.ok));
     s.child.kill('SIGTERM');
