@@ -1,4 +1,4 @@
-import { foldAggregates, hotWritesInFlight, retrying, type AggregateRow, type SourceRef } from '../../core/index.js';
+import { foldAggregates, hotWritesInFlight, retrying, type AggregateRow, type ErasureFence, type HotIndex, type IndexSource, type LookupPressure, type SourceFold, type SourceRef } from '../../core/index.js';
 import { copyChunks, type CopyResume, type CopySpec } from './copy.js';
 import type { TierContext } from './context.js';
 
@@ -43,6 +43,26 @@ export function copySourceHistory(
     ...(opts.resume && { resume: opts.resume }),
     ...(opts.lease && { lease: opts.lease }),
   });
+}
+
+/**
+ * Loads chunks of history rows into `source`'s hot indexes one after the other, fenced against
+ * erasures as copySourceHistory's chunks are: rows of users an erasure excludes since `mark` are
+ * left out, and a chunk on its way while this process heard of an erasure is followed, once it
+ * landed, by that erasure's users removed again. The caller settles afterwards. For loads
+ * without progress or resume points: the any-message rebuild and the hot counts' marks.
+ */
+export async function loadFenced<R extends { userId: string }>(
+  deps: { hot: HotIndex; erasures?: ErasureFence; pressure?: LookupPressure },
+  chunks: AsyncIterable<R[]>, fold: (rows: R[]) => SourceFold, source: IndexSource, mark: number,
+): Promise<void> {
+  const fence = deps.erasures;
+  for await (const read of chunks) {
+    const rows = fence ? read.filter((r) => !fence.excludes(r.userId, mark)) : read;
+    const heard = fence?.mark();
+    if (rows.length) await deps.hot.load(fold(rows), { maxInFlight: hotWritesInFlight(deps.pressure) });
+    if (fence && fence.mark() !== heard) await fence.recheck(rows.map((r) => r.userId), mark, [source]);
+  }
 }
 
 /**

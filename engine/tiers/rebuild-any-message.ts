@@ -1,5 +1,6 @@
-import { ANY_MESSAGE, foldAnyMessage, hotWritesInFlight, type ErasureFence, type History, type HotIndex, type LookupPressure } from '../../core/index.js';
+import { ANY_MESSAGE, foldAnyMessage, type ErasureFence, type History, type HotIndex, type LookupPressure } from '../../core/index.js';
 import { loadCountMarks } from './count-marks.js';
+import { loadFenced } from './history-copy.js';
 
 /**
  * The Redis-loss rebuild of the any-message pseudo-source (ANY_MESSAGE): every event of every
@@ -12,16 +13,10 @@ import { loadCountMarks } from './count-marks.js';
 export async function rebuildAnyMessage(
   deps: { history: History; hot: HotIndex; erasures?: ErasureFence; pressure?: LookupPressure }, chunkRows: number, mark: number, now: number,
 ): Promise<void> {
-  const fence = deps.erasures;
   try {
-    for await (const read of deps.history.anyMessageAggregate(chunkRows)) {
-      const rows = fence ? read.filter((r) => !fence.excludes(r.userId, mark)) : read;
-      const heard = fence?.mark();
-      if (rows.length) await deps.hot.load(foldAnyMessage(rows), { maxInFlight: hotWritesInFlight(deps.pressure) });
-      if (fence && fence.mark() !== heard) await fence.recheck(rows.map((r) => r.userId), mark, [ANY_MESSAGE]);
-    }
+    await loadFenced(deps, deps.history.anyMessageAggregate(chunkRows), foldAnyMessage, ANY_MESSAGE, mark);
     await loadCountMarks(deps, ANY_MESSAGE, chunkRows, mark, now);
   } finally {
-    if (fence) await fence.settle(mark, [ANY_MESSAGE]);
+    if (deps.erasures) await deps.erasures.settle(mark, [ANY_MESSAGE]);
   }
 }
