@@ -104,9 +104,11 @@ function markAnyMessage(marks: Map<string, CountMark[]>, names: IndexNames, user
 /**
  * Folds events into one write per source, index and user: the latest time wins. The result is
  * the same for any order and any duplication of the events, and merging two folds with max
- * equals folding the concatenation; that is what makes replays harmless.
+ * equals folding the concatenation; that is what makes replays harmless. With each event's
+ * hot-count mark unless `marks` is false (hot counts off: no mark is built to be dropped).
  */
-export function foldEvents(events: Iterable<InteractionEvent>): SourceFold[] {
+export function foldEvents(events: Iterable<InteractionEvent>, opts: { marks?: boolean } = {}): SourceFold[] {
+  const marks = opts.marks ?? true;
   const bySource = new Map<string, SourceFold>();
   const names = new IndexNames();
   // Every event also lands in the any-message pseudo-source, in the same write.
@@ -119,6 +121,7 @@ export function foldEvents(events: Iterable<InteractionEvent>): SourceFold[] {
     if (e.linkAlias !== undefined) putAlias(fold.indexes, e.userId, e.linkAlias, e.stepId, e.time);
     putAnyMessage(any.indexes, names, e.userId, e.type, e.channel, e.linkAlias, e.time);
     // Hot counts: the store drops marks older than its horizon.
+    if (!marks) continue;
     const id = fnv1a32(e.id);
     markInteraction(fold.marks!, names, e.userId, e.type, e.variantId, e.stepId, e.time, id);
     markAnyMessage(any.marks, names, e.userId, e.type, e.channel, e.time, id);

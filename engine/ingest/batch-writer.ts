@@ -96,7 +96,7 @@ export function createBatchWriter(deps: BatchWriterDeps) {
     // while this batch was written comes back with its events (a map lookup when it is known).
     const writes = Promise.all([
       deps.history.insert(events).then(
-        () => deps.hot.apply(foldEvents(events), { maxInFlight: hotWritesInFlight(deps.pressure) }),
+        () => deps.hot.apply(foldEvents(events, { marks: deps.hot.countHorizonMs > 0 }), { maxInFlight: hotWritesInFlight(deps.pressure) }),
         (err: unknown) => Promise.reject(new HistoryWriteError(err)),
       ).then(() => deps.registry.ensure([...sources.values()])),
       Promise.all(bad.map((d) => deadLetter(deps, d))),
