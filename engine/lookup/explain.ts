@@ -84,15 +84,14 @@ export function explainFilter(a: {
       const p = a.c.leafPrograms[k++];
       const w = leafWindow(l, a.at);
       const tagSources = 'tag' in l ? a.tagged(l.tag).map(sourceName).sort() : undefined;
+      // No program (the filter names no source) or a tag over no source: nothing was read.
+      const read = p === undefined || tagSources?.length === 0 ? [] : leavesOf(p);
       const out: ExplainedLeaf = {
         matched: p !== undefined && evaluate({ ...a.c, program: p }, a.row, true),
         leaf: leafJson(l),
-        servedFrom: 'hot',
+        servedFrom: a.servedFrom(read[0] ?? -1),
         window: { after: iso(w.after), before: iso(w.before) },
       };
-      // No program (the filter names no source) or a tag over no source: nothing was read.
-      const read = p === undefined || tagSources?.length === 0 ? [] : leavesOf(p);
-      out.servedFrom = read.length > 0 ? a.servedFrom(read[0]!) : a.servedFrom(-1);
       if (l.times) out.count = read.length > 0 && !Number.isNaN(a.row[read[0]!]!) ? a.row[read[0]!]! : 0;
       else {
         let t = NaN;

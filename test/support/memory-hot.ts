@@ -20,14 +20,11 @@ export class MemoryHotIndex implements HotIndex {
 
   /** Hot counts are not modelled here (marks are ignored): restores skip loading them. */
   readonly countHorizonMs = 0;
-  /** Sources whose hot counts were said complete, with since when (countsComplete). */
-  readonly countsSince = new Map<string, number>();
 
   constructor(private readonly now: () => number = Date.now) {}
 
-  async countsComplete(source: IndexSource, since: number): Promise<void> {
-    this.countsSince.set(sourceName(source), since);
-  }
+  /** Never called: countHorizonMs is 0. */
+  async countsComplete(_source: IndexSource, _since: number): Promise<void> {}
 
   private merge(fold: SourceFold): void {
     const name = sourceName(fold.source);
