@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import { eventually, getJson, send, startStack, type Stack } from './helpers.js';
 import { natsNames } from '../../storage/nats/index.js';
 import { rng } from '../../scripts/generate.js';
-import { WITHIN_MS, leafWindow, matchingUsers } from '../support/filter-oracle.js';
+import { WITHIN_MS, leafWindow, matchingUsers, randomFilter as randomFilterOver } from '../support/filter-oracle.js';
 
 /**
  * Count leaves, explain and a user's registered filters, against a brute-force reading of the
@@ -61,13 +61,7 @@ function randomLeaf(): Record<string, unknown> {
   return leaf;
 }
 
-function randomFilter(depth = 0): Record<string, unknown> {
-  const r = rand();
-  if (depth >= 3 || r < 0.35) return randomLeaf();
-  if (r < 0.6) return { and: Array.from({ length: 1 + Math.floor(rand() * 3) }, () => randomFilter(depth + 1)) };
-  if (r < 0.85) return { or: Array.from({ length: 1 + Math.floor(rand() * 3) }, () => randomFilter(depth + 1)) };
-  return { not: randomFilter(depth + 1) };
-}
+const randomFilter = (): Record<string, unknown> => randomFilterOver(rand, randomLeaf);
 
 const srcOf = (e: Ev) => (e.campaignId !== undefined ? `c:${e.campaignId}` : `v:${e.canvasId}`);
 const tagged = (tag: string) => Object.keys(TAGS).filter((s) => TAGS[s]!.includes(tag));

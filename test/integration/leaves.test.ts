@@ -2,7 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { eventually, getJson, send, startStack, type Stack } from './helpers.js';
 import { rng } from '../../scripts/generate.js';
-import { leafWindow, matchingUsers } from '../support/filter-oracle.js';
+import { leafWindow, matchingUsers, randomFilter as randomFilterOver } from '../support/filter-oracle.js';
 
 /**
  * Leaves past single sources (issue 26): any-message leaves (`{"any": "message", ...}`, with
@@ -100,13 +100,7 @@ function randomLeaf(): Record<string, unknown> {
   return leaf;
 }
 
-function randomFilter(depth = 0): Record<string, unknown> {
-  const r = rand();
-  if (depth >= 3 || r < 0.35) return randomLeaf();
-  if (r < 0.6) return { and: Array.from({ length: 1 + Math.floor(rand() * 3) }, () => randomFilter(depth + 1)) };
-  if (r < 0.85) return { or: Array.from({ length: 1 + Math.floor(rand() * 3) }, () => randomFilter(depth + 1)) };
-  return { not: randomFilter(depth + 1) };
-}
+const randomFilter = (): Record<string, unknown> => randomFilterOver(rand, randomLeaf);
 
 /** The contract, read literally, over the raw events: no code shared with the engine. */
 function bruteForce(filter: Record<string, unknown>, now: number): Set<string> {

@@ -14,6 +14,18 @@ export function leafWindow(f: { within?: string; after?: string; before?: number
 }
 
 /**
+ * A random filter tree over `leaf`: and/or of 1 to 3 members and not, at most 3 levels deep,
+ * `rand` drawn in the same order for the same tree (the tests' seeds keep their filters).
+ */
+export function randomFilter(rand: () => number, leaf: () => Record<string, unknown>, depth = 0): Record<string, unknown> {
+  const r = rand();
+  if (depth >= 3 || r < 0.35) return leaf();
+  if (r < 0.6) return { and: Array.from({ length: 1 + Math.floor(rand() * 3) }, () => randomFilter(rand, leaf, depth + 1)) };
+  if (r < 0.85) return { or: Array.from({ length: 1 + Math.floor(rand() * 3) }, () => randomFilter(rand, leaf, depth + 1)) };
+  return { not: randomFilter(rand, leaf, depth + 1) };
+}
+
+/**
  * The users of `universe` matching `filter`: and/or/not over `leaf`, a `not` ranging over the
  * universe only (so no stranger ever matches).
  */
